@@ -1,0 +1,55 @@
+# Loupe's two commands: `make run` starts it, `make test` checks everything.
+# Every target installs what it needs and is safe to run again.
+
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PY := $(BIN)/python
+
+.PHONY: run test lint typecheck imports unit install install-dev npm bench clean
+
+run: install
+	$(BIN)/loupe serve
+
+test: install-dev npm lint typecheck imports unit
+
+lint: install-dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: install-dev
+	$(BIN)/mypy
+
+imports: install-dev
+	$(BIN)/lint-imports
+
+unit: install-dev npm
+	$(BIN)/pytest -q
+
+bench: install-dev
+	$(PY) bench/store.py
+
+install: $(VENV)/.installed
+install-dev: $(VENV)/.installed-dev
+npm: node_modules/.installed
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(PY) requirements.txt pyproject.toml
+	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --no-deps -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# The emulators the contract suites run on (Azurite, the Cosmos DB server), pinned by the lock.
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+clean:
+	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,113 @@
+"""The one composition root: Settings in, the dependency set out.
+
+Each port picks its adapter on its own, so a laptop can, say, keep SQLite but use Azurite.
+Azure SDKs are imported only when their service is configured: the embedded runtime starts
+without touching them.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from functools import cache
+from typing import Any
+
+from core.adapters.clock import SystemClock
+from core.ports import BlobStore, Clock, Deps, DocumentStore, WorkQueue
+from core.services.stages import QUEUE_SPECS
+from core.settings import Settings
+
+
+def build(settings: Settings, *, clock: Clock | None = None) -> Deps:
+    clock = clock or SystemClock()
+    if not (settings.uses_cosmos and settings.uses_blob_storage and settings.uses_service_bus):
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return Deps(
+        documents=_documents(settings),
+        blobs=_blobs(settings, clock),
+        queue=_queue(settings, clock),
+        clock=clock,
+        data_container=settings.data_container,
+    )
+
+
+def signing_secret(settings: Settings) -> bytes:
+    """The key for local signed blob URLs: LOUPE_SECRET, or one made once and kept in the data
+    folder (readable by its owner only), so URLs stay valid across restarts."""
+    if settings.secret:
+        return settings.secret.encode()
+    path = settings.data_dir / "secret"
+    if not path.exists():
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32))
+    return path.read_text().strip().encode()
+
+
+def _documents(settings: Settings) -> DocumentStore:
+    if not settings.uses_cosmos:
+        from core.adapters.local.documents import SqliteDocumentStore
+
+        return SqliteDocumentStore(settings.data_dir / "documents.sqlite")
+    from azure.cosmos import CosmosClient
+
+    from core.adapters.azure.documents import CosmosDocumentStore
+
+    if settings.cosmos_connection_string:  # emulators only
+        client = CosmosClient.from_connection_string(
+            settings.cosmos_connection_string,
+            connection_verify=False,
+            enable_endpoint_discovery=False,
+        )
+    else:
+        assert settings.cosmos_endpoint is not None
+        client = CosmosClient(settings.cosmos_endpoint, credential=_credential())
+    return CosmosDocumentStore(client, database=settings.cosmos_database)
+
+
+def _blobs(settings: Settings, clock: Clock) -> BlobStore:
+    if not settings.uses_blob_storage:
+        from core.adapters.local.blobs import FolderBlobStore
+
+        return FolderBlobStore(
+            settings.data_dir / "blobs",
+            base_url=settings.base_url,
+            secret=signing_secret(settings),
+            clock=clock,
+        )
+    from azure.storage.blob import BlobServiceClient
+
+    from core.adapters.azure.blobs import AzureBlobStore
+
+    if settings.storage_connection_string:
+        service = BlobServiceClient.from_connection_string(settings.storage_connection_string)
+    else:
+        assert settings.storage_blob_uri is not None
+        service = BlobServiceClient(settings.storage_blob_uri, credential=_credential())
+    return AzureBlobStore(service)
+
+
+def _queue(settings: Settings, clock: Clock) -> WorkQueue:
+    if not settings.uses_service_bus:
+        from core.adapters.local.queue import SqliteWorkQueue
+
+        return SqliteWorkQueue(settings.data_dir / "queue.sqlite", clock, QUEUE_SPECS)
+    from azure.servicebus import ServiceBusClient
+
+    from core.adapters.azure.queue import ServiceBusWorkQueue
+
+    if settings.servicebus_connection_string:
+        client = ServiceBusClient.from_connection_string(settings.servicebus_connection_string)
+    else:
+        assert settings.servicebus_namespace is not None
+        client = ServiceBusClient(settings.servicebus_namespace, credential=_credential())
+    return ServiceBusWorkQueue(client, clock)
+
+
+@cache
+def _credential() -> Any:
+    # Managed identity on Azure, the developer's az login elsewhere; never keys.
+    from azure.identity import DefaultAzureCredential
+
+    return DefaultAzureCredential()

@@ -1,0 +1,443 @@
+"""Annotation values, one shape per task type, and the rules a labeler's submission must follow.
+
+The JSON a labeler submits (camelCase keys) is checked by `validate_annotation`, which collects
+every broken rule (up to `MAX_VIOLATIONS`) into one `InvalidAnnotation` and otherwise returns an
+immutable, normalized value whose `to_json()` gives the same JSON shape back. Geometry is
+normalized to [0, 1] of the displayed image (DESIGN §5); text spans are character offsets.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Callable, Collection, Sequence, Set
+from dataclasses import dataclass, replace
+from typing import Any, TypeAlias, TypeVar, assert_never
+
+from core.domain.errors import InvalidAnnotation, Violation
+from core.domain.geometry import Point, clamp_unit, drop_repeats, polygon_area
+from core.domain.task_types import TaskType
+
+MAX_VIOLATIONS = 50
+# Float error the drawing tools may leave at the image border; larger overshoots are mistakes.
+EDGE_TOLERANCE = 1e-6
+# Image areas are fractions of the image: 1e-12 is far below one pixel of a 100k x 100k image, yet
+# far above the rounding noise of three collinear points.
+MIN_POLYGON_AREA = 1e-12
+_SHOWN_LABELS = 20
+_MISSING: Any = object()
+
+_Part = TypeVar("_Part")
+_Parts = TypeVar("_Parts")
+
+
+@dataclass(frozen=True)
+class _Json:
+    """Base of every value and part: field names are the JSON keys, tuples are JSON arrays."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+
+
+def _plain(value: object) -> Any:
+    if isinstance(value, _Json):
+        return value.to_json()
+    if isinstance(value, tuple):
+        return [_plain(item) for item in value]
+    return value
+
+
+@dataclass(frozen=True)
+class SingleLabel(_Json):
+    """image_multiclass / text_multiclass: exactly one class."""
+
+    label: str
+
+
+@dataclass(frozen=True)
+class MultiLabel(_Json):
+    """image_multilabel / text_multilabel: one or more classes, sorted so equal sets are equal."""
+
+    labels: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Box(_Json):
+    """Top-left corner and size, as fractions of the image's width and height."""
+
+    label: str
+    x: float
+    y: float
+    w: float
+    h: float
+
+
+@dataclass(frozen=True)
+class BoxSet(_Json):
+    """image_bounding_box; no boxes means the labeler saw no objects."""
+
+    boxes: tuple[Box, ...]
+
+
+@dataclass(frozen=True)
+class Polygon(_Json):
+    """A ring of at least 3 points; the last joins the first (the first is not repeated)."""
+
+    label: str
+    points: tuple[Point, ...]
+
+
+@dataclass(frozen=True)
+class PolygonSet(_Json):
+    """image_polygon; no polygons means the labeler saw no objects."""
+
+    polygons: tuple[Polygon, ...]
+
+
+@dataclass(frozen=True)
+class Span(_Json):
+    """Characters [start, end) of the item's text, counted in Unicode code points."""
+
+    label: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class SpanSet(_Json):
+    """text_ner: spans sorted by start, none overlapping."""
+
+    spans: tuple[Span, ...]
+
+
+AnnotationValue: TypeAlias = SingleLabel | MultiLabel | BoxSet | PolygonSet | SpanSet
+
+
+def validate_annotation(
+    task_type: TaskType,
+    raw: object,
+    *,
+    label_names: Collection[str],
+    text_length: int | None = None,
+) -> AnnotationValue:
+    """Check a submitted value against `task_type`'s rules and the project's label classes
+    (shown in the order given when a label is unknown). `text_length` is required for text_ner."""
+    if task_type is TaskType.TEXT_NER and text_length is None:
+        raise TypeError("text_ner annotations need text_length, the item's length in characters")
+    check = _Checker(label_names, f"{task_type.value} annotations")
+    value: AnnotationValue | None
+    match task_type:
+        case TaskType.IMAGE_MULTICLASS | TaskType.TEXT_MULTICLASS:
+            value = _single_label(check, raw)
+        case TaskType.IMAGE_MULTILABEL | TaskType.TEXT_MULTILABEL:
+            value = _multi_label(check, raw)
+        case TaskType.IMAGE_BOUNDING_BOX:
+            value = _shapes(check, raw, "boxes", _box, BoxSet)
+        case TaskType.IMAGE_POLYGON:
+            value = _shapes(check, raw, "polygons", _polygon, PolygonSet)
+        case TaskType.TEXT_NER:
+            assert text_length is not None
+            value = _spans(check, raw, text_length)
+        case _:
+            assert_never(task_type)
+    if check.violations or value is None:
+        raise InvalidAnnotation(check.report())
+    return value
+
+
+def labels_of(value: AnnotationValue) -> tuple[str, ...]:
+    """The distinct labels a value uses, in order of first use."""
+    match value:
+        case SingleLabel():
+            return (value.label,)
+        case MultiLabel():
+            return value.labels
+        case BoxSet():
+            return tuple(dict.fromkeys(box.label for box in value.boxes))
+        case PolygonSet():
+            return tuple(dict.fromkeys(polygon.label for polygon in value.polygons))
+        case SpanSet():
+            return tuple(dict.fromkeys(span.label for span in value.spans))
+
+
+def rename_label(value: AnnotationValue, old: str, new: str) -> AnnotationValue:
+    """The same value with label `old` called `new` (a multi-label value that already had `new`
+    keeps it once)."""
+
+    def follow(label: str) -> str:
+        return new if label == old else label
+
+    match value:
+        case SingleLabel():
+            return SingleLabel(follow(value.label))
+        case MultiLabel():
+            return MultiLabel(tuple(sorted({follow(label) for label in value.labels})))
+        case BoxSet():
+            return BoxSet(tuple(replace(box, label=follow(box.label)) for box in value.boxes))
+        case PolygonSet():
+            return PolygonSet(tuple(replace(p, label=follow(p.label)) for p in value.polygons))
+        case SpanSet():
+            return SpanSet(tuple(replace(s, label=follow(s.label)) for s in value.spans))
+
+
+class _Checker:
+    """Collects violations while reading raw JSON; each reader returns None when its part is
+    unusable, so later rules skip what an earlier one already reported."""
+
+    def __init__(self, label_names: Collection[str], what: str) -> None:
+        self.violations: list[Violation] = []
+        self.what = what
+        self._unlisted = 0
+        self._names = label_names
+        self._known = label_names if isinstance(label_names, Set) else frozenset(label_names)
+
+    def fail(self, path: str, rule: str) -> None:
+        if len(self.violations) < MAX_VIOLATIONS:
+            self.violations.append(Violation(path, rule))
+        else:
+            self._unlisted += 1
+
+    def report(self) -> list[Violation]:
+        if not self._unlisted:
+            return self.violations
+        return [*self.violations, Violation("", f"… and {self._unlisted} more problems")]
+
+    def fields(
+        self, raw: object, path: str, names: Sequence[str], what: str
+    ) -> dict[str, Any] | None:
+        """An object with exactly `names`; a missing field reads as `_MISSING`."""
+        if not isinstance(raw, dict):
+            self.fail(path, f"must be an object with {', '.join(names)}")
+            return None
+        for key in raw:
+            if key not in names:
+                self.fail(
+                    _join(path, str(key)), f"is not a field of {what}; expected {', '.join(names)}"
+                )
+        for name in names:
+            if name not in raw:
+                self.fail(_join(path, name), "is required")
+        return {name: raw.get(name, _MISSING) for name in names}
+
+    def array(self, raw: object, path: str, what: str) -> list[Any] | None:
+        if raw is _MISSING:
+            return None
+        if not isinstance(raw, list | tuple):
+            self.fail(path, f"must be a list of {what}")
+            return None
+        return list(raw)
+
+    def label(self, raw: object, path: str) -> str | None:
+        if raw is _MISSING:
+            return None
+        if not isinstance(raw, str):
+            self.fail(path, "must be a label class name (a string)")
+            return None
+        if raw not in self._known:
+            self.fail(path, f"{raw!r} is not a label class of this project; {self._known_text()}")
+            return None
+        return raw
+
+    def _known_text(self) -> str:
+        if not self._known:
+            return "it has none yet"
+        ordered = list(dict.fromkeys(self._names))
+        more = f", … ({len(ordered) - _SHOWN_LABELS} more)" if len(ordered) > _SHOWN_LABELS else ""
+        return "known: " + ", ".join(ordered[:_SHOWN_LABELS]) + more
+
+    def offset(self, raw: object, path: str) -> int | None:
+        if raw is _MISSING:
+            return None
+        # bool is an int subclass, but `true` is never an offset or a coordinate.
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            self.fail(path, "must be a whole number (a character offset)")
+            return None
+        return raw
+
+    def number(self, raw: object, path: str) -> float | None:
+        if raw is _MISSING:
+            return None
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            self.fail(path, "must be a number")
+            return None
+        try:
+            number = float(raw)
+        except OverflowError:  # an int too large for a float
+            number = math.inf
+        if not math.isfinite(number):
+            self.fail(path, f"must be a finite number, not {raw}")
+            return None
+        return number
+
+    def coordinate(self, raw: object, path: str, axis: str) -> float | None:
+        """A number in [0, 1], clamped when it overshoots by float error only."""
+        number = self.number(raw, path)
+        if number is None:
+            return None
+        if not -EDGE_TOLERANCE <= number <= 1 + EDGE_TOLERANCE:
+            self.fail(path, f"must be between 0 and 1 (a fraction of the image {axis}, not pixels)")
+            return None
+        return clamp_unit(number)
+
+
+def _single_label(check: _Checker, raw: object) -> SingleLabel | None:
+    fields = check.fields(raw, "", ("label",), check.what)
+    label = check.label(fields["label"], "label") if fields else None
+    return SingleLabel(label) if label is not None else None
+
+
+def _multi_label(check: _Checker, raw: object) -> MultiLabel | None:
+    fields = check.fields(raw, "", ("labels",), check.what)
+    items = check.array(fields["labels"], "labels", "class names") if fields else None
+    if items is None:
+        return None
+    if not items:
+        check.fail("labels", "must name at least one class")
+    first_seen: dict[str, int] = {}
+    for index, item in enumerate(items):
+        label = check.label(item, f"labels[{index}]")
+        if label is None:
+            continue
+        if label in first_seen:
+            check.fail(
+                f"labels[{index}]", f"{label!r} is listed twice (also labels[{first_seen[label]}])"
+            )
+        first_seen.setdefault(label, index)
+    return MultiLabel(tuple(sorted(first_seen)))
+
+
+def _shapes(
+    check: _Checker,
+    raw: object,
+    key: str,
+    read: Callable[[_Checker, object, str], _Part | None],
+    build: Callable[[tuple[_Part, ...]], _Parts],
+) -> _Parts | None:
+    fields = check.fields(raw, "", (key,), check.what)
+    items = check.array(fields[key], key, key) if fields else None
+    if items is None:
+        return None
+    shapes = [read(check, item, f"{key}[{index}]") for index, item in enumerate(items)]
+    kept = tuple(shape for shape in shapes if shape is not None)
+    return build(kept) if len(kept) == len(shapes) else None
+
+
+def _box(check: _Checker, raw: object, path: str) -> Box | None:
+    fields = check.fields(raw, path, ("label", "x", "y", "w", "h"), "a box")
+    if fields is None:
+        return None
+    label = check.label(fields["label"], f"{path}.label")
+    x = check.coordinate(fields["x"], f"{path}.x", "width")
+    y = check.coordinate(fields["y"], f"{path}.y", "height")
+    w = _extent(check, x, fields["w"], f"{path}.w", "width", "right")
+    h = _extent(check, y, fields["h"], f"{path}.h", "height", "bottom")
+    if label is None or x is None or y is None or w is None or h is None:
+        return None
+    return Box(label, x, y, w, h)
+
+
+def _extent(
+    check: _Checker, start: float | None, raw: object, path: str, size: str, edge: str
+) -> float | None:
+    """A box's width or height: positive, and within the image from `start` (when known)."""
+    length = check.number(raw, path)
+    if length is None:
+        return None
+    if length <= 0:
+        check.fail(path, f"must be > 0 (a box needs a positive {size})")
+        return None
+    if start is None:
+        return None
+    end = start + length
+    if end <= 1:
+        return length
+    if end > 1 + EDGE_TOLERANCE:
+        axis = "x + w" if size == "width" else "y + h"
+        check.fail(path, f"{axis} = {end:.6g} must be ≤ 1 (the box runs past the {edge} edge)")
+        return None
+    if start >= 1:
+        check.fail(path, f"leaves the box no {size} inside the image")
+        return None
+    return 1.0 - start  # float error past the edge: pull the far side back onto the border
+
+
+def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
+    fields = check.fields(raw, path, ("label", "points"), "a polygon")
+    if fields is None:
+        return None
+    label = check.label(fields["label"], f"{path}.label")
+    items = check.array(fields["points"], f"{path}.points", "[x, y] points")
+    if items is None:
+        return None
+    points: list[Point] = []
+    for index, item in enumerate(items):
+        at = f"{path}.points[{index}]"
+        if isinstance(item, list | tuple) and len(item) == 2:
+            x = check.coordinate(item[0], f"{at}[0]", "width")
+            y = check.coordinate(item[1], f"{at}[1]", "height")
+            if x is not None and y is not None:
+                points.append((x, y))
+        else:
+            check.fail(at, "must be a point [x, y]")
+    if len(points) < len(items):
+        return None
+    ring = drop_repeats(points)
+    if len(set(ring)) < 3:
+        check.fail(f"{path}.points", f"needs at least 3 distinct points, has {len(set(ring))}")
+        return None
+    if polygon_area(ring) <= MIN_POLYGON_AREA:
+        check.fail(f"{path}.points", "encloses no area (are all points on one line?)")
+        return None
+    return Polygon(label, tuple(ring)) if label is not None else None
+
+
+def _spans(check: _Checker, raw: object, text_length: int) -> SpanSet | None:
+    fields = check.fields(raw, "", ("spans",), check.what)
+    items = check.array(fields["spans"], "spans", "spans") if fields else None
+    if items is None:
+        return None
+    spans: list[tuple[int, Span]] = []
+    for index, item in enumerate(items):
+        span = _span(check, item, f"spans[{index}]", text_length)
+        if span is not None:
+            spans.append((index, span))
+    spans.sort(key=lambda pair: (pair[1].start, pair[1].end, pair[0]))
+    # Sorted by start, a span overlaps an earlier one iff it starts before the furthest end.
+    reach: tuple[int, Span] | None = None
+    for index, span in spans:
+        if reach is not None and span.start < reach[1].end:
+            other, covered = reach
+            where = f"({covered.start}–{covered.end})"  # noqa: RUF001 (a range reads with a dash)
+            check.fail(f"spans[{index}]", f"overlaps spans[{other}] {where}")
+        if reach is None or span.end > reach[1].end:
+            reach = (index, span)
+    if len(spans) < len(items):
+        return None
+    return SpanSet(tuple(span for _, span in spans))
+
+
+def _span(check: _Checker, raw: object, path: str, text_length: int) -> Span | None:
+    fields = check.fields(raw, path, ("label", "start", "end"), "a span")
+    if fields is None:
+        return None
+    label = check.label(fields["label"], f"{path}.label")
+    start = check.offset(fields["start"], f"{path}.start")
+    end = check.offset(fields["end"], f"{path}.end")
+    if start is not None and not 0 <= start < text_length:
+        check.fail(f"{path}.start", f"must be ≥ 0 and < {text_length}, the length of the text")
+        start = None
+    if end is not None and not 1 <= end <= text_length:
+        check.fail(f"{path}.end", f"must be ≥ 1 and ≤ {text_length}, the length of the text")
+        end = None
+    if start is not None and end is not None and end <= start:
+        check.fail(
+            f"{path}.end", f"must be > start ({start}); a span covers at least one character"
+        )
+        return None
+    if label is None or start is None or end is None:
+        return None
+    return Span(label, start, end)
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key

@@ -1,0 +1,41 @@
+"""Export jobs: a request for labels in one format, and where the result was written."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import Field
+
+from core.domain.model import DomainModel
+
+
+class ExportFormat(StrEnum):
+    COCO = "coco"
+    AZUREML_JSONL = "azureml_jsonl"
+    CSV = "csv"
+    VOC = "voc"
+    YOLO = "yolo"
+    CONLL = "conll"
+    LOUPE_JSONL = "loupe_jsonl"
+
+
+class ExportStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class ExportJob(DomainModel):
+    id: str
+    project_id: str
+    format: ExportFormat
+    options: dict[str, Any] = Field(default_factory=dict)
+    status: ExportStatus = ExportStatus.QUEUED
+    created_by: str
+    created_at: datetime
+    finished_at: datetime | None = None
+    blob_name: str | None = None
+    error: str | None = None

@@ -1,0 +1,116 @@
+"""Label classes: a hierarchy written with `/` (`Animal/Cat`), up to six levels deep.
+
+Labels are the leaves; the levels above them only group them in the UI. So a name cannot be
+both a label and the parent of another label. Keys 1–9 go to the first nine labels that have
+no key of their own.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from pydantic import Field, field_validator
+
+from core.domain.errors import InvalidInput, Violation
+from core.domain.model import DomainModel
+
+MAX_DEPTH = 6
+MAX_CLASSES = 1000
+MAX_SEGMENT_LENGTH = 100
+DEFAULT_KEYS = tuple("123456789")
+_KEY = re.compile(r"[0-9a-z]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+class LabelClass(DomainModel):
+    name: str = Field(description="Full path of the class, levels separated by '/'.")
+    key: str | None = Field(
+        default=None, description="Keyboard shortcut: one digit or lowercase letter."
+    )
+
+    @field_validator("name")
+    @classmethod
+    def _name_is_a_clean_path(cls, name: str) -> str:
+        segments = name.split("/")
+        if len(segments) > MAX_DEPTH:
+            raise ValueError(f"is {len(segments)} levels deep; the hierarchy allows {MAX_DEPTH}")
+        for segment in segments:
+            if not segment.strip():
+                raise ValueError(f"{name!r} has an empty level; write levels like 'Animal/Cat'")
+            if segment != segment.strip():
+                raise ValueError(f"level {segment!r} starts or ends with spaces")
+            if len(segment) > MAX_SEGMENT_LENGTH:
+                raise ValueError(f"level {segment[:20]!r}… is longer than {MAX_SEGMENT_LENGTH}")
+            if _CONTROL.search(segment):
+                raise ValueError("contains control characters")
+        return name
+
+    @field_validator("key")
+    @classmethod
+    def _key_is_one_character(cls, key: str | None) -> str | None:
+        if key is not None and not _KEY.fullmatch(key):
+            raise ValueError("a key is one digit or one lowercase letter")
+        return key
+
+    @property
+    def parents(self) -> list[str]:
+        segments = self.name.split("/")
+        return ["/".join(segments[:depth]) for depth in range(1, len(segments))]
+
+
+def check_label_classes(classes: Sequence[LabelClass], field: str = "labelClasses") -> None:
+    """Rules across the whole list; raises one InvalidInput naming every broken rule."""
+    problems: list[Violation] = []
+    if len(classes) > MAX_CLASSES:
+        problems.append(Violation(field, f"has {len(classes)} classes; at most {MAX_CLASSES}"))
+    seen: dict[str, int] = {}
+    keys: dict[str, int] = {}
+    for index, label in enumerate(classes):
+        folded = label.name.casefold()
+        if folded in seen:
+            problems.append(
+                Violation(
+                    f"{field}[{index}].name",
+                    f"{label.name!r} repeats {field}[{seen[folded]}] (names are unique, "
+                    "ignoring case)",
+                )
+            )
+        seen.setdefault(folded, index)
+        if label.key is not None:
+            if label.key in keys:
+                problems.append(
+                    Violation(
+                        f"{field}[{index}].key",
+                        f"key {label.key!r} is already used by {field}[{keys[label.key]}]",
+                    )
+                )
+            keys.setdefault(label.key, index)
+    for index, label in enumerate(classes):
+        for parent in label.parents:
+            if parent.casefold() in seen:
+                problems.append(
+                    Violation(
+                        f"{field}[{seen[parent.casefold()]}].name",
+                        f"{parent!r} is a label and also the group of {label.name!r}; labels "
+                        f"are the leaves of the hierarchy (use e.g. '{parent}/Other')",
+                    )
+                )
+    if problems:
+        raise InvalidInput(problems)
+
+
+def with_default_keys(classes: Iterable[LabelClass]) -> list[LabelClass]:
+    """Give the first labels without a key the free digits 1–9, in order."""
+    classes = list(classes)
+    free = [k for k in DEFAULT_KEYS if k not in {c.key for c in classes}]
+    result = []
+    for label in classes:
+        if label.key is None and free:
+            label = label.model_copy(update={"key": free.pop(0)})
+        result.append(label)
+    return result
+
+
+def label_names(classes: Iterable[LabelClass]) -> frozenset[str]:
+    return frozenset(label.name for label in classes)

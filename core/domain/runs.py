@@ -1,0 +1,36 @@
+"""ML-assist runs as the dashboard lists them: featurization, training, validation, inference."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import Field
+
+from core.domain.model import DomainModel
+
+
+class RunKind(StrEnum):
+    FEATURIZE = "featurize"
+    TRAIN = "train"
+    VALIDATE = "validate"
+    INFER = "infer"
+
+
+class RunStatus(StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class Run(DomainModel):
+    id: str
+    project_id: str
+    kind: RunKind
+    status: RunStatus = RunStatus.QUEUED
+    created_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    error: str | None = None

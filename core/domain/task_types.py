@@ -1,0 +1,42 @@
+"""What a project asks labelers to do."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MediaKind(StrEnum):
+    IMAGE = "image"
+    TEXT = "text"
+
+
+class TaskType(StrEnum):
+    IMAGE_MULTICLASS = "image_multiclass"
+    IMAGE_MULTILABEL = "image_multilabel"
+    IMAGE_BOUNDING_BOX = "image_bounding_box"
+    IMAGE_POLYGON = "image_polygon"
+    TEXT_MULTICLASS = "text_multiclass"
+    TEXT_MULTILABEL = "text_multilabel"
+    TEXT_NER = "text_ner"
+
+    @property
+    def media(self) -> MediaKind:
+        return MediaKind.TEXT if self.value.startswith("text_") else MediaKind.IMAGE
+
+    @property
+    def is_classification(self) -> bool:
+        return self in _CLASSIFICATION
+
+    @property
+    def is_multilabel(self) -> bool:
+        return self in (TaskType.IMAGE_MULTILABEL, TaskType.TEXT_MULTILABEL)
+
+
+_CLASSIFICATION = frozenset(
+    {
+        TaskType.IMAGE_MULTICLASS,
+        TaskType.IMAGE_MULTILABEL,
+        TaskType.TEXT_MULTICLASS,
+        TaskType.TEXT_MULTILABEL,
+    }
+)

@@ -1,0 +1,40 @@
+"""Named users and their bearer tokens. Tokens are shown once and stored only as a hash."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+
+from pydantic import Field, field_validator
+
+from core.domain.model import DomainModel
+
+TOKEN_PREFIX = "lp_"
+_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+class User(DomainModel):
+    id: str = Field(description="The user name, as given to `loupe user create`")
+    created_at: datetime
+
+    @field_validator("id")
+    @classmethod
+    def _plain_name(cls, name: str) -> str:
+        if not _USER_NAME.fullmatch(name):
+            raise ValueError(
+                "user names are 1–64 letters, digits and . _ @ -, starting with a letter or digit"
+            )
+        return name
+
+
+class Token(DomainModel):
+    id: str = Field(description="SHA-256 of the token: the token itself is never stored")
+    user: str
+    created_at: datetime
+    revoked_at: datetime | None = None
+
+
+def token_hash(token: str) -> str:
+    # Tokens carry 256 random bits, so a plain fast hash is enough (no password stretching).
+    return hashlib.sha256(token.encode()).hexdigest()

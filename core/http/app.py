@@ -1,0 +1,39 @@
+"""The FastAPI application: the same object runs under uvicorn locally and inside the
+Function App through `AsgiFunctionApp`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from fastapi import Depends, FastAPI
+from fastapi.staticfiles import StaticFiles
+
+from core.http import problems
+from core.http.context import current_user
+from core.http.routes import blobs, projects, system
+from core.ports import Deps
+from core.settings import Settings
+
+API = "/api"
+
+
+def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
+    """`deps` provides the dependency set on first use."""
+    app = FastAPI(
+        title="Loupe",
+        summary="Open-source data labeling for images and text",
+        version="0.1.0",
+        openapi_url=f"{API}/openapi.json",
+        docs_url=f"{API}/docs",
+        redoc_url=None,
+    )
+    app.state.deps = deps
+    app.state.settings = settings
+    problems.install(app)
+    signed_in = [Depends(current_user)]
+    app.include_router(system.router, prefix=API)  # /health is public, /me needs a token
+    app.include_router(projects.router, prefix=API, dependencies=signed_in)
+    app.include_router(blobs.router, prefix=API)  # authorized by the URL's signature
+    if settings.webui_dir is not None and settings.webui_dir.is_dir():
+        app.mount("/", StaticFiles(directory=settings.webui_dir, html=True), name="webui")
+    return app

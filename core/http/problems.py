@@ -1,0 +1,136 @@
+"""Every error leaves the API as RFC 9457 problem+json that says what was wrong and what to do.
+Domain errors map to statuses here and nowhere else; stack traces stay in the server log."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException
+
+from core.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidInput,
+    LoupeError,
+    NotFound,
+    PreconditionFailed,
+    Unauthorized,
+)
+
+log = logging.getLogger("loupe.http")
+
+PROBLEM_JSON = "application/problem+json"
+
+_STATUS: list[tuple[type[LoupeError], int, str]] = [
+    (NotFound, 404, "Not found"),
+    (PreconditionFailed, 412, "Precondition failed"),
+    (Conflict, 409, "Conflict"),
+    (Unauthorized, 401, "Unauthorized"),
+    (Forbidden, 403, "Forbidden"),
+    (InvalidInput, 422, "Invalid input"),
+]
+
+
+def problem(
+    status: int, title: str, detail: str, request: Request, **extra: Any
+) -> JSONResponse:
+    body = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        "instance": request.url.path,
+    } | extra
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(LoupeError, _domain_error)
+    app.add_exception_handler(RequestValidationError, _request_invalid)
+    app.add_exception_handler(ValidationError, _model_invalid)
+    app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)
+
+
+async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    for kind, status, title in _STATUS:
+        if isinstance(error, kind):
+            extra: dict[str, Any] = {}
+            if isinstance(error, InvalidInput):
+                extra["errors"] = [{"field": v.field, "rule": v.rule} for v in error.violations]
+            return problem(status, title, str(error), request, **extra)
+    return problem(400, "Bad request", str(error), request)
+
+
+async def _request_invalid(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, RequestValidationError)
+    errors = list(error.errors())
+    malformed = next((e for e in errors if e.get("type") == "json_invalid"), None)
+    if malformed is not None:
+        where = malformed.get("ctx", {}).get("error", "")
+        return problem(
+            400,
+            "Malformed JSON",
+            f"the request body is not valid JSON ({where}); check quotes, commas and brackets",
+            request,
+        )
+    return _invalid(request, [_violation(e, skip_first=True) for e in errors])
+
+
+async def _model_invalid(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ValidationError)
+    return _invalid(request, [_violation(e, skip_first=False) for e in error.errors()])
+
+
+def _invalid(request: Request, violations: list[dict[str, str]]) -> JSONResponse:
+    detail = "; ".join(f"{v['field']}: {v['rule']}" if v["field"] else v["rule"] for v in violations)
+    return problem(422, "Invalid input", detail, request, errors=violations)
+
+
+def _violation(error: Any, *, skip_first: bool) -> dict[str, str]:
+    location = list(error.get("loc", ()))
+    if skip_first and location and location[0] in ("body", "query", "path", "header"):
+        where = location[0]
+        location = location[1:]
+        if where in ("query", "header") and location:
+            location[0] = f"{where} {location[0]}"
+    field = ""
+    for part in location:
+        field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
+    message = str(error.get("msg", "is invalid"))
+    if error.get("type") == "extra_forbidden":
+        message = "is not a known field; check its spelling against /api/openapi.json"
+    elif error.get("type") == "missing":
+        message = "is required"
+    return {"field": field, "rule": message.removeprefix("Value error, ")}
+
+
+async def _http_error(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, HTTPException)
+    titles = {404: "Not found", 405: "Method not allowed"}
+    detail = str(error.detail)
+    if error.status_code == 404 and detail == "Not Found":
+        detail = f"there is no {request.url.path}; the API is described at /api/openapi.json"
+    elif error.status_code == 405:
+        detail = f"{request.method} is not allowed on {request.url.path}"
+    return problem(error.status_code, titles.get(error.status_code, "Error"), detail, request)
+
+
+async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    incident = uuid.uuid4().hex[:12]
+    log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
+    return problem(
+        500,
+        "Internal error",
+        f"Loupe failed on this request (incident {incident}); the server log has the details. "
+        "Retry, and report the incident id if it persists.",
+        request,
+        incident=incident,
+    )

@@ -1,0 +1,150 @@
+"""Projects over HTTP: thin translation between requests and `core.services.projects`."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response, status
+
+from core.domain.labels import LabelClass
+from core.domain.projects import Instructions, Project, ProjectPatch, ProjectSettings
+from core.http import etags
+from core.http.context import AppDeps, CurrentUser
+from core.services import projects
+from core.services.versioned import Versioned
+
+router = APIRouter(prefix="/projects", tags=["projects"])
+
+IfMatch = Annotated[str | None, Header(description="The ETag from your last read")]
+
+
+class ProjectView(Project):
+    etag: str
+
+
+def _view(response: Response, found: Versioned[Project]) -> ProjectView:
+    response.headers["ETag"] = etags.header(found.etag)
+    return ProjectView(**dict(found.value), etag=etags.bare(found.etag))
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model_exclude_none=True)
+def create_project(
+    settings: ProjectSettings, deps: AppDeps, user: CurrentUser, response: Response
+) -> ProjectView:
+    created = projects.create_project(deps, settings=settings, actor=user.id)
+    response.headers["Location"] = f"/api/projects/{created.value.id}"
+    return _view(response, created)
+
+
+@router.get("", response_model_exclude_none=True)
+def list_projects(deps: AppDeps, user: CurrentUser) -> list[Project]:
+    return projects.list_projects(deps, actor=user.id)
+
+
+@router.get("/{project_id}", response_model_exclude_none=True)
+def get_project(
+    project_id: str, deps: AppDeps, user: CurrentUser, response: Response
+) -> ProjectView:
+    return _view(response, projects.get_project(deps, project_id=project_id, actor=user.id))
+
+
+@router.patch("/{project_id}", response_model_exclude_none=True)
+def update_project(
+    project_id: str,
+    patch: ProjectPatch,
+    deps: AppDeps,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> ProjectView:
+    updated = projects.update_project(
+        deps, project_id=project_id, patch=patch, if_match=etags.required(if_match), actor=user.id
+    )
+    return _view(response, updated)
+
+
+@router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
+def delete_project(
+    project_id: str, deps: AppDeps, user: CurrentUser, if_match: IfMatch = None
+) -> None:
+    projects.delete_project(
+        deps, project_id=project_id, actor=user.id, if_match=etags.optional(if_match)
+    )
+
+
+@router.post("/{project_id}/pause", response_model_exclude_none=True)
+def pause_project(
+    project_id: str, deps: AppDeps, user: CurrentUser, response: Response, if_match: IfMatch = None
+) -> ProjectView:
+    paused = projects.pause_project(
+        deps, project_id=project_id, actor=user.id, if_match=etags.optional(if_match)
+    )
+    return _view(response, paused)
+
+
+@router.post("/{project_id}/resume", response_model_exclude_none=True)
+def resume_project(
+    project_id: str, deps: AppDeps, user: CurrentUser, response: Response, if_match: IfMatch = None
+) -> ProjectView:
+    resumed = projects.resume_project(
+        deps, project_id=project_id, actor=user.id, if_match=etags.optional(if_match)
+    )
+    return _view(response, resumed)
+
+
+@router.get("/{project_id}/label-classes")
+def get_label_classes(
+    project_id: str, deps: AppDeps, user: CurrentUser, response: Response
+) -> list[LabelClass]:
+    found = projects.get_project(deps, project_id=project_id, actor=user.id)
+    response.headers["ETag"] = etags.header(found.etag)
+    return found.value.label_classes
+
+
+@router.put("/{project_id}/label-classes")
+def set_label_classes(
+    project_id: str,
+    classes: list[LabelClass],
+    deps: AppDeps,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> list[LabelClass]:
+    updated = projects.set_label_classes(
+        deps,
+        project_id=project_id,
+        classes=classes,
+        if_match=etags.required(if_match),
+        actor=user.id,
+    )
+    response.headers["ETag"] = etags.header(updated.etag)
+    return updated.value.label_classes
+
+
+@router.get("/{project_id}/instructions", response_model_exclude_none=True)
+def get_instructions(
+    project_id: str, deps: AppDeps, user: CurrentUser, response: Response
+) -> Instructions:
+    found = projects.get_project(deps, project_id=project_id, actor=user.id)
+    response.headers["ETag"] = etags.header(found.etag)
+    return found.value.instructions
+
+
+@router.put("/{project_id}/instructions", response_model_exclude_none=True)
+def set_instructions(
+    project_id: str,
+    instructions: Instructions,
+    deps: AppDeps,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Instructions:
+    updated = projects.set_instructions(
+        deps,
+        project_id=project_id,
+        instructions=instructions,
+        if_match=etags.required(if_match),
+        actor=user.id,
+    )
+    response.headers["ETag"] = etags.header(updated.etag)
+    return updated.value.instructions

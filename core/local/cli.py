@@ -1,0 +1,118 @@
+"""The `loupe` command line."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from core.domain.errors import LoupeError
+from core.ports import Deps
+from core.settings import Settings, SettingsError
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        if args.data_dir is not None:
+            settings = replace(settings, data_dir=args.data_dir)
+        result: int = args.run(settings, args)
+        return result
+    except (LoupeError, SettingsError) as error:
+        print(f"loupe: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loupe", description="Open-source data labeling.")
+    parser.add_argument(
+        "--data-dir", type=Path, help="where the embedded runtime keeps its data (default .data)"
+    )
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run API, web UI and workers on this machine")
+    serve.add_argument("--host", default=None, help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=None, help="port (default 7071)")
+    serve.add_argument("--no-demo", action="store_true", help="do not create the demo project")
+    serve.set_defaults(run=_serve)
+
+    user = commands.add_parser("user", help="manage users and their bearer tokens")
+    actions = user.add_subparsers(required=True, metavar="ACTION")
+    for name, handler, text in (
+        ("create", _user_create, "create a user and print its first token"),
+        ("token", _user_token, "print a new token for an existing user"),
+        ("revoke", _user_revoke, "revoke every token of a user"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("name")
+        action.set_defaults(run=handler)
+    actions.add_parser("list", help="list users").set_defaults(run=_user_list)
+    return parser
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from core.local.runtime import serve
+
+    settings = replace(
+        settings, host=args.host or settings.host, port=args.port or settings.port
+    )
+    serve(settings, demo=not args.no_demo)
+    return 0
+
+
+def _user_create(settings: Settings, args: argparse.Namespace) -> int:
+    from core.services.users import create_user
+
+    with _deps(settings) as deps:
+        user, token = create_user(deps, name=args.name)
+    print(f"created user {user.id}; token (shown once, keep it secret):\n{token}")
+    return 0
+
+
+def _user_token(settings: Settings, args: argparse.Namespace) -> int:
+    from core.services.users import issue_token
+
+    with _deps(settings) as deps:
+        print(issue_token(deps, name=args.name))
+    return 0
+
+
+def _user_revoke(settings: Settings, args: argparse.Namespace) -> int:
+    from core.services.users import revoke_tokens
+
+    with _deps(settings) as deps:
+        count = revoke_tokens(deps, name=args.name)
+    print(f"revoked {count} token(s) of {args.name}")
+    return 0
+
+
+def _user_list(settings: Settings, args: argparse.Namespace) -> int:
+    from core.services.users import list_users
+
+    with _deps(settings) as deps:
+        for user in list_users(deps):
+            print(f"{user.id}\t{user.created_at:%Y-%m-%d %H:%M}")
+    return 0
+
+
+@contextmanager
+def _deps(settings: Settings) -> Iterator[Deps]:
+    """The dependency set for one CLI command, closed when it is done."""
+    from core.bootstrap import build
+
+    deps = build(settings)
+    try:
+        yield deps
+    finally:
+        deps.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

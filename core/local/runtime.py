@@ -1,0 +1,69 @@
+"""`loupe serve`: API, web UI, queue workers and scheduler in one process on 127.0.0.1.
+
+Everything committed lives in SQLite (WAL) and the blob folder, so a stop at any moment, even a
+kill, loses nothing that was acknowledged; Ctrl-C stops the workers between messages."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import uvicorn
+
+from core.bootstrap import build
+from core.http.app import create_app
+from core.local.demo import ensure_demo
+from core.local.scheduler import Job, Scheduler
+from core.local.workers import start_workers
+from core.ports import Deps
+from core.services import stages
+from core.settings import Settings
+
+log = logging.getLogger("loupe")
+
+
+def serve(settings: Settings, *, demo: bool = True) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    deps = build(settings)
+    workers = []
+    scheduler = Scheduler(local_jobs(deps))
+    try:
+        link = settings.base_url + "/"
+        if demo:
+            link += f"#token={ensure_demo(deps, settings.data_dir).token}"
+        server = uvicorn.Server(
+            uvicorn.Config(
+                create_app(lambda: deps, settings),
+                host=settings.host,
+                port=settings.port,
+                log_level="warning",
+            )
+        )
+        workers = start_workers(deps, stages.QUEUE_SPECS.values(), stages.handle)
+        scheduler.start()
+        threading.Thread(target=_announce, args=(server, link), daemon=True).start()
+        server.run()
+    finally:
+        scheduler.stop()
+        for worker in workers:
+            worker.stop()
+        deps.close()
+        log.info("Loupe stopped")
+
+
+def local_jobs(deps: Deps) -> list[Job]:
+    """Housekeeping the embedded stores need: keep SQLite's write-ahead logs short."""
+    jobs = []
+    for store in (deps.documents, deps.queue):
+        checkpoint = getattr(store, "checkpoint", None)
+        if callable(checkpoint):
+            jobs.append(Job(f"checkpoint-{type(store).__name__}", 60.0, checkpoint))
+    return jobs
+
+
+def _announce(server: uvicorn.Server, link: str) -> None:
+    while not server.started:
+        if server.should_exit:
+            return
+        threading.Event().wait(0.05)
+    print(f"\nLoupe is running: {link}\n(Ctrl-C stops it)\n", flush=True)

@@ -1,0 +1,283 @@
+"""The interfaces services depend on. Adapters in `core.adapters` implement them three times:
+in memory (fakes for tests), locally (SQLite, a folder) and on Azure (Cosmos, Blob, Service Bus).
+
+Every adapter raises the domain's errors: `NotFound` for a missing document or blob, `Conflict`
+for a create over an existing id, `PreconditionFailed` for a stale etag.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, BinaryIO, Literal, Protocol
+
+from core.domain.errors import InvalidInput
+
+# ---------------------------------------------------------------------------------------------
+# Documents: Cosmos-shaped containers of JSON documents with a partition key and etags.
+# ---------------------------------------------------------------------------------------------
+
+JsonDoc = dict[str, Any]
+
+FIELD_PATH = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
+
+Op = Literal["=", "!=", "<", "<=", ">", ">=", "in", "exists", "missing", "contains", "startswith"]
+
+
+@dataclass(frozen=True)
+class Where:
+    """One condition on a dotted field path. A document without the field never matches,
+    except for `missing`. `contains` tests membership in an array field; `in` tests the
+    field's value against a list."""
+
+    field: str
+    op: Op
+    value: Any = None
+
+    def __post_init__(self) -> None:
+        if not FIELD_PATH.fullmatch(self.field):
+            raise InvalidInput.one("query", f"field path {self.field!r} is not a plain dotted name")
+
+
+@dataclass(frozen=True)
+class Order:
+    field: str
+    descending: bool = False
+
+    def __post_init__(self) -> None:
+        if not FIELD_PATH.fullmatch(self.field):
+            raise InvalidInput.one("query", f"field path {self.field!r} is not a plain dotted name")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A portable query: conditions joined by AND, an order, a page size.
+
+    It is translated to Cosmos SQL, to SQLite over JSON, and to Python filters, so it stays
+    within what all three do alike: no OFFSET/LIMIT (paging is by continuation token), no
+    GROUP BY or DISTINCT. Order fields must be present (non-null) on every matching
+    document; `id`, ascending, is always the final tie-breaker."""
+
+    where: tuple[Where, ...] = ()
+    order_by: tuple[Order, ...] = ()
+    page_size: int = 100
+
+
+@dataclass(frozen=True)
+class Document:
+    body: JsonDoc
+    etag: str
+
+    @property
+    def id(self) -> str:
+        return str(self.body["id"])
+
+
+@dataclass(frozen=True)
+class Page:
+    documents: list[Document]
+    continuation: str | None
+    """Opaque token for the next page, or None when this was the last."""
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    """A container's name, its partition key field (top-level), and the field tuples that
+    ordered or filtered queries use, so that SQLite can index them as Cosmos does."""
+
+    name: str
+    partition_key: str
+    indexes: tuple[tuple[str, ...], ...] = ()
+
+
+class DocumentContainer(Protocol):
+    spec: ContainerSpec
+
+    def create(self, body: JsonDoc) -> Document:
+        """Insert a new document; `Conflict` if its id exists in its partition."""
+        ...
+
+    def read(self, pk: str, id: str) -> Document:
+        """`NotFound` when absent."""
+        ...
+
+    def get(self, pk: str, id: str) -> Document | None: ...
+
+    def upsert(self, body: JsonDoc, *, if_match: str | None = None) -> Document:
+        """Insert or replace. With `if_match`, replace only if the stored etag is that one
+        (`PreconditionFailed` otherwise, `NotFound` if the document is gone)."""
+        ...
+
+    def upsert_many(self, bodies: Iterable[JsonDoc]) -> int:
+        """Insert or replace many documents without etag checks; returns how many."""
+        ...
+
+    def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None: ...
+
+    def query(self, pk: str | None, query: Query, continuation: str | None = None) -> Page:
+        """One page of matches within partition `pk` (None: across partitions)."""
+        ...
+
+    def count(self, pk: str | None, where: Sequence[Where] = ()) -> int: ...
+
+
+class DocumentStore(Protocol):
+    def container(self, spec: ContainerSpec) -> DocumentContainer:
+        """The container for `spec`, created if it does not exist yet."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Blobs: named byte streams in containers (Blob Storage, a folder, a dict).
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BlobInfo:
+    container: str
+    name: str
+    size: int
+    etag: str
+    last_modified: datetime
+    content_type: str | None = None
+
+
+class BlobStore(Protocol):
+    def put(
+        self,
+        container: str,
+        name: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        overwrite: bool = True,
+    ) -> BlobInfo:
+        """Write a blob from bytes or a readable stream (streamed, never read whole).
+        With `overwrite=False`, `Conflict` if it exists."""
+        ...
+
+    def get(self, container: str, name: str) -> bytes: ...
+
+    def stream(self, container: str, name: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        """The blob's bytes in chunks; `NotFound` is raised before the first chunk."""
+        ...
+
+    def info(self, container: str, name: str) -> BlobInfo: ...
+
+    def exists(self, container: str, name: str) -> bool: ...
+
+    def list(self, container: str, prefix: str = "") -> Iterator[BlobInfo]:
+        """Every blob whose name starts with `prefix`, in name order, fetched page by page."""
+        ...
+
+    def delete(self, container: str, name: str) -> None:
+        """Idempotent: deleting a missing blob is not an error."""
+        ...
+
+    def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str:
+        """A URL a browser can GET without other credentials, valid for `expires_in_s`."""
+        ...
+
+    def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Work queues: Service Bus semantics (peek-lock, lock expiry, delivery count, dead-letter).
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReceivedMessage:
+    queue: str
+    message_id: str
+    body: JsonDoc
+    delivery_count: int
+    """1 on first delivery; grows each time the lock expires or the message is abandoned."""
+    enqueued_at: datetime
+    locked_until: datetime
+    lock_token: str
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    queue: str
+    message_id: str
+    body: JsonDoc
+    delivery_count: int
+    reason: str
+    description: str
+    dead_lettered_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    lock_seconds: float = 60.0
+    max_delivery_count: int = 10
+
+
+class WorkQueue(Protocol):
+    def send(
+        self,
+        queue: str,
+        body: JsonDoc,
+        *,
+        message_id: str | None = None,
+        scheduled_at: datetime | None = None,
+    ) -> str:
+        """Enqueue; returns the message id. Delivery waits until `scheduled_at` if given."""
+        ...
+
+    def receive(
+        self, queue: str, *, max_messages: int = 1, wait_s: float = 0.0
+    ) -> list[ReceivedMessage]:
+        """Lock up to `max_messages` visible messages. A message whose delivery count would
+        pass the queue's maximum goes to the dead-letter queue instead."""
+        ...
+
+    def complete(self, message: ReceivedMessage) -> None:
+        """Remove a locked message. `Conflict` if the lock was lost (expired and re-taken)."""
+        ...
+
+    def abandon(self, message: ReceivedMessage) -> None:
+        """Release the lock now so the message is delivered again."""
+        ...
+
+    def renew_lock(self, message: ReceivedMessage) -> ReceivedMessage: ...
+
+    def dead_letter(self, message: ReceivedMessage, *, reason: str, description: str = "") -> None:
+        ...
+
+    def dead_letters(self, queue: str, *, max_messages: int = 100) -> list[DeadLetter]:
+        """Peek at the dead-letter queue without removing anything."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+# ---------------------------------------------------------------------------------------------
+# The dependency set services receive (built by `core.bootstrap`).
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Deps:
+    documents: DocumentStore
+    blobs: BlobStore
+    queue: WorkQueue
+    clock: Clock
+    data_container: str = "data"
+
+    def close(self) -> None:
+        for closeable in (self.queue, self.blobs, self.documents):
+            closeable.close()

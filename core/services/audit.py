@@ -1,0 +1,31 @@
+"""Writing the audit trail."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.domain.events import audit_event
+from core.ports import Deps
+from core.services.collections import EVENTS
+
+
+def record(
+    deps: Deps,
+    *,
+    project_id: str,
+    actor: str,
+    action: str,
+    subject: str,
+    before: Any = None,
+    after: Any = None,
+) -> None:
+    event = audit_event(
+        project_id=project_id,
+        at=deps.clock.now(),
+        actor=actor,
+        action=action,
+        subject=subject,
+        before=before,
+        after=after,
+    )
+    deps.documents.container(EVENTS).create(event.to_doc())

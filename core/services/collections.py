@@ -1,0 +1,41 @@
+"""The document containers Loupe keeps, with their partition keys and the fields its queries
+filter and order by (SQLite indexes them; on Azure, `infra/bicep` declares the same)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TypeVar
+
+from core.domain.model import DomainModel
+from core.ports import ContainerSpec, Document, DocumentContainer, Query
+
+PROJECTS = ContainerSpec("projects", partition_key="id", indexes=(("createdAt",),))
+PROJECT_NAMES = ContainerSpec("projectNames", partition_key="id")
+ITEMS = ContainerSpec(
+    "items",
+    partition_key="projectId",
+    indexes=(("state", "rank"), ("path",), ("updatedAt",)),
+)
+RUNS = ContainerSpec("runs", partition_key="projectId", indexes=(("createdAt",),))
+EVENTS = ContainerSpec("events", partition_key="projectId", indexes=(("at",),))
+EXPORTS = ContainerSpec("exports", partition_key="projectId", indexes=(("createdAt",),))
+USERS = ContainerSpec("users", partition_key="id")
+TOKENS = ContainerSpec("tokens", partition_key="id", indexes=(("user",),))
+
+ALL = (PROJECTS, PROJECT_NAMES, ITEMS, RUNS, EVENTS, EXPORTS, USERS, TOKENS)
+
+M = TypeVar("M", bound=DomainModel)
+
+
+def load(model: type[M], document: Document) -> M:
+    return model.model_validate(document.body)
+
+
+def scan(container: DocumentContainer, pk: str | None, query: Query) -> Iterator[Document]:
+    """Every match of `query`, following continuation tokens page by page."""
+    continuation: str | None = None
+    while True:
+        page = container.query(pk, query, continuation)
+        yield from page.documents
+        if not (continuation := page.continuation):
+            return

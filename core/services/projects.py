@@ -1,0 +1,160 @@
+"""Project use cases: create, read, list, change, pause/resume, delete."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+
+from core.domain.errors import Conflict, NotFound, PreconditionFailed
+from core.domain.messages import PROJECT_INIT, InitializeProject
+from core.domain.projects import (
+    Instructions,
+    Project,
+    ProjectPatch,
+    ProjectSettings,
+    ProjectStatus,
+    Role,
+    apply_patch,
+    name_key,
+    new_project,
+    require_role,
+    tombstone,
+    transition,
+)
+from core.domain.labels import LabelClass
+from core.ports import Deps, Order, Query, Where
+from core.services import audit
+from core.services.collections import PROJECT_NAMES, PROJECTS, load, scan
+from core.services.versioned import Versioned, same_etag
+
+
+def create_project(deps: Deps, *, settings: ProjectSettings, actor: str) -> Versioned[Project]:
+    project_id = uuid.uuid4().hex[:16]
+    _reserve_name(deps, settings.name, project_id)
+    project = new_project(settings, project_id=project_id, created_by=actor, now=deps.clock.now())
+    document = deps.documents.container(PROJECTS).create(project.to_doc())
+    audit.record(
+        deps, project_id=project_id, actor=actor, action="project.created", subject=project_id,
+        after=project.to_doc(),
+    )
+    deps.queue.send(
+        PROJECT_INIT,
+        InitializeProject(project_id=project_id).to_doc(),
+        message_id=f"init-{project_id}",
+    )
+    return Versioned(project, document.etag)
+
+
+def get_project(deps: Deps, *, project_id: str, actor: str | None = None) -> Versioned[Project]:
+    """The live project; `actor`, when given, must be a member."""
+    document = deps.documents.container(PROJECTS).get(project_id, project_id)
+    if document is None or (project := load(Project, document)).is_deleted:
+        raise NotFound(f"project {project_id!r} does not exist or was deleted")
+    if actor is not None:
+        require_role(project, actor, Role.LABELER, Role.REVIEWER)
+    return Versioned(project, document.etag)
+
+
+def list_projects(deps: Deps, *, actor: str) -> list[Project]:
+    """Every live project `actor` is a member of, newest first."""
+    query = Query(
+        where=(Where("deletedAt", "missing"),),
+        order_by=(Order("createdAt", descending=True),),
+        page_size=200,
+    )
+    documents = scan(deps.documents.container(PROJECTS), None, query)
+    return [p for p in (load(Project, d) for d in documents) if actor in p.members]
+
+
+def update_project(
+    deps: Deps, *, project_id: str, patch: ProjectPatch, if_match: str, actor: str
+) -> Versioned[Project]:
+    current = _for_owner(deps, project_id, actor, if_match)
+    updated = apply_patch(current.value, patch, now=deps.clock.now())
+    if name_key(updated.name) != name_key(current.value.name):
+        _reserve_name(deps, updated.name, project_id)
+    return _save(deps, current, updated, actor, "project.updated")
+
+
+def set_label_classes(
+    deps: Deps, *, project_id: str, classes: list[LabelClass], if_match: str, actor: str
+) -> Versioned[Project]:
+    patch = ProjectPatch(label_classes=classes)
+    return update_project(deps, project_id=project_id, patch=patch, if_match=if_match, actor=actor)
+
+
+def set_instructions(
+    deps: Deps, *, project_id: str, instructions: Instructions, if_match: str, actor: str
+) -> Versioned[Project]:
+    patch = ProjectPatch(instructions=instructions)
+    return update_project(deps, project_id=project_id, patch=patch, if_match=if_match, actor=actor)
+
+
+def pause_project(
+    deps: Deps, *, project_id: str, actor: str, if_match: str | None = None
+) -> Versioned[Project]:
+    return _change_status(deps, project_id, ProjectStatus.PAUSED, actor, if_match)
+
+
+def resume_project(
+    deps: Deps, *, project_id: str, actor: str, if_match: str | None = None
+) -> Versioned[Project]:
+    return _change_status(deps, project_id, ProjectStatus.RUNNING, actor, if_match)
+
+
+def delete_project(deps: Deps, *, project_id: str, actor: str, if_match: str | None = None) -> None:
+    """Leaves a tombstone: the project disappears, its name stays taken."""
+    current = _for_owner(deps, project_id, actor, if_match)
+    _save(deps, current, tombstone(current.value, now=deps.clock.now()), actor, "project.deleted")
+
+
+def _change_status(
+    deps: Deps, project_id: str, status: ProjectStatus, actor: str, if_match: str | None
+) -> Versioned[Project]:
+    current = _for_owner(deps, project_id, actor, if_match)
+    if current.value.status is ProjectStatus.INITIALIZING and status is ProjectStatus.RUNNING:
+        raise Conflict("the project is still initializing; it starts running by itself")
+    changed = transition(current.value, status, now=deps.clock.now())
+    if changed is current.value:
+        return current
+    return _save(deps, current, changed, actor, f"project.{status.value}")
+
+
+def _for_owner(
+    deps: Deps, project_id: str, actor: str, if_match: str | None
+) -> Versioned[Project]:
+    current = get_project(deps, project_id=project_id)
+    require_role(current.value, actor, Role.OWNER)
+    if if_match is not None and not same_etag(if_match, current.etag):
+        raise PreconditionFailed(
+            f"project {project_id!r} changed since you read it (your etag {if_match!r}, now "
+            f"{current.etag!r}): read it again and reapply your change"
+        )
+    return current
+
+
+def _save(
+    deps: Deps, current: Versioned[Project], updated: Project, actor: str, action: str
+) -> Versioned[Project]:
+    document = deps.documents.container(PROJECTS).upsert(updated.to_doc(), if_match=current.etag)
+    audit.record(
+        deps, project_id=updated.id, actor=actor, action=action, subject=updated.id,
+        before=current.value.to_doc(), after=updated.to_doc(),
+    )
+    return Versioned(updated, document.etag)
+
+
+def _reserve_name(deps: Deps, name: str, project_id: str) -> None:
+    """Names are unique forever. Reserving first means a crash before the project is written
+    burns the name, which is the safe side of the race."""
+    names = deps.documents.container(PROJECT_NAMES)
+    key = hashlib.sha256(name_key(name).encode()).hexdigest()
+    try:
+        names.create({"id": key, "name": name, "projectId": project_id})
+    except Conflict:
+        if names.read(key, key).body["projectId"] == project_id:
+            return  # renaming a project back to a name it held before
+        raise Conflict(
+            f"the name {name!r} is taken: project names are never reused, even after deletion; "
+            "choose another name"
+        ) from None

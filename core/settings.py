@@ -1,0 +1,88 @@
+"""All configuration, read once from the environment by an entry point.
+
+Nothing set means the embedded defaults: everything under `.data/` in the working directory.
+Each Azure service is switched on by its own settings, identity-based as on Azure
+(`X__accountEndpoint`, `X__blobServiceUri`, `X__fullyQualifiedNamespace`), or by a connection
+string, which is meant for emulators only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class SettingsError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Settings:
+    data_dir: Path = Path(".data")
+    host: str = "127.0.0.1"
+    port: int = 7071
+    public_url: str | None = None
+    secret: str | None = None
+    data_container: str = "data"
+    webui_dir: Path | None = REPO_ROOT / "webui"
+    cosmos_endpoint: str | None = None
+    cosmos_connection_string: str | None = None
+    cosmos_database: str = "loupe"
+    storage_blob_uri: str | None = None
+    storage_connection_string: str | None = None
+    servicebus_namespace: str | None = None
+    servicebus_connection_string: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        webui = get("LOUPE_WEBUI_DIR")
+        return cls(
+            data_dir=Path(get("LOUPE_DATA_DIR") or ".data"),
+            host=get("LOUPE_HOST") or "127.0.0.1",
+            port=_port(get("LOUPE_PORT")),
+            public_url=get("LOUPE_PUBLIC_URL"),
+            secret=get("LOUPE_SECRET"),
+            data_container=get("LOUPE_DATA_CONTAINER") or "data",
+            webui_dir=Path(webui) if webui else cls.webui_dir,
+            cosmos_endpoint=get("COSMOS__accountEndpoint"),
+            cosmos_connection_string=get("COSMOS_CONNECTION_STRING"),
+            cosmos_database=get("COSMOS_DATABASE") or "loupe",
+            storage_blob_uri=get("STORAGE__blobServiceUri"),
+            storage_connection_string=get("STORAGE_CONNECTION_STRING"),
+            servicebus_namespace=get("SERVICEBUS__fullyQualifiedNamespace"),
+            servicebus_connection_string=get("SERVICEBUS_CONNECTION_STRING"),
+        )
+
+    @property
+    def base_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def uses_cosmos(self) -> bool:
+        return bool(self.cosmos_endpoint or self.cosmos_connection_string)
+
+    @property
+    def uses_blob_storage(self) -> bool:
+        return bool(self.storage_blob_uri or self.storage_connection_string)
+
+    @property
+    def uses_service_bus(self) -> bool:
+        return bool(self.servicebus_namespace or self.servicebus_connection_string)
+
+
+def _port(value: str | None) -> int:
+    if value is None:
+        return 7071
+    if not value.isdigit() or not 0 < int(value) < 65536:
+        raise SettingsError(f"LOUPE_PORT={value!r} is not a TCP port number (1–65535)")
+    return int(value)

@@ -1,0 +1,71 @@
+"""Starting Loupe's own server as a child process for end-to-end tests: on 127.0.0.1, on a
+free port, stopped by its PID."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOUPE = Path(sys.executable).parent / "loupe"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class LoupeProcess:
+    process: subprocess.Popen[str]
+    port: int
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def wait_for(self, pattern: str, timeout: float = 30.0) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in list(self.lines):
+                if match := re.search(pattern, line):
+                    return match
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        raise AssertionError(f"no line matching {pattern!r}; output:\n" + "".join(self.lines))
+
+    def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
+        if self.process.poll() is None:
+            os.kill(self.process.pid, sig)
+        return self.process.wait(timeout)
+
+
+def start_loupe(data_dir: Path, *args: str, port: int | None = None) -> LoupeProcess:
+    port = port or free_port()
+    process = subprocess.Popen(
+        [str(LOUPE), "--data-dir", str(data_dir), "serve", "--port", str(port), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LOUPE_")},
+    )
+    running = LoupeProcess(process, port)
+
+    def pump() -> None:
+        assert process.stdout is not None
+        for line in process.stdout:
+            running.lines.append(line)
+
+    threading.Thread(target=pump, daemon=True).start()
+    return running

@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import pytest
+
+from core.domain.datasets import DataSource, Dataset
+from core.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
+from core.domain.items import Item, ItemState
+from core.domain.messages import PROJECT_INIT
+from core.domain.projects import ProjectPatch, ProjectSettings, ProjectStatus
+from core.ports import Deps, Query
+from core.services import projects, stages
+from core.services.collections import EVENTS, ITEMS, load, scan
+from tests.support.deps import memory_deps
+
+
+@pytest.fixture
+def deps() -> Deps:
+    return memory_deps()
+
+
+def birds(**changes: object) -> ProjectSettings:
+    fields: dict[str, object] = {
+        "name": "Birds",
+        "taskType": "image_multiclass",
+        "labelClasses": [{"name": "gull"}, {"name": "tern"}],
+    }
+    return ProjectSettings.model_validate(fields | changes)
+
+
+def run_queue(deps: Deps) -> int:
+    handled = 0
+    while messages := deps.queue.receive(PROJECT_INIT):
+        for message in messages:
+            stages.handle(deps, message.queue, message.body)
+            deps.queue.complete(message)
+            handled += 1
+    return handled
+
+
+def test_create_enqueues_initialization_that_registers_items(deps: Deps) -> None:
+    for name in ("birds/a.jpg", "birds/b.PNG", "birds/nested/c.tif", "birds/notes.txt", "fish/d.jpg"):
+        deps.blobs.put("lake", name, b"x")
+    dataset = Dataset(source=DataSource.BLOB, container="lake", path="birds/**")
+    created = projects.create_project(deps, settings=birds(dataset=dataset), actor="ann")
+    assert created.value.status is ProjectStatus.INITIALIZING
+
+    assert run_queue(deps) == 1
+    project = projects.get_project(deps, project_id=created.value.id).value
+    assert project.status is ProjectStatus.RUNNING
+    items = [load(Item, d) for d in scan(deps.documents.container(ITEMS), project.id, Query())]
+    assert sorted(i.path for i in items) == ["birds/a.jpg", "birds/b.PNG", "birds/nested/c.tif"]
+    assert all(i.state is ItemState.UNLABELED and 0 <= i.rank < 1 for i in items)
+
+
+def test_initialization_is_idempotent(deps: Deps) -> None:
+    deps.blobs.put("lake", "x/a.jpg", b"x")
+    dataset = Dataset(source=DataSource.BLOB, container="lake", path="x")
+    created = projects.create_project(deps, settings=birds(dataset=dataset), actor="ann")
+    stages.handle(deps, PROJECT_INIT, {"projectId": created.value.id})
+    stages.handle(deps, PROJECT_INIT, {"projectId": created.value.id})
+    assert deps.documents.container(ITEMS).count(created.value.id) == 1
+
+
+def test_text_projects_keep_the_text_and_mark_bad_encoding(deps: Deps) -> None:
+    deps.blobs.put("docs", "a.txt", "Grüße".encode())
+    deps.blobs.put("docs", "b.txt", b"\xff\xfe\xfa")
+    dataset = Dataset(source=DataSource.BLOB, container="docs", path="**/.")
+    settings = birds(taskType="text_multiclass", dataset=dataset)
+    created = projects.create_project(deps, settings=settings, actor="ann")
+    run_queue(deps)
+    items = {i.path: i for i in (load(Item, d) for d in scan(
+        deps.documents.container(ITEMS), created.value.id, Query()))}
+    assert items["a.txt"].text == "Grüße"
+    assert items["b.txt"].state is ItemState.ERROR
+    assert "not UTF-8" in (items["b.txt"].error or "")
+
+
+def test_names_are_unique_forever(deps: Deps) -> None:
+    first = projects.create_project(deps, settings=birds(), actor="ann")
+    with pytest.raises(Conflict, match="never reused"):
+        projects.create_project(deps, settings=birds(name="  birds".strip().upper()), actor="bo")
+    projects.delete_project(deps, project_id=first.value.id, actor="ann")
+    with pytest.raises(NotFound):
+        projects.get_project(deps, project_id=first.value.id)
+    with pytest.raises(Conflict, match="even after deletion"):
+        projects.create_project(deps, settings=birds(), actor="ann")
+
+
+def test_rename_reserves_the_new_name_and_may_return_to_the_old(deps: Deps) -> None:
+    created = projects.create_project(deps, settings=birds(), actor="ann")
+    renamed = projects.update_project(
+        deps, project_id=created.value.id, patch=ProjectPatch(name="Seabirds"),
+        if_match=created.etag, actor="ann",
+    )
+    with pytest.raises(Conflict):
+        projects.create_project(deps, settings=birds(name="Seabirds"), actor="bo")
+    back = projects.update_project(
+        deps, project_id=created.value.id, patch=ProjectPatch(name="Birds"),
+        if_match=renamed.etag, actor="ann",
+    )
+    assert back.value.name == "Birds"
+
+
+def test_stale_etag_is_refused_and_nothing_changes(deps: Deps) -> None:
+    created = projects.create_project(deps, settings=birds(), actor="ann")
+    projects.update_project(
+        deps, project_id=created.value.id, patch=ProjectPatch(incremental_refresh=False),
+        if_match=created.etag, actor="ann",
+    )
+    with pytest.raises(PreconditionFailed, match="changed since you read it"):
+        projects.update_project(
+            deps, project_id=created.value.id, patch=ProjectPatch(name="Other"),
+            if_match=created.etag, actor="ann",
+        )
+    assert projects.get_project(deps, project_id=created.value.id).value.name == "Birds"
+
+
+def test_only_owners_change_and_only_members_see(deps: Deps) -> None:
+    created = projects.create_project(deps, settings=birds(), actor="ann")
+    with pytest.raises(Forbidden):
+        projects.get_project(deps, project_id=created.value.id, actor="mallory")
+    with pytest.raises(Forbidden):
+        projects.pause_project(deps, project_id=created.value.id, actor="mallory")
+    assert projects.list_projects(deps, actor="mallory") == []
+    assert [p.id for p in projects.list_projects(deps, actor="ann")] == [created.value.id]
+
+
+def test_pause_and_resume_and_audit_trail(deps: Deps) -> None:
+    created = projects.create_project(deps, settings=birds(), actor="ann")
+    with pytest.raises(Conflict, match="still initializing"):
+        projects.resume_project(deps, project_id=created.value.id, actor="ann")
+    run_queue(deps)
+    paused = projects.pause_project(deps, project_id=created.value.id, actor="ann")
+    assert paused.value.status is ProjectStatus.PAUSED
+    assert projects.pause_project(deps, project_id=created.value.id, actor="ann") == paused
+    resumed = projects.resume_project(deps, project_id=created.value.id, actor="ann")
+    assert resumed.value.status is ProjectStatus.RUNNING
+    actions = [
+        d.body["action"] for d in scan(deps.documents.container(EVENTS), created.value.id, Query())
+    ]
+    assert sorted(actions) == sorted(
+        ["project.created", "project.initialized", "project.paused", "project.running"]
+    )
+
+
+def test_list_is_newest_first_and_skips_deleted(deps: Deps) -> None:
+    clock = deps.clock
+    ids = []
+    for name in ("one", "two", "three"):
+        ids.append(projects.create_project(deps, settings=birds(name=name), actor="ann").value.id)
+        clock.advance(1)  # type: ignore[attr-defined]
+    projects.delete_project(deps, project_id=ids[1], actor="ann")
+    assert [p.id for p in projects.list_projects(deps, actor="ann")] == [ids[2], ids[0]]
