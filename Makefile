@@ -5,13 +5,14 @@ PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
 PY := $(BIN)/python
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck imports unit install install-dev npm bench clean
+.PHONY: run test lint typecheck imports unit install install-dev npm chromium bench clean
 
 run: install
 	$(BIN)/loupe serve
 
-test: install-dev npm lint typecheck imports unit
+test: install-dev npm chromium lint typecheck imports unit
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -23,7 +24,7 @@ typecheck: install-dev
 imports: install-dev
 	$(BIN)/lint-imports
 
-unit: install-dev npm
+unit: install-dev npm chromium
 	$(BIN)/pytest -q
 
 bench: install-dev
@@ -50,6 +51,13 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
 node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+# Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser.
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian's chromium for the browser tests"; \
+	  $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 clean:
 	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache

@@ -114,7 +114,9 @@ class DocumentContainer(Protocol):
         """Insert or replace many documents without etag checks; returns how many."""
         ...
 
-    def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None: ...
+    def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None:
+        """`NotFound` when absent; with `if_match`, `PreconditionFailed` if the etag differs."""
+        ...
 
     def query(self, pk: str | None, query: Query, continuation: str | None = None) -> Page:
         """One page of matches within partition `pk` (None: across partitions)."""
@@ -249,8 +251,9 @@ class WorkQueue(Protocol):
 
     def renew_lock(self, message: ReceivedMessage) -> ReceivedMessage: ...
 
-    def dead_letter(self, message: ReceivedMessage, *, reason: str, description: str = "") -> None:
-        ...
+    def dead_letter(
+        self, message: ReceivedMessage, *, reason: str, description: str = ""
+    ) -> None: ...
 
     def dead_letters(self, queue: str, *, max_messages: int = 100) -> list[DeadLetter]:
         """Peek at the dead-letter queue without removing anything."""

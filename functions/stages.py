@@ -12,7 +12,7 @@ from core.domain.messages import PROJECT_INIT
 from core.services import stages
 from functions import context
 
-bp = func.Blueprint()
+bp = func.Blueprint()  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
 
 
 def _body(message: func.ServiceBusMessage) -> dict[str, object]:

@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.support.emulators"]
+pytest_plugins = ["tests.support.emulators", "tests.support.browser"]
 
 _PREFIXES = ("LOUPE_", "COSMOS", "STORAGE", "SERVICEBUS", "AZURE_")
 

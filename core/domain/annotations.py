@@ -407,7 +407,7 @@ def _spans(check: _Checker, raw: object, text_length: int) -> SpanSet | None:
     for index, span in spans:
         if reach is not None and span.start < reach[1].end:
             other, covered = reach
-            where = f"({covered.start}–{covered.end})"  # noqa: RUF001 (a range reads with a dash)
+            where = f"({covered.start}–{covered.end})"
             check.fail(f"spans[{index}]", f"overlaps spans[{other}] {where}")
         if reach is None or span.end > reach[1].end:
             reach = (index, span)

@@ -86,7 +86,7 @@ def check_label_classes(classes: Sequence[LabelClass], field: str = "labelClasse
                     )
                 )
             keys.setdefault(label.key, index)
-    for index, label in enumerate(classes):
+    for label in classes:
         for parent in label.parents:
             if parent.casefold() in seen:
                 problems.append(

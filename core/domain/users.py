@@ -10,7 +10,7 @@ from pydantic import Field, field_validator
 
 from core.domain.model import DomainModel
 
-TOKEN_PREFIX = "lp_"
+TOKEN_PREFIX = "lp_"  # noqa: S105 (a prefix that makes leaked tokens easy to scan for)
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 

@@ -37,9 +37,7 @@ _STATUS: list[tuple[type[LoupeError], int, str]] = [
 ]
 
 
-def problem(
-    status: int, title: str, detail: str, request: Request, **extra: Any
-) -> JSONResponse:
+def problem(status: int, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
     body = {
         "type": "about:blank",
         "title": title,
@@ -90,7 +88,9 @@ async def _model_invalid(request: Request, error: Exception) -> JSONResponse:
 
 
 def _invalid(request: Request, violations: list[dict[str, str]]) -> JSONResponse:
-    detail = "; ".join(f"{v['field']}: {v['rule']}" if v["field"] else v["rule"] for v in violations)
+    detail = "; ".join(
+        f"{v['field']}: {v['rule']}" if v["field"] else v["rule"] for v in violations
+    )
     return problem(422, "Invalid input", detail, request, errors=violations)
 
 

@@ -60,9 +60,7 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
     from core.local.runtime import serve
 
-    settings = replace(
-        settings, host=args.host or settings.host, port=args.port or settings.port
-    )
+    settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     serve(settings, demo=not args.no_demo)
     return 0
 

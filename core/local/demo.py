@@ -6,10 +6,11 @@ print a working link; that convenience is for the embedded runtime alone."""
 from __future__ import annotations
 
 import os
+from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.domain.datasets import DataSource, Dataset
+from core.domain.datasets import Dataset, DataSource
 from core.domain.errors import Conflict
 from core.domain.labels import LabelClass
 from core.domain.projects import Instructions, ProjectSettings
@@ -53,10 +54,8 @@ def ensure_demo(deps: Deps, data_dir: Path) -> Demo:
             source=DataSource.BLOB, container=deps.data_container, path=SAMPLE_PREFIX + "**"
         ),
     )
-    try:
+    with suppress(Conflict):  # made on an earlier start (names are never reused)
         create_project(deps, settings=settings, actor=OWNER)
-    except Conflict:
-        pass  # made on an earlier start (names are never reused)
     return Demo(owner=OWNER, token=token)
 
 

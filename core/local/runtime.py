@@ -6,7 +6,10 @@ kill, loses nothing that was acknowledged; Ctrl-C stops the workers between mess
 from __future__ import annotations
 
 import logging
+import signal
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import uvicorn
 
@@ -20,6 +23,7 @@ from core.services import stages
 from core.settings import Settings
 
 log = logging.getLogger("loupe")
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def serve(settings: Settings, *, demo: bool = True) -> None:
@@ -31,7 +35,7 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
         link = settings.base_url + "/"
         if demo:
             link += f"#token={ensure_demo(deps, settings.data_dir).token}"
-        server = uvicorn.Server(
+        server = _Server(
             uvicorn.Config(
                 create_app(lambda: deps, settings),
                 host=settings.host,
@@ -49,6 +53,20 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
             worker.stop()
         deps.close()
         log.info("Loupe stopped")
+
+
+class _Server(uvicorn.Server):
+    """Stops on SIGINT or SIGTERM and returns, so that `serve` can stop the workers and close
+    the stores; uvicorn's own handling re-raises the signal, which would skip that."""
+
+    @contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        originals = {sig: signal.signal(sig, self.handle_exit) for sig in STOP_SIGNALS}
+        try:
+            yield
+        finally:
+            for sig, handler in originals.items():
+                signal.signal(sig, handler)
 
 
 def local_jobs(deps: Deps) -> list[Job]:

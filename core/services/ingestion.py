@@ -41,8 +41,12 @@ def initialize_project(deps: Deps, *, project_id: str) -> None:
     # If the owner changed the project meanwhile, this raises; the redelivery starts over.
     deps.documents.container(PROJECTS).upsert(running.to_doc(), if_match=current.etag)
     audit.record(
-        deps, project_id=project_id, actor=SYSTEM, action="project.initialized",
-        subject=project_id, after={"items": registered},
+        deps,
+        project_id=project_id,
+        actor=SYSTEM,
+        action="project.initialized",
+        subject=project_id,
+        after={"items": registered},
     )
 
 
@@ -61,8 +65,13 @@ def _dataset_items(deps: Deps, project: Project) -> Iterator[Item]:
             continue  # one item per row (.csv, .tsv, .jsonl) comes with the ingestion issue
         identity = item_id(project.id, path)
         item = Item(
-            id=identity, project_id=project.id, path=path, kind=kind, rank=_rank(identity),
-            created_at=now, updated_at=now,
+            id=identity,
+            project_id=project.id,
+            path=path,
+            kind=kind,
+            rank=_rank(identity),
+            created_at=now,
+            updated_at=now,
         )
         yield _with_text(deps, item, container, blob.name) if kind is MediaKind.TEXT else item
 

@@ -6,6 +6,7 @@ import hashlib
 import uuid
 
 from core.domain.errors import Conflict, NotFound, PreconditionFailed
+from core.domain.labels import LabelClass
 from core.domain.messages import PROJECT_INIT, InitializeProject
 from core.domain.projects import (
     Instructions,
@@ -21,7 +22,6 @@ from core.domain.projects import (
     tombstone,
     transition,
 )
-from core.domain.labels import LabelClass
 from core.ports import Deps, Order, Query, Where
 from core.services import audit
 from core.services.collections import PROJECT_NAMES, PROJECTS, load, scan
@@ -34,7 +34,11 @@ def create_project(deps: Deps, *, settings: ProjectSettings, actor: str) -> Vers
     project = new_project(settings, project_id=project_id, created_by=actor, now=deps.clock.now())
     document = deps.documents.container(PROJECTS).create(project.to_doc())
     audit.record(
-        deps, project_id=project_id, actor=actor, action="project.created", subject=project_id,
+        deps,
+        project_id=project_id,
+        actor=actor,
+        action="project.created",
+        subject=project_id,
         after=project.to_doc(),
     )
     deps.queue.send(
@@ -120,9 +124,7 @@ def _change_status(
     return _save(deps, current, changed, actor, f"project.{status.value}")
 
 
-def _for_owner(
-    deps: Deps, project_id: str, actor: str, if_match: str | None
-) -> Versioned[Project]:
+def _for_owner(deps: Deps, project_id: str, actor: str, if_match: str | None) -> Versioned[Project]:
     current = get_project(deps, project_id=project_id)
     require_role(current.value, actor, Role.OWNER)
     if if_match is not None and not same_etag(if_match, current.etag):
@@ -138,8 +140,13 @@ def _save(
 ) -> Versioned[Project]:
     document = deps.documents.container(PROJECTS).upsert(updated.to_doc(), if_match=current.etag)
     audit.record(
-        deps, project_id=updated.id, actor=actor, action=action, subject=updated.id,
-        before=current.value.to_doc(), after=updated.to_doc(),
+        deps,
+        project_id=updated.id,
+        actor=actor,
+        action=action,
+        subject=updated.id,
+        before=current.value.to_doc(),
+        after=updated.to_doc(),
     )
     return Versioned(updated, document.etag)
 

@@ -25,7 +25,9 @@ def _initialize(deps: Deps, body: dict[str, Any]) -> None:
 
 
 STAGES: dict[str, Stage] = {
-    PROJECT_INIT: Stage(QueueSpec(PROJECT_INIT, lock_seconds=300, max_delivery_count=5), _initialize),
+    PROJECT_INIT: Stage(
+        QueueSpec(PROJECT_INIT, lock_seconds=300, max_delivery_count=5), _initialize
+    ),
 }
 
 QUEUE_SPECS = {name: stage.spec for name, stage in STAGES.items()}

@@ -16,7 +16,9 @@ def create_user(deps: Deps, *, name: str) -> tuple[User, str]:
     try:
         deps.documents.container(USERS).create(user.to_doc())
     except Conflict:
-        raise Conflict(f"user {name!r} exists; issue another token with `loupe user token`") from None
+        raise Conflict(
+            f"user {name!r} exists; issue another token with `loupe user token`"
+        ) from None
     return user, issue_token(deps, name=name)
 
 

@@ -96,13 +96,25 @@ def test_pause_resume_delete(api: Api) -> None:
         ({**BIRDS, "colour": "red"}, 422, "colour", "not a known field"),
         ({**BIRDS, "taskType": 7}, 422, "taskType", ""),
         ({**BIRDS, "incrementalRefresh": "often"}, 422, "incrementalRefresh", ""),
-        ({**BIRDS, "labelClasses": [{"name": "A"}, {"name": "A/B"}]}, 422, "labelClasses[0].name",
-         "leaves"),
-        ({**BIRDS, "labelClasses": [{"name": "a/b/c/d/e/f/g"}]}, 422, "labelClasses[0].name",
-         "levels deep"),
+        (
+            {**BIRDS, "labelClasses": [{"name": "A"}, {"name": "A/B"}]},
+            422,
+            "labelClasses[0].name",
+            "leaves",
+        ),
+        (
+            {**BIRDS, "labelClasses": [{"name": "a/b/c/d/e/f/g"}]},
+            422,
+            "labelClasses[0].name",
+            "levels deep",
+        ),
         ({k: v for k, v in BIRDS.items() if k != "name"}, 422, "name", "required"),
-        ({**BIRDS, "dataset": {"source": "blob", "container": "Bad!"}}, 422, "dataset",
-         "container name"),
+        (
+            {**BIRDS, "dataset": {"source": "blob", "container": "Bad!"}},
+            422,
+            "dataset",
+            "container name",
+        ),
     ],
 )
 def test_bad_input_is_a_clear_422(

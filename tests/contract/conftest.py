@@ -47,7 +47,9 @@ def documents(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Docume
 
 
 @pytest.fixture(params=["memory", "local", "azure"])
-def blobs(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> Iterator[BlobStore]:
+def blobs(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> Iterator[BlobStore]:
     store: BlobStore
     if request.param == "memory":
         store = MemoryBlobStore(clock)
@@ -67,7 +69,9 @@ def blobs(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) ->
 
 
 @pytest.fixture(params=["memory", "local", "azure"])
-def queue(request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock) -> Iterator[WorkQueue]:
+def queue(
+    request: pytest.FixtureRequest, tmp_path: Path, clock: ManualClock
+) -> Iterator[WorkQueue]:
     q: WorkQueue
     if request.param == "memory":
         q = MemoryWorkQueue(clock, QUEUE_SPECS)

@@ -84,4 +84,4 @@ def test_serve_demo_restart_and_kill(tmp_path: Path) -> None:
         names = sorted(p["name"] for p in projects(after_kill, token))
         assert names == ["Demo: shapes", "Last", "Mine"]
     finally:
-        assert after_kill.stop() == 0
+        assert after_kill.stop(signal.SIGTERM) == 0, "".join(after_kill.lines)

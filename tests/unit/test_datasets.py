@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
-from core.domain.datasets import DataSource, Dataset, dataset_root
+from core.domain.datasets import Dataset, DataSource, dataset_root
 
 
 def blob(path: str) -> Dataset:

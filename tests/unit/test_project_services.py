@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from core.domain.datasets import DataSource, Dataset
+from core.domain.datasets import Dataset, DataSource
 from core.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from core.domain.items import Item, ItemState
 from core.domain.messages import PROJECT_INIT
@@ -38,7 +38,13 @@ def run_queue(deps: Deps) -> int:
 
 
 def test_create_enqueues_initialization_that_registers_items(deps: Deps) -> None:
-    for name in ("birds/a.jpg", "birds/b.PNG", "birds/nested/c.tif", "birds/notes.txt", "fish/d.jpg"):
+    for name in (
+        "birds/a.jpg",
+        "birds/b.PNG",
+        "birds/nested/c.tif",
+        "birds/notes.txt",
+        "fish/d.jpg",
+    ):
         deps.blobs.put("lake", name, b"x")
     dataset = Dataset(source=DataSource.BLOB, container="lake", path="birds/**")
     created = projects.create_project(deps, settings=birds(dataset=dataset), actor="ann")
@@ -68,8 +74,12 @@ def test_text_projects_keep_the_text_and_mark_bad_encoding(deps: Deps) -> None:
     settings = birds(taskType="text_multiclass", dataset=dataset)
     created = projects.create_project(deps, settings=settings, actor="ann")
     run_queue(deps)
-    items = {i.path: i for i in (load(Item, d) for d in scan(
-        deps.documents.container(ITEMS), created.value.id, Query()))}
+    items = {
+        i.path: i
+        for i in (
+            load(Item, d) for d in scan(deps.documents.container(ITEMS), created.value.id, Query())
+        )
+    }
     assert items["a.txt"].text == "Grüße"
     assert items["b.txt"].state is ItemState.ERROR
     assert "not UTF-8" in (items["b.txt"].error or "")
@@ -89,14 +99,20 @@ def test_names_are_unique_forever(deps: Deps) -> None:
 def test_rename_reserves_the_new_name_and_may_return_to_the_old(deps: Deps) -> None:
     created = projects.create_project(deps, settings=birds(), actor="ann")
     renamed = projects.update_project(
-        deps, project_id=created.value.id, patch=ProjectPatch(name="Seabirds"),
-        if_match=created.etag, actor="ann",
+        deps,
+        project_id=created.value.id,
+        patch=ProjectPatch(name="Seabirds"),
+        if_match=created.etag,
+        actor="ann",
     )
     with pytest.raises(Conflict):
         projects.create_project(deps, settings=birds(name="Seabirds"), actor="bo")
     back = projects.update_project(
-        deps, project_id=created.value.id, patch=ProjectPatch(name="Birds"),
-        if_match=renamed.etag, actor="ann",
+        deps,
+        project_id=created.value.id,
+        patch=ProjectPatch(name="Birds"),
+        if_match=renamed.etag,
+        actor="ann",
     )
     assert back.value.name == "Birds"
 
@@ -104,13 +120,19 @@ def test_rename_reserves_the_new_name_and_may_return_to_the_old(deps: Deps) -> N
 def test_stale_etag_is_refused_and_nothing_changes(deps: Deps) -> None:
     created = projects.create_project(deps, settings=birds(), actor="ann")
     projects.update_project(
-        deps, project_id=created.value.id, patch=ProjectPatch(incremental_refresh=False),
-        if_match=created.etag, actor="ann",
+        deps,
+        project_id=created.value.id,
+        patch=ProjectPatch(incremental_refresh=False),
+        if_match=created.etag,
+        actor="ann",
     )
     with pytest.raises(PreconditionFailed, match="changed since you read it"):
         projects.update_project(
-            deps, project_id=created.value.id, patch=ProjectPatch(name="Other"),
-            if_match=created.etag, actor="ann",
+            deps,
+            project_id=created.value.id,
+            patch=ProjectPatch(name="Other"),
+            if_match=created.etag,
+            actor="ann",
         )
     assert projects.get_project(deps, project_id=created.value.id).value.name == "Birds"
 

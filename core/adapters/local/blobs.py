@@ -1,0 +1,254 @@
+"""Blobs as files: `root/<container>/<name>`, with '/' in names mapped to folders.
+
+Writes stream into a temp file beside the target and are renamed over it, so readers see the
+old blob or the new one, never a part. The etag is the file's (mtime_ns, size); a write bumps
+mtime past the previous file's, so every write changes the etag even within the file system's
+timestamp granularity. An explicit content type is kept in a sidecar under
+`root/.loupe-meta/` (outside every container); without one, it is guessed from the name, which
+also serves files dropped into the folder by hand.
+
+Limits a folder imposes: a name cannot be both a blob and a folder ("a" and "a/b"), which
+raises `Conflict`; name segments starting with `.loupe-` are reserved for temp files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import hmac
+import mimetypes
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from stat import S_ISREG
+from typing import BinaryIO
+from urllib.parse import quote
+
+from core.adapters.blob_names import check_blob_name, check_container_name
+from core.domain.errors import Conflict, InvalidInput, NotFound
+from core.ports import BlobInfo, Clock
+
+RESERVED = ".loupe-"
+_CHUNK = 1 << 20
+
+
+def sign(secret: bytes, container: str, name: str, exp: int) -> str:
+    # Unambiguous: containers hold no '/', names no control characters.
+    message = f"{container}/{name}\n{exp}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+
+
+def verify_signed_url(
+    secret: bytes, container: str, name: str, exp: int | str, sig: str, now: datetime
+) -> bool:
+    """Whether `sig` is this store's signature for the blob and `exp` (unix seconds, as in the
+    URL's query) has not passed at `now`. For the HTTP route that serves `url()`s."""
+    try:
+        expires = int(exp)
+    except (TypeError, ValueError):
+        return False
+    if now.timestamp() >= expires:
+        return False
+    return hmac.compare_digest(sign(secret, container, name, expires), str(sig))
+
+
+class FolderBlobStore:
+    def __init__(self, root: Path, *, base_url: str, secret: bytes, clock: Clock) -> None:
+        self._root = root
+        self._meta = root / f"{RESERVED}meta"
+        self._base_url = base_url.rstrip("/")
+        self._secret = secret
+        self._clock = clock
+        root.mkdir(parents=True, exist_ok=True)
+
+    def _path(self, container: str, name: str) -> Path:
+        check_container_name(container)
+        check_blob_name(name)
+        parts = name.split("/")
+        if any(part.startswith(RESERVED) for part in parts):
+            raise InvalidInput.one("name", f"name segments must not start with {RESERVED!r}")
+        return self._root.joinpath(container, *parts)
+
+    def _sidecar(self, container: str, name: str) -> Path:
+        return self._meta.joinpath(container, *name.split("/"))
+
+    def put(
+        self,
+        container: str,
+        name: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        overwrite: bool = True,
+    ) -> BlobInfo:
+        path = self._path(container, name)
+        fd, temp = _temp_beside(path, f"{container}/{name}")
+        try:
+            with os.fdopen(fd, "wb") as out:
+                if isinstance(data, bytes | bytearray | memoryview):
+                    out.write(data)
+                else:
+                    shutil.copyfileobj(data, out, _CHUNK)
+            _advance_mtime(temp, path)
+            _place(temp, path, overwrite, f"{container}/{name}")
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+            raise
+        self._set_content_type(container, name, content_type)
+        return self.info(container, name)
+
+    def _set_content_type(self, container: str, name: str, content_type: str | None) -> None:
+        sidecar = self._sidecar(container, name)
+        if content_type is None:
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError):
+                sidecar.unlink()
+            return
+        fd, temp = _temp_beside(sidecar, f"{container}/{name}")
+        with os.fdopen(fd, "w", encoding="utf-8") as out:
+            out.write(content_type)
+        os.replace(temp, sidecar)
+
+    def _content_type(self, container: str, name: str) -> str | None:
+        try:
+            return self._sidecar(container, name).read_text(encoding="utf-8")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return mimetypes.guess_type(name, strict=False)[0]
+
+    def get(self, container: str, name: str) -> bytes:
+        with self._open(container, name) as file:
+            return file.read()
+
+    def _open(self, container: str, name: str) -> BinaryIO:
+        try:
+            return self._path(container, name).open("rb")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise NotFound(f"no blob {name!r} in container {container!r}") from None
+
+    def stream(self, container: str, name: str, chunk_size: int = _CHUNK) -> Iterator[bytes]:
+        file = self._open(container, name)  # opened now: NotFound comes before any chunk
+
+        def chunks() -> Iterator[bytes]:
+            with file:
+                while chunk := file.read(chunk_size):
+                    yield chunk
+
+        return chunks()
+
+    def info(self, container: str, name: str) -> BlobInfo:
+        try:
+            found = self._path(container, name).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            found = None
+        if found is None or not S_ISREG(found.st_mode):
+            raise NotFound(f"no blob {name!r} in container {container!r}")
+        return self._info(container, name, found)
+
+    def _info(self, container: str, name: str, stat: os.stat_result) -> BlobInfo:
+        return BlobInfo(
+            container=container,
+            name=name,
+            size=stat.st_size,
+            etag=f"{stat.st_mtime_ns:x}-{stat.st_size:x}",
+            last_modified=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, UTC),
+            content_type=self._content_type(container, name),
+        )
+
+    def exists(self, container: str, name: str) -> bool:
+        return self._path(container, name).is_file()
+
+    def list(self, container: str, prefix: str = "") -> Iterator[BlobInfo]:
+        check_container_name(container)
+        return self._walk(container, self._root / container, "", prefix)
+
+    def _walk(self, container: str, folder: Path, base: str, prefix: str) -> Iterator[BlobInfo]:
+        """Depth first with each folder's entries sorted as `name/` and files as `name`: the
+        order of the full names, because every name under `d/` sorts right after `d/`."""
+        try:
+            with os.scandir(folder) as scan:
+                entries = [e for e in scan if not e.name.startswith(RESERVED)]
+        except (FileNotFoundError, NotADirectoryError):
+            return
+        keyed = sorted((e.name + "/" if e.is_dir() else e.name, e) for e in entries)
+        for key, entry in keyed:
+            name = base + key
+            if key.endswith("/"):
+                if name.startswith(prefix) or prefix.startswith(name):
+                    yield from self._walk(container, Path(entry.path), name, prefix)
+            elif name.startswith(prefix) and entry.is_file():
+                with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
+                    yield self._info(container, name, entry.stat())
+
+    def delete(self, container: str, name: str) -> None:
+        path = self._path(container, name)
+        for file, top in ((path, self._root / container), (self._sidecar(container, name), None)):
+            with contextlib.suppress(FileNotFoundError, NotADirectoryError, IsADirectoryError):
+                file.unlink()
+            _prune(file.parent, top or self._meta / container)
+
+    def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str:
+        self._path(container, name)
+        exp = int(self._clock.now().timestamp()) + expires_in_s
+        sig = sign(self._secret, container, name, exp)
+        return f"{self._base_url}/api/blobs/{container}/{quote(name)}?exp={exp}&sig={sig}"
+
+    def close(self) -> None:
+        pass
+
+
+def _temp_beside(target: Path, label: str) -> tuple[int, str]:
+    """A new temp file in `target`'s folder (created if need be), for an atomic rename."""
+    for _ in range(3):  # a concurrent delete may prune the folder just made
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return tempfile.mkstemp(prefix=f"{RESERVED}tmp-", dir=target.parent)
+        except (FileExistsError, NotADirectoryError):
+            raise Conflict(f"{label}: a blob exists where a folder of blobs is needed") from None
+        except FileNotFoundError:
+            continue
+    raise Conflict(f"{label}: its folder keeps disappearing (concurrent deletes)")
+
+
+def _advance_mtime(temp: str, target: Path) -> None:
+    """Make the new file's mtime later than the one it replaces, so the etag changes."""
+    try:
+        old = target.stat().st_mtime_ns
+    except (FileNotFoundError, NotADirectoryError):
+        return
+    new = os.stat(temp)
+    if new.st_mtime_ns <= old:
+        os.utime(temp, ns=(new.st_atime_ns, old + 1))
+
+
+def _place(temp: str, target: Path, overwrite: bool, label: str) -> None:
+    if target.is_dir():
+        raise Conflict(f"{label} is a folder of other blobs")
+    if overwrite:
+        os.replace(temp, target)
+        return
+    try:
+        os.link(temp, target)  # atomic create-if-absent
+    except FileExistsError:
+        raise Conflict(f"blob {label} already exists") from None
+    except OSError as error:  # a file system without hard links
+        if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP):
+            raise
+        if target.exists():
+            raise Conflict(f"blob {label} already exists") from None
+        os.replace(temp, target)
+        return
+    os.unlink(temp)
+
+
+def _prune(folder: Path, top: Path) -> None:
+    """Remove folders left empty by a delete, up to (not including) `top`."""
+    while folder != top and top in folder.parents:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+        folder = folder.parent

@@ -1,0 +1,438 @@
+"""In-memory adapters: first-class implementations of the ports, used by unit tests.
+
+They keep the same promises as the SQLite and Azure adapters (the contract suites run on all
+of them): stored documents are copies, etags change on every write, queue locks expire by the
+injected clock. Each is thread-safe behind one lock.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import cmp_to_key
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+from core.adapters.blob_names import check_blob_name, check_container_name
+from core.adapters.clock import ManualClock as ManualClock
+from core.adapters.clock import aware
+from core.adapters.jsonquery import (
+    check_query,
+    check_where,
+    compare_keys,
+    decode_token,
+    document_key,
+    effective_order,
+    encode_body,
+    encode_token,
+    matches,
+    order_values,
+)
+from core.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from core.ports import (
+    BlobInfo,
+    Clock,
+    ContainerSpec,
+    DeadLetter,
+    Document,
+    JsonDoc,
+    Page,
+    Query,
+    QueueSpec,
+    ReceivedMessage,
+    Where,
+)
+
+
+def _new_etag() -> str:
+    return uuid.uuid4().hex
+
+
+# -- documents ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Stored:
+    text: str
+    parsed: JsonDoc  # private: never handed out, bodies are parsed afresh from `text`
+    etag: str
+
+    def document(self) -> Document:
+        return Document(json.loads(self.text), self.etag)
+
+
+class MemoryContainer:
+    def __init__(self, spec: ContainerSpec, lock: threading.Lock) -> None:
+        self.spec = spec
+        self._lock = lock
+        self._partitions: dict[str, dict[str, _Stored]] = {}
+
+    def _stored(self, body: JsonDoc) -> tuple[str, str, _Stored]:
+        pk, doc_id = document_key(self.spec, body)
+        text = encode_body(body)
+        return pk, doc_id, _Stored(text, json.loads(text), _new_etag())
+
+    def create(self, body: JsonDoc) -> Document:
+        pk, doc_id, stored = self._stored(body)
+        with self._lock:
+            partition = self._partitions.setdefault(pk, {})
+            if doc_id in partition:
+                raise Conflict(f"a document with id {doc_id!r} already exists")
+            partition[doc_id] = stored
+        return stored.document()
+
+    def read(self, pk: str, id: str) -> Document:
+        document = self.get(pk, id)
+        if document is None:
+            raise NotFound(f"no document with id {id!r} in partition {pk!r}")
+        return document
+
+    def get(self, pk: str, id: str) -> Document | None:
+        with self._lock:
+            stored = self._partitions.get(pk, {}).get(id)
+        return None if stored is None else stored.document()
+
+    def upsert(self, body: JsonDoc, *, if_match: str | None = None) -> Document:
+        pk, doc_id, stored = self._stored(body)
+        with self._lock:
+            partition = self._partitions.setdefault(pk, {})
+            if if_match is not None:
+                self._check_etag(partition.get(doc_id), pk, doc_id, if_match)
+            partition[doc_id] = stored
+        return stored.document()
+
+    def upsert_many(self, bodies: Iterable[JsonDoc]) -> int:
+        prepared = [self._stored(body) for body in bodies]
+        with self._lock:
+            for pk, doc_id, stored in prepared:
+                self._partitions.setdefault(pk, {})[doc_id] = stored
+        return len(prepared)
+
+    def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None:
+        with self._lock:
+            partition = self._partitions.get(pk, {})
+            stored = partition.get(id)
+            if if_match is not None:
+                self._check_etag(stored, pk, id, if_match)
+            elif stored is None:
+                raise NotFound(f"no document with id {id!r} in partition {pk!r}")
+            del partition[id]
+
+    @staticmethod
+    def _check_etag(stored: _Stored | None, pk: str, doc_id: str, if_match: str) -> None:
+        if stored is None:
+            raise NotFound(f"no document with id {doc_id!r} in partition {pk!r}")
+        if stored.etag != if_match:
+            raise PreconditionFailed(f"document {doc_id!r} was changed by someone else")
+
+    def _matching(self, pk: str | None, where: Sequence[Where]) -> list[_Stored]:
+        with self._lock:
+            if pk is None:
+                pool = [s for p in self._partitions.values() for s in p.values()]
+            else:
+                pool = list(self._partitions.get(pk, {}).values())
+        return [s for s in pool if matches(s.parsed, where)]
+
+    def query(self, pk: str | None, query: Query, continuation: str | None = None) -> Page:
+        check_query(query)
+        orders = effective_order(query.order_by, [self.spec.partition_key] if pk is None else [])
+        rows = [(order_values(s.parsed, orders), s) for s in self._matching(pk, query.where)]
+        if continuation is not None:
+            after = decode_token(continuation, orders)
+            rows = [r for r in rows if compare_keys(r[0], after, orders) > 0]
+
+        def compare(a: tuple[list[Any], _Stored], b: tuple[list[Any], _Stored]) -> int:
+            return compare_keys(a[0], b[0], orders)
+
+        rows.sort(key=cmp_to_key(compare))
+        page = rows[: query.page_size]
+        token = encode_token(orders, page[-1][0]) if len(rows) > query.page_size else None
+        return Page([s.document() for _, s in page], token)
+
+    def count(self, pk: str | None, where: Sequence[Where] = ()) -> int:
+        for w in where:
+            check_where(w)
+        return len(self._matching(pk, where))
+
+
+class MemoryDocumentStore:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._containers: dict[str, MemoryContainer] = {}
+
+    def container(self, spec: ContainerSpec) -> MemoryContainer:
+        with self._lock:
+            found = self._containers.get(spec.name)
+            if found is None:
+                found = self._containers[spec.name] = MemoryContainer(spec, self._lock)
+            found.spec = spec  # indexes mean nothing here; the documents stay
+            return found
+
+    def close(self) -> None:
+        pass
+
+
+# -- blobs --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Blob:
+    data: bytes
+    info: BlobInfo
+
+
+class MemoryBlobStore:
+    def __init__(self, clock: Clock) -> None:
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._blobs: dict[tuple[str, str], _Blob] = {}
+
+    def put(
+        self,
+        container: str,
+        name: str,
+        data: bytes | BinaryIO,
+        *,
+        content_type: str | None = None,
+        overwrite: bool = True,
+    ) -> BlobInfo:
+        _check(container, name)
+        content = bytes(data) if isinstance(data, bytes | bytearray | memoryview) else _drain(data)
+        info = BlobInfo(container, name, len(content), _new_etag(), self._clock.now(), content_type)
+        with self._lock:
+            if not overwrite and (container, name) in self._blobs:
+                raise Conflict(f"blob {name!r} already exists in {container!r}")
+            self._blobs[container, name] = _Blob(content, info)
+        return info
+
+    def _blob(self, container: str, name: str) -> _Blob:
+        _check(container, name)
+        with self._lock:
+            blob = self._blobs.get((container, name))
+        if blob is None:
+            raise NotFound(f"no blob {name!r} in container {container!r}")
+        return blob
+
+    def get(self, container: str, name: str) -> bytes:
+        return self._blob(container, name).data
+
+    def stream(self, container: str, name: str, chunk_size: int = 1 << 20) -> Iterator[bytes]:
+        data = self._blob(container, name).data
+        return (data[i : i + chunk_size] for i in range(0, len(data), chunk_size))
+
+    def info(self, container: str, name: str) -> BlobInfo:
+        return self._blob(container, name).info
+
+    def exists(self, container: str, name: str) -> bool:
+        _check(container, name)
+        with self._lock:
+            return (container, name) in self._blobs
+
+    def list(self, container: str, prefix: str = "") -> Iterator[BlobInfo]:
+        check_container_name(container)
+        with self._lock:
+            infos = [b.info for (c, n), b in self._blobs.items() if c == container]
+        return iter(sorted((i for i in infos if i.name.startswith(prefix)), key=_by_name))
+
+    def delete(self, container: str, name: str) -> None:
+        _check(container, name)
+        with self._lock:
+            self._blobs.pop((container, name), None)
+
+    def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str:
+        _check(container, name)
+        return f"memory://{container}/{quote(name, safe='/')}"
+
+    def close(self) -> None:
+        pass
+
+
+def _check(container: str, name: str) -> None:
+    check_container_name(container)
+    check_blob_name(name)
+
+
+def _by_name(info: BlobInfo) -> str:
+    return info.name
+
+
+def _drain(stream: BinaryIO) -> bytes:
+    buffer = io.BytesIO()
+    while chunk := stream.read(1 << 20):
+        buffer.write(chunk)
+    return buffer.getvalue()
+
+
+# -- work queue ---------------------------------------------------------------------------------
+
+
+@dataclass
+class _Message:
+    seq: int
+    queue: str
+    message_id: str
+    text: str
+    enqueued_at: datetime
+    visible_at: datetime
+    delivery_count: int = 0
+    lock_token: str | None = None
+    locked_until: datetime | None = None
+
+
+class MemoryWorkQueue:
+    def __init__(self, clock: Clock, specs: Mapping[str, QueueSpec]) -> None:
+        self._clock = clock
+        self._specs = dict(specs)
+        self._arrived = threading.Condition(threading.Lock())
+        self._messages: dict[int, _Message] = {}
+        self._locked: dict[str, _Message] = {}
+        self._dead: list[DeadLetter] = []
+        self._seq = 0
+
+    def _spec(self, queue: str) -> QueueSpec:
+        return self._specs.get(queue) or QueueSpec(queue)
+
+    def send(
+        self,
+        queue: str,
+        body: JsonDoc,
+        *,
+        message_id: str | None = None,
+        scheduled_at: datetime | None = None,
+    ) -> str:
+        text = encode_body(body)
+        now = self._clock.now()
+        visible_at = max(now, aware(scheduled_at, "scheduled_at")) if scheduled_at else now
+        message_id = message_id or uuid.uuid4().hex
+        with self._arrived:
+            self._seq += 1
+            self._messages[self._seq] = _Message(
+                self._seq, queue, message_id, text, now, visible_at
+            )
+            self._arrived.notify_all()
+        return message_id
+
+    def receive(
+        self, queue: str, *, max_messages: int = 1, wait_s: float = 0.0
+    ) -> list[ReceivedMessage]:
+        if max_messages < 1:
+            raise InvalidInput.one("max_messages", "must be at least 1")
+        deadline = time.monotonic() + wait_s
+        with self._arrived:
+            while True:
+                taken = self._take(queue, max_messages)
+                remaining = deadline - time.monotonic()
+                if taken or remaining <= 0:
+                    return taken
+                # Wake on a send, and poll: the clock may move without telling anyone.
+                self._arrived.wait(min(remaining, 0.05))
+
+    def _take(self, queue: str, max_messages: int) -> list[ReceivedMessage]:
+        spec, now = self._spec(queue), self._clock.now()
+        visible = sorted(
+            (m for m in self._messages.values() if m.queue == queue and m.visible_at <= now),
+            key=lambda m: (m.visible_at, m.seq),
+        )
+        taken: list[ReceivedMessage] = []
+        for m in visible:
+            if len(taken) == max_messages:
+                break
+            if m.delivery_count >= spec.max_delivery_count:
+                self._exhausted(m, now)
+                continue
+            if m.lock_token is not None:
+                del self._locked[m.lock_token]
+            m.delivery_count += 1
+            m.lock_token = uuid.uuid4().hex
+            m.locked_until = m.visible_at = now + timedelta(seconds=spec.lock_seconds)
+            self._locked[m.lock_token] = m
+            taken.append(
+                ReceivedMessage(
+                    queue,
+                    m.message_id,
+                    json.loads(m.text),
+                    m.delivery_count,
+                    m.enqueued_at,
+                    m.locked_until,
+                    m.lock_token,
+                )
+            )
+        return taken
+
+    def _holding(self, message: ReceivedMessage) -> tuple[_Message, datetime]:
+        """The stored message if `message`'s lock is still held; `Conflict` otherwise."""
+        now = self._clock.now()
+        m = self._locked.get(message.lock_token)
+        if m is None or m.locked_until is None or m.locked_until <= now:
+            raise Conflict(f"the lock on message {message.message_id!r} was lost")
+        return m, now
+
+    def _remove(self, m: _Message) -> None:
+        del self._messages[m.seq]
+        if m.lock_token is not None:
+            self._locked.pop(m.lock_token, None)
+
+    def _to_dead(self, m: _Message, reason: str, description: str, now: datetime) -> None:
+        self._remove(m)
+        self._dead.append(
+            DeadLetter(
+                m.queue,
+                m.message_id,
+                json.loads(m.text),
+                m.delivery_count,
+                reason,
+                description,
+                now,
+            )
+        )
+
+    def _exhausted(self, m: _Message, now: datetime) -> None:
+        description = f"delivered {m.delivery_count} times without being completed"
+        self._to_dead(m, "MaxDeliveryCountExceeded", description, now)
+
+    def complete(self, message: ReceivedMessage) -> None:
+        with self._arrived:
+            m, _ = self._holding(message)
+            self._remove(m)
+
+    def abandon(self, message: ReceivedMessage) -> None:
+        with self._arrived:
+            m, now = self._holding(message)
+            if m.delivery_count >= self._spec(m.queue).max_delivery_count:
+                self._exhausted(m, now)
+                return
+            del self._locked[message.lock_token]
+            m.lock_token = m.locked_until = None
+            m.visible_at = now
+            self._arrived.notify_all()
+
+    def renew_lock(self, message: ReceivedMessage) -> ReceivedMessage:
+        with self._arrived:
+            m, now = self._holding(message)
+            until = now + timedelta(seconds=self._spec(m.queue).lock_seconds)
+            m.locked_until = m.visible_at = until
+        return replace(message, locked_until=until)
+
+    def dead_letter(self, message: ReceivedMessage, *, reason: str, description: str = "") -> None:
+        with self._arrived:
+            m, now = self._holding(message)
+            self._to_dead(m, reason, description, now)
+
+    def dead_letters(self, queue: str, *, max_messages: int = 100) -> list[DeadLetter]:
+        with self._arrived:
+            # Messages whose last lock ran out at the maximum are dead already (as on Service Bus).
+            now, limit = self._clock.now(), self._spec(queue).max_delivery_count
+            for m in list(self._messages.values()):
+                if m.queue == queue and m.visible_at <= now and m.delivery_count >= limit:
+                    self._exhausted(m, now)
+            dead = [d for d in self._dead if d.queue == queue][:max_messages]
+        return [replace(d, body=json.loads(json.dumps(d.body))) for d in dead]  # copies
+
+    def close(self) -> None:
+        pass

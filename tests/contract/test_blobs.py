@@ -1,0 +1,142 @@
+"""The BlobStore contract, run against every adapter (see conftest.py)."""
+
+from __future__ import annotations
+
+import io
+from datetime import datetime
+
+import pytest
+
+from core.domain.errors import Conflict, InvalidInput, NotFound
+from core.ports import BlobStore
+
+C = "data"
+
+
+def names(blobs: BlobStore, prefix: str = "", container: str = C) -> list[str]:
+    return [info.name for info in blobs.list(container, prefix)]
+
+
+def test_put_bytes_then_get_and_info(blobs: BlobStore) -> None:
+    put = blobs.put(C, "images/cat.png", b"\x89PNG data", content_type="image/png")
+
+    assert blobs.get(C, "images/cat.png") == b"\x89PNG data"
+    info = blobs.info(C, "images/cat.png")
+    assert (info.container, info.name, info.size) == (C, "images/cat.png", 9)
+    assert info.content_type == "image/png"
+    assert isinstance(info.etag, str) and info.etag == put.etag
+    assert isinstance(info.last_modified, datetime) and info.last_modified.tzinfo is not None
+    assert blobs.exists(C, "images/cat.png")
+
+
+def test_put_from_a_stream_and_read_back_in_chunks(blobs: BlobStore) -> None:
+    data = bytes(range(256)) * (3 * 4096)  # 3 MiB
+
+    info = blobs.put(C, "big.bin", io.BytesIO(data), content_type="application/octet-stream")
+
+    assert info.size == len(data)
+    chunks = list(blobs.stream(C, "big.bin", chunk_size=1 << 20))
+    assert len(chunks) >= 3
+    assert all(len(chunk) <= 1 << 20 for chunk in chunks)
+    assert b"".join(chunks) == data
+
+
+def test_empty_blob(blobs: BlobStore) -> None:
+    blobs.put(C, "empty", b"")
+
+    assert blobs.get(C, "empty") == b""
+    assert blobs.info(C, "empty").size == 0
+    assert b"".join(blobs.stream(C, "empty")) == b""
+
+
+def test_missing_blob(blobs: BlobStore) -> None:
+    assert not blobs.exists(C, "missing.txt")
+    with pytest.raises(NotFound):
+        blobs.get(C, "missing.txt")
+    with pytest.raises(NotFound):
+        blobs.info(C, "missing.txt")
+    with pytest.raises(NotFound):
+        next(iter(blobs.stream(C, "missing.txt")))
+
+
+def test_overwrite_replaces_and_changes_the_etag(blobs: BlobStore) -> None:
+    first = blobs.put(C, "a.txt", b"one")
+    second = blobs.put(C, "a.txt", b"two")
+
+    assert blobs.get(C, "a.txt") == b"two"
+    assert second.etag != first.etag
+    assert blobs.info(C, "a.txt").etag == second.etag
+
+
+def test_put_without_overwrite_conflicts_and_keeps_the_blob(blobs: BlobStore) -> None:
+    blobs.put(C, "a.txt", b"one")
+
+    with pytest.raises(Conflict):
+        blobs.put(C, "a.txt", b"two", overwrite=False)
+    with pytest.raises(Conflict):
+        blobs.put(C, "a.txt", io.BytesIO(b"three"), overwrite=False)
+    assert blobs.get(C, "a.txt") == b"one"
+    blobs.put(C, "new.txt", b"fresh", overwrite=False)
+    assert blobs.get(C, "new.txt") == b"fresh"
+
+
+def test_list_returns_names_in_order_by_prefix(blobs: BlobStore) -> None:
+    for name in ["b.txt", "a/2.txt", "a/1.txt", "a-b.txt", "a/sub/x.txt", "c/d/e.txt", "ä.txt"]:
+        blobs.put(C, name, name.encode())
+
+    assert names(blobs) == [
+        "a-b.txt", "a/1.txt", "a/2.txt", "a/sub/x.txt", "b.txt", "c/d/e.txt", "ä.txt",
+    ]  # fmt: skip
+    assert names(blobs, "a/") == ["a/1.txt", "a/2.txt", "a/sub/x.txt"]
+    assert names(blobs, "a") == ["a-b.txt", "a/1.txt", "a/2.txt", "a/sub/x.txt"]
+    assert names(blobs, "a/s") == ["a/sub/x.txt"]
+    assert names(blobs, "zzz") == []
+    sizes = {info.name: info.size for info in blobs.list(C)}
+    assert sizes["a/sub/x.txt"] == len(b"a/sub/x.txt")
+
+
+def test_list_of_an_unused_container_is_empty(blobs: BlobStore) -> None:
+    assert names(blobs, container="unused") == []
+
+
+def test_containers_are_isolated(blobs: BlobStore) -> None:
+    blobs.put(C, "same.txt", b"in data")
+    blobs.put("other", "same.txt", b"in other")
+
+    assert blobs.get(C, "same.txt") == b"in data"
+    assert blobs.get("other", "same.txt") == b"in other"
+    blobs.delete("other", "same.txt")
+    assert blobs.exists(C, "same.txt")
+    assert names(blobs, container="other") == []
+
+
+def test_delete_is_idempotent(blobs: BlobStore) -> None:
+    blobs.put(C, "dir/a.txt", b"x")
+
+    blobs.delete(C, "dir/a.txt")
+    blobs.delete(C, "dir/a.txt")
+    blobs.delete(C, "never-was.txt")
+
+    assert not blobs.exists(C, "dir/a.txt")
+    assert names(blobs) == []
+
+
+def test_url_is_a_string(blobs: BlobStore) -> None:
+    blobs.put(C, "dir/a b.txt", b"x")
+
+    url = blobs.url(C, "dir/a b.txt", expires_in_s=60)
+
+    assert isinstance(url, str)
+    assert "://" in url
+
+
+@pytest.mark.parametrize("name", ["", "../x", "a/../b", "a\\b", "/abs", "a//b", "x\n", "a/"])
+def test_invalid_names_are_refused(blobs: BlobStore, name: str) -> None:
+    with pytest.raises(InvalidInput):
+        blobs.put(C, name, b"x")
+
+
+@pytest.mark.parametrize("container", ["UPPER", "a", "with_underscore", "-x-"])
+def test_invalid_containers_are_refused(blobs: BlobStore, container: str) -> None:
+    with pytest.raises(InvalidInput):
+        blobs.put(container, "x.txt", b"x")
