@@ -167,6 +167,10 @@ def measure(count: int, folder: Path) -> dict[str, float]:
     return figures
 
 
+def size_label(count: int) -> str:
+    return f"{count // 1_000_000}M" if count >= 1_000_000 else f"{count // 1000}k"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="10k and 50k items, under a minute")
@@ -178,7 +182,7 @@ def main() -> None:
         for count in sizes:
             print(f"{count:,} items in one project", file=sys.stderr)
             figures = measure(count, Path(tmp))
-            label = f"{count // 1000}k"
+            label = size_label(count)
             for key, value in figures.items():
                 result[f"{label}_{key}"] = round(value, 4)
             result[f"{label}_upsert_ratio"] = round(
@@ -202,7 +206,7 @@ def main() -> None:
                 f"bare p50 {figures['bare_next_p50_ms']:.3f} ms "
                 f"p95 {figures['bare_next_p95_ms']:.3f} ms",
             )
-    small, large = (f"{s // 1000}k" for s in sizes)
+    small, large = (size_label(s) for s in sizes)
     result["next_p95_growth_small_to_large"] = round(
         result[f"{large}_store_next_p95_ms"] / result[f"{small}_store_next_p95_ms"], 3
     )

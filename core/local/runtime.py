@@ -13,6 +13,8 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from core.adapters.local.documents import SqliteDocumentStore
+from core.adapters.local.queue import SqliteWorkQueue
 from core.bootstrap import build
 from core.http.app import create_app
 from core.local.demo import ensure_demo
@@ -72,10 +74,10 @@ class _Server(uvicorn.Server):
 def local_jobs(deps: Deps) -> list[Job]:
     """Housekeeping the embedded stores need: keep SQLite's write-ahead logs short."""
     jobs = []
-    for store in (deps.documents, deps.queue):
-        checkpoint = getattr(store, "checkpoint", None)
-        if callable(checkpoint):
-            jobs.append(Job(f"checkpoint-{type(store).__name__}", 60.0, checkpoint))
+    if isinstance(deps.documents, SqliteDocumentStore):
+        jobs.append(Job("checkpoint-documents", 60.0, deps.documents.checkpoint))
+    if isinstance(deps.queue, SqliteWorkQueue):
+        jobs.append(Job("checkpoint-queue", 60.0, deps.queue.checkpoint))
     return jobs
 
 

@@ -79,7 +79,7 @@ def test_label_classes_and_instructions_endpoints(api: Api) -> None:
 
 
 def test_pause_resume_delete(api: Api) -> None:
-    from tests.unit.test_project_services import run_queue
+    from tests.services.test_projects import run_queue
 
     created = create(api)
     run_queue(api.deps)

@@ -1,8 +1,12 @@
-"""A dependency set made of the in-memory adapters, for unit and API tests."""
+"""Dependency sets for tests: in memory (unit and API tests), local, and Azure on emulators."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
 
 from core.adapters.memory import ManualClock, MemoryBlobStore, MemoryDocumentStore, MemoryWorkQueue
 from core.ports import Deps
@@ -15,5 +19,40 @@ def memory_deps(clock: ManualClock | None = None) -> Deps:
         documents=MemoryDocumentStore(),
         blobs=MemoryBlobStore(clock),
         queue=MemoryWorkQueue(clock, QUEUE_SPECS),
+        clock=clock,
+    )
+
+
+def azure_deps(request: pytest.FixtureRequest, clock: ManualClock | None = None) -> Deps:
+    """The Azure adapters: Cosmos on its emulator, Blob on Azurite, Service Bus over the fake
+    client (it has no emulator outside Docker)."""
+    from core.adapters.azure.blobs import AzureBlobStore
+    from core.adapters.azure.documents import CosmosDocumentStore
+    from core.adapters.azure.queue import ServiceBusWorkQueue
+    from tests.support.fake_servicebus import FakeServiceBusClient
+
+    clock = clock or ManualClock(datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
+    cosmos = request.getfixturevalue("cosmos_emulator")
+    azurite = request.getfixturevalue("azurite")
+    return Deps(
+        documents=CosmosDocumentStore(cosmos.client(), database=f"t{uuid.uuid4().hex[:12]}"),
+        blobs=AzureBlobStore(azurite.service_client()),
+        queue=ServiceBusWorkQueue(FakeServiceBusClient(clock, QUEUE_SPECS), clock),
+        clock=clock,
+    )
+
+
+def local_deps(folder: Path, clock: ManualClock | None = None) -> Deps:
+    from core.adapters.local.blobs import FolderBlobStore
+    from core.adapters.local.documents import SqliteDocumentStore
+    from core.adapters.local.queue import SqliteWorkQueue
+
+    clock = clock or ManualClock(datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
+    return Deps(
+        documents=SqliteDocumentStore(folder / "documents.sqlite"),
+        blobs=FolderBlobStore(
+            folder / "blobs", base_url="http://127.0.0.1:1", secret=b"s", clock=clock
+        ),
+        queue=SqliteWorkQueue(folder / "queue.sqlite", clock, QUEUE_SPECS),
         clock=clock,
     )

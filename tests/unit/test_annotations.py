@@ -370,19 +370,19 @@ def test_span_offsets_are_whole_numbers(bad: object) -> None:
 
 def test_overlapping_spans_name_each_other() -> None:
     found = problems(NER, spans(("Cat", 0, 5), ("Bird", 3, 8)))
-    assert found == {"spans[1]": "overlaps spans[0] (0–5)"}  # noqa: RUF001
+    assert found == {"spans[1]": "overlaps spans[0] (0–5)"}
 
 
 def test_overlaps_are_reported_with_the_submitted_indices() -> None:
     found = problems(NER, spans(("Cat", 12, 15), ("Bird", 2, 14), ("Cat", 0, 1)))
-    assert found == {"spans[0]": "overlaps spans[1] (2–14)"}  # noqa: RUF001
+    assert found == {"spans[0]": "overlaps spans[1] (2–14)"}
 
 
 def test_a_long_span_is_reported_against_every_span_inside_it() -> None:
     found = problems(NER, spans(("Cat", 0, 19), ("Bird", 2, 4), ("Bird", 6, 8)))
     assert found == {
-        "spans[1]": "overlaps spans[0] (0–19)",  # noqa: RUF001
-        "spans[2]": "overlaps spans[0] (0–19)",  # noqa: RUF001
+        "spans[1]": "overlaps spans[0] (0–19)",
+        "spans[2]": "overlaps spans[0] (0–19)",
     }
 
 

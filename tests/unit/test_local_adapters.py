@@ -430,3 +430,18 @@ def test_delete_removes_emptied_folders(folder: FolderBlobStore, tmp_path: Path)
     assert not (tmp_path / "blobs" / "data" / "a").exists()
     folder.put("data", "a", b"now a blob")
     assert folder.get("data", "a") == b"now a blob"
+
+
+def test_checkpoint_truncates_the_write_ahead_log(tmp_path: Path) -> None:
+    from core.adapters.local.documents import SqliteDocumentStore
+    from core.ports import ContainerSpec
+
+    store = SqliteDocumentStore(tmp_path / "d.sqlite")
+    docs = store.container(ContainerSpec("c", partition_key="pk"))
+    docs.upsert_many({"id": str(n), "pk": "p", "text": "x" * 500} for n in range(2000))
+    wal = tmp_path / "d.sqlite-wal"
+    assert wal.stat().st_size > 0
+    store.checkpoint()
+    assert wal.stat().st_size == 0
+    assert docs.count("p") == 2000
+    store.close()

@@ -180,5 +180,8 @@ class SqliteDocumentStore:
             found = self._containers[spec.name] = SqliteContainer(spec, self._db)
             return found
 
+    def checkpoint(self) -> None:
+        self._db.checkpoint()
+
     def close(self) -> None:
         self._db.close()

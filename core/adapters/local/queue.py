@@ -245,6 +245,9 @@ class SqliteWorkQueue:
             ).fetchall()
         return [_dead_letter(queue, *row) for row in rows]
 
+    def checkpoint(self) -> None:
+        self._db.checkpoint()
+
     def close(self) -> None:
         self._db.close()
 
