@@ -85,7 +85,10 @@ class Page:
 @dataclass(frozen=True)
 class ContainerSpec:
     """A container's name, its partition key field (top-level), and the field tuples that
-    ordered or filtered queries use, so that SQLite can index them as Cosmos does."""
+    filtered and ordered queries use. SQLite builds an expression index per tuple; Cosmos gets
+    the composite indexes they imply. A query may order only by a suffix of one tuple, in one
+    direction (every adapter refuses other orders, as Cosmos does), and order fields hold one
+    JSON type."""
 
     name: str
     partition_key: str
@@ -173,7 +176,9 @@ class BlobStore(Protocol):
     def exists(self, container: str, name: str) -> bool: ...
 
     def list(self, container: str, prefix: str = "") -> Iterator[BlobInfo]:
-        """Every blob whose name starts with `prefix`, in name order, fetched page by page."""
+        """Every blob whose name starts with `prefix`, in name order, fetched page by page.
+        (Azure orders by UTF-16 code units, the others by code points: they differ only for
+        characters beyond the Basic Multilingual Plane.)"""
         ...
 
     def delete(self, container: str, name: str) -> None:
@@ -217,6 +222,9 @@ class DeadLetter:
 
 @dataclass(frozen=True)
 class QueueSpec:
+    """A queue's settings. Service Bus queues exist only if deployed with these settings
+    (`core.services.stages` declares them); the local queues honour them directly."""
+
     name: str
     lock_seconds: float = 60.0
     max_delivery_count: int = 10
@@ -238,7 +246,8 @@ class WorkQueue(Protocol):
         self, queue: str, *, max_messages: int = 1, wait_s: float = 0.0
     ) -> list[ReceivedMessage]:
         """Lock up to `max_messages` visible messages. A message whose delivery count would
-        pass the queue's maximum goes to the dead-letter queue instead."""
+        pass the queue's maximum goes to the dead-letter queue instead. Service Bus waits at
+        least a second when nothing is there."""
         ...
 
     def complete(self, message: ReceivedMessage) -> None:

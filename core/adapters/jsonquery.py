@@ -102,6 +102,29 @@ def check_query(query: Query) -> None:
         check_where(where)
 
 
+def check_order_declared(spec: ContainerSpec, query: Query) -> None:
+    """Refuse an order Cosmos could not serve: its fields (before `id`) must be a suffix of one
+    of `spec.indexes`, all in one direction, because Cosmos needs a composite index for every
+    multi-field ORDER BY. Checking it in memory and SQLite too means a unit test catches a
+    query that would fail only on Azure."""
+    fields = []
+    for order in query.order_by:
+        if order.field == "id":
+            break
+        fields.append(order)
+    if not fields:
+        return
+    names = tuple(o.field for o in fields)
+    one_direction = len({o.descending for o in fields}) == 1
+    declared = any(index[len(index) - len(names) :] == names for index in spec.indexes)
+    if not (one_direction and declared):
+        raise InvalidInput.one(
+            "query",
+            f"ordering {spec.name} by {', '.join(names)} needs those fields, in one direction, "
+            "at the end of one of its ContainerSpec.indexes (Cosmos serves no other order)",
+        )
+
+
 def effective_order(
     order_by: Sequence[Order], tie_breakers: Sequence[str] = ()
 ) -> tuple[Order, ...]:

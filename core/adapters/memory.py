@@ -23,6 +23,7 @@ from core.adapters.blob_names import check_blob_name, check_container_name
 from core.adapters.clock import ManualClock as ManualClock
 from core.adapters.clock import aware
 from core.adapters.jsonquery import (
+    check_order_declared,
     check_query,
     check_where,
     compare_keys,
@@ -141,6 +142,7 @@ class MemoryContainer:
 
     def query(self, pk: str | None, query: Query, continuation: str | None = None) -> Page:
         check_query(query)
+        check_order_declared(self.spec, query)
         orders = effective_order(query.order_by, [self.spec.partition_key] if pk is None else [])
         rows = [(order_values(s.parsed, orders), s) for s in self._matching(pk, query.where)]
         if continuation is not None:

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import Field
 
 from core.domain.model import DomainModel
+from core.domain.runs import JobStatus
 
 
 class ExportFormat(StrEnum):
@@ -21,19 +22,12 @@ class ExportFormat(StrEnum):
     LOUPE_JSONL = "loupe_jsonl"
 
 
-class ExportStatus(StrEnum):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
 class ExportJob(DomainModel):
     id: str
     project_id: str
     format: ExportFormat
     options: dict[str, Any] = Field(default_factory=dict)
-    status: ExportStatus = ExportStatus.QUEUED
+    status: JobStatus = JobStatus.QUEUED
     created_by: str
     created_at: datetime
     finished_at: datetime | None = None

@@ -17,7 +17,9 @@ class RunKind(StrEnum):
     INFER = "infer"
 
 
-class RunStatus(StrEnum):
+class JobStatus(StrEnum):
+    """Where a background job (an ML run, an export) is in its life."""
+
     QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
@@ -28,7 +30,7 @@ class Run(DomainModel):
     id: str
     project_id: str
     kind: RunKind
-    status: RunStatus = RunStatus.QUEUED
+    status: JobStatus = JobStatus.QUEUED
     created_at: datetime
     started_at: datetime | None = None
     finished_at: datetime | None = None

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.domain.errors import InvalidInput
+from fastapi import HTTPException, status
 
 
 def header(etag: str) -> str:
@@ -16,10 +16,10 @@ def bare(etag: str) -> str:
 def required(if_match: str | None) -> str:
     """The If-Match a write must carry; missing is refused so no write can be blind."""
     if not if_match or if_match.strip() == "*":
-        raise InvalidInput.one(
-            "header If-Match",
-            "is required: send the ETag from your last GET so a concurrent change is not "
-            "overwritten",
+        raise HTTPException(
+            status.HTTP_428_PRECONDITION_REQUIRED,
+            "send If-Match with the ETag from your last GET, so that a change someone made "
+            "meanwhile is not overwritten",
         )
     return bare(if_match)
 

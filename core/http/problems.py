@@ -114,7 +114,7 @@ def _violation(error: Any, *, skip_first: bool) -> dict[str, str]:
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    titles = {404: "Not found", 405: "Method not allowed"}
+    titles = {404: "Not found", 405: "Method not allowed", 428: "Precondition required"}
     detail = str(error.detail)
     if error.status_code == 404 and detail == "Not Found":
         detail = f"there is no {request.url.path}; the API is described at /api/openapi.json"

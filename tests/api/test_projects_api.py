@@ -48,7 +48,7 @@ def test_update_needs_the_current_etag(api: Api) -> None:
     created = create(api)
     url = f"/api/projects/{created['id']}"
     blind = api.client.patch(url, json={"name": "Seabirds"}, headers=api.auth())
-    assert_problem(blind, 422, "If-Match")
+    assert_problem(blind, 428, "If-Match")
     first = api.client.patch(
         url, json={"name": "Seabirds"}, headers=api.auth() | {"If-Match": f'"{created["etag"]}"'}
     )

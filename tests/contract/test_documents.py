@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core.domain.errors import Conflict, NotFound, PreconditionFailed
+from core.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
 from core.ports import (
     ContainerSpec,
     DocumentContainer,
@@ -313,3 +313,20 @@ def test_empty_results(items: DocumentContainer) -> None:
     assert page.documents == []
     assert page.continuation is None
     assert items.count("p1") == 0
+
+
+@pytest.mark.parametrize(
+    "order_by",
+    [
+        (Order("path"),),  # not indexed at all
+        (Order("rank"), Order("state")),  # indexed fields, wrong order
+        (Order("state"), Order("rank", descending=True)),  # mixed directions
+    ],
+)
+def test_an_order_no_index_serves_is_refused_everywhere(
+    items: DocumentContainer, order_by: tuple[Order, ...]
+) -> None:
+    """Cosmos serves only declared orders; the other adapters refuse the same ones, so a unit
+    test on memory catches what would fail on Azure."""
+    with pytest.raises(InvalidInput, match="ContainerSpec.indexes"):
+        items.query("p1", Query(order_by=order_by))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.adapters.jsonquery import (
+    check_order_declared,
     check_query,
     check_where,
     decode_token,
@@ -129,6 +130,7 @@ class SqliteContainer:
         self, pk: str | None, query: Query, continuation: str | None
     ) -> tuple[str, list[Any], tuple[Order, ...]]:
         check_query(query)
+        check_order_declared(self.spec, query)
         orders = effective_order(query.order_by, [self.spec.partition_key] if pk is None else [])
         last = None if continuation is None else decode_token(continuation, orders)
         text, params = sql.page_sql(self.spec, pk, query.where, orders, last, query.page_size + 1)
