@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import azure.functions as func
 
-from functions import stages
+from functions import ingest, stages, timers
 from functions.api import http_app
 
 app = func.AsgiFunctionApp(app=http_app(), http_auth_level=func.AuthLevel.ANONYMOUS)
 app.register_functions(stages.bp)
+app.register_functions(ingest.bp)
+app.register_functions(timers.bp)

@@ -9,7 +9,7 @@ string, which is meant for emulators only.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,6 +36,10 @@ class Settings:
     storage_connection_string: str | None = None
     servicebus_namespace: str | None = None
     servicebus_connection_string: str | None = None
+    behind_static_web_app: bool = False
+    """Trust the `x-ms-client-principal` header: only when the API is reachable solely through
+    its linked Static Web App (which sets the header); otherwise a request carrying it is
+    refused, since anyone could forge it."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -61,6 +65,7 @@ class Settings:
             storage_connection_string=get("STORAGE_CONNECTION_STRING"),
             servicebus_namespace=get("SERVICEBUS__fullyQualifiedNamespace"),
             servicebus_connection_string=get("SERVICEBUS_CONNECTION_STRING"),
+            behind_static_web_app=_flag("LOUPE_BEHIND_STATIC_WEB_APP", get),
         )
 
     @property
@@ -78,6 +83,13 @@ class Settings:
     @property
     def uses_service_bus(self) -> bool:
         return bool(self.servicebus_namespace or self.servicebus_connection_string)
+
+
+def _flag(name: str, get: Callable[[str], str | None]) -> bool:
+    value = (get(name) or "false").lower()
+    if value not in ("true", "1", "false", "0"):
+        raise SettingsError(f"{name}={value!r} must be true or false")
+    return value in ("true", "1")
 
 
 def _port(value: str | None) -> int:

@@ -5,10 +5,11 @@ from __future__ import annotations
 import hashlib
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, computed_field, model_validator
 
+from core.domain.lanes import Stamp, lane_of, value_labels
 from core.domain.model import DomainModel
 from core.domain.task_types import MediaKind
 
@@ -30,17 +31,77 @@ class MediaFacts(DomainModel):
     etag: str | None = None
 
 
+class DicomTags(DomainModel):
+    """What a labeler needs from a DICOM header; the window is the one the display uses."""
+
+    modality: str | None = None
+    window_center: float | None = None
+    window_width: float | None = Field(default=None, gt=0)
+    photometric: str | None = None
+    bits_stored: int | None = None
+
+
+class Derivatives(DomainModel):
+    """Browser-ready renditions, each as `container/name`, made from the blob at `etag`. The
+    display is the source blob itself when a browser shows it as it is (small JPEG or PNG)."""
+
+    display: str
+    thumbnail: str
+    width: int = Field(ge=1, description="Pixel size of the display image")
+    height: int = Field(ge=1)
+    etag: str | None = None
+
+
 class Annotation(DomainModel):
     """One labeler's answer; the value's shape depends on the task type (see annotations)."""
 
     user: str
     at: datetime
     value: dict[str, Any]
+    agreed: bool | None = Field(
+        default=None, description="Whether it matched the consensus (set when one was taken)"
+    )
 
 
 class Lease(DomainModel):
     user: str
-    until: datetime
+    until: Stamp
+
+
+class Skip(DomainModel):
+    user: str
+    at: datetime
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class Prediction(DomainModel):
+    """ML assist's guess, shown for a labeler to confirm or correct."""
+
+    value: dict[str, Any]
+    confidence: float = Field(ge=0, le=1)
+    run: str | None = None
+
+
+class ReviewMark(DomainModel):
+    user: str
+    at: datetime
+    decision: Literal["approved", "rejected"]
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class RemovedLabels(DomainModel):
+    """Labels taken off an item (a review rejection, a start-over), kept as its history."""
+
+    at: datetime
+    by: str
+    reason: str
+    annotations: list[Annotation] = Field(default_factory=list)
+    skips: list[Skip] = Field(default_factory=list)
+    final: dict[str, Any] | None = None
+
+
+# Fields derived from the others on every write (for indexed queries); never read back.
+DERIVED_FIELDS = frozenset({"lane", "labels", "labelers"})
 
 
 class Item(DomainModel):
@@ -53,11 +114,56 @@ class Item(DomainModel):
     media: MediaFacts | None = None
     text: str | None = None
     error: str | None = None
+    # Ingestion: where a row came from, text size, DICOM tags, renditions for the browser.
+    row: int | None = Field(default=None, ge=1, description="1-based record of a .csv/.tsv/.jsonl")
+    chars: int | None = Field(default=None, ge=0)
+    text_ref: str | None = Field(default=None, description="container/blob of a text too large")
+    dicom: DicomTags | None = None
+    derivatives: Derivatives | None = None
     lease: Lease | None = None
     annotations: list[Annotation] = Field(default_factory=list)
     final: dict[str, Any] | None = None
-    created_at: datetime
-    updated_at: datetime
+    # Labeling: reservation, suggestions, skips, review, and labels removed (history).
+    assignee: str | None = None
+    cluster: str | None = None
+    prediction: Prediction | None = None
+    prefill: dict[str, Any] | None = Field(default=None, description="Kept label to confirm")
+    skips: list[Skip] = Field(default_factory=list)
+    review: ReviewMark | None = None
+    removed: list[RemovedLabels] = Field(default_factory=list)
+    created_at: Stamp
+    updated_at: Stamp
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_derived(cls, data: Any) -> Any:
+        if isinstance(data, dict) and not DERIVED_FIELDS.isdisjoint(data):
+            return {k: v for k, v in data.items() if k not in DERIVED_FIELDS}
+        return data
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def lane(self) -> str | None:
+        """The queue lane (see `core.domain.lanes`); None when no labeler should get it."""
+        return lane_of(
+            unlabeled=self.state is ItemState.UNLABELED,
+            lease_user=self.lease.user if self.lease else None,
+            assignee=self.assignee,
+            annotators=self.labelers,
+            suggested=self.prediction is not None or self.prefill is not None,
+            cluster=self.cluster,
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def labels(self) -> list[str]:
+        """The labels of the final value (an item may carry several)."""
+        return value_labels(self.final)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def labelers(self) -> list[str]:
+        return [annotation.user for annotation in self.annotations]
 
 
 def item_id(project_id: str, path: str) -> str:

@@ -10,3 +10,32 @@ PROJECT_INIT = "project-init"
 
 class InitializeProject(DomainModel):
     project_id: str
+
+
+INGEST_BATCH = "ingest-batch"
+INGEST_DERIVATIVES = "ingest-derivatives"
+
+
+class BatchEntry(DomainModel):
+    """One listed blob; `limit` caps the records a row file (.csv/.tsv/.jsonl) may register."""
+
+    name: str
+    limit: int | None = None
+    size: int | None = None
+    etag: str | None = None
+
+
+class IngestBatch(DomainModel):
+    """Register these blobs of one initialization `run` as items; `batch` numbers it."""
+
+    project_id: str
+    run: str
+    batch: int
+    entries: list[BatchEntry]
+
+
+class MakeDerivatives(DomainModel):
+    """Render display images and thumbnails for these items."""
+
+    project_id: str
+    item_ids: list[str]

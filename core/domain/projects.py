@@ -81,6 +81,30 @@ class ConsensusSettings(DomainModel):
         return self
 
 
+DEFAULT_MAX_PIXELS = 178_956_970
+"""Pillow's decompression-bomb limit (twice its warning size): about 13,000 × 13,000."""
+
+
+class IngestSettings(DomainModel):
+    """How files become items."""
+
+    item_cap: int | None = Field(
+        default=None, ge=1, description="Keep the first N items in listing order; None: all"
+    )
+    text_column: str | None = Field(
+        default=None,
+        min_length=1,
+        description="The .csv/.tsv column holding the text; None: 'text', or the only column",
+    )
+    text_field: str = Field(default="text", min_length=1, description="The .jsonl field")
+    max_pixels: int = Field(
+        default=DEFAULT_MAX_PIXELS,
+        ge=1,
+        le=10_000_000_000,
+        description="Larger images (width × height × frames) are refused as decompression bombs",
+    )
+
+
 class ProjectSettings(DomainModel):
     """What an owner chooses when creating a project."""
 
@@ -92,6 +116,7 @@ class ProjectSettings(DomainModel):
     incremental_refresh: bool = True
     assist: AssistSettings = AssistSettings()
     consensus: ConsensusSettings = ConsensusSettings()
+    ingest: IngestSettings = IngestSettings()
 
     @field_validator("name")
     @classmethod
@@ -133,6 +158,7 @@ class ProjectPatch(DomainModel):
     incremental_refresh: bool | None = None
     assist: AssistSettings | None = None
     consensus: ConsensusSettings | None = None
+    ingest: IngestSettings | None = None
 
 
 IMMUTABLE_AFTER_INIT = ("task_type", "dataset")

@@ -10,7 +10,7 @@ from fastapi.staticfiles import StaticFiles
 
 from core.http import problems
 from core.http.context import current_user
-from core.http.routes import blobs, projects, system
+from core.http.routes import blobs, ingestion, labeling, manage, projects, review, system
 from core.ports import Deps
 from core.settings import Settings
 
@@ -33,6 +33,9 @@ def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
     signed_in = [Depends(current_user)]
     app.include_router(system.router, prefix=API)  # /health is public, /me needs a token
     app.include_router(projects.router, prefix=API, dependencies=signed_in)
+    app.include_router(ingestion.router, prefix=API, dependencies=signed_in)
+    for router in (labeling.router, review.router, manage.router):
+        app.include_router(router, prefix=API, dependencies=signed_in)
     app.include_router(blobs.router, prefix=API)  # authorized by the URL's signature
     if settings.webui_dir is not None and settings.webui_dir.is_dir():
         app.mount("/", StaticFiles(directory=settings.webui_dir, html=True), name="webui")

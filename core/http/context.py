@@ -9,8 +9,10 @@ from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from core.domain.errors import Unauthorized
+from core.domain.principals import HEADER, parse_client_principal
 from core.domain.users import User
 from core.ports import Deps
+from core.services.principals import sign_in_principal
 from core.services.users import authenticate
 from core.settings import Settings
 
@@ -34,9 +36,20 @@ AppSettings = Annotated[Settings, Depends(_settings)]
 
 
 def current_user(
+    request: Request,
     deps: AppDeps,
+    settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> User:
+    principal = request.headers.get(HEADER)
+    if principal is not None:
+        if not settings.behind_static_web_app:
+            raise Unauthorized(
+                f"the {HEADER} header is refused: this API is not set to run behind a Static "
+                "Web App (LOUPE_BEHIND_STATIC_WEB_APP=true says it is, and must be true only "
+                "when nothing else can reach it); sign in with a bearer token instead"
+            )
+        return sign_in_principal(deps, parse_client_principal(principal))
     if credentials is None:
         raise Unauthorized(
             "sign in: send 'Authorization: Bearer <token>'; create a user and token with "

@@ -54,6 +54,15 @@ def _parser() -> argparse.ArgumentParser:
         action.add_argument("name")
         action.set_defaults(run=handler)
     actions.add_parser("list", help="list users").set_defaults(run=_user_list)
+
+    up = commands.add_parser("upload", help="upload files and folders into a project")
+    up.add_argument("project", help="the project id")
+    up.add_argument("paths", nargs="+", type=Path, help="files and folders")
+    up.add_argument("--server", help="Loupe's URL (default $LOUPE_URL or http://127.0.0.1:7071)")
+    up.add_argument("--token", help="a bearer token (default $LOUPE_TOKEN)")
+    up.add_argument("--prefix", default="", help="a folder to put the files under")
+    up.add_argument("--workers", type=int, default=8, help="parallel uploads (default 8)")
+    up.set_defaults(run=_upload)
     return parser
 
 
@@ -98,6 +107,38 @@ def _user_list(settings: Settings, args: argparse.Namespace) -> int:
         for user in list_users(deps):
             print(f"{user.id}\t{user.created_at:%Y-%m-%d %H:%M}")
     return 0
+
+
+def _upload(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    from core.local.upload import UploadError, upload
+
+    token = args.token or os.environ.get("LOUPE_TOKEN")
+    if not token:
+        print("loupe upload: pass --token or set LOUPE_TOKEN", file=sys.stderr)
+        return 2
+    server = args.server or os.environ.get("LOUPE_URL") or settings.base_url
+    try:
+        report = upload(
+            server=server,
+            token=token,
+            project_id=args.project,
+            sources=args.paths,
+            prefix=args.prefix,
+            workers=args.workers,
+        )
+    except (UploadError, FileNotFoundError) as error:
+        print(f"loupe upload: {error}", file=sys.stderr)
+        return 2
+    print(f"uploaded {report.uploaded} file(s): {report.items} item(s)")
+    for line in report.failed_items:
+        print(f"  item error  {line}")
+    for name in report.skipped:
+        print(f"  skipped     {name}: not a file type this project takes")
+    for line in report.errors:
+        print(f"  failed      {line}", file=sys.stderr)
+    return 1 if report.errors else 0
 
 
 @contextmanager

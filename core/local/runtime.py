@@ -19,20 +19,23 @@ from core.bootstrap import build
 from core.http.app import create_app
 from core.local.demo import ensure_demo
 from core.local.scheduler import Job, Scheduler
+from core.local.watcher import ingest_jobs
 from core.local.workers import start_workers
 from core.ports import Deps
 from core.services import stages
+from core.services.tasks import expire_leases
 from core.settings import Settings
 
 log = logging.getLogger("loupe")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+LEASE_SWEEP_S = 30.0  # expired task leases go back to the queue within this
 
 
 def serve(settings: Settings, *, demo: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     deps = build(settings)
     workers = []
-    scheduler = Scheduler(local_jobs(deps))
+    scheduler = Scheduler([*local_jobs(deps), *ingest_jobs(deps)])
     try:
         link = settings.base_url + "/"
         if demo:
@@ -78,7 +81,13 @@ def local_jobs(deps: Deps) -> list[Job]:
         jobs.append(Job("checkpoint-documents", 60.0, deps.documents.checkpoint))
     if isinstance(deps.queue, SqliteWorkQueue):
         jobs.append(Job("checkpoint-queue", 60.0, deps.queue.checkpoint))
+    jobs.append(Job("lease-sweep", LEASE_SWEEP_S, lambda: _log_expired(expire_leases(deps))))
     return jobs
+
+
+def _log_expired(count: int) -> None:
+    if count:
+        log.info("returned %d expired task lease(s) to the queue", count)
 
 
 def _announce(server: uvicorn.Server, link: str) -> None:

@@ -9,20 +9,37 @@ from typing import TypeVar
 from core.domain.model import DomainModel
 from core.ports import ContainerSpec, Document, DocumentContainer, Query
 
-PROJECTS = ContainerSpec("projects", partition_key="id", indexes=(("createdAt",),))
+PROJECTS = ContainerSpec(
+    "projects", partition_key="id", indexes=(("createdAt",), ("dataset.container",))
+)
 PROJECT_NAMES = ContainerSpec("projectNames", partition_key="id")
 ITEMS = ContainerSpec(
     "items",
     partition_key="projectId",
-    indexes=(("state", "rank"), ("path",), ("updatedAt",)),
+    indexes=(
+        ("state", "rank"),
+        ("path",),
+        ("updatedAt",),
+        # Labeling: the task queue, review lists (newest first), the lease sweep, assignments,
+        # the newest item (the dashboard's last refresh).
+        ("lane", "rank"),
+        ("state", "updatedAt"),
+        ("lease.until",),
+        ("assignee", "rank"),
+        ("createdAt",),
+    ),
 )
 RUNS = ContainerSpec("runs", partition_key="projectId", indexes=(("createdAt",),))
 EVENTS = ContainerSpec("events", partition_key="projectId", indexes=(("at",),))
 EXPORTS = ContainerSpec("exports", partition_key="projectId", indexes=(("createdAt",),))
+INGEST = ContainerSpec("ingest", partition_key="projectId", indexes=(("run",),))
+"""Initialization progress (a plan and one result per batch) and the refresh watermark."""
 USERS = ContainerSpec("users", partition_key="id")
 TOKENS = ContainerSpec("tokens", partition_key="id", indexes=(("user",),))
+STATS = ContainerSpec("stats", partition_key="projectId")
+"""Per-actor labeling counters of a project (`core.domain.progress`), read by the dashboard."""
 
-ALL = (PROJECTS, PROJECT_NAMES, ITEMS, RUNS, EVENTS, EXPORTS, USERS, TOKENS)
+ALL = (PROJECTS, PROJECT_NAMES, ITEMS, RUNS, EVENTS, EXPORTS, USERS, TOKENS, INGEST, STATS)
 
 M = TypeVar("M", bound=DomainModel)
 

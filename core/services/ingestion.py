@@ -1,91 +1,276 @@
-"""Registering a project's files as items."""
+"""Initialization: the init stage lists the dataset and fans out batches on the work queue;
+each batch registers its blobs as items and records its own small result; the batch that
+completes the count (or the lister, if it finishes last) starts the project running.
+
+Every step is idempotent: item ids and ranks are stable, existing items are never
+overwritten, results are keyed by (run, batch), and the status change carries an etag."""
 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 
 from core.domain.datasets import dataset_root
-from core.domain.items import Item, ItemState, item_id
-from core.domain.media_types import accepts, extension
+from core.domain.errors import NotFound, PreconditionFailed
+from core.domain.ingest import (
+    PLAN,
+    REFRESH,
+    BatchResult,
+    IngestPlan,
+    IngestProgress,
+    RefreshState,
+    Tally,
+    batch_id,
+    tally,
+)
+from core.domain.items import Item, ItemState
+from core.domain.media_types import extension
+from core.domain.messages import (
+    INGEST_BATCH,
+    INGEST_DERIVATIVES,
+    BatchEntry,
+    IngestBatch,
+    MakeDerivatives,
+)
 from core.domain.projects import Project, ProjectStatus, transition
 from core.domain.task_types import MediaKind
-from core.ports import Deps
+from core.media.text import ROW_FILES
+from core.ports import Deps, Query, Where
 from core.services import audit
-from core.services.collections import ITEMS, PROJECTS
+from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
 from core.services.projects import get_project
+from core.services.registration import (
+    OVER_CAP,
+    Skipped,
+    Source,
+    count_records,
+    register,
+    skip_reason,
+)
 
-BATCH = 500
 SYSTEM = "loupe"
+BATCH_FILES = 500
+BATCH_NAME_BYTES = 96 << 10
+"""A batch message stays well under Service Bus's 256 KB (names may be 1 KB each)."""
+ID_QUERY = 500
 
 
-def initialize_project(deps: Deps, *, project_id: str) -> None:
-    """The init stage: register every file of the dataset, then start the project running.
-
-    Idempotent: items have stable ids and ranks, and a project already past initialization is
-    left alone, so a repeated delivery changes nothing."""
-    current = get_project(deps, project_id=project_id)
-    project = current.value
-    if project.status is not ProjectStatus.INITIALIZING:
-        return
-    items = deps.documents.container(ITEMS)
-    batch: list[dict[str, object]] = []
-    registered = 0
-    for item in _dataset_items(deps, project):
-        batch.append(item.to_doc())
-        if len(batch) >= BATCH:
-            registered += items.upsert_many(batch)
-            batch.clear()
-    registered += items.upsert_many(batch)
-    running = transition(project, ProjectStatus.RUNNING, now=deps.clock.now())
-    # If the owner changed the project meanwhile, this raises; the redelivery starts over.
-    deps.documents.container(PROJECTS).upsert(running.to_doc(), if_match=current.etag)
-    audit.record(
-        deps,
-        project_id=project_id,
-        actor=SYSTEM,
-        action="project.initialized",
-        subject=project_id,
-        after={"items": registered},
-    )
-
-
-def _dataset_items(deps: Deps, project: Project) -> Iterator[Item]:
+def source_of(deps: Deps, project: Project) -> Source:
     container, root = dataset_root(
         project.dataset, project_id=project.id, upload_container=deps.data_container
     )
-    kind = project.task_type.media
-    now = deps.clock.now()
-    prefix = root + project.dataset.listing_prefix
-    for blob in deps.blobs.list(container, prefix):
-        path = blob.name[len(root) :]
-        if not project.dataset.matches(path) or not accepts(kind, path):
+    return Source(container, root)
+
+
+def initialize_project(deps: Deps, *, project_id: str) -> None:
+    """The init stage: list the dataset in name order and send one batch per page."""
+    project = get_project(deps, project_id=project_id).value
+    if project.status is not ProjectStatus.INITIALIZING:
+        return
+    run = _run_id(project)
+    ingest = deps.documents.container(INGEST)
+    earlier = ingest.get(project_id, PLAN)
+    started = deps.clock.now()
+    if earlier is not None and (before := load(IngestPlan, earlier)).run == run:
+        started = before.started_at  # a redelivery: same run, same start
+    plan = IngestPlan(project_id=project_id, run=run, started_at=started)
+    ingest.upsert(plan.to_doc())
+    skipped: Counter[str] = Counter()
+    for number, entries in enumerate(_pages(deps, project, skipped)):
+        message = IngestBatch(project_id=project_id, run=run, batch=number, entries=entries)
+        deps.queue.send(INGEST_BATCH, message.to_doc(), message_id=f"{run}-{number}")
+        listed = plan.listed + len(entries)
+        plan = plan.model_copy(update={"listed": listed, "batches": number + 1})
+        ingest.upsert(_with_skipped(plan, skipped).to_doc())  # progress while listing
+    plan = _with_skipped(plan, skipped).model_copy(update={"complete": True})
+    ingest.upsert(plan.to_doc())
+    finish_if_done(deps, project_id=project_id, run=run)
+
+
+def _pages(deps: Deps, project: Project, skipped: Counter[str]) -> Iterator[list[BatchEntry]]:
+    source = source_of(deps, project)
+    cap = project.ingest.item_cap
+    taken = 0
+    page: list[BatchEntry] = []
+    size = 0
+    for blob in deps.blobs.list(source.container, source.root + project.dataset.listing_prefix):
+        path = source.path(blob.name)
+        if not project.dataset.matches(path):
             continue
-        if kind is MediaKind.TEXT and extension(path) != ".txt":
-            continue  # one item per row (.csv, .tsv, .jsonl) comes with the ingestion issue
-        identity = item_id(project.id, path)
-        item = Item(
-            id=identity,
-            project_id=project.id,
-            path=path,
-            kind=kind,
-            rank=_rank(identity),
-            created_at=now,
-            updated_at=now,
-        )
-        yield _with_text(deps, item, container, blob.name) if kind is MediaKind.TEXT else item
+        if (reason := skip_reason(project, path)) is not None:
+            skipped[reason] += 1
+            continue
+        limit = None
+        if cap is not None:
+            if taken >= cap:
+                skipped[OVER_CAP] += 1
+                continue
+            rows = extension(path) in ROW_FILES
+            limit = (
+                min(count_records(deps.blobs, project, source, path), cap - taken) if rows else None
+            )
+            taken += limit if limit is not None else 1
+        page.append(BatchEntry(name=blob.name, limit=limit, size=blob.size, etag=blob.etag))
+        size += len(blob.name.encode()) + 64
+        if len(page) >= BATCH_FILES or size >= BATCH_NAME_BYTES:
+            yield page
+            page, size = [], 0
+    if page:
+        yield page
 
 
-def _rank(identity: str) -> float:
-    """A stable pseudo-random position in the queue: the shuffle survives redelivery."""
-    return int(hashlib.sha256(identity.encode()).hexdigest()[:13], 16) / float(1 << 52)
+def _with_skipped(plan: IngestPlan, skipped: Counter[str]) -> IngestPlan:
+    return plan.model_copy(update={"skipped": tally(0, 0, skipped.items())})
 
 
-def _with_text(deps: Deps, item: Item, container: str, name: str) -> Item:
+def ingest_batch(deps: Deps, *, batch: IngestBatch) -> None:
+    """Register one batch's blobs; record its result; maybe finish the initialization."""
     try:
-        text = deps.blobs.get(container, name).decode("utf-8")
-    except UnicodeDecodeError as error:
-        return item.model_copy(
-            update={"state": ItemState.ERROR, "error": f"not UTF-8 text: {error.reason}"}
+        project = get_project(deps, project_id=batch.project_id).value
+    except NotFound:
+        return  # deleted meanwhile: nothing to do
+    source = source_of(deps, project)
+    now = deps.clock.now()
+    outcomes = [
+        outcome
+        for entry in batch.entries
+        for outcome in register(
+            deps.blobs,
+            project,
+            source,
+            entry.name,
+            now=now,
+            limit=entry.limit,
+            size=entry.size,
+            etag=entry.etag,
         )
-    return item.model_copy(update={"text": text})
+    ]
+    items = [o for o in outcomes if isinstance(o, Item)]
+    save_new(deps, project.id, items)
+    failed = sum(1 for item in items if item.state is ItemState.ERROR)
+    skips = ((o.reason, o.count) for o in outcomes if isinstance(o, Skipped))
+    result = BatchResult(
+        id=batch_id(batch.run, batch.batch),
+        project_id=project.id,
+        run=batch.run,
+        batch=batch.batch,
+        tally=tally(len(items) - failed, failed, skips),
+        done_at=now,
+    )
+    deps.documents.container(INGEST).upsert(result.to_doc())
+    request_derivatives(deps, project, items, message_id=f"{batch.run}-{batch.batch}-d")
+    finish_if_done(deps, project_id=project.id, run=batch.run)
+
+
+def save_new(deps: Deps, project_id: str, items: Iterable[Item]) -> int:
+    """Store the items that do not exist yet; existing ones (maybe labeled since) stay as
+    they are. Returns how many were new."""
+    container = deps.documents.container(ITEMS)
+    pending = list(items)
+    created = 0
+    for start in range(0, len(pending), ID_QUERY):
+        chunk = {item.id: item for item in pending[start : start + ID_QUERY]}
+        query = Query(where=(Where("id", "in", list(chunk)),), page_size=ID_QUERY)
+        for found in container.query(project_id, query).documents:
+            chunk.pop(found.id, None)
+        created += container.upsert_many(item.to_doc() for item in chunk.values())
+    return created
+
+
+def request_derivatives(
+    deps: Deps, project: Project, items: Iterable[Item], *, message_id: str | None = None
+) -> None:
+    ids = [i.id for i in items if i.kind is MediaKind.IMAGE and i.state is not ItemState.ERROR]
+    for start in range(0, len(ids), BATCH_FILES):
+        message = MakeDerivatives(project_id=project.id, item_ids=ids[start : start + BATCH_FILES])
+        suffix = f"-{start // BATCH_FILES}" if message_id else ""
+        deps.queue.send(
+            INGEST_DERIVATIVES,
+            message.to_doc(),
+            message_id=f"{message_id}{suffix}" if message_id else None,
+        )
+
+
+def finish_if_done(deps: Deps, *, project_id: str, run: str) -> None:
+    ingest = deps.documents.container(INGEST)
+    found = ingest.get(project_id, PLAN)
+    if found is None or not (plan := load(IngestPlan, found)).complete or plan.run != run:
+        return
+    done = ingest.count(project_id, [Where("run", "=", run), Where("id", "startswith", "batch-")])
+    if done >= plan.batches:
+        _start_running(deps, project_id, plan)
+
+
+def _start_running(deps: Deps, project_id: str, plan: IngestPlan) -> None:
+    for _ in range(5):  # an owner's edit may race us; the etag decides, then we read again
+        current = get_project(deps, project_id=project_id)
+        if current.value.status is not ProjectStatus.INITIALIZING:
+            return
+        if deps.documents.container(INGEST).get(project_id, REFRESH) is None:
+            # No watermark yet: the first sweep compares the whole listing with the items, so
+            # a file added while the lister was past its place is caught.
+            state = RefreshState(project_id=project_id, refreshed_at=deps.clock.now())
+            deps.documents.container(INGEST).upsert(state.to_doc())
+        running = transition(current.value, ProjectStatus.RUNNING, now=deps.clock.now())
+        try:
+            deps.documents.container(PROJECTS).upsert(running.to_doc(), if_match=current.etag)
+        except PreconditionFailed:
+            continue
+        progress = _sum(deps, project_id, plan)
+        audit.record(
+            deps,
+            project_id=project_id,
+            actor=SYSTEM,
+            action="project.initialized",
+            subject=project_id,
+            after={"items": progress.registered + progress.failed, **progress.to_doc()},
+        )
+        return
+    raise PreconditionFailed(f"project {project_id!r} kept changing while it was started")
+
+
+def ingestion_progress(deps: Deps, *, project_id: str, actor: str) -> IngestProgress:
+    project = get_project(deps, project_id=project_id, actor=actor).value
+    ingest = deps.documents.container(INGEST)
+    found = ingest.get(project_id, PLAN)
+    plan = load(IngestPlan, found) if found is not None else None
+    refresh = ingest.get(project_id, REFRESH)
+    state = load(RefreshState, refresh) if refresh is not None else None
+    counts = _sum(deps, project_id, plan) if plan is not None else Tally()
+    done = _results(deps, project_id, plan.run) if plan is not None else []
+    return IngestProgress(
+        status=project.status.value,
+        total=plan.listed + plan.skipped.skipped if plan else 0,
+        registered=counts.registered,
+        failed=counts.failed,
+        skipped=counts.skipped,
+        skipped_reasons=counts.skipped_reasons,
+        batches=plan.batches if plan else 0,
+        batches_done=len(done),
+        listing_complete=plan.complete if plan else False,
+        started_at=plan.started_at if plan else None,
+        last_refreshed_at=state.refreshed_at if state else None,
+        refreshed_items=state.registered if state else 0,
+    )
+
+
+def _results(deps: Deps, project_id: str, run: str) -> list[BatchResult]:
+    query = Query(
+        where=(Where("run", "=", run), Where("id", "startswith", "batch-")), page_size=1000
+    )
+    documents = scan(deps.documents.container(INGEST), project_id, query)
+    return [load(BatchResult, d) for d in documents]
+
+
+def _sum(deps: Deps, project_id: str, plan: IngestPlan | None) -> Tally:
+    total = plan.skipped if plan is not None else Tally()
+    for result in _results(deps, project_id, plan.run) if plan is not None else []:
+        total = total.plus(result.tally)
+    return total
+
+
+def _run_id(project: Project) -> str:
+    """Stable across redeliveries of one initialization; new when it is started again."""
+    basis = f"{project.id}\n{project.updated_at.isoformat()}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:12]

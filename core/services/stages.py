@@ -9,9 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from core.domain.messages import PROJECT_INIT, InitializeProject
+from core.domain.messages import (
+    INGEST_BATCH,
+    INGEST_DERIVATIVES,
+    PROJECT_INIT,
+    IngestBatch,
+    InitializeProject,
+    MakeDerivatives,
+)
+from core.domain.relabel import LABEL_CLASSES, RewriteLabels
 from core.ports import Deps, QueueSpec
-from core.services.ingestion import initialize_project
+from core.services.derivatives import make_derivatives
+from core.services.ingestion import ingest_batch, initialize_project
+from core.services.label_classes import rewrite_labels
 
 
 @dataclass(frozen=True)
@@ -24,9 +34,30 @@ def _initialize(deps: Deps, body: dict[str, Any]) -> None:
     initialize_project(deps, project_id=InitializeProject.model_validate(body).project_id)
 
 
+def _ingest_batch(deps: Deps, body: dict[str, Any]) -> None:
+    ingest_batch(deps, batch=IngestBatch.model_validate(body))
+
+
+def _derivatives(deps: Deps, body: dict[str, Any]) -> None:
+    make_derivatives(deps, message=MakeDerivatives.model_validate(body))
+
+
+def _label_classes(deps: Deps, body: dict[str, Any]) -> None:
+    rewrite_labels(deps, message=RewriteLabels.model_validate(body))
+
+
 STAGES: dict[str, Stage] = {
     PROJECT_INIT: Stage(
         QueueSpec(PROJECT_INIT, lock_seconds=300, max_delivery_count=5), _initialize
+    ),
+    INGEST_BATCH: Stage(
+        QueueSpec(INGEST_BATCH, lock_seconds=300, max_delivery_count=5), _ingest_batch
+    ),
+    INGEST_DERIVATIVES: Stage(
+        QueueSpec(INGEST_DERIVATIVES, lock_seconds=300, max_delivery_count=5), _derivatives
+    ),
+    LABEL_CLASSES: Stage(
+        QueueSpec(LABEL_CLASSES, lock_seconds=300, max_delivery_count=5), _label_classes
     ),
 }
 

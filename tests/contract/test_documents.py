@@ -328,5 +328,5 @@ def test_an_order_no_index_serves_is_refused_everywhere(
 ) -> None:
     """Cosmos serves only declared orders; the other adapters refuse the same ones, so a unit
     test on memory catches what would fail on Azure."""
-    with pytest.raises(InvalidInput, match="ContainerSpec.indexes"):
+    with pytest.raises(InvalidInput, match=r"ContainerSpec\.indexes"):
         items.query("p1", Query(order_by=order_by))

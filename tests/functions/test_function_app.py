@@ -4,11 +4,8 @@ and each one called directly with the trigger objects the host would pass."""
 from __future__ import annotations
 
 import asyncio
-import importlib
 import json
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -16,23 +13,14 @@ import azure.functions as func
 import pytest
 
 from core.domain.messages import PROJECT_INIT
-from core.domain.projects import ProjectSettings, ProjectStatus
+from core.domain.projects import ProjectSettings, ProjectStatus, Role
+from core.domain.relabel import LABEL_CLASSES, RewriteLabels
 from core.services import projects
+from core.services.collections import ITEMS
+from core.services.tasks import next_task
 from core.services.users import create_user
 from functions import context
-
-
-@pytest.fixture
-def function_app(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleType]:
-    monkeypatch.setenv("LOUPE_DATA_DIR", str(tmp_path))
-    context.settings.cache_clear()
-    context.deps.cache_clear()
-    import function_app as module
-
-    yield importlib.reload(module)
-    context.deps().close()
-    context.settings.cache_clear()
-    context.deps.cache_clear()
+from tests.support.labeling import add_items, running_project
 
 
 def functions_of(module: ModuleType) -> dict[str, Any]:
@@ -46,7 +34,16 @@ def bindings(function: Any) -> list[dict[str, Any]]:
 
 def test_every_function_is_registered_with_its_bindings(function_app: ModuleType) -> None:
     functions = functions_of(function_app)
-    assert set(functions) == {"http_app_func", "project_init"}
+    assert set(functions) == {
+        "http_app_func",
+        "project_init",
+        "ingest_batch",
+        "ingest_blob",
+        "ingest_derivatives",
+        "refresh_sweep",
+        "label_classes",
+        "lease_sweep",
+    }
 
     http = {b["direction"]: b for b in bindings(functions["http_app_func"])}
     assert http["IN"]["type"] == "httpTrigger"
@@ -69,7 +66,12 @@ def test_project_init_trigger_runs_the_stage(function_app: ModuleType) -> None:
     deps.blobs.put("data", f"uploads/{created.value.id}/a.txt", b"Ada Lovelace")
     message = func.ServiceBusMessage(body=json.dumps({"projectId": created.value.id}).encode())
 
-    functions_of(function_app)["project_init"].get_user_function()(message)
+    functions = functions_of(function_app)  # the host builds them once
+    functions["project_init"].get_user_function()(message)
+    # The init stage fans out ingest batches; the last one starts the project running.
+    (batch,) = deps.queue.receive("ingest-batch")
+    batch_message = func.ServiceBusMessage(body=json.dumps(batch.body).encode())
+    functions["ingest_batch"].get_user_function()(batch_message)
 
     current = projects.get_project(deps, project_id=created.value.id).value
     assert current.status is ProjectStatus.RUNNING
@@ -112,3 +114,29 @@ def test_http_function_serves_the_api(function_app: ModuleType) -> None:
     missing = call("GET", "http://localhost/api/projects/nope")
     assert missing.status_code == 404
     assert missing.mimetype == "application/problem+json"
+
+
+def test_labeling_functions_are_bound_and_run(function_app: ModuleType) -> None:
+    functions = functions_of(function_app)
+    (sweep,) = bindings(functions["lease_sweep"])
+    assert sweep["type"] == "timerTrigger" and sweep["schedule"] == "30 * * * * *"
+    (rewrite,) = bindings(functions["label_classes"])
+    assert rewrite["type"] == "serviceBusTrigger" and rewrite["queueName"] == LABEL_CLASSES
+
+    deps = context.deps()
+    project = running_project(deps, members={"lee": Role.LABELER})
+    (only,) = add_items(deps, project, 1)
+    next_task(deps, project_id=project.id, actor="lee")
+    lease = deps.documents.container(ITEMS).read(project.id, only).body["lease"]
+    # The real clock runs on: backdate the lease instead of waiting ten minutes.
+    stale = deps.documents.container(ITEMS).read(project.id, only).body
+    stale["lease"] = lease | {"until": "2000-01-01T00:00:00.000000Z"}
+    deps.documents.container(ITEMS).upsert(stale)
+    functions["lease_sweep"].get_user_function()(None)
+    assert "lease" not in deps.documents.container(ITEMS).read(project.id, only).body
+
+    message = RewriteLabels(
+        project_id=project.id, actor="olive", before=deps.clock.now(), old="cat", new="kitten"
+    )
+    body = json.dumps(message.to_doc()).encode()
+    functions["label_classes"].get_user_function()(func.ServiceBusMessage(body=body))

@@ -14,6 +14,7 @@ from core.ports import Deps, Query
 from core.services import projects, stages
 from core.services.collections import EVENTS, ITEMS, load, scan
 from tests.support.deps import azure_deps, local_deps, memory_deps
+from tests.support.media import image_bytes
 
 
 @pytest.fixture(params=["memory", "local", "azure"])
@@ -38,12 +39,13 @@ def birds(**changes: object) -> ProjectSettings:
 
 
 def run_queue(deps: Deps) -> int:
+    """Run every stage until the queues are empty; returns how many init messages ran."""
     handled = 0
-    while messages := deps.queue.receive(PROJECT_INIT):
+    while messages := [m for q in stages.QUEUE_SPECS for m in deps.queue.receive(q)]:
         for message in messages:
             stages.handle(deps, message.queue, message.body)
             deps.queue.complete(message)
-            handled += 1
+            handled += message.queue == PROJECT_INIT
     return handled
 
 
@@ -55,7 +57,7 @@ def test_create_enqueues_initialization_that_registers_items(deps: Deps) -> None
         "birds/notes.txt",
         "fish/d.jpg",
     ):
-        deps.blobs.put("lake", name, b"x")
+        deps.blobs.put("lake", name, image_bytes("PNG"))  # real pictures: each is probed
     dataset = Dataset(source=DataSource.BLOB, container="lake", path="birds/**")
     created = projects.create_project(deps, settings=birds(dataset=dataset), actor="ann")
     assert created.value.status is ProjectStatus.INITIALIZING
@@ -74,6 +76,7 @@ def test_initialization_is_idempotent(deps: Deps) -> None:
     created = projects.create_project(deps, settings=birds(dataset=dataset), actor="ann")
     stages.handle(deps, PROJECT_INIT, {"projectId": created.value.id})
     stages.handle(deps, PROJECT_INIT, {"projectId": created.value.id})
+    run_queue(deps)
     assert deps.documents.container(ITEMS).count(created.value.id) == 1
 
 

@@ -1,0 +1,190 @@
+"""Ingestion benchmark on the embedded default (SQLite documents and queue, folder blobs).
+
+1. Registration: initialize a project over N small JPEGs (100k; --quick 5k), the init stage
+   and its batches run in-process as the local workers would; items/s beside a bare loop of
+   `PIL.Image.open(path).size` over the same files.
+2. Derivatives: thumbnails (and display images where needed) for M 1-megapixel JPEGs in
+   images/s beside a bare Pillow loop: open, draft mode, decode, resize to the thumbnail.
+
+Images are generated once and cached under .bench-cache/ingest/. The last line is one JSON
+object with every figure. Goals: >= 5,000 items/s registration; derivatives >= 80 % of bare.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+
+from PIL import Image
+
+from core.adapters.clock import SystemClock
+from core.adapters.local.blobs import FolderBlobStore
+from core.adapters.local.documents import SqliteDocumentStore
+from core.adapters.local.queue import SqliteWorkQueue
+from core.domain.messages import INGEST_BATCH, INGEST_DERIVATIVES, PROJECT_INIT
+from core.domain.projects import ProjectSettings, ProjectStatus
+from core.media.images import THUMBNAIL_MAX
+from core.ports import Deps
+from core.services import projects, stages
+from core.services.collections import ITEMS
+
+CACHE = Path(__file__).resolve().parent.parent / ".bench-cache" / "ingest"
+
+
+def small_images(count: int) -> Path:
+    folder = CACHE / "blobs" / "small" / f"n{count}"
+    marker = folder / ".complete"
+    if not marker.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"generating {count:,} small JPEGs once into {folder} ...", flush=True)
+        base = Image.linear_gradient("L").resize((64, 48)).convert("RGB")
+        for i in range(count):
+            out = io.BytesIO()
+            base.rotate(i % 360).save(out, "JPEG", quality=80)
+            (folder / f"{i:06d}.jpg").write_bytes(out.getvalue())
+        marker.write_text("ok")
+    return folder
+
+
+def megapixel_images(count: int) -> Path:
+    folder = CACHE / "blobs" / "large" / f"n{count}"
+    marker = folder / ".complete"
+    if not marker.exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"generating {count} 1-megapixel JPEGs once ...", flush=True)
+        base = Image.radial_gradient("L").resize((1152, 864)).convert("RGB")
+        noise = Image.effect_noise((1152, 864), 40).convert("RGB")
+        for i in range(count):
+            picture = Image.blend(base.rotate(i), noise, 0.3)
+            picture.save(folder / f"{i:05d}.jpg", "JPEG", quality=90)
+        marker.write_text("ok")
+    return folder
+
+
+def deps_for(work: Path) -> Deps:
+    clock = SystemClock()
+    return Deps(
+        documents=SqliteDocumentStore(work / "documents.sqlite"),
+        blobs=FolderBlobStore(
+            CACHE / "blobs", base_url="http://127.0.0.1:1", secret=b"bench", clock=clock
+        ),
+        queue=SqliteWorkQueue(work / "queue.sqlite", clock, stages.QUEUE_SPECS),
+        clock=clock,
+    )
+
+
+def drain(deps: Deps, queues: tuple[str, ...], workers: int) -> None:
+    """What the embedded runtime's workers do, on `workers` threads."""
+
+    def work() -> None:
+        while True:
+            messages = [m for q in queues for m in deps.queue.receive(q, max_messages=1)]
+            if not messages:
+                return
+            for message in messages:
+                stages.handle(deps, message.queue, message.body)
+                deps.queue.complete(message)
+
+    with ThreadPoolExecutor(workers) as pool:
+        for future in [pool.submit(work) for _ in range(workers)]:
+            future.result()
+
+
+def registration(count: int, workers: int) -> dict[str, float]:
+    folder = small_images(count)
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".jpg")
+    start = time.perf_counter()
+    for path in files:
+        Image.open(path).size  # noqa: B018  # the bare baseline
+    bare = len(files) / (time.perf_counter() - start)
+
+    with tempfile.TemporaryDirectory() as work:
+        deps = deps_for(Path(work))
+        settings = ProjectSettings.model_validate(
+            {
+                "name": "Bench",
+                "taskType": "image_multiclass",
+                "labelClasses": [{"name": "a"}],
+                "dataset": {"source": "blob", "container": "small", "path": f"n{count}/**"},
+            }
+        )
+        start = time.perf_counter()
+        project = projects.create_project(deps, settings=settings, actor="bench").value
+        drain(deps, (PROJECT_INIT,), 1)
+        drain(deps, (INGEST_BATCH,), workers)
+        elapsed = time.perf_counter() - start
+        status = projects.get_project(deps, project_id=project.id).value.status
+        registered = deps.documents.container(ITEMS).count(project.id)
+        assert status is ProjectStatus.RUNNING and registered == count, (status, registered)
+        deps.close()
+    ours = count / elapsed
+    print(f"registration: {count:,} items in {elapsed:.2f} s = {ours:,.0f} items/s")
+    print(f"  bare PIL.Image.open(...).size loop: {bare:,.0f} files/s (ratio {ours / bare:.2f})")
+    return {
+        "registration_items_per_s": round(ours, 1),
+        "bare_open_size_per_s": round(bare, 1),
+        "registration_ratio": round(ours / bare, 3),
+    }
+
+
+def derivatives(count: int, workers: int) -> dict[str, float]:
+    folder = megapixel_images(count)
+    files = sorted(p for p in folder.iterdir() if p.suffix == ".jpg")
+    start = time.perf_counter()
+    for path in files:
+        with Image.open(path) as image:
+            image.draft("RGB", (THUMBNAIL_MAX * 2, THUMBNAIL_MAX * 2))
+            image.thumbnail((THUMBNAIL_MAX, THUMBNAIL_MAX), Image.Resampling.BILINEAR)
+    bare = len(files) / (time.perf_counter() - start)
+
+    with tempfile.TemporaryDirectory() as work:
+        deps = deps_for(Path(work))
+        settings = ProjectSettings.model_validate(
+            {
+                "name": "Bench large",
+                "taskType": "image_bounding_box",
+                "labelClasses": [{"name": "a"}],
+                "dataset": {"source": "blob", "container": "large", "path": f"n{count}/**"},
+            }
+        )
+        project = projects.create_project(deps, settings=settings, actor="bench").value
+        drain(deps, (PROJECT_INIT, INGEST_BATCH), 1)
+        start = time.perf_counter()
+        drain(deps, (INGEST_DERIVATIVES,), 1)
+        elapsed = time.perf_counter() - start
+        made = sum(1 for _ in (CACHE / "blobs" / "derivatives" / project.id).iterdir())
+        assert made == count, made
+        deps.close()
+    ours = count / elapsed
+    print(f"derivatives: {count} 1-MP JPEGs in {elapsed:.2f} s = {ours:,.1f} images/s")
+    print(f"  bare Pillow draft + decode + resize: {bare:,.1f} images/s (ratio {ours / bare:.2f})")
+    return {
+        "derivatives_images_per_s": round(ours, 1),
+        "bare_draft_resize_per_s": round(bare, 1),
+        "derivatives_ratio": round(ours / bare, 3),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="5k small, 100 large: < 1 minute")
+    parser.add_argument("--workers", type=int, default=2, help="batch worker threads")
+    args = parser.parse_args()
+    small, large = (5_000, 100) if args.quick else (100_000, 1_000)
+    print(f"ingest benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, quick={args.quick}")
+    figures = {"items": small, "megapixel_images": large}
+    figures |= registration(small, args.workers)
+    figures |= derivatives(large, args.workers)
+    figures["goal_items_per_s"] = 5000
+    figures["goal_derivatives_ratio"] = 0.8
+    print(json.dumps(figures))
+
+
+if __name__ == "__main__":
+    main()

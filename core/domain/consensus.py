@@ -1,0 +1,240 @@
+"""Consensus: when several labelers answer the same item, what the item's label is.
+
+Classes go by strict majority (for multi-label, each class on its own). Boxes and polygons are
+matched across labelers by IoU ≥ 0.5, spans only when their offsets are exactly equal; a shape
+that a strict majority of labelers drew, with a label a strict majority of them chose, is kept,
+one that a minority drew is dropped, and anything else (an even split) is a disagreement. A
+disagreement after the most labelers allowed goes to review.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from core.domain.annotations import (
+    AnnotationValue,
+    Box,
+    BoxSet,
+    MultiLabel,
+    Polygon,
+    PolygonSet,
+    SingleLabel,
+    Span,
+    SpanSet,
+)
+from core.domain.geometry import box_iou, polygon_iou
+from core.domain.task_types import TaskType
+
+MATCH_IOU = 0.5
+
+S = TypeVar("S", Box, Polygon, Span)
+
+
+class Verdict(StrEnum):
+    PENDING = "pending"  # fewer answers than needed, or no agreement yet with room for more
+    AGREED = "agreed"
+    DISAGREED = "disagreed"  # no agreement after the most labelers allowed: review decides
+
+
+@dataclass(frozen=True)
+class Decision:
+    verdict: Verdict
+    final: AnnotationValue | None = None
+    agreed: tuple[bool, ...] | None = None
+    """Per answer, whether it matches the consensus; None when there was nothing to compare."""
+
+
+@dataclass(frozen=True)
+class _Agreement:
+    final: AnnotationValue | None  # None: no agreement
+    agreed: tuple[bool, ...]
+
+
+def decide(
+    task_type: TaskType, values: Sequence[AnnotationValue], *, min_labelers: int, max_labelers: int
+) -> Decision:
+    if len(values) < min_labelers:
+        return Decision(Verdict.PENDING)
+    if len(values) == 1:
+        return Decision(Verdict.AGREED, values[0])
+    found = agreement(task_type, values)
+    if found.final is not None:
+        return Decision(Verdict.AGREED, found.final, found.agreed)
+    if len(values) < max_labelers:
+        return Decision(Verdict.PENDING)
+    return Decision(Verdict.DISAGREED, None, found.agreed)
+
+
+def agreement(task_type: TaskType, values: Sequence[AnnotationValue]) -> _Agreement:
+    if task_type.is_classification and not task_type.is_multilabel:
+        return _single([_as(SingleLabel, v) for v in values])
+    if task_type.is_multilabel:
+        return _multi([_as(MultiLabel, v) for v in values])
+    if task_type is TaskType.IMAGE_BOUNDING_BOX:
+        return _boxes([_as(BoxSet, v).boxes for v in values])
+    if task_type is TaskType.IMAGE_POLYGON:
+        return _polygons([_as(PolygonSet, v).polygons for v in values])
+    return _spans([_as(SpanSet, v).spans for v in values])
+
+
+def _boxes(answers: list[tuple[Box, ...]]) -> _Agreement:
+    found = _shapes(answers, box_iou, MATCH_IOU, _mean_box)
+    return _Agreement(None if found.final is None else BoxSet(found.final), found.agreed)
+
+
+def _polygons(answers: list[tuple[Polygon, ...]]) -> _Agreement:
+    found = _shapes(answers, lambda a, b: polygon_iou(a.points, b.points), MATCH_IOU, _medoid)
+    return _Agreement(None if found.final is None else PolygonSet(found.final), found.agreed)
+
+
+def _spans(answers: list[tuple[Span, ...]]) -> _Agreement:
+    found = _shapes(answers, _same_offsets, 1.0, _first_span)
+    if found.final is None:
+        return _Agreement(None, found.agreed)
+    return _Agreement(SpanSet(tuple(sorted(found.final, key=lambda s: s.start))), found.agreed)
+
+
+def from_json(task_type: TaskType, raw: dict[str, Any]) -> AnnotationValue:
+    """A stored value (validated when it was submitted) back as its typed form."""
+    if task_type.is_classification and not task_type.is_multilabel:
+        return SingleLabel(raw["label"])
+    if task_type.is_multilabel:
+        return MultiLabel(tuple(raw["labels"]))
+    if task_type is TaskType.IMAGE_BOUNDING_BOX:
+        return BoxSet(tuple(Box(**box) for box in raw["boxes"]))
+    if task_type is TaskType.IMAGE_POLYGON:
+        return PolygonSet(
+            tuple(
+                Polygon(p["label"], tuple((x, y) for x, y in p["points"])) for p in raw["polygons"]
+            )
+        )
+    return SpanSet(tuple(Span(**span) for span in raw["spans"]))
+
+
+V = TypeVar("V")
+
+
+def _as(kind: type[V], value: AnnotationValue) -> V:
+    if not isinstance(value, kind):
+        raise TypeError(f"expected {kind.__name__}, got {type(value).__name__}")
+    return value
+
+
+def _majority(counts: Counter[str], total: int) -> str | None:
+    label, count = counts.most_common(1)[0] if counts else ("", 0)
+    return label if count * 2 > total else None
+
+
+def _single(values: Sequence[SingleLabel]) -> _Agreement:
+    winner = _majority(Counter(v.label for v in values), len(values))
+    agreed = tuple(v.label == winner for v in values)
+    return _Agreement(None if winner is None else SingleLabel(winner), agreed)
+
+
+def _multi(values: Sequence[MultiLabel]) -> _Agreement:
+    counts = Counter(label for v in values for label in v.labels)
+    total = len(values)
+    chosen = tuple(sorted(label for label, n in counts.items() if n * 2 > total))
+    tied = any(n * 2 == total for n in counts.values())
+    agreed = tuple(v.labels == chosen for v in values)
+    return _Agreement(None if tied or not chosen else MultiLabel(chosen), agreed)
+
+
+@dataclass
+class _Group(Generic[S]):
+    members: list[tuple[int, S]]
+
+
+@dataclass(frozen=True)
+class _ShapeAgreement(Generic[S]):
+    final: tuple[S, ...] | None
+    agreed: tuple[bool, ...]
+
+
+def _shapes(
+    answers: Sequence[Sequence[S]],
+    similarity: Callable[[S, S], float],
+    threshold: float,
+    merge: Callable[[list[S], str], S],
+) -> _ShapeAgreement[S]:
+    groups = _match(answers, similarity, threshold)
+    total = len(answers)
+    kept: list[S] = []
+    disagreed = False
+    fine = [True] * total  # per labeler: every shape they drew is in a kept group, labelled so
+    drew_kept: list[set[int]] = [set() for _ in range(total)]
+    for index, group in enumerate(groups):
+        shapes = [shape for _, shape in group.members]
+        label = _majority(Counter(shape.label for shape in shapes), len(shapes))
+        if len(shapes) * 2 < total:  # a minority drew it: the majority says there is nothing
+            for who, _ in group.members:
+                fine[who] = False
+            continue
+        if len(shapes) * 2 == total or label is None:
+            disagreed = True
+            for who, _ in group.members:
+                fine[who] = False
+            continue
+        kept.append(merge([s for s in shapes if s.label == label], label))
+        for who, shape in group.members:
+            fine[who] = fine[who] and shape.label == label
+            drew_kept[who].add(index)
+    kept_groups = {i for i, g in enumerate(groups) if len(g.members) * 2 > total}
+    agreed = tuple(fine[who] and kept_groups <= drew_kept[who] for who in range(total))
+    return _ShapeAgreement(None if disagreed else tuple(kept), agreed)
+
+
+def _match(
+    answers: Sequence[Sequence[S]], similarity: Callable[[S, S], float], threshold: float
+) -> list[_Group[S]]:
+    """Greedy matching, labeler by labeler: each shape joins the group it is most similar to on
+    average (at least `threshold`), a group taking one shape per labeler."""
+    groups: list[_Group[S]] = []
+    for who, shapes in enumerate(answers):
+        pairs = []
+        for si, shape in enumerate(shapes):
+            for gi, group in enumerate(groups):
+                score = sum(similarity(shape, s) for _, s in group.members) / len(group.members)
+                if score >= threshold:
+                    pairs.append((score, si, gi))
+        pairs.sort(key=lambda p: (-p[0], p[1], p[2]))
+        placed: set[int] = set()
+        taken: set[int] = set()
+        for _, si, gi in pairs:
+            if si not in placed and gi not in taken:
+                groups[gi].members.append((who, shapes[si]))
+                placed.add(si)
+                taken.add(gi)
+        groups += [_Group([(who, s)]) for si, s in enumerate(shapes) if si not in placed]
+    return groups
+
+
+def _mean_box(boxes: list[Box], label: str) -> Box:
+    count = len(boxes)
+    x = sum(b.x for b in boxes) / count
+    y = sum(b.y for b in boxes) / count
+    w = min(sum(b.w for b in boxes) / count, 1.0 - x)
+    h = min(sum(b.h for b in boxes) / count, 1.0 - y)
+    return Box(label, x, y, w, h)
+
+
+def _medoid(polygons: list[Polygon], label: str) -> Polygon:
+    """The drawn polygon closest to the others (averaging rings would not give a valid one)."""
+
+    def closeness(p: Polygon) -> float:
+        return sum(polygon_iou(p.points, q.points) for q in polygons if q is not p)
+
+    best = max(polygons, key=closeness)
+    return Polygon(label, best.points)
+
+
+def _same_offsets(a: Span, b: Span) -> float:
+    return 1.0 if (a.start, a.end) == (b.start, b.end) else 0.0
+
+
+def _first_span(spans: list[Span], label: str) -> Span:
+    return Span(label, spans[0].start, spans[0].end)  # matched spans share their offsets

@@ -1,0 +1,98 @@
+"""Ingestion's records: an initialization's plan, one result per batch, the refresh watermark,
+and the progress read from them. Progress is summed on read from many small documents, so no
+single document is fought over by every batch."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from datetime import datetime
+
+from pydantic import Field
+
+from core.domain.model import DomainModel
+
+PLAN = "plan"
+REFRESH = "refresh"
+
+
+def batch_id(run: str, batch: int) -> str:
+    return f"batch-{run}-{batch:06d}"
+
+
+class Tally(DomainModel):
+    registered: int = 0
+    failed: int = 0
+    skipped: int = 0
+    skipped_reasons: dict[str, int] = Field(default_factory=dict)
+
+    def plus(self, other: Tally) -> Tally:
+        reasons = Counter(self.skipped_reasons)
+        reasons.update(other.skipped_reasons)
+        return Tally(
+            registered=self.registered + other.registered,
+            failed=self.failed + other.failed,
+            skipped=self.skipped + other.skipped,
+            skipped_reasons=dict(reasons),
+        )
+
+
+def tally(registered: int, failed: int, skipped: Iterable[tuple[str, int]]) -> Tally:
+    reasons: Counter[str] = Counter()
+    for reason, count in skipped:
+        reasons[reason] += count
+    return Tally(
+        registered=registered,
+        failed=failed,
+        skipped=sum(reasons.values()),
+        skipped_reasons=dict(reasons),
+    )
+
+
+class IngestPlan(DomainModel):
+    """Written by the init stage as it lists: how many files and batches so far, and the
+    files it skipped itself (types the project does not take, over the cap)."""
+
+    id: str = PLAN
+    project_id: str
+    run: str
+    listed: int = 0
+    batches: int = 0
+    complete: bool = False
+    skipped: Tally = Tally()
+    started_at: datetime
+
+
+class BatchResult(DomainModel):
+    id: str
+    project_id: str
+    run: str
+    batch: int
+    tally: Tally
+    done_at: datetime
+
+
+class RefreshState(DomainModel):
+    """Blobs modified after `watermark` are new to the sweep (None: compare every blob with
+    the items); `refreshed_at` is when the data was last refreshed."""
+
+    id: str = REFRESH
+    project_id: str
+    watermark: datetime | None = None
+    refreshed_at: datetime
+    registered: int = Field(default=0, description="Items added since initialization")
+
+
+class IngestProgress(DomainModel):
+    status: str
+    total: int = Field(description="Files listed so far (a row file becomes many items)")
+    registered: int
+    failed: int
+    skipped: int
+    skipped_reasons: dict[str, int]
+    batches: int
+    batches_done: int
+    listing_complete: bool
+    started_at: datetime | None = None
+    last_refreshed_at: datetime | None = None
+    refreshed_items: int = 0

@@ -1,0 +1,80 @@
+"""Where an item waits in the labeling queue, as one indexed string field (`lane`).
+
+The lane is derived from the item on every write (never stored by hand), so one indexed
+query per step finds the next task: a labeler's own leases, then items assigned to them, then
+the public lanes in priority order. Public lanes sort below `PUBLIC_TO`, private ones (`a:`
+or `l:` plus a user name) above it, so a range over the public part never meets an item
+reserved for someone.
+
+Times that queries compare or order by are `Stamp`s: fixed-width UTC text, so that string order
+is time order on every store (pydantic's own form drops zero microseconds, which breaks it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import PlainSerializer
+
+ASSIGNED = "a:"  # + user: reserved for that labeler until released
+LEASED = "l:"  # + user: under a live lease
+PARTIAL = "1r"  # some labelers answered, consensus wants more: finish these first
+PRELABELED = "2p"  # a prediction or kept label to confirm
+CLUSTERED = "3c:"  # + cluster id: similar items, served as pages of one cluster
+QUEUE = "4q"  # everything else, by queue rank
+PUBLIC_TO = "5"  # public lanes sort below this, private ones (a:, l:) above
+
+
+def stamp_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+Stamp = Annotated[datetime, PlainSerializer(stamp_text, return_type=str, when_used="json")]
+
+
+def lane_of(
+    *,
+    unlabeled: bool,
+    lease_user: str | None,
+    assignee: str | None,
+    annotators: Collection[str],
+    suggested: bool,
+    cluster: str | None,
+) -> str | None:
+    """The lane of an item, or None when it is not waiting for a labeler."""
+    if not unlabeled:
+        return None
+    if lease_user is not None:
+        return LEASED + lease_user
+    if assignee is not None and assignee not in annotators:
+        return ASSIGNED + assignee
+    if annotators:
+        return PARTIAL
+    if suggested:
+        return PRELABELED
+    if cluster is not None:
+        return CLUSTERED + cluster
+    return QUEUE
+
+
+def cluster_of(lane: str | None) -> str | None:
+    return lane[len(CLUSTERED) :] if lane is not None and lane.startswith(CLUSTERED) else None
+
+
+def value_labels(value: object) -> list[str]:
+    """The distinct labels in a stored annotation value of any task type, in order of use."""
+    if not isinstance(value, dict):
+        return []
+    found: list[str] = []
+    if isinstance(value.get("label"), str):
+        found.append(value["label"])
+    for name in value.get("labels") or ():
+        if isinstance(name, str):
+            found.append(name)
+    for key in ("boxes", "polygons", "spans"):
+        for part in value.get(key) or ():
+            if isinstance(part, dict) and isinstance(part.get("label"), str):
+                found.append(part["label"])
+    return list(dict.fromkeys(found))

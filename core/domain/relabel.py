@@ -1,0 +1,44 @@
+"""Changing label classes mid-project, and what happens to the labels items already carry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from core.domain.items import Item, ItemState
+from core.domain.model import DomainModel
+
+LABEL_CLASSES = "label-classes"
+"""The queue whose messages rewrite a project's items after its label classes changed."""
+
+
+class ExistingLabels(StrEnum):
+    START_OVER = "start_over"  # remove every label: all items go back to the queue
+    KEEP_AS_DEFAULTS = "keep_as_defaults"  # back to the queue, the old label pre-filled
+    KEEP = "keep"  # continue: labels stay, new classes apply from now on
+
+
+class RewriteLabels(DomainModel):
+    """Rewrite one project's items, a batch per message (`continuation` resumes): reset those
+    labeled before `before` (start over), or rename `old` to `new`."""
+
+    project_id: str
+    actor: str
+    before: datetime
+    existing: ExistingLabels | None = None
+    old: str | None = None
+    new: str | None = None
+    continuation: str | None = None
+    batch: int = 0
+
+
+def labeled_before(item: Item, before: datetime) -> bool:
+    """Whether the item carries labels (or a skip), none newer than `before`: such an item is
+    reset by a start-over, while one answered again after the change is left alone, so that a
+    repeated message does no harm."""
+    if item.state is ItemState.UNLABELED and not item.annotations:
+        return False
+    if item.state is ItemState.ERROR:
+        return False
+    answers = [a.at for a in item.annotations] + [s.at for s in item.skips]
+    return all(at <= before for at in answers)

@@ -1,0 +1,49 @@
+"""Tasks: what a labeler is handed, and the lease that keeps it theirs for a while."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from core.domain.errors import Conflict, InvalidInput
+from core.domain.items import Item, Lease
+from core.domain.task_types import MediaKind, TaskType
+
+LEASE = timedelta(minutes=10)
+PAGE_SIZES = (1, 4, 6, 9)
+
+
+@dataclass(frozen=True)
+class Task:
+    items: list[Item] = field(default_factory=list)
+    lease_until: datetime | None = None
+
+
+def check_page_size(task_type: TaskType, size: int) -> None:
+    if size not in PAGE_SIZES:
+        raise InvalidInput.one("size", f"must be one of {', '.join(map(str, PAGE_SIZES))}")
+    if size > 1 and not (task_type.is_classification and task_type.media is MediaKind.IMAGE):
+        raise InvalidInput.one(
+            "size",
+            f"pages of {size} are for image classification; a {task_type.value} project "
+            "hands out one item at a time",
+        )
+
+
+def leased(item: Item, user: str, until: datetime, now: datetime) -> Item:
+    return item.model_copy(update={"lease": Lease(user=user, until=until), "updated_at": now})
+
+
+def released(item: Item, now: datetime) -> Item:
+    return item.model_copy(update={"lease": None, "updated_at": now})
+
+
+def check_lease(item: Item, user: str) -> None:
+    """The caller must hold the item's lease to answer it."""
+    if item.lease is None:
+        raise Conflict(
+            f"item {item.id!r} is not leased to you (the lease expired or was never taken): "
+            "ask for the next task again"
+        )
+    if item.lease.user != user:
+        raise Conflict(f"item {item.id!r} is leased to another labeler")

@@ -1,0 +1,184 @@
+"""Labeling over HTTP: next task, renew/release leases, submit (one item or a page), skip,
+correct the last submission. A labeler sees only what labeling shows: the item, its
+suggestion, and their own answer."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter
+from pydantic import Field
+
+from core.domain.datasets import dataset_root
+from core.domain.items import Item, Prediction
+from core.domain.model import DomainModel
+from core.domain.projects import Project
+from core.domain.tasks import PAGE_SIZES, Task
+from core.http.context import AppDeps, CurrentUser
+from core.ports import Deps
+from core.services import labeling, tasks
+from core.services.projects import get_project
+
+router = APIRouter(prefix="/projects/{project_id}", tags=["labeling"])
+
+
+class TaskItem(DomainModel):
+    id: str
+    path: str
+    kind: str
+    url: str | None = None
+    text: str | None = None
+    width: int | None = None
+    height: int | None = None
+    prefill: dict[str, Any] | None = None
+    prediction: Prediction | None = None
+    mine: dict[str, Any] | None = Field(default=None, description="Your answer, if you gave one")
+    state: str
+
+
+class TaskView(DomainModel):
+    items: list[TaskItem]
+    lease_until: datetime | None = None
+
+
+class NextTask(DomainModel):
+    size: int = Field(default=1, description=f"Items per task: one of {PAGE_SIZES}")
+
+
+class ItemIds(DomainModel):
+    item_ids: list[str] = Field(min_length=1, max_length=100)
+
+
+class AnswerIn(DomainModel):
+    value: dict[str, Any]
+
+
+class PageAnswer(DomainModel):
+    item_id: str
+    value: dict[str, Any]
+
+
+class PageAnswers(DomainModel):
+    answers: list[PageAnswer] = Field(min_length=1, max_length=100)
+
+
+class SkipIn(DomainModel):
+    reason: str | None = Field(default=None, max_length=1000)
+
+
+class Released(DomainModel):
+    released: int
+
+
+class LastSubmission(DomainModel):
+    item_id: str | None
+
+
+def task_item(deps: Deps, project: Project, item: Item, user: str) -> TaskItem:
+    mine = next((a.value for a in item.annotations if a.user == user), None)
+    return TaskItem(
+        id=item.id,
+        path=item.path,
+        kind=item.kind.value,
+        url=_url(deps, project, item),
+        text=item.text,
+        width=item.derivatives.width
+        if item.derivatives
+        else (item.media.width if item.media else None),
+        height=item.derivatives.height
+        if item.derivatives
+        else (item.media.height if item.media else None),
+        prefill=item.prefill,
+        prediction=item.prediction,
+        mine=mine,
+        state=item.state.value,
+    )
+
+
+def _url(deps: Deps, project: Project, item: Item) -> str | None:
+    if item.derivatives is not None:
+        container, _, name = item.derivatives.display.partition("/")
+        return deps.blobs.url(container, name)
+    if item.text is not None:
+        return None
+    container, root = dataset_root(
+        project.dataset, project_id=project.id, upload_container=deps.data_container
+    )
+    return deps.blobs.url(container, root + item.path)
+
+
+def _view(deps: Deps, project_id: str, items: list[Item], user: str) -> list[TaskItem]:
+    if not items:
+        return []
+    project = get_project(deps, project_id=project_id).value
+    return [task_item(deps, project, item, user) for item in items]
+
+
+def _task(deps: Deps, project_id: str, task: Task, user: str) -> TaskView:
+    return TaskView(items=_view(deps, project_id, task.items, user), lease_until=task.lease_until)
+
+
+@router.post("/tasks/next", response_model_exclude_none=True)
+def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser) -> TaskView:
+    """Lease the next item (or a page); `items` is empty when nothing is left for you."""
+    found = tasks.next_task(deps, project_id=project_id, actor=user.id, size=body.size)
+    return _task(deps, project_id, found, user.id)
+
+
+@router.post("/tasks/renew", response_model_exclude_none=True)
+def renew(project_id: str, body: ItemIds, deps: AppDeps, user: CurrentUser) -> TaskView:
+    found = tasks.renew_leases(deps, project_id=project_id, actor=user.id, item_ids=body.item_ids)
+    return _task(deps, project_id, found, user.id)
+
+
+@router.post("/tasks/release")
+def release(project_id: str, body: ItemIds, deps: AppDeps, user: CurrentUser) -> Released:
+    count = tasks.release_leases(deps, project_id=project_id, actor=user.id, item_ids=body.item_ids)
+    return Released(released=count)
+
+
+@router.get("/tasks/last")
+def last_submission(project_id: str, deps: AppDeps, user: CurrentUser) -> LastSubmission:
+    """The item you answered last: the one you may still correct."""
+    found = labeling.last_submission(deps, project_id=project_id, actor=user.id)
+    return LastSubmission(item_id=found)
+
+
+@router.post("/items/{item_id}/annotation", response_model_exclude_none=True)
+def submit(
+    project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: CurrentUser
+) -> TaskItem:
+    item = labeling.submit_annotation(
+        deps, project_id=project_id, actor=user.id, item_id=item_id, value=body.value
+    )
+    return _view(deps, project_id, [item], user.id)[0]
+
+
+@router.put("/items/{item_id}/annotation", response_model_exclude_none=True)
+def correct(
+    project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: CurrentUser
+) -> TaskItem:
+    """Correct your last submission while it is not reviewed."""
+    item = labeling.correct_annotation(
+        deps, project_id=project_id, actor=user.id, item_id=item_id, value=body.value
+    )
+    return _view(deps, project_id, [item], user.id)[0]
+
+
+@router.post("/annotations", response_model_exclude_none=True)
+def submit_page(
+    project_id: str, body: PageAnswers, deps: AppDeps, user: CurrentUser
+) -> list[TaskItem]:
+    """Answer a page of leased items at once."""
+    answers = [labeling.Answer(a.item_id, a.value) for a in body.answers]
+    items = labeling.submit_annotations(deps, project_id=project_id, actor=user.id, answers=answers)
+    return _view(deps, project_id, items, user.id)
+
+
+@router.post("/items/{item_id}/skip", response_model_exclude_none=True)
+def skip(project_id: str, item_id: str, body: SkipIn, deps: AppDeps, user: CurrentUser) -> TaskItem:
+    item = labeling.skip_item(
+        deps, project_id=project_id, actor=user.id, item_id=item_id, reason=body.reason
+    )
+    return _view(deps, project_id, [item], user.id)[0]

@@ -1,0 +1,174 @@
+"""Owners' project management over HTTP: members, assignments, label classes mid-project."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Response
+from pydantic import Field
+
+from core.domain.labels import LabelClass
+from core.domain.model import DomainModel
+from core.domain.projects import Project, Role
+from core.domain.relabel import ExistingLabels
+from core.http import etags
+from core.http.context import AppDeps, CurrentUser
+from core.services import assignment, label_classes, members
+from core.services.versioned import Versioned
+
+router = APIRouter(prefix="/projects/{project_id}", tags=["management"])
+
+IfMatch = Annotated[str | None, Header(description="The project's ETag from your last read")]
+
+
+class MemberIn(DomainModel):
+    role: Role
+
+
+class AssignIn(DomainModel):
+    labeler: str
+    item_ids: list[str] | None = Field(default=None, max_length=assignment.MAX_ITEMS)
+    path_prefix: str | None = None
+    limit: int = Field(default=assignment.MAX_ITEMS, ge=1, le=assignment.MAX_ITEMS)
+
+
+class ReleaseIn(DomainModel):
+    labeler: str | None = None
+    item_ids: list[str] | None = Field(default=None, max_length=assignment.MAX_ITEMS)
+    path_prefix: str | None = None
+
+
+class Changed(DomainModel):
+    changed: int
+
+
+class AddClassesIn(DomainModel):
+    classes: list[LabelClass] = Field(min_length=1)
+    existing_labels: ExistingLabels = Field(
+        description="start_over, keep_as_defaults (pre-filled), or keep"
+    )
+
+
+class RenameIn(DomainModel):
+    old: str = Field(alias="from")
+    new: str = Field(alias="to")
+
+
+def _classes(response: Response, saved: Versioned[Project]) -> list[LabelClass]:
+    response.headers["ETag"] = etags.header(saved.etag)
+    return saved.value.label_classes
+
+
+def _members(response: Response, saved: Versioned[Project]) -> dict[str, Role]:
+    response.headers["ETag"] = etags.header(saved.etag)
+    return saved.value.members
+
+
+@router.get("/members")
+def list_members(project_id: str, deps: AppDeps, user: CurrentUser) -> dict[str, Role]:
+    return members.list_members(deps, project_id=project_id, actor=user.id)
+
+
+@router.put("/members/{member}")
+def set_member(
+    project_id: str,
+    member: str,
+    body: MemberIn,
+    deps: AppDeps,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> dict[str, Role]:
+    saved = members.set_member(
+        deps,
+        project_id=project_id,
+        actor=user.id,
+        user=member,
+        role=body.role,
+        if_match=etags.optional(if_match),
+    )
+    return _members(response, saved)
+
+
+@router.delete("/members/{member}")
+def remove_member(
+    project_id: str,
+    member: str,
+    deps: AppDeps,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> dict[str, Role]:
+    saved = members.remove_member(
+        deps, project_id=project_id, actor=user.id, user=member, if_match=etags.optional(if_match)
+    )
+    return _members(response, saved)
+
+
+@router.post("/assignments")
+def assign(project_id: str, body: AssignIn, deps: AppDeps, user: CurrentUser) -> Changed:
+    count = assignment.assign_items(
+        deps,
+        project_id=project_id,
+        actor=user.id,
+        labeler=body.labeler,
+        item_ids=body.item_ids,
+        path_prefix=body.path_prefix,
+        limit=body.limit,
+    )
+    return Changed(changed=count)
+
+
+@router.post("/assignments/release")
+def release(project_id: str, body: ReleaseIn, deps: AppDeps, user: CurrentUser) -> Changed:
+    count = assignment.release_items(
+        deps,
+        project_id=project_id,
+        actor=user.id,
+        labeler=body.labeler,
+        item_ids=body.item_ids,
+        path_prefix=body.path_prefix,
+    )
+    return Changed(changed=count)
+
+
+@router.post("/label-classes/add")
+def add_label_classes(
+    project_id: str,
+    body: AddClassesIn,
+    deps: AppDeps,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> list[LabelClass]:
+    """Add classes while paused; existing labels are kept, pre-filled, or removed."""
+    saved = label_classes.add_label_classes(
+        deps,
+        project_id=project_id,
+        actor=user.id,
+        classes=body.classes,
+        existing=body.existing_labels,
+        if_match=etags.optional(if_match),
+    )
+    return _classes(response, saved)
+
+
+@router.post("/label-classes/rename")
+def rename_label_class(
+    project_id: str,
+    body: RenameIn,
+    deps: AppDeps,
+    user: CurrentUser,
+    response: Response,
+    if_match: IfMatch = None,
+) -> list[LabelClass]:
+    """Rename a class while paused; labels already given follow the new name."""
+    saved = label_classes.rename_label_class(
+        deps,
+        project_id=project_id,
+        actor=user.id,
+        old=body.old,
+        new=body.new,
+        if_match=etags.optional(if_match),
+    )
+    return _classes(response, saved)

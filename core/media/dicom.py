@@ -1,0 +1,134 @@
+"""DICOM through pydicom: the header probe (stop before the pixels), and the display rendering:
+modality LUT (rescale), window center/width from the file or from the data's range, 16-bit
+data, MONOCHROME1 inverted, palette and YBR colour turned to RGB. Multi-frame files show their
+first frame; the item records how many there are."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
+from pydicom.pixels.utils import pixel_array
+
+from core.domain.items import DicomTags
+from core.media.facts import MediaError, NeedMore, Probe, Renditions, check_pixels
+from core.media.images import renditions, stretch
+
+
+def probe_dicom(data: bytes, *, complete: bool, max_pixels: int) -> Probe:
+    if not data:
+        raise MediaError("empty file (0 bytes)")
+    header = _header(data, complete=complete)
+    rows, columns = header.get("Rows"), header.get("Columns")
+    if not rows or not columns:
+        kind = header.get("Modality") or header.get("SOPClassUID", "unknown")
+        raise MediaError(f"a DICOM file without an image ({kind}): nothing to label")
+    frames = _int(header.get("NumberOfFrames"), 1)
+    check_pixels(int(columns), int(rows), frames, max_pixels)
+    return Probe(
+        format="dicom", width=int(columns), height=int(rows), frames=frames, dicom=tags(header)
+    )
+
+
+def render_dicom(data: bytes, *, max_pixels: int) -> Renditions:
+    probe = probe_dicom(data, complete=True, max_pixels=max_pixels)
+    header = _header(data, complete=True)
+    try:
+        frame = pixel_array(io.BytesIO(data), index=0)  # decodes the first frame only
+    except Exception as error:  # pydicom raises many kinds for damaged or unsupported data
+        raise MediaError(f"cannot decode the DICOM pixels ({_short(error)})") from None
+    image, used = _to_image(frame, header)
+    made = renditions(image)
+    window = used or (probe.dicom.window_center, probe.dicom.window_width)  # type: ignore[union-attr]
+    updated = tags(header).model_copy(
+        update={"window_center": window[0], "window_width": window[1]}
+    )
+    return Renditions(made.display, made.thumbnail, made.width, made.height, dicom=updated)
+
+
+def tags(header: Dataset) -> DicomTags:
+    center, width = _first(header.get("WindowCenter")), _first(header.get("WindowWidth"))
+    return DicomTags(
+        modality=str(header.get("Modality") or "") or None,
+        window_center=center,
+        window_width=width if width and width > 0 else None,
+        photometric=str(header.get("PhotometricInterpretation") or "") or None,
+        bits_stored=_int(header.get("BitsStored"), 0) or None,
+    )
+
+
+def _header(data: bytes, *, complete: bool) -> Dataset:
+    try:
+        try:
+            return dcmread(io.BytesIO(data), stop_before_pixels=True)
+        except InvalidDicomError:
+            # No preamble: old files. Accept only if it then reads as an image header.
+            found = dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+            if "Rows" not in found and "SOPClassUID" not in found:
+                raise MediaError("not a DICOM file: wrong extension, or a damaged file") from None
+            return found
+    except MediaError:
+        raise
+    except (EOFError, OSError, ValueError, KeyError, TypeError, AttributeError) as error:
+        if not complete:
+            raise NeedMore from error
+        raise MediaError(f"damaged DICOM header ({_short(error)})") from None
+
+
+def _to_image(
+    frame: np.ndarray[Any, Any], header: Dataset
+) -> tuple[Image.Image, tuple[float, float] | None]:
+    """An 8-bit PIL image, and the (center, width) window used for greyscale."""
+    photometric = str(header.get("PhotometricInterpretation", "MONOCHROME2"))
+    if photometric == "PALETTE COLOR":
+        rgb = apply_color_lut(frame, header)
+        return _rgb(rgb), None
+    if frame.ndim == 3:  # colour: pydicom has already turned YBR into RGB
+        return _rgb(frame), None
+    values = apply_modality_lut(frame, header).astype(np.float64)
+    center, width = _first(header.get("WindowCenter")), _first(header.get("WindowWidth"))
+    if center is None or width is None or width <= 0:
+        low, high = float(values.min()), float(values.max())
+        center, width = (low + high) / 2, max(high - low, 1.0)
+    low, high = center - width / 2, center + width / 2
+    image = stretch(values, low, high)
+    if photometric == "MONOCHROME1":  # high values are dark
+        image = Image.fromarray(255 - np.asarray(image), mode="L")
+    return image, (center, width)
+
+
+def _rgb(values: np.ndarray[Any, Any]) -> Image.Image:
+    if values.dtype != np.uint8:
+        values = (values.astype(np.float64) * (255.0 / max(float(values.max()), 1.0))).astype(
+            np.uint8
+        )
+    return Image.fromarray(values, mode="RGB")
+
+
+def _first(value: Any) -> float | None:
+    """A number from a DICOM value that may hold several (the first is the default)."""
+    if isinstance(value, Sequence) and not isinstance(value, str | bytes):
+        value = value[0] if len(value) else None
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _int(value: Any, default: int) -> int:
+    try:
+        return int(value) if value not in (None, "") else default
+    except (TypeError, ValueError):
+        return default
+
+
+def _short(error: BaseException) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text[:300]

@@ -1,0 +1,56 @@
+"""What probing and rendering return, and the errors they raise."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.domain.items import DicomTags
+
+
+class MediaError(Exception):
+    """The file cannot become a usable item; `str(error)` says why, for the UI and API."""
+
+
+class NeedMore(Exception):
+    """The header did not fit in the bytes given: probe again with the whole file."""
+
+
+@dataclass(frozen=True)
+class Probe:
+    format: str
+    width: int
+    height: int
+    """After EXIF orientation: the size a person sees."""
+    frames: int = 1
+    dicom: DicomTags | None = None
+
+
+@dataclass(frozen=True)
+class Rendition:
+    data: bytes
+    content_type: str
+    width: int
+    height: int
+
+
+@dataclass(frozen=True)
+class Renditions:
+    display: Rendition | None
+    """None when the source itself is browser-ready."""
+    thumbnail: Rendition
+    width: int
+    height: int
+    """The display size (the source's, when `display` is None)."""
+    dicom: DicomTags | None = None
+    """The tags with the window actually used, for DICOM."""
+
+
+def check_pixels(width: int, height: int, frames: int, max_pixels: int) -> None:
+    """Refuse decompression bombs and enormous volumes before any pixel is decoded."""
+    pixels = width * height * max(frames, 1)
+    if pixels > max_pixels:
+        shape = f"{width} × {height}" + (f" × {frames} frames" if frames > 1 else "")
+        raise MediaError(
+            f"too large: {shape} = {pixels:,} pixels is over this project's limit of "
+            f"{max_pixels:,} (an owner can raise ingest.maxPixels)"
+        )

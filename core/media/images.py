@@ -1,0 +1,205 @@
+"""Images through Pillow: a header probe (format, oriented size, pages) and the renditions a
+browser shows (a display image and a thumbnail).
+
+Loupe enforces each project's pixel limit itself, before decoding, so Pillow's global
+decompression-bomb limit is lifted: an owner must be able to raise the limit for big scans.
+"""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+from typing import Any
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+from core.media.facts import MediaError, NeedMore, Probe, Rendition, Renditions, check_pixels
+
+Image.MAX_IMAGE_PIXELS = None  # checked per project by check_pixels, before any decode
+warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+
+FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "BMP": "bmp", "TIFF": "tiff"}
+"""Pillow's format names Loupe takes, and the name items record (MPO: a camera's JPEG)."""
+BROWSER_READY = frozenset({"jpeg", "png"})
+DISPLAY_MAX = 2048
+THUMBNAIL_MAX = 256
+_ROTATED = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
+_ORIENTATION = 0x0112
+_HEADER_ERRORS = (
+    OSError,
+    EOFError,
+    SyntaxError,
+    TypeError,
+    struct.error,
+    ValueError,
+    IndexError,
+    KeyError,
+)
+
+
+def probe_image(data: bytes, *, complete: bool, max_pixels: int) -> Probe:
+    """Format, size after EXIF orientation, and pages, from the header alone. With
+    `complete=False`, `data` is the file's beginning: raises `NeedMore` if that was too little."""
+    if not data:
+        raise MediaError("empty file (0 bytes)")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            name = _format(image)
+            width, height = image.size
+            frames = _frames(image) if name == "tiff" else 1
+            orientation = _orientation(image, name)
+    except UnidentifiedImageError:
+        raise MediaError("not a readable image: wrong extension, or a damaged file") from None
+    except _HEADER_ERRORS as error:
+        if not complete:
+            raise NeedMore from error
+        raise MediaError(f"damaged or truncated image header ({error})") from None
+    check_pixels(width, height, frames, max_pixels)
+    if orientation in _ROTATED:
+        width, height = height, width
+    return Probe(format=name, width=width, height=height, frames=frames)
+
+
+def render_image(data: bytes, *, max_pixels: int) -> Renditions:
+    """A display image (None when the file is browser-ready as it is) and a thumbnail."""
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            name = _format(image)
+            check_pixels(*image.size, 1, max_pixels)
+            orientation = _orientation(image, name)
+            source_size = image.size
+            ready = (
+                name in BROWSER_READY
+                and orientation == 1
+                and max(image.size) <= DISPLAY_MAX
+                and image.mode in ("RGB", "L", "RGBA", "LA", "P")
+            )
+            if ready and name == "jpeg":
+                # Only the thumbnail is needed: decode at 1/2 to 1/8 scale (JPEG draft mode).
+                image.draft("RGB", (THUMBNAIL_MAX * 2, THUMBNAIL_MAX * 2))
+            image.load()
+            if ready:
+                return _thumbnail_only(image, source_size)
+            return renditions(image, orientation=orientation)
+    except MediaError:
+        raise
+    except UnidentifiedImageError:
+        raise MediaError("not a readable image: wrong extension, or a damaged file") from None
+    except _HEADER_ERRORS as error:
+        raise MediaError(f"cannot decode the image ({_reason(error)})") from None
+
+
+def renditions(image: Image.Image, *, orientation: int = 1) -> Renditions:
+    """Both renditions of a decoded image: oriented, 8-bit, scaled to the display size and
+    to the thumbnail size."""
+    big = _orient(_eight_bit(image), orientation)
+    if max(big.size) > DISPLAY_MAX:
+        big = big.copy() if big is image else big
+        big.thumbnail((DISPLAY_MAX, DISPLAY_MAX), Image.Resampling.LANCZOS)
+    small = big.copy()
+    small.thumbnail((THUMBNAIL_MAX, THUMBNAIL_MAX), Image.Resampling.BILINEAR)
+    return Renditions(
+        display=encode(big),
+        thumbnail=encode(small, thumbnail=True),
+        width=big.width,
+        height=big.height,
+    )
+
+
+def _thumbnail_only(image: Image.Image, source_size: tuple[int, int]) -> Renditions:
+    small = _eight_bit(image)
+    small.thumbnail((THUMBNAIL_MAX, THUMBNAIL_MAX), Image.Resampling.BILINEAR)
+    return Renditions(
+        display=None,
+        thumbnail=encode(small, thumbnail=True),
+        width=source_size[0],
+        height=source_size[1],
+    )
+
+
+def encode(image: Image.Image, *, thumbnail: bool = False) -> Rendition:
+    """JPEG for opaque pictures, PNG where transparency matters (not for thumbnails)."""
+    out = io.BytesIO()
+    if image.mode in ("RGBA", "LA") and not thumbnail:
+        image.save(out, "PNG", compress_level=3)
+        kind = "image/png"
+    else:
+        if image.mode in ("RGBA", "LA"):
+            backdrop = Image.new("RGB", image.size, "white")
+            backdrop.paste(image.convert("RGBA"), mask=image.convert("RGBA").getchannel("A"))
+            image = backdrop
+        elif image.mode not in ("RGB", "L"):
+            image = image.convert("RGB")
+        image.save(out, "JPEG", quality=80 if thumbnail else 90)
+        kind = "image/jpeg"
+    return Rendition(out.getvalue(), kind, image.width, image.height)
+
+
+def _format(image: Image.Image) -> str:
+    name = FORMATS.get(image.format or "")
+    if name is None:
+        raise MediaError(
+            f"{image.format} content is not taken: Loupe reads JPEG, PNG, BMP, TIFF and DICOM"
+        )
+    return name
+
+
+def _frames(image: Image.Image) -> int:
+    frames: int = getattr(image, "n_frames", 1)
+    return frames
+
+
+def _orientation(image: Image.Image, name: str) -> int:
+    if name == "png" and "exif" not in image.info:
+        return 1  # PNG's getexif() would decode the whole image to look for a late eXIf chunk
+    if name == "bmp":
+        return 1
+    value: Any = image.getexif().get(_ORIENTATION, 1)
+    return value if isinstance(value, int) and 1 <= value <= 8 else 1
+
+
+def _orient(image: Image.Image, orientation: int) -> Image.Image:
+    if orientation not in _TRANSPOSE:
+        return image
+    transposed: Image.Image = image.transpose(_TRANSPOSE[orientation])
+    return transposed
+
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _eight_bit(image: Image.Image) -> Image.Image:
+    """16-bit, integer and float images stretched to 8 bits (their own min to max)."""
+    if image.mode in ("RGB", "L", "RGBA", "LA"):
+        return image
+    if image.mode == "P":
+        return image.convert("RGBA" if "transparency" in image.info else "RGB")
+    if image.mode.startswith(("I", "F")):
+        return stretch(np.asarray(image, dtype=np.float64))
+    return image.convert("RGB")
+
+
+def stretch(
+    values: np.ndarray[Any, Any], low: float | None = None, high: float | None = None
+) -> Image.Image:
+    """A grey image mapping `low`..`high` (default: the data's range) to 0..255."""
+    low = float(values.min()) if low is None else low
+    high = float(values.max()) if high is None else high
+    scale = 255.0 / (high - low) if high > low else 0.0
+    scaled = np.clip((values - low) * scale, 0, 255)
+    return Image.fromarray(scaled.astype(np.uint8), mode="L")
+
+
+def _reason(error: BaseException) -> str:
+    text = str(error) or type(error).__name__
+    return "the file is truncated" if "truncated" in text else text

@@ -1,0 +1,23 @@
+"""One entry per job, whatever the image type: probe a header, render the renditions."""
+
+from __future__ import annotations
+
+from core.media.dicom import probe_dicom, render_dicom
+from core.media.facts import Probe, Renditions
+from core.media.images import probe_image, render_image
+
+DICOM_EXTENSIONS = frozenset({".dcm", ".dicom"})
+
+
+def probe(extension: str, data: bytes, *, complete: bool, max_pixels: int) -> Probe:
+    """Raises `MediaError` for a file that cannot be an item, `NeedMore` when `data` (the
+    file's beginning, unless `complete`) did not hold the whole header."""
+    if extension in DICOM_EXTENSIONS:
+        return probe_dicom(data, complete=complete, max_pixels=max_pixels)
+    return probe_image(data, complete=complete, max_pixels=max_pixels)
+
+
+def render(extension: str, data: bytes, *, max_pixels: int) -> Renditions:
+    if extension in DICOM_EXTENSIONS:
+        return render_dicom(data, max_pixels=max_pixels)
+    return render_image(data, max_pixels=max_pixels)

@@ -1,0 +1,31 @@
+"""Signing in with a Static Web Apps client principal: the user is registered on first visit,
+so that owners can then add them to projects by name."""
+
+from __future__ import annotations
+
+from pydantic import ValidationError
+
+from core.domain.errors import Conflict, Unauthorized
+from core.domain.principals import ClientPrincipal
+from core.domain.users import User
+from core.ports import Deps
+from core.services.collections import USERS, load
+
+
+def sign_in_principal(deps: Deps, principal: ClientPrincipal) -> User:
+    users = deps.documents.container(USERS)
+    found = users.get(principal.name, principal.name)
+    if found is not None:
+        return load(User, found)
+    try:
+        user = User(id=principal.name, created_at=deps.clock.now())
+    except ValidationError:
+        raise Unauthorized(
+            f"the signed-in name {principal.name!r} cannot be a Loupe user name (letters, "
+            "digits and . _ @ -, at most 64)"
+        ) from None
+    try:
+        users.create(user.to_doc())
+    except Conflict:  # signed in twice at once
+        return load(User, users.read(principal.name, principal.name))
+    return user

@@ -1,0 +1,184 @@
+"""The task queue: next task under a lease, renew, release, and the sweep of expired leases.
+
+Next task reads, in order: the caller's live leases (a reload gets the same task back), items
+assigned to them, items waiting for more consensus answers, then the public lanes by priority
+and queue rank (`core.domain.lanes`). Each step is one indexed query; an item is taken with an
+etag-conditional write, so two labelers racing for one item cannot both win: the loser moves on
+to the next candidate."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import datetime
+
+from core.domain.errors import Conflict, PreconditionFailed
+from core.domain.items import Item, ItemState
+from core.domain.lanes import (
+    ASSIGNED,
+    LEASED,
+    PARTIAL,
+    PUBLIC_TO,
+    cluster_of,
+    stamp_text,
+)
+from core.domain.projects import Project, Role
+from core.domain.tasks import LEASE, Task, check_page_size, leased, released
+from core.ports import Deps, Document, Order, Query, Where
+from core.services.collections import ITEMS, PROJECTS, load, scan
+from core.services.worklog import labeling_project, member_project, read_item
+
+WINDOW = 16  # candidates read per query: enough to step past racing labelers
+MAX_PAGES = 8  # pages of candidates read per lane before moving on
+_RANK = (Order("rank"),)
+
+
+def next_task(deps: Deps, *, project_id: str, actor: str, size: int = 1) -> Task:
+    project = labeling_project(deps, project_id, actor)
+    check_page_size(project.task_type, size)
+    now = deps.clock.now()
+    until = now + LEASE
+    held = _query(deps, project.id, (Where("lane", "=", LEASED + actor),), _RANK, size)
+    if held:
+        return Task(_renew(deps, held, actor, until, now), until)
+    taken: list[Item] = []
+    cluster: str | None = None
+    for window in _candidates(deps, project, actor, size):
+        while window and len(taken) < size:
+            document = window.pop(0)
+            lane_cluster = cluster_of(document.body.get("lane"))
+            if lane_cluster is not None and cluster not in (None, lane_cluster):
+                continue  # a page holds one cluster
+            item = _claim(deps, document, actor, until, now)
+            if item is None:
+                _spread(window)
+                continue
+            taken.append(item)
+            cluster = cluster or lane_cluster
+        if len(taken) == size:
+            break
+    return Task(taken, until if taken else None)
+
+
+def renew_leases(deps: Deps, *, project_id: str, actor: str, item_ids: list[str]) -> Task:
+    """Extend the caller's leases on `item_ids` (a labeler still at work)."""
+    labeling_project(deps, project_id, actor)
+    now = deps.clock.now()
+    until = now + LEASE
+    renewed = []
+    for item_id in dict.fromkeys(item_ids):
+        current = read_item(deps, project_id, item_id)
+        lease = current.value.lease
+        if lease is None or lease.user != actor:
+            raise Conflict(
+                f"item {item_id!r} is no longer leased to you (the lease expired and the item "
+                "went back to the queue): ask for the next task"
+            )
+        document = deps.documents.container(ITEMS).upsert(
+            leased(current.value, actor, until, now).to_doc(), if_match=current.etag
+        )
+        renewed.append(load(Item, document))
+    return Task(renewed, until)
+
+
+def release_leases(deps: Deps, *, project_id: str, actor: str, item_ids: list[str]) -> int:
+    """Give leased items back to the queue unanswered; returns how many were the caller's."""
+    member_project(deps, project_id, actor, Role.LABELER, Role.REVIEWER)
+    released_count = 0
+    for item_id in dict.fromkeys(item_ids):
+        current = read_item(deps, project_id, item_id)
+        if current.value.lease is None or current.value.lease.user != actor:
+            continue
+        after = released(current.value, deps.clock.now())
+        deps.documents.container(ITEMS).upsert(after.to_doc(), if_match=current.etag)
+        released_count += 1
+    return released_count
+
+
+def expire_leases(deps: Deps) -> int:
+    """The sweep (a timer): leases past their time go back to the queue; returns how many."""
+    now = deps.clock.now()
+    expired = (Where("lease.until", "<", stamp_text(now)),)
+    projects = scan(
+        deps.documents.container(PROJECTS), None, Query(where=(Where("deletedAt", "missing"),))
+    )
+    items = deps.documents.container(ITEMS)
+    count = 0
+    for project in projects:
+        query = Query(where=expired, order_by=(Order("lease.until"),), page_size=200)
+        for document in list(scan(items, project.id, query)):
+            try:
+                items.upsert(released(load(Item, document), now).to_doc(), if_match=document.etag)
+                count += 1
+            except PreconditionFailed:
+                continue  # renewed or answered meanwhile
+    return count
+
+
+def _candidates(deps: Deps, project: Project, actor: str, size: int) -> Iterator[list[Document]]:
+    """Windows of items the caller may take, best first; never one they already answered."""
+    window = max(WINDOW, size * 2)
+    yield from _lane(deps, project.id, (Where("lane", "=", ASSIGNED + actor),), _RANK, window)
+    partial = (Where("lane", "=", PARTIAL),)
+    for documents in _lane(deps, project.id, partial, _RANK, window):
+        yield [d for d in documents if actor not in d.body.get("labelers", ())]
+    public = (Where("lane", ">", PARTIAL), Where("lane", "<", PUBLIC_TO))
+    yield from _lane(deps, project.id, public, (Order("lane"), Order("rank")), window)
+
+
+def _lane(
+    deps: Deps, project_id: str, where: tuple[Where, ...], order: tuple[Order, ...], window: int
+) -> Iterator[list[Document]]:
+    """Up to MAX_PAGES windows of one lane query."""
+    continuation: str | None = None
+    for _ in range(MAX_PAGES):
+        query = Query(where=where, order_by=order, page_size=window)
+        page = deps.documents.container(ITEMS).query(project_id, query, continuation)
+        yield list(page.documents)
+        if not (continuation := page.continuation):
+            return
+
+
+def _spread(window: list[Document]) -> None:
+    """After losing a race, rotate the rest of the window by a random amount: labelers asking
+    at the same moment then spread over it instead of all racing for the next item, while an
+    uncontended queue keeps its exact order."""
+    if len(window) > 1:
+        turn = random.randrange(len(window))  # noqa: S311 (spreading load, not secrecy)
+        window[:] = window[turn:] + window[:turn]
+
+
+def _query(
+    deps: Deps, project_id: str, where: tuple[Where, ...], order: tuple[Order, ...], size: int
+) -> list[Document]:
+    query = Query(where=where, order_by=order, page_size=size)
+    return deps.documents.container(ITEMS).query(project_id, query).documents
+
+
+def _claim(
+    deps: Deps, document: Document, actor: str, until: datetime, now: datetime
+) -> Item | None:
+    item = load(Item, document)
+    if item.state is not ItemState.UNLABELED or item.lease is not None:
+        return None
+    try:
+        saved = deps.documents.container(ITEMS).upsert(
+            leased(item, actor, until, now).to_doc(), if_match=document.etag
+        )
+    except PreconditionFailed:
+        return None  # another labeler took it first
+    return load(Item, saved)
+
+
+def _renew(
+    deps: Deps, documents: list[Document], actor: str, until: datetime, now: datetime
+) -> list[Item]:
+    items = []
+    for document in documents:
+        after = leased(load(Item, document), actor, until, now)
+        try:
+            saved = deps.documents.container(ITEMS).upsert(after.to_doc(), if_match=document.etag)
+        except PreconditionFailed:
+            continue  # swept or answered meanwhile
+        items.append(load(Item, saved))
+    return items

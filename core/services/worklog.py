@@ -1,0 +1,97 @@
+"""Reading and writing items for the labeling services: project access by role, one item
+change written with its audit event, and the actor's progress counters."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from core.domain.errors import Conflict, NotFound, PreconditionFailed, ProjectPaused
+from core.domain.items import Item
+from core.domain.progress import ActorStats, Delta, add, item_change
+from core.domain.projects import Project, ProjectStatus, Role, require_role
+from core.ports import Deps
+from core.services import audit
+from core.services.collections import ITEMS, STATS, load
+from core.services.projects import get_project
+from core.services.versioned import Versioned
+
+RETRIES = 5
+_AUDITED = ("state", "annotations", "skips", "final", "review", "assignee", "prefill", "removed")
+
+
+def member_project(deps: Deps, project_id: str, actor: str, *roles: Role) -> Project:
+    """The live project, if `actor` holds one of `roles` in it (owners hold every role)."""
+    project = get_project(deps, project_id=project_id).value
+    require_role(project, actor, *roles)
+    return project
+
+
+def labeling_project(deps: Deps, project_id: str, actor: str) -> Project:
+    """A project that hands out and takes labels now: running, and `actor` may label."""
+    project = member_project(deps, project_id, actor, Role.LABELER, Role.REVIEWER)
+    if project.status is ProjectStatus.PAUSED:
+        raise ProjectPaused(
+            f"project {project.name!r} is paused: no tasks are handed out or taken until an "
+            "owner resumes it"
+        )
+    if project.status is not ProjectStatus.RUNNING:
+        raise Conflict(
+            f"project {project.name!r} is {project.status.value}, not running: tasks start "
+            "once its data is registered"
+        )
+    return project
+
+
+def read_item(deps: Deps, project_id: str, item_id: str) -> Versioned[Item]:
+    document = deps.documents.container(ITEMS).get(project_id, item_id)
+    if document is None:
+        raise NotFound(f"item {item_id!r} is not in this project")
+    return Versioned(load(Item, document), document.etag)
+
+
+def save_item(
+    deps: Deps, current: Versioned[Item], after: Item, *, actor: str, action: str
+) -> Versioned[Item]:
+    """Write `after` over `current` (etag-checked) with an audit event saying who did what."""
+    document = deps.documents.container(ITEMS).upsert(after.to_doc(), if_match=current.etag)
+    audit.record(
+        deps,
+        project_id=after.project_id,
+        actor=actor,
+        action=action,
+        subject=after.id,
+        before=summary(current.value),
+        after=summary(after),
+    )
+    return Versioned(after, document.etag)
+
+
+def summary(item: Item) -> dict[str, Any]:
+    """The labeling part of an item, as the audit trail keeps it."""
+    document = item.to_doc()
+    return {key: document[key] for key in _AUDITED if key in document}
+
+
+def count(deps: Deps, project_id: str, actor: str, delta: Delta) -> None:
+    """Add `delta` to `actor`'s counters; retried on a concurrent write by the same actor."""
+    container = deps.documents.container(STATS)
+    for _ in range(RETRIES):
+        found = container.get(project_id, actor)
+        stats = load(ActorStats, found) if found else ActorStats(id=actor, project_id=project_id)
+        updated = add(stats, delta, now=deps.clock.now()).to_doc()
+        try:
+            if found is None:
+                container.create(updated)
+            else:
+                container.upsert(updated, if_match=found.etag)
+            return
+        except (Conflict, PreconditionFailed):
+            continue
+    raise Conflict(f"could not update the counters of {actor!r}: too many concurrent writes")
+
+
+def changed(before: Item | None, after: Item | None, **events: int | str | None) -> Delta:
+    delta = item_change(before, after)
+    for name, value in events.items():
+        setattr(delta, name, value)
+    return delta

@@ -1,0 +1,32 @@
+"""Timer triggers: the reconciliation sweep that catches blobs no event announced (other
+containers, missed events), and keeps each project's "last refreshed" time; the lease sweep
+that returns abandoned tasks to the queue."""
+
+from __future__ import annotations
+
+import azure.functions as func
+
+from core.services.refresh import reconcile
+from core.services.tasks import expire_leases
+from functions import context
+
+bp = func.Blueprint()  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
+
+REFRESH_SCHEDULE = "0 */2 * * * *"
+"""Every two minutes (NCRONTAB with seconds); blob events cover the data container at once."""
+
+
+@bp.function_name("refresh_sweep")
+@bp.timer_trigger(arg_name="timer", schedule=REFRESH_SCHEDULE, run_on_startup=False)
+def refresh_sweep(timer: func.TimerRequest) -> None:
+    reconcile(context.deps())
+
+
+LEASE_SCHEDULE = "30 * * * * *"
+"""Every minute: expired task leases go back to the queue."""
+
+
+@bp.function_name("lease_sweep")
+@bp.timer_trigger(arg_name="timer", schedule=LEASE_SCHEDULE, run_on_startup=False)
+def lease_sweep(timer: func.TimerRequest) -> None:
+    expire_leases(context.deps())

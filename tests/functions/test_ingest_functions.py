@@ -1,0 +1,90 @@
+"""The ingestion triggers as the Functions host calls them: a blob event (Event Grid source),
+the refresh timer, and the two ingestion queues."""
+
+from __future__ import annotations
+
+import io
+import json
+from types import ModuleType
+
+import azure.functions as func
+import pytest
+
+from core.domain.datasets import upload_prefix
+from core.domain.messages import INGEST_BATCH, INGEST_DERIVATIVES
+from core.domain.projects import ProjectSettings, ProjectStatus
+from core.services import projects
+from core.services.collections import INGEST, ITEMS
+from functions import context
+from functions.timers import REFRESH_SCHEDULE
+from tests.functions.test_function_app import bindings, functions_of
+from tests.support.media import image_bytes
+
+
+@pytest.fixture
+def app(function_app: ModuleType) -> ModuleType:
+    return function_app
+
+
+def uploads_project() -> str:
+    settings = ProjectSettings.model_validate(
+        {"name": "Pics", "taskType": "image_multiclass", "labelClasses": [{"name": "x"}]}
+    )
+    return projects.create_project(context.deps(), settings=settings, actor="ann").value.id
+
+
+def run_queue(queue: str, trigger: object) -> int:
+    deps, handled = context.deps(), 0
+    while messages := deps.queue.receive(queue, max_messages=10):
+        for message in messages:
+            body = json.dumps(message.body).encode()
+            trigger(func.ServiceBusMessage(body=body))  # type: ignore[operator]
+            deps.queue.complete(message)
+            handled += 1
+    return handled
+
+
+def test_ingestion_bindings(app: ModuleType) -> None:
+    functions = functions_of(app)
+    (blob,) = bindings(functions["ingest_blob"])
+    assert blob["type"] == "blobTrigger"
+    assert blob["path"] == "%LOUPE_DATA_CONTAINER%/{name}"
+    assert blob["connection"] == "STORAGE"
+    assert blob["source"] == "EventGrid"
+    (timer,) = bindings(functions["refresh_sweep"])
+    assert timer["type"] == "timerTrigger" and timer["schedule"] == REFRESH_SCHEDULE
+    for name, queue in (("ingest_batch", INGEST_BATCH), ("ingest_derivatives", INGEST_DERIVATIVES)):
+        (trigger,) = bindings(functions[name])
+        assert trigger["type"] == "serviceBusTrigger"
+        assert (trigger["queueName"], trigger["connection"]) == (queue, "SERVICEBUS")
+
+
+def test_init_batches_derivatives_then_blob_events_and_the_timer(app: ModuleType) -> None:
+    functions = {n: f.get_user_function() for n, f in functions_of(app).items()}
+    deps = context.deps()
+    project_id = uploads_project()
+    folder = upload_prefix(project_id)
+    deps.blobs.put("data", folder + "first.png", image_bytes())
+    assert run_queue("project-init", functions["project_init"]) == 1
+    assert run_queue(INGEST_BATCH, functions["ingest_batch"]) == 1
+    assert run_queue(INGEST_DERIVATIVES, functions["ingest_derivatives"]) == 1
+    assert projects.get_project(deps, project_id=project_id).value.status is ProjectStatus.RUNNING
+
+    data = image_bytes("JPEG")
+    deps.blobs.put("data", folder + "event.jpg", data)
+    event = func.blob.InputStream(data=data, name=f"data/{folder}event.jpg", length=len(data))
+    functions["ingest_blob"](event)
+    functions["ingest_blob"](event)  # Event Grid delivers at least once
+    assert deps.documents.container(ITEMS).count(project_id) == 2
+
+    deps.blobs.put("data", folder + "quiet.png", image_bytes())  # no event for this one
+    functions["refresh_sweep"](object())  # the timer passes a TimerRequest; the body ignores it
+    assert deps.documents.container(ITEMS).count(project_id) == 3
+    assert deps.documents.container(INGEST).get(project_id, "refresh") is not None
+
+
+def test_a_blob_event_outside_every_project_is_a_no_op(app: ModuleType) -> None:
+    trigger = functions_of(app)["ingest_blob"].get_user_function()
+    trigger(func.blob.InputStream(data=b"x", name="data/nowhere/x.png", length=1))
+    with pytest.raises(ValueError, match="container/name"):
+        trigger(func.blob.InputStream(data=io.BytesIO(b"x").read(), name="justone", length=1))

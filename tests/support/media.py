@@ -1,0 +1,97 @@
+"""Real files made on the spot, for ingestion tests: every image type Loupe takes, DICOM from
+pydicom's bundled test files (no download), and the bad inputs users bring."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+from pydicom import dcmread
+from pydicom.data import get_testdata_file
+from pydicom.dataset import FileDataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+
+FORMAT_OF = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".jfif": "JPEG",
+    ".png": "PNG",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+
+
+def image_bytes(
+    fmt: str = "PNG", size: tuple[int, int] = (40, 30), mode: str = "RGB", **save: object
+) -> bytes:
+    out = io.BytesIO()
+    image = Image.new(mode, size, "red" if mode in ("RGB", "RGBA") else 128)
+    if mode == "RGB":  # a gradient, so a thumbnail has something to show
+        image = Image.linear_gradient("L").resize(size).convert("RGB")
+    image.save(out, fmt, **save)
+    return out.getvalue()
+
+
+def jpeg_with_orientation(size: tuple[int, int], orientation: int) -> bytes:
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    return image_bytes("JPEG", size, exif=exif.tobytes())
+
+
+def multipage_tiff(pages: int, size: tuple[int, int] = (20, 10)) -> bytes:
+    out = io.BytesIO()
+    frames = [Image.new("L", size, 40 * i) for i in range(pages)]
+    frames[0].save(out, "TIFF", save_all=True, append_images=frames[1:])
+    return out.getvalue()
+
+
+def bundled_dicom(name: str) -> bytes:
+    path = get_testdata_file(name)  # shipped inside pydicom: found locally, never downloaded
+    assert path is not None, name
+    return Path(str(path)).read_bytes()
+
+
+def made_dicom(
+    pixels: np.ndarray,
+    *,
+    photometric: str = "MONOCHROME2",
+    modality: str = "CR",
+    window: tuple[float, float] | None = None,
+    rows: int | None = None,
+    columns: int | None = None,
+    frames: int | None = None,
+    with_pixels: bool = True,
+) -> bytes:
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = SecondaryCaptureImageStorage
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = FileDataset("made.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
+    ds.SOPClassUID = SecondaryCaptureImageStorage
+    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
+    ds.Modality = modality
+    ds.Rows = rows or pixels.shape[0]
+    ds.Columns = columns or pixels.shape[1]
+    if frames:
+        ds.NumberOfFrames = frames
+    ds.SamplesPerPixel = 1
+    ds.PhotometricInterpretation = photometric
+    ds.BitsAllocated = 16
+    ds.BitsStored = 12
+    ds.HighBit = 11
+    ds.PixelRepresentation = 0
+    if window:
+        ds.WindowCenter, ds.WindowWidth = window
+    if with_pixels:
+        ds.PixelData = pixels.astype(np.uint16).tobytes()
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def read_dicom_rows(data: bytes) -> int:
+    return int(dcmread(io.BytesIO(data), stop_before_pixels=True).Rows)
