@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +36,8 @@ class Settings:
     storage_connection_string: str | None = None
     servicebus_namespace: str | None = None
     servicebus_connection_string: str | None = None
+    workers: int = field(default_factory=lambda: _workers(None))
+    """Stage worker processes of the embedded runtime (LOUPE_WORKERS)."""
     behind_static_web_app: bool = False
     """Trust the `x-ms-client-principal` header: only when the API is reachable solely through
     its linked Static Web App (which sets the header); otherwise a request carrying it is
@@ -66,6 +68,7 @@ class Settings:
             servicebus_namespace=get("SERVICEBUS__fullyQualifiedNamespace"),
             servicebus_connection_string=get("SERVICEBUS_CONNECTION_STRING"),
             behind_static_web_app=_flag("LOUPE_BEHIND_STATIC_WEB_APP", get),
+            workers=_workers(get("LOUPE_WORKERS")),
         )
 
     @property
@@ -90,6 +93,14 @@ def _flag(name: str, get: Callable[[str], str | None]) -> bool:
     if value not in ("true", "1", "false", "0"):
         raise SettingsError(f"{name}={value!r} must be true or false")
     return value in ("true", "1")
+
+
+def _workers(value: str | None) -> int:
+    if value is None:  # one per core, up to four: the API process needs room too
+        return max(1, min(4, os.cpu_count() or 1))
+    if not value.isdigit() or not 0 < int(value) <= 64:
+        raise SettingsError(f"LOUPE_WORKERS={value!r} must be a whole number from 1 to 64")
+    return int(value)
 
 
 def _port(value: str | None) -> int:

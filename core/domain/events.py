@@ -6,13 +6,13 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, Stamp
 
 
 class AuditEvent(DomainModel):
     id: str
     project_id: str
-    at: datetime
+    at: Stamp
     actor: str
     action: str
     """Past tense, dotted: `project.created`, `project.updated`, `annotation.submitted`."""

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import Field
 
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, Stamp
 from core.domain.runs import JobStatus
 
 
@@ -29,7 +28,7 @@ class ExportJob(DomainModel):
     options: dict[str, Any] = Field(default_factory=dict)
     status: JobStatus = JobStatus.QUEUED
     created_by: str
-    created_at: datetime
-    finished_at: datetime | None = None
+    created_at: Stamp
+    finished_at: Stamp | None = None
     blob_name: str | None = None
     error: str | None = None

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
-from datetime import datetime
 
 from pydantic import Field
 
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, Stamp
 
 PLAN = "plan"
 REFRESH = "refresh"
@@ -60,7 +59,7 @@ class IngestPlan(DomainModel):
     batches: int = 0
     complete: bool = False
     skipped: Tally = Tally()
-    started_at: datetime
+    started_at: Stamp
 
 
 class BatchResult(DomainModel):
@@ -69,7 +68,7 @@ class BatchResult(DomainModel):
     run: str
     batch: int
     tally: Tally
-    done_at: datetime
+    done_at: Stamp
 
 
 class RefreshState(DomainModel):
@@ -78,8 +77,8 @@ class RefreshState(DomainModel):
 
     id: str = REFRESH
     project_id: str
-    watermark: datetime | None = None
-    refreshed_at: datetime
+    watermark: Stamp | None = None
+    refreshed_at: Stamp
     registered: int = Field(default=0, description="Items added since initialization")
 
 
@@ -93,6 +92,6 @@ class IngestProgress(DomainModel):
     batches: int
     batches_done: int
     listing_complete: bool
-    started_at: datetime | None = None
-    last_refreshed_at: datetime | None = None
+    started_at: Stamp | None = None
+    last_refreshed_at: Stamp | None = None
     refreshed_items: int = 0

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import Field, computed_field, model_validator
 
-from core.domain.lanes import Stamp, lane_of, value_labels
-from core.domain.model import DomainModel
+from core.domain.lanes import lane_of, value_labels
+from core.domain.model import DomainModel, Stamp
 from core.domain.task_types import MediaKind
 
 
@@ -56,7 +55,7 @@ class Annotation(DomainModel):
     """One labeler's answer; the value's shape depends on the task type (see annotations)."""
 
     user: str
-    at: datetime
+    at: Stamp
     value: dict[str, Any]
     agreed: bool | None = Field(
         default=None, description="Whether it matched the consensus (set when one was taken)"
@@ -70,7 +69,7 @@ class Lease(DomainModel):
 
 class Skip(DomainModel):
     user: str
-    at: datetime
+    at: Stamp
     reason: str | None = Field(default=None, max_length=1000)
 
 
@@ -84,7 +83,7 @@ class Prediction(DomainModel):
 
 class ReviewMark(DomainModel):
     user: str
-    at: datetime
+    at: Stamp
     decision: Literal["approved", "rejected"]
     note: str | None = Field(default=None, max_length=2000)
 
@@ -92,7 +91,7 @@ class ReviewMark(DomainModel):
 class RemovedLabels(DomainModel):
     """Labels taken off an item (a review rejection, a start-over), kept as its history."""
 
-    at: datetime
+    at: Stamp
     by: str
     reason: str
     annotations: list[Annotation] = Field(default_factory=list)

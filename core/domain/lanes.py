@@ -5,18 +5,11 @@ query per step finds the next task: a labeler's own leases, then items assigned 
 the public lanes in priority order. Public lanes sort below `PUBLIC_TO`, private ones (`a:`
 or `l:` plus a user name) above it, so a range over the public part never meets an item
 reserved for someone.
-
-Times that queries compare or order by are `Stamp`s: fixed-width UTC text, so that string order
-is time order on every store (pydantic's own form drops zero microseconds, which breaks it).
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from datetime import UTC, datetime
-from typing import Annotated
-
-from pydantic import PlainSerializer
 
 ASSIGNED = "a:"  # + user: reserved for that labeler until released
 LEASED = "l:"  # + user: under a live lease
@@ -25,13 +18,6 @@ PRELABELED = "2p"  # a prediction or kept label to confirm
 CLUSTERED = "3c:"  # + cluster id: similar items, served as pages of one cluster
 QUEUE = "4q"  # everything else, by queue rank
 PUBLIC_TO = "5"  # public lanes sort below this, private ones (a:, l:) above
-
-
-def stamp_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-Stamp = Annotated[datetime, PlainSerializer(stamp_text, return_type=str, when_used="json")]
 
 
 def lane_of(

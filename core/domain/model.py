@@ -3,10 +3,20 @@ unknown fields refused (a typo in a setting must not be silently ignored), immut
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
+
+
+def stamp_text(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+Stamp = Annotated[datetime, PlainSerializer(stamp_text, return_type=str, when_used="json")]
+"""A time as stored: fixed-width UTC text, so that string order is time order on every store
+(pydantic's own form drops zero microseconds, which breaks ordering and range queries)."""
 
 
 class DomainModel(BaseModel):

@@ -14,7 +14,7 @@ from datetime import datetime
 from pydantic import Field
 
 from core.domain.items import Item
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, Stamp
 
 
 class Agreement(DomainModel):
@@ -33,7 +33,7 @@ class ActorStats(DomainModel):
     agreement: dict[str, Agreement] = Field(default_factory=dict)
     daily: dict[str, int] = Field(default_factory=dict, description="Submissions per UTC day")
     last_item: str | None = Field(default=None, description="Their last submission (undo)")
-    last_at: datetime | None = None
+    last_at: Stamp | None = None
 
 
 @dataclass

@@ -18,7 +18,7 @@ from pydantic import Field, field_validator, model_validator
 from core.domain.datasets import Dataset
 from core.domain.errors import Conflict, Forbidden, InvalidInput, Violation
 from core.domain.labels import LabelClass, check_label_classes, with_default_keys
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, Stamp
 from core.domain.task_types import TaskType
 
 MAX_NAME_LENGTH = 100
@@ -138,9 +138,9 @@ class Project(ProjectSettings):
     status_reason: str | None = None
     members: dict[str, Role] = Field(default_factory=dict)
     created_by: str
-    created_at: datetime
-    updated_at: datetime
-    deleted_at: datetime | None = None
+    created_at: Stamp
+    updated_at: Stamp
+    deleted_at: Stamp | None = None
 
     @property
     def is_deleted(self) -> bool:

@@ -6,7 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from core.domain.items import Item, ItemState
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, Stamp
 
 LABEL_CLASSES = "label-classes"
 """The queue whose messages rewrite a project's items after its label classes changed."""
@@ -24,7 +24,7 @@ class RewriteLabels(DomainModel):
 
     project_id: str
     actor: str
-    before: datetime
+    before: Stamp
     existing: ExistingLabels | None = None
     old: str | None = None
     new: str | None = None

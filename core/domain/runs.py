@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 
 from pydantic import Field
 
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, Stamp
 
 
 class RunKind(StrEnum):
@@ -31,8 +30,8 @@ class Run(DomainModel):
     project_id: str
     kind: RunKind
     status: JobStatus = JobStatus.QUEUED
-    created_at: datetime
-    started_at: datetime | None = None
-    finished_at: datetime | None = None
+    created_at: Stamp
+    started_at: Stamp | None = None
+    finished_at: Stamp | None = None
     metrics: dict[str, float] = Field(default_factory=dict)
     error: str | None = None

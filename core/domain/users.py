@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
 
 from pydantic import Field, field_validator
 
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, Stamp
 
 TOKEN_PREFIX = "lp_"  # noqa: S105 (a prefix that makes leaked tokens easy to scan for)
 _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
@@ -16,7 +15,7 @@ _USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
 
 class User(DomainModel):
     id: str = Field(description="The user name, as given to `loupe user create`")
-    created_at: datetime
+    created_at: Stamp
 
     @field_validator("id")
     @classmethod
@@ -31,8 +30,8 @@ class User(DomainModel):
 class Token(DomainModel):
     id: str = Field(description="SHA-256 of the token: the token itself is never stored")
     user: str
-    created_at: datetime
-    revoked_at: datetime | None = None
+    created_at: Stamp
+    revoked_at: Stamp | None = None
 
 
 def token_hash(token: str) -> str:

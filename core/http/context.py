@@ -19,14 +19,18 @@ from core.settings import Settings
 _bearer = HTTPBearer(auto_error=False, description="A token from `loupe user create NAME`")
 
 
-def _deps(request: Request) -> Deps:
+# The two lookups below are `async` only so that FastAPI runs them inline: a plain `def`
+# dependency costs a hop to the thread pool on every request.
+
+
+async def _deps(request: Request) -> Deps:
     # A provider, not the set itself: on Azure the clients are made on first use, not at
     # import, so indexing the Function App never waits on a network call.
     provide: Callable[[], Deps] = request.app.state.deps
     return provide()
 
 
-def _settings(request: Request) -> Settings:
+async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 

@@ -5,6 +5,7 @@ kill, loses nothing that was acknowledged; Ctrl-C stops the workers between mess
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 import threading
@@ -20,9 +21,8 @@ from core.http.app import create_app
 from core.local.demo import ensure_demo
 from core.local.scheduler import Job, Scheduler
 from core.local.watcher import ingest_jobs
-from core.local.workers import start_workers
+from core.local.workers import WorkerProcesses
 from core.ports import Deps
-from core.services import stages
 from core.services.tasks import expire_leases
 from core.settings import Settings
 
@@ -34,7 +34,7 @@ LEASE_SWEEP_S = 30.0  # expired task leases go back to the queue within this
 def serve(settings: Settings, *, demo: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     deps = build(settings)
-    workers = []
+    workers = WorkerProcesses(settings, settings.workers)
     scheduler = Scheduler([*local_jobs(deps), *ingest_jobs(deps)])
     try:
         link = settings.base_url + "/"
@@ -48,14 +48,16 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
                 log_level="warning",
             )
         )
-        workers = start_workers(deps, stages.QUEUE_SPECS.values(), stages.handle)
+        workers.start()
         scheduler.start()
         threading.Thread(target=_announce, args=(server, link), daemon=True).start()
+        # Everything loaded so far lives as long as the process: keep it out of the cyclic
+        # collector's full passes, which otherwise stall a request every few thousand.
+        gc.freeze()
         server.run()
     finally:
         scheduler.stop()
-        for worker in workers:
-            worker.stop()
+        workers.stop()
         deps.close()
         log.info("Loupe stopped")
 

@@ -1,17 +1,24 @@
-"""Queue workers for the embedded runtime: the local stand-in for Service Bus triggers.
+"""Stage workers for the embedded runtime: the local stand-in for Service Bus triggers.
 
 A worker behaves like the Functions host: it locks a message, runs the stage, completes it on
 success, and on failure abandons it for redelivery, or, on the last allowed delivery,
-dead-letters it with the error as the reason."""
+dead-letters it with the error as the reason. One worker serves every queue, in the order the
+stages are declared, so that registering files goes before rendering their thumbnails."""
 
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import os
+import signal
 import threading
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Sequence
+from multiprocessing.synchronize import Event as EventType
 from typing import Any
 
 from core.ports import Deps, QueueSpec, ReceivedMessage
+from core.settings import Settings
 
 log = logging.getLogger("loupe.workers")
 
@@ -20,14 +27,14 @@ Handler = Callable[[Deps, str, dict[str, Any]], None]
 
 class QueueWorker:
     def __init__(
-        self, deps: Deps, spec: QueueSpec, handler: Handler, *, poll_s: float = 0.5
+        self, deps: Deps, specs: Sequence[QueueSpec], handler: Handler, *, poll_s: float = 0.2
     ) -> None:
         self._deps = deps
-        self._spec = spec
+        self._specs = {spec.name: spec for spec in specs}
         self._handler = handler
         self._poll_s = poll_s
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"worker-{spec.name}", daemon=True)
+        self._thread = threading.Thread(target=self._run, name="stage-worker", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -37,18 +44,21 @@ class QueueWorker:
         self._thread.join(timeout)
 
     def run_once(self) -> bool:
-        """Handle at most one message; True if there was one."""
-        messages = self._deps.queue.receive(self._spec.name, max_messages=1, wait_s=self._poll_s)
-        for message in messages:
-            self._process(message)
-        return bool(messages)
+        """Handle one message from the first queue that has one; True if there was one."""
+        for name in self._specs:
+            for message in self._deps.queue.receive(name, max_messages=1):
+                self._process(message)
+                return True
+        return False
 
     def _run(self) -> None:
         while not self._stop.is_set():
             try:
-                self.run_once()
+                busy = self.run_once()
             except Exception:  # the queue itself failed: log, breathe, carry on
-                log.exception("worker %s could not receive", self._spec.name)
+                log.exception("the stage worker could not receive")
+                busy = False
+            if not busy:
                 self._stop.wait(self._poll_s)
 
     def _process(self, message: ReceivedMessage) -> None:
@@ -56,7 +66,7 @@ class QueueWorker:
             self._handler(self._deps, message.queue, message.body)
         except Exception as error:
             reason = f"{type(error).__name__}: {error}"
-            if message.delivery_count >= self._spec.max_delivery_count:
+            if message.delivery_count >= self._specs[message.queue].max_delivery_count:
                 log.error("dead-lettering %s/%s: %s", message.queue, message.message_id, reason)
                 self._deps.queue.dead_letter(
                     message, reason=type(error).__name__, description=str(error)[:4000]
@@ -68,8 +78,57 @@ class QueueWorker:
         self._deps.queue.complete(message)
 
 
-def start_workers(deps: Deps, specs: Iterable[QueueSpec], handler: Handler) -> list[QueueWorker]:
-    workers = [QueueWorker(deps, spec, handler) for spec in specs]
-    for worker in workers:
-        worker.start()
-    return workers
+class WorkerProcesses:
+    """Stage workers in processes of their own, beside the API process.
+
+    Stages like ingestion and rendering are CPU-bound Python: in the API's process they would
+    hold the GIL while labelers wait, and threads would not use a second core. Each process
+    builds its own dependency set from the same settings (SQLite and the folder are safe to
+    share between processes). Ctrl-C reaches the whole process group, so the children ignore
+    it and stop when the parent says, between messages."""
+
+    def __init__(self, settings: Settings, count: int) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._processes = [
+            context.Process(
+                target=_worker_process,
+                args=(settings, self._stop, os.getpid()),
+                name=f"loupe-worker-{n}",
+                daemon=True,
+            )
+            for n in range(count)
+        ]
+
+    def start(self) -> None:
+        for process in self._processes:
+            process.start()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        self._stop.set()
+        deadline = time.monotonic() + timeout
+        for process in self._processes:
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():  # stuck in a long message: its lock will expire
+                log.warning("worker %s did not stop in time; terminating it", process.name)
+                process.terminate()
+                process.join(5)
+
+
+def _worker_process(settings: Settings, stop: EventType, parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    from core.bootstrap import build
+    from core.services import stages
+
+    deps = build(settings)
+    worker = QueueWorker(deps, list(stages.QUEUE_SPECS.values()), stages.handle)
+    worker.start()
+    try:
+        # A parent killed outright cannot say stop: notice being orphaned instead.
+        while not stop.wait(1.0) and os.getppid() == parent:
+            pass
+    finally:
+        worker.stop()
+        deps.close()

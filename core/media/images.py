@@ -7,6 +7,7 @@ decompression-bomb limit is lifted: an owner must be able to raise the limit for
 
 from __future__ import annotations
 
+import contextlib
 import io
 import struct
 import warnings
@@ -39,13 +40,13 @@ _HEADER_ERRORS = (
 )
 
 
-def probe_image(data: bytes, *, complete: bool, max_pixels: int) -> Probe:
+def probe_image(data: bytes, *, complete: bool, max_pixels: int, extension: str = "") -> Probe:
     """Format, size after EXIF orientation, and pages, from the header alone. With
     `complete=False`, `data` is the file's beginning: raises `NeedMore` if that was too little."""
     if not data:
         raise MediaError("empty file (0 bytes)")
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with _open(data, extension) as image:
             name = _format(image)
             width, height = image.size
             frames = _frames(image) if name == "tiff" else 1
@@ -62,10 +63,21 @@ def probe_image(data: bytes, *, complete: bool, max_pixels: int) -> Probe:
     return Probe(format=name, width=width, height=height, frames=frames)
 
 
-def render_image(data: bytes, *, max_pixels: int) -> Renditions:
+def _open(data: bytes, extension: str) -> Image.Image:
+    """Open trying the format the extension names first: from bytes, Pillow otherwise asks
+    every format in turn, which costs more than reading the header itself. A file whose
+    extension lies is still opened, by the full search."""
+    expected = Image.registered_extensions().get(extension)
+    if expected is not None:
+        with contextlib.suppress(UnidentifiedImageError):
+            return Image.open(io.BytesIO(data), formats=[expected])
+    return Image.open(io.BytesIO(data))
+
+
+def render_image(data: bytes, *, max_pixels: int, extension: str = "") -> Renditions:
     """A display image (None when the file is browser-ready as it is) and a thumbnail."""
     try:
-        with Image.open(io.BytesIO(data)) as image:
+        with _open(data, extension) as image:
             name = _format(image)
             check_pixels(*image.size, 1, max_pixels)
             orientation = _orientation(image, name)

@@ -14,10 +14,10 @@ def probe(extension: str, data: bytes, *, complete: bool, max_pixels: int) -> Pr
     file's beginning, unless `complete`) did not hold the whole header."""
     if extension in DICOM_EXTENSIONS:
         return probe_dicom(data, complete=complete, max_pixels=max_pixels)
-    return probe_image(data, complete=complete, max_pixels=max_pixels)
+    return probe_image(data, complete=complete, max_pixels=max_pixels, extension=extension)
 
 
 def render(extension: str, data: bytes, *, max_pixels: int) -> Renditions:
     if extension in DICOM_EXTENSIONS:
         return render_dicom(data, max_pixels=max_pixels)
-    return render_image(data, max_pixels=max_pixels)
+    return render_image(data, max_pixels=max_pixels, extension=extension)

@@ -22,7 +22,7 @@ from core.domain.projects import (
     tombstone,
     transition,
 )
-from core.ports import Deps, Order, Query, Where
+from core.ports import Deps, Document, Order, Query, Where
 from core.services import audit
 from core.services.collections import PROJECT_NAMES, PROJECTS, load, scan
 from core.services.versioned import Versioned, same_etag
@@ -52,7 +52,7 @@ def create_project(deps: Deps, *, settings: ProjectSettings, actor: str) -> Vers
 def get_project(deps: Deps, *, project_id: str, actor: str | None = None) -> Versioned[Project]:
     """The live project; `actor`, when given, must be a member."""
     document = deps.documents.container(PROJECTS).get(project_id, project_id)
-    if document is None or (project := load(Project, document)).is_deleted:
+    if document is None or (project := load_project(document)).is_deleted:
         raise NotFound(f"project {project_id!r} does not exist or was deleted")
     if actor is not None:
         require_role(project, actor, Role.LABELER, Role.REVIEWER)
@@ -67,7 +67,23 @@ def list_projects(deps: Deps, *, actor: str) -> list[Project]:
         page_size=200,
     )
     documents = scan(deps.documents.container(PROJECTS), None, query)
-    return [p for p in (load(Project, d) for d in documents) if actor in p.members]
+    return [p for p in (load_project(d) for d in documents) if actor in p.members]
+
+
+_parsed: dict[tuple[str, str], Project] = {}
+
+
+def load_project(document: Document) -> Project:
+    """The project a document holds. Every labeling request reads its project, and validating
+    the settings again each time costs more than the read; a stored version never changes, so
+    the parsed model is kept per (id, etag)."""
+    key = (document.id, document.etag)
+    project = _parsed.get(key)
+    if project is None:
+        if len(_parsed) >= 1024:
+            _parsed.clear()
+        project = _parsed[key] = load(Project, document)
+    return project
 
 
 def update_project(

@@ -18,6 +18,7 @@ from core.domain.projects import Project, ProjectStatus
 from core.ports import BlobInfo, Deps, Query, Where
 from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
 from core.services.ingestion import request_derivatives, save_new, source_of
+from core.services.projects import load_project
 from core.services.registration import Skipped, register
 
 log = logging.getLogger("loupe.refresh")
@@ -44,7 +45,7 @@ def matching_projects(deps: Deps, *, container: str, name: str) -> Iterator[Proj
         project_id = rest.split("/", 1)[0]
         found = deps.documents.container(PROJECTS).get(project_id, project_id)
         if found is not None:
-            project = load(Project, found)
+            project = load_project(found)
             if _live(project) and project.dataset.source is DataSource.UPLOAD:
                 yield project
     query = Query(
@@ -57,7 +58,7 @@ def matching_projects(deps: Deps, *, container: str, name: str) -> Iterator[Proj
         page_size=100,
     )
     for document in scan(deps.documents.container(PROJECTS), None, query):
-        project = load(Project, document)
+        project = load_project(document)
         if project.dataset.matches(name):
             yield project
 
@@ -67,7 +68,7 @@ def reconcile(deps: Deps) -> int:
     query = Query(where=(Where("status", "in", LIVE), Where("deletedAt", "missing")), page_size=100)
     added = 0
     for document in scan(deps.documents.container(PROJECTS), None, query):
-        project = load(Project, document)
+        project = load_project(document)
         if project.incremental_refresh or project.dataset.source is DataSource.UPLOAD:
             try:
                 added += refresh_project(deps, project)

@@ -46,6 +46,8 @@ def _label_classes(deps: Deps, body: dict[str, Any]) -> None:
     rewrite_labels(deps, message=RewriteLabels.model_validate(body))
 
 
+# In priority order: the embedded runtime's workers take the first queue that has work, so
+# registering files goes before rendering their thumbnails.
 STAGES: dict[str, Stage] = {
     PROJECT_INIT: Stage(
         QueueSpec(PROJECT_INIT, lock_seconds=300, max_delivery_count=5), _initialize
@@ -53,11 +55,11 @@ STAGES: dict[str, Stage] = {
     INGEST_BATCH: Stage(
         QueueSpec(INGEST_BATCH, lock_seconds=300, max_delivery_count=5), _ingest_batch
     ),
-    INGEST_DERIVATIVES: Stage(
-        QueueSpec(INGEST_DERIVATIVES, lock_seconds=300, max_delivery_count=5), _derivatives
-    ),
     LABEL_CLASSES: Stage(
         QueueSpec(LABEL_CLASSES, lock_seconds=300, max_delivery_count=5), _label_classes
+    ),
+    INGEST_DERIVATIVES: Stage(
+        QueueSpec(INGEST_DERIVATIVES, lock_seconds=300, max_delivery_count=5), _derivatives
     ),
 }
 

@@ -20,8 +20,8 @@ from core.domain.lanes import (
     PARTIAL,
     PUBLIC_TO,
     cluster_of,
-    stamp_text,
 )
+from core.domain.model import stamp_text
 from core.domain.projects import Project, Role
 from core.domain.tasks import LEASE, Task, check_page_size, leased, released
 from core.ports import Deps, Document, Order, Query, Where

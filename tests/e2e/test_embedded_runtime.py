@@ -75,8 +75,14 @@ def test_serve_demo_restart_and_kill(tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {token}"},
             timeout=10,
         ).raise_for_status()
+        workers = again.children()
+        assert workers, "the stage workers run in processes of their own"
     finally:
         again.stop(signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "orphaned workers"
 
     after_kill = start_loupe(tmp_path)
     try:

@@ -45,6 +45,18 @@ class LoupeProcess:
             time.sleep(0.05)
         raise AssertionError(f"no line matching {pattern!r}; output:\n" + "".join(self.lines))
 
+    def children(self) -> list[int]:
+        """PIDs of the server's child processes (its stage workers)."""
+        found = []
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == self.process.pid:
+                found.append(int(stat.parent.name))
+        return found
+
     def stop(self, sig: int = signal.SIGINT, timeout: float = 15.0) -> int:
         if self.process.poll() is None:
             os.kill(self.process.pid, sig)

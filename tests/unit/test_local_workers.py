@@ -23,7 +23,7 @@ def test_success_completes_the_message() -> None:
     deps = deps_with_queue()
     seen: list[dict[str, Any]] = []
     deps.queue.send("jobs", {"n": 1})
-    worker = QueueWorker(deps, SPEC, lambda _d, _q, body: seen.append(body), poll_s=0)
+    worker = QueueWorker(deps, [SPEC], lambda _d, _q, body: seen.append(body), poll_s=0)
     assert worker.run_once()
     assert seen == [{"n": 1}]
     assert not worker.run_once()  # completed: gone
@@ -39,7 +39,7 @@ def test_failures_retry_then_dead_letter_with_the_reason() -> None:
         calls += 1
         raise RuntimeError("disk on fire")
 
-    worker = QueueWorker(deps, SPEC, broken, poll_s=0)
+    worker = QueueWorker(deps, [SPEC], broken, poll_s=0)
     while worker.run_once():
         pass
     assert calls == SPEC.max_delivery_count
@@ -49,10 +49,25 @@ def test_failures_retry_then_dead_letter_with_the_reason() -> None:
     assert dead.body == {"n": 1}
 
 
+def test_queues_are_served_in_priority_order() -> None:
+    deps = memory_deps()
+    assert isinstance(deps.clock, ManualClock)
+    urgent, later = QueueSpec("urgent"), QueueSpec("later")
+    deps.queue = MemoryWorkQueue(deps.clock, {"urgent": urgent, "later": later})
+    deps.queue.send("later", {"n": 1})
+    deps.queue.send("urgent", {"n": 2})
+    deps.queue.send("urgent", {"n": 3})
+    order: list[str] = []
+    worker = QueueWorker(deps, [urgent, later], lambda _d, queue, _b: order.append(queue))
+    while worker.run_once():
+        pass
+    assert order == ["urgent", "urgent", "later"]
+
+
 def test_worker_thread_starts_and_stops() -> None:
     deps = deps_with_queue()
     done = threading.Event()
-    worker = QueueWorker(deps, SPEC, lambda *_: done.set(), poll_s=0.01)
+    worker = QueueWorker(deps, [SPEC], lambda *_: done.set(), poll_s=0.01)
     worker.start()
     deps.queue.send("jobs", {})
     assert done.wait(5)

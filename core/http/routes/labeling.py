@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import APIRouter
 from pydantic import Field
 
-from core.domain.datasets import dataset_root
 from core.domain.items import Item, Prediction
 from core.domain.model import DomainModel
 from core.domain.projects import Project
@@ -18,6 +17,7 @@ from core.domain.tasks import PAGE_SIZES, Task
 from core.http.context import AppDeps, CurrentUser
 from core.ports import Deps
 from core.services import labeling, tasks
+from core.services.links import media_url
 from core.services.projects import get_project
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["labeling"])
@@ -81,7 +81,7 @@ def task_item(deps: Deps, project: Project, item: Item, user: str) -> TaskItem:
         id=item.id,
         path=item.path,
         kind=item.kind.value,
-        url=_url(deps, project, item),
+        url=media_url(deps, project, item),
         text=item.text,
         width=item.derivatives.width
         if item.derivatives
@@ -94,18 +94,6 @@ def task_item(deps: Deps, project: Project, item: Item, user: str) -> TaskItem:
         mine=mine,
         state=item.state.value,
     )
-
-
-def _url(deps: Deps, project: Project, item: Item) -> str | None:
-    if item.derivatives is not None:
-        container, _, name = item.derivatives.display.partition("/")
-        return deps.blobs.url(container, name)
-    if item.text is not None:
-        return None
-    container, root = dataset_root(
-        project.dataset, project_id=project.id, upload_container=deps.data_container
-    )
-    return deps.blobs.url(container, root + item.path)
 
 
 def _view(deps: Deps, project_id: str, items: list[Item], user: str) -> list[TaskItem]:

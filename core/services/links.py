@@ -1,0 +1,19 @@
+"""Links a browser can follow to an item's media, without other credentials."""
+
+from __future__ import annotations
+
+from core.domain.items import Item
+from core.domain.projects import Project
+from core.ports import Deps
+from core.services.ingestion import source_of
+
+
+def media_url(deps: Deps, project: Project, item: Item) -> str | None:
+    """The item's display rendition when it has one, else its source file; None for text."""
+    if item.derivatives is not None:
+        container, _, name = item.derivatives.display.partition("/")
+        return deps.blobs.url(container, name)
+    if item.text is not None:
+        return None
+    source = source_of(deps, project)
+    return deps.blobs.url(source.container, source.root + item.path)
