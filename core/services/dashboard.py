@@ -11,8 +11,9 @@ from core.domain.items import ItemState
 from core.domain.lanes import ASSIGNED, CLUSTERED, LEASED, PARTIAL, PRELABELED, QUEUE
 from core.domain.progress import ActorStats, Agreement
 from core.domain.projects import Role
-from core.ports import Deps, Order, Query, Where
+from core.ports import Deps, Query, Where
 from core.services.collections import ITEMS, STATS, load, scan
+from core.services.ingestion import last_refresh
 from core.services.worklog import member_project
 
 
@@ -59,15 +60,12 @@ def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
     stats = [
         load(ActorStats, d) for d in scan(deps.documents.container(STATS), project_id, Query())
     ]
-    newest = items.query(
-        project_id, Query(order_by=(Order("createdAt", descending=True),), page_size=1)
-    ).documents
     return Dashboard(
         states=states,
         queue=queue,
         labels=_labels(stats),
         labelers=_labelers(stats, deps.clock.now()),
-        last_refresh_at=datetime.fromisoformat(newest[0].body["createdAt"]) if newest else None,
+        last_refresh_at=last_refresh(deps, project_id=project_id),
         as_of=deps.clock.now(),
     )
 

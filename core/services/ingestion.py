@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
 from core.domain.datasets import dataset_root
 from core.domain.errors import NotFound, PreconditionFailed
@@ -36,7 +37,7 @@ from core.domain.messages import (
 from core.domain.projects import Project, ProjectStatus, transition
 from core.domain.task_types import MediaKind
 from core.media.text import ROW_FILES
-from core.ports import Deps, Query, Where
+from core.ports import Deps, Order, Query, Where
 from core.services import audit
 from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
 from core.services.projects import get_project
@@ -250,9 +251,21 @@ def ingestion_progress(deps: Deps, *, project_id: str, actor: str) -> IngestProg
         batches_done=len(done),
         listing_complete=plan.complete if plan else False,
         started_at=plan.started_at if plan else None,
-        last_refreshed_at=state.refreshed_at if state else None,
+        last_refreshed_at=last_refresh(deps, project_id=project_id),
         refreshed_items=state.registered if state else 0,
     )
+
+
+def last_refresh(deps: Deps, *, project_id: str) -> datetime | None:
+    """When the project's data last changed: the refresh sweep's record, or, before the
+    first sweep, when its newest item was registered."""
+    found = deps.documents.container(INGEST).get(project_id, REFRESH)
+    if found is not None:
+        return load(RefreshState, found).refreshed_at
+    newest = deps.documents.container(ITEMS).query(
+        project_id, Query(order_by=(Order("createdAt", descending=True),), page_size=1)
+    )
+    return load(Item, newest.documents[0]).created_at if newest.documents else None
 
 
 def _results(deps: Deps, project_id: str, run: str) -> list[BatchResult]:
