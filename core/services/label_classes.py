@@ -15,7 +15,7 @@ from core.domain.relabel import LABEL_CLASSES, ExistingLabels, RewriteLabels, la
 from core.domain.task_types import TaskType
 from core.ports import Deps, Query
 from core.services.collections import ITEMS, load
-from core.services.projects import _for_owner, _save, get_project
+from core.services.projects import for_owner, get_project, save_project
 from core.services.review import rejected
 from core.services.versioned import Versioned
 from core.services.worklog import changed, count, save_item
@@ -35,7 +35,7 @@ def add_label_classes(
     current = _paused_for_owner(deps, project_id, actor, if_match)
     patch = ProjectPatch(label_classes=[*current.value.label_classes, *classes])
     updated = apply_patch(current.value, patch, now=deps.clock.now())
-    saved = _save(deps, current, updated, actor, "project.label_classes_added")
+    saved = save_project(deps, current, updated, actor, "project.label_classes_added")
     if existing is not ExistingLabels.KEEP:
         _start(
             deps,
@@ -59,7 +59,7 @@ def rename_label_class(
     ]
     fields = current.value.model_dump() | {"label_classes": renamed, "updated_at": deps.clock.now()}
     updated = Project.model_validate(fields)  # checks the new name like any other
-    saved = _save(deps, current, updated, actor, "project.label_class_renamed")
+    saved = save_project(deps, current, updated, actor, "project.label_class_renamed")
     _start(
         deps,
         RewriteLabels(
@@ -134,7 +134,7 @@ def _renamed(task_type: TaskType, item: Item, old: str, new: str) -> Item | None
 def _paused_for_owner(
     deps: Deps, project_id: str, actor: str, if_match: str | None
 ) -> Versioned[Project]:
-    current = _for_owner(deps, project_id, actor, if_match)
+    current = for_owner(deps, project_id, actor, if_match)
     if current.value.status is not ProjectStatus.PAUSED:
         raise Conflict(
             "pause the project first: label classes change only while no one is labeling"

@@ -7,12 +7,12 @@ from core.domain.errors import Conflict, InvalidInput, NotFound
 from core.domain.projects import Project, Role
 from core.ports import Deps
 from core.services.collections import USERS
-from core.services.projects import _for_owner, _save
+from core.services.projects import for_owner, save_project
 from core.services.versioned import Versioned
 
 
 def list_members(deps: Deps, *, project_id: str, actor: str) -> dict[str, Role]:
-    return _for_owner(deps, project_id, actor, None).value.members
+    return for_owner(deps, project_id, actor, None).value.members
 
 
 def set_member(
@@ -24,7 +24,7 @@ def set_member(
     role: Role,
     if_match: str | None = None,
 ) -> Versioned[Project]:
-    current = _for_owner(deps, project_id, actor, if_match)
+    current = for_owner(deps, project_id, actor, if_match)
     if deps.documents.container(USERS).get(user, user) is None:
         raise InvalidInput.one(
             "user",
@@ -37,19 +37,19 @@ def set_member(
     members[user] = role
     _keep_an_owner(members)
     updated = current.value.model_copy(update={"members": members, "updated_at": deps.clock.now()})
-    return _save(deps, current, updated, actor, "project.member_set")
+    return save_project(deps, current, updated, actor, "project.member_set")
 
 
 def remove_member(
     deps: Deps, *, project_id: str, actor: str, user: str, if_match: str | None = None
 ) -> Versioned[Project]:
-    current = _for_owner(deps, project_id, actor, if_match)
+    current = for_owner(deps, project_id, actor, if_match)
     members = dict(current.value.members)
     if members.pop(user, None) is None:
         raise NotFound(f"{user!r} is not a member of {current.value.name!r}")
     _keep_an_owner(members)
     updated = current.value.model_copy(update={"members": members, "updated_at": deps.clock.now()})
-    return _save(deps, current, updated, actor, "project.member_removed")
+    return save_project(deps, current, updated, actor, "project.member_removed")
 
 
 def _keep_an_owner(members: dict[str, Role]) -> None:

@@ -89,11 +89,11 @@ def load_project(document: Document) -> Project:
 def update_project(
     deps: Deps, *, project_id: str, patch: ProjectPatch, if_match: str, actor: str
 ) -> Versioned[Project]:
-    current = _for_owner(deps, project_id, actor, if_match)
+    current = for_owner(deps, project_id, actor, if_match)
     updated = apply_patch(current.value, patch, now=deps.clock.now())
     if name_key(updated.name) != name_key(current.value.name):
         _reserve_name(deps, updated.name, project_id)
-    return _save(deps, current, updated, actor, "project.updated")
+    return save_project(deps, current, updated, actor, "project.updated")
 
 
 def set_label_classes(
@@ -124,23 +124,27 @@ def resume_project(
 
 def delete_project(deps: Deps, *, project_id: str, actor: str, if_match: str | None = None) -> None:
     """Leaves a tombstone: the project disappears, its name stays taken."""
-    current = _for_owner(deps, project_id, actor, if_match)
-    _save(deps, current, tombstone(current.value, now=deps.clock.now()), actor, "project.deleted")
+    current = for_owner(deps, project_id, actor, if_match)
+    save_project(
+        deps, current, tombstone(current.value, now=deps.clock.now()), actor, "project.deleted"
+    )
 
 
 def _change_status(
     deps: Deps, project_id: str, status: ProjectStatus, actor: str, if_match: str | None
 ) -> Versioned[Project]:
-    current = _for_owner(deps, project_id, actor, if_match)
+    current = for_owner(deps, project_id, actor, if_match)
     if current.value.status is ProjectStatus.INITIALIZING and status is ProjectStatus.RUNNING:
         raise Conflict("the project is still initializing; it starts running by itself")
     changed = transition(current.value, status, now=deps.clock.now())
     if changed is current.value:
         return current
-    return _save(deps, current, changed, actor, f"project.{status.value}")
+    return save_project(deps, current, changed, actor, f"project.{status.value}")
 
 
-def _for_owner(deps: Deps, project_id: str, actor: str, if_match: str | None) -> Versioned[Project]:
+def for_owner(deps: Deps, project_id: str, actor: str, if_match: str | None) -> Versioned[Project]:
+    """The project as read for a change: `actor` must own it, and `if_match`, when given,
+    must still be its etag."""
     current = get_project(deps, project_id=project_id)
     require_role(current.value, actor, Role.OWNER)
     if if_match is not None and not same_etag(if_match, current.etag):
@@ -151,9 +155,10 @@ def _for_owner(deps: Deps, project_id: str, actor: str, if_match: str | None) ->
     return current
 
 
-def _save(
+def save_project(
     deps: Deps, current: Versioned[Project], updated: Project, actor: str, action: str
 ) -> Versioned[Project]:
+    """Write `updated` over `current` (etag-checked) with an audit event of the change."""
     document = deps.documents.container(PROJECTS).upsert(updated.to_doc(), if_match=current.etag)
     audit.record(
         deps,
