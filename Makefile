@@ -7,12 +7,12 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck imports unit install install-dev npm chromium bench clean
+.PHONY: run test lint typecheck imports unit install install-dev npm webui chromium bench clean
 
-run: install
+run: install webui
 	$(BIN)/loupe serve
 
-test: install-dev npm chromium lint typecheck imports unit
+test: install-dev npm webui chromium lint typecheck imports unit
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -24,7 +24,7 @@ typecheck: install-dev
 imports: install-dev
 	$(BIN)/lint-imports
 
-unit: install-dev npm chromium
+unit: install-dev npm webui chromium
 	$(BIN)/pytest -q
 
 bench: install-dev
@@ -33,6 +33,7 @@ bench: install-dev
 install: $(VENV)/.installed
 install-dev: $(VENV)/.installed-dev
 npm: node_modules/.installed
+webui: webui/dist/.built
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -52,6 +53,16 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $@
 
+# The web UI: its own package.json and lock, built by Vite into webui/dist (served by `loupe serve`).
+WEBUI_SOURCES := $(wildcard webui/index.html webui/vite.config.js webui/src/* webui/public/*)
+webui/node_modules/.installed: webui/package.json webui/package-lock.json
+	cd webui && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+webui/dist/.built: webui/node_modules/.installed $(WEBUI_SOURCES)
+	cd webui && npm run --silent build -- --logLevel warn
+	touch $@
+
 # Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser.
 chromium:
 	@command -v chromium >/dev/null || { \
@@ -60,4 +71,4 @@ chromium:
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
 
 clean:
-	rm -rf $(VENV) node_modules .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) node_modules webui/node_modules webui/dist .mypy_cache .ruff_cache .pytest_cache

@@ -28,7 +28,7 @@ class Settings:
     public_url: str | None = None
     secret: str | None = None
     data_container: str = "data"
-    webui_dir: Path | None = REPO_ROOT / "webui"
+    webui_dir: Path | None = REPO_ROOT / "webui" / "dist"
     cosmos_endpoint: str | None = None
     cosmos_connection_string: str | None = None
     cosmos_database: str = "loupe"
@@ -38,6 +38,9 @@ class Settings:
     servicebus_connection_string: str | None = None
     workers: int = field(default_factory=lambda: _workers(None))
     """Stage worker processes of the embedded runtime (LOUPE_WORKERS)."""
+    azureml_datastore: str | None = None
+    """An Azure ML datastore over the data container (azureml://subscriptions/…/datastores/NAME):
+    Azure ML exports then name images by it instead of by signed blob URLs."""
     behind_static_web_app: bool = False
     """Trust the `x-ms-client-principal` header: only when the API is reachable solely through
     its linked Static Web App (which sets the header); otherwise a request carrying it is
@@ -68,6 +71,7 @@ class Settings:
             servicebus_namespace=get("SERVICEBUS__fullyQualifiedNamespace"),
             servicebus_connection_string=get("SERVICEBUS_CONNECTION_STRING"),
             behind_static_web_app=_flag("LOUPE_BEHIND_STATIC_WEB_APP", get),
+            azureml_datastore=get("LOUPE_AZUREML_DATASTORE"),
             workers=_workers(get("LOUPE_WORKERS")),
         )
 

@@ -8,10 +8,12 @@ from dataclasses import replace
 
 from fastapi import FastAPI
 
+from core import telemetry
 from core.http.app import create_app
 from functions import context
 
 
 def http_app() -> FastAPI:
     # The Static Web App serves the UI on Azure; the Function App serves only the API.
-    return create_app(context.deps, replace(context.settings(), webui_dir=None))
+    app = create_app(context.deps, replace(context.settings(), webui_dir=None))
+    return telemetry.instrument_http(app)

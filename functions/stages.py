@@ -8,7 +8,8 @@ import json
 
 import azure.functions as func
 
-from core.domain.messages import INGEST_BATCH, INGEST_DERIVATIVES, PROJECT_INIT
+from core import telemetry
+from core.domain.messages import EXPORT_RUN, INGEST_BATCH, INGEST_DERIVATIVES, PROJECT_INIT
 from core.domain.relabel import LABEL_CLASSES
 from core.services import stages
 from functions import context
@@ -23,16 +24,23 @@ def _body(message: func.ServiceBusMessage) -> dict[str, object]:
     return body
 
 
+def _run(queue: str, message: func.ServiceBusMessage) -> None:
+    """The stage, in a span that continues the sender's trace (its message properties)."""
+    body = _body(message)
+    with telemetry.stage_span(queue, body, message.application_properties):
+        stages.handle(context.deps(), queue, body)
+
+
 @bp.function_name("project_init")
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=PROJECT_INIT, connection="SERVICEBUS")
 def project_init(message: func.ServiceBusMessage) -> None:
-    stages.handle(context.deps(), PROJECT_INIT, _body(message))
+    _run(PROJECT_INIT, message)
 
 
 @bp.function_name("ingest_batch")
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=INGEST_BATCH, connection="SERVICEBUS")
 def ingest_batch(message: func.ServiceBusMessage) -> None:
-    stages.handle(context.deps(), INGEST_BATCH, _body(message))
+    _run(INGEST_BATCH, message)
 
 
 @bp.function_name("ingest_derivatives")
@@ -40,10 +48,16 @@ def ingest_batch(message: func.ServiceBusMessage) -> None:
     arg_name="message", queue_name=INGEST_DERIVATIVES, connection="SERVICEBUS"
 )
 def ingest_derivatives(message: func.ServiceBusMessage) -> None:
-    stages.handle(context.deps(), INGEST_DERIVATIVES, _body(message))
+    _run(INGEST_DERIVATIVES, message)
 
 
 @bp.function_name("label_classes")
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=LABEL_CLASSES, connection="SERVICEBUS")
 def label_classes(message: func.ServiceBusMessage) -> None:
-    stages.handle(context.deps(), LABEL_CLASSES, _body(message))
+    _run(LABEL_CLASSES, message)
+
+
+@bp.function_name("export_run")
+@bp.service_bus_queue_trigger(arg_name="message", queue_name=EXPORT_RUN, connection="SERVICEBUS")
+def export_run(message: func.ServiceBusMessage) -> None:
+    _run(EXPORT_RUN, message)

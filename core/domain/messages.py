@@ -39,3 +39,13 @@ class MakeDerivatives(DomainModel):
 
     project_id: str
     item_ids: list[str]
+
+
+EXPORT_RUN = "export-run"
+
+
+class RunExport(DomainModel):
+    """Write export job `export_id` to the blob store."""
+
+    project_id: str
+    export_id: str

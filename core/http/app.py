@@ -10,7 +10,16 @@ from fastapi.staticfiles import StaticFiles
 
 from core.http import problems
 from core.http.context import current_user
-from core.http.routes import blobs, ingestion, labeling, manage, projects, review, system
+from core.http.routes import (
+    blobs,
+    exports,
+    ingestion,
+    labeling,
+    manage,
+    projects,
+    review,
+    system,
+)
 from core.ports import Deps
 from core.settings import Settings
 
@@ -34,7 +43,7 @@ def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
     app.include_router(system.router, prefix=API)  # /health is public, /me needs a token
     app.include_router(projects.router, prefix=API, dependencies=signed_in)
     app.include_router(ingestion.router, prefix=API, dependencies=signed_in)
-    for router in (labeling.router, review.router, manage.router):
+    for router in (labeling.router, review.router, manage.router, exports.router):
         app.include_router(router, prefix=API, dependencies=signed_in)
     app.include_router(blobs.router, prefix=API)  # authorized by the URL's signature
     if settings.webui_dir is not None and settings.webui_dir.is_dir():

@@ -63,7 +63,47 @@ def _parser() -> argparse.ArgumentParser:
     up.add_argument("--prefix", default="", help="a folder to put the files under")
     up.add_argument("--workers", type=int, default=8, help="parallel uploads (default 8)")
     up.set_defaults(run=_upload)
+
+    ex = commands.add_parser("export", help="download a project's labels in a training format")
+    ex.add_argument("project", help="the project id")
+    ex.add_argument(
+        "--format",
+        default="coco",
+        help="coco, azureml_jsonl, csv, voc, yolo, conll or loupe_jsonl (default coco)",
+    )
+    ex.add_argument("--out", type=Path, help="file or folder to write (default: the export's name)")
+    ex.add_argument(
+        "--state", action="append", help="item states to include (repeatable; default labeled)"
+    )
+    ex.add_argument("--label", action="append", help="only these classes (repeatable)")
+    ex.add_argument("--validation", type=float, default=0.0, help="validation split fraction")
+    ex.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    ex.add_argument("--predictions", action="store_true", help="include ML-assist predictions")
+    ex.add_argument("--normalized-coco", action="store_true", help="Azure ML's 0–1 COCO boxes")
+    ex.add_argument("--job", action="store_true", help="run as a server job, then download")
+    _remote(ex)
+    ex.set_defaults(run=_export)
+
+    im = commands.add_parser(
+        "import",
+        help="import labels (COCO, Azure ML JSONL/MLTable zip, "
+        "Loupe JSONL) matched to items by path",
+    )
+    im.add_argument("project", help="the project id")
+    im.add_argument("file", type=Path, help="the labels file")
+    im.add_argument("--format", required=True, help="coco, azureml_jsonl or loupe_jsonl")
+    im.add_argument("--mode", default="prelabel", help="prelabel (default) or final")
+    im.add_argument("--normalized", action="store_true", help="COCO boxes are 0–1 fractions")
+    _remote(im)
+    im.set_defaults(run=_import)
     return parser
+
+
+def _remote(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--server", help="Loupe's URL (default $LOUPE_URL or http://127.0.0.1:7071)"
+    )
+    command.add_argument("--token", help="a bearer token (default $LOUPE_TOKEN)")
 
 
 def _serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -139,6 +179,76 @@ def _upload(settings: Settings, args: argparse.Namespace) -> int:
     for line in report.errors:
         print(f"  failed      {line}", file=sys.stderr)
     return 1 if report.errors else 0
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    from core.local.transfer import export
+    from core.local.upload import UploadError
+
+    token = args.token or os.environ.get("LOUPE_TOKEN")
+    if not token:
+        print("loupe export: pass --token or set LOUPE_TOKEN", file=sys.stderr)
+        return 2
+    params: dict[str, object] = {"format": args.format}
+    params |= {"validation": args.validation, "seed": args.seed, "predictions": args.predictions}
+    params |= {"normalizedCoco": args.normalized_coco}
+    if args.state:
+        params["state"] = args.state
+    if args.label:
+        params["label"] = args.label
+    server = args.server or os.environ.get("LOUPE_URL") or settings.base_url
+    try:
+        path = export(
+            server=server,
+            token=token,
+            project_id=args.project,
+            params=params,
+            out=args.out,
+            job=args.job,
+        )
+    except UploadError as error:
+        print(f"loupe export: {error}", file=sys.stderr)
+        return 2
+    print(f"wrote {path}")
+    return 0
+
+
+def _import(settings: Settings, args: argparse.Namespace) -> int:
+    import os
+
+    from core.local.transfer import import_file
+    from core.local.upload import UploadError
+
+    token = args.token or os.environ.get("LOUPE_TOKEN")
+    if not token:
+        print("loupe import: pass --token or set LOUPE_TOKEN", file=sys.stderr)
+        return 2
+    server = args.server or os.environ.get("LOUPE_URL") or settings.base_url
+    try:
+        report = import_file(
+            server=server,
+            token=token,
+            project_id=args.project,
+            path=args.file,
+            format=args.format,
+            mode=args.mode,
+            normalized=args.normalized,
+        )
+    except (UploadError, FileNotFoundError) as error:
+        print(f"loupe import: {error}", file=sys.stderr)
+        return 2
+    print(f"{report['records']} record(s): {report['updated']} item(s) updated")
+    for path in report["unmatchedPaths"]:
+        print(f"  unmatched   {path}")
+    if report["unmatched"] > len(report["unmatchedPaths"]):
+        print(f"  … {report['unmatched'] - len(report['unmatchedPaths'])} more unmatched")
+    for name in report["unknownClasses"]:
+        print(f"  unknown class {name}")
+    for line in report["invalid"]:
+        print(f"  invalid     {line}")
+    return 0
 
 
 @contextmanager

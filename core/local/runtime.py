@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import uvicorn
 
+from core import telemetry
 from core.adapters.local.documents import SqliteDocumentStore
 from core.adapters.local.queue import SqliteWorkQueue
 from core.bootstrap import build
@@ -33,6 +34,7 @@ LEASE_SWEEP_S = 30.0  # expired task leases go back to the queue within this
 
 def serve(settings: Settings, *, demo: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    telemetry.configure()  # only when APPLICATIONINSIGHTS_CONNECTION_STRING is set
     deps = build(settings)
     workers = WorkerProcesses(settings, settings.workers)
     scheduler = Scheduler([*local_jobs(deps), *ingest_jobs(deps)])
@@ -42,7 +44,7 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
             link += f"#token={ensure_demo(deps, settings.data_dir).token}"
         server = _Server(
             uvicorn.Config(
-                create_app(lambda: deps, settings),
+                telemetry.instrument_http(create_app(lambda: deps, settings)),
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",

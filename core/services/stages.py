@@ -10,16 +10,19 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.domain.messages import (
+    EXPORT_RUN,
     INGEST_BATCH,
     INGEST_DERIVATIVES,
     PROJECT_INIT,
     IngestBatch,
     InitializeProject,
     MakeDerivatives,
+    RunExport,
 )
 from core.domain.relabel import LABEL_CLASSES, RewriteLabels
 from core.ports import Deps, QueueSpec
 from core.services.derivatives import make_derivatives
+from core.services.exports import run_export
 from core.services.ingestion import ingest_batch, initialize_project
 from core.services.label_classes import rewrite_labels
 
@@ -46,6 +49,10 @@ def _label_classes(deps: Deps, body: dict[str, Any]) -> None:
     rewrite_labels(deps, message=RewriteLabels.model_validate(body))
 
 
+def _export(deps: Deps, body: dict[str, Any]) -> None:
+    run_export(deps, message=RunExport.model_validate(body))
+
+
 # In priority order: the embedded runtime's workers take the first queue that has work, so
 # registering files goes before rendering their thumbnails.
 STAGES: dict[str, Stage] = {
@@ -58,6 +65,8 @@ STAGES: dict[str, Stage] = {
     LABEL_CLASSES: Stage(
         QueueSpec(LABEL_CLASSES, lock_seconds=300, max_delivery_count=5), _label_classes
     ),
+    # Someone waits on an export; thumbnails can wait for it.
+    EXPORT_RUN: Stage(QueueSpec(EXPORT_RUN, lock_seconds=300, max_delivery_count=3), _export),
     INGEST_DERIVATIVES: Stage(
         QueueSpec(INGEST_DERIVATIVES, lock_seconds=300, max_delivery_count=5), _derivatives
     ),

@@ -93,6 +93,15 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
         OWNER,
         {"from": "cat", "to": "kitten"},
     ),
+    # export and import
+    ("GET", "/api/projects/{project_id}/export"): (REVIEWER, None),
+    ("POST", "/api/projects/{project_id}/exports"): (REVIEWER, {"format": "coco"}),
+    ("GET", "/api/projects/{project_id}/exports"): (REVIEWER, None),
+    ("GET", "/api/projects/{project_id}/exports/{export_id}"): (REVIEWER, None),
+    ("POST", "/api/projects/{project_id}/imports"): (
+        OWNER,
+        b'{"path": "img/000000.jpg", "final": {"label": "cat"}}\n',
+    ),
 }
 
 
@@ -143,7 +152,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     (item,) = add_items(deps, project, 1)
     deps.blobs.put("data", "x.txt", b"x")
     values = {"project_id": project.id, "item_id": item, "member": "lee", "container": "data"}
-    values |= {"name:path": "x.txt", "path:path": "x/a.txt"}
+    values |= {"name:path": "x.txt", "path:path": "x/a.txt", "export_id": "none"}
     app = create_app(lambda: deps, Settings(webui_dir=None, secret="s"))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield World(client, deps, tokens, values)

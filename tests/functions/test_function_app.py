@@ -12,7 +12,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from core.domain.messages import PROJECT_INIT
+from core.domain.messages import EXPORT_RUN, PROJECT_INIT
 from core.domain.projects import ProjectSettings, ProjectStatus, Role
 from core.domain.relabel import LABEL_CLASSES, RewriteLabels
 from core.services import projects
@@ -43,6 +43,7 @@ def test_every_function_is_registered_with_its_bindings(function_app: ModuleType
         "refresh_sweep",
         "label_classes",
         "lease_sweep",
+        "export_run",
     }
 
     http = {b["direction"]: b for b in bindings(functions["http_app_func"])}
@@ -55,6 +56,8 @@ def test_every_function_is_registered_with_its_bindings(function_app: ModuleType
     assert trigger["type"] == "serviceBusTrigger"
     assert trigger["queueName"] == PROJECT_INIT
     assert trigger["connection"] == "SERVICEBUS"
+    (export,) = bindings(functions["export_run"])
+    assert (export["type"], export["queueName"]) == ("serviceBusTrigger", EXPORT_RUN)
 
 
 def test_project_init_trigger_runs_the_stage(function_app: ModuleType) -> None:

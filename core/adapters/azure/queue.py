@@ -24,6 +24,7 @@ from azure.servicebus.exceptions import (
     MessagingEntityNotFoundError,
 )
 
+from core import telemetry
 from core.adapters.clock import aware
 from core.domain.errors import Conflict, InvalidInput, NotFound
 from core.ports import Clock, DeadLetter, JsonDoc, ReceivedMessage
@@ -148,11 +149,16 @@ class ServiceBusWorkQueue:
         except (TypeError, ValueError) as error:
             raise InvalidInput.one("body", f"a message body must be JSON: {error}") from None
         message_id = message_id or uuid.uuid4().hex
+        # The sender's trace goes along, so the stage that handles it continues it.
+        properties: dict[str | bytes, Any] = {
+            key: value for key, value in telemetry.trace_properties().items()
+        }
         message = ServiceBusMessage(
             text,
             message_id=message_id,
             content_type="application/json",
             scheduled_enqueue_time_utc=scheduled_at,
+            application_properties=properties or None,
         )
         with self._entity(queue):
             self._sender(queue).send_messages(message)

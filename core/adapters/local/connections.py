@@ -14,8 +14,6 @@ from contextlib import contextmanager
 from pathlib import Path
 
 BUSY_TIMEOUT_MS = 30_000
-MMAP_BYTES = 1 << 30
-CACHE_KIB = 32 << 10
 
 
 class Connections:
@@ -50,10 +48,6 @@ class Connections:
         conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         # Under WAL, NORMAL may lose the last commits to a power cut but never corrupts the file.
         conn.execute("PRAGMA synchronous=NORMAL")
-        # Read pages through a memory map and keep more of them cached: a large project's
-        # indexes then stay as quick to walk as a small one's.
-        conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")
-        conn.execute(f"PRAGMA cache_size=-{CACHE_KIB}")
         self._local.conn = conn
         return conn
 

@@ -11,6 +11,7 @@ from core.domain.items import Item, ItemState
 from core.domain.model import DomainModel
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
+from core.ports import Deps
 from core.services import dashboard, review
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["review"])
@@ -18,6 +19,7 @@ router = APIRouter(prefix="/projects/{project_id}", tags=["review"])
 
 class ItemView(Item):
     etag: str
+    thumbnail_url: str | None = Field(default=None, description="A link to the item's thumbnail")
 
 
 class ItemList(DomainModel):
@@ -53,6 +55,14 @@ class DashboardView(DomainModel):
     as_of: Any = None
 
 
+def thumbnail_url(deps: Deps, item: Item) -> str | None:
+    """A browser link to the item's thumbnail (the Data tab's pictures); None before one exists."""
+    if item.derivatives is None:
+        return None
+    container, _, name = item.derivatives.thumbnail.partition("/")
+    return deps.blobs.url(container, name)
+
+
 @router.get("/items", response_model_exclude_none=True)
 def list_items(
     project_id: str,
@@ -75,7 +85,12 @@ def list_items(
         page_size=page_size,
         continuation=continuation,
     )
-    views = [ItemView(**dict(v.value), etag=etags.bare(v.etag)) for v in page.items]
+    views = [
+        ItemView(
+            **dict(v.value), etag=etags.bare(v.etag), thumbnail_url=thumbnail_url(deps, v.value)
+        )
+        for v in page.items
+    ]
     return ItemList(items=views, continuation=page.continuation)
 
 
@@ -85,7 +100,11 @@ def get_item(
 ) -> ItemView:
     found = review.get_item(deps, project_id=project_id, actor=user.id, item_id=item_id)
     response.headers["ETag"] = etags.header(found.etag)
-    return ItemView(**dict(found.value), etag=etags.bare(found.etag))
+    return ItemView(
+        **dict(found.value),
+        etag=etags.bare(found.etag),
+        thumbnail_url=thumbnail_url(deps, found.value),
+    )
 
 
 @router.post("/items/{item_id}/review", response_model_exclude_none=True)

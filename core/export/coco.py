@@ -1,0 +1,139 @@
+"""COCO: pixel coordinates, 1-based category ids, `file_name` the dataset-relative path, every
+image listed, `area`/`bbox` computed for polygons, `iscrowd` 0. Classification becomes
+image-level annotations (a category without geometry).
+
+The writer streams: images go straight to `out` while annotations go to `spool` (a temp file
+the caller owns), appended after the images; so one pass over the items and flat memory."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable, Sequence
+from json.encoder import encode_basestring
+from typing import IO, Any
+
+from core.domain.geometry import polygon_area
+from core.export.records import Imported, Record, classification_value, empty_value
+
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_string = encode_basestring  # a JSON string literal (C speed)
+
+
+def write_coco(
+    records: Iterable[Record],
+    out: IO[bytes],
+    *,
+    categories: Sequence[str],
+    spool: IO[bytes],
+    normalized: bool = False,
+    description: str = "",
+) -> int:
+    """Write one COCO file; returns how many images it lists."""
+    category_id = {name: index for index, name in enumerate(categories, start=1)}
+    head = {
+        "info": {"description": description, "version": "1.0"},
+        "licenses": [],
+        "categories": [
+            {"id": i, "name": name, "supercategory": name.rsplit("/", 1)[0] if "/" in name else ""}
+            for name, i in category_id.items()
+        ],
+    }
+    out.write(_dumps(head)[:-1].encode() + b',"images":[')
+    images = annotations = 0
+    for rec in records:
+        images += 1
+        # Formatted by hand: at 500k images the json encoder's per-call cost is most of the
+        # time. Floats print as repr, which is what json writes too.
+        size = f',"width":{rec.width},"height":{rec.height}' if rec.width and rec.height else ""
+        image = f'{{"id":{images},"file_name":{_string(rec.path)}{size}}}'
+        out.write((("," if images > 1 else "") + image).encode())
+        found = _annotations(rec, images, category_id, normalized)
+        if found:
+            lines = []
+            for ann in found:
+                annotations += 1
+                lines.append(f'{{"id":{annotations},{ann}}}')
+            text = ",".join(lines).encode()
+            spool.write(b"," + text if annotations > len(found) else text)
+    out.write(b'],"annotations":[')
+    spool.flush()
+    spool.seek(0)
+    shutil.copyfileobj(spool, out, 1 << 20)
+    out.write(b"]}")
+    return images
+
+
+def _annotations(
+    rec: Record, image_id: int, category_id: dict[str, int], normalized: bool
+) -> list[str]:
+    """Each annotation's JSON members after its id."""
+    value = rec.value or {}
+    sx = 1.0 if normalized or not rec.width else float(rec.width)
+    sy = 1.0 if normalized or not rec.height else float(rec.height)
+    found: list[str] = []
+    tail = ',"iscrowd":0' + (f',"score":{float(rec.score)!r}' if rec.score is not None else "")
+    head = f'"image_id":{image_id},"category_id":'
+    for box in value.get("boxes", ()):
+        x, y, w, h = box["x"] * sx, box["y"] * sy, box["w"] * sx, box["h"] * sy
+        found.append(
+            f'{head}{category_id[box["label"]]},"bbox":[{x!r},{y!r},{w!r},{h!r}],'
+            f'"area":{w * h!r},"segmentation":[]{tail}'
+        )
+    for polygon in value.get("polygons", ()):
+        ring = [(x * sx, y * sy) for x, y in polygon["points"]]
+        xs, ys = [p[0] for p in ring], [p[1] for p in ring]
+        bbox = ",".join(repr(c) for c in (min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)))
+        flat = ",".join(repr(c) for point in ring for c in point)
+        found.append(
+            f'{head}{category_id[polygon["label"]]},"segmentation":[[{flat}]],'
+            f'"area":{polygon_area(ring)!r},"bbox":[{bbox}]{tail}'
+        )
+    labels = [value["label"]] if "label" in value else value.get("labels", [])
+    for label in labels:
+        found.append(f'{head}{category_id[label]},"area":0,"bbox":[]{tail}')
+    return found
+
+
+def read_coco(data: IO[bytes], *, task_type: str, normalized: bool = False) -> list[Imported]:
+    """Every image of a COCO file with its labels (by category name; unknown names are kept for
+    the caller to report). Geometry is divided by the image size unless `normalized`."""
+    doc = json.load(data)
+    names = {c["id"]: c["name"] for c in doc.get("categories", [])}
+    images = {i["id"]: i for i in doc.get("images", [])}
+    parts: dict[Any, list[dict[str, Any]]] = {image_id: [] for image_id in images}
+    for ann in doc.get("annotations", []):
+        parts.setdefault(ann["image_id"], []).append(ann)
+    found = []
+    for image_id, anns in parts.items():
+        image = images.get(image_id)
+        if image is None:
+            continue
+        w = 1.0 if normalized else float(image.get("width") or 1)
+        h = 1.0 if normalized else float(image.get("height") or 1)
+        value = _value(task_type, anns, names, w, h)
+        if value is not None:
+            scores = [a["score"] for a in anns if "score" in a]
+            score = min(scores) if scores else None
+            found.append(Imported(image["file_name"], value, score))
+    return found
+
+
+def _value(
+    task_type: str, anns: list[dict[str, Any]], names: dict[Any, str], w: float, h: float
+) -> dict[str, Any] | None:
+    labels = [names.get(a["category_id"], str(a["category_id"])) for a in anns]
+    if task_type == "image_bounding_box":
+        boxes = []
+        for label, ann in zip(labels, anns, strict=True):
+            x, y, bw, bh = ann["bbox"]
+            boxes.append({"label": label, "x": x / w, "y": y / h, "w": bw / w, "h": bh / h})
+        return {"boxes": boxes} if boxes else empty_value(task_type)
+    if task_type == "image_polygon":
+        polygons = []
+        for label, ann in zip(labels, anns, strict=True):
+            for flat in ann.get("segmentation") or []:
+                points = [[flat[i] / w, flat[i + 1] / h] for i in range(0, len(flat) - 1, 2)]
+                polygons.append({"label": label, "points": points})
+        return {"polygons": polygons} if polygons else empty_value(task_type)
+    return classification_value(task_type, labels)

@@ -1,0 +1,140 @@
+"""What a writer reads: one item's exportable facts, taken from its stored document, and the
+options that shape an export."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+TRAIN, VALIDATION = "train", "validation"
+
+
+@dataclass(frozen=True)
+class Options:
+    states: tuple[str, ...] = ("labeled",)
+    labels: tuple[str, ...] | None = None
+    """Keep only these classes (shapes of other classes are dropped); None: all."""
+    validation: float = 0.0
+    """Fraction of items put in the validation split (0: no split)."""
+    seed: int = 0
+    predictions: bool = False
+    normalized_coco: bool = False
+    """Azure ML's old COCO flavour: boxes and polygons as fractions of the image."""
+
+
+@dataclass(frozen=True)
+class Record:
+    id: str
+    path: str
+    state: str
+    value: dict[str, Any] | None
+    """The final value, or the prediction when predictions are exported instead of labels."""
+    width: int | None = None
+    height: int | None = None
+    format: str | None = None
+    text: str | None = None
+    score: float | None = None
+    split: str = TRAIN
+    document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    # Read only by the formats that show them (CSV), so computed on demand.
+    @property
+    def labelers(self) -> tuple[str, ...]:
+        return tuple(a["user"] for a in self.document.get("annotations") or ())
+
+    @property
+    def at(self) -> str | None:
+        """When the last labeler answered."""
+        return max((a["at"] for a in self.document.get("annotations") or ()), default=None)
+
+
+def split_of(item_id: str, options: Options) -> str:
+    """A seeded, stable split: the same seed puts the same items in validation every time."""
+    if options.validation <= 0:
+        return TRAIN
+    digest = hashlib.blake2b(f"{options.seed}:{item_id}".encode(), digest_size=8).digest()
+    return VALIDATION if int.from_bytes(digest) / 2**64 < options.validation else TRAIN
+
+
+def record(document: dict[str, Any], options: Options) -> Record:
+    """The record of a stored item document (camelCase)."""
+    media = document.get("media") or {}
+    derivatives = document.get("derivatives") or {}
+    value = document.get("final")
+    score = None
+    prediction = document.get("prediction")
+    if options.predictions and value is None and prediction:
+        value, score = prediction.get("value"), prediction.get("confidence")
+    if value is not None and options.labels is not None:
+        value = keep_labels(value, frozenset(options.labels))
+    return Record(
+        id=document["id"],
+        path=document["path"],
+        state=document.get("state", "unlabeled"),
+        value=value,
+        width=media.get("width") or derivatives.get("width"),
+        height=media.get("height") or derivatives.get("height"),
+        format=media.get("format"),
+        text=document.get("text"),
+        score=score,
+        split=split_of(document["id"], options),
+        document=document,
+    )
+
+
+def keep_labels(value: dict[str, Any], keep: frozenset[str]) -> dict[str, Any] | None:
+    """`value` with only the classes in `keep`; None when a single label is not kept."""
+    if "label" in value:
+        return value if value["label"] in keep else None
+    if "labels" in value:
+        return {"labels": [label for label in value["labels"] if label in keep]}
+    for key in ("boxes", "polygons", "spans"):
+        if key in value:
+            return {key: [part for part in value[key] if part["label"] in keep]}
+    return value
+
+
+def value_labels(value: dict[str, Any] | None) -> list[str]:
+    if not value:
+        return []
+    if "label" in value:
+        return [value["label"]]
+    if "labels" in value:
+        return list(value["labels"])
+    for key in ("boxes", "polygons", "spans"):
+        if key in value:
+            return list(dict.fromkeys(part["label"] for part in value[key]))
+    return []
+
+
+def only(records: Iterable[Record], split: str) -> Iterator[Record]:
+    return (r for r in records if r.split == split)
+
+
+ImageUrl = Callable[[str], str]
+"""Maps an item path to the URL a training job reads it from."""
+
+
+@dataclass(frozen=True)
+class Imported:
+    """One item's labels read from a file: its path and a value in Loupe's shape (geometry as
+    fractions of the image), with the score when the file carried one."""
+
+    path: str
+    value: dict[str, Any]
+    score: float | None = None
+
+
+def empty_value(task_type: str) -> dict[str, Any] | None:
+    """What an item with no shapes in a file is labeled (None: classification has no 'none')."""
+    return {"image_bounding_box": {"boxes": []}, "image_polygon": {"polygons": []}}.get(task_type)
+
+
+def classification_value(task_type: str, labels: list[str]) -> dict[str, Any] | None:
+    if not labels:
+        return None
+    if task_type.endswith("multilabel"):
+        return {"labels": sorted(set(labels))}
+    return {"label": labels[0]}

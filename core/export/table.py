@@ -1,0 +1,42 @@
+"""CSV: one row per item: path, label(s), labeler(s), time, state, and the shapes as JSON."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import IO
+
+from core.export.records import Imported, Record, value_labels
+
+COLUMNS = ["path", "labels", "labelers", "labeled_at", "state", "split", "value"]
+
+
+def write_csv(records: Iterable[Record], out: IO[bytes]) -> int:
+    text = io.TextIOWrapper(out, encoding="utf-8", newline="", write_through=True)
+    writer = csv.writer(text)
+    writer.writerow(COLUMNS)
+    count = 0
+    for rec in records:
+        value = json.dumps(rec.value, separators=(",", ":")) if rec.value is not None else ""
+        writer.writerow(
+            [
+                rec.path,
+                ";".join(value_labels(rec.value)),
+                ";".join(rec.labelers),
+                rec.at or "",
+                rec.state,
+                rec.split,
+                value,
+            ]
+        )
+        count += 1
+    text.detach()
+    return count
+
+
+def read_csv(data: IO[bytes]) -> Iterator[Imported]:
+    for row in csv.DictReader(io.TextIOWrapper(data, encoding="utf-8", newline="")):
+        if row["value"]:
+            yield Imported(row["path"], json.loads(row["value"]))

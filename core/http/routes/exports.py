@@ -1,0 +1,134 @@
+"""Exports and imports over HTTP (owners and reviewers export; owners import)."""
+
+from __future__ import annotations
+
+import tempfile
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from pydantic import Field
+
+from core.domain.exports import ExportFormat, ExportJob
+from core.domain.items import ItemState
+from core.domain.model import DomainModel
+from core.http.context import AppDeps, AppSettings, CurrentUser
+from core.services import exports, imports
+from core.services.exports import ExportOptions
+
+router = APIRouter(prefix="/projects/{project_id}", tags=["export"])
+SPOOL = 8 << 20  # an upload larger than this goes to a temp file, not memory
+
+
+class ExportIn(DomainModel):
+    format: ExportFormat
+    options: ExportOptions = ExportOptions()
+
+
+class ExportOut(ExportJob):
+    url: str | None = Field(default=None, description="Download link once it has succeeded")
+    snippet: str = Field(description="Python that loads the downloaded file")
+
+
+class ExportList(DomainModel):
+    exports: list[ExportOut]
+
+
+class ImportOut(DomainModel):
+    records: int
+    updated: int
+    unmatched: int
+    unmatched_paths: list[str]
+    unknown_classes: list[str]
+    invalid: list[str]
+    kept_labeled: int
+
+
+def _out(view: exports.ExportView) -> ExportOut:
+    return ExportOut(**dict(view.job), url=view.url, snippet=view.snippet)
+
+
+@router.get("/export")
+def download_export(
+    project_id: str,
+    deps: AppDeps,
+    settings: AppSettings,
+    user: CurrentUser,
+    format: ExportFormat = ExportFormat.LOUPE_JSONL,
+    state: Annotated[list[ItemState] | None, Query()] = None,
+    label: Annotated[list[str] | None, Query()] = None,
+    validation: Annotated[float, Query(ge=0, lt=1)] = 0.0,
+    seed: int = 0,
+    predictions: bool = False,
+    normalized_coco: Annotated[bool, Query(alias="normalizedCoco")] = False,
+) -> StreamingResponse:
+    """The export file, streamed as it is written (any size)."""
+    options = ExportOptions(
+        states=state or [ItemState.LABELED],
+        labels=label,
+        validation=validation,
+        seed=seed,
+        predictions=predictions,
+        normalized_coco=normalized_coco,
+        datastore=settings.azureml_datastore,
+    )
+    name, media_type, body = exports.open_export(
+        deps, project_id=project_id, actor=user.id, format=format, options=options
+    )
+    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    return StreamingResponse(body, media_type=media_type, headers=headers)
+
+
+@router.post("/exports", status_code=202, response_model_exclude_none=True)
+def request_export(
+    project_id: str, body: ExportIn, deps: AppDeps, settings: AppSettings, user: CurrentUser
+) -> ExportOut:
+    """Start an export job; poll it (or the list) for its download link."""
+    options = body.options.model_copy(update={"datastore": settings.azureml_datastore})
+    job = exports.request_export(
+        deps, project_id=project_id, actor=user.id, format=body.format, options=options
+    )
+    return _out(exports.get_export(deps, project_id=project_id, actor=user.id, export_id=job.id))
+
+
+@router.get("/exports", response_model_exclude_none=True)
+def list_exports(project_id: str, deps: AppDeps, user: CurrentUser) -> ExportList:
+    found = exports.list_exports(deps, project_id=project_id, actor=user.id)
+    return ExportList(exports=[_out(view) for view in found])
+
+
+@router.get("/exports/{export_id}", response_model_exclude_none=True)
+def get_export(project_id: str, export_id: str, deps: AppDeps, user: CurrentUser) -> ExportOut:
+    return _out(exports.get_export(deps, project_id=project_id, actor=user.id, export_id=export_id))
+
+
+@router.post("/imports")
+async def import_labels(
+    project_id: str,
+    request: Request,
+    deps: AppDeps,
+    user: CurrentUser,
+    format: str = imports.ImportFormat.LOUPE_JSONL.value,
+    mode: imports.ImportMode = imports.ImportMode.PRELABEL,
+    normalized: bool = False,
+) -> ImportOut:
+    """Labels from a COCO, Azure ML JSONL (or a zipped MLTable folder) or Loupe JSONL file in
+    the request body, matched to items by path."""
+    kind = imports.check_format(format)
+    with tempfile.SpooledTemporaryFile(SPOOL) as file:
+        async for chunk in request.stream():
+            file.write(chunk)
+        file.seek(0)
+        report = await run_in_threadpool(
+            imports.import_labels,
+            deps,
+            project_id=project_id,
+            actor=user.id,
+            format=kind,
+            data=file,
+            mode=mode,
+            normalized=normalized,
+        )
+    found: dict[str, Any] = vars(report)
+    return ImportOut(**found)

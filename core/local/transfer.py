@@ -1,0 +1,147 @@
+"""`loupe export` and `loupe import`: labels out of and into a project through the HTTP API (a
+laptop or an Azure deployment alike), with a progress bar. An export is streamed to a file as
+the server writes it, or run as a job on the server whose file is then downloaded."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
+
+from core.local.upload import UploadError, _raise_for
+
+CHUNK = 1 << 20
+POLL_S = 1.0
+
+
+def _client(server: str, token: str) -> httpx.Client:
+    headers = {"Authorization": f"Bearer {token}"}
+    timeout = httpx.Timeout(60.0, read=3600.0)
+    return httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=timeout)
+
+
+def export(
+    *,
+    server: str,
+    token: str,
+    project_id: str,
+    params: dict[str, Any],
+    out: Path | None = None,
+    job: bool = False,
+    progress: bool = True,
+    client: httpx.Client | None = None,
+) -> Path:
+    """Download the export into `out` (a folder, or a file name; default: the server's name in
+    the working directory); returns the file written."""
+    with client or _client(server, token) as http:
+        base = f"/api/projects/{quote(project_id, safe='')}"
+        if job:
+            url = _run_job(http, base, params, progress)
+            return _download(http, url, {}, out, progress, absolute=True)
+        return _download(http, f"{base}/export", params, out, progress, absolute=False)
+
+
+def _run_job(http: httpx.Client, base: str, params: dict[str, Any], progress: bool) -> str:
+    options = {k: v for k, v in params.items() if k != "format"}
+    if "state" in options:
+        options["states"] = options.pop("state")
+    if "label" in options:
+        options["labels"] = options.pop("label")
+    response = http.post(f"{base}/exports", json={"format": params["format"], "options": options})
+    _raise_for(response)
+    job_id = response.json()["id"]
+    with tqdm(desc="export job", disable=not progress, file=sys.stderr, total=None) as bar:
+        while True:
+            found = http.get(f"{base}/exports/{job_id}")
+            _raise_for(found)
+            view = found.json()
+            if view["status"] == "succeeded":
+                return str(view["url"])
+            if view["status"] == "failed":
+                raise UploadError(f"the export failed: {view.get('error')}")
+            bar.update(0)
+            time.sleep(POLL_S)
+
+
+def _download(
+    http: httpx.Client,
+    url: str,
+    params: dict[str, Any],
+    out: Path | None,
+    progress: bool,
+    *,
+    absolute: bool,
+) -> Path:
+    request = http.build_request("GET", url, params=params or None)
+    if absolute:  # a signed link: the bearer token must not go to the blob store
+        del request.headers["Authorization"]
+    with contextlib.closing(http.send(request, stream=True)) as response:
+        if not response.is_success:
+            response.read()
+            _raise_for(response)
+        path = _target(out, _file_name(response, url))
+        total = (
+            int(response.headers["Content-Length"])
+            if "Content-Length" in response.headers
+            else None
+        )
+        bar = tqdm(total=total, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
+        with bar, path.open("wb") as file:
+            for chunk in response.iter_bytes(CHUNK):
+                file.write(chunk)
+                bar.update(len(chunk))
+    return path
+
+
+def _file_name(response: httpx.Response, url: str) -> str:
+    disposition: str = response.headers.get("Content-Disposition", "")
+    if 'filename="' in disposition:
+        return disposition.split('filename="', 1)[1].split('"', 1)[0]
+    return url.split("?", 1)[0].rsplit("/", 1)[-1] or "export"
+
+
+def _target(out: Path | None, name: str) -> Path:
+    if out is None:
+        return Path(name)
+    return out / name if out.is_dir() else out
+
+
+def import_file(
+    *,
+    server: str,
+    token: str,
+    project_id: str,
+    path: Path,
+    format: str,
+    mode: str,
+    normalized: bool = False,
+    progress: bool = True,
+    client: httpx.Client | None = None,
+) -> dict[str, Any]:
+    """Send a labels file; the server's report of what matched."""
+    size = path.stat().st_size
+    with client or _client(server, token) as http, path.open("rb") as file:
+        bar = tqdm(total=size, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
+        with bar:
+            response = http.post(
+                f"/api/projects/{quote(project_id, safe='')}/imports",
+                params={"format": format, "mode": mode, "normalized": normalized},
+                content=_chunks(file.read, bar),
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            )
+    _raise_for(response)
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def _chunks(read: Callable[[int], bytes], bar: Any) -> Any:
+    while chunk := read(CHUNK):
+        bar.update(len(chunk))
+        yield chunk

@@ -1,0 +1,200 @@
+"""Exports: stream a project's labels in any format, or run an export job that writes the file
+to the blob store and hands back a download link; list past exports; a loading snippet each."""
+
+from __future__ import annotations
+
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+from urllib.parse import quote
+
+from pydantic import Field
+
+from core.domain.datasets import dataset_root
+from core.domain.errors import InvalidInput, NotFound
+from core.domain.exports import ExportFormat, ExportJob
+from core.domain.items import ItemState
+from core.domain.messages import EXPORT_RUN, RunExport
+from core.domain.model import DomainModel
+from core.domain.projects import Project, Role
+from core.domain.runs import JobStatus
+from core.export import bundle, pipe
+from core.export.records import ImageUrl, Options, Record, record
+from core.ports import Deps, Order, Query, Where
+from core.services.collections import EXPORTS, ITEMS, load, scan
+from core.services.worklog import member_project
+
+PAGE = 1000
+LINK_SECONDS = 7 * 24 * 3600  # the longest a user-delegation SAS may live
+MAX_LIST = 100
+
+EXPORTS_CONTAINER = "exports"
+"""Export files live apart from the data, so no dataset path can ever ingest them."""
+
+
+class ExportOptions(DomainModel):
+    """What an export includes (stored with each job)."""
+
+    states: list[ItemState] = Field(default_factory=lambda: [ItemState.LABELED])
+    labels: list[str] | None = Field(default=None, description="Only these classes; None: all")
+    validation: float = Field(default=0.0, ge=0, lt=1, description="Validation split fraction")
+    seed: int = 0
+    predictions: bool = Field(default=False, description="Add predictions of unlabeled items")
+    normalized_coco: bool = Field(default=False, description="Azure ML's 0–1 COCO flavour")
+    datastore: str | None = Field(
+        default=None, description="azureml://… datastore URI for image_url (set by the server)"
+    )
+
+
+@dataclass(frozen=True)
+class ExportView:
+    job: ExportJob
+    url: str | None
+    snippet: str
+
+
+def target(
+    deps: Deps, project: Project, format: ExportFormat, options: ExportOptions
+) -> bundle.Target:
+    """The writer's target for `project`, checked against its task type and classes."""
+    known = [c.name for c in project.label_classes]
+    if options.labels is not None:
+        unknown = sorted(set(options.labels) - set(known))
+        if unknown:
+            raise InvalidInput.one("labels", f"not classes of this project: {', '.join(unknown)}")
+    categories = [n for n in known if options.labels is None or n in options.labels]
+    states = tuple(s.value for s in options.states)
+    if options.predictions and ItemState.UNLABELED.value not in states:
+        states += (ItemState.UNLABELED.value,)
+    plain = Options(
+        states=states,
+        labels=tuple(options.labels) if options.labels is not None else None,
+        validation=options.validation,
+        seed=options.seed,
+        predictions=options.predictions,
+        normalized_coco=options.normalized_coco,
+    )
+    made = bundle.Target(
+        format=format,
+        task_type=project.task_type.value,
+        categories=categories,
+        options=plain,
+        image_url=_image_url(deps, project, options.datastore),
+        name=_slug(project.name),
+    )
+    bundle.check_fits(format, made.task_type)
+    return made
+
+
+def records(deps: Deps, project_id: str, options: Options) -> Iterator[Record]:
+    """The export's items, page by page (never all in memory)."""
+    query = Query(where=(Where("state", "in", list(options.states)),), page_size=PAGE)
+    for document in scan(deps.documents.container(ITEMS), project_id, query):
+        yield record(document.body, options)
+
+
+def open_export(
+    deps: Deps, *, project_id: str, actor: str, format: ExportFormat, options: ExportOptions
+) -> tuple[str, str, Iterator[bytes]]:
+    """(file name, content type, the file's bytes as a stream) for a direct download."""
+    project = member_project(deps, project_id, actor, Role.REVIEWER)
+    made = target(deps, project, format, options)
+    name = bundle.file_name(made)
+    return name, bundle.content_type(name), pipe.stream(lambda out: write(deps, made, project, out))
+
+
+def write(deps: Deps, made: bundle.Target, project: Project, out: IO[bytes]) -> None:
+    bundle.write(made, lambda: records(deps, project.id, made.options), out, _spool)
+
+
+def request_export(
+    deps: Deps, *, project_id: str, actor: str, format: ExportFormat, options: ExportOptions
+) -> ExportJob:
+    project = member_project(deps, project_id, actor, Role.REVIEWER)
+    target(deps, project, format, options)  # refuse a bad request now, not in the job
+    job = ExportJob(
+        id=uuid.uuid4().hex,
+        project_id=project_id,
+        format=format,
+        options=options.to_doc(),
+        created_by=actor,
+        created_at=deps.clock.now(),
+    )
+    deps.documents.container(EXPORTS).create(job.to_doc())
+    deps.queue.send(EXPORT_RUN, RunExport(project_id=project_id, export_id=job.id).to_doc())
+    return job
+
+
+def run_export(deps: Deps, *, message: RunExport) -> None:
+    """The export stage: write the file to the blob store. A repeated delivery of a finished
+    job does nothing; a failure is recorded on the job and raised so the queue retries."""
+    container = deps.documents.container(EXPORTS)
+    found = container.get(message.project_id, message.export_id)
+    if found is None:
+        return
+    job = load(ExportJob, found)
+    if job.status is JobStatus.SUCCEEDED:
+        return
+    try:
+        project = member_project(deps, job.project_id, job.created_by, Role.REVIEWER)
+        made = target(deps, project, job.format, ExportOptions.model_validate(job.options))
+        name = f"{job.project_id}/{job.id}/{bundle.file_name(made)}"
+        with tempfile.TemporaryFile() as file:
+            write(deps, made, project, file)
+            file.seek(0)
+            deps.blobs.put(EXPORTS_CONTAINER, name, file, content_type=bundle.content_type(name))
+        done = {"status": JobStatus.SUCCEEDED, "blob_name": name, "error": None}
+    except Exception as error:
+        done = {"status": JobStatus.FAILED, "error": f"{type(error).__name__}: {error}"[:2000]}
+        container.upsert(_finish(deps, job, done).to_doc())
+        raise
+    container.upsert(_finish(deps, job, done).to_doc())
+
+
+def _finish(deps: Deps, job: ExportJob, changes: dict[str, Any]) -> ExportJob:
+    return job.model_copy(update=changes | {"finished_at": deps.clock.now()})
+
+
+def list_exports(deps: Deps, *, project_id: str, actor: str) -> list[ExportView]:
+    """The newest exports first (up to `MAX_LIST`)."""
+    member_project(deps, project_id, actor, Role.REVIEWER)
+    query = Query(order_by=(Order("createdAt", descending=True),), page_size=MAX_LIST)
+    page = deps.documents.container(EXPORTS).query(project_id, query)
+    return [_view(deps, load(ExportJob, d)) for d in page.documents]
+
+
+def get_export(deps: Deps, *, project_id: str, actor: str, export_id: str) -> ExportView:
+    member_project(deps, project_id, actor, Role.REVIEWER)
+    found = deps.documents.container(EXPORTS).get(project_id, export_id)
+    if found is None:
+        raise NotFound(f"export {export_id!r} is not in this project")
+    return _view(deps, load(ExportJob, found))
+
+
+def _view(deps: Deps, job: ExportJob) -> ExportView:
+    url = None
+    if job.blob_name is not None:
+        url = deps.blobs.url(EXPORTS_CONTAINER, job.blob_name, expires_in_s=3600)
+    name = (job.blob_name or f"export-{job.format.value}").rsplit("/", 1)[-1]
+    return ExportView(job, url, bundle.snippet(job.format, name))
+
+
+def _image_url(deps: Deps, project: Project, datastore: str | None) -> ImageUrl:
+    container, prefix = dataset_root(
+        project.dataset, project_id=project.id, upload_container=deps.data_container
+    )
+    if datastore:
+        base = datastore.rstrip("/") + "/paths/"
+        return lambda path: base + quote(prefix + path)
+    return lambda path: deps.blobs.url(container, prefix + path, expires_in_s=LINK_SECONDS)
+
+
+def _spool() -> IO[bytes]:
+    return tempfile.TemporaryFile()
+
+
+def _slug(name: str) -> str:
+    kept = "".join(c if c.isalnum() or c in "-_" else "-" for c in name.lower())
+    return "-".join(filter(None, kept.split("-")))[:60] or "export"

@@ -1,0 +1,213 @@
+// Loupe on Azure: everything `azd up` creates, in one resource group of the user's subscription.
+// Identity only: no account keys, no connection strings with secrets (Storage, Cosmos DB and
+// Service Bus have local auth switched off), every data-plane role assigned below.
+targetScope = 'subscription'
+
+@minLength(1)
+@maxLength(64)
+@description('Name of the azd environment; it seeds every resource name.')
+param environmentName string
+
+@minLength(1)
+@description('Region for every resource (it must offer Flex Consumption and serverless GPUs).')
+param location string
+
+@description('Cosmos DB capacity: serverless (pay per request) or autoscale provisioned throughput.')
+@allowed(['serverless', 'autoscale'])
+param cosmosCapacity string = 'serverless'
+
+@description('Autoscale maximum RU/s shared by the database (autoscale only).')
+@minValue(1000)
+param cosmosAutoscaleMaxThroughput int = 1000
+
+@description('Blob container Loupe watches for new files (LOUPE_DATA_CONTAINER).')
+param dataContainer string = 'data'
+
+@description('Serverless GPU profile of the training job.')
+@allowed(['Consumption-GPU-NC8as-T4', 'Consumption-GPU-NC24-A100'])
+param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
+
+@description('Training job image; azd deploy replaces it with the one built from Dockerfile.trainer.')
+param trainerImage string = ''
+
+@description('Subscribe the ingest_blob function to BlobCreated events. Needs the deployed code (Event Grid validates the endpoint), so the postdeploy hook turns it on and provisions again.')
+param ingestEvents bool = false
+
+@description('Region of the Static Web App (offered in a few regions only; it serves worldwide).')
+@allowed(['westus2', 'centralus', 'eastus2', 'westeurope', 'eastasia'])
+param staticWebAppLocation string = 'westeurope'
+
+@description('Object id of the deploying user, granted the same data roles for local runs (optional).')
+param principalId string = ''
+
+var abbrs = loadJsonContent('abbreviations.json')
+var catalog = loadJsonContent('catalog.json')
+var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
+var tags = { 'azd-env-name': environmentName }
+var functionAppName = '${abbrs.functionApp}${resourceToken}'
+var deploymentContainer = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+
+resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
+  name: '${abbrs.resourceGroup}${environmentName}'
+  location: location
+  tags: tags
+}
+
+module identities 'modules/identities.bicep' = {
+  name: 'identities'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    appIdentityName: '${abbrs.managedIdentity}app-${resourceToken}'
+    jobIdentityName: '${abbrs.managedIdentity}job-${resourceToken}'
+  }
+}
+
+module monitoring 'modules/monitoring.bicep' = {
+  name: 'monitoring'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    workspaceName: '${abbrs.logAnalytics}${resourceToken}'
+    appInsightsName: '${abbrs.appInsights}${resourceToken}'
+  }
+}
+
+module storage 'modules/storage.bicep' = {
+  name: 'storage'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: '${abbrs.storageAccount}${resourceToken}'
+    containers: [dataContainer, 'derivatives', 'exports', 'models', deploymentContainer]
+  }
+}
+
+module cosmos 'modules/cosmos.bicep' = {
+  name: 'cosmos'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: '${abbrs.cosmos}${resourceToken}'
+    databaseName: 'loupe'
+    containers: catalog.containers
+    capacity: cosmosCapacity
+    autoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
+  }
+}
+
+module serviceBus 'modules/servicebus.bicep' = {
+  name: 'servicebus'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    name: '${abbrs.serviceBus}${resourceToken}'
+    queues: catalog.queues
+    eventsTopicName: 'project-events'
+  }
+}
+
+module functionApp 'modules/functionapp.bicep' = {
+  name: 'functionapp'
+  scope: rg
+  params: {
+    location: location
+    tags: union(tags, { 'azd-service-name': 'api' })
+    name: functionAppName
+    planName: '${abbrs.appServicePlan}${resourceToken}'
+    identityId: identities.outputs.appIdentityId
+    identityClientId: identities.outputs.appIdentityClientId
+    storageAccountName: storage.outputs.name
+    deploymentContainer: deploymentContainer
+    appInsightsName: monitoring.outputs.appInsightsName
+    cosmosEndpoint: cosmos.outputs.endpoint
+    cosmosDatabase: cosmos.outputs.databaseName
+    serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    dataContainer: dataContainer
+  }
+}
+
+module ingestEventsSubscription 'modules/events.bicep' = if (ingestEvents) {
+  name: 'ingest-events'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    topicName: '${abbrs.eventGridTopic}${resourceToken}'
+    storageAccountName: storage.outputs.name
+    functionAppName: functionApp.outputs.name
+    functionName: 'ingest_blob'
+    dataContainer: dataContainer
+  }
+}
+
+module web 'modules/staticwebapp.bicep' = {
+  name: 'staticwebapp'
+  scope: rg
+  params: {
+    location: staticWebAppLocation
+    tags: union(tags, { 'azd-service-name': 'web' })
+    name: '${abbrs.staticWebApp}${resourceToken}'
+    backendId: functionApp.outputs.id
+    backendLocation: location
+  }
+}
+
+module trainer 'modules/containerapps.bicep' = {
+  name: 'containerapps'
+  scope: rg
+  params: {
+    location: location
+    tags: tags
+    registryName: '${abbrs.containerRegistry}${resourceToken}'
+    environmentName: '${abbrs.containerAppsEnvironment}${resourceToken}'
+    jobName: '${abbrs.containerAppsJob}train-${resourceToken}'
+    jobServiceTags: union(tags, { 'azd-service-name': 'trainer' })
+    workspaceId: monitoring.outputs.workspaceId
+    gpuProfileType: gpuProfileType
+    identityId: identities.outputs.jobIdentityId
+    identityClientId: identities.outputs.jobIdentityClientId
+    image: trainerImage
+    trainingQueue: catalog.trainingQueue
+    serviceBusName: serviceBus.outputs.name
+    serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
+    cosmosEndpoint: cosmos.outputs.endpoint
+    cosmosDatabase: cosmos.outputs.databaseName
+    blobServiceUri: storage.outputs.blobEndpoint
+    dataContainer: dataContainer
+    appInsightsName: monitoring.outputs.appInsightsName
+  }
+}
+
+module roles 'modules/roles.bicep' = {
+  name: 'roles'
+  scope: rg
+  params: {
+    storageAccountName: storage.outputs.name
+    cosmosAccountName: cosmos.outputs.name
+    serviceBusName: serviceBus.outputs.name
+    registryName: trainer.outputs.registryName
+    appInsightsName: monitoring.outputs.appInsightsName
+    appPrincipalId: identities.outputs.appPrincipalId
+    jobPrincipalId: identities.outputs.jobPrincipalId
+    userPrincipalId: principalId
+  }
+}
+
+// Read by azd (the names of the outputs become azd environment values); nothing secret.
+output AZURE_LOCATION string = location
+output AZURE_RESOURCE_GROUP string = rg.name
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = trainer.outputs.registryLoginServer
+output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
+output STATIC_WEB_APP_URL string = web.outputs.url
+output COSMOS__accountEndpoint string = cosmos.outputs.endpoint
+output STORAGE__blobServiceUri string = storage.outputs.blobEndpoint
+output SERVICEBUS__fullyQualifiedNamespace string = serviceBus.outputs.fullyQualifiedNamespace
+output COSMOS_DATABASE string = cosmos.outputs.databaseName
+output LOUPE_DATA_CONTAINER string = dataContainer
+output LOUPE_TRAINING_QUEUE string = catalog.trainingQueue

@@ -1,0 +1,446 @@
+"""The Bicep that `azd up` deploys, read with the Bicep grammar and checked against the code:
+every queue and container the code declares, identity-only access, the roles each identity
+needs, and the trigger wiring."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from core.adapters.azure.cosmos_sql import indexing_policy
+from core.services.collections import ALL
+from core.services.derivatives import DERIVATIVES
+from core.services.stages import QUEUE_SPECS
+from core.settings import Settings
+from tests.infra import bicep
+from tests.infra.bicep import Expr
+from tests.infra.catalog import CATALOG, MAX_LOCK_SECONDS, TRAINING_QUEUE, iso_duration, render
+
+
+def catalog() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(CATALOG.read_text())
+    return loaded
+
+
+def app_settings() -> dict[str, Any]:
+    config = bicep.module_file("functionapp.bicep").resource("Microsoft.Web/sites/config")
+    assert config.body["name"] == "appsettings"
+    settings: dict[str, Any] = config.body["properties"]
+    return settings
+
+
+def job_env() -> dict[str, Any]:
+    job = bicep.module_file("containerapps.bicep").resource("Microsoft.App/jobs")
+    (container,) = job.body["properties"]["template"]["containers"]
+    return {entry["name"]: entry["value"] for entry in container["env"]}
+
+
+# -- the files ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", bicep.all_files(), ids=lambda p: p.name)
+def test_every_bicep_file_parses(path: Any) -> None:
+    assert bicep.syntax_errors(bicep.parse_tree(path).root_node) == []
+    bicep.load(path)
+
+
+def test_main_is_subscription_scoped_with_resource_token_naming() -> None:
+    main = bicep.main()
+    assert "targetScope = 'subscription'" in main.source
+    assert main.resource("Microsoft.Resources/resourceGroups")
+    assert isinstance(main.variables["resourceToken"], Expr)
+    assert main.variables["resourceToken"].refers_to("uniqueString")
+    parameters = json.loads((bicep.BICEP_DIR / "main.parameters.json").read_text())["parameters"]
+    required = {name for name, default in main.params.items() if default is None}
+    assert required <= set(parameters), "main.parameters.json must give every required parameter"
+    assert set(parameters) <= set(main.params)
+
+
+def test_every_module_gets_the_parameters_it_declares() -> None:
+    for module in bicep.main().modules:
+        target = bicep.load(bicep.BICEP_DIR / module.path)
+        passed = set(module.body["params"])
+        required = {name for name, default in target.params.items() if default is None}
+        assert passed <= set(target.params), f"{module.path}: unknown {passed - set(target.params)}"
+        assert required <= passed, f"{module.path}: missing {required - passed}"
+        assert module.body["scope"] == Expr("rg")
+
+
+# -- Service Bus ----------------------------------------------------------------------------
+
+
+def test_catalog_is_generated_from_the_code() -> None:
+    assert CATALOG.read_text() == render(), (
+        "infra/bicep/catalog.json differs from the code's containers and queues: run "
+        "`.venv/bin/python -m tests.infra.catalog` and review the diff"
+    )
+
+
+def test_main_deploys_the_catalog() -> None:
+    main = bicep.main()
+    assert main.variables["catalog"] == Expr("loadJsonContent('catalog.json')")
+    assert main.module("modules/servicebus.bicep").body["params"]["queues"] == Expr(
+        "catalog.queues"
+    )
+    cosmos = main.module("modules/cosmos.bicep").body["params"]
+    assert cosmos["containers"] == Expr("catalog.containers")
+
+
+@pytest.mark.parametrize("name", sorted(QUEUE_SPECS))
+def test_every_stage_queue_is_deployed_with_its_limits(name: str) -> None:
+    spec = QUEUE_SPECS[name]
+    assert spec.lock_seconds <= MAX_LOCK_SECONDS, "Service Bus locks last five minutes at most"
+    deployed = {queue["name"]: queue for queue in catalog()["queues"]}
+    assert deployed[name] == {
+        "name": name,
+        "lockDuration": iso_duration(spec.lock_seconds),
+        "maxDeliveryCount": spec.max_delivery_count,
+    }
+
+
+def test_queues_are_declared_from_the_catalog_with_dead_lettering() -> None:
+    servicebus = bicep.module_file("servicebus.bicep")
+    namespace = servicebus.resource("Microsoft.ServiceBus/namespaces")
+    assert namespace.body["properties"]["disableLocalAuth"] is True
+    assert namespace.body["sku"]["name"] == "Standard"  # topics and duplicate detection
+    queues = servicebus.resource("Microsoft.ServiceBus/namespaces/queues")
+    assert queues.loop == ("queue", Expr("queues"))
+    properties = queues.body["properties"]
+    assert queues.body["name"] == Expr("queue.name")
+    assert properties["lockDuration"] == Expr("queue.lockDuration")
+    assert properties["maxDeliveryCount"] == Expr("queue.maxDeliveryCount")
+    assert properties["deadLetteringOnMessageExpiration"] is True
+    assert servicebus.resource("Microsoft.ServiceBus/namespaces/topics")
+
+
+def test_iso_durations() -> None:
+    assert [iso_duration(s) for s in (300, 60, 90, 45)] == ["PT5M", "PT1M", "PT1M30S", "PT45S"]
+    with pytest.raises(ValueError, match="whole number"):
+        iso_duration(1.5)
+
+
+# -- Cosmos DB ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("spec", ALL, ids=lambda spec: spec.name)
+def test_every_container_is_deployed_with_its_key_and_indexes(spec: Any) -> None:
+    deployed = {container["name"]: container for container in catalog()["containers"]}
+    assert deployed[spec.name]["partitionKey"] == f"/{spec.partition_key}"
+    # The app's data-plane role cannot change an indexing policy: it must be right from Bicep.
+    assert deployed[spec.name]["indexingPolicy"] == indexing_policy(spec)
+
+
+def test_containers_are_declared_from_the_catalog_with_local_auth_off() -> None:
+    cosmos = bicep.module_file("cosmos.bicep")
+    account = cosmos.resource("Microsoft.DocumentDB/databaseAccounts").body["properties"]
+    assert account["disableLocalAuth"] is True
+    assert account["capabilities"] == Expr("serverless ? [{ name: 'EnableServerless' }] : []")
+    assert cosmos.params["capacity"] == "serverless"
+    containers = cosmos.resource("Microsoft.DocumentDB/databaseAccounts/sqlDatabases/containers")
+    assert containers.loop == ("container", Expr("containers"))
+    resource = containers.body["properties"]["resource"]
+    assert isinstance(resource, Expr) and resource.text.startswith("union(")
+    assert containers.node is not None
+    objects = bicep.objects_in(containers.node)
+    (base, ttl) = [o for o in objects if "id" in o or "defaultTtl" in o]
+    assert base["id"] == Expr("container.name")
+    assert base["partitionKey"]["paths"] == [Expr("container.partitionKey")]
+    assert base["indexingPolicy"] == Expr("container.indexingPolicy")
+    assert ttl == {"defaultTtl": Expr("container.defaultTtl")}
+    main = bicep.main().module("modules/cosmos.bicep").body["params"]
+    assert main["databaseName"] == Settings().cosmos_database
+
+
+# -- identity only ---------------------------------------------------------------------------
+
+_SECRETS = re.compile(
+    r"listKeys|listConnectionStrings|listCredentials|primaryKey|primaryMasterKey|AccountKey="
+    r"|SharedAccessKey|connectionStrings|InstrumentationKey",
+    re.IGNORECASE,
+)
+
+
+def test_no_keys_or_connection_strings_in_outputs_or_settings() -> None:
+    for path in bicep.all_files():
+        for name, output in bicep.load(path).outputs.items():
+            text = output.text if isinstance(output, Expr) else str(output)
+            assert not _SECRETS.search(text), f"{path.name} output {name} exposes a secret"
+            assert "connectionstring" not in (name + text).lower(), f"{path.name}: {name}"
+    for name, setting in [*app_settings().items(), *job_env().items()]:
+        text = setting.text if isinstance(setting, Expr) else str(setting)
+        assert not _SECRETS.search(text), f"setting {name} holds a key"
+        if name.upper().endswith("CONNECTION_STRING"):
+            # Only App Insights', which names the resource; with local auth off it grants
+            # nothing without an Entra token (APPLICATIONINSIGHTS_AUTHENTICATION_STRING).
+            assert name == "APPLICATIONINSIGHTS_CONNECTION_STRING"
+    insights = bicep.module_file("monitoring.bicep").resource("Microsoft.Insights/components")
+    assert insights.body["properties"]["DisableLocalAuth"] is True
+
+
+def test_the_only_key_read_is_the_blob_extension_key_for_event_grid() -> None:
+    for path in bicep.all_files():
+        uses = re.findall(r"list\w*\(", path.read_text())
+        if path.name == "events.bicep":
+            assert uses == ["listKeys("]
+            assert "systemKeys.blobs_extension" in path.read_text()
+        else:
+            assert uses == [], f"{path.name} reads keys"
+
+
+def test_local_auth_is_off_on_every_data_service() -> None:
+    account = bicep.module_file("storage.bicep").resource("Microsoft.Storage/storageAccounts")
+    assert account.body["properties"]["allowSharedKeyAccess"] is False
+    assert account.body["properties"]["allowBlobPublicAccess"] is False
+    registry = bicep.module_file("containerapps.bicep").resource(
+        "Microsoft.ContainerRegistry/registries"
+    )
+    assert registry.body["properties"]["adminUserEnabled"] is False
+
+
+def test_app_settings_connect_by_managed_identity() -> None:
+    settings = app_settings()
+    prefixes = {name.split("__")[0] for name in settings if "__" in name}
+    assert prefixes == {"AzureWebJobsStorage", "STORAGE", "SERVICEBUS", "COSMOS"}
+    for prefix in prefixes:
+        assert settings[f"{prefix}__credential"] == "managedidentity"
+        assert settings[f"{prefix}__clientId"] == Expr("identityClientId")
+    assert settings["AZURE_CLIENT_ID"] == Expr("identityClientId")  # DefaultAzureCredential
+    # Flex Consumption takes the runtime from functionAppConfig and refuses these settings.
+    assert "FUNCTIONS_WORKER_RUNTIME" not in settings
+    assert "FUNCTIONS_EXTENSION_VERSION" not in settings
+
+
+def test_function_app_is_flex_consumption_python_311_with_its_identity() -> None:
+    functionapp = bicep.module_file("functionapp.bicep")
+    plan = functionapp.resource("Microsoft.Web/serverfarms")
+    assert plan.body["sku"] == {"name": "FC1", "tier": "FlexConsumption"}
+    site = functionapp.resource("Microsoft.Web/sites")
+    assert site.body["identity"]["type"] == "UserAssigned"
+    assert site.body["identity"]["userAssignedIdentities"] == {"'${identityId}'": {}}
+    config = site.body["properties"]["functionAppConfig"]
+    assert config["runtime"] == {"name": "python", "version": "3.11"}
+    authentication = config["deployment"]["storage"]["authentication"]
+    assert authentication["type"] == "UserAssignedIdentity"
+    assert bicep.main().module("modules/functionapp.bicep").body["params"]["tags"] == Expr(
+        "union(tags, { 'azd-service-name': 'api' })"
+    )
+
+
+def test_training_job_has_its_identity_and_pulls_with_it() -> None:
+    job = bicep.module_file("containerapps.bicep").resource("Microsoft.App/jobs")
+    assert job.body["identity"]["type"] == "UserAssigned"
+    configuration = job.body["properties"]["configuration"]
+    assert configuration["registries"][0]["identity"] == Expr("identityId")
+    (rule,) = configuration["eventTriggerConfig"]["scale"]["rules"]
+    assert rule["identity"] == Expr("identityId")  # KEDA reads the queue without a SAS key
+    env = job_env()
+    assert env["AZURE_CLIENT_ID"] == Expr("identityClientId")
+    settings = Settings.from_env(_placeholders(env))
+    assert settings.uses_cosmos and settings.uses_blob_storage and settings.uses_service_bus
+
+
+# -- roles -----------------------------------------------------------------------------------
+
+_BUILT_IN = {
+    "storageBlobDataOwner": "b7e6dc6d-f1e8-4753-8033-0f276bb0955b",
+    "storageBlobDataContributor": "ba92f5b4-2d11-453d-a403-e96b0029c9fe",
+    "storageQueueDataContributor": "974c5e8b-45b9-4653-ba55-5f855dd0fb88",
+    "storageTableDataContributor": "0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3",
+    "serviceBusDataSender": "69a216fc-b8fb-44d8-bc22-1f3c2cd27a39",
+    "serviceBusDataReceiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
+    "acrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
+    "monitoringMetricsPublisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+}
+
+
+def _grants(variable: str) -> set[tuple[str, str]]:
+    node = bicep.module_file("roles.bicep").variable_nodes[variable]
+    return {
+        (grant["principalId"].text, grant["role"].text.removeprefix("role."))
+        for grant in bicep.objects_in(node)
+        if "role" in grant
+    }
+
+
+def test_role_ids_are_the_built_in_roles() -> None:
+    roles = bicep.module_file("roles.bicep")
+    assert roles.variables["role"] == _BUILT_IN
+    assert roles.variables["cosmosDataContributor"] == "00000000-0000-0000-0000-000000000002"
+
+
+def test_each_identity_has_a_role_on_each_data_plane() -> None:
+    storage, servicebus = _grants("storageGrants"), _grants("serviceBusGrants")
+    app, job = "appPrincipalId", "jobPrincipalId"
+    # Blob Data Owner: the blob trigger needs it; it includes Contributor and delegation keys.
+    assert (app, "storageBlobDataOwner") in storage
+    assert (app, "storageQueueDataContributor") in storage
+    assert (job, "storageBlobDataContributor") in storage
+    for principal in (app, job):
+        assert (principal, "serviceBusDataSender") in servicebus
+        assert (principal, "serviceBusDataReceiver") in servicebus
+    roles = bicep.module_file("roles.bicep")
+    cosmos_principals = roles.variables["cosmosPrincipals"]
+    assert cosmos_principals.refers_to(app) and cosmos_principals.refers_to(job)
+    cosmos = roles.resource("Microsoft.DocumentDB/databaseAccounts/sqlRoleAssignments")
+    assert cosmos.loop == ("principalId", Expr("cosmosPrincipals"))
+    assert cosmos.body["properties"]["roleDefinitionId"].refers_to("cosmosDataContributor")
+    pulls = [
+        r
+        for r in roles.resources_of("Microsoft.Authorization/roleAssignments")
+        if r.symbol == "acrPull"
+    ]
+    assert pulls and pulls[0].body["properties"]["principalId"] == Expr(job)
+    assert pulls[0].body["scope"] == Expr("registry")
+
+
+def test_role_assignments_are_scoped_to_their_resource() -> None:
+    roles = bicep.module_file("roles.bicep")
+    scopes = {
+        r.symbol: (r.loop, r.body.get("scope"))
+        for r in roles.resources_of("Microsoft.Authorization/roleAssignments")
+    }
+    assert scopes["storageRoles"] == (("grant", Expr("storageGrants")), Expr("storage"))
+    assert scopes["serviceBusRoles"] == (("grant", Expr("serviceBusGrants")), Expr("serviceBus"))
+    params = bicep.main().module("modules/roles.bicep").body["params"]
+    assert params["appPrincipalId"] == Expr("identities.outputs.appPrincipalId")
+    assert params["jobPrincipalId"] == Expr("identities.outputs.jobPrincipalId")
+
+
+# -- triggers and settings -------------------------------------------------------------------
+
+
+def test_event_grid_subscription_targets_the_ingest_blob_function() -> None:
+    events = bicep.module_file("events.bicep")
+    subscription = events.resource("Microsoft.EventGrid/systemTopics/eventSubscriptions")
+    properties = subscription.body["properties"]
+    url = properties["destination"]["properties"]["endpointUrl"]
+    assert properties["destination"]["endpointType"] == "WebHook"
+    assert "/runtime/webhooks/blobs?functionName=Host.Functions.${functionName}&code=" in url.text
+    assert properties["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
+    assert properties["filter"]["subjectBeginsWith"].refers_to("dataContainer")
+    topic = events.resource("Microsoft.EventGrid/systemTopics").body["properties"]
+    assert topic["topicType"] == "Microsoft.Storage.StorageAccounts"
+    module = bicep.main().module("modules/events.bicep")
+    assert module.body["params"]["functionName"] == "ingest_blob"
+    assert module.body["params"]["dataContainer"] == Expr("dataContainer")
+
+
+def test_storage_has_the_containers_the_code_writes() -> None:
+    main = bicep.main()
+    containers = main.module("modules/storage.bicep").body["params"]["containers"]
+    assert Expr("dataContainer") in containers
+    assert {DERIVATIVES, "exports", "models"} <= set(containers)
+    assert main.params["dataContainer"] == Settings().data_container
+
+
+def _placeholders(settings: dict[str, Any]) -> dict[str, str]:
+    """App settings as the app would read them, expressions replaced by plausible values."""
+    sample = {
+        "COSMOS__accountEndpoint": "https://cosmos.documents.azure.com:443/",
+        "STORAGE__blobServiceUri": "https://st.blob.core.windows.net/",
+        "SERVICEBUS__fullyQualifiedNamespace": "sb.servicebus.windows.net",
+        "COSMOS_DATABASE": "loupe",
+        "LOUPE_DATA_CONTAINER": "data",
+    }
+    return {
+        name: sample.get(name, "x") if isinstance(value, Expr) else str(value)
+        for name, value in settings.items()
+    }
+
+
+def test_settings_read_the_names_bicep_sets() -> None:
+    settings = app_settings()
+    parsed = Settings.from_env(_placeholders(settings))
+    assert parsed.cosmos_endpoint and parsed.storage_blob_uri and parsed.servicebus_namespace
+    assert parsed.behind_static_web_app is True
+    assert not (
+        parsed.cosmos_connection_string
+        or parsed.storage_connection_string
+        or parsed.servicebus_connection_string
+    )
+    assert settings["COSMOS_DATABASE"] == Expr("cosmosDatabase")
+    assert settings["LOUPE_DATA_CONTAINER"] == Expr("dataContainer")
+    params = bicep.main().module("modules/functionapp.bicep").body["params"]
+    assert params["dataContainer"] == Expr("dataContainer")
+    assert params["cosmosDatabase"] == Expr("cosmos.outputs.databaseName")
+
+
+def test_function_bindings_use_names_bicep_deploys(function_app: Any) -> None:
+    settings = app_settings()
+    queues = {queue["name"] for queue in catalog()["queues"]}
+    seen = set()
+    for function in function_app.app.get_functions():
+        for binding in json.loads(function.get_function_json())["bindings"]:
+            connection = binding.get("connection")
+            if connection:
+                assert f"{connection}__credential" in settings, f"no identity for {connection}"
+            if binding["type"] == "serviceBusTrigger":
+                assert binding["queueName"] in queues
+                seen.add(binding["queueName"])
+            for name in re.findall(r"%(\w+)%", binding.get("path", "")):
+                assert name in settings, f"{function.get_function_name()} reads %{name}%"
+            if binding["type"] == "blobTrigger":
+                assert binding["source"] == "EventGrid"
+                assert function.get_function_name() == "ingest_blob"
+    # Every stage queue has a trigger, except the training queue: the GPU job consumes it, and
+    # a trigger would take its messages away from the job.
+    assert seen == set(QUEUE_SPECS) - {TRAINING_QUEUE}
+
+
+# -- GPU job, web, azd ------------------------------------------------------------------------
+
+
+def test_training_job_scales_from_zero_on_the_training_queue() -> None:
+    apps = bicep.module_file("containerapps.bicep")
+    environment = apps.resource("Microsoft.App/managedEnvironments").body["properties"]
+    profiles = {p["name"]: p["workloadProfileType"] for p in environment["workloadProfiles"]}
+    assert profiles["gpu"] == Expr("gpuProfileType")
+    assert bicep.main().params["gpuProfileType"].startswith("Consumption-GPU-")
+    job = apps.resource("Microsoft.App/jobs").body["properties"]
+    assert job["workloadProfileName"] == "gpu"
+    configuration = job["configuration"]
+    assert configuration["triggerType"] == "Event"
+    scale = configuration["eventTriggerConfig"]["scale"]
+    assert scale["minExecutions"] == 0
+    (rule,) = scale["rules"]
+    assert rule["type"] == "azure-servicebus"
+    assert rule["metadata"]["queueName"] == Expr("trainingQueue")
+    assert job_env()["LOUPE_TRAINING_QUEUE"] == Expr("trainingQueue")
+    params = bicep.main().module("modules/containerapps.bicep").body["params"]
+    assert params["trainingQueue"] == Expr("catalog.trainingQueue")
+    assert catalog()["trainingQueue"] == TRAINING_QUEUE
+    assert TRAINING_QUEUE in {queue["name"] for queue in catalog()["queues"]}
+
+
+def test_static_web_app_links_the_function_app() -> None:
+    web = bicep.module_file("staticwebapp.bicep")
+    assert web.resource("Microsoft.Web/staticSites").body["sku"]["name"] == "Standard"
+    backend = web.resource("Microsoft.Web/staticSites/linkedBackends").body["properties"]
+    assert backend["backendResourceId"] == Expr("backendId")
+    params = bicep.main().module("modules/staticwebapp.bicep").body["params"]
+    assert params["backendId"] == Expr("functionApp.outputs.id")
+    config_file = bicep.BICEP_DIR.parents[1] / "webui/public/staticwebapp.config.json"
+    config = json.loads(config_file.read_text())
+    routes = {route["route"]: route for route in config["routes"]}
+    assert routes["/api/*"]["allowedRoles"] == ["authenticated"]
+
+
+def test_azure_yaml_deploys_each_tagged_service() -> None:
+    root = bicep.BICEP_DIR.parents[1]
+    text = (root / "azure.yaml").read_text()
+    services = dict(re.findall(r"^  (\w+):\n(?:    .*\n|\s*#.*\n)*?    host: (\w+)$", text, re.M))
+    assert services == {"api": "function", "web": "staticwebapp", "trainer": "containerapp"}
+    assert "path: ./Dockerfile.trainer" in text
+    assert (root / "Dockerfile.trainer").read_text().count('"core.job"') == 1
+    tagged = re.findall(r"'azd-service-name': '(\w+)'", bicep.main().source)
+    assert sorted(tagged) == sorted(services)
+
+
+def test_the_function_package_holds_the_app_and_nothing_local() -> None:
+    root = bicep.BICEP_DIR.parents[1]
+    ignored = {line.strip() for line in (root / ".funcignore").read_text().splitlines()}
+    assert {"tests", "webui", "infra", ".data", ".azure", ".venv", "Dockerfile.trainer"} <= ignored
+    assert not {"core", "functions", "function_app.py", "host.json", "requirements.txt"} & ignored

@@ -1,0 +1,227 @@
+// Loupe's web UI: sign-in, routing, the project list, the create wizard and the project shell.
+import "./style.css";
+import { call, get, post, token, tokenKey, upload } from "./api.js";
+import { h, markdown, showError, words } from "./dom.js";
+import { labelView } from "./label.js";
+import { dashboardView, dataView, detailsView } from "./manage.js";
+
+const view = document.getElementById("view");
+let me = null;
+let cleanup = () => {};
+
+function takeTokenFromLink() {
+  const match = location.hash.match(/token=([^&]+)/);
+  if (match) {
+    localStorage.setItem(tokenKey, decodeURIComponent(match[1]));
+    history.replaceState(null, "", `${location.pathname}#/`);
+  }
+}
+
+/** Runs `fn` now and every `ms` while the view stays; returns the stopper. */
+export function every(ms, fn) {
+  let stopped = false;
+  const tick = async () => {
+    if (stopped) return;
+    try { await fn(); } catch (e) { showError(e); }
+    if (!stopped) timer = setTimeout(tick, ms);
+  };
+  let timer = setTimeout(tick, 0);
+  return () => { stopped = true; clearTimeout(timer); };
+}
+
+function signIn() {
+  const input = h("input", { id: "token", type: "password", placeholder: "Bearer token (from `loupe user create NAME`)", autocomplete: "off" });
+  view.replaceChildren(h("form", { id: "signin", onsubmit: (e) => { e.preventDefault(); localStorage.setItem(tokenKey, input.value.trim()); route(); } },
+    input, h("button", {}, "Sign in")));
+}
+
+let routeGen = 0; // a newer navigation makes an older one still loading stand down
+
+async function route() {
+  const gen = ++routeGen;
+  cleanup();
+  cleanup = () => {};
+  showError(null);
+  if (!token()) return signIn();
+  try {
+    me = me || (await get("/me"));
+    if (gen !== routeGen) return;
+  } catch (e) {
+    me = null;
+    if (!token()) return signIn();
+    showError(e);
+    return;
+  }
+  document.getElementById("who").textContent = me.id;
+  const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
+  const crumbs = document.getElementById("crumbs");
+  crumbs.replaceChildren();
+  if (parts[0] === "new") return (cleanup = wizard());
+  if (parts[0] === "p" && parts[1]) {
+    const stop = await projectShell(parts[1], parts[2] || "", gen);
+    if (gen === routeGen) cleanup = stop;
+    else stop();
+    return;
+  }
+  cleanup = projectList();
+}
+
+function projectList() {
+  const body = h("tbody");
+  const table = h("table", { id: "projects" },
+    h("thead", {}, h("tr", {}, h("th", {}, "Project"), h("th", {}, "Task"), h("th", {}, "Status"), h("th", {}, "Progress"), h("th", {}, "Your role"), h("th", {}, "Created"))), body);
+  view.replaceChildren(h("div", { class: "bar" }, h("h1", {}, "Projects"), h("a", { class: "button primary", href: "#/new", id: "new-project" }, "New project")), table);
+  const progress = new Map();
+  return every(3000, async () => {
+    const projects = await get("/projects");
+    const rows = projects.map((project) => {
+      const role = project.members?.[me.id] || "";
+      const done = progress.get(project.id);
+      const bar = h("progress", { max: done?.total || 1, value: done?.labeled || 0 });
+      const link = h("a", { href: `#/p/${encodeURIComponent(project.id)}/${role === "labeler" ? "label" : "dashboard"}` }, project.name);
+      if (role !== "labeler") {
+        get(`/projects/${encodeURIComponent(project.id)}/dashboard`).then((d) => {
+          const total = Object.values(d.states).reduce((a, b) => a + b, 0);
+          progress.set(project.id, { total, labeled: d.states.labeled || 0 });
+          bar.max = total || 1; bar.value = d.states.labeled || 0; bar.title = `${d.states.labeled || 0} of ${total} labeled`;
+        }).catch(() => {});
+      }
+      return h("tr", { dataset: { projectId: project.id } }, h("td", {}, link), h("td", {}, words(project.taskType)),
+        h("td", { class: "status" }, project.status), h("td", {}, bar), h("td", {}, role), h("td", {}, new Date(project.createdAt).toLocaleString()));
+    });
+    body.replaceChildren(...rows);
+    if (!projects.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No projects yet.")));
+  });
+}
+
+const TASK_TYPES = ["image_multiclass", "image_multilabel", "image_bounding_box", "image_polygon", "text_multiclass", "text_multilabel", "text_ner"];
+
+/** The create wizard: details, data, classes, instructions, review; then create and upload. */
+function wizard() {
+  const f = {
+    name: h("input", { id: "w-name", required: true, maxlength: 200 }),
+    type: h("select", { id: "w-type" }, TASK_TYPES.map((t) => h("option", { value: t }, words(t)))),
+    source: h("select", { id: "w-source" }, h("option", { value: "upload" }, "Upload files"), h("option", { value: "blob" }, "Blob container path")),
+    files: h("input", { id: "w-files", type: "file", multiple: true }),
+    folder: h("input", { id: "w-folder", type: "file", multiple: true, webkitdirectory: true }),
+    container: h("input", { id: "w-container", placeholder: "container" }),
+    path: h("input", { id: "w-path", placeholder: "folder/**/*.jpg" }),
+    classes: h("textarea", { id: "w-classes", rows: 6, placeholder: "One class per row; levels as Animal/Cat; optional key as 'Cat = c'" }),
+    instructions: h("textarea", { id: "w-instructions", rows: 8, placeholder: "Markdown" }),
+    url: h("input", { id: "w-url", placeholder: "https://… (instead of markdown)" }),
+    refresh: h("input", { id: "w-refresh", type: "checkbox", checked: true }),
+    assist: h("input", { id: "w-assist", type: "checkbox" }),
+    min: h("input", { id: "w-min", type: "number", min: 1, max: 10, value: 1 }),
+    max: h("input", { id: "w-max", type: "number", min: 1, max: 10, value: 1 }),
+  };
+  const preview = h("div", { class: "preview" });
+  f.instructions.addEventListener("input", () => preview.replaceChildren(markdown(f.instructions.value)));
+  const blobRow = h("div", { hidden: true }, h("label", {}, "Container ", f.container), h("label", {}, "Path (globs allowed) ", f.path));
+  const uploadRow = h("div", {}, h("label", {}, "Files ", f.files), h("label", {}, "or a folder ", f.folder));
+  f.source.addEventListener("change", () => { blobRow.hidden = f.source.value !== "blob"; uploadRow.hidden = !blobRow.hidden; });
+  const steps = [
+    h("fieldset", {}, h("legend", {}, "1. Project"), h("label", {}, "Name ", f.name), h("label", {}, "Task type ", f.type)),
+    h("fieldset", {}, h("legend", {}, "2. Data"), h("label", {}, "Source ", f.source), uploadRow, blobRow,
+      h("label", {}, f.refresh, " Incremental refresh (new files become items)")),
+    h("fieldset", {}, h("legend", {}, "3. Label classes"), f.classes, h("p", { class: "note" }, "The first nine get keys 1–9 unless you give one.")),
+    h("fieldset", {}, h("legend", {}, "4. Instructions"), h("div", { class: "split" }, f.instructions, preview), h("label", {}, "or a URL ", f.url)),
+    h("fieldset", {}, h("legend", {}, "5. Options"), h("label", {}, f.assist, " ML assist"),
+      h("label", {}, "Consensus: at least ", f.min), h("label", {}, " at most ", f.max, " labelers per item")),
+  ];
+  const review = h("fieldset", { hidden: true, id: "w-review" });
+  const progress = h("progress", { id: "w-progress", hidden: true, value: 0, max: 1 });
+  const status = h("p", { id: "w-status", class: "note" });
+  let step = 0;
+  const back = h("button", { type: "button", onclick: () => show(step - 1) }, "Back");
+  const next = h("button", { type: "button", class: "primary", id: "w-next", onclick: () => show(step + 1) }, "Next");
+  const create = h("button", { type: "button", class: "primary", id: "w-create", hidden: true, onclick: () => submit() }, "Create project");
+  function files() { return [...f.files.files, ...f.folder.files]; }
+  function settings() {
+    const classes = f.classes.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
+      const m = line.match(/^(.*?)\s*=\s*([0-9a-z])$/);
+      return m ? { name: m[1], key: m[2] } : { name: line };
+    });
+    const body = {
+      name: f.name.value.trim(), taskType: f.type.value, labelClasses: classes,
+      instructions: f.url.value.trim() ? { url: f.url.value.trim() } : { markdown: f.instructions.value },
+      incrementalRefresh: f.refresh.checked, assist: { enabled: f.assist.checked },
+      consensus: { minLabelers: Number(f.min.value), maxLabelers: Number(f.max.value) },
+    };
+    if (f.source.value === "blob") body.dataset = { source: "blob", container: f.container.value.trim(), path: f.path.value.trim() };
+    return body;
+  }
+  function show(to) {
+    if (to > step && step === 0 && !f.name.value.trim()) { showError(new Error("Give the project a name.")); return; }
+    if (to > step && step === 2 && !settings().labelClasses.length) { showError(new Error("Add at least one label class.")); return; }
+    showError(null);
+    step = Math.max(0, Math.min(steps.length, to));
+    steps.forEach((s, i) => (s.hidden = i !== step));
+    review.hidden = step !== steps.length;
+    back.disabled = step === 0;
+    next.hidden = step === steps.length;
+    create.hidden = step !== steps.length;
+    if (step === steps.length) {
+      const b = settings();
+      review.replaceChildren(h("legend", {}, "Review"), h("dl", {},
+        h("dt", {}, "Name"), h("dd", {}, b.name), h("dt", {}, "Task type"), h("dd", {}, words(b.taskType)),
+        h("dt", {}, "Data"), h("dd", {}, b.dataset ? `${b.dataset.container}/${b.dataset.path}` : `${files().length} file(s) to upload`),
+        h("dt", {}, "Classes"), h("dd", {}, b.labelClasses.map((c) => c.name).join(", ")),
+        h("dt", {}, "Consensus"), h("dd", {}, `${b.consensus.minLabelers}–${b.consensus.maxLabelers}`),
+        h("dt", {}, "ML assist"), h("dd", {}, b.assist.enabled ? "on" : "off")));
+    }
+  }
+  async function submit() {
+    create.disabled = true;
+    try {
+      const project = await post("/projects", settings());
+      const list = f.source.value === "upload" ? files() : [];
+      const total = list.reduce((a, file) => a + file.size, 0) || 1;
+      progress.hidden = false; progress.max = total;
+      let sent = 0; let done = 0;
+      const queue = [...list];
+      const worker = async () => {
+        for (let file = queue.shift(); file; file = queue.shift()) {
+          let mine = 0;
+          await upload(project.id, file.webkitRelativePath || file.name, file, (loaded) => { sent += loaded - mine; mine = loaded; progress.value = sent; });
+          sent += file.size - mine; done += 1; progress.value = sent;
+          status.textContent = `Uploaded ${done} of ${list.length} files`;
+        }
+      };
+      await Promise.all([worker(), worker(), worker(), worker()]);
+      location.hash = `#/p/${encodeURIComponent(project.id)}/dashboard`;
+    } catch (e) {
+      showError(e);
+      create.disabled = false;
+    }
+  }
+  view.replaceChildren(h("h1", {}, "New project"), h("form", { class: "wizard", onsubmit: (e) => e.preventDefault() }, ...steps, review,
+    h("div", { class: "bar" }, back, next, create), progress, status));
+  show(0);
+  return () => {};
+}
+
+async function projectShell(projectId, tab, gen) {
+  const { data: project } = await call("GET", `/projects/${encodeURIComponent(projectId)}`);
+  if (gen !== routeGen) return () => {};
+  const role = project.members?.[me.id] || "labeler";
+  const tabs = role === "labeler" ? ["label"] : ["label", "dashboard", "data", "details"];
+  if (!tabs.includes(tab)) tab = tabs[0] === "label" && role !== "labeler" ? "dashboard" : tabs[0];
+  document.getElementById("crumbs").replaceChildren(h("span", {}, " / "), h("span", { id: "project-name" }, project.name),
+    h("span", { class: `status ${project.status}`, id: "project-status" }, project.status));
+  const nav = h("nav", { class: "tabs" }, tabs.map((t) => h("a", { href: `#/p/${encodeURIComponent(projectId)}/${t}`, class: t === tab ? "active" : "", id: `tab-${t}` }, t[0].toUpperCase() + t.slice(1))));
+  const pane = h("section", { id: "pane" });
+  view.replaceChildren(nav, pane);
+  const context = { project, role, me, pane, every };
+  const stopStatus = every(4000, async () => {
+    const fresh = await get(`/projects/${encodeURIComponent(projectId)}`);
+    const badge = document.getElementById("project-status");
+    if (badge) { badge.textContent = fresh.status; badge.className = `status ${fresh.status}`; }
+  });
+  const views = { label: labelView, dashboard: dashboardView, data: dataView, details: detailsView };
+  const stop = await views[tab](context);
+  return () => { stopStatus(); stop && stop(); };
+}
+
+takeTokenFromLink();
+window.addEventListener("hashchange", () => { takeTokenFromLink(); route(); });
+route();

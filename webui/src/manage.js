@@ -1,0 +1,256 @@
+// Owner and reviewer screens: dashboard, data browser with review, and project details.
+import { Chart, ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip } from "chart.js";
+import { call, get, post } from "./api.js";
+import { colorOf, h, markdown, s, showError, words } from "./dom.js";
+
+Chart.register(ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip);
+
+const STATES = ["labeled", "skipped", "needs_review", "unlabeled", "error"];
+const STATE_COLORS = ["#3cb44b", "#f58231", "#911eb4", "#bbbbbb", "#e6194b"];
+
+export async function dashboardView({ project, pane, every }) {
+  const base = `/projects/${encodeURIComponent(project.id)}`;
+  const progressCanvas = h("canvas", { id: "progress-chart" });
+  const labelsCanvas = h("canvas", { id: "labels-chart" });
+  const counts = h("table", { id: "state-counts" });
+  const queue = h("table", { id: "queue" });
+  const labelers = h("table", { id: "labelers" });
+  const refresh = h("p", { class: "note", id: "last-refresh" });
+  pane.replaceChildren(h("div", { class: "cards" },
+    h("div", { class: "card" }, h("h2", {}, "Progress"), h("div", { class: "chart" }, progressCanvas), counts),
+    h("div", { class: "card" }, h("h2", {}, "Task queue"), queue, refresh),
+    h("div", { class: "card" }, h("h2", {}, "Label distribution"), h("div", { class: "chart" }, labelsCanvas)),
+    h("div", { class: "card wide" }, h("h2", {}, "Labelers"), labelers)));
+  const progress = new Chart(progressCanvas, { type: "doughnut", data: { labels: STATES.map(words), datasets: [{ data: [], backgroundColor: STATE_COLORS }] }, options: { animation: false, maintainAspectRatio: false } });
+  const dist = new Chart(labelsCanvas, { type: "bar", data: { labels: [], datasets: [{ label: "items", data: [], backgroundColor: [] }] }, options: { animation: false, maintainAspectRatio: false, indexAxis: "y", plugins: { legend: { display: false } } } });
+  const row = (cells, tag = "td") => h("tr", {}, cells.map((c) => h(tag, {}, c)));
+  const stop = every(4000, async () => {
+    const d = await get(`${base}/dashboard`);
+    progress.data.datasets[0].data = STATES.map((st) => d.states[st] || 0);
+    progress.update();
+    const names = Object.keys(d.labels);
+    dist.data.labels = names;
+    dist.data.datasets[0].data = names.map((n) => d.labels[n]);
+    dist.data.datasets[0].backgroundColor = names.map((n) => colorOf(project.labelClasses, n));
+    dist.update();
+    counts.replaceChildren(...Object.entries(d.states).map(([k, v]) => h("tr", { dataset: { state: k } }, h("td", {}, words(k)), h("td", { class: "num" }, v))));
+    queue.replaceChildren(...Object.entries(d.queue).map(([k, v]) => h("tr", { dataset: { lane: k } }, h("td", {}, words(k)), h("td", { class: "num" }, v))));
+    labelers.replaceChildren(row(["Labeler", "Submitted", "Skipped", "Today", "Agreement", "Last"], "th"),
+      ...d.labelers.map((l) => row([l.user, l.submitted, l.skipped, l.today, l.agreement == null ? "—" : `${Math.round(l.agreement * 100)}% of ${l.compared}`, l.lastAt ? new Date(l.lastAt).toLocaleString() : "—"])));
+    refresh.textContent = d.lastRefreshAt ? `Last data refresh: ${new Date(d.lastRefreshAt).toLocaleString()}` : "";
+  });
+  return () => { stop(); progress.destroy(); dist.destroy(); };
+}
+
+/** A thumbnail with the item's boxes or polygons drawn over it. */
+function thumb(item, classes) {
+  const value = item.final || item.annotations?.[item.annotations.length - 1]?.value || {};
+  const figure = h("figure", { class: "thumb" });
+  if (item.kind === "text") {
+    figure.append(h("div", { class: "snippet" }, (item.text || "").slice(0, 200)));
+    return figure;
+  }
+  if (item.thumbnailUrl) figure.append(h("img", { src: item.thumbnailUrl, loading: "lazy", alt: "" }));
+  const svg = s("svg", { viewBox: "0 0 100 100", preserveAspectRatio: "none", class: "overlay-shapes" });
+  for (const b of value.boxes || []) svg.append(s("rect", { x: b.x * 100, y: b.y * 100, width: b.w * 100, height: b.h * 100, stroke: colorOf(classes, b.label) }));
+  for (const p of value.polygons || []) svg.append(s("polygon", { points: p.points.map(([x, y]) => `${x * 100},${y * 100}`).join(" "), stroke: colorOf(classes, p.label) }));
+  figure.append(svg);
+  return figure;
+}
+
+function describe(value) {
+  if (!value) return "";
+  if (value.label) return value.label;
+  if (value.labels) return value.labels.join(", ");
+  if (value.boxes) return `${value.boxes.length} box(es): ${value.boxes.map((b) => b.label).join(", ")}`;
+  if (value.polygons) return `${value.polygons.length} polygon(s): ${value.polygons.map((p) => p.label).join(", ")}`;
+  if (value.spans) return `${value.spans.length} span(s): ${value.spans.map((sp) => sp.label).join(", ")}`;
+  return "";
+}
+
+export async function dataView({ project, pane, role }) {
+  const base = `/projects/${encodeURIComponent(project.id)}`;
+  const state = h("select", { id: "filter-state" }, h("option", { value: "" }, "all states"), STATES.map((st) => h("option", { value: st }, words(st))));
+  const label = h("select", { id: "filter-label" }, h("option", { value: "" }, "any label"), project.labelClasses.map((c) => h("option", { value: c.name }, c.name)));
+  const labeler = h("input", { id: "filter-labeler", placeholder: "labeler" });
+  const list = h("div", { class: "items", id: "items" });
+  const sentinel = h("div", { class: "sentinel" }, "…");
+  let continuation = null; let loading = false; let generation = 0;
+  pane.replaceChildren(h("div", { class: "bar" }, state, label, labeler), list, sentinel);
+
+  function card(item) {
+    const final = item.final || (item.annotations?.length ? item.annotations[item.annotations.length - 1].value : null);
+    const actions = h("div", { class: "actions" });
+    const act = async (decision, value) => {
+      try {
+        await post(`${base}/items/${encodeURIComponent(item.id)}/review`, value ? { decision, value } : { decision });
+        const fresh = await get(`${base}/items/${encodeURIComponent(item.id)}`);
+        node.replaceWith(card(fresh));
+      } catch (e) { showError(e); }
+    };
+    if (item.state === "labeled" || item.state === "skipped") {
+      actions.append(h("button", { class: "approve", onclick: () => act("approve") }, item.state === "skipped" ? "Accept skip" : "Approve"),
+        h("button", { class: "reject", onclick: () => act("reject") }, item.state === "skipped" ? "Back to queue" : "Reject"));
+    }
+    if (item.state === "needs_review") {
+      const answers = [...new Map((item.annotations || []).map((a) => [JSON.stringify(a.value), a.value])).values()];
+      answers.forEach((v) => actions.append(h("button", { class: "approve", onclick: () => act("approve", v) }, `Decide: ${describe(v)}`)));
+      actions.append(h("button", { class: "reject", onclick: () => act("reject") }, "Back to queue"));
+    }
+    const node = h("article", { class: `item ${item.state}`, dataset: { itemId: item.id, state: item.state } }, thumb(item, project.labelClasses),
+      h("div", { class: "meta" }, h("strong", {}, item.path), h("span", { class: `state ${item.state}` }, words(item.state)),
+        h("span", {}, describe(final)), h("span", { class: "note" }, (item.annotations || []).map((a) => a.user).join(", ")),
+        item.review ? h("span", { class: "note" }, `${item.review.decision} by ${item.review.user}`) : null, item.error ? h("span", { class: "error" }, item.error) : null),
+      role === "labeler" ? null : actions);
+    return node;
+  }
+
+  async function more() {
+    if (loading || continuation === undefined) return;
+    loading = true;
+    const mine = generation;
+    try {
+      const q = new URLSearchParams({ pageSize: "30" });
+      if (state.value) q.set("state", state.value);
+      if (label.value) q.set("label", label.value);
+      if (labeler.value.trim()) q.set("labeler", labeler.value.trim());
+      if (continuation) q.set("continuation", continuation);
+      const page = await get(`${base}/items?${q}`);
+      if (mine !== generation) return;
+      list.append(...page.items.map(card));
+      continuation = page.continuation || undefined;
+      sentinel.textContent = continuation ? "…" : list.children.length ? "" : "No items.";
+    } catch (e) { showError(e); } finally { loading = false; }
+    if (continuation && sentinel.getBoundingClientRect().top < innerHeight + 400) more();
+  }
+  function reset() { generation++; continuation = null; loading = false; list.replaceChildren(); more(); }
+  state.addEventListener("change", reset); label.addEventListener("change", reset); labeler.addEventListener("change", reset);
+  const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && more());
+  observer.observe(sentinel);
+  reset();
+  return () => observer.disconnect();
+}
+
+export async function detailsView({ project: initial, pane, me }) {
+  const base = `/projects/${encodeURIComponent(initial.id)}`;
+  let project = initial; let etag = null;
+  async function load() { const r = await call("GET", base); project = r.data; etag = r.etag; }
+  async function withEtag(method, path, body) {
+    await load();
+    const r = await call(method, path, body, etag ? { "If-Match": etag } : {});
+    return r.data;
+  }
+  const done = (message) => { showError(null); note.textContent = message; render(); };
+  const fail = (e) => showError(e);
+  const note = h("p", { class: "note", id: "details-note", role: "status" });
+
+  async function render() {
+    await load();
+    const members = await get(`${base}/members`).catch(() => project.members || {});
+    const ingestion = await get(`${base}/ingestion`).catch(() => null);
+    const ds = project.dataset || {};
+    const paused = project.status === "paused";
+    // Instructions
+    const md = h("textarea", { id: "instructions-md", rows: 8 }, project.instructions?.markdown || "");
+    const url = h("input", { id: "instructions-url", value: project.instructions?.url || "", placeholder: "https://…" });
+    const preview = h("div", { class: "preview" }, markdown(md.value));
+    md.addEventListener("input", () => preview.replaceChildren(markdown(md.value)));
+    // Classes
+    const addNames = h("textarea", { id: "add-classes", rows: 2, placeholder: "New classes, one per row" });
+    const choice = h("fieldset", { class: "choices" }, h("legend", {}, "Labels already given"),
+      [["keep", "Keep them; new classes apply from now on"], ["keep_as_defaults", "Send items back to the queue with their labels pre-filled"], ["start_over", "Start over: remove every label"]].map(([v, t], i) =>
+        h("label", {}, h("input", { type: "radio", name: "existing", value: v, checked: i === 0 }), ` ${t}`)));
+    const from = h("select", { id: "rename-from" }, project.labelClasses.map((c) => h("option", { value: c.name }, c.name)));
+    const to = h("input", { id: "rename-to", placeholder: "new name" });
+    // Members
+    const newUser = h("input", { id: "member-user", placeholder: "user name" });
+    const newRole = h("select", { id: "member-role" }, ["labeler", "reviewer", "owner"].map((r) => h("option", { value: r }, r)));
+    const refreshBox = h("input", { type: "checkbox", id: "incremental", checked: project.incrementalRefresh, onchange: () =>
+      withEtag("PATCH", base, { incrementalRefresh: refreshBox.checked }).then(() => done("Saved."), fail) });
+    const assistOn = h("input", { type: "checkbox", id: "assist-enabled", checked: !!project.assist?.enabled });
+    const assistTarget = h("input", { type: "number", id: "assist-target", min: 0.5, max: 0.999, step: 0.005, value: project.assist?.targetPrecision ?? 0.95 });
+    const assignTo = h("input", { id: "assign-user", placeholder: "labeler" });
+    const assignPrefix = h("input", { id: "assign-prefix", placeholder: "path prefix" });
+    const assignLimit = h("input", { id: "assign-limit", type: "number", min: 1, placeholder: "limit" });
+    pane.replaceChildren(note, h("div", { class: "bar" }, h("button", { id: "export-open", onclick: () => exportDialog(project, base) }, "Export…")), h("div", { class: "cards" },
+      h("section", { class: "card" }, h("h2", {}, "Project"), h("dl", {},
+        h("dt", {}, "Name"), h("dd", {}, project.name), h("dt", {}, "Task type"), h("dd", {}, words(project.taskType)),
+        h("dt", {}, "Status"), h("dd", { id: "details-status" }, project.status, project.statusReason ? ` (${project.statusReason})` : ""),
+        h("dt", {}, "Dataset"), h("dd", {}, ds.source === "blob" ? `${ds.container}/${ds.path}` : "uploaded files"),
+        h("dt", {}, "Items"), h("dd", {}, ingestion ? `${ingestion.registered ?? "?"} registered, ${ingestion.skipped?.count ?? ingestion.skipped ?? 0} skipped, ${ingestion.failed ?? 0} failed` : "—"),
+        h("dt", {}, "Consensus"), h("dd", {}, `${project.consensus?.minLabelers}–${project.consensus?.maxLabelers} labelers`),
+        h("dt", {}, "ML assist"), h("dd", {}, project.assist?.enabled ? `on (target precision ${project.assist.targetPrecision})` : "off")),
+        h("label", {}, refreshBox, " Incremental refresh"),
+        h("div", { class: "bar" }, h("label", {}, assistOn, " ML assist"), h("label", {}, "target precision ", assistTarget),
+          h("button", { id: "save-assist", onclick: () => withEtag("PATCH", base, { assist: { ...project.assist, enabled: assistOn.checked, targetPrecision: Number(assistTarget.value) } }).then(() => done("ML assist saved."), fail) }, "Save")),
+        h("div", { class: "actions" }, paused
+          ? h("button", { id: "resume", onclick: () => withEtag("POST", `${base}/resume`).then(() => done("Resumed."), fail) }, "Resume")
+          : h("button", { id: "pause", onclick: () => withEtag("POST", `${base}/pause`).then(() => done("Paused."), fail) }, "Pause"))),
+      h("section", { class: "card" }, h("h2", {}, "Label classes"),
+        h("ol", { id: "class-list" }, project.labelClasses.map((c) => h("li", {}, h("kbd", {}, c.key || ""), " ", c.name))),
+        paused ? null : h("p", { class: "note" }, "Pause the project to add or rename classes."),
+        h("h3", {}, "Add"), addNames, choice,
+        h("button", { id: "add-classes-button", disabled: !paused, onclick: () => {
+          const classes = addNames.value.split("\n").map((l) => l.trim()).filter(Boolean).map((name) => ({ name }));
+          const existingLabels = choice.querySelector("input:checked").value;
+          withEtag("POST", `${base}/label-classes/add`, { classes, existingLabels }).then(() => done("Classes added."), fail);
+        } }, "Add classes"),
+        h("h3", {}, "Rename"), h("div", { class: "bar" }, from, "→", to,
+          h("button", { id: "rename-button", disabled: !paused, onclick: () => withEtag("POST", `${base}/label-classes/rename`, { from: from.value, to: to.value.trim() }).then(() => done("Renamed."), fail) }, "Rename"))),
+      h("section", { class: "card wide" }, h("h2", {}, "Instructions"), h("div", { class: "split" }, md, preview), h("label", {}, "or a URL ", url),
+        h("button", { id: "save-instructions", onclick: () => withEtag("PUT", `${base}/instructions`, url.value.trim() ? { url: url.value.trim() } : { markdown: md.value }).then(() => done("Instructions saved."), fail) }, "Save instructions")),
+      h("section", { class: "card" }, h("h2", {}, "Members"),
+        h("table", { id: "members" }, Object.entries(members).map(([user, role]) => {
+          const select = h("select", { onchange: () => withEtag("PUT", `${base}/members/${encodeURIComponent(user)}`, { role: select.value }).then(() => done("Role changed."), fail) },
+            ["labeler", "reviewer", "owner"].map((r) => h("option", { value: r, selected: r === role }, r)));
+          return h("tr", { dataset: { user } }, h("td", {}, user), h("td", {}, select), h("td", {}, user === me.id ? "" :
+            h("button", { onclick: () => withEtag("DELETE", `${base}/members/${encodeURIComponent(user)}`).then(() => done("Removed."), fail) }, "Remove")));
+        })),
+        h("div", { class: "bar" }, newUser, newRole, h("button", { id: "add-member", onclick: () =>
+          withEtag("PUT", `${base}/members/${encodeURIComponent(newUser.value.trim())}`, { role: newRole.value }).then(() => done("Member added."), fail) }, "Add"))),
+      h("section", { class: "card" }, h("h2", {}, "Assign items"), h("div", { class: "bar" }, assignTo, assignPrefix, assignLimit),
+        h("button", { id: "assign", onclick: () => {
+          const body = { labeler: assignTo.value.trim(), pathPrefix: assignPrefix.value };
+          if (assignLimit.value) body.limit = Number(assignLimit.value);
+          post(`${base}/assignments`, body).then((r) => done(`${r.changed} item(s) assigned.`), fail);
+        } }, "Assign"),
+        h("button", { id: "unassign", onclick: () => post(`${base}/assignments/release`, { labeler: assignTo.value.trim(), pathPrefix: assignPrefix.value }).then((r) => done(`${r.changed} item(s) released.`), fail) }, "Release"))));
+  }
+  await render().catch(fail);
+  return () => {};
+}
+
+const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", loupe_jsonl: "Loupe JSONL" };
+
+/** The export dialog: format and options, then a job whose download link appears when done. */
+function exportDialog(project, base) {
+  const format = h("select", { id: "export-format" }, Object.entries(FORMATS).map(([v, t]) => h("option", { value: v }, t)));
+  const states = h("fieldset", { class: "choices" }, h("legend", {}, "Items"), ["labeled", "needs_review", "skipped", "unlabeled"].map((st) =>
+    h("label", {}, h("input", { type: "checkbox", value: st, checked: st === "labeled" }), ` ${words(st)}`)));
+  const validation = h("input", { id: "export-validation", type: "number", min: 0, max: 0.9, step: 0.05, value: 0 });
+  const predictions = h("input", { id: "export-predictions", type: "checkbox" });
+  const normalized = h("input", { id: "export-normalized", type: "checkbox" });
+  const result = h("div", { id: "export-result", role: "status" });
+  const start = h("button", { class: "primary", id: "export-start", onclick: async () => {
+    start.disabled = true;
+    result.replaceChildren("Exporting…");
+    try {
+      const options = { states: [...states.querySelectorAll("input:checked")].map((i) => i.value), validation: Number(validation.value),
+        predictions: predictions.checked, normalizedCoco: normalized.checked };
+      let job = await post(`${base}/exports`, { format: format.value, options });
+      while (job.status === "queued" || job.status === "running") {
+        await new Promise((r) => setTimeout(r, 500));
+        job = await get(`${base}/exports/${encodeURIComponent(job.id)}`);
+      }
+      if (job.status !== "succeeded") throw new Error(job.error || `The export ${job.status}.`);
+      result.replaceChildren(h("a", { href: job.url, id: "export-download", download: "", rel: "noopener" }, "Download"),
+        h("p", { class: "note" }, "Load it in Python:"), h("pre", {}, job.snippet || ""));
+    } catch (e) { result.replaceChildren(h("span", { class: "error" }, e.message)); } finally { start.disabled = false; }
+  } }, "Export");
+  const dialog = h("dialog", { id: "export-dialog", onclose: () => dialog.remove() }, h("h2", {}, `Export ${project.name}`),
+    h("label", {}, "Format ", format), states, h("label", {}, "Validation split ", validation),
+    h("label", {}, predictions, " Include ML-assist predictions of unlabeled items"), h("label", {}, normalized, " COCO coordinates as 0–1 fractions (Azure ML flavour)"),
+    h("div", { class: "actions" }, start, h("button", { onclick: () => dialog.close() }, "Close")), result);
+  document.body.append(dialog);
+  dialog.showModal();
+}
