@@ -30,6 +30,9 @@ def png(index: int, size: tuple[int, int] = (320, 240)) -> bytes:
     return out.getvalue()
 
 
+ITEM_STATES = ("unlabeled", "labeled", "skipped", "needs_review", "error")
+
+
 @dataclass
 class Ui:
     server: LoupeProcess
@@ -75,7 +78,9 @@ class Ui:
         while time.monotonic() < deadline:
             project = self.api("GET", f"/projects/{project_id}")
             states = self.api("GET", f"/projects/{project_id}/dashboard")["states"]
-            if project["status"] == "running" and sum(states.values()) >= items:
+            # Item states only: in_progress and not_done break `unlabeled` down again.
+            registered = sum(states[s] for s in ITEM_STATES)
+            if project["status"] == "running" and registered >= items:
                 return
             time.sleep(0.2)
         raise AssertionError(f"project {project_id} did not start with {items} items")
