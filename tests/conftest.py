@@ -7,7 +7,11 @@ import os
 
 import pytest
 
-pytest_plugins = ["tests.support.emulators", "tests.support.browser"]
+pytest_plugins = [
+    "tests.support.emulators",
+    "tests.support.browser",
+    "tests.support.deps",  # `deps`: every test using it runs on memory, SQLite and Azure
+]
 
 _PREFIXES = ("LOUPE_", "COSMOS", "STORAGE", "SERVICEBUS", "AZURE_")
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import json
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,22 +23,10 @@ from core.services import exports, stages
 from core.services.collections import ITEMS, load, scan
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions
 from core.services.imports import ImportFormat, ImportMode, import_labels
-from tests.support.deps import azure_deps, local_deps, memory_deps
 from tests.support.labeling import add_items, running_project
 
 CLASSES = ("cat", "dog", "bird")
 MEDIA = MediaFacts(format="jpeg", bytes=1000, width=640, height=480)
-
-
-@pytest.fixture(params=["memory", "local", "azure"])
-def deps(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deps]:
-    made = {
-        "memory": memory_deps,
-        "local": lambda: local_deps(tmp_path),
-        "azure": lambda: azure_deps(request),
-    }[request.param]()
-    yield made
-    made.close()
 
 
 def box(label: str, i: int) -> dict[str, Any]:

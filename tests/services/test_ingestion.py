@@ -3,9 +3,6 @@ bad input, the item cap, duplicate delivery, blob events, the refresh sweep and 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -19,7 +16,6 @@ from core.services.collections import ITEMS, load, scan
 from core.services.derivatives import DERIVATIVES
 from core.services.ingestion import ingestion_progress
 from core.services.refresh import reconcile, register_blob
-from tests.support.deps import azure_deps, local_deps, memory_deps
 from tests.support.media import (
     FORMAT_OF,
     bundled_dicom,
@@ -27,17 +23,6 @@ from tests.support.media import (
     made_dicom,
     multipage_tiff,
 )
-
-
-@pytest.fixture(params=["memory", "local", "azure"])
-def deps(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deps]:
-    made = {
-        "memory": memory_deps,
-        "local": lambda: local_deps(tmp_path),
-        "azure": lambda: azure_deps(request),
-    }[request.param]()
-    yield made
-    made.close()
 
 
 def settings(

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from core.domain.errors import Conflict, Forbidden, InvalidAnnotation, InvalidInput, ProjectPaused
@@ -13,21 +10,9 @@ from core.domain.projects import Role
 from core.ports import Deps, Query
 from core.services import labeling, projects, tasks
 from core.services.collections import EVENTS, ITEMS, load, scan
-from tests.support.deps import azure_deps, local_deps, memory_deps
 from tests.support.labeling import add_items, running_project
 
 CREW = {"lee": Role.LABELER, "lou": Role.LABELER, "rita": Role.REVIEWER}
-
-
-@pytest.fixture(params=["memory", "local", "azure"])
-def deps(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deps]:
-    made = {
-        "memory": memory_deps,
-        "local": lambda: local_deps(tmp_path),
-        "azure": lambda: azure_deps(request),
-    }[request.param]()
-    yield made
-    made.close()
 
 
 def item(deps: Deps, project_id: str, item_id: str) -> Item:

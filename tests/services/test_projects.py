@@ -1,8 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from core.domain.datasets import Dataset, DataSource
@@ -13,20 +10,7 @@ from core.domain.projects import ProjectPatch, ProjectSettings, ProjectStatus
 from core.ports import Deps, Query
 from core.services import projects, stages
 from core.services.collections import EVENTS, ITEMS, load, scan
-from tests.support.deps import azure_deps, local_deps, memory_deps
 from tests.support.media import image_bytes
-
-
-@pytest.fixture(params=["memory", "local", "azure"])
-def deps(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deps]:
-    """The same use cases on every adapter set: what runs on a laptop runs on Azure."""
-    made = {
-        "memory": memory_deps,
-        "local": lambda: local_deps(tmp_path),
-        "azure": lambda: azure_deps(request),
-    }[request.param]()
-    yield made
-    made.close()
 
 
 def birds(**changes: object) -> ProjectSettings:

@@ -3,9 +3,6 @@ set."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from core.domain.errors import Conflict, Forbidden, InvalidInput
@@ -27,21 +24,9 @@ from core.services import (
 )
 from core.services.collections import ITEMS, load
 from core.services.users import create_user
-from tests.support.deps import azure_deps, local_deps, memory_deps
 from tests.support.labeling import add_items, running_project
 
 CREW = {"lee": Role.LABELER, "lou": Role.LABELER, "rita": Role.REVIEWER}
-
-
-@pytest.fixture(params=["memory", "local", "azure"])
-def deps(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deps]:
-    made = {
-        "memory": memory_deps,
-        "local": lambda: local_deps(tmp_path),
-        "azure": lambda: azure_deps(request),
-    }[request.param]()
-    yield made
-    made.close()
 
 
 def label(deps: Deps, project: Project, who: str, value: dict[str, object]) -> Item:

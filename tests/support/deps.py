@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,18 @@ def memory_deps(clock: ManualClock | None = None) -> Deps:
         queue=MemoryWorkQueue(clock, QUEUE_SPECS),
         clock=clock,
     )
+
+
+@pytest.fixture(params=["memory", "local", "azure"])
+def deps(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Deps]:
+    """The same use cases on every adapter set: what runs on a laptop runs on Azure."""
+    made = {
+        "memory": memory_deps,
+        "local": lambda: local_deps(tmp_path),
+        "azure": lambda: azure_deps(request),
+    }[request.param]()
+    yield made
+    made.close()
 
 
 def azure_deps(request: pytest.FixtureRequest, clock: ManualClock | None = None) -> Deps:
