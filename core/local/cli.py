@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             settings = replace(settings, data_dir=args.data_dir)
         result: int = args.run(settings, args)
         return result
-    except (LoupeError, SettingsError) as error:
+    except (LoupeError, SettingsError, UsageError) as error:
         print(f"loupe: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -58,8 +59,7 @@ def _parser() -> argparse.ArgumentParser:
     up = commands.add_parser("upload", help="upload files and folders into a project")
     up.add_argument("project", help="the project id")
     up.add_argument("paths", nargs="+", type=Path, help="files and folders")
-    up.add_argument("--server", help="Loupe's URL (default $LOUPE_URL or http://127.0.0.1:7071)")
-    up.add_argument("--token", help="a bearer token (default $LOUPE_TOKEN)")
+    _remote_flags(up)
     up.add_argument("--prefix", default="", help="a folder to put the files under")
     up.add_argument("--workers", type=int, default=8, help="parallel uploads (default 8)")
     up.set_defaults(run=_upload)
@@ -81,7 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--predictions", action="store_true", help="include ML-assist predictions")
     ex.add_argument("--normalized-coco", action="store_true", help="Azure ML's 0–1 COCO boxes")
     ex.add_argument("--job", action="store_true", help="run as a server job, then download")
-    _remote(ex)
+    _remote_flags(ex)
     ex.set_defaults(run=_export)
 
     im = commands.add_parser(
@@ -94,12 +94,12 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("--format", required=True, help="coco, azureml_jsonl or loupe_jsonl")
     im.add_argument("--mode", default="prelabel", help="prelabel (default) or final")
     im.add_argument("--normalized", action="store_true", help="COCO boxes are 0–1 fractions")
-    _remote(im)
+    _remote_flags(im)
     im.set_defaults(run=_import)
     return parser
 
 
-def _remote(command: argparse.ArgumentParser) -> None:
+def _remote_flags(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--server", help="Loupe's URL (default $LOUPE_URL or http://127.0.0.1:7071)"
     )
@@ -149,16 +149,23 @@ def _user_list(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _upload(settings: Settings, args: argparse.Namespace) -> int:
-    import os
+class UsageError(Exception):
+    pass
 
-    from core.local.upload import UploadError, upload
 
+def _remote(settings: Settings, args: argparse.Namespace) -> tuple[str, str]:
+    """The server and token a client command talks to: its flags, else LOUPE_URL and
+    LOUPE_TOKEN, else this machine's `loupe serve`."""
     token = args.token or os.environ.get("LOUPE_TOKEN")
     if not token:
-        print("loupe upload: pass --token or set LOUPE_TOKEN", file=sys.stderr)
-        return 2
-    server = args.server or os.environ.get("LOUPE_URL") or settings.base_url
+        raise UsageError("pass --token or set LOUPE_TOKEN (a token from `loupe user create`)")
+    return args.server or os.environ.get("LOUPE_URL") or settings.base_url, token
+
+
+def _upload(settings: Settings, args: argparse.Namespace) -> int:
+    from core.local.upload import UploadError, upload
+
+    server, token = _remote(settings, args)
     try:
         report = upload(
             server=server,
@@ -182,15 +189,10 @@ def _upload(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
-    import os
-
     from core.local.transfer import export
     from core.local.upload import UploadError
 
-    token = args.token or os.environ.get("LOUPE_TOKEN")
-    if not token:
-        print("loupe export: pass --token or set LOUPE_TOKEN", file=sys.stderr)
-        return 2
+    server, token = _remote(settings, args)
     params: dict[str, object] = {"format": args.format}
     params |= {"validation": args.validation, "seed": args.seed, "predictions": args.predictions}
     params |= {"normalizedCoco": args.normalized_coco}
@@ -198,7 +200,6 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         params["state"] = args.state
     if args.label:
         params["label"] = args.label
-    server = args.server or os.environ.get("LOUPE_URL") or settings.base_url
     try:
         path = export(
             server=server,
@@ -216,16 +217,10 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:
-    import os
-
     from core.local.transfer import import_file
     from core.local.upload import UploadError
 
-    token = args.token or os.environ.get("LOUPE_TOKEN")
-    if not token:
-        print("loupe import: pass --token or set LOUPE_TOKEN", file=sys.stderr)
-        return 2
-    server = args.server or os.environ.get("LOUPE_URL") or settings.base_url
+    server, token = _remote(settings, args)
     try:
         report = import_file(
             server=server,
