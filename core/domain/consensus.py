@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 from core.domain.annotations import (
     AnnotationValue,
@@ -96,23 +96,6 @@ def _spans(answers: list[tuple[Span, ...]]) -> _Agreement:
     if found.final is None:
         return _Agreement(None, found.agreed)
     return _Agreement(SpanSet(tuple(sorted(found.final, key=lambda s: s.start))), found.agreed)
-
-
-def from_json(task_type: TaskType, raw: dict[str, Any]) -> AnnotationValue:
-    """A stored value (validated when it was submitted) back as its typed form."""
-    if task_type.is_classification and not task_type.is_multilabel:
-        return SingleLabel(raw["label"])
-    if task_type.is_multilabel:
-        return MultiLabel(tuple(raw["labels"]))
-    if task_type is TaskType.IMAGE_BOUNDING_BOX:
-        return BoxSet(tuple(Box(**box) for box in raw["boxes"]))
-    if task_type is TaskType.IMAGE_POLYGON:
-        return PolygonSet(
-            tuple(
-                Polygon(p["label"], tuple((x, y) for x, y in p["points"])) for p in raw["polygons"]
-            )
-        )
-    return SpanSet(tuple(Span(**span) for span in raw["spans"]))
 
 
 V = TypeVar("V")

@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field, computed_field, model_validator
 
-from core.domain.lanes import lane_of, value_labels
+from core.domain.annotation_json import value_labels
+from core.domain.lanes import lane_of
 from core.domain.model import DomainModel, Stamp
 from core.domain.task_types import MediaKind
 

@@ -47,20 +47,3 @@ def lane_of(
 
 def cluster_of(lane: str | None) -> str | None:
     return lane[len(CLUSTERED) :] if lane is not None and lane.startswith(CLUSTERED) else None
-
-
-def value_labels(value: object) -> list[str]:
-    """The distinct labels in a stored annotation value of any task type, in order of use."""
-    if not isinstance(value, dict):
-        return []
-    found: list[str] = []
-    if isinstance(value.get("label"), str):
-        found.append(value["label"])
-    for name in value.get("labels") or ():
-        if isinstance(name, str):
-            found.append(name)
-    for key in ("boxes", "polygons", "spans"):
-        for part in value.get(key) or ():
-            if isinstance(part, dict) and isinstance(part.get("label"), str):
-                found.append(part["label"])
-    return list(dict.fromkeys(found))

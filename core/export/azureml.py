@@ -11,13 +11,13 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
+from core.domain.annotation_json import value_labels
 from core.export.records import (
     ImageUrl,
     Imported,
     Record,
     classification_value,
     empty_value,
-    value_labels,
 )
 
 _BATCH = 500

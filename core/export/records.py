@@ -96,19 +96,6 @@ def keep_labels(value: dict[str, Any], keep: frozenset[str]) -> dict[str, Any] |
     return value
 
 
-def value_labels(value: dict[str, Any] | None) -> list[str]:
-    if not value:
-        return []
-    if "label" in value:
-        return [value["label"]]
-    if "labels" in value:
-        return list(value["labels"])
-    for key in ("boxes", "polygons", "spans"):
-        if key in value:
-            return list(dict.fromkeys(part["label"] for part in value[key]))
-    return []
-
-
 def only(records: Iterable[Record], split: str) -> Iterator[Record]:
     return (r for r in records if r.split == split)
 

@@ -8,7 +8,8 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-from core.export.records import Imported, Record, value_labels
+from core.domain.annotation_json import value_labels
+from core.export.records import Imported, Record
 
 COLUMNS = ["path", "labels", "labelers", "labeled_at", "state", "split", "value"]
 

@@ -14,13 +14,14 @@ from enum import StrEnum
 from typing import IO, Any
 from urllib.parse import unquote, urlsplit
 
+from core.domain.annotation_json import value_labels
 from core.domain.datasets import dataset_root, upload_prefix
 from core.domain.errors import InvalidAnnotation, InvalidInput, PreconditionFailed
 from core.domain.items import Annotation, Item, ItemState, Prediction
 from core.domain.labels import label_names
 from core.domain.projects import Project, Role
 from core.export import azureml, coco, loupe_jsonl
-from core.export.records import Imported, keep_labels, value_labels
+from core.export.records import Imported, keep_labels
 from core.ports import Deps, Query, Where
 from core.services.collections import ITEMS
 from core.services.labeling import validated

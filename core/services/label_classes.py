@@ -4,8 +4,8 @@ paused; the items are rewritten in batches by the `label-classes` stage."""
 
 from __future__ import annotations
 
+from core.domain.annotation_json import from_json
 from core.domain.annotations import rename_label
-from core.domain.consensus import from_json
 from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
 from core.domain.items import Item
 from core.domain.labels import LabelClass

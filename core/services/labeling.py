@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from core.domain.annotation_json import from_json
 from core.domain.annotations import AnnotationValue, validate_annotation
-from core.domain.consensus import Verdict, decide, from_json
+from core.domain.consensus import Verdict, decide
 from core.domain.errors import Conflict, InvalidAnnotation, PreconditionFailed, Violation
 from core.domain.items import Annotation, Item, ItemState, Skip
 from core.domain.labels import label_names

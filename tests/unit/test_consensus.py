@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 
+from core.domain.annotation_json import from_json
 from core.domain.annotations import (
     Box,
     BoxSet,
@@ -12,7 +13,7 @@ from core.domain.annotations import (
     Span,
     SpanSet,
 )
-from core.domain.consensus import Verdict, decide, from_json
+from core.domain.consensus import Verdict, decide
 from core.domain.task_types import TaskType
 
 MC, ML = TaskType.IMAGE_MULTICLASS, TaskType.TEXT_MULTILABEL
