@@ -11,8 +11,8 @@ from core.domain.items import Item, ItemState
 from core.domain.model import DomainModel
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
-from core.ports import Deps
 from core.services import dashboard, review
+from core.services.links import thumbnail_url
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["review"])
 
@@ -53,14 +53,6 @@ class DashboardView(DomainModel):
     labelers: list[LabelerView]
     last_refresh_at: Any = None
     as_of: Any = None
-
-
-def thumbnail_url(deps: Deps, item: Item) -> str | None:
-    """A browser link to the item's thumbnail (the Data tab's pictures); None before one exists."""
-    if item.derivatives is None:
-        return None
-    container, _, name = item.derivatives.thumbnail.partition("/")
-    return deps.blobs.url(container, name)
 
 
 @router.get("/items", response_model_exclude_none=True)
