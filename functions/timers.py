@@ -1,11 +1,13 @@
 """Timer triggers: the reconciliation sweep that catches blobs no event announced (other
 containers, missed events), and keeps each project's "last refreshed" time; the lease sweep
-that returns abandoned tasks to the queue."""
+that returns abandoned tasks to the queue; the training schedule that starts an ML-assist cycle
+(on the GPU job's queue) in each project with enough new human labels."""
 
 from __future__ import annotations
 
 import azure.functions as func
 
+from core.services.assist import schedule_training
 from core.services.refresh import reconcile
 from core.services.tasks import expire_leases
 from functions import context
@@ -30,3 +32,13 @@ LEASE_SCHEDULE = "30 * * * * *"
 @bp.timer_trigger(arg_name="timer", schedule=LEASE_SCHEDULE, run_on_startup=False)
 def lease_sweep(timer: func.TimerRequest) -> None:
     expire_leases(context.deps())
+
+
+TRAINING_SCHEDULE = "15 * * * * *"
+"""Every minute: projects past their next-training mark get a cycle."""
+
+
+@bp.function_name("training_schedule")
+@bp.timer_trigger(arg_name="timer", schedule=TRAINING_SCHEDULE, run_on_startup=False)
+def training_schedule(timer: func.TimerRequest) -> None:
+    schedule_training(context.deps())

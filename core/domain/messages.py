@@ -49,3 +49,14 @@ class RunExport(DomainModel):
 
     project_id: str
     export_id: str
+
+
+ASSIST_TRAIN = "assist-train"
+"""The ML-assist queue: on Azure it starts the GPU Container Apps job (KEDA, from zero)."""
+
+
+class RunAssist(DomainModel):
+    """Run ML-assist cycle `cycle` of a project: featurize, train, validate, infer, cluster."""
+
+    project_id: str
+    cycle: str

@@ -29,6 +29,8 @@ class ActorStats(DomainModel):
     skipped: int = 0
     corrected: int = 0
     reviewed: int = 0
+    suggested: int = Field(default=0, description="Submissions on items with an ML pre-label")
+    confirmed: int = Field(default=0, description="…of which agreed with the pre-label")
     labels: dict[str, int] = Field(default_factory=dict)
     agreement: dict[str, Agreement] = Field(default_factory=dict)
     daily: dict[str, int] = Field(default_factory=dict, description="Submissions per UTC day")
@@ -42,6 +44,8 @@ class Delta:
     skipped: int = 0
     corrected: int = 0
     reviewed: int = 0
+    suggested: int = 0
+    confirmed: int = 0
     labels: Counter[str] = field(default_factory=Counter)
     agreed: Counter[str] = field(default_factory=Counter)
     compared: Counter[str] = field(default_factory=Counter)
@@ -52,6 +56,8 @@ class Delta:
         self.skipped += other.skipped
         self.corrected += other.corrected
         self.reviewed += other.reviewed
+        self.suggested += other.suggested
+        self.confirmed += other.confirmed
         self.labels.update(other.labels)
         self.agreed.update(other.agreed)
         self.compared.update(other.compared)
@@ -93,6 +99,8 @@ def add(stats: ActorStats, delta: Delta, *, now: datetime) -> ActorStats:
             "skipped": stats.skipped + delta.skipped,
             "corrected": stats.corrected + delta.corrected,
             "reviewed": stats.reviewed + delta.reviewed,
+            "suggested": stats.suggested + delta.suggested,
+            "confirmed": stats.confirmed + delta.confirmed,
             "labels": {k: v for k, v in labels.items() if v},
             "agreement": {k: v for k, v in agreement.items() if v.compared or v.agreed},
             "daily": daily,

@@ -65,8 +65,14 @@ class AssistSettings(DomainModel):
     enabled: bool = False
     backbone: str | None = Field(default=None, description="Model registry name; None: default")
     target_precision: float = Field(default=0.95, ge=0.5, le=0.999)
+    train_after: int = Field(
+        default=100, ge=10, le=100_000, description="Human labels before the first training"
+    )
     train_every: int = Field(
         default=100, ge=10, le=100_000, description="Human labels between runs"
+    )
+    active_learning: bool = Field(
+        default=False, description="Serve the items the model is least sure of first"
     )
 
 

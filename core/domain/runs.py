@@ -14,6 +14,7 @@ class RunKind(StrEnum):
     TRAIN = "train"
     VALIDATE = "validate"
     INFER = "infer"
+    CLUSTER = "cluster"
 
 
 class JobStatus(StrEnum):
@@ -33,5 +34,12 @@ class Run(DomainModel):
     created_at: Stamp
     started_at: Stamp | None = None
     finished_at: Stamp | None = None
+    cycle: str | None = Field(default=None, description="The assist request this run is part of")
     metrics: dict[str, float] = Field(default_factory=dict)
+    per_class: dict[str, dict[str, float]] = Field(
+        default_factory=dict, description="Metrics of each label class (coverage is uneven)"
+    )
+    message: str | None = Field(
+        default=None, description="What the run decided, e.g. why it emitted no pre-labels"
+    )
     error: str | None = None

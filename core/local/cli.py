@@ -44,6 +44,17 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-demo", action="store_true", help="do not create the demo project")
     serve.set_defaults(run=_serve)
 
+    worker = commands.add_parser(
+        "worker",
+        help="serve work queues in the foreground (what `loupe serve` runs in its own processes)",
+    )
+    worker.add_argument(
+        "role",
+        choices=("stages", "assist"),
+        help="stages: ingestion, renditions, exports…; assist: ML-assist cycles (the GPU job)",
+    )
+    worker.set_defaults(run=_worker)
+
     user = commands.add_parser("user", help="manage users and their bearer tokens")
     actions = user.add_subparsers(required=True, metavar="ACTION")
     for name, handler, text in (
@@ -111,6 +122,24 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
 
     settings = replace(settings, host=args.host or settings.host, port=args.port or settings.port)
     serve(settings, demo=not args.no_demo)
+    return 0
+
+
+def _worker(settings: Settings, args: argparse.Namespace) -> int:
+    import signal
+    import threading
+
+    from core.local.workers import queue_worker
+
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    with _deps(settings) as deps:
+        worker = queue_worker(deps, args.role)
+        worker.start()
+        print(f"loupe worker {args.role}: serving; Ctrl-C stops it", flush=True)
+        stop.wait()
+        worker.stop()
     return 0
 
 

@@ -2,8 +2,9 @@
 
 A worker behaves like the Functions host: it locks a message, runs the stage, completes it on
 success, and on failure abandons it for redelivery, or, on the last allowed delivery,
-dead-letters it with the error as the reason. One worker serves every queue, in the order the
-stages are declared, so that registering files goes before rendering their thumbnails."""
+dead-letters it with the error as the reason. A stage worker serves every stage queue, in the
+order the stages are declared, so that registering files goes before rendering their
+thumbnails; ML assist's queue has a worker process of its own (`loupe worker assist`)."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from multiprocessing.synchronize import Event as EventType
-from typing import Any
+from typing import Any, Literal
 
 from core.ports import Deps, QueueSpec, ReceivedMessage
 from core.settings import Settings
@@ -23,6 +24,7 @@ from core.settings import Settings
 log = logging.getLogger("loupe.workers")
 
 Handler = Callable[[Deps, str, dict[str, Any]], None]
+Role = Literal["stages", "assist"]
 
 
 class QueueWorker:
@@ -62,20 +64,50 @@ class QueueWorker:
                 self._stop.wait(self._poll_s)
 
     def _process(self, message: ReceivedMessage) -> None:
+        renewing = _LockRenewal(self._deps, message, self._specs[message.queue].lock_seconds)
         try:
-            self._handler(self._deps, message.queue, message.body)
+            with renewing:
+                self._handler(self._deps, message.queue, message.body)
         except Exception as error:
             reason = f"{type(error).__name__}: {error}"
             if message.delivery_count >= self._specs[message.queue].max_delivery_count:
                 log.error("dead-lettering %s/%s: %s", message.queue, message.message_id, reason)
                 self._deps.queue.dead_letter(
-                    message, reason=type(error).__name__, description=str(error)[:4000]
+                    renewing.message, reason=type(error).__name__, description=str(error)[:4000]
                 )
             else:
                 log.warning("retrying %s/%s: %s", message.queue, message.message_id, reason)
-                self._deps.queue.abandon(message)
+                self._deps.queue.abandon(renewing.message)
             return
-        self._deps.queue.complete(message)
+        self._deps.queue.complete(renewing.message)
+
+
+class _LockRenewal:
+    """Renews a message's lock every third of its duration while its stage runs, as the
+    Functions host does: an ML cycle or a large export outlasts Service Bus's five minutes."""
+
+    def __init__(self, deps: Deps, message: ReceivedMessage, lock_seconds: float) -> None:
+        self.message = message
+        self._deps = deps
+        self._every = max(lock_seconds / 3, 0.05)
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="lock-renewal", daemon=True)
+
+    def __enter__(self) -> _LockRenewal:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._every):
+            try:
+                self.message = self._deps.queue.renew_lock(self.message)
+            except Exception:  # lost already: completing will say so; the stage is idempotent
+                log.warning("could not renew the lock of %s", self.message.message_id)
+                return
 
 
 class WorkerProcesses:
@@ -87,14 +119,14 @@ class WorkerProcesses:
     share between processes). Ctrl-C reaches the whole process group, so the children ignore
     it and stop when the parent says, between messages."""
 
-    def __init__(self, settings: Settings, count: int) -> None:
+    def __init__(self, settings: Settings, count: int, role: Role = "stages") -> None:
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
         self._processes = [
             context.Process(
                 target=_worker_process,
-                args=(settings, self._stop, os.getpid()),
-                name=f"loupe-worker-{n}",
+                args=(settings, self._stop, os.getpid(), role),
+                name=f"loupe-{role}-worker-{n}",
                 daemon=True,
             )
             for n in range(count)
@@ -103,6 +135,10 @@ class WorkerProcesses:
     def start(self) -> None:
         for process in self._processes:
             process.start()
+
+    @property
+    def pids(self) -> list[int]:
+        return [process.pid for process in self._processes if process.pid is not None]
 
     def stop(self, timeout: float = 15.0) -> None:
         self._stop.set()
@@ -115,15 +151,25 @@ class WorkerProcesses:
                 process.join(5)
 
 
-def _worker_process(settings: Settings, stop: EventType, parent: int) -> None:
+def queue_worker(deps: Deps, role: Role) -> QueueWorker:
+    """The stage workers serve every stage queue but ML assist's, which has its own worker:
+    minutes of model work must never hold up registering files or an export."""
+    from core.services import stages
+
+    specs = stages.ASSIST_WORKER_SPECS if role == "assist" else stages.STAGE_WORKER_SPECS
+    return QueueWorker(deps, specs, stages.handle)
+
+
+def _worker_process(settings: Settings, stop: EventType, parent: int, role: Role) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    if role == "assist":
+        os.nice(10)  # training yields the CPU to the API and labelers on a shared machine
     from core.bootstrap import build
-    from core.services import stages
 
     deps = build(settings)
-    worker = QueueWorker(deps, list(stages.QUEUE_SPECS.values()), stages.handle)
+    worker = queue_worker(deps, role)
     worker.start()
     try:
         # A parent killed outright cannot say stop: notice being orphaned instead.

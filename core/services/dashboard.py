@@ -50,10 +50,13 @@ def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
     in_progress = count(Where("lane", "startswith", LEASED))
     states["in_progress"] = in_progress
     states["not_done"] = states[ItemState.UNLABELED.value] - in_progress
+    # ML assist's random sample waits in the pre-labeled lane, without a pre-label.
+    sample = count(Where("lane", "=", PRELABELED), Where("audit", "=", True))
     queue = {
         "assigned": count(Where("lane", "startswith", ASSIGNED)),
         "awaiting_consensus": count(Where("lane", "=", PARTIAL)),
-        "prelabeled": count(Where("lane", "=", PRELABELED)),
+        "prelabeled": count(Where("lane", "=", PRELABELED)) - sample,
+        "random_sample": sample,
         "clustered": count(Where("lane", "startswith", CLUSTERED)),
         "manual": count(Where("lane", "=", QUEUE)),
     }

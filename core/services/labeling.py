@@ -11,7 +11,7 @@ from typing import Any
 
 from core.domain.annotation_json import from_json
 from core.domain.annotations import AnnotationValue, validate_annotation
-from core.domain.consensus import Verdict, decide
+from core.domain.consensus import Verdict, agreement, decide
 from core.domain.errors import Conflict, InvalidAnnotation, PreconditionFailed, Violation
 from core.domain.items import Annotation, Item, ItemState, Skip
 from core.domain.labels import label_names
@@ -58,6 +58,7 @@ def submit_annotations(
     for answer in answers:
         saved, before = _answer(deps, project, actor, answer)
         delta += changed(before, saved, submitted=1, last_item=saved.id)
+        delta += _suggestion_outcome(project.task_type, before, answer_of(saved, actor))
         results.append(saved)
     count(deps, project.id, actor, delta)
     return results
@@ -176,6 +177,20 @@ def _answer(deps: Deps, project: Project, actor: str, answer: Answer) -> tuple[I
             continue
         return saved.value, item
     raise Conflict(f"item {answer.item_id!r} keeps changing; try again")
+
+
+def answer_of(item: Item, actor: str) -> dict[str, Any] | None:
+    return next((a.value for a in item.annotations if a.user == actor), None)
+
+
+def _suggestion_outcome(task_type: TaskType, before: Item, answer: dict[str, Any] | None) -> Delta:
+    """A labeler answering an ML pre-label is a fresh, unbiased sample of its precision:
+    counted as confirmed when the answer agrees with it as consensus would judge two labelers."""
+    prediction = before.prediction
+    if prediction is None or prediction.run is None or answer is None:
+        return Delta()
+    values = [from_json(task_type, prediction.value), from_json(task_type, answer)]
+    return Delta(suggested=1, confirmed=int(agreement(task_type, values).final is not None))
 
 
 def validated(project: Project, item: Item, value: dict[str, Any]) -> AnnotationValue:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.domain.messages import (
+    ASSIST_TRAIN,
     EXPORT_RUN,
     INGEST_BATCH,
     INGEST_DERIVATIVES,
@@ -17,6 +18,7 @@ from core.domain.messages import (
     IngestBatch,
     InitializeProject,
     MakeDerivatives,
+    RunAssist,
     RunExport,
 )
 from core.domain.relabel import LABEL_CLASSES, RewriteLabels
@@ -53,6 +55,13 @@ def _export(deps: Deps, body: dict[str, Any]) -> None:
     run_export(deps, message=RunExport.model_validate(body))
 
 
+def _assist(deps: Deps, body: dict[str, Any]) -> None:
+    # Imported here: it needs onnxruntime and scikit-learn, which only the assist worker has.
+    from core.services.assist_cycle import run_assist
+
+    run_assist(deps, message=RunAssist.model_validate(body))
+
+
 # In priority order: the embedded runtime's workers take the first queue that has work, so
 # registering files goes before rendering their thumbnails.
 STAGES: dict[str, Stage] = {
@@ -70,9 +79,17 @@ STAGES: dict[str, Stage] = {
     INGEST_DERIVATIVES: Stage(
         QueueSpec(INGEST_DERIVATIVES, lock_seconds=300, max_delivery_count=5), _derivatives
     ),
+    # Minutes of CPU or GPU work: the assist worker renews its lock while a cycle runs.
+    ASSIST_TRAIN: Stage(QueueSpec(ASSIST_TRAIN, lock_seconds=300, max_delivery_count=3), _assist),
 }
 
 QUEUE_SPECS = {name: stage.spec for name, stage in STAGES.items()}
+
+ASSIST_QUEUES = frozenset({ASSIST_TRAIN})
+"""Served by the assist worker alone (`loupe worker assist`; on Azure the GPU Container Apps
+job): neither the Function App nor the embedded runtime's stage workers take them."""
+STAGE_WORKER_SPECS = [spec for name, spec in QUEUE_SPECS.items() if name not in ASSIST_QUEUES]
+ASSIST_WORKER_SPECS = [QUEUE_SPECS[name] for name in sorted(ASSIST_QUEUES)]
 
 
 def handle(deps: Deps, queue: str, body: dict[str, Any]) -> None:

@@ -12,7 +12,7 @@ from typing import Any
 import azure.functions as func
 import pytest
 
-from core.domain.messages import EXPORT_RUN, PROJECT_INIT
+from core.domain.messages import ASSIST_TRAIN, EXPORT_RUN, PROJECT_INIT
 from core.domain.projects import ProjectSettings, ProjectStatus, Role
 from core.domain.relabel import LABEL_CLASSES, RewriteLabels
 from core.services import projects
@@ -43,6 +43,7 @@ def test_every_function_is_registered_with_its_bindings(function_app: ModuleType
         "refresh_sweep",
         "label_classes",
         "lease_sweep",
+        "training_schedule",
         "export_run",
     }
 
@@ -143,3 +144,23 @@ def test_labeling_functions_are_bound_and_run(function_app: ModuleType) -> None:
     )
     body = json.dumps(message.to_doc()).encode()
     functions["label_classes"].get_user_function()(func.ServiceBusMessage(body=body))
+
+
+def test_training_schedule_timer_queues_a_cycle_for_a_due_project(
+    function_app: ModuleType,
+) -> None:
+    deps = context.deps()
+    project = running_project(
+        deps, classes=("cat", "dog"), assist={"enabled": True, "trainAfter": 10}
+    )
+    ids = add_items(deps, project, 10)
+    labeled = deps.documents.container(ITEMS)
+    for item_id in ids:
+        document = labeled.read(project.id, item_id).body
+        labeled.upsert(document | {"state": "labeled", "final": {"label": "cat"}})
+    timer = functions_of(function_app)["training_schedule"].get_user_function()
+    timer(None)
+    (message,) = deps.queue.receive(ASSIST_TRAIN)
+    assert message.body["projectId"] == project.id
+    timer(None)  # pending: not twice
+    assert deps.queue.receive(ASSIST_TRAIN) == []

@@ -15,17 +15,15 @@ from pathlib import Path
 from typing import Any
 
 from core.adapters.azure.cosmos_sql import indexing_policy
+from core.domain.messages import ASSIST_TRAIN
 from core.ports import QueueSpec
 from core.services.collections import ALL
 from core.services.stages import QUEUE_SPECS
 
 CATALOG = Path(__file__).resolve().parents[2] / "infra" / "bicep" / "catalog.json"
 
-TRAINING_QUEUE = "assist-train"
-"""The queue that starts the GPU Container Apps job (KEDA scales it from zero). The ML-assist
-stage registers a `QueueSpec` of this name in `core.services.stages`; until it does, the queue
-is deployed with these defaults so the job and its scale rule have something to watch."""
-TRAINING_DEFAULTS = QueueSpec(TRAINING_QUEUE, lock_seconds=300, max_delivery_count=3)
+TRAINING_QUEUE = ASSIST_TRAIN
+"""The queue that starts the GPU Container Apps job (KEDA scales it from zero)."""
 
 MAX_LOCK_SECONDS = 300
 """Service Bus caps a queue's lock duration at five minutes; longer work renews the lock."""
@@ -41,10 +39,7 @@ def iso_duration(seconds: float) -> str:
 
 
 def queues() -> list[QueueSpec]:
-    found = list(QUEUE_SPECS.values())
-    if TRAINING_QUEUE not in QUEUE_SPECS:
-        found.append(TRAINING_DEFAULTS)
-    return found
+    return list(QUEUE_SPECS.values())
 
 
 def catalog() -> dict[str, Any]:

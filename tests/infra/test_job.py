@@ -26,8 +26,8 @@ def test_drain_handles_what_waits_and_stops_when_the_queue_is_empty() -> None:
 
 
 def test_a_queue_without_a_stage_fails_its_messages() -> None:
-    with pytest.raises(LookupError, match="no stage handles queue 'assist-train'"):
-        job.handle(memory_deps(), "assist-train", {"projectId": "p"})
+    with pytest.raises(LookupError, match="no stage handles queue 'no-such-queue'"):
+        job.handle(memory_deps(), "no-such-queue", {"projectId": "p"})
 
 
 def test_the_queue_must_be_named(monkeypatch: pytest.MonkeyPatch) -> None:

