@@ -19,6 +19,12 @@ from core.domain.geometry import Point, clamp_unit, drop_repeats, polygon_area
 from core.domain.task_types import TaskType
 
 MAX_VIOLATIONS = 50
+# Bounds on one answer: an item document holds every labeler's answer and must stay well under
+# Cosmos DB's 2 MB document limit, and checking one answer must take well under a second.
+MAX_SHAPES = 1_000
+"""Boxes, polygons or spans in one answer."""
+MAX_POINTS = 10_000
+"""Polygon vertices in one answer, all polygons together."""
 # Float error the drawing tools may leave at the image border; larger overshoots are mistakes.
 EDGE_TOLERANCE = 1e-6
 # Image areas are fractions of the image: 1e-12 is far below one pixel of a 100k x 100k image, yet
@@ -134,7 +140,8 @@ def validate_annotation(
         case TaskType.IMAGE_BOUNDING_BOX:
             value = _shapes(check, raw, "boxes", _box, BoxSet)
         case TaskType.IMAGE_POLYGON:
-            value = _shapes(check, raw, "polygons", _polygon, PolygonSet)
+            fits = _points_fit(check, raw)
+            value = _shapes(check, raw, "polygons", _polygon, PolygonSet) if fits else None
         case TaskType.TEXT_NER:
             assert text_length is not None
             value = _spans(check, raw, text_length)
@@ -234,7 +241,8 @@ class _Checker:
             self.fail(path, "must be a label class name (a string)")
             return None
         if raw not in self._known:
-            self.fail(path, f"{raw!r} is not a label class of this project; {self._known_text()}")
+            shown = repr(raw) if len(raw) <= 60 else repr(raw[:60]) + "…"  # echo no giant input
+            self.fail(path, f"{shown} is not a label class of this project; {self._known_text()}")
             return None
         return raw
 
@@ -315,11 +323,38 @@ def _shapes(
 ) -> _Parts | None:
     fields = check.fields(raw, "", (key,), check.what)
     items = check.array(fields[key], key, key) if fields else None
-    if items is None:
+    if items is None or not _few_enough(check, items, key):
         return None
     shapes = [read(check, item, f"{key}[{index}]") for index, item in enumerate(items)]
     kept = tuple(shape for shape in shapes if shape is not None)
     return build(kept) if len(kept) == len(shapes) else None
+
+
+def _few_enough(check: _Checker, items: list[Any], key: str) -> bool:
+    if len(items) <= MAX_SHAPES:
+        return True
+    check.fail(key, f"has {len(items):,} {key}; one answer may have at most {MAX_SHAPES:,}")
+    return False
+
+
+def _points_fit(check: _Checker, raw: object) -> bool:
+    """Counted before any point is checked, so a giant answer costs no validation time."""
+    polygons = raw.get("polygons") if isinstance(raw, dict) else None
+    if not isinstance(polygons, list):
+        return True
+    total = sum(
+        len(p["points"])
+        for p in polygons
+        if isinstance(p, dict) and isinstance(p.get("points"), list)
+    )
+    if total <= MAX_POINTS:
+        return True
+    check.fail(
+        "polygons",
+        f"have {total:,} points in all; one answer may have at most {MAX_POINTS:,}: "
+        "simplify the outlines (fewer vertices)",
+    )
+    return False
 
 
 def _box(check: _Checker, raw: object, path: str) -> Box | None:
@@ -394,7 +429,7 @@ def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
 def _spans(check: _Checker, raw: object, text_length: int) -> SpanSet | None:
     fields = check.fields(raw, "", ("spans",), check.what)
     items = check.array(fields["spans"], "spans", "spans") if fields else None
-    if items is None:
+    if items is None or not _few_enough(check, items, "spans"):
         return None
     spans: list[tuple[int, Span]] = []
     for index, item in enumerate(items):

@@ -79,6 +79,20 @@ async def _request_invalid(request: Request, error: Exception) -> JSONResponse:
             f"the request body is not valid JSON ({where}); check quotes, commas and brackets",
             request,
         )
+    sent_as = request.headers.get("content-type", "")
+    if (
+        sent_as
+        and "json" not in sent_as
+        and any(tuple(e.get("loc", ())) == ("body",) for e in errors)
+    ):
+        # FastAPI reads a non-JSON body as bytes and then reports a type error on the whole body.
+        return problem(
+            415,
+            "Unsupported media type",
+            "send the body as JSON with 'Content-Type: application/json' "
+            f"(it came as {sent_as[:100]!r})",
+            request,
+        )
     return _invalid(request, [_violation(e, skip_first=True) for e in errors])
 
 
@@ -114,13 +128,29 @@ def _violation(error: Any, *, skip_first: bool) -> dict[str, str]:
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, HTTPException)
-    titles = {404: "Not found", 405: "Method not allowed", 428: "Precondition required"}
+    titles = {
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Content too large",
+        428: "Precondition required",
+    }
     detail = str(error.detail)
     if error.status_code == 404 and detail == "Not Found":
         detail = f"there is no {request.url.path}; the API is described at /api/openapi.json"
     elif error.status_code == 405:
         detail = f"{request.method} is not allowed on {request.url.path}"
+    elif error.status_code == 400 and detail == "There was an error parsing the body":
+        return problem(400, "Unreadable JSON", _unreadable(error.__cause__), request)
     return problem(error.status_code, titles.get(error.status_code, "Error"), detail, request)
+
+
+def _unreadable(cause: BaseException | None) -> str:
+    """Why FastAPI could not read a body that is valid JSON syntax: Python's parser limits."""
+    if isinstance(cause, RecursionError):
+        return "the request body nests lists or objects too deeply to read; no request needs that"
+    if isinstance(cause, ValueError) and "digits" in str(cause):
+        return "a number in the request body has more than 4,300 digits; send a shorter one"
+    return "the request body could not be read as UTF-8 JSON; check it against /api/openapi.json"
 
 
 async def _unexpected(request: Request, error: Exception) -> JSONResponse:

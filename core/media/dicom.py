@@ -6,6 +6,7 @@ first frame; the item records how many there are."""
 from __future__ import annotations
 
 import io
+import zlib
 from collections.abc import Sequence
 from typing import Any
 
@@ -18,7 +19,7 @@ from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
 from pydicom.pixels.utils import pixel_array
 
 from core.domain.items import DicomTags
-from core.media.facts import MediaError, NeedMore, Probe, Renditions, check_pixels
+from core.media.facts import MediaError, NeedMore, Pixels, Probe, Renditions, check_pixels
 from core.media.images import renditions, stretch
 
 
@@ -28,10 +29,20 @@ def probe_dicom(data: bytes, *, complete: bool, max_pixels: int) -> Probe:
     header = _header(data, complete=complete)
     rows, columns = header.get("Rows"), header.get("Columns")
     if not rows or not columns:
-        kind = header.get("Modality") or header.get("SOPClassUID", "unknown")
+        kind = header.get("Modality") or header.get("SOPClassUID")
+        if kind is None:
+            # Nothing an intact file of any kind lacks: the header was cut short, or its data
+            # is not in the transfer syntax its meta header declares.
+            raise MediaError(
+                "damaged DICOM header: no image size, modality or SOP class could be read (a "
+                "truncated file, or data not in its declared transfer syntax, "
+                f"{_syntax(header)}); copy or export the file again"
+            )
         raise MediaError(f"a DICOM file without an image ({kind}): nothing to label")
     frames = _int(header.get("NumberOfFrames"), 1)
     check_pixels(int(columns), int(rows), frames, max_pixels)
+    if complete and not _has_pixels(data):
+        raise MediaError(_NO_PIXELS)
     return Probe(
         format="dicom", width=int(columns), height=int(rows), frames=frames, dicom=tags(header)
     )
@@ -43,14 +54,59 @@ def render_dicom(data: bytes, *, max_pixels: int) -> Renditions:
     try:
         frame = pixel_array(io.BytesIO(data), index=0)  # decodes the first frame only
     except Exception as error:  # pydicom raises many kinds for damaged or unsupported data
-        raise MediaError(f"cannot decode the DICOM pixels ({_short(error)})") from None
+        raise MediaError(
+            f"cannot decode the DICOM pixels as {_syntax(header)} ({_short(error)}): the file "
+            "is truncated, or its pixel data is not in the transfer syntax it declares"
+        ) from None
     image, used = _to_image(frame, header)
     made = renditions(image)
     window = used or (probe.dicom.window_center, probe.dicom.window_width)  # type: ignore[union-attr]
     updated = tags(header).model_copy(
         update={"window_center": window[0], "window_width": window[1]}
     )
-    return Renditions(made.display, made.thumbnail, made.width, made.height, dicom=updated)
+    pixels = None
+    if used is not None:  # greyscale: keep the values for window/level in the browser
+        values = apply_modality_lut(frame, header).astype(np.float64)
+        pixels = raw_pixels(values, (made.width, made.height))
+    return Renditions(
+        made.display, made.thumbnail, made.width, made.height, dicom=updated, pixels=pixels
+    )
+
+
+def raw_pixels(values: np.ndarray[Any, Any], size: tuple[int, int]) -> Pixels:
+    """`values` resized to `size` and packed as zlib'd little-endian uint16 with the offset
+    and scale that bring them back (scale 1 when whole numbers fit in 16 bits)."""
+    if (values.shape[1], values.shape[0]) != size:
+        resized = Image.fromarray(values.astype(np.float32), mode="F").resize(
+            size, Image.Resampling.BILINEAR
+        )
+        values = np.asarray(resized, dtype=np.float64)
+    low, high = float(values.min()), float(values.max())
+    whole = bool(np.all(np.equal(np.mod(values, 1), 0)))
+    scale = 1.0 if whole and high - low <= 65535 else max(high - low, 1e-9) / 65535
+    stored = np.clip(np.rint((values - low) / scale), 0, 65535).astype("<u2")
+    return Pixels(zlib.compress(stored.tobytes(), 6), offset=low, scale=scale)
+
+
+_NO_PIXELS = "a DICOM file without pixel data (a header only): nothing to show or label"
+_PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+
+
+def _has_pixels(data: bytes) -> bool:
+    """Whether a whole file holds pixel data, read without loading it (values deferred)."""
+    try:
+        found = dcmread(io.BytesIO(data), defer_size=1024, force=True)
+        return any(tag in found for tag in _PIXEL_TAGS)
+    except Exception:  # undecidable here: let the decoder give its own reason
+        return True
+
+
+def _syntax(header: Dataset) -> str:
+    meta = getattr(header, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    if uid is None:
+        return "no declared transfer syntax"
+    return f"{uid.name} ({uid})" if uid.name != str(uid) else f"transfer syntax {uid}"
 
 
 def tags(header: Dataset) -> DicomTags:

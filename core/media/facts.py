@@ -34,6 +34,16 @@ class Rendition:
 
 
 @dataclass(frozen=True)
+class Pixels:
+    """Greyscale values for window/level in the browser, at the display size: zlib-compressed
+    little-endian uint16, where value = stored * scale + offset."""
+
+    data: bytes
+    offset: float
+    scale: float
+
+
+@dataclass(frozen=True)
 class Renditions:
     display: Rendition | None
     """None when the source itself is browser-ready."""
@@ -43,6 +53,8 @@ class Renditions:
     """The display size (the source's, when `display` is None)."""
     dicom: DicomTags | None = None
     """The tags with the window actually used, for DICOM."""
+    pixels: Pixels | None = None
+    """Greyscale DICOM only: the values behind the display, for a true window/level."""
 
 
 def check_pixels(width: int, height: int, frames: int, max_pixels: int) -> None:

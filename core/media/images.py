@@ -56,7 +56,9 @@ def probe_image(data: bytes, *, complete: bool, max_pixels: int, extension: str 
     except _HEADER_ERRORS as error:
         if not complete:
             raise NeedMore from error
-        raise MediaError(f"damaged or truncated image header ({error})") from None
+        raise MediaError(
+            f"damaged or truncated image header ({error}): add the whole file again"
+        ) from None
     check_pixels(width, height, frames, max_pixels)
     if orientation in _ROTATED:
         width, height = height, width
@@ -214,4 +216,6 @@ def stretch(
 
 def _reason(error: BaseException) -> str:
     text = str(error) or type(error).__name__
-    return "the file is truncated" if "truncated" in text else text
+    if "truncated" in text:
+        return "the file is truncated, cut short in a copy or upload: add it again"
+    return text

@@ -1,6 +1,15 @@
 """Text files: `.txt` is one item; `.csv`/`.tsv` one item per row (the owner picks the text
 column); `.jsonl` one item per line (a text field). Files are read as streams of chunks, so a
-large file never sits in memory whole; text must be UTF-8 (a byte-order mark is fine)."""
+large file never sits in memory whole.
+
+Encodings, decided for people who label text with character offsets (NER spans): text must be
+UTF-8 (a byte-order mark is fine) or UTF-16/32 *with* its byte-order mark, the encodings that
+can be told apart without guessing. Anything else (Latin-1, Windows-1252 from Excel) is refused
+with the byte and line and how to convert it, never decoded by a guess that would silently
+change the characters labelers see and spans index into. A NUL character means binary data,
+not text: a `.txt` holding one is refused, a row holding one is an error of its own. A `.txt`
+longer than `MAX_TEXT_CHARS` is refused (nobody labels a 200 MB document as one item), and so
+is a row longer than `INLINE_CHARS`, since rows are kept in their item's document."""
 
 from __future__ import annotations
 
@@ -9,7 +18,7 @@ import csv
 import io
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 from core.media.facts import MediaError
@@ -17,6 +26,15 @@ from core.media.facts import MediaError
 ROW_FILES = frozenset({".csv", ".tsv", ".jsonl"})
 INLINE_CHARS = 100_000
 """Longer texts stay in their blob; the item keeps a reference (documents stay small)."""
+MAX_TEXT_CHARS = 10_000_000
+"""The longest `.txt` that becomes an item."""
+MAX_LINE_CHARS = 1 << 24
+"""A row file's longest physical line: past it, the file is not rows of text."""
+NUL_IN_ROW = "the text holds a NUL character: binary data, not text"
+
+# A field over the csv module's 128 KiB default would stop the whole file; up to a line's limit
+# it is read, and a row too long for an item becomes an error of its own.
+csv.field_size_limit(max(csv.field_size_limit(), MAX_LINE_CHARS))
 
 
 @dataclass(frozen=True)
@@ -55,7 +73,7 @@ def _delimited(text: _TextStream, delimiter: str, column: str | None) -> Iterato
             if index >= len(row):
                 yield Record(number, error=f"row has {len(row)} fields, the header {len(header)}")
             else:
-                yield Record(number, text=row[index])
+                yield _record(number, row[index])
     except csv.Error as error:
         kind = "TSV" if delimiter == "\t" else "CSV"
         raise MediaError(f"malformed {kind} at line {reader.line_num}: {error}") from None
@@ -91,18 +109,83 @@ def _jsonl(text: _TextStream, field: str) -> Iterator[Record]:
         if not isinstance(found, str):
             yield Record(number, error=f"no text field {field!r} (set ingest.textField)")
         else:
-            yield Record(number, text=found)
+            yield _record(number, found)
+
+
+def _record(number: int, text: str) -> Record:
+    if "\x00" in text:
+        return Record(number, error=NUL_IN_ROW)
+    if len(text) > INLINE_CHARS:
+        return Record(
+            number,
+            error=f"the text is {len(text):,} characters; a row holds up to {INLINE_CHARS:,} "
+            "(put long texts in .txt files of their own)",
+        )
+    return Record(number, text=text)
+
+
+def _decoded(chunks: Iterable[bytes]) -> Iterator[str]:
+    """The text of a stream of byte chunks, decoded incrementally: UTF-8, or UTF-16/32 when
+    the file starts with their byte-order mark. Raises `MediaError` at the first invalid byte,
+    saying on which line and how to convert the file."""
+    decoder: codecs.IncrementalDecoder | None = None
+    line = 1
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if decoder is None:
+            decoder = codecs.getincrementaldecoder(_encoding(chunk))()
+        line = yield from _decode(decoder, chunk, line, final=False)
+    if decoder is not None:
+        yield from _decode(decoder, b"", line, final=True)
+
+
+def _encoding(first: bytes) -> str:
+    if first.startswith((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE)):
+        return "utf-32"
+    if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return "utf-16"
+    return "utf-8-sig"
+
+
+def _decode(
+    decoder: codecs.IncrementalDecoder, chunk: bytes, line: int, *, final: bool
+) -> Generator[str, None, int]:
+    try:
+        text = decoder.decode(chunk, final=final)
+    except UnicodeDecodeError as error:
+        valid = error.object[: error.start]
+        if error.encoding.startswith("utf-8"):
+            yield valid.decode("utf-8-sig")  # the rows before the bad byte still count
+        raise MediaError(_not_utf8(error, line + valid.count(b"\n"))) from None
+    if text:
+        yield text
+    return line + text.count("\n")
+
+
+def _not_utf8(error: UnicodeDecodeError, line: int) -> str:
+    if error.encoding.startswith("utf-16") or error.encoding.startswith("utf-32"):
+        return f"not {error.encoding.upper()} text as its byte-order mark says, near line {line}"
+    byte = error.object[error.start]
+    guess = (
+        ": it looks like Latin-1 or Windows-1252 (Excel's plain CSV); save it as UTF-8 (Excel: "
+        "'CSV UTF-8'; or `iconv -f cp1252 -t utf-8`) and add it again"
+        if byte >= 0x80
+        else " (save it as UTF-8)"
+    )
+    return f"not UTF-8 text: byte 0x{byte:02x} near line {line}{guess}"
 
 
 class _TextStream(Iterator[str]):
-    """Lines of UTF-8 text decoded incrementally from byte chunks; keeps line endings (CSV
-    needs them for quoted newlines) and raises `MediaError` at the first invalid byte."""
+    """Lines decoded from byte chunks; keeps line endings (CSV needs them for quoted
+    newlines). A line is split only once its end arrives, in time linear in its length; one
+    longer than `MAX_LINE_CHARS` raises `MediaError`."""
 
     def __init__(self, chunks: Iterable[bytes]) -> None:
-        self._chunks = iter(chunks)
-        self._decoder = codecs.getincrementaldecoder("utf-8-sig")()
+        self._texts = _decoded(chunks)
         self._lines: deque[str] = deque()
-        self._partial = ""
+        self._partial: list[str] = []
+        self._partial_chars = 0
         self._line = 1
         self._done = False
 
@@ -117,34 +200,54 @@ class _TextStream(Iterator[str]):
         return self._lines.popleft()
 
     def _fill(self) -> None:
-        chunk = next(self._chunks, None)
-        final = chunk is None
-        try:
-            text = self._decoder.decode(chunk or b"", final=final)
-        except UnicodeDecodeError as error:
-            line = self._line + self._partial.count("\n")
-            raise MediaError(
-                f"not UTF-8 text: byte 0x{error.object[error.start]:02x} near line {line} "
-                "(save it as UTF-8)"
-            ) from None
-        lines = io.StringIO(self._partial + text, newline="").readlines()
-        # A last line without its end (or with a '\r' whose '\n' may follow) waits for more.
-        if lines and not final and not lines[-1].endswith("\n"):
-            self._partial = lines.pop()
-        else:
-            self._partial = ""
+        text = next(self._texts, None)
+        if text is None:
+            self._done = True
+            if self._partial:
+                self._lines.append("".join(self._partial))
+            return
+        # A line without its end (or with a '\r' whose '\n' may follow) waits for more.
+        if "\n" not in text and "\r" not in text[:-1]:
+            self._keep(text)
+            return
+        lines = io.StringIO("".join(self._partial) + text, newline="").readlines()
+        self._partial, self._partial_chars = [], 0
+        if lines and not lines[-1].endswith("\n"):
+            self._keep(lines.pop())
         self._line += len(lines)
         self._lines.extend(lines)
-        self._done = final
+
+    def _keep(self, text: str) -> None:
+        self._partial.append(text)
+        self._partial_chars += len(text)
+        if self._partial_chars > MAX_LINE_CHARS:
+            raise MediaError(
+                f"line {self._line} is longer than {MAX_LINE_CHARS:,} characters: not a file "
+                "of rows (one record per line)"
+            )
 
 
 def text_facts(chunks: Iterable[bytes]) -> tuple[int, str | None]:
     """A `.txt` file's length in characters, and its text unless longer than `INLINE_CHARS`.
-    Decodes as it reads: a large file is checked for UTF-8 without being held whole."""
+    Decodes as it reads: a large file is checked without being held whole, and reading stops
+    once it is over `MAX_TEXT_CHARS`."""
     kept: list[str] = []
     chars = 0
-    for line in _TextStream(chunks):
-        chars += len(line)
+    line = 1
+    for text in _decoded(chunks):
+        if "\x00" in text:
+            line += text[: text.index("\x00")].count("\n")
+            raise MediaError(
+                f"binary data, not text: a NUL character near line {line} (a UTF-16 file "
+                "needs its byte-order mark)"
+            )
+        line += text.count("\n")
+        chars += len(text)
+        if chars > MAX_TEXT_CHARS:
+            raise MediaError(
+                f"too long to label as one item: over {MAX_TEXT_CHARS:,} characters; split it "
+                "into smaller .txt files, or one text per line in a .jsonl"
+            )
         if chars <= INLINE_CHARS:
-            kept.append(line)
+            kept.append(text)
     return chars, "".join(kept) if chars <= INLINE_CHARS else None

@@ -28,6 +28,14 @@ OVERLAP = timedelta(minutes=5)
 listing may not show a blob the moment it is written. Re-registering is free (idempotent)."""
 LIVE = [ProjectStatus.RUNNING.value, ProjectStatus.PAUSED.value]
 
+_SEEN: dict[tuple[str, str, str], None] = {}
+"""(project, blob, etag) this process has registered. The watermark stays at the newest blob,
+so without this every sweep would read the last `OVERLAP`'s blobs again, every couple of
+seconds, until a newer one came: a 100k-row file, or a whole bulk upload, re-read forever in
+the API process. An unchanged blob needs reading once; a changed one has a new etag. Only a
+cache: a fresh process reads each once more, to the same result."""
+_SEEN_MAX = 500_000
+
 
 def register_blob(deps: Deps, *, container: str, name: str) -> list[Item]:
     """Register a new blob in every live project whose dataset takes it; returns the items
@@ -92,8 +100,10 @@ def refresh_project(deps: Deps, project: Project) -> int:
     candidates: list[BlobInfo] = []
     for blob in deps.blobs.list(source.container, source.root + project.dataset.listing_prefix):
         newest = blob.last_modified if newest is None else max(newest, blob.last_modified)
-        if (since is None or blob.last_modified > since) and project.dataset.matches(
-            source.path(blob.name)
+        if (
+            (since is None or blob.last_modified > since)
+            and (project.id, blob.name, blob.etag) not in _SEEN
+            and project.dataset.matches(source.path(blob.name))
         ):
             candidates.append(blob)
             if len(candidates) >= 500:
@@ -124,7 +134,11 @@ def _register_many(deps: Deps, project: Project, blobs: list[BlobInfo]) -> int:
         )
         if isinstance(outcome, Item)
     ]
-    return _save(deps, project, items)
+    saved = _save(deps, project, items)
+    if len(_SEEN) + len(blobs) > _SEEN_MAX:
+        _SEEN.clear()
+    _SEEN.update(dict.fromkeys((project.id, blob.name, blob.etag) for blob in blobs))
+    return saved
 
 
 def _register(deps: Deps, project: Project, name: str) -> list[Item]:

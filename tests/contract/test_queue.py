@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from core.adapters.memory import ManualClock
-from core.domain.errors import Conflict
+from core.domain.errors import Conflict, NotFound
 from core.ports import ReceivedMessage, WorkQueue
 
 LOCK_S = 30
@@ -185,3 +185,40 @@ def test_receive_takes_up_to_max_messages(queue: WorkQueue) -> None:
     assert len({m.lock_token for m in first + rest}) == 5
     for message in first + rest:
         queue.complete(message)
+
+
+def test_redrive_moves_a_dead_letter_back_with_a_fresh_count(
+    queue: WorkQueue, clock: ManualClock
+) -> None:
+    queue.send("work", {"x": "poison"}, message_id="poison-1")
+    for _ in range(3):
+        one(queue)
+        clock.advance(LOCK_S + 1)
+    queue.send("work", {"x": "bad"}, message_id="bad-1")
+    queue.dead_letter(one(queue), reason="InvalidItem")
+    assert [d.message_id for d in queue.dead_letters("work")] == ["poison-1", "bad-1"]
+
+    new_id = queue.redrive("work", "poison-1")
+
+    assert [d.message_id for d in queue.dead_letters("work")] == ["bad-1"]
+    again = one(queue)
+    assert again.message_id == new_id
+    assert again.body == {"x": "poison"}
+    assert again.delivery_count == 1
+    queue.complete(again)
+    clock.advance(LOCK_S + 1)
+    assert queue.receive("work") == []
+    assert [d.message_id for d in queue.dead_letters("work")] == ["bad-1"]  # left as it was
+
+
+def test_redrive_of_a_missing_dead_letter_is_not_found(queue: WorkQueue) -> None:
+    queue.send("work", {"x": "bad"}, message_id="bad-1")
+    queue.dead_letter(one(queue), reason="InvalidItem")
+
+    with pytest.raises(NotFound):
+        queue.redrive("work", "never-sent")
+    with pytest.raises(NotFound):
+        queue.redrive("other", "bad-1")  # dead on another queue
+    queue.redrive("work", "bad-1")
+    with pytest.raises(NotFound):
+        queue.redrive("work", "bad-1")  # once only

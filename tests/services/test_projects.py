@@ -66,7 +66,7 @@ def test_initialization_is_idempotent(deps: Deps) -> None:
 
 def test_text_projects_keep_the_text_and_mark_bad_encoding(deps: Deps) -> None:
     deps.blobs.put("docs", "a.txt", "Grüße".encode())
-    deps.blobs.put("docs", "b.txt", b"\xff\xfe\xfa")
+    deps.blobs.put("docs", "b.txt", "café".encode("latin-1"))  # not UTF-8, and no BOM
     dataset = Dataset(source=DataSource.BLOB, container="docs", path="**/.")
     settings = birds(taskType="text_multiclass", dataset=dataset)
     created = projects.create_project(deps, settings=settings, actor="ann")

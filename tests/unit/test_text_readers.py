@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -77,3 +78,48 @@ def test_a_bad_byte_in_a_row_file_stops_it_after_the_good_rows() -> None:
     assert next(found) == Record(1, text="fine")
     with pytest.raises(MediaError, match="not UTF-8"):
         next(found)
+
+
+def test_utf16_with_its_byte_order_mark_is_read() -> None:
+    assert text_facts(chunked("Grüße\n".encode("utf-16"))) == (6, "Grüße\n")
+    assert read("text\nGrüße\n".encode("utf-16"), ".csv") == [Record(1, text="Grüße")]
+
+
+def test_latin1_is_refused_with_how_to_convert_it() -> None:
+    with pytest.raises(MediaError, match=r"Latin-1 or Windows-1252.*iconv -f cp1252"):
+        text_facts(chunked("café".encode("latin-1")))
+
+
+def test_nul_means_binary_a_file_refused_a_row_marked() -> None:
+    with pytest.raises(MediaError, match="NUL character near line 2"):
+        text_facts(chunked(b"one\ntw\x00o\n"))
+    assert read(b"text\na\x00b\nfine\n", ".csv") == [
+        Record(1, error="the text holds a NUL character: binary data, not text"),
+        Record(2, text="fine"),
+    ]
+
+
+def test_a_huge_line_is_refused_quickly_not_read_quadratically() -> None:
+    started = time.monotonic()
+    with pytest.raises(MediaError, match="not a file of rows"):
+        list(
+            records(
+                chunked(b'{"text": "' + b"x" * (20 << 20), 1 << 20),
+                ".jsonl",
+                column=None,
+                field="text",
+            )
+        )
+    assert time.monotonic() - started < 5
+
+
+def test_rows_longer_than_an_item_holds_are_errors_of_their_own() -> None:
+    long = "x" * (INLINE_CHARS + 1)
+    found = read(f"text\n{long}\nshort\n".encode(), ".csv")
+    assert found[0].error is not None and "put long texts in .txt files" in found[0].error
+    assert found[1] == Record(2, text="short")
+
+
+def test_a_field_over_the_csv_modules_default_limit_spoils_only_its_row() -> None:
+    found = read(f"text\n{'x' * 200_000}\nshort\n".encode(), ".csv")
+    assert found[0].error is not None and found[1] == Record(2, text="short")

@@ -243,6 +243,56 @@ class ServiceBusWorkQueue:
                     next_sequence = int(batch[-1].sequence_number) + 1
         return found
 
+    def redrive(self, queue: str, message_id: str) -> str:
+        """Receive from the dead-letter sub-queue until `message_id` turns up, send a copy to
+        the queue, then complete the dead letter; the others looked at are abandoned (which
+        in the dead-letter queue only unlocks them). A crash between send and complete leaves
+        the dead letter in place as well: re-driving twice is safe, the handlers being
+        idempotent; losing the message is not."""
+        new_id = uuid.uuid4().hex
+        with self._entity(queue):
+            receiver = self._client.get_queue_receiver(
+                queue,
+                receive_mode=ServiceBusReceiveMode.PEEK_LOCK,
+                sub_queue=ServiceBusSubQueue.DEAD_LETTER,
+            )
+            with contextlib.closing(receiver):
+                looked: list[Any] = []
+                try:
+                    found = self._find_dead(receiver, message_id, looked)
+                    if found is None:
+                        raise NotFound(
+                            f"no dead-lettered message {message_id!r} on queue {queue!r}"
+                        )
+                    try:
+                        body = _json_object(found)
+                    except (ValueError, UnicodeDecodeError) as error:
+                        raise Conflict(
+                            f"dead letter {message_id!r} is not a Loupe message ({error}): "
+                            "re-driving it would only dead-letter it again"
+                        ) from None
+                    self.send(queue, body, message_id=new_id)
+                    receiver.complete_message(found)
+                    looked.remove(found)
+                finally:
+                    for other in looked:
+                        with contextlib.suppress(MessageLockLostError, MessageAlreadySettled):
+                            receiver.abandon_message(other)
+        return new_id
+
+    @staticmethod
+    def _find_dead(receiver: _Receiver, message_id: str, looked: list[Any]) -> Any | None:
+        while True:
+            batch = receiver.receive_messages(
+                max_message_count=_PEEK_BATCH, max_wait_time=_MIN_WAIT_S
+            )
+            if not batch:
+                return None
+            looked.extend(batch)
+            for message in batch:
+                if str(message.message_id) == message_id:
+                    return message
+
     def close(self) -> None:
         with self._lock:
             handlers: list[_Sender | _Receiver] = [

@@ -53,7 +53,9 @@ def verify_signed_url(
         return False
     if now.timestamp() >= expires:
         return False
-    return hmac.compare_digest(sign(secret, container, name, expires), str(sig))
+    # As bytes: `compare_digest` refuses non-ASCII str, and a forged `sig` may hold any text.
+    given = str(sig).encode("utf-8", "surrogatepass")
+    return hmac.compare_digest(sign(secret, container, name, expires).encode(), given)
 
 
 class FolderBlobStore:

@@ -24,7 +24,7 @@ from typing import Any
 from core.adapters.clock import aware
 from core.adapters.jsonquery import encode_body
 from core.adapters.local.connections import Connections
-from core.domain.errors import Conflict, InvalidInput
+from core.domain.errors import Conflict, InvalidInput, NotFound
 from core.ports import Clock, DeadLetter, JsonDoc, QueueSpec, ReceivedMessage
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -244,6 +244,38 @@ class SqliteWorkQueue:
                 (queue, max_messages),
             ).fetchall()
         return [_dead_letter(queue, *row) for row in rows]
+
+    def redrive(self, queue: str, message_id: str) -> str:
+        new_id = uuid.uuid4().hex
+        with self._db.write() as conn:  # one transaction: the message is never in both, or none
+            row = conn.execute(
+                "SELECT seq, body FROM dead_letters WHERE queue = ? AND message_id = ?"
+                " ORDER BY seq LIMIT 1",
+                (queue, message_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"no dead-lettered message {message_id!r} on queue {queue!r}")
+            now = self._now()
+            conn.execute(
+                "INSERT INTO messages (queue, message_id, body, enqueued_us, visible_us)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (queue, new_id, row[1], now, now),
+            )
+            conn.execute("DELETE FROM dead_letters WHERE seq = ?", (row[0],))
+        with self._sent:
+            self._sent.notify_all()
+        return new_id
+
+    def release_locks(self) -> int:
+        """Make every locked message receivable now (its delivery still counted): for a
+        runtime restarting after a crash, once no worker of the dead one is left."""
+        with self._db.write() as conn:
+            released = conn.execute(
+                "UPDATE messages SET visible_us = ?, lock_token = NULL, locked_until_us = NULL"
+                " WHERE lock_token IS NOT NULL",
+                (self._now(),),
+            ).rowcount
+        return int(released)
 
     def checkpoint(self) -> None:
         self._db.checkpoint()

@@ -1,0 +1,61 @@
+"""Dead letters an owner can see and re-drive: the messages of their projects that kept
+failing, with the reason the last attempt gave.
+
+A message names its project in its body (`projectId`), so a project's dead letters are those
+of every stage queue whose body names it; an owner sees only their project's, and re-drives one
+after the cause is fixed (a re-driven message starts again with a fresh delivery count)."""
+
+from __future__ import annotations
+
+from core.domain.errors import NotFound
+from core.domain.projects import Role
+from core.ports import DeadLetter, Deps
+from core.services import audit
+from core.services.stages import QUEUE_SPECS
+from core.services.worklog import member_project
+
+MAX_PER_QUEUE = 500
+"""Dead letters read per queue: enough to find a project's among everyone's."""
+
+
+def list_dead_letters(deps: Deps, *, project_id: str, actor: str) -> list[DeadLetter]:
+    """The project's dead letters on every stage queue, oldest first within a queue."""
+    member_project(deps, project_id, actor, Role.OWNER)
+    return [
+        dead
+        for queue in QUEUE_SPECS
+        for dead in deps.queue.dead_letters(queue, max_messages=MAX_PER_QUEUE)
+        if _project_of(dead) == project_id
+    ]
+
+
+def redrive_dead_letter(
+    deps: Deps, *, project_id: str, actor: str, queue: str, message_id: str
+) -> str:
+    """Send the dead letter back to its queue; returns the new message's id."""
+    member_project(deps, project_id, actor, Role.OWNER)
+    missing = NotFound(
+        f"no dead letter {message_id!r} of this project on queue {queue!r}: list them at "
+        f"/api/projects/{project_id}/dead-letters"
+    )
+    if queue not in QUEUE_SPECS:
+        raise missing
+    dead = deps.queue.dead_letters(queue, max_messages=MAX_PER_QUEUE)
+    # Another project's message is "not found" too: its existence is not ours to confirm.
+    if not any(d.message_id == message_id and _project_of(d) == project_id for d in dead):
+        raise missing
+    new_id = deps.queue.redrive(queue, message_id)
+    audit.record(
+        deps,
+        project_id=project_id,
+        actor=actor,
+        action="dead-letter.redriven",
+        subject=message_id,
+        after={"queue": queue, "messageId": new_id},
+    )
+    return new_id
+
+
+def _project_of(dead: DeadLetter) -> str | None:
+    found = dead.body.get("projectId")
+    return found if isinstance(found, str) else None

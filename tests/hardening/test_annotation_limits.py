@@ -1,0 +1,48 @@
+"""Regression: answers of any size were accepted; one of 100,000 polygons took 30 s to check
+and made an item document of 6 MB, past Cosmos DB's 2 MB limit. Now bounded, and refused
+before the shapes are checked."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from core.domain.annotations import MAX_POINTS, MAX_SHAPES, validate_annotation
+from core.domain.errors import InvalidAnnotation
+from core.domain.task_types import TaskType
+
+BOX = {"label": "cat", "x": 0.1, "y": 0.1, "w": 0.1, "h": 0.1}
+TRIANGLE = {"label": "cat", "points": [[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]]}
+
+
+def spans(count: int) -> list[dict[str, object]]:
+    return [{"label": "cat", "start": n, "end": n + 1} for n in range(count)]
+
+
+CASES = [
+    (TaskType.IMAGE_BOUNDING_BOX, "boxes", lambda n: {"boxes": [BOX] * n}, MAX_SHAPES),
+    (TaskType.IMAGE_POLYGON, "polygons", lambda n: {"polygons": [TRIANGLE] * n}, MAX_SHAPES),
+    (TaskType.TEXT_NER, "spans", lambda n: {"spans": spans(n)}, MAX_SHAPES),
+    (
+        TaskType.IMAGE_POLYGON,
+        "polygons",
+        lambda n: {"polygons": [{"label": "cat", "points": TRIANGLE["points"] * (n // 3)}]},
+        MAX_POINTS - MAX_POINTS % 3,
+    ),
+]
+
+
+@pytest.mark.parametrize(("task", "field", "make", "limit"), CASES)
+def test_an_answer_at_the_limit_passes_and_one_past_it_is_refused(
+    task: TaskType, field: str, make: object, limit: int
+) -> None:
+    assert callable(make)
+    extra = 3 if field == "polygons" and limit != MAX_SHAPES else 1
+    validate_annotation(task, make(limit), label_names=["cat"], text_length=limit + 10)
+    started = time.perf_counter()
+    with pytest.raises(InvalidAnnotation) as refused:
+        validate_annotation(task, make(limit * 100 + extra), label_names=["cat"], text_length=10**6)
+    assert time.perf_counter() - started < 1.0  # refused without checking every shape
+    (violation,) = refused.value.violations
+    assert violation.field == field and "at most" in violation.rule
