@@ -1,5 +1,6 @@
-"""The derivatives stage: a display image and a thumbnail for each new image item, in their
-own container, made after registration so that registering stays fast.
+"""The derivatives stage: a display image and a thumbnail for each new image item (and, for
+greyscale DICOM, its values for window/level in the browser), in their own container, made
+after registration so that registering stays fast.
 
 Idempotent: an item whose renditions were made from the blob's current etag is skipped, and
 the blobs are written under names fixed by the item id. A file that cannot be decoded (a
@@ -10,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from core.domain.errors import NotFound, PreconditionFailed
-from core.domain.items import Derivatives, Item, ItemState
+from core.domain.items import Derivatives, Item, ItemState, RawPixels
 from core.domain.media_types import extension
 from core.domain.messages import MakeDerivatives
 from core.domain.task_types import MediaKind
@@ -24,6 +25,9 @@ from core.services.projects import get_project
 DERIVATIVES = "derivatives"
 """The blob container renditions go to, as `<project>/<item>/display.jpg` and so on."""
 _SUFFIX = {"image/jpeg": "jpg", "image/png": "png"}
+PIXELS = "pixels.u16le.zlib"
+"""Greyscale DICOM values for window/level in the browser (see `RawPixels`)."""
+PIXELS_TYPE = "application/octet-stream"
 
 
 def make_derivatives(deps: Deps, *, message: MakeDerivatives) -> int:
@@ -71,12 +75,20 @@ def _store(deps: Deps, item: Item, source_ref: str, made: Renditions) -> Derivat
         return f"{DERIVATIVES}/{name}"
 
     display = put(made.display, "display") if made.display is not None else source_ref
+    pixels = None
+    if made.pixels is not None:
+        name = f"{folder}/{PIXELS}"
+        deps.blobs.put(DERIVATIVES, name, made.pixels.data, content_type=PIXELS_TYPE)
+        pixels = RawPixels(
+            path=f"{DERIVATIVES}/{name}", offset=made.pixels.offset, scale=made.pixels.scale
+        )
     return Derivatives(
         display=display,
         thumbnail=put(made.thumbnail, "thumbnail"),
         width=made.width,
         height=made.height,
         etag=item.media.etag if item.media else None,
+        pixels=pixels,
     )
 
 

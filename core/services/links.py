@@ -23,6 +23,12 @@ def thumbnail_url(deps: Deps, item: Item) -> str | None:
     return _link(deps, item.derivatives.thumbnail) if item.derivatives is not None else None
 
 
+def pixels_url(deps: Deps, item: Item) -> str | None:
+    """Greyscale DICOM values for window/level (see `RawPixels`); None for other items."""
+    pixels = item.derivatives.pixels if item.derivatives is not None else None
+    return _link(deps, pixels.path) if pixels is not None else None
+
+
 def _link(deps: Deps, rendition: str) -> str:
     container, _, name = rendition.partition("/")  # renditions are stored as container/name
     return deps.blobs.url(container, name)

@@ -2,7 +2,10 @@
 // classification and NER spans, with keys for everything frequent, undo/redo, previous task,
 // and the next items leased and decoded ahead so that submit → next is immediate.
 import { call, post } from "./api.js";
+import { dicomCanvas, windowControls } from "./dicom.js";
 import { colorOf, h, markdown, s, showError } from "./dom.js";
+import { keyMap, keysHelp } from "./keys.js";
+import { pannable } from "./zoom.js";
 
 const timings = (window.loupeTimings = window.loupeTimings || []);
 
@@ -23,23 +26,15 @@ export async function labelView({ project, pane }) {
   let current = null; // {items, values: {id: value}, history, future, selected:Set, correcting}
   let stash = null; // the task put aside while correcting the previous one
   let last = null; // the last submitted task, for "previous"
-  let tool = { drawing: null, selected: null, draft: null, zoom: 1 };
+  let tool = { drawing: null, selected: null, draft: null, zoom: 1, center: null };
   let pressedAt = null;
   let stopped = false;
   const images = new Map();
   const decoded = new Map();
   const place = (id, fn) => (decoded.has(id) ? fn(decoded.get(id)) : images.get(id).then(fn));
-
-  // DICOM: window and level over the browser rendition (contrast and brightness of its pixels).
-  const windowing = { width: 100, level: 100 };
-  const dicomControls = h("div", { id: "window-level", class: "window-level", hidden: true },
-    h("label", {}, "Window ", h("input", { type: "range", min: 10, max: 400, value: 100, id: "dicom-window", oninput: (e) => { windowing.width = Number(e.target.value); applyWindow(); } })),
-    h("label", {}, "Level ", h("input", { type: "range", min: 10, max: 300, value: 100, id: "dicom-level", oninput: (e) => { windowing.level = Number(e.target.value); applyWindow(); } })));
-  function applyWindow() {
-    for (const img of stage.querySelectorAll("img")) img.style.filter = isDicom(current?.items[0]) ? `brightness(${windowing.level}%) contrast(${10000 / windowing.width}%)` : "";
-  }
-  const isDicom = (item) => !!item && /\.(dcm|dicom)$/i.test(item.path);
-
+  const keys = keyMap(project);
+  let rebinding = null; // {id, done} while waiting for the key to bind
+  const windowing = windowControls(); // DICOM window/level over the item's own values
 
   const stage = h("div", { id: "stage", class: "stage", tabindex: -1 });
   const info = h("p", { id: "task-info", class: "note" });
@@ -49,14 +44,15 @@ export async function labelView({ project, pane }) {
     project.instructions?.url
       ? h("p", {}, h("a", { href: project.instructions.url, target: "_blank", rel: "noopener noreferrer" }, project.instructions.url))
       : markdown(project.instructions?.markdown || "_No instructions._"));
-  const help = h("div", { id: "help", class: "overlay", hidden: true, onclick: () => (help.hidden = true) }, h("div", { class: "card" },
-    h("h2", {}, "Keyboard"), h("dl", {}, ...[
-      ["1–9 / class key", "choose a label (applies to the selection)"], ["Enter", "submit (or close the polygon being drawn)"],
-      ["S", "skip"], ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"], ["P", "previous task (correct it)"],
-      ["A", "select all images (grid)"], ["Delete", "delete the selected box, polygon or span"],
-      ["Esc", "cancel the box or polygon being drawn; clear the selection"], ["+ / − / 0", "zoom in, out, reset"],
-      ["I", "show or hide instructions"], ["?", "this help"],
-    ].flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]))));
+  const help = h("div", { id: "help", class: "overlay", hidden: true, onclick: (e) => { if (e.target === help) help.hidden = true; } });
+  const showHelp = (open = help.hidden) => {
+    help.hidden = !open;
+    if (open) help.replaceChildren(keysHelp({ keys, classes, rebind, close: () => (help.hidden = true) }));
+  };
+  /** Waits for the next key press and binds it to `id` ("class:NAME" or "action:ID"). */
+  function rebind(id, done) {
+    rebinding = { id, done: () => { done(); renderLabels(); } };
+  }
   const sizeSelect = canGrid && h("select", { id: "grid-size", onchange: async () => {
     size = Number(sizeSelect.value); localStorage.setItem(`loupe.size.${project.id}`, String(size));
     await flush(); await release(); current = null; await advance();
@@ -66,14 +62,19 @@ export async function labelView({ project, pane }) {
     h("button", { id: "skip", onclick: () => skip() }, "Skip (S)"),
     h("button", { id: "undo", onclick: () => undo() }, "Undo"), h("button", { id: "redo", onclick: () => redo() }, "Redo"),
     h("button", { id: "previous", onclick: () => previous() }, "Previous (P)"),
-    h("button", { id: "help-button", onclick: () => (help.hidden = !help.hidden) }, "?"));
+    h("button", { id: "help-button", onclick: () => showHelp() }, "?"));
   pane.replaceChildren(h("div", { class: "labeling" }, stage,
-    h("aside", {}, sizeSelect ? h("label", {}, "Show ", sizeSelect) : null, info, dicomControls, labelList, buttons, instructions)), help);
+    h("aside", {}, sizeSelect ? h("label", {}, "Show ", sizeSelect) : null, info, windowing.panel, labelList, buttons, instructions)), help);
   instructions.addEventListener("toggle", () => localStorage[instructions.open ? "removeItem" : "setItem"]("loupe.hideInstructions", "1"));
 
   function renderLabels() {
-    labelList.replaceChildren(...classes.map((c) => h("li", { class: c.name === active ? "active" : "", dataset: { label: c.name },
-      onclick: () => choose(c.name) }, h("kbd", {}, c.key || ""), h("span", { class: "swatch", style: `background:${colorOf(classes, c.name)}` }), c.name)));
+    labelList.replaceChildren(...classes.map((c) => {
+      const id = `class:${c.name}`;
+      const kbd = h("kbd", { title: "Click, then press the key you want for this class", class: rebinding?.id === id ? "waiting" : "",
+        onclick: (e) => { e.stopPropagation(); rebind(id, renderLabels); renderLabels(); } }, rebinding?.id === id ? "…" : keys.classKey(c.name));
+      return h("li", { class: c.name === active ? "active" : "", dataset: { label: c.name }, onclick: () => choose(c.name) },
+        kbd, h("span", { class: "swatch", style: `background:${colorOf(classes, c.name)}` }), c.name);
+    }));
   }
 
   function empty() {
@@ -90,13 +91,22 @@ export async function labelView({ project, pane }) {
 
   function preload(item) {
     if (!item.url || images.has(item.id)) return images.get(item.id);
+    if (item.dicom) { // greyscale DICOM: drawn from its values, through a window
+      const ready = dicomCanvas(item).catch((e) => { showError(e); images.delete(item.id); return plain(item); });
+      ready.then((canvas) => decoded.set(item.id, canvas));
+      images.set(item.id, ready);
+      return ready;
+    }
+    const ready = plain(item);
+    ready.then((img) => decoded.set(item.id, img));
+    images.set(item.id, ready);
+    return ready;
+  }
+  function plain(item) {
     const img = new Image();
     img.src = item.url;
     img.draggable = false;
-    const ready = img.decode().then(() => img, () => img);
-    ready.then(() => decoded.set(item.id, img));
-    images.set(item.id, ready);
-    return ready;
+    return img.decode().then(() => img, () => img);
   }
 
   async function lease(n) {
@@ -147,7 +157,7 @@ export async function labelView({ project, pane }) {
     await Promise.all(items.map(preload));
     current = { items, values: Object.fromEntries(items.map((i) => [i.id, startValue(i)])), history: [], future: [],
       selected: new Set(items.map((i) => i.id)), grid: size > 1 };
-    tool = { drawing: null, selected: null, draft: null, zoom: 1 };
+    tool = { drawing: null, selected: null, draft: null, zoom: 1, center: null };
     render();
   }
 
@@ -206,8 +216,7 @@ export async function labelView({ project, pane }) {
     else if (type === "image_bounding_box" || type === "image_polygon") renderShapes(item);
     else if (isImage) renderImage(item);
     else renderText(item);
-    dicomControls.hidden = !isDicom(item) || current.grid;
-    if (isImage) place(item.id, () => applyWindow());
+    windowing.attach(!current.grid && decoded.get(item.id)?.windowing ? decoded.get(item.id) : null);
     markShown();
   }
 
@@ -224,10 +233,17 @@ export async function labelView({ project, pane }) {
 
   function renderImage(item) {
     const value = current.values[item.id];
-    const figure = h("figure", { class: "single" });
-    place(item.id, (img) => { img.className = "photo"; figure.prepend(img); });
-    figure.append(h("figcaption", { class: "chosen" }, valueText(value) || "—", suggestion(item)));
+    const frame = h("div", { class: "frame", style: frameWidth(item, 66) });
+    place(item.id, (img) => { img.classList.add("photo"); frame.prepend(img); });
+    const figure = h("figure", { class: "single" }, h("figcaption", { class: "chosen" }, valueText(value) || "—", suggestion(item)));
     stage.replaceChildren(figure);
+    figure.prepend(pannable(frame, tool, { zoom, pan: "left", windowing }));
+  }
+
+  /** At zoom 1 the whole image fits `vh` of the screen's height; zooming widens the frame. */
+  function frameWidth(item, vh) {
+    const W = item.width || 1000; const H = item.height || 1000;
+    return `width:calc(min(100%, ${(vh * W / H).toFixed(3)}vh) * ${tool.zoom})`;
   }
 
   function renderGrid() {
@@ -250,8 +266,7 @@ export async function labelView({ project, pane }) {
   function renderShapes(item) {
     const value = current.values[item.id];
     const W = item.width || 1000; const H = item.height || 1000;
-    // At zoom 1 the whole image fits; zooming widens the frame and the scroller pans.
-    const frame = h("div", { class: "frame", style: `width:calc(min(100%, ${(74 * W / H).toFixed(3)}vh) * ${tool.zoom})` });
+    const frame = h("div", { class: "frame", style: frameWidth(item, 74) });
     const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", id: "canvas", class: "canvas" });
     const r = Math.max(W, H) * 0.008;
     const boxes = value.boxes || [];
@@ -281,16 +296,20 @@ export async function labelView({ project, pane }) {
       svg.append(s("polyline", { class: "temp", id: "draft", points: tool.draft.map(([x, y]) => `${x * W},${y * H}`).join(" ") }));
       tool.draft.forEach(([x, y], k) => svg.append(s("circle", { class: `handle ${k === 0 ? "first" : ""}`, cx: x * W, cy: y * H, r: 1.5 * r })));
     }
-    place(item.id, (img) => { img.className = "photo"; frame.prepend(img); });
+    place(item.id, (img) => { img.classList.add("photo"); frame.prepend(img); });
     frame.append(svg);
     svg.addEventListener("pointerdown", (e) => pointerDown(e, svg, item));
     const hint = type === "image_bounding_box" ? "Drag to draw a box; drag a box to move it, a corner to resize it." : "Click to add points; click the first point or press Enter to close.";
-    const scroller = h("div", { class: "scroller" }, frame);
-    scroller.addEventListener("wheel", (e) => { if (e.ctrlKey) { e.preventDefault(); zoom(e.deltaY < 0 ? 1.25 : 0.8); } }, { passive: false });
-    stage.replaceChildren(h("p", { class: "note" }, hint, " ", suggestion(item)), scroller);
+    stage.replaceChildren(h("p", { class: "note" }, hint, " ", suggestion(item)));
+    stage.append(pannable(frame, tool, { zoom, pan: "middle", windowing }));
   }
 
-  function zoom(f) { tool.zoom = f === 0 ? 1 : Math.min(8, Math.max(1, tool.zoom * f)); render(); }
+  function zoom(f) {
+    if (current?.grid || !isImage) return;
+    tool.zoom = f === 0 ? 1 : Math.min(8, Math.max(1, tool.zoom * f));
+    tool.center = tool.zoom === 1 ? null : tool.center || [0.5, 0.5];
+    render();
+  }
 
   function point(e, svg) {
     const rect = svg.getBoundingClientRect();
@@ -516,11 +535,19 @@ export async function labelView({ project, pane }) {
     if (!last || current?.correcting) return;
     stash = current;
     current = { items: last.items, values: clone(last.values), history: [], future: [], selected: new Set(last.items.map((i) => i.id)), correcting: true, grid: last.grid };
-    tool = { drawing: null, selected: null, draft: null, zoom: 1 };
+    tool = { drawing: null, selected: null, draft: null, zoom: 1, center: null };
     render();
   }
 
   function onKey(e) {
+    if (rebinding && !e.ctrlKey && !e.metaKey && !e.altKey && !["Shift", "CapsLock"].includes(e.key)) {
+      e.preventDefault();
+      const { id, done } = rebinding;
+      rebinding = null;
+      const problem = e.key === "Escape" ? null : keys.bind(id, e.key);
+      showError(problem ? new Error(problem) : null);
+      return done();
+    }
     if (e.target.closest && e.target.closest("input, textarea, select")) return;
     const key = e.key;
     if ((key === "Enter" || key === " ") && e.target.closest && e.target.closest("button, a, summary")) return; // the focused control acts
@@ -534,19 +561,25 @@ export async function labelView({ project, pane }) {
       if (tool.draft) { tool.draft = null; return render(); }
       tool.selected = null; return render();
     }
-    const cls = classes.find((c) => c.key && c.key === key.toLowerCase());
-    if (cls) { e.preventDefault(); return choose(cls.name); }
+    const bound = key.length === 1 ? keys.lookup(key) : null;
+    if (bound?.kind === "class") { e.preventDefault(); return choose(bound.name); }
     if (key === "Enter") { e.preventDefault(); return submit(); }
     if (key === "Delete" || key === "Backspace") { if (deleteSelected()) e.preventDefault(); return; }
-    const lower = key.toLowerCase();
-    if (lower === "s") return skip();
-    if (lower === "p") return previous();
-    if (lower === "i") { instructions.open = !instructions.open; return; }
-    if (lower === "a" && current?.grid) { current.selected = new Set(current.items.map((i) => i.id)); return render(); }
-    if (key === "?") { help.hidden = !help.hidden; return; }
+    if (bound?.kind === "action") {
+      const act = bound.name;
+      if (act === "skip") return skip();
+      if (act === "previous") return previous();
+      if (act === "instructions") { instructions.open = !instructions.open; return; }
+      if (act === "selectAll" && current?.grid) { current.selected = new Set(current.items.map((i) => i.id)); return render(); }
+      if (act === "resetWindow") return windowing.reset();
+      return;
+    }
+    if (key === "?") return showHelp();
     if (key === "+" || key === "=") return zoom(1.25);
     if (key === "-") return zoom(0.8);
     if (key === "0") return zoom(0);
+    const step = { "[": [0, -1], "]": [0, 1], ",": [-1, 0], ".": [1, 0] }[key];
+    if (step && windowing.nudge(...step)) e.preventDefault();
   }
   document.addEventListener("keydown", onKey);
   const renewer = setInterval(() => {

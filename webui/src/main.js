@@ -2,6 +2,7 @@
 import "./style.css";
 import { call, get, post, token, tokenKey, upload } from "./api.js";
 import { h, markdown, showError, words } from "./dom.js";
+import { assistFields } from "./assist.js";
 import { labelView } from "./label.js";
 import { dashboardView, dataView, detailsView } from "./manage.js";
 
@@ -110,10 +111,11 @@ function wizard() {
     instructions: h("textarea", { id: "w-instructions", rows: 8, placeholder: "Markdown" }),
     url: h("input", { id: "w-url", placeholder: "https://… (instead of markdown)" }),
     refresh: h("input", { id: "w-refresh", type: "checkbox", checked: true }),
-    assist: h("input", { id: "w-assist", type: "checkbox" }),
     min: h("input", { id: "w-min", type: "number", min: 1, max: 10, value: 1 }),
     max: h("input", { id: "w-max", type: "number", min: 1, max: 10, value: 1 }),
   };
+  const assist = assistFields({}, f.type.value, "w-assist");
+  f.type.addEventListener("change", () => assist.setTaskType(f.type.value));
   const preview = h("div", { class: "preview" });
   f.instructions.addEventListener("input", () => preview.replaceChildren(markdown(f.instructions.value)));
   const blobRow = h("div", { hidden: true }, h("label", {}, "Container ", f.container), h("label", {}, "Path (globs allowed) ", f.path));
@@ -125,7 +127,7 @@ function wizard() {
       h("label", {}, f.refresh, " Incremental refresh (new files become items)")),
     h("fieldset", {}, h("legend", {}, "3. Label classes"), f.classes, h("p", { class: "note" }, "The first nine get keys 1–9 unless you give one.")),
     h("fieldset", {}, h("legend", {}, "4. Instructions"), h("div", { class: "split" }, f.instructions, preview), h("label", {}, "or a URL ", f.url)),
-    h("fieldset", {}, h("legend", {}, "5. Options"), h("label", {}, f.assist, " ML assist"),
+    h("fieldset", {}, h("legend", {}, "5. Options"), assist.node,
       h("label", {}, "Consensus: at least ", f.min), h("label", {}, " at most ", f.max, " labelers per item")),
   ];
   const review = h("fieldset", { hidden: true, id: "w-review" });
@@ -144,7 +146,7 @@ function wizard() {
     const body = {
       name: f.name.value.trim(), taskType: f.type.value, labelClasses: classes,
       instructions: f.url.value.trim() ? { url: f.url.value.trim() } : { markdown: f.instructions.value },
-      incrementalRefresh: f.refresh.checked, assist: { enabled: f.assist.checked },
+      incrementalRefresh: f.refresh.checked, assist: assist.value(),
       consensus: { minLabelers: Number(f.min.value), maxLabelers: Number(f.max.value) },
     };
     if (f.source.value === "blob") body.dataset = { source: "blob", container: f.container.value.trim(), path: f.path.value.trim() };
@@ -167,7 +169,8 @@ function wizard() {
         h("dt", {}, "Data"), h("dd", {}, b.dataset ? `${b.dataset.container}/${b.dataset.path}` : `${files().length} file(s) to upload`),
         h("dt", {}, "Classes"), h("dd", {}, b.labelClasses.map((c) => c.name).join(", ")),
         h("dt", {}, "Consensus"), h("dd", {}, `${b.consensus.minLabelers}–${b.consensus.maxLabelers}`),
-        h("dt", {}, "ML assist"), h("dd", {}, b.assist.enabled ? "on" : "off")));
+        h("dt", {}, "ML assist"), h("dd", { id: "w-review-assist" }, b.assist.enabled
+          ? `on · ${b.assist.backbone || "default backbone"} · precision ${b.assist.targetPrecision} · first after ${b.assist.trainAfter}, every ${b.assist.trainEvery}${b.assist.activeLearning ? " · active learning" : ""}` : "off")));
     }
   }
   async function submit() {

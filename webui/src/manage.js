@@ -1,6 +1,8 @@
 // Owner and reviewer screens: dashboard, data browser with review, and project details.
 import { Chart, ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip } from "chart.js";
 import { call, get, post } from "./api.js";
+import { assistFields, assistPanel } from "./assist.js";
+import { failuresPanel } from "./failures.js";
 import { colorOf, h, markdown, s, showError, words } from "./dom.js";
 
 Chart.register(ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip);
@@ -8,7 +10,7 @@ Chart.register(ArcElement, BarController, BarElement, CategoryScale, DoughnutCon
 const STATES = ["labeled", "skipped", "needs_review", "unlabeled", "error"];
 const STATE_COLORS = ["#3cb44b", "#f58231", "#911eb4", "#bbbbbb", "#e6194b"];
 
-export async function dashboardView({ project, pane, every }) {
+export async function dashboardView({ project, pane, every, role }) {
   const base = `/projects/${encodeURIComponent(project.id)}`;
   const progressCanvas = h("canvas", { id: "progress-chart" });
   const labelsCanvas = h("canvas", { id: "labels-chart" });
@@ -16,15 +18,17 @@ export async function dashboardView({ project, pane, every }) {
   const queue = h("table", { id: "queue" });
   const labelers = h("table", { id: "labelers" });
   const refresh = h("p", { class: "note", id: "last-refresh" });
+  const assist = assistPanel({ base, role });
   pane.replaceChildren(h("div", { class: "cards" },
     h("div", { class: "card" }, h("h2", {}, "Progress"), h("div", { class: "chart" }, progressCanvas), counts),
     h("div", { class: "card" }, h("h2", {}, "Task queue"), queue, refresh),
     h("div", { class: "card" }, h("h2", {}, "Label distribution"), h("div", { class: "chart" }, labelsCanvas)),
-    h("div", { class: "card wide" }, h("h2", {}, "Labelers"), labelers)));
+    h("div", { class: "card wide" }, h("h2", {}, "Labelers"), labelers), assist.node));
   const progress = new Chart(progressCanvas, { type: "doughnut", data: { labels: STATES.map(words), datasets: [{ data: [], backgroundColor: STATE_COLORS }] }, options: { animation: false, maintainAspectRatio: false } });
   const dist = new Chart(labelsCanvas, { type: "bar", data: { labels: [], datasets: [{ label: "items", data: [], backgroundColor: [] }] }, options: { animation: false, maintainAspectRatio: false, indexAxis: "y", plugins: { legend: { display: false } } } });
   const row = (cells, tag = "td") => h("tr", {}, cells.map((c) => h(tag, {}, c)));
   const stop = every(4000, async () => {
+    const assisted = assist.refresh();
     const d = await get(`${base}/dashboard`);
     progress.data.datasets[0].data = STATES.map((st) => d.states[st] || 0);
     progress.update();
@@ -38,6 +42,7 @@ export async function dashboardView({ project, pane, every }) {
     labelers.replaceChildren(row(["Labeler", "Submitted", "Skipped", "Today", "Agreement", "Last"], "th"),
       ...d.labelers.map((l) => row([l.user, l.submitted, l.skipped, l.today, l.agreement == null ? "—" : `${Math.round(l.agreement * 100)}% of ${l.compared}`, l.lastAt ? new Date(l.lastAt).toLocaleString() : "—"])));
     refresh.textContent = d.lastRefreshAt ? `Last data refresh: ${new Date(d.lastRefreshAt).toLocaleString()}` : "";
+    await assisted;
   });
   return () => { stop(); progress.destroy(); dist.destroy(); };
 }
@@ -68,6 +73,26 @@ function describe(value) {
   return "";
 }
 
+/** A reviewer's own answer for an item the labelers disagreed on (classification types):
+ * a class to pick, or classes to tick for multi-label. Shapes and spans are decided among the
+ * labelers' answers (or sent back to the queue). */
+function settleControl(project, settle) {
+  const type = project.taskType;
+  if (type.endsWith("multiclass")) {
+    const pick = h("select", { class: "settle-value" }, h("option", { value: "" }, "Another label…"),
+      project.labelClasses.map((c) => h("option", { value: c.name }, c.name)));
+    const go = h("button", { class: "settle", disabled: true, onclick: () => settle({ label: pick.value }) }, "Settle");
+    pick.addEventListener("change", () => (go.disabled = !pick.value));
+    return h("span", { class: "settle-own" }, pick, go);
+  }
+  if (type.endsWith("multilabel")) {
+    const boxes = project.labelClasses.map((c) => h("label", {}, h("input", { type: "checkbox", value: c.name }), ` ${c.name}`));
+    const go = h("button", { class: "settle", onclick: () => settle({ labels: boxes.map((b) => b.firstChild).filter((i) => i.checked).map((i) => i.value) }) }, "Settle with these");
+    return h("details", { class: "settle-own" }, h("summary", {}, "Other labels…"), ...boxes, go);
+  }
+  return null;
+}
+
 export async function dataView({ project, pane, role }) {
   const base = `/projects/${encodeURIComponent(project.id)}`;
   const state = h("select", { id: "filter-state" }, h("option", { value: "" }, "all states"), STATES.map((st) => h("option", { value: st }, words(st))));
@@ -95,6 +120,8 @@ export async function dataView({ project, pane, role }) {
     if (item.state === "needs_review") {
       const answers = [...new Map((item.annotations || []).map((a) => [JSON.stringify(a.value), a.value])).values()];
       answers.forEach((v) => actions.append(h("button", { class: "approve", onclick: () => act("approve", v) }, `Decide: ${describe(v)}`)));
+      const own = settleControl(project, (v) => act("approve", v));
+      if (own) actions.append(own);
       actions.append(h("button", { class: "reject", onclick: () => act("reject") }, "Back to queue"));
     }
     const node = h("article", { class: `item ${item.state}`, dataset: { itemId: item.id, state: item.state } }, thumb(item, project.labelClasses),
@@ -131,8 +158,9 @@ export async function dataView({ project, pane, role }) {
   return () => observer.disconnect();
 }
 
-export async function detailsView({ project: initial, pane, me }) {
+export async function detailsView({ project: initial, pane, me, role, every }) {
   const base = `/projects/${encodeURIComponent(initial.id)}`;
+  const failures = role === "owner" ? failuresPanel({ base }) : null; // kept across redraws
   let project = initial; let etag = null;
   async function load() { const r = await call("GET", base); project = r.data; etag = r.etag; }
   async function withEtag(method, path, body) {
@@ -167,8 +195,7 @@ export async function detailsView({ project: initial, pane, me }) {
     const newRole = h("select", { id: "member-role" }, ["labeler", "reviewer", "owner"].map((r) => h("option", { value: r }, r)));
     const refreshBox = h("input", { type: "checkbox", id: "incremental", checked: project.incrementalRefresh, onchange: () =>
       withEtag("PATCH", base, { incrementalRefresh: refreshBox.checked }).then(() => done("Saved."), fail) });
-    const assistOn = h("input", { type: "checkbox", id: "assist-enabled", checked: !!project.assist?.enabled });
-    const assistTarget = h("input", { type: "number", id: "assist-target", min: 0.5, max: 0.999, step: 0.005, value: project.assist?.targetPrecision ?? 0.95 });
+    const assist = assistFields(project.assist || {}, project.taskType);
     const assignTo = h("input", { id: "assign-user", placeholder: "labeler" });
     const assignPrefix = h("input", { id: "assign-prefix", placeholder: "path prefix" });
     const assignLimit = h("input", { id: "assign-limit", type: "number", min: 1, placeholder: "limit" });
@@ -179,10 +206,11 @@ export async function detailsView({ project: initial, pane, me }) {
         h("dt", {}, "Dataset"), h("dd", {}, ds.source === "blob" ? `${ds.container}/${ds.path}` : "uploaded files"),
         h("dt", {}, "Items"), h("dd", {}, ingestion ? `${ingestion.registered ?? "?"} registered, ${ingestion.skipped?.count ?? ingestion.skipped ?? 0} skipped, ${ingestion.failed ?? 0} failed` : "—"),
         h("dt", {}, "Consensus"), h("dd", {}, `${project.consensus?.minLabelers}–${project.consensus?.maxLabelers} labelers`),
-        h("dt", {}, "ML assist"), h("dd", {}, project.assist?.enabled ? `on (target precision ${project.assist.targetPrecision})` : "off")),
+        h("dt", {}, "ML assist"), h("dd", { id: "details-assist" }, project.assist?.enabled
+          ? `on (${project.assist.backbone || "default backbone"}, target precision ${project.assist.targetPrecision}, first training after ${project.assist.trainAfter}, then every ${project.assist.trainEvery}${project.assist.activeLearning ? ", active learning" : ""})` : "off")),
         h("label", {}, refreshBox, " Incremental refresh"),
-        h("div", { class: "bar" }, h("label", {}, assistOn, " ML assist"), h("label", {}, "target precision ", assistTarget),
-          h("button", { id: "save-assist", onclick: () => withEtag("PATCH", base, { assist: { ...project.assist, enabled: assistOn.checked, targetPrecision: Number(assistTarget.value) } }).then(() => done("ML assist saved."), fail) }, "Save")),
+        h("fieldset", { class: "assist-box" }, h("legend", {}, "ML assist"), assist.node,
+          h("button", { id: "save-assist", onclick: () => withEtag("PATCH", base, { assist: { ...project.assist, ...assist.value() } }).then(() => done("ML assist saved."), fail) }, "Save ML assist")),
         h("div", { class: "actions" }, paused
           ? h("button", { id: "resume", onclick: () => withEtag("POST", `${base}/resume`).then(() => done("Resumed."), fail) }, "Resume")
           : h("button", { id: "pause", onclick: () => withEtag("POST", `${base}/pause`).then(() => done("Paused."), fail) }, "Pause"))),
@@ -214,10 +242,11 @@ export async function detailsView({ project: initial, pane, me }) {
           if (assignLimit.value) body.limit = Number(assignLimit.value);
           post(`${base}/assignments`, body).then((r) => done(`${r.changed} item(s) assigned.`), fail);
         } }, "Assign"),
-        h("button", { id: "unassign", onclick: () => post(`${base}/assignments/release`, { labeler: assignTo.value.trim(), pathPrefix: assignPrefix.value }).then((r) => done(`${r.changed} item(s) released.`), fail) }, "Release"))));
+        h("button", { id: "unassign", onclick: () => post(`${base}/assignments/release`, { labeler: assignTo.value.trim(), pathPrefix: assignPrefix.value }).then((r) => done(`${r.changed} item(s) released.`), fail) }, "Release")),
+      failures ? failures.node : null));
   }
   await render().catch(fail);
-  return () => {};
+  return failures ? every(4000, failures.refresh) : () => {};
 }
 
 const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", loupe_jsonl: "Loupe JSONL" };

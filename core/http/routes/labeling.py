@@ -17,10 +17,23 @@ from core.domain.tasks import PAGE_SIZES, Task
 from core.http.context import AppDeps, CurrentUser
 from core.ports import Deps
 from core.services import labeling, tasks
-from core.services.links import media_url
+from core.services.links import media_url, pixels_url
 from core.services.projects import get_project
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["labeling"])
+
+
+class DicomView(DomainModel):
+    """What window/level in the browser needs: the values (zlib'd little-endian uint16,
+    value = stored * scale + offset) and the file's window."""
+
+    pixels_url: str
+    offset: float
+    scale: float
+    window_center: float | None = None
+    window_width: float | None = None
+    invert: bool = Field(default=False, description="MONOCHROME1: high values are dark")
+    modality: str | None = None
 
 
 class TaskItem(DomainModel):
@@ -35,6 +48,7 @@ class TaskItem(DomainModel):
     prediction: Prediction | None = None
     mine: dict[str, Any] | None = Field(default=None, description="Your answer, if you gave one")
     state: str
+    dicom: DicomView | None = Field(default=None, description="Greyscale DICOM: window/level")
 
 
 class TaskView(DomainModel):
@@ -93,6 +107,23 @@ def task_item(deps: Deps, project: Project, item: Item, user: str) -> TaskItem:
         prediction=item.prediction,
         mine=mine,
         state=item.state.value,
+        dicom=dicom_view(deps, item),
+    )
+
+
+def dicom_view(deps: Deps, item: Item) -> DicomView | None:
+    url = pixels_url(deps, item)
+    if url is None or item.derivatives is None or item.derivatives.pixels is None:
+        return None
+    pixels, tags = item.derivatives.pixels, item.dicom
+    return DicomView(
+        pixels_url=url,
+        offset=pixels.offset,
+        scale=pixels.scale,
+        window_center=tags.window_center if tags else None,
+        window_width=tags.window_width if tags else None,
+        invert=bool(tags and tags.photometric == "MONOCHROME1"),
+        modality=tags.modality if tags else None,
     )
 
 

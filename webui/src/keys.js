@@ -1,0 +1,82 @@
+// A labeler's own keys for label classes and frequent actions, kept per project in this
+// browser. Binding a key that something else holds swaps the two, so no key is ever lost.
+import { h } from "./dom.js";
+
+export const ACTIONS = {
+  skip: { key: "s", what: "skip" },
+  previous: { key: "p", what: "previous task (correct it)" },
+  instructions: { key: "i", what: "show or hide instructions" },
+  selectAll: { key: "a", what: "select all images (grid)" },
+  resetWindow: { key: "r", what: "reset the DICOM window to the file's" },
+};
+
+/** Keys with a fixed meaning: Enter submits, Esc cancels, ? helps, zoom and window keys. */
+const FIXED = new Set(["enter", "escape", "?", "+", "=", "-", "0", "[", "]", ",", ".", "delete", "backspace", " ", "tab"]);
+
+export function keyMap(project) {
+  const storeKey = `loupe.keys.${project.id}`;
+  let custom = {};
+  try { custom = JSON.parse(localStorage.getItem(storeKey) || "{}") || {}; } catch { custom = {}; }
+  const defaults = new Map([
+    ...project.labelClasses.map((c) => [`class:${c.name}`, (c.key || "").toLowerCase()]),
+    ...Object.entries(ACTIONS).map(([id, a]) => [`action:${id}`, a.key]),
+  ]);
+  const keyOf = (id) => (id in custom ? custom[id] : defaults.get(id) || "");
+  const owner = (key) => [...defaults.keys()].find((id) => keyOf(id) === key);
+  const api = {
+    classKey: (name) => keyOf(`class:${name}`),
+    actionKey: (id) => keyOf(`action:${id}`),
+    /** What a pressed key does: {kind: "class"|"action", name} or null. */
+    lookup(key) {
+      const id = owner(key.toLowerCase());
+      if (!id) return null;
+      const [kind, ...rest] = id.split(":");
+      return { kind, name: rest.join(":") };
+    },
+    /** Binds `key` to `id` ("class:NAME" or "action:ID"); returns an error text or null. */
+    bind(id, key) {
+      key = key.toLowerCase();
+      if (key.length !== 1 || FIXED.has(key)) return `“${key}” has a fixed meaning here; choose a letter, a digit 1–9 or a sign.`;
+      const mine = keyOf(id);
+      const other = owner(key);
+      if (other && other !== id) custom[other] = mine; // swap
+      custom[id] = key;
+      localStorage.setItem(storeKey, JSON.stringify(custom));
+      return null;
+    },
+    reset() { custom = {}; localStorage.removeItem(storeKey); },
+    get customized() { return Object.keys(custom).length > 0; },
+  };
+  return api;
+}
+
+const FIXED_HELP = [
+  ["Enter", "submit (or close the polygon being drawn)"], ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"],
+  ["Delete", "delete the selected box, polygon or span"], ["Esc", "cancel the box or polygon being drawn; clear the selection"],
+  ["+ / − / 0, Ctrl+wheel", "zoom in, out, reset; drag (middle button on shapes) to pan"],
+  ["[ ] and , .", "DICOM window width and centre (or right-drag on the image)"], ["?", "this help"],
+];
+
+/** The help overlay's card: every key, and the labeler's own keys with a button to change each. */
+export function keysHelp({ keys, classes, rebind, close }) {
+  const rows = h("tbody");
+  const card = h("div", { class: "card keys-card" });
+  function row(id, what, key) {
+    const button = h("button", { type: "button", class: "rebind", dataset: { bind: id }, title: "Change this key",
+      onclick: () => { button.textContent = "press a key…"; button.classList.add("waiting"); rebind(id, draw); } }, key || "—");
+    return h("tr", {}, h("td", {}, button), h("td", {}, what));
+  }
+  function draw() {
+    rows.replaceChildren(
+      ...classes.map((c) => row(`class:${c.name}`, c.name, keys.classKey(c.name))),
+      ...Object.entries(ACTIONS).map(([id, a]) => row(`action:${id}`, a.what, keys.actionKey(id))));
+  }
+  draw();
+  card.append(h("h2", {}, "Keyboard"),
+    h("p", { class: "note" }, "Your keys for this project (kept in this browser): click one, then press the new key. A key in use swaps places."),
+    h("table", { id: "my-keys" }, rows),
+    h("div", { class: "actions" }, h("button", { type: "button", id: "reset-keys", onclick: () => { keys.reset(); draw(); } }, "Back to the project's keys"),
+      h("button", { type: "button", onclick: close }, "Close")),
+    h("dl", {}, ...FIXED_HELP.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, v)])));
+  return card;
+}
