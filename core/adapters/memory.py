@@ -7,6 +7,7 @@ injected clock. Each is thread-safe behind one lock.
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import threading
@@ -436,5 +437,33 @@ class MemoryWorkQueue:
             dead = [d for d in self._dead if d.queue == queue][:max_messages]
         return [replace(d, body=json.loads(json.dumps(d.body))) for d in dead]  # copies
 
+    def redrive(self, queue: str, message_id: str) -> str:
+        with self._arrived:
+            found = next(
+                (d for d in self._dead if d.queue == queue and d.message_id == message_id), None
+            )
+            if found is None:
+                raise NotFound(f"no dead-lettered message {message_id!r} on queue {queue!r}")
+            self._dead.remove(found)
+        return self.send(queue, found.body)
+
     def close(self) -> None:
         pass
+
+
+class MemoryEventLog:
+    """Outbound events kept in a list, for tests to read (`published`)."""
+
+    def __init__(self) -> None:
+        self.published: list[JsonDoc] = []
+        self._ids: set[str] = set()
+        self._lock = threading.Lock()
+
+    def publish(self, event: JsonDoc, *, event_id: str, subject: str) -> None:
+        with self._lock:
+            if event_id not in self._ids:  # the topic's duplicate detection
+                self._ids.add(event_id)
+                self.published.append(copy.deepcopy(event))
+
+    def close(self) -> None:
+        return None

@@ -41,6 +41,15 @@ class DicomTags(DomainModel):
     bits_stored: int | None = None
 
 
+class RawPixels(DomainModel):
+    """Greyscale DICOM values (modality LUT applied) at the display size, for window/level in
+    the browser: zlib-compressed little-endian uint16, value = stored * scale + offset."""
+
+    path: str = Field(description="`container/name` of the compressed pixels")
+    offset: float = 0.0
+    scale: float = Field(default=1.0, gt=0)
+
+
 class Derivatives(DomainModel):
     """Browser-ready renditions, each as `container/name`, made from the blob at `etag`. The
     display is the source blob itself when a browser shows it as it is (small JPEG or PNG)."""
@@ -50,6 +59,7 @@ class Derivatives(DomainModel):
     width: int = Field(ge=1, description="Pixel size of the display image")
     height: int = Field(ge=1)
     etag: str | None = None
+    pixels: RawPixels | None = None
 
 
 class Annotation(DomainModel):
@@ -127,6 +137,11 @@ class Item(DomainModel):
     assignee: str | None = None
     cluster: str | None = None
     prediction: Prediction | None = None
+    audit: bool = Field(
+        default=False,
+        description="In ML assist's random sample: served among the pre-labels but without one, "
+        "so its label measures the model's precision without bias",
+    )
     prefill: dict[str, Any] | None = Field(default=None, description="Kept label to confirm")
     skips: list[Skip] = Field(default_factory=list)
     review: ReviewMark | None = None
@@ -150,7 +165,7 @@ class Item(DomainModel):
             lease_user=self.lease.user if self.lease else None,
             assignee=self.assignee,
             annotators=self.labelers,
-            suggested=self.prediction is not None or self.prefill is not None,
+            suggested=self.prediction is not None or self.prefill is not None or self.audit,
             cluster=self.cluster,
         )
 

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from core.http import problems
+from core.http import limits, problems
 from core.http.context import current_user
 from core.http.routes import (
+    assist,
     blobs,
+    dead_letters,
     exports,
     ingestion,
     labeling,
@@ -39,11 +41,19 @@ def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
     app.state.deps = deps
     app.state.settings = settings
     problems.install(app)
+    limits.install(app, settings)
     signed_in = [Depends(current_user)]
     app.include_router(system.router, prefix=API)  # /health is public, /me needs a token
     app.include_router(projects.router, prefix=API, dependencies=signed_in)
     app.include_router(ingestion.router, prefix=API, dependencies=signed_in)
-    for router in (labeling.router, review.router, manage.router, exports.router):
+    for router in (
+        labeling.router,
+        review.router,
+        manage.router,
+        exports.router,
+        dead_letters.router,
+        assist.router,
+    ):
         app.include_router(router, prefix=API, dependencies=signed_in)
     app.include_router(blobs.router, prefix=API)  # authorized by the URL's signature
     if settings.webui_dir is not None and settings.webui_dir.is_dir():

@@ -19,17 +19,20 @@ from core.adapters.local.documents import SqliteDocumentStore
 from core.adapters.local.queue import SqliteWorkQueue
 from core.bootstrap import build
 from core.http.app import create_app
+from core.local import recovery
 from core.local.demo import ensure_demo
 from core.local.scheduler import Job, Scheduler
 from core.local.watcher import ingest_jobs
 from core.local.workers import WorkerProcesses
 from core.ports import Deps
+from core.services.assist import schedule_training
 from core.services.tasks import expire_leases
 from core.settings import Settings
 
 log = logging.getLogger("loupe")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 LEASE_SWEEP_S = 30.0  # expired task leases go back to the queue within this
+ASSIST_SWEEP_S = 10.0  # a project due for training starts its cycle within this
 
 
 def serve(settings: Settings, *, demo: bool = True) -> None:
@@ -37,6 +40,7 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
     telemetry.configure()  # only when APPLICATIONINSIGHTS_CONNECTION_STRING is set
     deps = build(settings)
     workers = WorkerProcesses(settings, settings.workers)
+    assist = WorkerProcesses(settings, 1, role="assist")  # `loupe worker assist`, launched here
     scheduler = Scheduler([*local_jobs(deps), *ingest_jobs(deps)])
     try:
         link = settings.base_url + "/"
@@ -50,7 +54,10 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
                 log_level="warning",
             )
         )
+        recovery.recover(settings.data_dir, deps.queue)  # a killed runtime's locks, released
         workers.start()
+        assist.start()
+        recovery.record(settings.data_dir, [*workers.pids, *assist.pids])
         scheduler.start()
         threading.Thread(target=_announce, args=(server, link), daemon=True).start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
@@ -60,6 +67,8 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
     finally:
         scheduler.stop()
         workers.stop()
+        assist.stop()
+        recovery.forget(settings.data_dir)
         deps.close()
         log.info("Loupe stopped")
 
@@ -85,13 +94,23 @@ def local_jobs(deps: Deps) -> list[Job]:
         jobs.append(Job("checkpoint-documents", 60.0, deps.documents.checkpoint))
     if isinstance(deps.queue, SqliteWorkQueue):
         jobs.append(Job("checkpoint-queue", 60.0, deps.queue.checkpoint))
-    jobs.append(Job("lease-sweep", LEASE_SWEEP_S, lambda: _log_expired(expire_leases(deps))))
+    # A short lease (tests) is swept often enough to matter; the usual one every 30 s.
+    sweep_s = min(LEASE_SWEEP_S, max(deps.task_lease.total_seconds() / 4, 0.5))
+    jobs.append(Job("lease-sweep", sweep_s, lambda: _log_expired(expire_leases(deps))))
+    jobs.append(
+        Job("assist-schedule", ASSIST_SWEEP_S, lambda: _log_started(schedule_training(deps)))
+    )
     return jobs
 
 
 def _log_expired(count: int) -> None:
     if count:
         log.info("returned %d expired task lease(s) to the queue", count)
+
+
+def _log_started(count: int) -> None:
+    if count:
+        log.info("queued %d ML-assist training cycle(s)", count)
 
 
 def _announce(server: uvicorn.Server, link: str) -> None:

@@ -30,6 +30,8 @@ ITEMS = ContainerSpec(
     ),
 )
 RUNS = ContainerSpec("runs", partition_key="projectId", indexes=(("createdAt",),))
+ASSIST = ContainerSpec("assist", partition_key="projectId")
+"""ML assist's state per project (`core.domain.assist.AssistState`)."""
 EVENTS = ContainerSpec("events", partition_key="projectId", indexes=(("at",),))
 EXPORTS = ContainerSpec("exports", partition_key="projectId", indexes=(("createdAt",),))
 INGEST = ContainerSpec("ingest", partition_key="projectId", indexes=(("run",),))
@@ -39,7 +41,7 @@ TOKENS = ContainerSpec("tokens", partition_key="id", indexes=(("user",),))
 STATS = ContainerSpec("stats", partition_key="projectId")
 """Per-actor labeling counters of a project (`core.domain.progress`), read by the dashboard."""
 
-ALL = (PROJECTS, PROJECT_NAMES, ITEMS, RUNS, EVENTS, EXPORTS, USERS, TOKENS, INGEST, STATS)
+ALL = (PROJECTS, PROJECT_NAMES, ITEMS, RUNS, ASSIST, EVENTS, EXPORTS, USERS, TOKENS, INGEST, STATS)
 
 M = TypeVar("M", bound=DomainModel)
 

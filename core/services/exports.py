@@ -18,11 +18,13 @@ from core.domain.exports import ExportFormat, ExportJob
 from core.domain.items import ItemState
 from core.domain.messages import EXPORT_RUN, RunExport
 from core.domain.model import DomainModel
+from core.domain.outbound import EXPORT_FINISHED
 from core.domain.projects import Project, Role
 from core.domain.runs import JobStatus
 from core.export import bundle, pipe
 from core.export.records import ImageUrl, Options, Record, record
 from core.ports import Deps, Order, Query, Where
+from core.services import outbound
 from core.services.collections import EXPORTS, ITEMS, load, scan
 from core.services.worklog import member_project
 
@@ -137,6 +139,9 @@ def run_export(deps: Deps, *, message: RunExport) -> None:
     job = load(ExportJob, found)
     if job.status is JobStatus.SUCCEEDED:
         return
+    # Shown while it writes; a crash leaves it running until the redelivery runs it again.
+    job = job.model_copy(update={"status": JobStatus.RUNNING, "error": None})
+    container.upsert(job.to_doc())
     try:
         project = member_project(deps, job.project_id, job.created_by, Role.REVIEWER)
         made = target(deps, project, job.format, ExportOptions.model_validate(job.options))
@@ -154,7 +159,16 @@ def run_export(deps: Deps, *, message: RunExport) -> None:
 
 
 def _finish(deps: Deps, job: ExportJob, changes: dict[str, Any]) -> ExportJob:
-    return job.model_copy(update=changes | {"finished_at": deps.clock.now()})
+    done = job.model_copy(update=changes | {"finished_at": deps.clock.now()})
+    outbound.publish(
+        deps,
+        type=EXPORT_FINISHED,
+        project_id=job.project_id,
+        subject=f"{job.id}:{done.status.value}",
+        data={"exportId": job.id, "status": done.status.value, "format": job.format,
+              "error": done.error},
+    )  # fmt: skip
+    return done
 
 
 def list_exports(deps: Deps, *, project_id: str, actor: str) -> list[ExportView]:

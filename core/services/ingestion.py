@@ -40,7 +40,7 @@ from core.media.text import ROW_FILES
 from core.ports import Deps, Order, Query, Where
 from core.services import audit
 from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
-from core.services.projects import get_project
+from core.services.projects import get_project, status_changed
 from core.services.registration import (
     OVER_CAP,
     Skipped,
@@ -218,6 +218,7 @@ def _start_running(deps: Deps, project_id: str, plan: IngestPlan) -> None:
             deps.documents.container(PROJECTS).upsert(running.to_doc(), if_match=current.etag)
         except PreconditionFailed:
             continue
+        status_changed(deps, running, before=ProjectStatus.INITIALIZING, actor=SYSTEM)
         progress = _sum(deps, project_id, plan)
         audit.record(
             deps,

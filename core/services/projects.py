@@ -8,6 +8,7 @@ import uuid
 from core.domain.errors import Conflict, NotFound, PreconditionFailed
 from core.domain.labels import LabelClass
 from core.domain.messages import PROJECT_INIT, InitializeProject
+from core.domain.outbound import PROJECT_STATUS
 from core.domain.projects import (
     Instructions,
     Project,
@@ -23,7 +24,7 @@ from core.domain.projects import (
     transition,
 )
 from core.ports import Deps, Document, Order, Query, Where
-from core.services import audit
+from core.services import audit, outbound
 from core.services.collections import PROJECT_NAMES, PROJECTS, load, scan
 from core.services.versioned import Versioned, same_etag
 
@@ -169,7 +170,19 @@ def save_project(
         before=current.value.to_doc(),
         after=updated.to_doc(),
     )
+    if updated.status is not current.value.status:
+        status_changed(deps, updated, before=current.value.status, actor=actor)
     return Versioned(updated, document.etag)
+
+
+def status_changed(deps: Deps, project: Project, *, before: ProjectStatus, actor: str) -> None:
+    outbound.publish(
+        deps,
+        type=PROJECT_STATUS,
+        project_id=project.id,
+        subject=f"{project.status.value}@{project.updated_at.isoformat()}",
+        data={"from": before.value, "to": project.status.value, "by": actor, "name": project.name},
+    )
 
 
 def _reserve_name(deps: Deps, name: str, project_id: str) -> None:

@@ -23,7 +23,8 @@ from core.domain.lanes import (
 )
 from core.domain.model import stamp_text
 from core.domain.projects import Project, Role
-from core.domain.tasks import LEASE, Task, check_page_size, leased, released
+from core.domain.tasks import LEASE as LEASE  # the default `deps.task_lease`
+from core.domain.tasks import Task, check_page_size, leased, released
 from core.ports import Deps, Document, Order, Query, Where
 from core.services.collections import ITEMS, PROJECTS, load, scan
 from core.services.worklog import labeling_project, member_project, read_item
@@ -37,7 +38,7 @@ def next_task(deps: Deps, *, project_id: str, actor: str, size: int = 1) -> Task
     project = labeling_project(deps, project_id, actor)
     check_page_size(project.task_type, size)
     now = deps.clock.now()
-    until = now + LEASE
+    until = now + deps.task_lease
     held = _query(deps, project.id, (Where("lane", "=", LEASED + actor),), _RANK, size)
     if held:
         return Task(_renew(deps, held, actor, until, now), until)
@@ -64,7 +65,7 @@ def renew_leases(deps: Deps, *, project_id: str, actor: str, item_ids: list[str]
     """Extend the caller's leases on `item_ids` (a labeler still at work)."""
     labeling_project(deps, project_id, actor)
     now = deps.clock.now()
-    until = now + LEASE
+    until = now + deps.task_lease
     renewed = []
     for item_id in dict.fromkeys(item_ids):
         current = read_item(deps, project_id, item_id)

@@ -129,6 +129,7 @@ module functionApp 'modules/functionapp.bicep' = {
     cosmosDatabase: cosmos.outputs.databaseName
     serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
     dataContainer: dataContainer
+    eventsTopic: serviceBus.outputs.eventsTopicName
   }
 }
 
@@ -180,6 +181,7 @@ module trainer 'modules/containerapps.bicep' = {
     cosmosDatabase: cosmos.outputs.databaseName
     blobServiceUri: storage.outputs.blobEndpoint
     dataContainer: dataContainer
+    eventsTopic: serviceBus.outputs.eventsTopicName
     appInsightsName: monitoring.outputs.appInsightsName
   }
 }

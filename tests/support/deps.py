@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from core.adapters.memory import ManualClock, MemoryBlobStore, MemoryDocumentStore, MemoryWorkQueue
+from core.adapters.memory import (
+    ManualClock,
+    MemoryBlobStore,
+    MemoryDocumentStore,
+    MemoryEventLog,
+    MemoryWorkQueue,
+)
 from core.ports import Deps
 from core.services.stages import QUEUE_SPECS
 
@@ -21,6 +27,7 @@ def memory_deps(clock: ManualClock | None = None) -> Deps:
         blobs=MemoryBlobStore(clock),
         queue=MemoryWorkQueue(clock, QUEUE_SPECS),
         clock=clock,
+        events=MemoryEventLog(),
     )
 
 
@@ -41,23 +48,27 @@ def azure_deps(request: pytest.FixtureRequest, clock: ManualClock | None = None)
     client (it has no emulator outside Docker)."""
     from core.adapters.azure.blobs import AzureBlobStore
     from core.adapters.azure.documents import CosmosDocumentStore
+    from core.adapters.azure.events import ServiceBusTopicPublisher
     from core.adapters.azure.queue import ServiceBusWorkQueue
     from tests.support.fake_servicebus import FakeServiceBusClient
 
     clock = clock or ManualClock(datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
     cosmos = request.getfixturevalue("cosmos_emulator")
     azurite = request.getfixturevalue("azurite")
+    servicebus = FakeServiceBusClient(clock, QUEUE_SPECS)
     return Deps(
         documents=CosmosDocumentStore(cosmos.client(), database=f"t{uuid.uuid4().hex[:12]}"),
         blobs=AzureBlobStore(azurite.service_client()),
-        queue=ServiceBusWorkQueue(FakeServiceBusClient(clock, QUEUE_SPECS), clock),
+        queue=ServiceBusWorkQueue(servicebus, clock),
         clock=clock,
+        events=ServiceBusTopicPublisher(servicebus, "project-events"),
     )
 
 
 def local_deps(folder: Path, clock: ManualClock | None = None) -> Deps:
     from core.adapters.local.blobs import FolderBlobStore
     from core.adapters.local.documents import SqliteDocumentStore
+    from core.adapters.local.events import JsonlEventLog
     from core.adapters.local.queue import SqliteWorkQueue
 
     clock = clock or ManualClock(datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
@@ -68,4 +79,5 @@ def local_deps(folder: Path, clock: ManualClock | None = None) -> Deps:
         ),
         queue=SqliteWorkQueue(folder / "queue.sqlite", clock, QUEUE_SPECS),
         clock=clock,
+        events=JsonlEventLog(folder / "events.jsonl"),
     )

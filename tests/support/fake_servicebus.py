@@ -4,7 +4,7 @@ Service Bus has no emulator outside Docker, so the adapter is tested at the SDK 
 method and argument names, messages with the attributes the SDK's messages have, and the SDK's
 own exception types. Broker behaviour follows Service Bus on a `Clock`: peek-lock with lock
 expiry, delivery counts, MaxDeliveryCount → dead-letter queue ('MaxDeliveryCountExceeded'),
-scheduled enqueue, peek on the dead-letter sub-queue.
+scheduled enqueue, peek on and peek-lock receive from the dead-letter sub-queue.
 
 Faithful details worth knowing:
 - `delivery_count` is the AMQP header value, i.e. deliveries *before* this one (0 on the first
@@ -215,18 +215,21 @@ class FakeReceiver(_Handler):
             raise ValueError("The max_wait_time must be greater than 0.")
         if max_message_count is not None and max_message_count <= 0:
             raise ValueError("The max_message_count must be greater than 0")
-        if self._sub_queue is not None:
-            raise NotImplementedError("the fake receives from the main queue only")
         now = self._namespace.clock.now()
         lock = timedelta(seconds=queue.spec.lock_seconds)
         received: list[FakeReceivedMessage] = []
-        for stored in list(queue.active.values()):
+        source = self._source(queue)
+        if self._dead:  # locks in the dead-letter queue expire too, with no count to keep
+            for stored in source.values():
+                if stored.locked_until is not None and stored.locked_until <= now:
+                    stored.lock_token = stored.locked_until = None
+        for stored in list(source.values()):
             if len(received) >= (max_message_count or 0):
                 break
             if stored.lock_token is not None or stored.enqueued_at > now:
                 continue
             if self._receive_mode == ServiceBusReceiveMode.RECEIVE_AND_DELETE:
-                del queue.active[stored.sequence_number]
+                del source[stored.sequence_number]
             else:
                 stored.delivery_count += 1
                 stored.lock_token = uuid.uuid4()
@@ -240,7 +243,7 @@ class FakeReceiver(_Handler):
         queue = self._check_live()
         if not sequence_number:
             sequence_number = self._last_peeked + 1 if self._last_peeked else 1
-        source = queue.dead if self._sub_queue == ServiceBusSubQueue.DEAD_LETTER else queue.active
+        source = self._source(queue)
         found = [
             FakeReceivedMessage(stored, None, peeked=True)
             for seq, stored in sorted(source.items())
@@ -250,13 +253,23 @@ class FakeReceiver(_Handler):
             self._last_peeked = found[-1].sequence_number
         return found
 
+    @property
+    def _dead(self) -> bool:
+        return self._sub_queue == ServiceBusSubQueue.DEAD_LETTER
+
+    def _source(self, queue: _Queue) -> dict[int, _Stored]:
+        return queue.dead if self._dead else queue.active
+
     def complete_message(self, message: FakeReceivedMessage) -> None:
         queue, stored = self._settling(message, "complete")
-        del queue.active[stored.sequence_number]
+        del self._source(queue)[stored.sequence_number]
 
     def abandon_message(self, message: FakeReceivedMessage) -> None:
         queue, stored = self._settling(message, "abandon")
-        queue.release(stored, self._namespace.clock.now())
+        if self._dead:  # a dead letter is only unlocked: there is no further queue to go to
+            stored.lock_token = stored.locked_until = None
+        else:
+            queue.release(stored, self._namespace.clock.now())
 
     def dead_letter_message(
         self,
@@ -264,6 +277,8 @@ class FakeReceiver(_Handler):
         reason: str | None = None,
         error_description: str | None = None,
     ) -> None:
+        if self._dead:
+            raise ValueError("a message in the dead-letter queue cannot be dead-lettered")
         queue, stored = self._settling(message, "dead-letter")
         queue.move_to_dlq(stored, reason, error_description)
 
@@ -295,13 +310,24 @@ class FakeReceiver(_Handler):
         now = self._namespace.clock.now()
         if message._locked_until is not None and message._locked_until <= now:
             raise MessageLockLostError(message="The lock on the message lock has expired.")
-        stored = queue.active.get(message.sequence_number)
+        stored = self._source(queue).get(message.sequence_number)
         if stored is None or stored.lock_token != message._lock_token:
             raise MessageLockLostError(
                 message="The lock supplied is invalid. Either the lock expired, or the message "
                 "has already been removed from the queue."
             )
         return queue, stored
+
+
+class FakeTopicSender:
+    def __init__(self, sent: list[Any]) -> None:
+        self._sent = sent
+
+    def send_messages(self, message: Any) -> None:
+        self._sent.append(message)
+
+    def close(self) -> None:
+        return None
 
 
 class FakeServiceBusClient:
@@ -317,6 +343,11 @@ class FakeServiceBusClient:
     ) -> None:
         self.namespace = namespace or FakeNamespace(clock, specs, strict_entities=strict_entities)
         self._handlers: list[_Handler] = []
+        self.topics: dict[str, list[Any]] = {}
+        """Messages sent to each topic (no subscriptions: Loupe only publishes)."""
+
+    def get_topic_sender(self, topic_name: str, **kwargs: Any) -> FakeTopicSender:
+        return FakeTopicSender(self.topics.setdefault(topic_name, []))
 
     def get_queue_sender(self, queue_name: str, **kwargs: Any) -> FakeSender:
         sender = FakeSender(self.namespace, queue_name)

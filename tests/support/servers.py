@@ -63,14 +63,17 @@ class LoupeProcess:
         return self.process.wait(timeout)
 
 
-def start_loupe(data_dir: Path, *args: str, port: int | None = None) -> LoupeProcess:
+def start_loupe(
+    data_dir: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None
+) -> LoupeProcess:
+    """`env` adds settings (LOUPE_…) to an environment otherwise cleaned of them."""
     port = port or free_port()
     process = subprocess.Popen(
         [str(LOUPE), "--data-dir", str(data_dir), "serve", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("LOUPE_")},
+        env={k: v for k, v in os.environ.items() if not k.startswith("LOUPE_")} | (env or {}),
     )
     running = LoupeProcess(process, port)
 

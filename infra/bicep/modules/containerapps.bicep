@@ -21,6 +21,7 @@ param cosmosEndpoint string
 param cosmosDatabase string
 param blobServiceUri string
 param dataContainer string
+param eventsTopic string
 param appInsightsName string
 param maxExecutions int = 2
 param replicaTimeoutSeconds int = 3600
@@ -118,6 +119,7 @@ resource job 'Microsoft.App/jobs@2024-10-02-preview' = {
             { name: 'COSMOS_DATABASE', value: cosmosDatabase }
             { name: 'STORAGE__blobServiceUri', value: blobServiceUri }
             { name: 'LOUPE_DATA_CONTAINER', value: dataContainer }
+            { name: 'LOUPE_EVENTS_TOPIC', value: eventsTopic }
             { name: 'LOUPE_TRAINING_QUEUE', value: trainingQueue }
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
             { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }

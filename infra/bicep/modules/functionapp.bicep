@@ -15,6 +15,8 @@ param cosmosEndpoint string
 param cosmosDatabase string
 param serviceBusNamespace string
 param dataContainer string
+@description('The Service Bus topic outbound project events go to')
+param eventsTopic string
 param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
@@ -91,6 +93,7 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     COSMOS__clientId: identityClientId
     COSMOS_DATABASE: cosmosDatabase
     LOUPE_DATA_CONTAINER: dataContainer
+    LOUPE_EVENTS_TOPIC: eventsTopic
     // Linking the Static Web App restricts the app to it, so x-ms-client-principal is SWA's.
     LOUPE_BEHIND_STATIC_WEB_APP: 'true'
     AZURE_CLIENT_ID: identityClientId
