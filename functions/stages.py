@@ -12,6 +12,7 @@ from core import telemetry
 from core.domain.messages import EXPORT_RUN, INGEST_BATCH, INGEST_DERIVATIVES, PROJECT_INIT
 from core.domain.relabel import LABEL_CLASSES
 from core.services import stages
+from core.services.dead_letters import record_final_failure
 from functions import context
 
 bp = func.Blueprint()  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
@@ -25,10 +26,19 @@ def _body(message: func.ServiceBusMessage) -> dict[str, object]:
 
 
 def _run(queue: str, message: func.ServiceBusMessage) -> None:
-    """The stage, in a span that continues the sender's trace (its message properties)."""
-    body = _body(message)
-    with telemetry.stage_span(queue, body, message.application_properties):
-        stages.handle(context.deps(), queue, body)
+    """The stage, in a span that continues the sender's trace (its message properties). On the
+    last allowed delivery a failure's own error is kept first, for the owner who finds the
+    message dead-lettered (the host gives only a generic reason)."""
+    try:
+        body = _body(message)
+        with telemetry.stage_span(queue, body, message.application_properties):
+            stages.handle(context.deps(), queue, body)
+    except Exception as error:
+        if (message.delivery_count or 0) >= stages.QUEUE_SPECS[queue].max_delivery_count:
+            record_final_failure(
+                context.deps(), queue=queue, message_id=message.message_id or "", error=error
+            )
+        raise
 
 
 @bp.function_name("project_init")

@@ -31,7 +31,7 @@ def pool_features(
 def _components(matrix: npt.NDArray[np.floating], wanted: int) -> Floats:
     data = np.asarray(matrix, dtype=np.float64)
     count = min(wanted, data.shape[0], data.shape[1])
-    if count >= 2:
+    if count >= 2 and data.var(axis=0).sum() > 0:  # identical rows: nothing to rotate
         data = PCA(count, random_state=0).fit_transform(data)
     return _unit_rows(data)
 

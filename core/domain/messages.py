@@ -3,7 +3,7 @@ handler always reads the current state and a repeated delivery does no harm."""
 
 from __future__ import annotations
 
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, Stamp
 
 PROJECT_INIT = "project-init"
 
@@ -60,3 +60,16 @@ class RunAssist(DomainModel):
 
     project_id: str
     cycle: str
+
+
+class StageFailure(DomainModel):
+    """Why a message's last allowed delivery failed. The Functions host dead-letters it with
+    Service Bus's generic `MaxDeliveryCountExceeded`; this keeps the stage's own error for the
+    owner who looks at the dead letter."""
+
+    id: str
+    """The message id."""
+    queue: str
+    reason: str
+    description: str
+    at: Stamp

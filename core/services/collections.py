@@ -31,6 +31,8 @@ ITEMS = ContainerSpec(
 )
 RUNS = ContainerSpec("runs", partition_key="projectId", indexes=(("createdAt",),))
 ASSIST = ContainerSpec("assist", partition_key="projectId")
+FAILURES = ContainerSpec("failures", partition_key="queue")
+"""The error of each message's last failed delivery on Azure (`StageFailure`)."""
 """ML assist's state per project (`core.domain.assist.AssistState`)."""
 EVENTS = ContainerSpec("events", partition_key="projectId", indexes=(("at",),))
 EXPORTS = ContainerSpec("exports", partition_key="projectId", indexes=(("createdAt",),))
@@ -41,7 +43,10 @@ TOKENS = ContainerSpec("tokens", partition_key="id", indexes=(("user",),))
 STATS = ContainerSpec("stats", partition_key="projectId")
 """Per-actor labeling counters of a project (`core.domain.progress`), read by the dashboard."""
 
-ALL = (PROJECTS, PROJECT_NAMES, ITEMS, RUNS, ASSIST, EVENTS, EXPORTS, USERS, TOKENS, INGEST, STATS)
+ALL = (
+    PROJECTS, PROJECT_NAMES, ITEMS, RUNS, ASSIST, EVENTS, EXPORTS, USERS, TOKENS, INGEST, STATS,
+    FAILURES,
+)  # fmt: skip
 
 M = TypeVar("M", bound=DomainModel)
 

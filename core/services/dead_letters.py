@@ -7,12 +7,19 @@ after the cause is fixed (a re-driven message starts again with a fresh delivery
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from core.domain.errors import NotFound
+from core.domain.messages import StageFailure
 from core.domain.projects import Role
 from core.ports import DeadLetter, Deps
 from core.services import audit
+from core.services.collections import FAILURES, load
 from core.services.stages import QUEUE_SPECS
 from core.services.worklog import member_project
+
+GENERIC_REASON = "MaxDeliveryCountExceeded"
+"""What Service Bus says when the Functions host gives up on a message (not why it failed)."""
 
 MAX_PER_QUEUE = 500
 """Dead letters read per queue: enough to find a project's among everyone's."""
@@ -22,11 +29,34 @@ def list_dead_letters(deps: Deps, *, project_id: str, actor: str) -> list[DeadLe
     """The project's dead letters on every stage queue, oldest first within a queue."""
     member_project(deps, project_id, actor, Role.OWNER)
     return [
-        dead
+        _with_cause(deps, dead)
         for queue in QUEUE_SPECS
         for dead in deps.queue.dead_letters(queue, max_messages=MAX_PER_QUEUE)
         if _project_of(dead) == project_id
     ]
+
+
+def record_final_failure(deps: Deps, *, queue: str, message_id: str, error: Exception) -> None:
+    """Keep the error of a message's last allowed delivery, which the Functions host is about
+    to dead-letter with a generic reason."""
+    failure = StageFailure(
+        id=message_id,
+        queue=queue,
+        reason=type(error).__name__,
+        description=str(error)[:4000],
+        at=deps.clock.now(),
+    )
+    deps.documents.container(FAILURES).upsert(failure.to_doc())
+
+
+def _with_cause(deps: Deps, dead: DeadLetter) -> DeadLetter:
+    if dead.reason != GENERIC_REASON:
+        return dead
+    found = deps.documents.container(FAILURES).get(dead.queue, dead.message_id)
+    if found is None:
+        return dead
+    failure = load(StageFailure, found)
+    return replace(dead, reason=failure.reason, description=failure.description)
 
 
 def redrive_dead_letter(

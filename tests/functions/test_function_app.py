@@ -11,12 +11,15 @@ from typing import Any
 
 import azure.functions as func
 import pytest
+from pydantic import ValidationError
 
 from core.domain.messages import ASSIST_TRAIN, EXPORT_RUN, PROJECT_INIT
 from core.domain.projects import ProjectSettings, ProjectStatus, Role
 from core.domain.relabel import LABEL_CLASSES, RewriteLabels
 from core.services import projects
 from core.services.collections import ITEMS
+from core.services.dead_letters import list_dead_letters
+from core.services.stages import QUEUE_SPECS
 from core.services.tasks import next_task
 from core.services.users import create_user
 from functions import context
@@ -164,3 +167,39 @@ def test_training_schedule_timer_queues_a_cycle_for_a_due_project(
     assert message.body["projectId"] == project.id
     timer(None)  # pending: not twice
     assert deps.queue.receive(ASSIST_TRAIN) == []
+
+
+class _Delivered(func.ServiceBusMessage):
+    """A message as the host hands it over on its `count`-th delivery."""
+
+    def __init__(self, body: bytes, count: int, message_id: str) -> None:
+        super().__init__(body=body)
+        self._count, self._id = count, message_id
+
+    @property
+    def delivery_count(self) -> int:
+        return self._count
+
+    @property
+    def message_id(self) -> str:
+        return self._id
+
+
+def test_the_last_failed_delivery_keeps_its_error_for_the_dead_letter(
+    function_app: ModuleType,
+) -> None:
+    deps = context.deps()
+    project = running_project(deps)
+    trigger = functions_of(function_app)["export_run"].get_user_function()
+    body = {"projectId": project.id}  # no exportId: the stage refuses it every time
+    deps.queue.send(EXPORT_RUN, body, message_id="m-1")
+    last = QUEUE_SPECS[EXPORT_RUN].max_delivery_count
+    for count in range(1, last + 1):
+        with pytest.raises(ValidationError):
+            trigger(_Delivered(json.dumps(body).encode(), count, "m-1"))
+    # The host gives up with Service Bus's generic reason ...
+    (message,) = deps.queue.receive(EXPORT_RUN)
+    deps.queue.dead_letter(message, reason="MaxDeliveryCountExceeded", description="")
+    # ... and the owner still sees why.
+    (dead,) = list_dead_letters(deps, project_id=project.id, actor="olive")
+    assert dead.reason == "ValidationError" and "exportId" in dead.description
