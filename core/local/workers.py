@@ -162,7 +162,11 @@ def queue_worker(deps: Deps, role: Role) -> QueueWorker:
 
 def _worker_process(settings: Settings, stop: EventType, parent: int, role: Role) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # A TERM to the whole process group (systemd, docker stop, timeout) reaches the workers
+    # too. Setting the shared `stop` from a handler that interrupted `stop.wait` deadlocks
+    # (multiprocessing's condition is not reentrant): note it in a thread event instead.
+    terminated = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: terminated.set())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if role == "assist":
         os.nice(10)  # training yields the CPU to the API and labelers on a shared machine
@@ -173,7 +177,7 @@ def _worker_process(settings: Settings, stop: EventType, parent: int, role: Role
     worker.start()
     try:
         # A parent killed outright cannot say stop: notice being orphaned instead.
-        while not stop.wait(1.0) and os.getppid() == parent:
+        while not (terminated.is_set() or stop.wait(1.0)) and os.getppid() == parent:
             pass
     finally:
         worker.stop()

@@ -3,6 +3,7 @@ committed lost across a restart or a kill."""
 
 from __future__ import annotations
 
+import os
 import signal
 import time
 from pathlib import Path
@@ -91,3 +92,21 @@ def test_serve_demo_restart_and_kill(tmp_path: Path) -> None:
         assert names == ["Demo: shapes", "Last", "Mine"]
     finally:
         assert after_kill.stop(signal.SIGTERM) == 0, "".join(after_kill.lines)
+
+
+@pytest.mark.slow
+def test_a_term_to_the_whole_process_group_stops_every_process(tmp_path: Path) -> None:
+    """systemd, `docker stop` and `timeout` signal the server and its workers at once; a
+    worker interrupted in its wait must still stop (it once deadlocked, left orphaned)."""
+    server = start_loupe(tmp_path, "--no-demo")
+    server.wait_for(r"Loupe is running: ")
+    workers = server.children()
+    assert len(workers) >= 2  # the stage workers and ML assist's
+    time.sleep(4)  # until each worker waits for work (a TERM before that ends it at once)
+    for pid in (server.process.pid, *workers):
+        os.kill(pid, signal.SIGTERM)
+    assert server.process.wait(30) == 0, "".join(server.lines)
+    deadline = time.monotonic() + 15
+    while any(Path(f"/proc/{pid}").exists() for pid in workers) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers), "orphaned workers"
