@@ -17,7 +17,6 @@ import numpy.typing as npt
 from core.assist.calibration import Threshold, wilson_lower_bound, wilson_upper_bound
 from core.assist.clustering import cluster_within, order_clusters
 from core.assist.features import pool_features
-from core.assist.featurizer import Featurizer
 from core.assist.heads import HeadResult, best_head, fit_heads, too_few
 from core.domain.annotation_json import value_labels
 from core.domain.assist import CLUSTERED_TASKS, SHAPE_TASKS, AssistState, is_audit
@@ -28,28 +27,19 @@ from core.domain.outbound import ASSIST_CYCLE_FINISHED
 from core.domain.projects import Project
 from core.domain.runs import RunKind
 from core.domain.task_types import MediaKind
-from core.ports import Deps, Document, Query
+from core.ports import Deps, Document
 from core.services import outbound
 from core.services.assist import human_labels, read_state, suggestion_counts
-from core.services.collections import ASSIST, ITEMS, load, scan
+from core.services.assist_inputs import Outcome, all_items, featurizer_for, usable
+from core.services.assist_shapes import shape_cycle
+from core.services.collections import ASSIST, load
 from core.services.embeddings import item_features
-from core.services.model_registry import backbone_name, load_backbone, registry_version
 from core.services.projects import get_project
 from core.services.runs import RunLog, Step
 from core.services.suggestions import Suggestion, write_suggestions
 
 MIN_LABELS = 20
 """Below this, five folds of held-out labels say nothing about precision."""
-
-_featurizers: dict[str, Featurizer] = {}
-
-
-@dataclass(frozen=True)
-class Outcome:
-    labels: int
-    threshold: float | None = None
-    coverage: float | None = None
-    prelabeled: int = 0
 
 
 def run_assist(deps: Deps, *, message: RunAssist) -> None:
@@ -62,26 +52,10 @@ def run_assist(deps: Deps, *, message: RunAssist) -> None:
         return  # finished already: a repeated delivery
     runs = RunLog(deps, project.id, message.cycle)
     if project.task_type in SHAPE_TASKS:
-        from core.services.assist_shapes import shape_cycle
-
         outcome = shape_cycle(deps, project, runs, state)
     else:
         outcome = _classification_cycle(deps, project, runs, state)
     _finish(deps, project.id, message.cycle, outcome)
-
-
-def featurizer_for(deps: Deps, project: Project) -> Featurizer:
-    """One featurizer per backbone version and process: a session takes seconds to build, and
-    an owner may upload a new version under the same name."""
-    name = backbone_name(project.assist.backbone, project.task_type.media)
-    key = f"{name}@{registry_version(deps, name)}"
-    if key not in _featurizers:
-        _featurizers[key] = Featurizer(load_backbone(deps, name, project.task_type.media))
-    return _featurizers[key]
-
-
-def all_items(deps: Deps, project_id: str) -> list[Document]:
-    return list(scan(deps.documents.container(ITEMS), project_id, Query(page_size=1000)))
 
 
 def live_threshold(deps: Deps, project: Project, state: AssistState, step: Step) -> float:
@@ -309,14 +283,6 @@ def _value(project: Project, labels: tuple[str, ...]) -> dict[str, object]:
     if project.task_type.is_multilabel:
         return {"labels": sorted(labels)}
     return {"label": labels[0]}
-
-
-def usable(item: Item, media: MediaKind) -> bool:
-    if item.kind is not media or item.state is ItemState.ERROR:
-        return False
-    if media is MediaKind.TEXT:
-        return True
-    return item.dicom is None and item.derivatives is not None
 
 
 def _left_out(items: list[Item], pool: list[int], media: MediaKind) -> str | None:

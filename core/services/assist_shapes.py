@@ -23,7 +23,7 @@ from core.domain.runs import RunKind
 from core.domain.task_types import TaskType
 from core.ports import Deps
 from core.services.assist import human_labels
-from core.services.assist_cycle import Outcome, all_items, featurizer_for, usable
+from core.services.assist_inputs import Outcome, all_items, featurizer_for, usable
 from core.services.collections import load
 from core.services.runs import RunLog, Step
 from core.services.suggestions import Suggestion, write_suggestions
