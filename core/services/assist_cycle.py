@@ -38,6 +38,9 @@ from core.services.projects import get_project
 from core.services.runs import RunLog, Step
 from core.services.suggestions import Suggestion, write_suggestions
 
+PAGE_CONFIDENCE = 0.5
+"""Below this, the head's guess is no better than a coin: clustering such items by it makes
+mixed pages, so they wait in the plain queue instead."""
 MIN_LABELS = 20
 """Below this, five folds of held-out labels say nothing about precision."""
 
@@ -137,7 +140,12 @@ def _classification_cycle(
     if project.task_type in CLUSTERED_TASKS:
         with runs.step(RunKind.CLUSTER) as step:
             guesses = head.pool.labels if head else None
-            rest = [s for s in unlabeled if s not in suggested]
+            # Pages share a guess; items the head can hardly guess are labeled one at a time.
+            rest = [
+                s
+                for s in unlabeled
+                if s not in suggested and (head is None or confidence[s] >= PAGE_CONFIDENCE)
+            ]
             clusters = _clusters(features, rest, guesses, pool, confidence, project)
             step.metrics = {"items": len(clusters), "clusters": len(set(clusters.values()))}
     with runs.step(RunKind.INFER) as step:

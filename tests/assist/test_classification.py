@@ -52,12 +52,13 @@ def test_pre_labels_meet_the_target_precision_on_held_out_items(deps):
     assert len(suggested) / len(waiting) >= 0.5
     assert all(i.prediction.run.endswith("-infer") for i in suggested)
     # A random tenth is kept aside without pre-labels, served among them: its labels are
-    # what later cycles calibrate on. The rest are clustered onto pages of one class.
+    # what later cycles calibrate on. The rest wait on pages of one guessed class, or alone
+    # when the head can hardly guess them.
     sample = [i for i in waiting if i.audit]
     assert 15 <= len(sample) <= 45 and all(i.prediction is None for i in sample)
     assert all(i.lane == "2p" for i in sample)
-    clustered = [i for i in waiting if i.prediction is None and not i.audit]
-    assert clustered and all(i.cluster is not None for i in clustered)
+    rest = [i for i in waiting if i.prediction is None and not i.audit]
+    assert rest and all(i.lane.startswith("3c:") or i.lane == "4q" for i in rest)
     labeled = [i for i in found if i.state is ItemState.LABELED]
     assert all(i.audit for i in labeled)  # labeled before the first cycle: random order
 
@@ -100,13 +101,13 @@ def test_clusters_put_most_of_each_page_in_one_class(deps):
     drain(deps, ASSIST_TRAIN)
     pages = []
     while task := next_task(deps, project_id=project_id, actor=LABELER, size=9).items:
-        if task[0].prediction is None:
+        if all(i.cluster is not None for i in task):  # a page of the clustered lane
             classes = [truth[i.id] for i in task]
             pages.append(max(classes.count(c) for c in set(classes)) / len(classes))
         label_page(deps, project_id, task, truth)
         if len(pages) >= 15:
             break
-    assert np.mean(pages) >= 0.7, pages
+    assert len(pages) >= 5 and np.mean(pages) >= 0.7, pages
 
 
 def label_page(deps, project_id, task, truth):
