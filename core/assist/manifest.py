@@ -12,6 +12,12 @@ from pydantic import Field, model_validator
 
 from core.domain.model import DomainModel
 
+DEFAULT_IMAGE = "open-nsfw-resnet50"
+DEFAULT_TEXT = "all-minilm-l6-v2"
+DEFAULTS = (DEFAULT_IMAGE, DEFAULT_TEXT)
+"""The backbones `core.assist.backbones` derives from installed packages. Named here, where
+nothing heavy is imported, so the API can list them without onnx."""
+
 BackboneName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$", max_length=64)]
 
 

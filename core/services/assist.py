@@ -78,7 +78,7 @@ def assist_status(deps: Deps, *, project_id: str, actor: str) -> AssistStatus:
         if settings.enabled and reason is None
         else None,
         pending=is_pending(state, deps.clock.now()),
-        current=_live(deps, project.id, state) if state.last_cycle else None,
+        current=_live(deps, state) if state.last_cycle else None,
         runs=recent_runs(deps, project.id),
     )
 
@@ -145,17 +145,18 @@ def _enqueue(deps: Deps, project: Project) -> str:
     return cycle
 
 
-def suggestion_counts(deps: Deps, project_id: str) -> tuple[int, int]:
-    """Submissions on pre-labeled items ever, and how many of them agreed with the pre-label."""
+def suggestions_since(deps: Deps, state: AssistState) -> tuple[int, int]:
+    """Submissions on pre-labeled items since the last cycle, and how many agreed with the
+    pre-label (the live precision sample)."""
     container = deps.documents.container(STATS)
-    stats = [load(ActorStats, d) for d in scan(container, project_id, Query())]
-    return sum(s.suggested for s in stats), sum(s.confirmed for s in stats)
+    stats = [load(ActorStats, d) for d in scan(container, state.project_id, Query())]
+    suggested = sum(s.suggested for s in stats) - state.suggested_before
+    confirmed = sum(s.confirmed for s in stats) - state.confirmed_before
+    return suggested, confirmed
 
 
-def _live(deps: Deps, project_id: str, state: AssistState) -> LiveQuality:
-    suggested, confirmed = suggestion_counts(deps, project_id)
-    suggested -= state.suggested_before
-    confirmed -= state.confirmed_before
+def _live(deps: Deps, state: AssistState) -> LiveQuality:
+    suggested, confirmed = suggestions_since(deps, state)
     return LiveQuality(
         threshold=state.threshold,
         coverage=state.coverage,

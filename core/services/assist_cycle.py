@@ -29,7 +29,7 @@ from core.domain.runs import RunKind
 from core.domain.task_types import MediaKind
 from core.ports import Deps, Document
 from core.services import outbound
-from core.services.assist import human_labels, read_state, suggestion_counts
+from core.services.assist import human_labels, read_state, suggestions_since
 from core.services.assist_inputs import Outcome, all_items, featurizer_for, usable
 from core.services.assist_shapes import shape_cycle
 from core.services.collections import ASSIST, load
@@ -65,9 +65,7 @@ def live_threshold(deps: Deps, project: Project, state: AssistState, step: Step)
     """A floor for the next threshold from how the last cycle's pre-labels fared with labelers:
     when even the upper bound of their live precision is below the target, ask for more
     confidence than before (a point estimate would overreact to a few corrections)."""
-    suggested, confirmed = suggestion_counts(deps, project.id)
-    suggested -= state.suggested_before
-    confirmed -= state.confirmed_before
+    suggested, confirmed = suggestions_since(deps, state)
     if suggested:
         step.metrics["livePrecision"] = confirmed / suggested
         step.metrics["liveSamples"] = suggested
@@ -122,11 +120,12 @@ def _classification_cycle(
     first = state.last_cycle is None
     names = [label.name for label in project.label_classes]
     labeled = pool.slots(lambda i: i.state is ItemState.LABELED and _known(i, names))
-    head = _train(runs, project, features, pool, labeled, names, first)
+    targets = [_targets(pool.item(s), names) for s in labeled]
+    calibrating = [n for n, s in enumerate(labeled) if first or pool.item(s).audit]
+    head = _train(runs, project, features, labeled, targets, names, calibrating)
     threshold = None
     if head is not None:
         with runs.step(RunKind.VALIDATE) as step:
-            targets = [_targets(pool.item(s), names) for s in labeled]
             threshold = _validate(head, targets, names, project.assist.target_precision, step)
             floor = live_threshold(deps, project, state, step)
             if threshold is not None and floor > threshold:
@@ -184,14 +183,13 @@ def _train(
     runs: RunLog,
     project: Project,
     features: npt.NDArray[np.float64],
-    pool: _Pool,
     labeled: list[int],
+    targets: list[tuple[str, ...]],
     names: list[str],
-    first: bool,
+    sample: list[int],
 ) -> HeadResult | None:
-    """The best head on every label, its threshold set by the random sample's labels."""
-    targets = [_targets(pool.item(s), names) for s in labeled]
-    sample = [n for n, s in enumerate(labeled) if first or pool.item(s).audit]
+    """The best head on every label, its threshold set by the labels at positions `sample`
+    (the random sample's)."""
     with runs.step(RunKind.TRAIN) as step:
         step.metrics = {"labels": len(labeled), "calibrationLabels": len(sample)}
         if reason := too_few(targets, minimum=MIN_LABELS):
@@ -314,7 +312,7 @@ def _left_out(items: list[Item], pool: list[int], media: MediaKind) -> str | Non
 def _finish(deps: Deps, project_id: str, cycle: str, outcome: Outcome) -> None:
     container = deps.documents.container(ASSIST)
     state = read_state(deps, project_id)
-    suggested, confirmed = suggestion_counts(deps, project_id)
+    suggested, confirmed = suggestions_since(deps, state)
     done = state.model_copy(
         update={
             "pending": None if state.pending == cycle else state.pending,
@@ -324,8 +322,8 @@ def _finish(deps: Deps, project_id: str, cycle: str, outcome: Outcome) -> None:
             "threshold": outcome.threshold,
             "coverage": outcome.coverage,
             "prelabeled": outcome.prelabeled,
-            "suggested_before": suggested,
-            "confirmed_before": confirmed,
+            "suggested_before": state.suggested_before + suggested,
+            "confirmed_before": state.confirmed_before + confirmed,
         }
     )
     container.upsert(done.to_doc())

@@ -9,15 +9,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.assist.manifest import Backbone, BackboneManifest
+from core.assist.manifest import DEFAULT_IMAGE, DEFAULT_TEXT, Backbone, BackboneManifest
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.task_types import MediaKind
 from core.ports import Deps
 
 MODELS = "models"
 MANIFEST = "manifest.json"
-DEFAULT_FOR = {MediaKind.IMAGE: "open-nsfw-resnet50", MediaKind.TEXT: "all-minilm-l6-v2"}
-"""Defaults per modality (`core.assist.backbones` derives them from installed packages)."""
+DEFAULT_FOR = {MediaKind.IMAGE: DEFAULT_IMAGE, MediaKind.TEXT: DEFAULT_TEXT}
 
 
 @dataclass(frozen=True)

@@ -225,23 +225,26 @@ class ServiceBusWorkQueue:
 
     def dead_letters(self, queue: str, *, max_messages: int = 100) -> list[DeadLetter]:
         found: list[DeadLetter] = []
-        with self._entity(queue):
-            # A fresh receiver each time: a receiver's peeks go on from where its last ended.
-            receiver = self._client.get_queue_receiver(
+        # A fresh receiver each time: a receiver's peeks go on from where its last ended.
+        with self._entity(queue), self._dead_letter_receiver(queue) as receiver:
+            next_sequence = 0  # 0: from the start
+            while len(found) < max_messages:
+                count = min(_PEEK_BATCH, max_messages - len(found))
+                batch = receiver.peek_messages(count, sequence_number=next_sequence)
+                if not batch:
+                    break
+                found.extend(self._dead_letter(queue, m) for m in batch)
+                next_sequence = int(batch[-1].sequence_number) + 1
+        return found
+
+    def _dead_letter_receiver(self, queue: str) -> contextlib.closing[_Receiver]:
+        return contextlib.closing(
+            self._client.get_queue_receiver(
                 queue,
                 receive_mode=ServiceBusReceiveMode.PEEK_LOCK,
                 sub_queue=ServiceBusSubQueue.DEAD_LETTER,
             )
-            with contextlib.closing(receiver):
-                next_sequence = 0  # 0: from the start
-                while len(found) < max_messages:
-                    count = min(_PEEK_BATCH, max_messages - len(found))
-                    batch = receiver.peek_messages(count, sequence_number=next_sequence)
-                    if not batch:
-                        break
-                    found.extend(self._dead_letter(queue, m) for m in batch)
-                    next_sequence = int(batch[-1].sequence_number) + 1
-        return found
+        )
 
     def redrive(self, queue: str, message_id: str) -> str:
         """Receive from the dead-letter sub-queue until `message_id` turns up, send a copy to
@@ -250,34 +253,26 @@ class ServiceBusWorkQueue:
         the dead letter in place as well: re-driving twice is safe, the handlers being
         idempotent; losing the message is not."""
         new_id = uuid.uuid4().hex
-        with self._entity(queue):
-            receiver = self._client.get_queue_receiver(
-                queue,
-                receive_mode=ServiceBusReceiveMode.PEEK_LOCK,
-                sub_queue=ServiceBusSubQueue.DEAD_LETTER,
-            )
-            with contextlib.closing(receiver):
-                looked: list[Any] = []
+        with self._entity(queue), self._dead_letter_receiver(queue) as receiver:
+            looked: list[Any] = []
+            try:
+                found = self._find_dead(receiver, message_id, looked)
+                if found is None:
+                    raise NotFound(f"no dead-lettered message {message_id!r} on queue {queue!r}")
                 try:
-                    found = self._find_dead(receiver, message_id, looked)
-                    if found is None:
-                        raise NotFound(
-                            f"no dead-lettered message {message_id!r} on queue {queue!r}"
-                        )
-                    try:
-                        body = _json_object(found)
-                    except (ValueError, UnicodeDecodeError) as error:
-                        raise Conflict(
-                            f"dead letter {message_id!r} is not a Loupe message ({error}): "
-                            "re-driving it would only dead-letter it again"
-                        ) from None
-                    self.send(queue, body, message_id=new_id)
-                    receiver.complete_message(found)
-                    looked.remove(found)
-                finally:
-                    for other in looked:
-                        with contextlib.suppress(MessageLockLostError, MessageAlreadySettled):
-                            receiver.abandon_message(other)
+                    body = _json_object(found)
+                except (ValueError, UnicodeDecodeError) as error:
+                    raise Conflict(
+                        f"dead letter {message_id!r} is not a Loupe message ({error}): "
+                        "re-driving it would only dead-letter it again"
+                    ) from None
+                self.send(queue, body, message_id=new_id)
+                receiver.complete_message(found)
+                looked.remove(found)
+            finally:
+                for other in looked:
+                    with contextlib.suppress(MessageLockLostError, MessageAlreadySettled):
+                        receiver.abandon_message(other)
         return new_id
 
     @staticmethod
