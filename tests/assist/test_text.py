@@ -12,7 +12,8 @@ from core.domain.items import ItemState
 from core.domain.messages import ASSIST_TRAIN
 from core.domain.runs import RunKind
 from core.services.assist import assist_status, request_training
-from tests.assist.conftest import OWNER, create, drain, items, label, upload
+from tests.assist.conftest import OWNER, create, items, label, upload
+from tests.support.assist import drain
 
 pytestmark = pytest.mark.slow
 
