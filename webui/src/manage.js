@@ -148,11 +148,14 @@ export async function dataView({ project, pane, role }) {
       continuation = page.continuation || undefined;
       sentinel.textContent = continuation ? "…" : list.children.length ? "" : "No items.";
     } catch (e) { showError(e); } finally { loading = false; }
-    if (continuation && sentinel.getBoundingClientRect().top < innerHeight + 400) more();
+    if (continuation && nearBottom()) more();
   }
+  // Judged when called, not by the observer's entry: its first report (the list still empty)
+  // can arrive after the first page is shown, and would load a second one nobody scrolled to.
+  const nearBottom = () => sentinel.getBoundingClientRect().top < innerHeight + 400;
   function reset() { generation++; continuation = null; loading = false; list.replaceChildren(); more(); }
   state.addEventListener("change", reset); label.addEventListener("change", reset); labeler.addEventListener("change", reset);
-  const observer = new IntersectionObserver((entries) => entries.some((e) => e.isIntersecting) && more());
+  const observer = new IntersectionObserver(() => nearBottom() && more());
   observer.observe(sentinel);
   reset();
   return () => observer.disconnect();
