@@ -53,14 +53,36 @@ class Recorder:
         (ROWS / f"{row.id}.json").write_text(json.dumps(asdict(row), indent=1) + "\n")
 
 
+SECURITY = "Security"
+SECURITY_HEADER = """
+## Security
+
+One row per attack class: what was tried against Loupe, as a hostile user or a careless one
+would, and what got through (the goal is nothing).
+
+| attack | test | load | faults | attempts | what got through |
+|---|---|---|---|---|---|
+"""
+
+
 def render() -> str:
     rows = [Row(**json.loads(path.read_text())) for path in sorted(ROWS.glob("*.json"))]
-    lines = [HEADER.rstrip("\n")]
+    security = [row for row in rows if row.suite.startswith(SECURITY)]
+    others = [row for row in rows if not row.suite.startswith(SECURITY)]
+    lines = [HEADER.rstrip("\n"), *_lines(others)]
+    if security:
+        lines += [SECURITY_HEADER.rstrip("\n"), *_lines(security)]
+    return "\n".join(lines) + "\n"
+
+
+def _lines(rows: list[Row]) -> list[str]:
+    lines = []
     for row in sorted(rows, key=lambda r: (r.suite, r.test)):
         result = ", ".join(f"{key}: {value}" for key, value in row.result.items())
-        cells = (row.suite, row.test, row.load, row.faults, row.inputs, result)
+        suite = row.suite.removeprefix(SECURITY + ": ")
+        cells = (suite, row.test, row.load, row.faults, row.inputs, result)
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 @pytest.fixture(scope="session")
