@@ -6,13 +6,20 @@ answered. Every change writes an audit event and the actor's progress counters."
 
 from __future__ import annotations
 
+from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
 from core.domain.annotation_json import from_json
 from core.domain.annotations import AnnotationValue, validate_annotation
 from core.domain.consensus import Verdict, agreement, decide
-from core.domain.errors import Conflict, InvalidAnnotation, PreconditionFailed, Violation
+from core.domain.errors import (
+    Conflict,
+    InvalidAnnotation,
+    LoupeError,
+    PreconditionFailed,
+    Violation,
+)
 from core.domain.items import Annotation, Item, ItemState, Skip
 from core.domain.labels import label_names
 from core.domain.progress import ActorStats, Delta
@@ -20,10 +27,11 @@ from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
 from core.domain.tasks import check_lease
 from core.ports import Deps
-from core.services.collections import STATS, load
+from core.services.collections import ITEMS, STATS, load
 from core.services.versioned import Versioned
 from core.services.worklog import (
     RETRIES,
+    audit_change,
     changed,
     count,
     labeling_project,
@@ -31,6 +39,8 @@ from core.services.worklog import (
     read_item,
     save_item,
 )
+
+SUBMITTED = "annotation.submitted"
 
 
 @dataclass(frozen=True)
@@ -50,18 +60,114 @@ def submit_annotation(
 def submit_annotations(
     deps: Deps, *, project_id: str, actor: str, answers: list[Answer]
 ) -> list[Item]:
-    """Answer leased items (a page of a grid at once). Every value is checked before any is
-    written; an item whose lease was lost is refused, the others are kept."""
+    """Answer leased items (a page of a grid at once), all or nothing: every answer is checked
+    before any is written, and writes that fail part-way are undone before the error is
+    answered. Sending the same page again (a response lost to a timeout or a crash) is a
+    no-op for the answers already saved, so a retry completes the page."""
     project = labeling_project(deps, project_id, actor)
+    _refuse_repeats(answers)
+    for _ in range(RETRIES):
+        steps = _plan(deps, project, actor, answers)
+        try:
+            _write_all(deps, steps)
+        except PreconditionFailed:
+            continue  # an item changed between our read and write: read the page again
+        break
+    else:
+        raise Conflict("the page's items keep changing; try again")
     delta = Delta()
-    results = []
-    for answer in answers:
-        saved, before = _answer(deps, project, actor, answer)
-        delta += changed(before, saved, submitted=1, last_item=saved.id)
-        delta += _suggestion_outcome(project.task_type, before, answer_of(saved, actor))
-        results.append(saved)
-    count(deps, project.id, actor, delta)
-    return results
+    for step in steps:
+        if step.after is None:
+            continue
+        audit_change(deps, step.before.value, step.after, actor=actor, action=SUBMITTED)
+        delta += changed(step.before.value, step.after, submitted=1, last_item=step.after.id)
+        delta += _suggestion_outcome(
+            project.task_type, step.before.value, answer_of(step.after, actor)
+        )
+    if delta.submitted:
+        count(deps, project.id, actor, delta)
+    return [step.after or step.before.value for step in steps]
+
+
+@dataclass(frozen=True)
+class _Step:
+    before: Versioned[Item]
+    after: Item | None
+    """None: the caller's answer is there already (a repeated submission)."""
+
+
+def _refuse_repeats(answers: list[Answer]) -> None:
+    seen: dict[str, int] = {}
+    for index, answer in enumerate(answers):
+        if answer.item_id in seen:
+            raise InvalidAnnotation(
+                [Violation(f"answers[{index}].itemId", f"repeats answers[{seen[answer.item_id]}]")]
+            )
+        seen[answer.item_id] = index
+
+
+def _plan(deps: Deps, project: Project, actor: str, answers: list[Answer]) -> list[_Step]:
+    """Every answer read and checked; raises with every broken rule, or every lost lease."""
+    steps: list[_Step] = []
+    violations: list[Violation] = []
+    lost: list[str] = []
+    for index, answer in enumerate(answers):
+        current = read_item(deps, project.id, answer.item_id)
+        item = current.value
+        try:
+            normalized = validated(project, item, answer.value).to_json()
+        except InvalidAnnotation as error:
+            if len(answers) > 1:  # which answer of the page broke the rule
+                error = InvalidAnnotation(
+                    [
+                        Violation(_join(f"answers[{index}]", v.field), v.rule)
+                        for v in error.violations
+                    ]
+                )
+            violations += error.violations
+            continue
+        if answer_of(item, actor) == normalized and not _leased_to(item, actor):
+            steps.append(_Step(current, None))
+            continue
+        try:
+            check_lease(item, actor)
+        except Conflict as error:
+            lost.append(str(error))
+            continue
+        now = deps.clock.now()
+        mine = Annotation(user=actor, at=now, value=normalized)
+        steps.append(_Step(current, decided(project, item, [*item.annotations, mine], now)))
+    if violations:
+        raise InvalidAnnotation(violations)
+    if len(answers) == 1 and lost:
+        raise Conflict(lost[0])
+    if lost:
+        raise Conflict(
+            f"nothing was saved: {len(lost)} of the {len(answers)} items are not yours to "
+            f"answer now ({'; '.join(lost)}); submit the others again without them"
+        )
+    return steps
+
+
+def _leased_to(item: Item, actor: str) -> bool:
+    return item.lease is not None and item.lease.user == actor
+
+
+def _write_all(deps: Deps, steps: list[_Step]) -> None:
+    """Write every planned item, or none: on any failure the items written so far are put
+    back (etag-checked, so a change made meanwhile by someone else is never overwritten)."""
+    items = deps.documents.container(ITEMS)
+    written: list[tuple[_Step, str]] = []
+    try:
+        for step in steps:
+            if step.after is not None:
+                document = items.upsert(step.after.to_doc(), if_match=step.before.etag)
+                written.append((step, document.etag))
+    except BaseException:
+        for step, etag in reversed(written):
+            with suppress(LoupeError):
+                items.upsert(step.before.value.to_doc(), if_match=etag)
+        raise
 
 
 def skip_item(
@@ -158,25 +264,6 @@ def decided(project: Project, item: Item, annotations: list[Annotation], now: An
             "updated_at": now,
         }
     )
-
-
-def _answer(deps: Deps, project: Project, actor: str, answer: Answer) -> tuple[Item, Item]:
-    for _ in range(RETRIES):
-        current = read_item(deps, project.id, answer.item_id)
-        item = current.value
-        check_lease(item, actor)
-        normalized = validated(project, item, answer.value)
-        now = deps.clock.now()
-        mine = Annotation(user=actor, at=now, value=normalized.to_json())
-        after = decided(project, item, [*item.annotations, mine], now)
-        try:
-            saved: Versioned[Item] = save_item(
-                deps, current, after, actor=actor, action="annotation.submitted"
-            )
-        except PreconditionFailed:
-            continue
-        return saved.value, item
-    raise Conflict(f"item {answer.item_id!r} keeps changing; try again")
 
 
 def answer_of(item: Item, actor: str) -> dict[str, Any] | None:

@@ -54,16 +54,20 @@ def save_item(
 ) -> Versioned[Item]:
     """Write `after` over `current` (etag-checked) with an audit event saying who did what."""
     document = deps.documents.container(ITEMS).upsert(after.to_doc(), if_match=current.etag)
+    audit_change(deps, current.value, after, actor=actor, action=action)
+    return Versioned(after, document.etag)
+
+
+def audit_change(deps: Deps, before: Item, after: Item, *, actor: str, action: str) -> None:
     audit.record(
         deps,
         project_id=after.project_id,
         actor=actor,
         action=action,
         subject=after.id,
-        before=summary(current.value),
+        before=summary(before),
         after=summary(after),
     )
-    return Versioned(after, document.etag)
 
 
 def summary(item: Item) -> dict[str, Any]:

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 import pytest
 
-from core.domain.errors import Conflict, Forbidden, InvalidAnnotation, InvalidInput, ProjectPaused
+from core.domain.errors import (
+    Conflict,
+    Forbidden,
+    InvalidAnnotation,
+    InvalidInput,
+    PreconditionFailed,
+    ProjectPaused,
+)
 from core.domain.items import Item, ItemState, Prediction
 from core.domain.projects import Role
 from core.ports import Deps, Query
 from core.services import labeling, projects, tasks
-from core.services.collections import EVENTS, ITEMS, load, scan
+from core.services.collections import EVENTS, ITEMS, STATS, load, scan
 from tests.support.labeling import add_items, running_project
 
 CREW = {"lee": Role.LABELER, "lou": Role.LABELER, "rita": Role.REVIEWER}
@@ -213,3 +223,97 @@ def test_leases_renew_release_and_expire(deps: Deps) -> None:
     assert tasks.next_task(deps, project_id=project.id, actor="lou").items[0].id == ids[0]
     assert tasks.release_leases(deps, project_id=project.id, actor="lou", item_ids=ids) == 1
     assert item(deps, project.id, ids[0]).lane == "4q"
+
+
+def _snapshot(deps: Deps, project_id: str) -> tuple[list[dict[str, object]], int, int]:
+    """Every item, the audit trail's length and the stats documents: what a write may change."""
+    documents = deps.documents
+    items = [d.body for d in scan(documents.container(ITEMS), project_id, Query())]
+    events = documents.container(EVENTS).count(project_id)
+    stats = documents.container(STATS).count(project_id)
+    return sorted(items, key=lambda body: str(body["id"])), events, stats
+
+
+def test_a_refused_page_saves_nothing_and_its_corrected_retry_counts_once(deps: Deps) -> None:
+    project = running_project(deps, members=CREW)
+    add_items(deps, project, 4)
+    page = [i.id for i in tasks.next_task(deps, project_id=project.id, actor="lee", size=4).items]
+    before = _snapshot(deps, project.id)
+    answers = [labeling.Answer(i, {"label": "cat"}) for i in page]
+    bad = [*answers[:2], labeling.Answer(page[2], {"label": "cow"}), answers[3]]
+    with pytest.raises(InvalidAnnotation) as refused:
+        labeling.submit_annotations(deps, project_id=project.id, actor="lee", answers=bad)
+    assert [v.field for v in refused.value.violations] == ["answers[2].value.label"]
+    assert _snapshot(deps, project.id) == before
+    saved = labeling.submit_annotations(deps, project_id=project.id, actor="lee", answers=answers)
+    assert {i.state for i in saved} == {ItemState.LABELED}
+    # The same page again (its response was lost): nothing changes, nothing counts twice.
+    after = _snapshot(deps, project.id)
+    again = labeling.submit_annotations(deps, project_id=project.id, actor="lee", answers=answers)
+    assert [i.id for i in again] == page and _snapshot(deps, project.id) == after
+    (stats,) = scan(deps.documents.container(STATS), project.id, Query())
+    assert stats.body["submitted"] == 4 and stats.body["labels"] == {"cat": 4}
+
+
+def test_a_page_with_a_lost_lease_saves_nothing(deps: Deps) -> None:
+    project = running_project(deps, members=CREW)
+    add_items(deps, project, 4)
+    page = [i.id for i in tasks.next_task(deps, project_id=project.id, actor="lee", size=4).items]
+    tasks.release_leases(deps, project_id=project.id, actor="lee", item_ids=page[3:])
+    before = _snapshot(deps, project.id)
+    answers = [labeling.Answer(i, {"label": "dog"}) for i in page]
+    with pytest.raises(Conflict, match=r"nothing was saved: 1 of the 4 items"):
+        labeling.submit_annotations(deps, project_id=project.id, actor="lee", answers=answers)
+    assert _snapshot(deps, project.id) == before
+    repeated = [answers[0], answers[1], answers[0]]
+    with pytest.raises(InvalidAnnotation, match=r"answers\[2\].itemId: repeats answers\[0\]"):
+        labeling.submit_annotations(deps, project_id=project.id, actor="lee", answers=repeated)
+    assert _snapshot(deps, project.id) == before
+
+
+class _FailingItems:
+    """The items container, failing its `n`-th etag-checked write the way a store can (a
+    concurrent change, a full disk): a fake at the port, so every adapter runs beneath it."""
+
+    def __init__(self, inner: Any, n: int, error: Exception) -> None:
+        self._inner, self._left, self._error = inner, n, error
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def upsert(self, body: dict[str, Any], *, if_match: str | None = None) -> Any:
+        if if_match is not None:
+            self._left -= 1
+            if self._left == 0:
+                raise self._error
+        return self._inner.upsert(body, if_match=if_match)
+
+
+class _FailingStore:
+    def __init__(self, inner: Any, n: int, error: Exception) -> None:
+        self._inner = inner
+        self._items = _FailingItems(inner.container(ITEMS), n, error)
+
+    def container(self, spec: Any) -> Any:
+        return self._items if spec == ITEMS else self._inner.container(spec)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def test_a_write_failing_part_way_puts_the_written_items_back(deps: Deps) -> None:
+    project = running_project(deps, members=CREW)
+    add_items(deps, project, 4)
+    page = [i.id for i in tasks.next_task(deps, project_id=project.id, actor="lee", size=4).items]
+    answers = [labeling.Answer(i, {"label": "cat"}) for i in page]
+    before = _snapshot(deps, project.id)
+    broken = replace(deps, documents=_FailingStore(deps.documents, 3, OSError("disk full")))
+    with pytest.raises(OSError, match="disk full"):
+        labeling.submit_annotations(broken, project_id=project.id, actor="lee", answers=answers)
+    items, events, stats = _snapshot(deps, project.id)
+    assert [i["state"] for i in items] == [i["state"] for i in before[0]]  # all unlabeled
+    assert all(not i.get("annotations") for i in items) and (events, stats) == before[1:]
+    # A stale etag part-way (someone else's write) is retried from a fresh read: all saved.
+    flaky = replace(deps, documents=_FailingStore(deps.documents, 2, PreconditionFailed("x")))
+    saved = labeling.submit_annotations(flaky, project_id=project.id, actor="lee", answers=answers)
+    assert {i.state for i in saved} == {ItemState.LABELED}

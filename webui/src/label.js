@@ -501,12 +501,14 @@ export async function labelView({ project, pane }) {
     pressedAt = performance.now();
     const task = current;
     const answers = task.items.map((i) => ({ itemId: i.id, value: task.values[i.id] }));
+    const one = (a) => post(`${base}/items/${encodeURIComponent(a.itemId)}/annotation`, { value: a.value });
     let sending;
     if (task.correcting) sending = Promise.all(answers.map((a) => call("PUT", `${base}/items/${encodeURIComponent(a.itemId)}/annotation`, { value: a.value })));
-    else if (answers.length > 1) sending = post(`${base}/annotations`, { answers });
-    else sending = post(`${base}/items/${encodeURIComponent(answers[0].itemId)}/annotation`, { value: answers[0].value });
+    else if (answers.length > 1) sending = post(`${base}/annotations`, { answers }).catch((e) => (e.status === 409 ? eachAlone(answers, one) : Promise.reject(e)));
+    else sending = one(answers[0]);
     const watched = sending.catch((e) => {
-      showError(new Error(`Not saved (${task.items.map((i) => i.path).join(", ")}): ${e.message}`));
+      const paths = task.items.filter((i) => !e.itemIds || e.itemIds.includes(i.id)).map((i) => i.path);
+      showError(new Error(`Not saved (${paths.join(", ")}): ${e.message}`));
       if (!task.correcting) last = null;
       throw e;
     });
@@ -520,6 +522,17 @@ export async function labelView({ project, pane }) {
     pending.push(watched);
     current = null;
     await advance();
+  }
+
+  /** A page is saved whole or not at all: when some of its items are no longer ours (a lease
+   * ran out), save the others one by one and report only the ones that failed. */
+  async function eachAlone(answers, one) {
+    const results = await Promise.allSettled(answers.map(one));
+    const failed = answers.filter((_, i) => results[i].status === "rejected");
+    if (!failed.length) return results.map((r) => r.value);
+    const error = results.find((r) => r.status === "rejected").reason;
+    error.itemIds = failed.map((a) => a.itemId);
+    throw error;
   }
 
   async function skip() {
