@@ -54,7 +54,7 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
     ),
     ("GET", "/api/projects/{project_id}/instructions"): (MEMBER, None),
     ("PUT", "/api/projects/{project_id}/instructions"): (OWNER, {"markdown": "Look closely"}),
-    ("GET", "/api/projects/{project_id}/ingestion"): (MEMBER, None),
+    ("GET", "/api/projects/{project_id}/ingestion"): (REVIEWER, None),
     ("PUT", "/api/projects/{project_id}/files/{path:path}"): (OWNER, b"text"),
     # labeling
     ("POST", "/api/projects/{project_id}/tasks/next"): (MEMBER, {"size": 1}),
