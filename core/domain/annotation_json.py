@@ -44,11 +44,15 @@ def value_labels(value: object) -> list[str]:
     found: list[str] = []
     if isinstance(value.get("label"), str):
         found.append(value["label"])
-    for name in value.get("labels") or ():
+    for name in _listed(value.get("labels")):
         if isinstance(name, str):
             found.append(name)
     for key in ("boxes", "polygons", "spans"):
-        for part in value.get(key) or ():
+        for part in _listed(value.get(key)):
             if isinstance(part, dict) and isinstance(part.get("label"), str):
                 found.append(part["label"])
     return list(dict.fromkeys(found))
+
+
+def _listed(raw: object) -> list[Any]:
+    return raw if isinstance(raw, list) else []

@@ -61,3 +61,22 @@ class InvalidInput(LoupeError):
 
 class InvalidAnnotation(InvalidInput):
     pass
+
+
+@dataclass
+class InvalidImport(InvalidInput):
+    """A labels file that cannot be imported: each violation names a place in the file (`line
+    12`, `annotation id 55`). `omitted` problems were found beyond those listed; `unknown_classes`
+    are the class names the file uses that the project lacks (add them, or fix the file)."""
+
+    omitted: int = 0
+    unknown_classes: list[str] = field(default_factory=list)
+
+    @property
+    def message(self) -> str:
+        found = len(self.violations) + self.omitted
+        listed = f"; the first {len(self.violations)} are listed" if self.omitted else ""
+        unknown = ""
+        if self.unknown_classes:
+            unknown = f"; classes the project lacks: {', '.join(self.unknown_classes[:20])}"
+        return f"nothing was imported: the file has {found} problem(s){listed}{unknown}"

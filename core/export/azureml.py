@@ -12,13 +12,8 @@ from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from core.domain.annotation_json import value_labels
-from core.export.records import (
-    ImageUrl,
-    Imported,
-    Record,
-    classification_value,
-    empty_value,
-)
+from core.export.jsonl import Line, kind
+from core.export.records import ImageUrl, Imported, Problem, Record, classification_value
 
 _BATCH = 500
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -110,42 +105,98 @@ def write_text_csv(records: Iterable[Record], out: IO[bytes], *, task_type: str)
     return count
 
 
-def read_image_jsonl(lines: Iterable[bytes], *, task_type: str) -> Iterator[Imported]:
+def read_image_jsonl(
+    lines: Iterable[Line | Problem], *, task_type: str
+) -> Iterator[Imported | Problem]:
     """Lines of AutoML for Images JSONL; `path` is the image_url as written (the caller maps it
-    back to an item path)."""
-    for raw in lines:
-        if not raw.strip():
+    back to an item path). A line whose label has the wrong shape is a problem at that line."""
+    for line in lines:
+        if isinstance(line, Problem):
+            yield line
             continue
-        line = json.loads(raw)
-        label = line.get("label")
-        value: dict[str, Any] | None
-        if task_type == "image_bounding_box":
-            value = {
-                "boxes": [
-                    {
-                        "label": b["label"],
-                        "x": b["topX"],
-                        "y": b["topY"],
-                        "w": b["bottomX"] - b["topX"],
-                        "h": b["bottomY"] - b["topY"],
-                    }
-                    for b in label or []
-                ]
-            }
-        elif task_type == "image_polygon":
-            value = {"polygons": [_polygon(p) for p in label or [] for _ in p["polygon"][:1]]}
-        else:
-            labels = label if isinstance(label, list) else [label] if label else []
-            value = classification_value(task_type, labels)
-        if value is None:
-            value = empty_value(task_type)
-        if value is not None:
-            yield Imported(line["image_url"], value)
+        url = line.doc.get("image_url")
+        if not isinstance(url, str) or not url:
+            yield Problem(line.where, f'"image_url" must be a string, not {kind(url)}')
+            continue
+        try:
+            value, parts = _value(task_type, line.doc.get("label"))
+        except _Shape as error:
+            yield Problem(line.where, str(error))
+            continue
+        yield Imported(url, value, where=line.where, parts=parts)
 
 
-def _polygon(part: dict[str, Any]) -> dict[str, Any]:
-    flat = part["polygon"][0]
-    return {
-        "label": part["label"],
-        "points": [[flat[i], flat[i + 1]] for i in range(0, len(flat) - 1, 2)],
-    }
+class _Shape(ValueError):
+    """A label of the wrong shape for the project's task type."""
+
+
+def _value(task_type: str, label: object) -> tuple[dict[str, Any] | None, tuple[str, ...]]:
+    if task_type == "image_bounding_box":
+        boxes = [_box(part, f"label[{i}]") for i, part in enumerate(_list(label))]
+        return {"boxes": boxes}, tuple(f"label[{i}]" for i in range(len(boxes)))
+    if task_type == "image_polygon":
+        polygons, parts = [], []
+        for i, part in enumerate(_list(label)):
+            for j, ring in enumerate(_rings(part, f"label[{i}]")):
+                polygons.append(ring)
+                parts.append(f"label[{i}].polygon[{j}]")
+        return {"polygons": polygons}, tuple(parts)
+    if task_type.endswith("multilabel"):
+        labels = _list(label)
+        for i, name in enumerate(labels):
+            if not isinstance(name, str):
+                raise _Shape(f'"label[{i}]" must be a class name (a string), not {kind(name)}')
+        return classification_value(task_type, labels), ()
+    if label is None or label == "":
+        return None, ()
+    if not isinstance(label, str):
+        raise _Shape(f'"label" must be a class name (a string), not {kind(label)}')
+    return classification_value(task_type, [label]), ()
+
+
+def _list(label: object) -> list[Any]:
+    if label is None:
+        return []
+    if not isinstance(label, list):
+        raise _Shape(f'"label" must be a list for this task type, not {kind(label)}')
+    return label
+
+
+def _fields(part: object, where: str, names: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(part, dict):
+        raise _Shape(f'"{where}" must be an object with {", ".join(names)}, not {kind(part)}')
+    missing = [name for name in names if name not in part]
+    if missing:
+        raise _Shape(f'"{where}" lacks {", ".join(missing)}')
+    if not isinstance(part["label"], str):
+        raise _Shape(f'"{where}.label" must be a class name (a string)')
+    return part
+
+
+def _number(value: object, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _Shape(f'"{where}" must be a number, not {kind(value)}')
+    return float(value)
+
+
+def _box(part: object, where: str) -> dict[str, Any]:
+    box = _fields(part, where, ("label", "topX", "topY", "bottomX", "bottomY"))
+    x, y, right, bottom = (
+        _number(box[k], f"{where}.{k}") for k in ("topX", "topY", "bottomX", "bottomY")
+    )
+    return {"label": box["label"], "x": x, "y": y, "w": right - x, "h": bottom - y}
+
+
+def _rings(part: object, where: str) -> list[dict[str, Any]]:
+    polygon = _fields(part, where, ("label", "polygon"))
+    rings = polygon["polygon"]
+    if not isinstance(rings, list) or not all(isinstance(ring, list) for ring in rings):
+        raise _Shape(f'"{where}.polygon" must be a list of [x1, y1, x2, y2, ...] lists')
+    found = []
+    for j, flat in enumerate(rings):
+        numbers = [_number(c, f"{where}.polygon[{j}][{k}]") for k, c in enumerate(flat)]
+        if len(numbers) % 2:
+            raise _Shape(f'"{where}.polygon[{j}]" has an odd count of coordinates')
+        points = [[numbers[k], numbers[k + 1]] for k in range(0, len(numbers), 2)]
+        found.append({"label": polygon["label"], "points": points})
+    return found

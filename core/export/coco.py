@@ -3,7 +3,8 @@ image listed, `area`/`bbox` computed for polygons, `iscrowd` 0. Classification b
 image-level annotations (a category without geometry).
 
 The writer streams: images go straight to `out` while annotations go to `spool` (a temp file
-the caller owns), appended after the images; so one pass over the items and flat memory."""
+the caller owns), appended after the images; so one pass over the items and flat memory. The
+reader is `core.export.coco_reader`."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ import json
 import shutil
 from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring
-from typing import IO, Any
+from typing import IO
 
 from core.domain.geometry import polygon_area
-from core.export.records import Imported, Record, classification_value, empty_value
+from core.export.records import Record
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _string = encode_basestring  # a JSON string literal (C speed)
@@ -93,47 +94,3 @@ def _annotations(
     for label in labels:
         found.append(f'{head}{category_id[label]},"area":0,"bbox":[]{tail}')
     return found
-
-
-def read_coco(data: IO[bytes], *, task_type: str, normalized: bool = False) -> list[Imported]:
-    """Every image of a COCO file with its labels (by category name; unknown names are kept for
-    the caller to report). Geometry is divided by the image size unless `normalized`."""
-    doc = json.load(data)
-    names = {c["id"]: c["name"] for c in doc.get("categories", [])}
-    images = {i["id"]: i for i in doc.get("images", [])}
-    parts: dict[Any, list[dict[str, Any]]] = {image_id: [] for image_id in images}
-    for ann in doc.get("annotations", []):
-        parts.setdefault(ann["image_id"], []).append(ann)
-    found = []
-    for image_id, anns in parts.items():
-        image = images.get(image_id)
-        if image is None:
-            continue
-        w = 1.0 if normalized else float(image.get("width") or 1)
-        h = 1.0 if normalized else float(image.get("height") or 1)
-        value = _value(task_type, anns, names, w, h)
-        if value is not None:
-            scores = [a["score"] for a in anns if "score" in a]
-            score = min(scores) if scores else None
-            found.append(Imported(image["file_name"], value, score))
-    return found
-
-
-def _value(
-    task_type: str, anns: list[dict[str, Any]], names: dict[Any, str], w: float, h: float
-) -> dict[str, Any] | None:
-    labels = [names.get(a["category_id"], str(a["category_id"])) for a in anns]
-    if task_type == "image_bounding_box":
-        boxes = []
-        for label, ann in zip(labels, anns, strict=True):
-            x, y, bw, bh = ann["bbox"]
-            boxes.append({"label": label, "x": x / w, "y": y / h, "w": bw / w, "h": bh / h})
-        return {"boxes": boxes} if boxes else empty_value(task_type)
-    if task_type == "image_polygon":
-        polygons = []
-        for label, ann in zip(labels, anns, strict=True):
-            for flat in ann.get("segmentation") or []:
-                points = [[flat[i] / w, flat[i + 1] / h] for i in range(0, len(flat) - 1, 2)]
-                polygons.append({"label": label, "points": points})
-        return {"polygons": polygons} if polygons else empty_value(task_type)
-    return classification_value(task_type, labels)

@@ -8,7 +8,8 @@ from collections.abc import Iterable, Iterator
 from typing import IO
 
 from core.domain.items import DERIVED_FIELDS
-from core.export.records import Imported, Record
+from core.export.jsonl import Line, kind
+from core.export.records import Imported, Problem, Record
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -24,13 +25,41 @@ def write_loupe_jsonl(records: Iterable[Record], out: IO[bytes], *, predictions:
     return count
 
 
-def read_loupe_jsonl(lines: Iterable[bytes]) -> Iterator[Imported]:
-    """Final values, or predictions of items that have none (with their confidence)."""
-    for raw in lines:
-        if not raw.strip():
+def read_loupe_jsonl(lines: Iterable[Line | Problem]) -> Iterator[Imported | Problem]:
+    """Final values, or predictions of items that have none (with their confidence); a line
+    with neither lists its item without a label."""
+    for line in lines:
+        if isinstance(line, Problem):
+            yield line
             continue
-        doc = json.loads(raw)
-        if doc.get("final") is not None:
-            yield Imported(doc["path"], doc["final"])
-        elif doc.get("prediction"):
-            yield Imported(doc["path"], doc["prediction"]["value"], doc["prediction"]["confidence"])
+        doc, where = line.doc, line.where
+        path = doc.get("path")
+        if not isinstance(path, str) or not path:
+            yield Problem(where, f'"path" must be the item\'s path (a string), not {kind(path)}')
+            continue
+        final, prediction = doc.get("final"), doc.get("prediction")
+        if final is not None:
+            if not isinstance(final, dict):
+                yield Problem(
+                    where, f'"final" must be a label value (an object), not {kind(final)}'
+                )
+                continue
+            yield Imported(path, final, where=where)
+        elif prediction is not None:
+            yield _prediction(path, prediction, where)
+        else:
+            yield Imported(path, None, where=where)
+
+
+def _prediction(path: str, prediction: object, where: str) -> Imported | Problem:
+    if not isinstance(prediction, dict) or not isinstance(prediction.get("value"), dict):
+        return Problem(where, '"prediction" must be an object with "value" (an object)')
+    confidence = prediction.get("confidence")
+    if confidence is not None and (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0 <= confidence <= 1
+    ):
+        return Problem(where, '"prediction.confidence" must be a number from 0 to 1')
+    score = None if confidence is None else float(confidence)
+    return Imported(path, prediction["value"], score, where=where)

@@ -107,11 +107,24 @@ ImageUrl = Callable[[str], str]
 @dataclass(frozen=True)
 class Imported:
     """One item's labels read from a file: its path and a value in Loupe's shape (geometry as
-    fractions of the image), with the score when the file carried one."""
+    fractions of the image; None when the file lists the item without a label), with the score
+    when the file carried one. `where` says where the record is in the file (`line 12`, `image
+    id 7`), `parts` where each shape or label of the value came from, in the value's order."""
 
     path: str
-    value: dict[str, Any]
+    value: dict[str, Any] | None
     score: float | None = None
+    where: str = ""
+    parts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What makes a file, or one record of it, unimportable, and where (`line 12`, `annotation
+    id 55`, `file`)."""
+
+    where: str
+    rule: str
 
 
 def empty_value(task_type: str) -> dict[str, Any] | None:

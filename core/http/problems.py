@@ -16,6 +16,7 @@ from starlette.exceptions import HTTPException
 from core.domain.errors import (
     Conflict,
     Forbidden,
+    InvalidImport,
     InvalidInput,
     LoupeError,
     NotFound,
@@ -63,6 +64,9 @@ async def _domain_error(request: Request, error: Exception) -> JSONResponse:
             extra: dict[str, Any] = {}
             if isinstance(error, InvalidInput):
                 extra["errors"] = [{"field": v.field, "rule": v.rule} for v in error.violations]
+            if isinstance(error, InvalidImport):
+                title = "File cannot be imported"
+                extra |= {"omitted": error.omitted, "unknownClasses": error.unknown_classes}
             return problem(status, title, str(error), request, **extra)
     return problem(400, "Bad request", str(error), request)
 

@@ -36,6 +36,8 @@ FAILURES = ContainerSpec("failures", partition_key="queue")
 """ML assist's state per project (`core.domain.assist.AssistState`)."""
 EVENTS = ContainerSpec("events", partition_key="projectId", indexes=(("at",),))
 EXPORTS = ContainerSpec("exports", partition_key="projectId", indexes=(("createdAt",),))
+IMPORTS = ContainerSpec("imports", partition_key="projectId")
+"""Import jobs (`core.domain.imports.ImportJob`): a re-sent file is recognised by its id."""
 INGEST = ContainerSpec("ingest", partition_key="projectId", indexes=(("run",),))
 """Initialization progress (a plan and one result per batch) and the refresh watermark."""
 USERS = ContainerSpec("users", partition_key="id")
@@ -45,7 +47,7 @@ STATS = ContainerSpec("stats", partition_key="projectId")
 
 ALL = (
     PROJECTS, PROJECT_NAMES, ITEMS, RUNS, ASSIST, EVENTS, EXPORTS, USERS, TOKENS, INGEST, STATS,
-    FAILURES,
+    FAILURES, IMPORTS,
 )  # fmt: skip
 
 M = TypeVar("M", bound=DomainModel)

@@ -1,36 +1,52 @@
 """Imports: labels from COCO, Azure ML JSONL/MLTable (the way off the retired Azure service) and
 Loupe JSONL, matched to items by path, set as pre-labels (the item's prediction, for labelers
-to confirm) or as final labels; a report names unmatched paths, unknown classes and values
-that break the task type's rules."""
+to confirm) or as final labels.
+
+All or nothing, from the caller's side: the whole file is read and checked first
+(`core.services.import_plan`), and any problem refuses it with nothing written. Then items are
+written one by one (Cosmos has no transaction across documents), each etag-checked and retried
+when someone changed it meanwhile. Writing is idempotent: an item already as the file says is
+left alone, so sending the same file again after an interruption completes it, and the import
+job document (`core.domain.imports`) says that it was resumed."""
 
 from __future__ import annotations
 
-import io
+import contextlib
+import hashlib
+import json
 import re
-import zipfile
+import shutil
+import tempfile
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import IO, Any
+from typing import IO
 from urllib.parse import unquote, urlsplit
 
-from core.domain.annotation_json import value_labels
 from core.domain.datasets import dataset_root, upload_prefix
-from core.domain.errors import InvalidAnnotation, InvalidInput, PreconditionFailed
+from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
+from core.domain.imports import ImportJob, ImportStatus, import_job_id
 from core.domain.items import Annotation, Item, ItemState, Prediction
 from core.domain.labels import label_names
+from core.domain.progress import Delta
 from core.domain.projects import Project, Role
-from core.export import azureml, coco, loupe_jsonl
-from core.export.records import Imported, keep_labels
-from core.ports import Deps, Query, Where
-from core.services.collections import ITEMS
-from core.services.labeling import validated
+from core.domain.task_types import TaskType
+from core.export import azureml, loupe_jsonl
+from core.export.coco_reader import read_coco
+from core.export.jsonl import json_lines
+from core.export.records import Imported, Problem
+from core.ports import Deps, Document, Query, Where
+from core.services.collections import IMPORTS, ITEMS, load, scan
+from core.services.import_plan import Plan, Planned, plan_import
+from core.services.projects import get_project
 from core.services.versioned import Versioned
-from core.services.worklog import RETRIES, changed, count, member_project, read_item, save_item
+from core.services.worklog import RETRIES, changed, count, member_project, save_item
 
 BATCH = 100
+SPOOL = 8 << 20
 _UPLOADS = re.compile(r"\A" + upload_prefix("[^/]+"))
-SHOWN = 1000
+IMPORT_RUN = "import"
+"""The run name of imported pre-labels (ML assist's are its run ids)."""
 
 
 class ImportFormat(StrEnum):
@@ -46,14 +62,22 @@ class ImportMode(StrEnum):
 
 @dataclass
 class ImportReport:
+    job: str
     records: int = 0
+    """Records read from the file."""
     updated: int = 0
+    """Items this request changed."""
+    unchanged: int = 0
+    """Items already as the file says (a file sent again)."""
     unmatched: int = 0
     unmatched_paths: list[str] = field(default_factory=list)
-    unknown_classes: list[str] = field(default_factory=list)
-    invalid: list[str] = field(default_factory=list)
+    """Paths of the file the project has no item for (skipped; the first 1,000)."""
+    without_labels: int = 0
+    """Records that list an item without a label (skipped)."""
     kept_labeled: int = 0
     """Pre-labels not set because the item already has a human label."""
+    resumed: bool = False
+    """The same file was sent before and that import did not finish: this one completed it."""
 
 
 def import_labels(
@@ -67,154 +91,230 @@ def import_labels(
     normalized: bool = False,
 ) -> ImportReport:
     project = member_project(deps, project_id, actor, Role.OWNER)
+    _check_format(project, format)
+    with _seekable(data) as source:
+        digest = _sha256(source)
+        plan = plan_import(deps, project, _records(deps, project, format, source, normalized))
+    job_id = import_job_id(project.id, actor, format.value, mode.value, normalized, digest)
+    report = ImportReport(
+        job=job_id,
+        records=plan.records,
+        unmatched=plan.unmatched,
+        unmatched_paths=plan.unmatched_paths,
+        without_labels=plan.without_labels,
+    )
+    job = _begin(deps, project, actor, format, mode, normalized, digest, plan, report)
+    for start in range(0, len(plan.entries), BATCH):
+        _apply(deps, project, actor, plan, plan.entries[start : start + BATCH], mode, report)
+    finished = job.model_copy(
+        update={
+            "status": ImportStatus.APPLIED,
+            "updated": report.updated,
+            "finished_at": deps.clock.now(),
+        }
+    )
+    deps.documents.container(IMPORTS).upsert(finished.to_doc())
+    return report
+
+
+def _check_format(project: Project, format: ImportFormat) -> None:
+    text = project.task_type.value.startswith("text_")
+    if format is ImportFormat.COCO and text:
+        raise InvalidInput.one(
+            "format", "COCO holds image labels; a text project imports loupe_jsonl"
+        )
+    if format is ImportFormat.AZUREML_JSONL and project.task_type is TaskType.TEXT_NER:
+        raise InvalidInput.one(
+            "format", "Azure ML JSONL holds image and class labels; NER imports loupe_jsonl"
+        )
+
+
+def _records(
+    deps: Deps, project: Project, format: ImportFormat, source: IO[bytes], normalized: bool
+) -> Iterator[Imported | Problem]:
     task_type = project.task_type.value
     if format is ImportFormat.COCO:
-        found: Iterable[Imported] = coco.read_coco(data, task_type=task_type, normalized=normalized)
-    elif format is ImportFormat.AZUREML_JSONL:
-        found = _from_urls(
-            deps, project, azureml.read_image_jsonl(_lines(data), task_type=task_type)
-        )
-    else:
-        found = loupe_jsonl.read_loupe_jsonl(_lines(data))
-    report = ImportReport()
-    known = label_names(project.label_classes)
-    unknown: set[str] = set()
-    batch: list[Imported] = []
-    for record in found:
-        report.records += 1
-        unknown.update(set(value_labels(record.value)) - known)
-        batch.append(record)
-        if len(batch) == BATCH:
-            _apply(deps, project, actor, batch, mode, report)
-            batch = []
-    _apply(deps, project, actor, batch, mode, report)
-    report.unknown_classes = sorted(unknown)
-    return report
+        return read_coco(source, task_type=task_type, normalized=normalized)
+    if format is ImportFormat.AZUREML_JSONL:
+        found = azureml.read_image_jsonl(json_lines(source), task_type=task_type)
+        return _from_urls(deps, project, found)
+    return loupe_jsonl.read_loupe_jsonl(json_lines(source))
+
+
+@contextlib.contextmanager
+def _seekable(data: IO[bytes]) -> Iterator[IO[bytes]]:
+    """The readers pass over the file more than once: a stream is spooled first."""
+    if data.seekable():
+        data.seek(0)
+        yield data
+        return
+    with tempfile.SpooledTemporaryFile(SPOOL) as copy:
+        shutil.copyfileobj(data, copy, 1 << 20)
+        copy.seek(0)
+        yield copy
+
+
+def _sha256(source: IO[bytes]) -> str:
+    digest = hashlib.sha256()
+    while chunk := source.read(1 << 20):
+        digest.update(chunk)
+    source.seek(0)
+    return digest.hexdigest()
+
+
+def _begin(
+    deps: Deps,
+    project: Project,
+    actor: str,
+    format: ImportFormat,
+    mode: ImportMode,
+    normalized: bool,
+    digest: str,
+    plan: Plan,
+    report: ImportReport,
+) -> ImportJob:
+    """Record the job before the first write, so that a later attempt knows this one began."""
+    container = deps.documents.container(IMPORTS)
+    found = container.get(project.id, report.job)
+    before = load(ImportJob, found) if found else None
+    report.resumed = before is not None and before.status is ImportStatus.APPLYING
+    job = ImportJob(
+        id=report.job,
+        project_id=project.id,
+        actor=actor,
+        format=format.value,
+        mode=mode.value,
+        normalized=normalized,
+        sha256=digest,
+        attempts=before.attempts + 1 if before else 1,
+        items=len(plan.entries),
+        started_at=deps.clock.now(),
+    )
+    container.upsert(job.to_doc())
+    return job
 
 
 def _apply(
     deps: Deps,
     project: Project,
     actor: str,
-    batch: list[Imported],
+    plan: Plan,
+    batch: list[Planned],
     mode: ImportMode,
     report: ImportReport,
 ) -> None:
-    if not batch:
-        return
-    paths = list(dict.fromkeys(r.path for r in batch))
-    query = Query(where=(Where("path", "in", paths),), page_size=len(paths))
-    page = deps.documents.container(ITEMS).query(project.id, query)
-    ids = {d.body["path"]: d.id for d in page.documents}
-    known = label_names(project.label_classes)
-    for record in batch:
-        if record.path not in ids:
+    """One batch: its items read in one query, each written unless it is already so."""
+    _same_classes(deps, project, plan, report)
+    query = Query(where=(Where("path", "in", [e.path for e in batch]),), page_size=len(batch))
+    found = {d.body["path"]: d for d in scan(deps.documents.container(ITEMS), project.id, query)}
+    delta = Delta()
+    for entry in batch:
+        document = found.get(entry.path)
+        if document is None:  # removed since it was checked
             report.unmatched += 1
-            if len(report.unmatched_paths) < SHOWN:
-                report.unmatched_paths.append(record.path)
             continue
-        value = keep_labels(record.value, known)
-        if value is None or (value_labels(record.value) and not value_labels(value)):
-            continue  # nothing left once unknown classes are dropped (reported)
-        if _set(deps, project, actor, ids[record.path], value, record.score, mode, report):
-            report.updated += 1
+        delta += _set(deps, project, actor, entry, document, mode, report)
+    count(deps, project.id, actor, delta)
+
+
+def _same_classes(deps: Deps, project: Project, plan: Plan, report: ImportReport) -> None:
+    """The values were checked against the classes of the project when the file was read."""
+    now = get_project(deps, project_id=project.id).value
+    if label_names(now.label_classes) != plan.label_classes:
+        raise Conflict(
+            "the project's label classes changed while this import was being written "
+            f"({report.updated} item(s) written so far): send the same file again; it is "
+            "checked against the classes as they are now, and items already written are kept"
+        )
 
 
 def _set(
     deps: Deps,
     project: Project,
     actor: str,
-    item_id: str,
-    value: dict[str, Any],
-    score: float | None,
+    entry: Planned,
+    document: Document,
     mode: ImportMode,
     report: ImportReport,
-) -> bool:
+) -> Delta:
+    """Write one item, re-read and retried when a labeler changed it meanwhile."""
+    value = json.loads(entry.value)
     for _ in range(RETRIES):
-        current = read_item(deps, project.id, item_id)
-        item = current.value
+        current = Versioned(load(Item, document), document.etag)
+        after = _imported(current.value, value, entry.score, mode, actor, deps, report)
+        if after is None:
+            return Delta()
         try:
-            normal = validated(project, item, value).to_json()
-        except InvalidAnnotation as error:
-            if len(report.invalid) < SHOWN:
-                report.invalid.append(f"{item.path}: {error.violations[0].rule}")
-            return False
-        now = deps.clock.now()
-        if mode is ImportMode.PRELABEL:
-            if item.state is not ItemState.UNLABELED:
-                report.kept_labeled += 1
-                return False
-            guess = Prediction(
-                value=normal, confidence=1.0 if score is None else score, run="import"
-            )
-            after = item.model_copy(update={"prediction": guess, "updated_at": now})
-        else:
-            mine = Annotation(user=actor, at=now, value=normal)
-            kept = [a for a in item.annotations if a.user != actor]
-            after = item.model_copy(
-                update={
-                    "state": ItemState.LABELED,
-                    "final": normal,
-                    "annotations": [*kept, mine],
-                    "lease": None,
-                    "updated_at": now,
-                }
-            )
-        try:
-            saved = _save(deps, current, after, actor, mode)
+            saved = save_item(deps, current, after, actor=actor, action=f"item.imported.{mode}")
         except PreconditionFailed:
+            fresh = deps.documents.container(ITEMS).get(project.id, current.value.id)
+            if fresh is None:
+                report.unmatched += 1
+                return Delta()
+            document = fresh
             continue
-        count(deps, project.id, actor, changed(item, saved.value))
-        return True
-    return False
+        report.updated += 1
+        return changed(current.value, saved.value)
+    raise Conflict(
+        f"item {entry.path!r} kept changing while this import wrote it ({report.updated} "
+        "item(s) written so far): send the same file again to finish; items already written "
+        "are kept"
+    )
 
 
-def _save(
-    deps: Deps, current: Versioned[Item], after: Item, actor: str, mode: ImportMode
-) -> Versioned[Item]:
-    return save_item(deps, current, after, actor=actor, action=f"item.imported.{mode.value}")
+def _imported(
+    item: Item,
+    value: dict[str, object],
+    score: float | None,
+    mode: ImportMode,
+    actor: str,
+    deps: Deps,
+    report: ImportReport,
+) -> Item | None:
+    """The item as the import leaves it; None when it is left as it is (and counted so)."""
+    now = deps.clock.now()
+    if mode is ImportMode.PRELABEL:
+        if item.state is not ItemState.UNLABELED:
+            report.kept_labeled += 1
+            return None
+        guess = Prediction(value=value, confidence=1.0 if score is None else score, run=IMPORT_RUN)
+        if item.prediction == guess:
+            report.unchanged += 1
+            return None
+        return item.model_copy(update={"prediction": guess, "updated_at": now})
+    mine = next((a for a in item.annotations if a.user == actor), None)
+    if (
+        item.state is ItemState.LABELED
+        and item.final == value
+        and mine is not None
+        and mine.value == value
+        and item.lease is None
+    ):
+        report.unchanged += 1
+        return None
+    kept = [a for a in item.annotations if a.user != actor]
+    return item.model_copy(
+        update={
+            "state": ItemState.LABELED,
+            "final": value,
+            "annotations": [*kept, Annotation(user=actor, at=now, value=value)],
+            "lease": None,
+            "updated_at": now,
+        }
+    )
 
 
-def _lines(data: IO[bytes]) -> Iterator[bytes]:
-    """JSONL lines of a plain file, or of every .jsonl inside a zip (an MLTable folder)."""
-    head = data.read(4)
-    rest = io.BufferedReader(_Prefixed(head, data))
-    if head != b"PK\x03\x04":
-        yield from rest
-        return
-    if data.seekable():  # read the zip where it is (the API spools uploads to a temp file)
-        data.seek(0)
-        source: IO[bytes] = data
-    else:
-        source = io.BytesIO(rest.read())
-    with zipfile.ZipFile(source) as archive:
-        for name in sorted(archive.namelist()):
-            if name.endswith(".jsonl"):
-                with archive.open(name) as part:
-                    yield from part
-
-
-class _Prefixed(io.RawIOBase):
-    def __init__(self, head: bytes, rest: IO[bytes]) -> None:
-        self._head, self._rest = head, rest
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        data = self._head or self._rest.read(len(buffer))
-        self._head = b""
-        buffer[: len(data)] = data
-        return len(data)
-
-
-def _from_urls(deps: Deps, project: Project, found: Iterable[Imported]) -> Iterator[Imported]:
+def _from_urls(
+    deps: Deps, project: Project, found: Iterable[Imported | Problem]
+) -> Iterator[Imported | Problem]:
     """Azure ML names images by URL: azureml://…/paths/<blob>, or a blob URL; back to paths."""
     container, prefix = dataset_root(
         project.dataset, project_id=project.id, upload_container=deps.data_container
     )
     for record in found:
-        yield Imported(item_path(record.path, container, prefix), record.value, record.score)
+        if isinstance(record, Imported):
+            record = replace(record, path=item_path(record.path, container, prefix))
+        yield record
 
 
 def item_path(url: str, container: str, prefix: str) -> str:

@@ -123,7 +123,7 @@ def test_cli_client_exports_and_imports(world: World, tmp_path: Path) -> None:
         client=world.client(),
         **common,  # type: ignore[arg-type]
     )
-    assert (report["updated"], report["unmatched"], report["unknownClasses"]) == (30, 0, [])
+    assert (report["updated"], report["unmatched"], report["unchanged"]) == (30, 0, 0)
     assert same(finals(world.deps, target), finals(world.deps, world.project))
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from pycocotools.coco import COCO  # type: ignore[import-untyped]
 
-from core.domain.errors import Forbidden, InvalidInput
+from core.domain.errors import Forbidden, InvalidImport, InvalidInput
 from core.domain.exports import ExportFormat
 from core.domain.items import Item, ItemState, MediaFacts
 from core.domain.messages import EXPORT_RUN
@@ -147,7 +147,7 @@ def test_streamed_coco_round_trips_into_another_project(deps: Deps, tmp_path: Pa
         mode=ImportMode.FINAL,
     )
     assert report.unmatched == 3 and sorted(report.unmatched_paths)[0].startswith("todo/")
-    assert report.updated == 30 and not report.unknown_classes
+    assert report.updated == 30 and report.unchanged == 0 and not report.resumed
     assert same(finals(deps, target), finals(deps, source))
 
 
@@ -198,27 +198,31 @@ def test_azureml_and_loupe_jsonl_round_trip_as_prelabels_and_finals(deps: Deps) 
     assert finals(deps, target) == finals(deps, source)
 
 
-def test_import_reports_unknown_classes_and_invalid_values(deps: Deps) -> None:
+def test_import_with_unknown_classes_or_invalid_values_is_refused_whole(deps: Deps) -> None:
     project = running_project(deps, task_type="image_bounding_box", classes=CLASSES)
-    add_items(deps, project, 2, media=MEDIA)
+    add_items(deps, project, 3, media=MEDIA)
     lines = [
         {"path": "img/000000.jpg", "final": {"boxes": [box("cat", 1), box("zebra", 2)]}},
         {"path": "img/000001.jpg", "final": {"boxes": [{**box("dog", 1), "w": 2.0}]}},
+        {"path": "img/000002.jpg", "final": {"boxes": [box("dog", 3)]}},
         {"path": "nowhere.jpg", "final": {"boxes": []}},
     ]
     data = b"".join(json.dumps(line).encode() + b"\n" for line in lines)
-    report = import_labels(
-        deps,
-        project_id=project.id,
-        actor="olive",
-        format=ImportFormat.LOUPE_JSONL,
-        data=io.BytesIO(data),
-        mode=ImportMode.FINAL,
-    )
-    assert report.unknown_classes == ["zebra"]
-    assert report.unmatched_paths == ["nowhere.jpg"]
-    assert len(report.invalid) == 1 and report.invalid[0].startswith("img/000001.jpg")
-    assert finals(deps, project) == {"img/000000.jpg": {"boxes": [box("cat", 1)]}}
+    with pytest.raises(InvalidImport) as refused:
+        import_labels(
+            deps,
+            project_id=project.id,
+            actor="olive",
+            format=ImportFormat.LOUPE_JSONL,
+            data=io.BytesIO(data),
+            mode=ImportMode.FINAL,
+        )
+    problems = [(v.field, v.rule) for v in refused.value.violations]
+    assert [where for where, _ in problems] == ["line 1", "line 2"]
+    assert "'zebra' is not a label class" in problems[0][1]
+    assert problems[1][1].startswith("boxes[0].w")
+    assert refused.value.unknown_classes == ["zebra"]
+    assert finals(deps, project) == {}  # not even the good line 3
 
 
 def test_who_may_export_and_what_is_refused(deps: Deps) -> None:

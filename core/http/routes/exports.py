@@ -36,13 +36,15 @@ class ExportList(DomainModel):
 
 
 class ImportOut(DomainModel):
-    records: int
-    updated: int
-    unmatched: int
-    unmatched_paths: list[str]
-    unknown_classes: list[str]
-    invalid: list[str]
-    kept_labeled: int
+    job: str = Field(description="The import's id: the same file and options give the same one")
+    records: int = Field(description="Records read from the file")
+    updated: int = Field(description="Items this request changed")
+    unchanged: int = Field(description="Items already as the file says (a file sent again)")
+    unmatched: int = Field(description="Records whose path is no item of the project (skipped)")
+    unmatched_paths: list[str] = Field(description="The first 1,000 unmatched paths")
+    without_labels: int = Field(description="Records listing an item without a label (skipped)")
+    kept_labeled: int = Field(description="Pre-labels not set: the item has a human label")
+    resumed: bool = Field(description="This request finished an earlier, interrupted import")
 
 
 def _out(view: exports.ExportView) -> ExportOut:
@@ -114,7 +116,9 @@ async def import_labels(
     normalized: bool = False,
 ) -> ImportOut:
     """Labels from a COCO, Azure ML JSONL (or a zipped MLTable folder) or Loupe JSONL file in
-    the request body, matched to items by path."""
+    the request body, matched to items by path. The whole file is checked first: any problem
+    answers 422 with every problem's place in `errors` (the first 100) and nothing is written.
+    Sending the same file again is safe, and completes an import that was cut off."""
     kind = imports.check_format(format)
     with tempfile.SpooledTemporaryFile(SPOOL) as file:
         async for chunk in request.stream():

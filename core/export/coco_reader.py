@@ -1,0 +1,270 @@
+"""Reading a COCO file for import, streamed: three passes over the (seekable) file, one per
+list, so memory holds the categories, one entry per image and each shape as compact JSON, never
+the parsed document. What cannot be imported is a `Problem` naming the image or annotation id."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Generator, Iterator
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+import ijson  # type: ignore[import-untyped]  # no stubs shipped
+
+from core.export.jsonl import kind
+from core.export.records import Imported, Problem, classification_value
+
+_BOM = b"\xef\xbb\xbf"
+PRECISE_UP_TO = 64 << 20
+"""A syntax error in a file up to this size is located to its line and column (by parsing it
+again with Python's own parser); in a larger one, to the 64 KiB block it is in."""
+_GEOMETRY = {"image_bounding_box": "boxes", "image_polygon": "polygons"}
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+class _Bad(Exception):
+    def __init__(self, where: str, rule: str) -> None:
+        super().__init__(rule)
+        self.where, self.rule = where, rule
+
+
+@dataclass
+class _Image:
+    where: str
+    path: str
+    width: float
+    height: float
+    parts: list[tuple[str, str]] = field(default_factory=list)
+    """(where, the shape as JSON, or a class name) of each annotation."""
+    score: float | None = None
+
+
+def read_coco(
+    data: IO[bytes], *, task_type: str, normalized: bool = False
+) -> Iterator[Imported | Problem]:
+    """Every image of a seekable COCO file with its labels (classes by category name; geometry
+    divided by the image size unless `normalized`), then nothing more if the file is not JSON."""
+    source = _Source(data)
+    if problem := source.opening():
+        yield problem
+        return
+    try:
+        names = yield from _categories(source)
+        images = yield from _images(source, task_type, normalized)
+        yield from _annotations(source, task_type, names, images)
+    except ijson.JSONError as error:
+        yield Problem("file", _syntax(source, error))
+        return
+    for image_id, image in images.items():
+        yield from _record(task_type, image_id, image)
+
+
+def _categories(source: _Source) -> Generator[Problem, None, dict[Any, str]]:
+    names: dict[Any, str] = {}
+    for index, category in source.items("categories"):
+        where = f"categories[{index}]"
+        try:
+            cat = _object(category, where, ("id", "name"))
+            key = _id(cat["id"], where, "id")
+            if not isinstance(cat["name"], str) or not cat["name"]:
+                raise _Bad(where, f'"name" must be a class name, not {kind(cat["name"])}')
+            if key in names:
+                raise _Bad(where, f"id {key!r} is also the id of category {names[key]!r}")
+        except _Bad as bad:
+            yield Problem(bad.where, bad.rule)
+            continue
+        names[key] = cat["name"]
+    return names
+
+
+def _images(
+    source: _Source, task_type: str, normalized: bool
+) -> Generator[Problem, None, dict[Any, _Image]]:
+    images: dict[Any, _Image] = {}
+    by_path: dict[str, Any] = {}
+    sized = task_type in _GEOMETRY and not normalized
+    for index, image in source.items("images"):
+        try:
+            found = _object(image, f"images[{index}]", ("id", "file_name"))
+            key = _id(found["id"], f"images[{index}]", "id")
+            where = f"image id {key!r}"
+            path = found["file_name"]
+            if not isinstance(path, str) or not path:
+                raise _Bad(where, f'"file_name" must be the item\'s path, not {kind(path)}')
+            if key in images:
+                raise _Bad(where, f"is listed twice (images[{index}] again)")
+            if path in by_path:
+                raise _Bad(where, f"{path!r} is also the file of image id {by_path[path]!r}")
+            width, height = (_size(found, k, where) if sized else 1.0 for k in ("width", "height"))
+        except _Bad as bad:
+            yield Problem(bad.where, bad.rule)
+            continue
+        images[key] = _Image(where, path, width, height)
+        by_path[path] = key
+    return images
+
+
+def _annotations(
+    source: _Source, task_type: str, names: dict[Any, str], images: dict[Any, _Image]
+) -> Iterator[Problem]:
+    for index, annotation in source.items("annotations"):
+        where = f"annotations[{index}]"
+        try:
+            ann = _object(annotation, where, ("image_id", "category_id"))
+            if isinstance(ann.get("id"), int | str) and not isinstance(ann["id"], bool):
+                where = f"annotation id {ann['id']!r}"
+            image = images.get(_id(ann["image_id"], where, "image_id"))
+            if image is None:
+                raise _Bad(where, f"image_id {ann['image_id']!r} is not an image of this file")
+            name = names.get(_id(ann["category_id"], where, "category_id"))
+            if name is None:
+                raise _Bad(where, f"category_id {ann['category_id']!r} is not in the categories")
+            shapes = _shapes(task_type, ann, name, image, where)
+            score = _score(ann, where)
+        except _Bad as bad:
+            yield Problem(bad.where, bad.rule)
+            continue
+        image.parts.extend((where, shape) for shape in shapes)
+        if score is not None:
+            image.score = score if image.score is None else min(image.score, score)
+
+
+def _shapes(task_type: str, ann: dict[str, Any], name: str, image: _Image, where: str) -> list[str]:
+    """The annotation's shapes as JSON in Loupe's form (a class name for classification)."""
+    w, h = image.width, image.height
+    if task_type == "image_bounding_box":
+        bbox = ann.get("bbox")
+        if not isinstance(bbox, list) or len(bbox) != 4:
+            raise _Bad(where, '"bbox" must be [x, y, width, height] for a box project')
+        x, y, bw, bh = (_number(c, where, "bbox") for c in bbox)
+        return [_dumps({"label": name, "x": x / w, "y": y / h, "w": bw / w, "h": bh / h})]
+    if task_type == "image_polygon":
+        rings = ann.get("segmentation")
+        if isinstance(rings, dict):
+            raise _Bad(where, "is an RLE mask (iscrowd); only polygon segmentations import")
+        if not isinstance(rings, list) or not rings:
+            raise _Bad(where, '"segmentation" must be a list of [x1, y1, x2, y2, ...] polygons')
+        shapes = []
+        for j, flat in enumerate(rings):
+            if not isinstance(flat, list) or len(flat) % 2:
+                raise _Bad(where, f'"segmentation[{j}]" must be an even list of coordinates')
+            numbers = [_number(c, where, f"segmentation[{j}]") for c in flat]
+            points = [[numbers[k] / w, numbers[k + 1] / h] for k in range(0, len(numbers), 2)]
+            shapes.append(_dumps({"label": name, "points": points}))
+        return shapes
+    return [name]
+
+
+def _record(task_type: str, image_id: Any, image: _Image) -> Iterator[Imported | Problem]:
+    wheres = tuple(where for where, _ in image.parts)
+    key = _GEOMETRY.get(task_type)
+    if key is not None:
+        shapes = json.loads("[" + ",".join(shape for _, shape in image.parts) + "]")
+        yield Imported(image.path, {key: shapes}, image.score, image.where, wheres)
+        return
+    first: dict[str, str] = {}
+    for where, label in image.parts:
+        first.setdefault(label, where)
+    if len(first) > 1 and not task_type.endswith("multilabel"):
+        shown = ", ".join(repr(label) for label in first)
+        yield Problem(image.where, f"has {len(first)} classes ({shown}): the project takes one")
+        return
+    value = classification_value(task_type, list(first))
+    order = tuple(first[label] for label in (value or {}).get("labels", first))
+    yield Imported(image.path, value, image.score, image.where, order)
+
+
+def _object(raw: object, where: str, required: tuple[str, ...]) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise _Bad(where, f"must be an object, not {kind(raw)}")
+    missing = [name for name in required if name not in raw]
+    if missing:
+        raise _Bad(where, f"lacks {', '.join(repr(name) for name in missing)}")
+    return raw
+
+
+def _id(raw: object, where: str, key: str) -> int | str:
+    if not isinstance(raw, int | str) or isinstance(raw, bool):
+        raise _Bad(where, f'"{key}" must be an id (a whole number or a string), not {kind(raw)}')
+    return raw
+
+
+def _number(raw: object, where: str, key: str) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not math.isfinite(raw):
+        raise _Bad(where, f'"{key}" must hold numbers, not {kind(raw)}')
+    return float(raw)
+
+
+def _size(image: dict[str, Any], key: str, where: str) -> float:
+    raw = image.get(key)
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw > 0:
+        raise _Bad(
+            where,
+            f'"{key}" must be the image\'s size in pixels (a positive number) to turn pixel '
+            "geometry into fractions; or import with normalized=true if it is in fractions",
+        )
+    return float(raw)
+
+
+def _score(ann: dict[str, Any], where: str) -> float | None:
+    raw = ann.get("score")
+    if raw is None:
+        return None
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not 0 <= raw <= 1:
+        raise _Bad(where, '"score" must be a number from 0 to 1')
+    return float(raw)
+
+
+class _Source:
+    """The file, rewound for each pass, without a UTF-8 byte-order mark (yajl refuses one)."""
+
+    def __init__(self, data: IO[bytes]) -> None:
+        self._data = data
+        self._start = 0
+
+    def opening(self) -> Problem | None:
+        """Why the file is not a COCO document, judged by its start; None if it may be one."""
+        self._data.seek(0)
+        head = self._data.read(4096)
+        if head.startswith(_BOM):
+            self._start = len(_BOM)
+        text = head[self._start :].lstrip()
+        if not text:
+            return Problem("file", "is empty; a COCO file is a JSON object with images")
+        if text[:1] == b"{":
+            return None
+        what = "a list" if text[:1] == b"[" else "not JSON"
+        return Problem("file", f"is {what}; a COCO file is one JSON object with images")
+
+    def items(self, key: str) -> Iterator[tuple[int, Any]]:
+        self._data.seek(self._start)
+        yield from enumerate(ijson.items(self, f"{key}.item", use_float=True))
+
+    def read(self, size: int = -1) -> bytes:
+        return self._data.read(size)
+
+    def tell(self) -> int:
+        return self._data.tell()
+
+    def whole(self) -> bytes | None:
+        self._data.seek(0, 2)
+        if self._data.tell() > PRECISE_UP_TO:
+            return None
+        self._data.seek(self._start)
+        return self._data.read()
+
+
+def _syntax(source: _Source, error: Exception) -> str:
+    """Where the JSON breaks: line and column when Python's parser finds it too."""
+    near = source.tell()
+    whole = source.whole()
+    if whole is not None:
+        try:
+            json.loads(whole)
+        except json.JSONDecodeError as found:
+            return f"is not valid JSON: {found.msg} at line {found.lineno} column {found.colno}"
+        except (UnicodeDecodeError, RecursionError, ValueError) as found:
+            return f"is not valid JSON: {found}"
+    first = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return f"is not valid JSON: {first.removeprefix('b').strip(chr(39))} (before byte {near})"

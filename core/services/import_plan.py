@@ -1,0 +1,157 @@
+"""Checking an import before anything is written: every record read, matched to an item by its
+path, and its value validated for the project's task type and classes (the labeling rules);
+every problem collected with where it is in the file. What comes out is a compact plan, each
+item's normalized value as JSON, which `core.services.imports` applies; or `InvalidImport`.
+
+Paths the project has no item for are reported and skipped, not refused: a file often covers
+more than the project (a COCO file of a whole dataset, a project of part of it). A file none of
+whose paths match is refused, as that is a wrong path prefix far more often than a choice."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from core.domain.annotation_json import value_labels
+from core.domain.errors import InvalidAnnotation, InvalidImport, Violation
+from core.domain.items import Item
+from core.domain.labels import label_names
+from core.domain.projects import Project
+from core.export.records import Imported, Problem
+from core.ports import Deps, Query, Where
+from core.services.collections import ITEMS, load, scan
+from core.services.labeling import validated
+
+SHOWN = 100
+"""Problems listed in the refusal (the count of the others is given)."""
+COUNTED = 100_000
+"""A file stops being read after this many problems: it is not a labels file."""
+SHOWN_PATHS = 1000
+MATCH_BATCH = 100
+"""Paths looked up in one query (a Cosmos query's text stays well under its size limit)."""
+_PART = re.compile(r"(boxes|polygons|spans|labels)\[(\d+)\]\.?(.*)")
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    path: str
+    value: str
+    """The validated, normalized value as compact JSON: a fraction of its parsed size."""
+    score: float | None
+
+
+@dataclass
+class Plan:
+    label_classes: frozenset[str]
+    """The classes the values were checked against: applying stops if they change."""
+    entries: list[Planned] = field(default_factory=list)
+    records: int = 0
+    unmatched: int = 0
+    unmatched_paths: list[str] = field(default_factory=list)
+    without_labels: int = 0
+
+
+class Problems:
+    def __init__(self) -> None:
+        self.shown: list[Violation] = []
+        self.total = 0
+        self.unknown: set[str] = set()
+
+    def add(self, where: str, rule: str) -> None:
+        self.total += 1
+        if len(self.shown) < SHOWN:
+            self.shown.append(Violation(where, rule))
+
+    @property
+    def full(self) -> bool:
+        return self.total >= COUNTED
+
+    def check(self) -> None:
+        if self.total:
+            if self.full:
+                self.shown.append(Violation("file", f"reading stopped after {COUNTED} problems"))
+            raise InvalidImport(
+                self.shown,
+                omitted=self.total - min(self.total, SHOWN),
+                unknown_classes=sorted(self.unknown)[:SHOWN],
+            )
+
+
+def plan_import(deps: Deps, project: Project, records: Iterable[Imported | Problem]) -> Plan:
+    """The whole file checked; `InvalidImport` lists what is wrong, and then nothing is done."""
+    plan = Plan(label_classes=label_names(project.label_classes))
+    problems = Problems()
+    first: dict[str, str] = {}
+    batch: list[Imported] = []
+    for record in records:
+        if isinstance(record, Problem):
+            problems.add(record.where, record.rule)
+            if problems.full:
+                break
+            continue
+        plan.records += 1
+        if record.value is None:
+            plan.without_labels += 1
+        elif record.path in first:
+            problems.add(record.where, f"{record.path!r} is also at {first[record.path]}")
+        else:
+            first[record.path] = record.where
+            batch.append(record)
+            if len(batch) == MATCH_BATCH:
+                _check(deps, project, batch, plan, problems)
+                batch = []
+    _check(deps, project, batch, plan, problems)
+    if not problems.total and not plan.entries:
+        problems.add("file", _empty(plan))
+    problems.check()
+    return plan
+
+
+def _check(
+    deps: Deps, project: Project, batch: list[Imported], plan: Plan, problems: Problems
+) -> None:
+    if not batch:
+        return
+    paths = [record.path for record in batch]
+    query = Query(where=(Where("path", "in", paths),), page_size=len(paths))
+    found = {d.body["path"]: d for d in scan(deps.documents.container(ITEMS), project.id, query)}
+    for record in batch:
+        assert record.value is not None
+        document = found.get(record.path)
+        if document is None:
+            plan.unmatched += 1
+            if len(plan.unmatched_paths) < SHOWN_PATHS:
+                plan.unmatched_paths.append(record.path)
+            continue
+        try:
+            normal = validated(project, load(Item, document), record.value)
+        except InvalidAnnotation as error:
+            problems.unknown.update(set(value_labels(record.value)) - plan.label_classes)
+            for violation in error.violations:
+                problems.add(*_located(record, violation))
+            continue
+        plan.entries.append(Planned(record.path, _dumps(normal.to_json()), record.score))
+
+
+def _located(record: Imported, violation: Violation) -> tuple[str, str]:
+    """Where a broken rule is in the file: the shape's own place when the reader knows it."""
+    path = violation.field.removeprefix("value").lstrip(".")
+    match = _PART.fullmatch(path)
+    if match and int(match[2]) < len(record.parts):
+        where = f"{record.where}, {record.parts[int(match[2])]}"
+        return where, f"{match[3]}: {violation.rule}" if match[3] else violation.rule
+    return record.where, f"{path}: {violation.rule}" if path else violation.rule
+
+
+def _empty(plan: Plan) -> str:
+    if plan.unmatched:
+        return (
+            f"none of its {plan.unmatched} path(s) is an item of this project (the first: "
+            f"{plan.unmatched_paths[0]!r}); paths are relative to the project's dataset root"
+        )
+    if plan.records:
+        return f"its {plan.records} record(s) carry no labels"
+    return "holds no records"
