@@ -3,12 +3,23 @@
 A connection per thread (rather than one behind a lock) lets readers run beside a writer, which
 WAL allows; writers queue on SQLite's own lock, waiting up to `BUSY_TIMEOUT_MS`. Connections run
 in autocommit mode, so every transaction is explicit and as short as the code makes it.
+
+A connection lives exactly as long as its thread (it holds three descriptors: the database, its
+log and the shared-memory index). Servers run requests on pools whose threads retire when idle
+(AnyIO's, after 10 s) and come back fresh for the next burst; a connection kept after its thread
+would leak those descriptors with every burst. So the number of open connections is the number
+of live threads that used the store, which the pools bound (AnyIO: 40), rather than a fixed pool
+that every call would have to check out and wait on. (SQLite itself keeps a closed connection's
+database descriptor open for the next connection to reuse while another one in the process holds
+the WAL read lock, since closing it would drop the process's POSIX locks: a process holds at most
+its peak of connections in descriptors, which does not grow from burst to burst.)
 """
 
 from __future__ import annotations
 
 import sqlite3
 import threading
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +33,9 @@ class Connections:
         self.path = path
         self._local = threading.local()
         self._lock = threading.Lock()
-        self._all: list[sqlite3.Connection] = []
+        # Open connections by id, each closed by its finalizer: when its thread's locals go
+        # (the thread ended), or from close(). The finalizers hold no reference to `self`.
+        self._open: dict[int, weakref.finalize[..., _Held]] = {}
         self._closed = False
         # WAL is a property of the file: setting it once, here, holds for every connection.
         mode = self.get().execute("PRAGMA journal_mode=WAL").fetchone()[0]
@@ -30,26 +43,37 @@ class Connections:
             raise RuntimeError(f"{path}: SQLite refused WAL mode ({mode})")
 
     def get(self) -> sqlite3.Connection:
-        """This thread's connection, opened on first use."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is not None:
-            return conn
+        """This thread's connection, opened on first use and closed when the thread ends."""
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is not None:
+            return held.conn
         with self._lock:
             if self._closed:
                 raise RuntimeError(f"{self.path}: the store is closed")
-            # check_same_thread=False only so that close() may run on any thread.
+            # check_same_thread=False so that the thread's end, or close(), may close it from
+            # wherever that runs.
             conn = sqlite3.connect(
                 self.path,
                 isolation_level=None,
                 check_same_thread=False,
                 timeout=BUSY_TIMEOUT_MS / 1000,
             )
-            self._all.append(conn)
-        conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-        # Under WAL, NORMAL may lose the last commits to a power cut but never corrupts the file.
-        conn.execute("PRAGMA synchronous=NORMAL")
-        self._local.conn = conn
+            held = _Held(conn)
+            self._open[id(conn)] = weakref.finalize(held, _close, conn, self._open)
+        try:
+            conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            # Under WAL, NORMAL may lose the last commits to a power cut, never the file.
+            conn.execute("PRAGMA synchronous=NORMAL")
+        except BaseException:
+            self._open[id(conn)]()
+            raise
+        self._local.held = held
         return conn
+
+    @property
+    def open_count(self) -> int:
+        """Connections open now: one per live thread that has used the store."""
+        return len(self._open)
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -73,7 +97,22 @@ class Connections:
     def close(self) -> None:
         with self._lock:
             self._closed = True
-            conns, self._all = self._all, []
-        for conn in conns:
-            conn.close()
+            finalizers = list(self._open.values())
+        for finalize in finalizers:
+            finalize()  # runs at most once, whichever comes first: this or the thread's end
         self._local = threading.local()
+
+
+class _Held:
+    """A thread's connection, kept in the thread's locals: the thread's end drops it, which
+    runs its finalizer."""
+
+    __slots__ = ("__weakref__", "conn")
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+def _close(conn: sqlite3.Connection, open_: dict[int, object]) -> None:
+    open_.pop(id(conn), None)
+    conn.close()
