@@ -8,6 +8,7 @@ from __future__ import annotations
 import azure.functions as func
 
 from core.services.assist import schedule_training
+from core.services.label_classes import send_pending_rewrites
 from core.services.refresh import reconcile
 from core.services.tasks import expire_leases
 from functions import context
@@ -32,6 +33,17 @@ LEASE_SCHEDULE = "30 * * * * *"
 @bp.timer_trigger(arg_name="timer", schedule=LEASE_SCHEDULE, run_on_startup=False)
 def lease_sweep(timer: func.TimerRequest) -> None:
     expire_leases(context.deps())
+
+
+RELABEL_SCHEDULE = "50 * * * * *"
+"""Every minute: a label-class change saved by a writer that died before starting its rewrite
+is started."""
+
+
+@bp.function_name("label_classes_sweep")
+@bp.timer_trigger(arg_name="timer", schedule=RELABEL_SCHEDULE, run_on_startup=False)
+def label_classes_sweep(timer: func.TimerRequest) -> None:
+    send_pending_rewrites(context.deps())
 
 
 TRAINING_SCHEDULE = "15 * * * * *"

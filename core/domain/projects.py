@@ -19,6 +19,7 @@ from core.domain.datasets import Dataset
 from core.domain.errors import Conflict, Forbidden, InvalidInput, Violation
 from core.domain.labels import LabelClass, check_label_classes, with_default_keys
 from core.domain.model import DomainModel, Stamp
+from core.domain.relabel import PendingRewrite
 from core.domain.task_types import TaskType
 
 MAX_NAME_LENGTH = 100
@@ -147,6 +148,9 @@ class Project(ProjectSettings):
     created_at: Stamp
     updated_at: Stamp
     deleted_at: Stamp | None = None
+    relabeling: PendingRewrite | None = Field(
+        default=None, description="A label-class change still being applied to the items"
+    )
 
     @property
     def is_deleted(self) -> bool:
@@ -205,6 +209,8 @@ def apply_patch(project: Project, patch: ProjectPatch, *, now: datetime) -> Proj
             )
         if patch.label_classes is not None:
             _check_no_class_removed(project.label_classes, patch.label_classes)
+            if project.relabeling is not None and patch.label_classes != project.label_classes:
+                raise still_relabeling(project.relabeling)
     merged = project.model_dump() | {name: getattr(patch, name) for name in changes}
     merged["updated_at"] = now
     return _revalidate(merged)
@@ -222,6 +228,15 @@ def transition(
 
 def tombstone(project: Project, *, now: datetime) -> Project:
     return project.model_copy(update={"deleted_at": now, "updated_at": now})
+
+
+def still_relabeling(pending: PendingRewrite) -> Conflict:
+    """One class change at a time: a second one while items are rewritten for the first would
+    be applied to some items before the first and to others after it."""
+    return Conflict(
+        f"the label classes cannot change until {pending.describe()} has been applied to every "
+        "item (it runs in the background, batch by batch); try again in a moment"
+    )
 
 
 def _check_no_class_removed(before: list[LabelClass], after: list[LabelClass]) -> None:

@@ -20,7 +20,8 @@ class ExistingLabels(StrEnum):
 
 class RewriteLabels(DomainModel):
     """Rewrite one project's items, a batch per message (`continuation` resumes): reset those
-    labeled before `before` (start over), or rename `old` to `new`."""
+    labeled before `before` (start over), or rename `old` to `new`. `job` names the project's
+    pending rewrite this belongs to (None: a message from before rewrites were recorded)."""
 
     project_id: str
     actor: str
@@ -30,6 +31,38 @@ class RewriteLabels(DomainModel):
     new: str | None = None
     continuation: str | None = None
     batch: int = 0
+    job: str | None = None
+
+
+class PendingRewrite(DomainModel):
+    """A class change whose items are still being rewritten, kept on the project itself: the
+    classes and the rewrite they need are written together, in one document write, so no
+    failure can leave one without the other. Cleared by the rewrite's last batch."""
+
+    job: str
+    actor: str
+    before: Stamp
+    existing: ExistingLabels | None = None
+    old: str | None = None
+    new: str | None = None
+    sent: bool = False
+    """Whether its first message was sent; a sweep sends it for a writer that died first."""
+
+    def message(self, project_id: str) -> RewriteLabels:
+        return RewriteLabels(
+            project_id=project_id,
+            actor=self.actor,
+            before=self.before,
+            existing=self.existing,
+            old=self.old,
+            new=self.new,
+            job=self.job,
+        )
+
+    def describe(self) -> str:
+        if self.old is not None:
+            return f"the rename of {self.old!r} to {self.new!r}"
+        return f"the class addition ({self.existing})"
 
 
 def labeled_before(item: Item, before: datetime) -> bool:

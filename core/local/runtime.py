@@ -26,6 +26,7 @@ from core.local.watcher import ingest_jobs
 from core.local.workers import WorkerProcesses
 from core.ports import Deps
 from core.services.assist import schedule_training
+from core.services.label_classes import send_pending_rewrites
 from core.services.tasks import expire_leases
 from core.settings import Settings
 
@@ -33,6 +34,7 @@ log = logging.getLogger("loupe")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 LEASE_SWEEP_S = 30.0  # expired task leases go back to the queue within this
 ASSIST_SWEEP_S = 10.0  # a project due for training starts its cycle within this
+RELABEL_SWEEP_S = 30.0  # a class change whose writer died starts rewriting items within this
 
 
 def serve(settings: Settings, *, demo: bool = True) -> None:
@@ -100,6 +102,7 @@ def local_jobs(deps: Deps) -> list[Job]:
     jobs.append(
         Job("assist-schedule", ASSIST_SWEEP_S, lambda: _log_started(schedule_training(deps)))
     )
+    jobs.append(Job("label-classes-sweep", RELABEL_SWEEP_S, lambda: send_pending_rewrites(deps)))
     return jobs
 
 

@@ -46,6 +46,7 @@ def test_every_function_is_registered_with_its_bindings(function_app: ModuleType
         "refresh_sweep",
         "label_classes",
         "lease_sweep",
+        "label_classes_sweep",
         "training_schedule",
         "export_run",
     }
