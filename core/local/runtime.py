@@ -102,13 +102,19 @@ def local_jobs(deps: Deps) -> list[Job]:
     jobs.append(
         Job("assist-schedule", ASSIST_SWEEP_S, lambda: _log_started(schedule_training(deps)))
     )
-    jobs.append(Job("label-classes-sweep", RELABEL_SWEEP_S, lambda: send_pending_rewrites(deps)))
+    jobs.append(Job("label-classes-sweep", RELABEL_SWEEP_S, lambda: _log_rewrites(deps)))
     return jobs
 
 
 def _log_expired(count: int) -> None:
     if count:
         log.info("returned %d expired task lease(s) to the queue", count)
+
+
+def _log_rewrites(deps: Deps) -> None:
+    started = send_pending_rewrites(deps)
+    if started:
+        log.warning("started %d label-class rewrite(s) whose request died before", started)
 
 
 def _log_started(count: int) -> None:

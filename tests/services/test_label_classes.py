@@ -50,7 +50,11 @@ def items(deps: Deps, project: Project) -> list[Item]:
 def snapshot(deps: Deps, project: Project) -> tuple[Any, ...]:
     """Everything a class change could touch: the project document and every item's."""
     stored = deps.documents.container(PROJECTS).read(project.id, project.id)
-    return stored.body, stored.etag, sorted((i.id, i.model_dump_json()) for i in items(deps, project))
+    return (
+        stored.body,
+        stored.etag,
+        sorted((i.id, i.model_dump_json()) for i in items(deps, project)),
+    )
 
 
 def uses(item: Item, label: str) -> bool:
