@@ -19,6 +19,9 @@ _BOM = b"\xef\xbb\xbf"
 PRECISE_UP_TO = 64 << 20
 """A syntax error in a file up to this size is located to its line and column (by parsing it
 again with Python's own parser); in a larger one, to the 64 KiB block it is in."""
+MAX_DEPTH = 32
+"""COCO nests 5 deep (a polygon in a segmentation in an annotation in a list in the file)."""
+_OPEN, _CLOSE = frozenset({"start_map", "start_array"}), frozenset({"end_map", "end_array"})
 _GEOMETRY = {"image_bounding_box": "boxes", "image_polygon": "polygons"}
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
@@ -50,6 +53,9 @@ def read_coco(
         yield problem
         return
     try:
+        if problem := source.too_deep():
+            yield problem
+            return
         names = yield from _categories(source)
         images = yield from _images(source, task_type, normalized)
         yield from _annotations(source, task_type, names, images)
@@ -237,6 +243,20 @@ class _Source:
         what = "a list" if text[:1] == b"[" else "not JSON"
         return Problem("file", f"is {what}; a COCO file is one JSON object with images")
 
+    def too_deep(self) -> Problem | None:
+        """A first pass, event by event: the syntax checked, and nesting bounded before any
+        object is built (ijson's prefixes grow with depth: a deep file would exhaust memory)."""
+        self._data.seek(self._start)
+        depth = 0
+        for event, _ in ijson.basic_parse(self, use_float=True):
+            if event in _OPEN:
+                depth += 1
+                if depth > MAX_DEPTH:
+                    return Problem("file", f"nests lists or objects more than {MAX_DEPTH} deep")
+            elif event in _CLOSE:
+                depth -= 1
+        return None
+
     def items(self, key: str) -> Iterator[tuple[int, Any]]:
         self._data.seek(self._start)
         yield from enumerate(ijson.items(self, f"{key}.item", use_float=True))
@@ -263,7 +283,7 @@ def _syntax(source: _Source, error: Exception) -> str:
         try:
             json.loads(whole)
         except json.JSONDecodeError as found:
-            return f"is not valid JSON: {found.msg} at line {found.lineno} column {found.colno}"
+            return f"is not valid JSON: {found.msg} (line {found.lineno}, column {found.colno})"
         except (UnicodeDecodeError, RecursionError, ValueError) as found:
             return f"is not valid JSON: {found}"
     first = str(error).splitlines()[0] if str(error) else type(error).__name__

@@ -97,7 +97,7 @@ def _parsed(raw: bytes, where: str) -> Line | Problem:
     try:
         doc = json.loads(raw)
     except json.JSONDecodeError as error:
-        return Problem(where, f"is not valid JSON: {error.msg} at column {error.colno}")
+        return Problem(where, f"is not valid JSON: {error.msg} (column {error.colno})")
     except UnicodeDecodeError:
         return Problem(where, "is not UTF-8 text (is this a binary file?)")
     except RecursionError:

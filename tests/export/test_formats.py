@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import pytest
@@ -15,7 +15,9 @@ from pycocotools.coco import COCO  # type: ignore[import-untyped]
 
 from core.domain.exports import ExportFormat
 from core.export import azureml, bundle, coco, conll, loupe_jsonl, table, voc, yolo
-from core.export.records import Options, Record, record, split_of
+from core.export.coco_reader import read_coco
+from core.export.jsonl import json_lines
+from core.export.records import Imported, Options, Problem, Record, record, split_of
 
 CLASSES = ["cat", "dog", "animal/bird"]
 W, H = 640, 480
@@ -31,6 +33,13 @@ POLYGONS = {
     "p/1.jpg": [{"label": "cat", "points": [[0.1, 0.1], [0.5, 0.1], [0.5, 0.6]]}],
     "p/2.jpg": [],
 }
+
+
+def read(found: Iterable[Imported | Problem]) -> list[Imported]:
+    """What a reader read back, none of it a problem."""
+    back = list(found)
+    assert not [r for r in back if isinstance(r, Problem)]
+    return [r for r in back if isinstance(r, Imported)]
 
 
 def doc(path: str, value: dict[str, Any] | None, **extra: Any) -> dict[str, Any]:
@@ -128,7 +137,7 @@ def test_coco_detection_loads_in_pycocotools_with_pixels_and_1_based_ids(tmp_pat
     assert len(detections.getAnnIds()) == 3
     assert detections.loadAnns(detections.getAnnIds())[0]["score"] == 0.9
     back = {
-        r.path: r.value for r in coco.read_coco(io.BytesIO(data), task_type="image_bounding_box")
+        r.path: r.value for r in read(read_coco(io.BytesIO(data), task_type="image_bounding_box"))
     }
     assert back.keys() == BOXES.keys()
     assert all(same_boxes(back[p]["boxes"], BOXES[p]) for p in BOXES)
@@ -144,7 +153,7 @@ def test_coco_polygons_have_area_and_bbox_and_round_trip(tmp_path: Any) -> None:
     assert ann["area"] == pytest.approx(256 * 240 / 2)
     mask = api.annToMask(ann)  # pycocotools rasterizes it: the polygon is well formed
     assert mask.shape == (H, W) and 0.9 < mask.sum() / ann["area"] < 1.1
-    back = {r.path: r.value for r in coco.read_coco(io.BytesIO(data), task_type="image_polygon")}
+    back = {r.path: r.value for r in read(read_coco(io.BytesIO(data), task_type="image_polygon"))}
     assert all(same_polygons(back[p]["polygons"], POLYGONS[p]) for p in POLYGONS)
 
 
@@ -156,7 +165,7 @@ def test_coco_classification_and_normalized_flavour() -> None:
         (1, 2),
         (2, 2),
     ]
-    back = coco.read_coco(io.BytesIO(json.dumps(data).encode()), task_type="image_multilabel")
+    back = read(read_coco(io.BytesIO(json.dumps(data).encode()), task_type="image_multilabel"))
     assert {r.path: r.value for r in back} == values
     norm = json.loads(
         write(target(ExportFormat.COCO, "image_bounding_box", normalized_coco=True), recs(boxes()))
@@ -177,7 +186,10 @@ def azure_lines(
         assert "column_type: stream_info" in mltable
         raw = archive.read("data.jsonl")
     lines = [json.loads(line) for line in raw.splitlines()]
-    back = {r.path: r.value for r in azureml.read_image_jsonl(raw.splitlines(), task_type=task)}
+    back = {
+        r.path: r.value
+        for r in read(azureml.read_image_jsonl(json_lines(io.BytesIO(raw)), task_type=task))
+    }
     assert {p.removeprefix("https://acct/data/") for p in back} == set(values)
     for line in lines:
         assert set(line) == {"image_url", "image_details", "label"}
@@ -311,7 +323,7 @@ def test_loupe_jsonl_keeps_everything_and_predictions_on_request() -> None:
     full = write(target(ExportFormat.LOUPE_JSONL, "image_multiclass", predictions=True), records)
     assert [json.loads(line) for line in full.splitlines()] == docs
     assert "prediction" not in plain.decode()
-    back = list(loupe_jsonl.read_loupe_jsonl(full.splitlines()))
+    back = read(loupe_jsonl.read_loupe_jsonl(json_lines(io.BytesIO(full))))
     assert [(r.path, r.value, r.score) for r in back] == [
         ("x.jpg", {"label": "cat"}, None),
         ("y.jpg", {"label": "dog"}, 0.8),
