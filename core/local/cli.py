@@ -246,7 +246,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _import(settings: Settings, args: argparse.Namespace) -> int:
-    from core.local.transfer import import_file
+    from core.local.transfer import ImportRefused, import_file, report_lines
     from core.local.upload import UploadError
 
     server, token = _remote(settings, args)
@@ -260,18 +260,14 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
             mode=args.mode,
             normalized=args.normalized,
         )
+    except ImportRefused as refused:
+        print(f"loupe import: {refused}", file=sys.stderr)
+        print("\n".join(refused.lines()), file=sys.stderr)
+        return 2
     except (UploadError, FileNotFoundError) as error:
         print(f"loupe import: {error}", file=sys.stderr)
         return 2
-    print(f"{report['records']} record(s): {report['updated']} item(s) updated")
-    for path in report["unmatchedPaths"]:
-        print(f"  unmatched   {path}")
-    if report["unmatched"] > len(report["unmatchedPaths"]):
-        print(f"  … {report['unmatched'] - len(report['unmatchedPaths'])} more unmatched")
-    for name in report["unknownClasses"]:
-        print(f"  unknown class {name}")
-    for line in report["invalid"]:
-        print(f"  invalid     {line}")
+    print("\n".join(report_lines(report)))
     return 0
 
 

@@ -125,7 +125,8 @@ def import_file(
     progress: bool = True,
     client: httpx.Client | None = None,
 ) -> dict[str, Any]:
-    """Send a labels file; the server's report of what matched."""
+    """Send a labels file; the server's report of what it did. `ImportRefused` when the file
+    has problems (then nothing was imported): its `lines()` list them."""
     size = path.stat().st_size
     with client or _client(server, token) as http, path.open("rb") as file:
         bar = tqdm(total=size, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
@@ -136,9 +137,55 @@ def import_file(
                 content=_chunks(file.read, bar),
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
             )
+    if response.status_code == 422 and "errors" in response.text:
+        raise ImportRefused(response.json())
     _raise_for(response)
     report: dict[str, Any] = response.json()
     return report
+
+
+class ImportRefused(UploadError):
+    """The server refused the file whole (nothing was imported); `problem` is its answer."""
+
+    def __init__(self, problem: dict[str, Any]) -> None:
+        super().__init__(str(problem.get("detail", "the file was refused")))
+        self.problem = problem
+
+    def lines(self) -> list[str]:
+        """Every problem the server listed, one a line, then what it left out."""
+        found = [
+            f"  {e['field']}: {e['rule']}" if e["field"] else f"  {e['rule']}"
+            for e in self.problem.get("errors", [])
+        ]
+        if self.problem.get("omitted"):
+            found.append(f"  … and {self.problem['omitted']} more problem(s)")
+        if self.problem.get("unknownClasses"):
+            names = ", ".join(self.problem["unknownClasses"])
+            found.append(f"classes the project lacks: {names} (add them, or fix the file)")
+        return found
+
+
+def report_lines(report: dict[str, Any]) -> list[str]:
+    """What an import did, for people."""
+    found = [
+        f"{report['records']} record(s): {report['updated']} item(s) updated, "
+        f"{report['unchanged']} already so"
+        + (
+            " (this completed an earlier, interrupted import of the same file)"
+            if report.get("resumed")
+            else ""
+        )
+    ]
+    if report["keptLabeled"]:
+        found.append(f"  {report['keptLabeled']} pre-label(s) not set: labeled by people already")
+    if report["withoutLabels"]:
+        found.append(f"  {report['withoutLabels']} record(s) without labels, skipped")
+    if report["unmatched"]:
+        found.append(f"  {report['unmatched']} path(s) match no item of the project, skipped:")
+        found += [f"    {path}" for path in report["unmatchedPaths"]]
+        if report["unmatched"] > len(report["unmatchedPaths"]):
+            found.append(f"    … {report['unmatched'] - len(report['unmatchedPaths'])} more")
+    return found
 
 
 def _chunks(read: Callable[[int], bytes], bar: Any) -> Any:

@@ -9,6 +9,7 @@ whose paths match is refused, as that is a wrong path prefix far more often than
 
 from __future__ import annotations
 
+import heapq
 import json
 import re
 from collections.abc import Iterable
@@ -55,15 +56,19 @@ class Plan:
 
 
 class Problems:
+    """The first `SHOWN` problems in file order (values are checked a batch after they are
+    read, so problems are found a little out of order), and how many there are in all."""
+
     def __init__(self) -> None:
-        self.shown: list[Violation] = []
+        self._first: list[tuple[int, int, Violation]] = []  # a max-heap on the position
         self.total = 0
         self.unknown: set[str] = set()
 
-    def add(self, where: str, rule: str) -> None:
+    def add(self, position: int, where: str, rule: str) -> None:
         self.total += 1
-        if len(self.shown) < SHOWN:
-            self.shown.append(Violation(where, rule))
+        heapq.heappush(self._first, (-position, -self.total, Violation(where, rule)))
+        if len(self._first) > SHOWN:
+            heapq.heappop(self._first)
 
     @property
     def full(self) -> bool:
@@ -71,10 +76,11 @@ class Problems:
 
     def check(self) -> None:
         if self.total:
+            shown = [v for _, _, v in sorted(self._first, key=lambda e: (-e[0], -e[1]))]
             if self.full:
-                self.shown.append(Violation("file", f"reading stopped after {COUNTED} problems"))
+                shown.append(Violation("file", f"reading stopped after {COUNTED} problems"))
             raise InvalidImport(
-                self.shown,
+                shown,
                 omitted=self.total - min(self.total, SHOWN),
                 unknown_classes=sorted(self.unknown)[:SHOWN],
             )
@@ -85,10 +91,10 @@ def plan_import(deps: Deps, project: Project, records: Iterable[Imported | Probl
     plan = Plan(label_classes=label_names(project.label_classes))
     problems = Problems()
     first: dict[str, str] = {}
-    batch: list[Imported] = []
-    for record in records:
+    batch: list[tuple[int, Imported]] = []
+    for position, record in enumerate(records):
         if isinstance(record, Problem):
-            problems.add(record.where, record.rule)
+            problems.add(position, record.where, record.rule)
             if problems.full:
                 break
             continue
@@ -96,29 +102,33 @@ def plan_import(deps: Deps, project: Project, records: Iterable[Imported | Probl
         if record.value is None:
             plan.without_labels += 1
         elif record.path in first:
-            problems.add(record.where, f"{record.path!r} is also at {first[record.path]}")
+            problems.add(position, record.where, f"{record.path!r} is also at {first[record.path]}")
         else:
             first[record.path] = record.where
-            batch.append(record)
+            batch.append((position, record))
             if len(batch) == MATCH_BATCH:
                 _check(deps, project, batch, plan, problems)
                 batch = []
     _check(deps, project, batch, plan, problems)
     if not problems.total and not plan.entries:
-        problems.add("file", _empty(plan))
+        problems.add(0, "file", _empty(plan))
     problems.check()
     return plan
 
 
 def _check(
-    deps: Deps, project: Project, batch: list[Imported], plan: Plan, problems: Problems
+    deps: Deps,
+    project: Project,
+    batch: list[tuple[int, Imported]],
+    plan: Plan,
+    problems: Problems,
 ) -> None:
     if not batch:
         return
-    paths = [record.path for record in batch]
+    paths = [record.path for _, record in batch]
     query = Query(where=(Where("path", "in", paths),), page_size=len(paths))
     found = {d.body["path"]: d for d in scan(deps.documents.container(ITEMS), project.id, query)}
-    for record in batch:
+    for position, record in batch:
         assert record.value is not None
         document = found.get(record.path)
         if document is None:
@@ -131,7 +141,7 @@ def _check(
         except InvalidAnnotation as error:
             problems.unknown.update(set(value_labels(record.value)) - plan.label_classes)
             for violation in error.violations:
-                problems.add(*_located(record, violation))
+                problems.add(position, *_located(record, violation))
             continue
         plan.entries.append(Planned(record.path, _dumps(normal.to_json()), record.score))
 
