@@ -18,13 +18,13 @@ from core.domain.assist import (
 from core.domain.errors import Conflict, InvalidInput
 from core.domain.items import ItemState
 from core.domain.messages import ASSIST_TRAIN, RunAssist
-from core.domain.progress import ActorStats
 from core.domain.projects import Project, ProjectStatus, Role
 from core.domain.runs import Run
 from core.ports import Deps, Order, Query, Where
-from core.services.collections import ASSIST, ITEMS, PROJECTS, RUNS, STATS, load, scan
+from core.services.collections import ASSIST, ITEMS, PROJECTS, RUNS, load, scan
 from core.services.model_registry import backbone_name
 from core.services.projects import load_project
+from core.services.recount import read_counters
 from core.services.worklog import member_project
 
 RUNS_SHOWN = 50
@@ -148,8 +148,7 @@ def _enqueue(deps: Deps, project: Project) -> str:
 def suggestions_since(deps: Deps, state: AssistState) -> tuple[int, int]:
     """Submissions on pre-labeled items since the last cycle, and how many agreed with the
     pre-label (the live precision sample)."""
-    container = deps.documents.container(STATS)
-    stats = [load(ActorStats, d) for d in scan(container, state.project_id, Query())]
+    stats = read_counters(deps, state.project_id).actors
     suggested = sum(s.suggested for s in stats) - state.suggested_before
     confirmed = sum(s.confirmed for s in stats) - state.confirmed_before
     return suggested, confirmed

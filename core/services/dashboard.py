@@ -1,19 +1,32 @@
 """Dashboard data, cheap to read: indexed COUNT queries for states and queue lanes, the
-per-actor counters (`core.domain.progress`) for labels, throughput and agreement."""
+per-actor counters (`core.domain.progress`) with the recount sweep's corrections for labels,
+answers, throughput and agreement. No item is read: the sweep (`core.services.recount`) keeps
+the counters equal to the items."""
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.domain.items import ItemState
 from core.domain.lanes import ASSIGNED, CLUSTERED, LEASED, PARTIAL, PRELABELED, QUEUE
-from core.domain.progress import ActorStats, Agreement
+from core.domain.progress import (
+    AGREED,
+    ANSWERS,
+    COMPARED,
+    LABEL,
+    SKIPS,
+    ActorStats,
+    Recount,
+    counted,
+    kind_of,
+    restored,
+)
 from core.domain.projects import Role
-from core.ports import Deps, Query, Where
-from core.services.collections import ITEMS, STATS, load, scan
+from core.ports import Deps, Where
+from core.services.collections import ITEMS
 from core.services.ingestion import last_refresh
+from core.services.recount import read_counters
 from core.services.worklog import member_project
 
 
@@ -21,8 +34,12 @@ from core.services.worklog import member_project
 class LabelerProgress:
     user: str
     submitted: int
+    """Submissions counted (answers later rejected or reset included)."""
     skipped: int
     today: int
+    """Submissions counted today (UTC)."""
+    answers: int
+    """Items that carry their answer now (an item figure, equal to the items')."""
     agreed: int
     compared: int
     agreement: float | None
@@ -37,6 +54,8 @@ class Dashboard:
     labelers: list[LabelerProgress] = field(default_factory=list)
     last_refresh_at: datetime | None = None
     as_of: datetime | None = None
+    recounted_at: datetime | None = None
+    """When the counters were last checked against the items."""
 
 
 def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
@@ -60,49 +79,45 @@ def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
         "clustered": count(Where("lane", "startswith", CLUSTERED)),
         "manual": count(Where("lane", "=", QUEUE)),
     }
-    stats = [
-        load(ActorStats, d) for d in scan(deps.documents.container(STATS), project_id, Query())
-    ]
+    counters = read_counters(deps, project_id)
+    figures: dict[str, dict[str, int]] = {}
+    for key, n in counted(counters.actors, counters.recount).items():
+        kind, name = kind_of(key)
+        figures.setdefault(kind, {})[name] = n
     return Dashboard(
         states=states,
         queue=queue,
-        labels=_labels(stats),
-        labelers=_labelers(stats, deps.clock.now()),
+        labels={label: n for label, n in sorted(figures.get(LABEL, {}).items()) if n},
+        labelers=_labelers(counters.actors, counters.recount, figures, deps.clock.now()),
         last_refresh_at=last_refresh(deps, project_id=project_id),
         as_of=deps.clock.now(),
+        recounted_at=counters.recount.scanned_at if counters.recount else None,
     )
 
 
-def _labels(stats: list[ActorStats]) -> dict[str, int]:
-    total: Counter[str] = Counter()
-    for actor in stats:
-        total.update(actor.labels)
-    return {label: n for label, n in sorted(total.items()) if n}
-
-
-def _labelers(stats: list[ActorStats], now: datetime) -> list[LabelerProgress]:
-    agreement: dict[str, Agreement] = {}
-    for actor in stats:
-        for user, part in actor.agreement.items():
-            old = agreement.get(user, Agreement())
-            agreement[user] = Agreement(
-                agreed=old.agreed + part.agreed, compared=old.compared + part.compared
-            )
+def _labelers(
+    stats: list[ActorStats],
+    recount: Recount | None,
+    figures: dict[str, dict[str, int]],
+    now: datetime,
+) -> list[LabelerProgress]:
     today = now.strftime("%Y-%m-%d")
     people = {s.id: s for s in stats if s.submitted or s.skipped}
+    answers, agreed, compared = (figures.get(kind, {}) for kind in (ANSWERS, AGREED, COMPARED))
     result = []
-    for user in sorted(set(people) | set(agreement)):
+    for user in sorted(set(people) | {u for u, n in [*answers.items(), *compared.items()] if n}):
         own = people.get(user)
-        rate = agreement.get(user, Agreement())
+        rate = (agreed.get(user, 0), compared.get(user, 0))
         result.append(
             LabelerProgress(
                 user=user,
-                submitted=own.submitted if own else 0,
-                skipped=own.skipped if own else 0,
+                submitted=(own.submitted if own else 0) + restored(recount, ANSWERS, user),
+                skipped=(own.skipped if own else 0) + restored(recount, SKIPS, user),
                 today=own.daily.get(today, 0) if own else 0,
-                agreed=rate.agreed,
-                compared=rate.compared,
-                agreement=rate.agreed / rate.compared if rate.compared else None,
+                answers=answers.get(user, 0),
+                agreed=rate[0],
+                compared=rate[1],
+                agreement=rate[0] / rate[1] if rate[1] else None,
                 last_at=own.last_at if own else None,
             )
         )

@@ -40,6 +40,7 @@ class LabelerView(DomainModel):
     submitted: int
     skipped: int
     today: int
+    answers: int
     agreed: int
     compared: int
     agreement: float | None = None
@@ -53,6 +54,7 @@ class DashboardView(DomainModel):
     labelers: list[LabelerView]
     last_refresh_at: Any = None
     as_of: Any = None
+    recounted_at: Any = None
 
 
 @router.get("/items", response_model_exclude_none=True)
@@ -124,4 +126,5 @@ def get_dashboard(project_id: str, deps: AppDeps, user: CurrentUser) -> Dashboar
         labelers=[LabelerView(**vars(p)) for p in found.labelers],
         last_refresh_at=found.last_refresh_at,
         as_of=found.as_of,
+        recounted_at=found.recounted_at,
     )
