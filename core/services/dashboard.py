@@ -14,6 +14,7 @@ from core.domain.progress import (
     AGREED,
     ANSWERS,
     COMPARED,
+    HELD,
     LABEL,
     SKIPS,
     ActorStats,
@@ -104,15 +105,22 @@ def _labelers(
     today = now.strftime("%Y-%m-%d")
     people = {s.id: s for s in stats if s.submitted or s.skipped}
     answers, agreed, compared = (figures.get(kind, {}) for kind in (ANSWERS, AGREED, COMPARED))
+    # Whoever did or holds something, restored events included (answers since rejected).
+    keys = [kind_of(key) for key in recount.corrections] if recount else []
+    found = {name for kind, name in keys if kind in HELD}
     result = []
-    for user in sorted(set(people) | {u for u, n in [*answers.items(), *compared.items()] if n}):
+    for user in sorted({*people, *answers, *compared, *found}):
         own = people.get(user)
         rate = (agreed.get(user, 0), compared.get(user, 0))
+        submitted = (own.submitted if own else 0) + restored(recount, ANSWERS, user)
+        skipped = (own.skipped if own else 0) + restored(recount, SKIPS, user)
+        if not (submitted or skipped or answers.get(user) or rate[1]):
+            continue
         result.append(
             LabelerProgress(
                 user=user,
-                submitted=(own.submitted if own else 0) + restored(recount, ANSWERS, user),
-                skipped=(own.skipped if own else 0) + restored(recount, SKIPS, user),
+                submitted=submitted,
+                skipped=skipped,
                 today=own.daily.get(today, 0) if own else 0,
                 answers=answers.get(user, 0),
                 agreed=rate[0],

@@ -10,7 +10,7 @@ from core.domain.items import Item
 from core.domain.progress import RECOUNT, Recount
 from core.domain.projects import Project, Role
 from core.ports import Deps
-from core.services import dashboard, labeling, recount, tasks
+from core.services import dashboard, labeling, recount, review, tasks
 from core.services.collections import STATS, load
 from tests.support import counters
 from tests.support.counters import counter_lost, item_write_lost
@@ -194,3 +194,18 @@ def test_a_project_whose_scan_is_long_is_scanned_less_often(deps: Deps) -> None:
     deps.clock.advance(recount.DUTY * 30)  # type: ignore[attr-defined]
     sweep(deps, project)
     assert state(deps, project).scanned_at == deps.clock.now()
+
+
+def test_a_restored_submission_is_shown_even_once_its_answer_was_rejected(deps: Deps) -> None:
+    project = running_project(deps, members=CREW)
+    add_items(deps, project, 2)
+    with counter_lost(deps, project.id, "lou"):
+        done = label(deps, project, "lou", "dog")
+    review.review_item(
+        deps, project_id=project.id, actor="rita", item_id=done.id, decision="reject"
+    )
+    deps.clock.advance(EVERY.total_seconds() + 1)  # type: ignore[attr-defined]
+    assert sweep(deps, project) == 2  # lou's answer and its dog, counted away by the rejection
+    lou = people(deps, project)["lou"]
+    assert (lou.submitted, lou.answers) == (1, 0)
+    assert shown(deps, project) == truth(deps, project) == ({}, {})
