@@ -9,6 +9,7 @@ string, which is meant for emulators only.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,6 +42,10 @@ class Settings:
     task_lease_s: float = 600.0
     """How long a labeler holds a task before it goes back to the queue (LOUPE_TASK_LEASE_S):
     the time a vanished labeler's items stay out of reach. Tests shorten it."""
+    recount_s: float = 60.0
+    """How often the dashboard's counters are checked against the items (LOUPE_RECOUNT_S), and
+    how long a counter may take to land after its item: a count a crash cut off is corrected
+    one to two intervals later (on Azure the timer runs each minute, so less acts as 60)."""
     azureml_datastore: str | None = None
     """An Azure ML datastore over the data container (azureml://subscriptions/…/datastores/NAME):
     Azure ML exports then name images by it instead of by signed blob URLs."""
@@ -91,6 +96,7 @@ class Settings:
             rate_burst=_count("LOUPE_RATE_BURST", get, cls.rate_burst),
             workers=_workers(get("LOUPE_WORKERS")),
             task_lease_s=_seconds("LOUPE_TASK_LEASE_S", get, cls.task_lease_s),
+            recount_s=_seconds("LOUPE_RECOUNT_S", get, cls.recount_s),
         )
 
     @property
@@ -140,15 +146,16 @@ def _rate(value: str | None) -> float:
     return rate
 
 
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
+
+
 def _seconds(name: str, get: Callable[[str], str | None], default: float) -> float:
     value = get(name)
     if value is None:
         return default
-    try:
-        seconds = float(value)
-    except ValueError:
-        seconds = -1.0
-    if not 1 <= seconds <= 86_400:  # also refuses nan
+    # Plain decimals only: float() also takes "1_0", "1e3" and digits of other scripts.
+    seconds = float(value) if _DECIMAL.fullmatch(value) else -1.0
+    if not 1 <= seconds <= 86_400:
         raise SettingsError(f"{name}={value!r} must be seconds, from 1 to 86400")
     return seconds
 

@@ -1,14 +1,18 @@
 """Timer triggers: the reconciliation sweep that catches blobs no event announced (other
 containers, missed events), and keeps each project's "last refreshed" time; the lease sweep
 that returns abandoned tasks to the queue; the training schedule that starts an ML-assist cycle
-(on the GPU job's queue) in each project with enough new human labels."""
+(on the GPU job's queue) in each project with enough new human labels; the recount that checks
+the dashboard's counters against the items."""
 
 from __future__ import annotations
+
+from datetime import timedelta
 
 import azure.functions as func
 
 from core.services.assist import schedule_training
 from core.services.label_classes import send_pending_rewrites
+from core.services.recount import recount
 from core.services.refresh import reconcile
 from core.services.tasks import expire_leases
 from functions import context
@@ -54,3 +58,14 @@ TRAINING_SCHEDULE = "15 * * * * *"
 @bp.timer_trigger(arg_name="timer", schedule=TRAINING_SCHEDULE, run_on_startup=False)
 def training_schedule(timer: func.TimerRequest) -> None:
     schedule_training(context.deps())
+
+
+RECOUNT_SCHEDULE = "45 * * * * *"
+"""Every minute; each project is recounted at most every LOUPE_RECOUNT_S, and only when its
+items or counters changed."""
+
+
+@bp.function_name("recount_sweep")
+@bp.timer_trigger(arg_name="timer", schedule=RECOUNT_SCHEDULE, run_on_startup=False)
+def recount_sweep(timer: func.TimerRequest) -> None:
+    recount(context.deps(), every=timedelta(seconds=context.settings().recount_s))

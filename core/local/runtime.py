@@ -11,6 +11,7 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 
 import uvicorn
 
@@ -27,6 +28,7 @@ from core.local.workers import WorkerProcesses
 from core.ports import Deps
 from core.services.assist import schedule_training
 from core.services.label_classes import send_pending_rewrites
+from core.services.recount import recount
 from core.services.tasks import expire_leases
 from core.settings import Settings
 
@@ -44,6 +46,8 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
     workers = WorkerProcesses(settings, settings.workers)
     assist = WorkerProcesses(settings, 1, role="assist")  # `loupe worker assist`, launched here
     scheduler = Scheduler([*local_jobs(deps), *ingest_jobs(deps)])
+    # On a thread of its own: a scan of a large project must not hold up the lease sweep.
+    recounter = Scheduler([recount_job(deps, settings.recount_s)])
     try:
         link = settings.base_url + "/"
         if demo:
@@ -61,6 +65,7 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
         assist.start()
         recovery.record(settings.data_dir, [*workers.pids, *assist.pids])
         scheduler.start()
+        recounter.start()
         threading.Thread(target=_announce, args=(server, link), daemon=True).start()
         # Everything loaded so far lives as long as the process: keep it out of the cyclic
         # collector's full passes, which otherwise stall a request every few thousand.
@@ -68,6 +73,7 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
         server.run()
     finally:
         scheduler.stop()
+        recounter.stop(timeout=1.0)  # a scan in progress only reads; its write is checked
         workers.stop()
         assist.stop()
         recovery.forget(settings.data_dir)
@@ -106,6 +112,12 @@ def local_jobs(deps: Deps) -> list[Job]:
     return jobs
 
 
+def recount_job(deps: Deps, every_s: float) -> Job:
+    """The dashboard's counters checked against the items (`core.services.recount`)."""
+    every = timedelta(seconds=every_s)
+    return Job("recount", every_s, lambda: _log_recounted(recount(deps, every=every)))
+
+
 def _log_expired(count: int) -> None:
     if count:
         log.info("returned %d expired task lease(s) to the queue", count)
@@ -120,6 +132,11 @@ def _log_rewrites(deps: Deps) -> None:
 def _log_started(count: int) -> None:
     if count:
         log.info("queued %d ML-assist training cycle(s)", count)
+
+
+def _log_recounted(count: int) -> None:
+    if count:
+        log.info("corrected %d dashboard count(s) against the items", count)
 
 
 def _announce(server: uvicorn.Server, link: str) -> None:

@@ -48,6 +48,7 @@ def test_every_function_is_registered_with_its_bindings(function_app: ModuleType
         "lease_sweep",
         "label_classes_sweep",
         "training_schedule",
+        "recount_sweep",
         "export_run",
     }
 
