@@ -4,8 +4,10 @@ would) at the worst moments, then starting it again on the same data folder:
 (a) while 20,000 items are being registered, (b) while 50 labelers ask for and answer tasks over
 HTTP, (c) while an export runs. After each restart: no acknowledged (2xx) answer is lost, no
 item exists twice, every item is in exactly one state, the export completes (or failed and a
-retry completes), and the leases of the labelers who vanished return to the queue on expiry
-(shortened here with LOUPE_TASK_LEASE_S). The fast version runs in `make test`."""
+retry completes), the leases of the labelers who vanished return to the queue on expiry
+(shortened here with LOUPE_TASK_LEASE_S), and within the recount sweep's interval (shortened
+with LOUPE_RECOUNT_S) the dashboard's label distribution and per-labeler answers equal the
+items again, whatever counts the kill cut off. The fast version runs in `make test`."""
 
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -29,7 +32,8 @@ from core.domain.projects import ProjectSettings, Role
 from core.ports import Query, Where
 from core.services import projects
 from core.services.collections import EXPORTS, ITEMS, PROJECTS, load, scan
-from tests.support.deps import local_deps
+from tests.support.counters import Figures, from_board, from_counters, from_items
+from tests.support.deps import local_deps, memory_deps
 from tests.support.reliability import Recorder, Row
 from tests.support.servers import LoupeProcess, start_loupe
 
@@ -37,10 +41,17 @@ ITEMS_COUNT = int(os.environ.get("HARDENING_ITEMS", "20000"))
 LABELERS = 50
 LABEL_SECONDS = float(os.environ.get("HARDENING_LABEL_SECONDS", "4"))
 LEASE_S = 5
+RECOUNT_S = 2
 CLASSES = ("pos", "neg", "meh")
 # Every item, so that the export runs long enough to be killed in the middle.
 EXPORT = {"format": "loupe_jsonl", "options": {"states": ["unlabeled", "labeled", "skipped"]}}
-ENV = {"LOUPE_TASK_LEASE_S": str(LEASE_S), "LOUPE_WORKERS": "2", "LOUPE_RATE_LIMIT": "0"}
+ENV = {
+    "LOUPE_TASK_LEASE_S": str(LEASE_S),
+    "LOUPE_RECOUNT_S": str(RECOUNT_S),
+    "LOUPE_DATASETS": "lake",
+    "LOUPE_WORKERS": "2",
+    "LOUPE_RATE_LIMIT": "0",
+}
 
 
 @dataclass
@@ -88,6 +99,21 @@ class Site:
             return str(store.container(EXPORTS).read(self.project_id, export_id).body["status"])
         finally:
             store.close()
+
+    def counters(self) -> Figures:
+        """The dashboard's figures as the counter documents hold them."""
+        store = SqliteDocumentStore(self.folder / "documents.sqlite")
+        try:
+            return from_counters(replace(memory_deps(), documents=store), self.project_id)
+        finally:
+            store.close()
+
+    def dashboard(self) -> dict[str, Any]:
+        with self.http() as http:
+            board = http.get(f"/api/projects/{self.project_id}/dashboard")
+            assert board.status_code == 200, board.text
+            found: dict[str, Any] = board.json()
+            return found
 
     def count(self, *where: Where) -> int:
         store = SqliteDocumentStore(self.folder / "documents.sqlite")
@@ -223,7 +249,9 @@ def test_sigkill_during_init_labeling_and_export(site: Site, reliability: Record
     # A 409 is a correct answer (a lease that ran out under load: the stale answer refused);
     # anything else is not.
     assert not [kind for kind in result.errors if not kind.endswith("409")], result.errors
+    counted_at_kill = site.counters()
     site.start()
+    restarted = time.monotonic()
     items = check_items(site)
     lost = [
         item_id
@@ -240,6 +268,19 @@ def test_sigkill_during_init_labeling_and_export(site: Site, reliability: Record
         lambda: site.count(Where("lease.until", "exists")) == 0,
         timeout=LEASE_S + 30,
     )
+    # The dashboard: what the kill cut off between items and counters, corrected by the sweep.
+    truth = from_items(items.values())
+    drift_at_kill = truth.drift(counted_at_kill)
+    recounted = wait(
+        "the dashboard to equal the items",
+        lambda: from_board(site.dashboard()) == truth,
+        timeout=60,
+    )
+    recount_s = time.monotonic() - restarted
+    board = site.dashboard()
+    shown = {p["user"]: p for p in board["labelers"]}
+    # Every answer held was a submission here (no rejections), lost counts restored included.
+    assert {u: p["submitted"] for u, p in shown.items()} == truth.answers
     with site.http("labeler00") as http:  # the queue hands out work again
         again = http.post(f"/api/projects/{site.project_id}/tasks/next", json={"size": 1})
         assert again.status_code == 200 and again.json()["items"]
@@ -282,7 +323,10 @@ def test_sigkill_during_init_labeling_and_export(site: Site, reliability: Record
                 f"an export of all {ITEMS_COUNT:,} items"
             ),
             faults="SIGKILL of server and workers: mid-registration, mid-labeling, mid-export",
-            inputs=f"lease {LEASE_S} s (LOUPE_TASK_LEASE_S), 2 workers",
+            inputs=(
+                f"lease {LEASE_S} s (LOUPE_TASK_LEASE_S), recount every {RECOUNT_S} s "
+                "(LOUPE_RECOUNT_S), 2 workers"
+            ),
             result={
                 "registered_at_kill": registered_at_kill,
                 "acked": len(result.acked),
@@ -295,6 +339,28 @@ def test_sigkill_during_init_labeling_and_export(site: Site, reliability: Record
                 "lease_release_s": round(expiry, 1),
                 "export_at_kill": at_kill,
                 "export": f"succeeded after {'retry' if retried else 'restart'}",
+                "labeled": labeled,
+                "dashboard_labels": ", ".join(f"{k} {n}" for k, n in truth.labels.items()),
+                "dashboard_equal_to_items_after_restart_s": round(recount_s, 1),
+            },
+        )
+    )
+    reliability.record(
+        Row(
+            suite="Security: counter drift",
+            test="dashboard figures vs the items after SIGKILL mid-labeling",
+            load=f"{LABELERS} labelers over HTTP for {LABEL_SECONDS:g} s on {ITEMS_COUNT:,} items",
+            faults="SIGKILL between items' writes and their counters' writes",
+            inputs=(
+                "label distribution, per-labeler answers and agreement, compared with counts "
+                f"from the items; recount every {RECOUNT_S} s"
+            ),
+            result={
+                "labeled": labeled,
+                "drift_at_kill": drift_at_kill,
+                "drift_after_recount": truth.drift(from_board(board)),
+                "recount_s_after_restart": round(recount_s, 1),
+                "wait_after_leases_s": round(recounted, 1),
             },
         )
     )
