@@ -198,6 +198,10 @@ def test_export_coco_from_the_dialog(ui: Ui, page: Page) -> None:
     ui.sign_in(page, at=f"/p/{project_id}/dashboard")
     expect(page.locator('#state-counts tr[data-state="labeled"] td.num')).to_have_text("1")
     expect(page.locator("#labelers")).to_contain_text("olive")
+    # Submitted, skipped, today, answers held: olive's one box, counted and held.
+    cells = page.locator("#labelers tr", has_text="olive").locator("td")
+    expect(cells.nth(1)).to_have_text("1")
+    expect(cells.nth(4)).to_have_text("1")
     page.click("#tab-details")
     page.click("#export-open")
     page.select_option("#export-format", "coco")

@@ -39,9 +39,12 @@ export async function dashboardView({ project, pane, every, role }) {
     dist.update();
     counts.replaceChildren(...Object.entries(d.states).map(([k, v]) => h("tr", { dataset: { state: k } }, h("td", {}, words(k)), h("td", { class: "num" }, v))));
     queue.replaceChildren(...Object.entries(d.queue).map(([k, v]) => h("tr", { dataset: { lane: k } }, h("td", {}, words(k)), h("td", { class: "num" }, v))));
-    labelers.replaceChildren(row(["Labeler", "Submitted", "Skipped", "Today", "Agreement", "Last"], "th"),
-      ...d.labelers.map((l) => row([l.user, l.submitted, l.skipped, l.today, l.agreement == null ? "—" : `${Math.round(l.agreement * 100)}% of ${l.compared}`, l.lastAt ? new Date(l.lastAt).toLocaleString() : "—"])));
-    refresh.textContent = d.lastRefreshAt ? `Last data refresh: ${new Date(d.lastRefreshAt).toLocaleString()}` : "";
+    labelers.replaceChildren(row(["Labeler", "Submitted", "Skipped", "Today", "Answers", "Agreement", "Last"], "th"),
+      ...d.labelers.map((l) => row([l.user, l.submitted, l.skipped, l.today, l.answers, l.agreement == null ? "—" : `${Math.round(l.agreement * 100)}% of ${l.compared}`, l.lastAt ? new Date(l.lastAt).toLocaleString() : "—"])));
+    refresh.textContent = [
+      d.lastRefreshAt ? `Last data refresh: ${new Date(d.lastRefreshAt).toLocaleString()}` : "",
+      d.recountedAt ? `Counts checked against the items: ${new Date(d.recountedAt).toLocaleString()}` : "",
+    ].filter(Boolean).join(" · ");
     await assisted;
   });
   return () => { stop(); progress.destroy(); dist.destroy(); };
