@@ -27,10 +27,12 @@ imports: install-dev
 unit: install-dev npm webui chromium
 	$(BIN)/pytest -q
 
-# The hardening suites at full strength (`make test` runs them with few fuzz examples, and
-# the SIGKILL faults on 20k items with 4 s of labeling instead of 100k and 20 s).
+# The hardening suites at full strength (`make test` runs them with few fuzz examples, the
+# SIGKILL faults on 20k items with 4 s of labeling instead of 100k and 20 s, and labelers
+# racing the recount sweep for 3 s on 2k items instead of 20 s on 20k).
 hardening: install-dev
 	HARDENING_FUZZ_EXAMPLES=100 HARDENING_ITEMS=100000 HARDENING_LABEL_SECONDS=20 \
+	  HARDENING_RECOUNT_SECONDS=20 HARDENING_RECOUNT_ITEMS=20000 \
 	  $(BIN)/pytest -q tests/hardening
 
 bench: install-dev

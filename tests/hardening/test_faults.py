@@ -274,7 +274,7 @@ def test_sigkill_during_init_labeling_and_export(site: Site, reliability: Record
     recounted = wait(
         "the dashboard to equal the items",
         lambda: from_board(site.dashboard()) == truth,
-        timeout=60,
+        timeout=120,  # 100k items: a scan every ten times its length, two to correct
     )
     recount_s = time.monotonic() - restarted
     board = site.dashboard()
