@@ -91,9 +91,7 @@ def deps_for(work: Path) -> Deps:
     clock = SystemClock()
     return Deps(
         documents=SqliteDocumentStore(work / "documents.sqlite"),
-        blobs=FolderBlobStore(
-            work / "blobs", base_url="http://127.0.0.1:1", secret=b"bench", clock=clock
-        ),
+        blobs=FolderBlobStore(work / "blobs"),
         queue=SqliteWorkQueue(work / "queue.sqlite", clock, stages.QUEUE_SPECS),
         clock=clock,
     )

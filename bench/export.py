@@ -36,6 +36,7 @@ from core.ports import Deps
 from core.services import exports, projects
 from core.services.collections import ITEMS, PROJECTS, load
 from core.services.exports import ExportOptions
+from core.services.users import create_user
 
 CLASSES = ("car", "person", "bicycle", "dog", "cat")
 BATCH = 10_000
@@ -47,9 +48,7 @@ def deps_at(folder: Path) -> Deps:
     clock = SystemClock()
     return Deps(
         documents=SqliteDocumentStore(folder / "documents.sqlite"),
-        blobs=FolderBlobStore(
-            folder / "blobs", base_url="http://127.0.0.1:7071", secret=b"s", clock=clock
-        ),
+        blobs=FolderBlobStore(folder / "blobs"),
         queue=MemoryWorkQueue(clock, {}),
         clock=clock,
     )
@@ -95,6 +94,7 @@ def populate(folder: Path, count: int) -> str:
             "labelClasses": [{"name": c} for c in CLASSES],
         }
     )
+    create_user(deps, name="olive")  # the store's first user: its admin, who may create
     project = projects.create_project(deps, settings=settings, actor="olive").value
     container = deps.documents.container(ITEMS)
     batch: list[dict[str, Any]] = []
@@ -124,7 +124,7 @@ def child(case: str, folder: Path, project_id: str, count: int) -> dict[str, flo
             projects.Project, deps.documents.container(PROJECTS).read(project_id, project_id)
         )
         fmt = ExportFormat.AZUREML_JSONL if case == "azureml_jsonl" else ExportFormat.COCO
-        made = exports.target(deps, project, fmt, ExportOptions())
+        made = exports.target(deps, project, fmt, ExportOptions(), "olive")
         with out.open("wb") as file:
             exports.write(deps, made, project, file)
     seconds = time.perf_counter() - start

@@ -29,6 +29,7 @@ from core.adapters.local.blobs import FolderBlobStore
 from core.adapters.local.documents import SqliteDocumentStore
 from core.adapters.local.queue import SqliteWorkQueue
 from core.bootstrap import build
+from core.domain.datasets import DatasetRoot
 from core.domain.messages import INGEST_BATCH, INGEST_DERIVATIVES, PROJECT_INIT
 from core.domain.projects import ProjectSettings, ProjectStatus
 from core.local.workers import WorkerProcesses
@@ -36,6 +37,7 @@ from core.media.images import THUMBNAIL_MAX
 from core.ports import Deps
 from core.services import projects, stages
 from core.services.collections import ITEMS
+from core.services.users import create_user
 from core.settings import Settings
 
 CACHE = Path(__file__).resolve().parent.parent / ".bench-cache" / "ingest"
@@ -75,11 +77,10 @@ def deps_for(work: Path) -> Deps:
     clock = SystemClock()
     return Deps(
         documents=SqliteDocumentStore(work / "documents.sqlite"),
-        blobs=FolderBlobStore(
-            CACHE / "blobs", base_url="http://127.0.0.1:1", secret=b"bench", clock=clock
-        ),
+        blobs=FolderBlobStore(CACHE / "blobs"),
         queue=SqliteWorkQueue(work / "queue.sqlite", clock, stages.QUEUE_SPECS),
         clock=clock,
+        dataset_roots=(DatasetRoot("large"),),
     )
 
 
@@ -111,7 +112,12 @@ def registration(count: int, processes: int) -> dict[str, float]:
     bare = len(files) / (time.perf_counter() - start)
 
     with tempfile.TemporaryDirectory() as work:
-        settings = Settings(data_dir=Path(work), webui_dir=None, workers=processes)
+        settings = Settings(
+            data_dir=Path(work),
+            webui_dir=None,
+            workers=processes,
+            dataset_roots=(DatasetRoot("small"),),
+        )
         (Path(work) / "blobs").mkdir()
         (Path(work) / "blobs" / "small").symlink_to(CACHE / "blobs" / "small")
         deps = build(settings)
@@ -127,6 +133,7 @@ def registration(count: int, processes: int) -> dict[str, float]:
             }
         )
         start = time.perf_counter()
+        create_user(deps, name="bench")  # the store's first user: its admin
         project = projects.create_project(deps, settings=project_settings, actor="bench").value
         while projects.get_project(deps, project_id=project.id).value.status is not (
             ProjectStatus.RUNNING
@@ -169,6 +176,7 @@ def derivatives(count: int, workers: int) -> dict[str, float]:
                 "dataset": {"source": "blob", "container": "large", "path": f"n{count}/**"},
             }
         )
+        create_user(deps, name="bench")
         project = projects.create_project(deps, settings=settings, actor="bench").value
         drain(deps, (PROJECT_INIT, INGEST_BATCH), 1)
         start = time.perf_counter()

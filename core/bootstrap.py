@@ -14,6 +14,7 @@ from functools import cache
 from typing import Any
 
 from core.adapters.clock import SystemClock
+from core.domain.links import LinkSigner
 from core.ports import BlobStore, Clock, Deps, DocumentStore, EventPublisher, WorkQueue
 from core.services.stages import QUEUE_SPECS
 from core.settings import Settings
@@ -25,17 +26,19 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Deps:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
     return Deps(
         documents=_documents(settings),
-        blobs=_blobs(settings, clock),
+        blobs=_blobs(settings),
         queue=_queue(settings, clock),
         clock=clock,
         data_container=settings.data_container,
+        dataset_roots=settings.dataset_roots,
         events=_events(settings),
+        links=_links(settings),
         task_lease=timedelta(seconds=settings.task_lease_s),
     )
 
 
 def signing_secret(settings: Settings) -> bytes:
-    """The key for local signed blob URLs: LOUPE_SECRET, or one made once and kept in the data
+    """The key for the API's signed blob links: LOUPE_SECRET, or one made once and kept in the data
     folder (readable by its owner only), so URLs stay valid across restarts."""
     if settings.secret:
         return settings.secret.encode()
@@ -46,6 +49,14 @@ def signing_secret(settings: Settings) -> bytes:
         with os.fdopen(descriptor, "w") as file:
             file.write(secrets.token_hex(32))
     return path.read_text().strip().encode()
+
+
+def _links(settings: Settings) -> LinkSigner:
+    """The API's own blob links, for stores without links of their own. Blob Storage signs
+    its own (SAS), so an Azure deployment needs no key of Loupe's, nor a folder to keep one."""
+    if settings.uses_blob_storage:
+        return LinkSigner(secrets.token_bytes(32), settings.base_url)
+    return LinkSigner(signing_secret(settings), settings.base_url)
 
 
 def _documents(settings: Settings) -> DocumentStore:
@@ -69,16 +80,11 @@ def _documents(settings: Settings) -> DocumentStore:
     return CosmosDocumentStore(client, database=settings.cosmos_database)
 
 
-def _blobs(settings: Settings, clock: Clock) -> BlobStore:
+def _blobs(settings: Settings) -> BlobStore:
     if not settings.uses_blob_storage:
         from core.adapters.local.blobs import FolderBlobStore
 
-        return FolderBlobStore(
-            settings.data_dir / "blobs",
-            base_url=settings.base_url,
-            secret=signing_secret(settings),
-            clock=clock,
-        )
+        return FolderBlobStore(settings.data_dir / "blobs")
     from azure.storage.blob import BlobServiceClient
 
     from core.adapters.azure.blobs import AzureBlobStore

@@ -8,12 +8,15 @@ for a create over an existing id, `PreconditionFailed` for a stale etag.
 from __future__ import annotations
 
 import re
+import secrets
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Literal, Protocol
 
+from core.domain.datasets import DatasetRoot
 from core.domain.errors import InvalidInput
+from core.domain.links import LinkSigner
 from core.domain.tasks import LEASE
 
 # ---------------------------------------------------------------------------------------------
@@ -186,8 +189,10 @@ class BlobStore(Protocol):
         """Idempotent: deleting a missing blob is not an error."""
         ...
 
-    def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str:
-        """A URL a browser can GET without other credentials, valid for `expires_in_s`."""
+    def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str | None:
+        """A URL a client can GET straight from the store without other credentials, valid for
+        `expires_in_s` (a SAS on Azure); None when the store has no such links, and the API
+        serves the blob on a link of its own (`core.domain.links`)."""
         ...
 
     def close(self) -> None: ...
@@ -320,9 +325,13 @@ class Deps:
     queue: WorkQueue
     clock: Clock
     data_container: str = "data"
+    dataset_roots: tuple[DatasetRoot, ...] = ()
+    """Where blob datasets may read (`Settings.dataset_roots`): nowhere unless told."""
     task_lease: timedelta = LEASE
     """How long a labeler holds a task (`Settings.task_lease_s`)."""
     events: EventPublisher = field(default_factory=DiscardEvents)
+    links: LinkSigner = field(default_factory=lambda: LinkSigner(secrets.token_bytes(32)))
+    """Signs the API's own blob links (where `blobs.url` gives none)."""
 
     def close(self) -> None:
         for closeable in (self.events, self.queue, self.blobs, self.documents):

@@ -14,6 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.domain.datasets import DatasetRoot
+from core.domain.users import USER_NAME
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -29,6 +32,10 @@ class Settings:
     public_url: str | None = None
     secret: str | None = None
     data_container: str = "data"
+    dataset_roots: tuple[DatasetRoot, ...] = ()
+    """Where blob datasets may read (LOUPE_DATASETS: containers or container/folder paths,
+    separated by commas). None by default: projects then take uploads only. Loupe's own
+    containers and the uploads folder are refused whatever this says."""
     webui_dir: Path | None = REPO_ROOT / "webui" / "dist"
     cosmos_endpoint: str | None = None
     cosmos_connection_string: str | None = None
@@ -51,6 +58,10 @@ class Settings:
     Azure ML exports then name images by it instead of by signed blob URLs."""
     events_topic: str = "project-events"
     """The Service Bus topic outbound events go to (with Service Bus; else .data/events.jsonl)."""
+    admins: frozenset[str] = frozenset()
+    """User names made Loupe admins as they sign in (LOUPE_ADMINS, separated by commas): how a
+    deployment behind a Static Web App gets its first admin. With tokens, the first user
+    `loupe user create` makes is the admin."""
     behind_static_web_app: bool = False
     """Trust the `x-ms-client-principal` header: only when the API is reachable solely through
     its linked Static Web App (which sets the header); otherwise a request carrying it is
@@ -73,13 +84,15 @@ class Settings:
             return value or None
 
         webui = get("LOUPE_WEBUI_DIR")
+        data_container = get("LOUPE_DATA_CONTAINER") or "data"
         return cls(
             data_dir=Path(get("LOUPE_DATA_DIR") or ".data"),
             host=get("LOUPE_HOST") or "127.0.0.1",
             port=_port(get("LOUPE_PORT")),
             public_url=get("LOUPE_PUBLIC_URL"),
             secret=get("LOUPE_SECRET"),
-            data_container=get("LOUPE_DATA_CONTAINER") or "data",
+            data_container=data_container,
+            dataset_roots=_dataset_roots(get("LOUPE_DATASETS"), data_container),
             webui_dir=Path(webui) if webui else cls.webui_dir,
             cosmos_endpoint=get("COSMOS__accountEndpoint"),
             cosmos_connection_string=get("COSMOS_CONNECTION_STRING"),
@@ -88,6 +101,7 @@ class Settings:
             storage_connection_string=get("STORAGE_CONNECTION_STRING"),
             servicebus_namespace=get("SERVICEBUS__fullyQualifiedNamespace"),
             servicebus_connection_string=get("SERVICEBUS_CONNECTION_STRING"),
+            admins=frozenset(_admins(get("LOUPE_ADMINS"))),
             behind_static_web_app=_flag("LOUPE_BEHIND_STATIC_WEB_APP", get),
             events_topic=get("LOUPE_EVENTS_TOPIC") or "project-events",
             azureml_datastore=get("LOUPE_AZUREML_DATASTORE"),
@@ -114,6 +128,27 @@ class Settings:
     @property
     def uses_service_bus(self) -> bool:
         return bool(self.servicebus_namespace or self.servicebus_connection_string)
+
+
+def _dataset_roots(value: str | None, data_container: str) -> tuple[DatasetRoot, ...]:
+    entries = [e for e in (value or "").replace(",", " ").split() if e]
+    try:
+        return tuple(DatasetRoot.parse(e, data_container=data_container) for e in entries)
+    except ValueError as error:
+        raise SettingsError(
+            f"LOUPE_DATASETS: {error} (list containers or container/folder paths, e.g. "
+            "'lake, archive/scans')"
+        ) from None
+
+
+def _admins(value: str | None) -> list[str]:
+    names = [n for n in (value or "").replace(",", " ").split() if n]
+    if bad := [n for n in names if not USER_NAME.fullmatch(n)]:
+        raise SettingsError(
+            f"LOUPE_ADMINS: {bad[0]!r} is not a user name (letters, digits and . _ @ -, at most "
+            "64, starting with a letter or digit)"
+        )
+    return names
 
 
 def _flag(name: str, get: Callable[[str], str | None]) -> bool:

@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cmp_to_key
 from typing import Any, BinaryIO
-from urllib.parse import quote
 
 from core.adapters.blob_names import check_blob_name, check_container_name
 from core.adapters.clock import ManualClock as ManualClock
@@ -248,9 +247,9 @@ class MemoryBlobStore:
         with self._lock:
             self._blobs.pop((container, name), None)
 
-    def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str:
+    def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str | None:
         _check(container, name)
-        return f"memory://{container}/{quote(name, safe='/')}"
+        return None  # served by the API, like a folder's
 
     def close(self) -> None:
         pass

@@ -7,14 +7,20 @@ A path is a folder (its files, not its subfolders), a folder with `/**` (everyth
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cached_property
 
 from pydantic import model_validator
 
+from core.domain.errors import Forbidden
 from core.domain.model import DomainModel
 
 WHOLE_CONTAINER = "**/."
+RESERVED_CONTAINERS = frozenset({"derivatives", "exports", "models"})
+"""Loupe's own containers (renditions and embeddings, exports, ML backbones): never a dataset."""
+UPLOADS = "uploads/"
+"""Where upload projects keep their files in the data container, one folder per project."""
 _CONTAINER = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")
 _WILDCARD = re.compile(r"[*?]")
 
@@ -50,6 +56,14 @@ class Dataset(DomainModel):
 
     def matches(self, blob_name: str) -> bool:
         return self._pattern.fullmatch(blob_name) is not None
+
+    @property
+    def scope_prefix(self) -> str:
+        """A prefix every name the dataset matches starts with."""
+        prefix = self.listing_prefix
+        if prefix and not prefix.endswith("/") and not _WILDCARD.search(self.path):
+            return prefix + "/"  # a plain folder: its files
+        return prefix
 
     @property
     def listing_prefix(self) -> str:
@@ -99,7 +113,64 @@ def glob_pattern(path: str) -> re.Pattern[str]:
 
 def upload_prefix(project_id: str) -> str:
     """Where an upload dataset's files live in the data container."""
-    return f"uploads/{project_id}/"
+    return f"{UPLOADS}{project_id}/"
+
+
+@dataclass(frozen=True)
+class DatasetRoot:
+    """A place the deployment lets blob datasets read: a whole container, or one folder of it
+    (`LOUPE_DATASETS`, e.g. `lake` or `lake/images`)."""
+
+    container: str
+    prefix: str = ""
+    """Empty, or a folder path ending with '/'."""
+
+    @classmethod
+    def parse(cls, text: str, *, data_container: str) -> DatasetRoot:
+        container, _, folder = text.strip().strip("/").partition("/")
+        if not _CONTAINER.fullmatch(container):
+            raise ValueError(f"{text!r}: {container!r} is not an Azure container name")
+        if _WILDCARD.search(folder):
+            raise ValueError(f"{text!r}: a dataset root is a folder, without wildcards")
+        check_path(folder)
+        root = cls(container, folder + "/" if folder else "")
+        if (reason := root._reserved(data_container)) is not None:
+            raise ValueError(f"{text!r}: {reason}")
+        return root
+
+    def _reserved(self, data_container: str) -> str | None:
+        if self.container in RESERVED_CONTAINERS:
+            return f"container {self.container!r} holds Loupe's own files, never a dataset"
+        if self.container == data_container and _overlap(self.prefix, UPLOADS):
+            return f"{data_container}/{UPLOADS} holds the projects' uploads, never a dataset"
+        return None
+
+    def __str__(self) -> str:
+        return f"{self.container}/{self.prefix}"
+
+
+def check_dataset_allowed(
+    dataset: Dataset, *, roots: tuple[DatasetRoot, ...], data_container: str
+) -> None:
+    """A blob dataset must lie inside a root the deployment allows, and never in Loupe's own
+    containers or another project's uploads (`Forbidden` says which)."""
+    if dataset.source is DataSource.UPLOAD:
+        return
+    assert dataset.container is not None  # checked by the model
+    scope = DatasetRoot(dataset.container, dataset.scope_prefix)
+    if (reason := scope._reserved(data_container)) is not None:
+        raise Forbidden(f"dataset {scope}: {reason}")
+    if not any(r.container == scope.container and scope.prefix.startswith(r.prefix) for r in roots):
+        allowed = ", ".join(str(r) for r in roots) or "none: only uploads"
+        raise Forbidden(
+            f"dataset {scope} is outside the places this deployment lets projects read "
+            f"(allowed: {allowed}); an admin lists them in LOUPE_DATASETS, or upload the files"
+        )
+
+
+def _overlap(a: str, b: str) -> bool:
+    """Whether names under prefix `a` and names under prefix `b` can meet."""
+    return a.startswith(b) or b.startswith(a)
 
 
 def dataset_root(dataset: Dataset, *, project_id: str, upload_container: str) -> tuple[str, str]:

@@ -4,23 +4,44 @@ from __future__ import annotations
 
 import hashlib
 import re
+from enum import StrEnum
 
 from pydantic import Field, field_validator
 
 from core.domain.model import DomainModel, Stamp
 
 TOKEN_PREFIX = "lp_"  # noqa: S105 (a prefix that makes leaked tokens easy to scan for)
-_USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+USER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@-]{0,63}")
+
+
+class UserRole(StrEnum):
+    """What a user may do across the deployment (a project's own roles are `Role`)."""
+
+    ADMIN = "admin"
+    """Grants and takes back these roles; may create projects."""
+    CREATOR = "creator"
+    """May create projects (and so owns them)."""
 
 
 class User(DomainModel):
     id: str = Field(description="The user name, as given to `loupe user create`")
     created_at: Stamp
+    roles: list[UserRole] = Field(
+        default_factory=list, description="Deployment roles: admin, creator"
+    )
+
+    @property
+    def is_admin(self) -> bool:
+        return UserRole.ADMIN in self.roles
+
+    @property
+    def may_create_projects(self) -> bool:
+        return self.is_admin or UserRole.CREATOR in self.roles
 
     @field_validator("id")
     @classmethod
     def _plain_name(cls, name: str) -> str:
-        if not _USER_NAME.fullmatch(name):
+        if not USER_NAME.fullmatch(name):
             raise ValueError(
                 "user names are 1–64 letters, digits and . _ @ -, starting with a letter or digit"
             )

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from core.http import limits, problems
+from core.http import headers, limits, problems
 from core.http.context import current_user
 from core.http.routes import (
     assist,
@@ -21,6 +21,7 @@ from core.http.routes import (
     projects,
     review,
     system,
+    users,
 )
 from core.ports import Deps
 from core.settings import Settings
@@ -42,10 +43,12 @@ def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
     app.state.settings = settings
     problems.install(app)
     limits.install(app, settings)
+    headers.install(app)  # outermost: every answer carries them, refusals included
     signed_in = [Depends(current_user)]
     app.include_router(system.router, prefix=API)  # /health is public, /me needs a token
     app.include_router(projects.router, prefix=API, dependencies=signed_in)
     app.include_router(ingestion.router, prefix=API, dependencies=signed_in)
+    app.include_router(blobs.router, prefix=API)  # item media: signed in; links: signed
     for router in (
         labeling.router,
         review.router,
@@ -53,9 +56,9 @@ def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
         exports.router,
         dead_letters.router,
         assist.router,
+        users.router,
     ):
         app.include_router(router, prefix=API, dependencies=signed_in)
-    app.include_router(blobs.router, prefix=API)  # authorized by the URL's signature
     if settings.webui_dir is not None and settings.webui_dir.is_dir():
         app.mount("/", StaticFiles(directory=settings.webui_dir, html=True), name="webui")
     return app

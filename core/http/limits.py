@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from core.http.context import SESSION_COOKIE
 from core.http.problems import problem
 from core.settings import Settings
 
@@ -74,11 +75,23 @@ class RateLimiter:
 def caller_key(scope: Scope) -> str:
     """Who is calling: their token (hashed, never kept as is), else their address."""
     headers = dict(scope.get("headers") or [])
-    credential = headers.get(b"authorization") or headers.get(b"x-ms-client-principal")
+    credential = (
+        headers.get(b"authorization")
+        or headers.get(b"x-ms-client-principal")
+        or _session(headers.get(b"cookie", b""))
+    )
     if credential:
         return "t:" + hashlib.sha256(credential).hexdigest()[:32]
     client = scope.get("client")
     return f"a:{client[0] if client else '?'}"
+
+
+def _session(cookies: bytes) -> bytes | None:
+    for part in cookies.split(b";"):
+        name, _, value = part.strip().partition(b"=")
+        if name == SESSION_COOKIE.encode():
+            return value
+    return None
 
 
 class Limits:

@@ -11,6 +11,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from core.domain.errors import LoupeError
+from core.domain.users import User, UserRole
 from core.ports import Deps
 from core.settings import Settings, SettingsError
 
@@ -65,7 +66,23 @@ def _parser() -> argparse.ArgumentParser:
         action = actions.add_parser(name, help=text)
         action.add_argument("name")
         action.set_defaults(run=handler)
-    actions.add_parser("list", help="list users").set_defaults(run=_user_list)
+    create = actions.choices["create"]
+    create.add_argument(
+        "--role",
+        action="append",
+        choices=[r.value for r in UserRole],
+        help="a deployment role: creator (may create projects) or admin; repeatable (default: "
+        "none, except that the first user becomes the admin)",
+    )
+    for name, handler, text in (
+        ("grant", _user_grant, "give a user a deployment role (creator or admin)"),
+        ("ungrant", _user_ungrant, "take a deployment role back"),
+    ):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("name")
+        action.add_argument("role", choices=[r.value for r in UserRole])
+        action.set_defaults(run=handler)
+    actions.add_parser("list", help="list users and their roles").set_defaults(run=_user_list)
 
     up = commands.add_parser("upload", help="upload files and folders into a project")
     up.add_argument("project", help="the project id")
@@ -146,9 +163,31 @@ def _worker(settings: Settings, args: argparse.Namespace) -> int:
 def _user_create(settings: Settings, args: argparse.Namespace) -> int:
     from core.services.users import create_user
 
+    roles = [UserRole(r) for r in args.role] if args.role else None
     with _deps(settings) as deps:
-        user, token = create_user(deps, name=args.name)
-    print(f"created user {user.id}; token (shown once, keep it secret):\n{token}")
+        user, token = create_user(deps, name=args.name, roles=roles)
+    print(f"created user {user.id} ({_roles(user)}); token (shown once, keep it secret):\n{token}")
+    return 0
+
+
+def _roles(user: User) -> str:
+    return ", ".join(user.roles) or "no deployment role"
+
+
+def _user_grant(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_role(settings, args, granted=True)
+
+
+def _user_ungrant(settings: Settings, args: argparse.Namespace) -> int:
+    return _set_role(settings, args, granted=False)
+
+
+def _set_role(settings: Settings, args: argparse.Namespace, *, granted: bool) -> int:
+    from core.services.users import set_role
+
+    with _deps(settings) as deps:
+        user = set_role(deps, name=args.name, role=UserRole(args.role), granted=granted)
+    print(f"{user.id}: {_roles(user)}")
     return 0
 
 
@@ -174,7 +213,7 @@ def _user_list(settings: Settings, args: argparse.Namespace) -> int:
 
     with _deps(settings) as deps:
         for user in list_users(deps):
-            print(f"{user.id}\t{user.created_at:%Y-%m-%d %H:%M}")
+            print(f"{user.id}\t{user.created_at:%Y-%m-%d %H:%M}\t{_roles(user)}")
     return 0
 
 

@@ -6,23 +6,23 @@ print a working link; that convenience is for the embedded runtime alone."""
 from __future__ import annotations
 
 import os
-from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.domain.datasets import Dataset, DataSource
+from core.domain.datasets import DataSource, upload_prefix
 from core.domain.errors import Conflict
 from core.domain.labels import LabelClass
-from core.domain.projects import Instructions, ProjectSettings
+from core.domain.projects import Instructions, Project, ProjectSettings, name_key
 from core.domain.task_types import TaskType
+from core.domain.users import UserRole
 from core.ports import Deps
-from core.services.projects import create_project
+from core.services.projects import create_project, list_projects
+from core.services.uploads import upload_file
 from core.services.users import create_user, issue_token
 
 OWNER = "owner"
 PROJECT_NAME = "Demo: shapes"
 SAMPLES = Path(__file__).parent / "demo"
-SAMPLE_PREFIX = "samples/shapes/"
 INSTRUCTIONS = """\
 # Label the shape
 
@@ -40,28 +40,35 @@ class Demo:
 def ensure_demo(deps: Deps, data_dir: Path) -> Demo:
     """Create what is missing, leave what exists: safe on every start."""
     token = _owner_token(deps, data_dir / "owner-token")
-    for sample in sorted(SAMPLES.glob("*.png")):
-        name = SAMPLE_PREFIX + sample.name
-        if not deps.blobs.exists(deps.data_container, name):
+    project = _demo_project(deps)
+    samples = sorted(SAMPLES.glob("*.png")) if project.dataset.source is DataSource.UPLOAD else []
+    for sample in samples:  # (a data folder from before demos were uploads keeps its own)
+        if not deps.blobs.exists(deps.data_container, upload_prefix(project.id) + sample.name):
             with sample.open("rb") as data:
-                deps.blobs.put(deps.data_container, name, data, content_type="image/png")
+                upload_file(deps, project_id=project.id, path=sample.name, data=data, actor=OWNER)
+    return Demo(owner=OWNER, token=token)
+
+
+def _demo_project(deps: Deps) -> Project:
+    """The demo project: made on the first start (names are never reused, so later starts
+    find it among the owner's projects)."""
     settings = ProjectSettings(
         name=PROJECT_NAME,
         task_type=TaskType.IMAGE_MULTICLASS,
         label_classes=[LabelClass(name=n) for n in ("circle", "square", "triangle")],
         instructions=Instructions(markdown=INSTRUCTIONS),
-        dataset=Dataset(
-            source=DataSource.BLOB, container=deps.data_container, path=SAMPLE_PREFIX + "**"
-        ),
     )
-    with suppress(Conflict):  # made on an earlier start (names are never reused)
-        create_project(deps, settings=settings, actor=OWNER)
-    return Demo(owner=OWNER, token=token)
+    try:
+        return create_project(deps, settings=settings, actor=OWNER).value
+    except Conflict:
+        mine = list_projects(deps, actor=OWNER)
+        return next(p for p in mine if name_key(p.name) == name_key(PROJECT_NAME))
 
 
 def _owner_token(deps: Deps, path: Path) -> str:
+    """The demo owner is the embedded runtime's first user, and so its admin."""
     try:
-        _, token = create_user(deps, name=OWNER)
+        _, token = create_user(deps, name=OWNER, roles=[UserRole.ADMIN])
     except Conflict:
         if path.exists():
             return path.read_text().strip()

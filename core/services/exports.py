@@ -16,6 +16,7 @@ from core.domain.datasets import dataset_root
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat, ExportJob
 from core.domain.items import ItemState
+from core.domain.links import Grant
 from core.domain.messages import EXPORT_RUN, RunExport
 from core.domain.model import DomainModel
 from core.domain.outbound import EXPORT_FINISHED
@@ -26,6 +27,7 @@ from core.export.records import ImageUrl, Options, Record, record
 from core.ports import Deps, Order, Query, Where
 from core.services import outbound
 from core.services.collections import EXPORTS, ITEMS, load, scan
+from core.services.links import download_url
 from core.services.worklog import member_project
 
 PAGE = 1000
@@ -58,9 +60,10 @@ class ExportView:
 
 
 def target(
-    deps: Deps, project: Project, format: ExportFormat, options: ExportOptions
+    deps: Deps, project: Project, format: ExportFormat, options: ExportOptions, actor: str
 ) -> bundle.Target:
-    """The writer's target for `project`, checked against its task type and classes."""
+    """The writer's target for `project`, checked against its task type and classes; the
+    image links it writes are `actor`'s."""
     known = [c.name for c in project.label_classes]
     if options.labels is not None:
         unknown = sorted(set(options.labels) - set(known))
@@ -83,7 +86,7 @@ def target(
         task_type=project.task_type.value,
         categories=categories,
         options=plain,
-        image_url=_image_url(deps, project, options.datastore),
+        image_url=_image_url(deps, project, options.datastore, actor),
         name=_slug(project.name),
     )
     bundle.check_fits(format, made.task_type)
@@ -102,7 +105,7 @@ def open_export(
 ) -> tuple[str, str, Iterator[bytes]]:
     """(file name, content type, the file's bytes as a stream) for a direct download."""
     project = member_project(deps, project_id, actor, Role.REVIEWER)
-    made = target(deps, project, format, options)
+    made = target(deps, project, format, options, actor)
     name = bundle.file_name(made)
     return name, bundle.content_type(name), pipe.stream(lambda out: write(deps, made, project, out))
 
@@ -115,7 +118,7 @@ def request_export(
     deps: Deps, *, project_id: str, actor: str, format: ExportFormat, options: ExportOptions
 ) -> ExportJob:
     project = member_project(deps, project_id, actor, Role.REVIEWER)
-    target(deps, project, format, options)  # refuse a bad request now, not in the job
+    target(deps, project, format, options, actor)  # refuse a bad request now, not in the job
     job = ExportJob(
         id=uuid.uuid4().hex,
         project_id=project_id,
@@ -144,7 +147,9 @@ def run_export(deps: Deps, *, message: RunExport) -> None:
     container.upsert(job.to_doc())
     try:
         project = member_project(deps, job.project_id, job.created_by, Role.REVIEWER)
-        made = target(deps, project, job.format, ExportOptions.model_validate(job.options))
+        made = target(
+            deps, project, job.format, ExportOptions.model_validate(job.options), job.created_by
+        )
         name = f"{job.project_id}/{job.id}/{bundle.file_name(made)}"
         with tempfile.TemporaryFile() as file:
             write(deps, made, project, file)
@@ -176,7 +181,7 @@ def list_exports(deps: Deps, *, project_id: str, actor: str) -> list[ExportView]
     member_project(deps, project_id, actor, Role.REVIEWER)
     query = Query(order_by=(Order("createdAt", descending=True),), page_size=MAX_LIST)
     page = deps.documents.container(EXPORTS).query(project_id, query)
-    return [_view(deps, load(ExportJob, d)) for d in page.documents]
+    return [_view(deps, load(ExportJob, d), actor) for d in page.documents]
 
 
 def get_export(deps: Deps, *, project_id: str, actor: str, export_id: str) -> ExportView:
@@ -184,25 +189,31 @@ def get_export(deps: Deps, *, project_id: str, actor: str, export_id: str) -> Ex
     found = deps.documents.container(EXPORTS).get(project_id, export_id)
     if found is None:
         raise NotFound(f"export {export_id!r} is not in this project")
-    return _view(deps, load(ExportJob, found))
+    return _view(deps, load(ExportJob, found), actor)
 
 
-def _view(deps: Deps, job: ExportJob) -> ExportView:
+def _view(deps: Deps, job: ExportJob, viewer: str) -> ExportView:
+    """The job as `viewer` sees it: its file's link is theirs, made fresh at every read, so a
+    short life costs nothing."""
     url = None
     if job.blob_name is not None:
-        url = deps.blobs.url(EXPORTS_CONTAINER, job.blob_name, expires_in_s=3600)
+        grant = Grant(job.project_id, viewer)
+        url = download_url(deps, EXPORTS_CONTAINER, job.blob_name, grant, expires_in_s=600)
     name = (job.blob_name or f"export-{job.format.value}").rsplit("/", 1)[-1]
     return ExportView(job, url, bundle.snippet(job.format, name))
 
 
-def _image_url(deps: Deps, project: Project, datastore: str | None) -> ImageUrl:
+def _image_url(deps: Deps, project: Project, datastore: str | None, actor: str) -> ImageUrl:
     container, prefix = dataset_root(
         project.dataset, project_id=project.id, upload_container=deps.data_container
     )
     if datastore:
         base = datastore.rstrip("/") + "/paths/"
         return lambda path: base + quote(prefix + path)
-    return lambda path: deps.blobs.url(container, prefix + path, expires_in_s=LINK_SECONDS)
+    grant = Grant(project.id, actor)
+    return lambda path: download_url(
+        deps, container, prefix + path, grant, expires_in_s=LINK_SECONDS
+    )
 
 
 def _spool() -> IO[bytes]:

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from datetime import datetime
 
-from core.domain.datasets import dataset_root
-from core.domain.errors import NotFound, PreconditionFailed
+from core.domain.datasets import check_dataset_allowed, dataset_root
+from core.domain.errors import Forbidden, NotFound, PreconditionFailed
 from core.domain.ingest import (
     PLAN,
     REFRESH,
@@ -58,10 +58,24 @@ ID_QUERY = 500
 
 
 def source_of(deps: Deps, project: Project) -> Source:
+    """Where the project's files are; `Forbidden` if the deployment no longer lets its
+    dataset be read (LOUPE_DATASETS changed since it was created)."""
+    check_dataset_allowed(
+        project.dataset, roots=deps.dataset_roots, data_container=deps.data_container
+    )
     container, root = dataset_root(
         project.dataset, project_id=project.id, upload_container=deps.data_container
     )
     return Source(container, root)
+
+
+def readable(deps: Deps, project: Project) -> bool:
+    """Whether the deployment still lets the project's dataset be read (see `source_of`)."""
+    try:
+        source_of(deps, project)
+    except Forbidden:
+        return False
+    return True
 
 
 def initialize_project(deps: Deps, *, project_id: str) -> None:

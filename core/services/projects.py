@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 
+from core.domain.datasets import Dataset, check_dataset_allowed
 from core.domain.errors import Conflict, NotFound, PreconditionFailed
 from core.domain.labels import LabelClass
 from core.domain.messages import PROJECT_INIT, InitializeProject
@@ -26,10 +27,14 @@ from core.domain.projects import (
 from core.ports import Deps, Document, Order, Query, Where
 from core.services import audit, outbound
 from core.services.collections import PROJECT_NAMES, PROJECTS, load, scan
+from core.services.users import require_creator
 from core.services.versioned import Versioned, same_etag
 
 
 def create_project(deps: Deps, *, settings: ProjectSettings, actor: str) -> Versioned[Project]:
+    """`actor` needs the creator role, and a blob dataset must be one the deployment allows."""
+    require_creator(deps, actor)
+    _check_dataset(deps, settings.dataset)
     project_id = uuid.uuid4().hex[:16]
     _reserve_name(deps, settings.name, project_id)
     project = new_project(settings, project_id=project_id, created_by=actor, now=deps.clock.now())
@@ -92,6 +97,7 @@ def update_project(
 ) -> Versioned[Project]:
     current = for_owner(deps, project_id, actor, if_match)
     updated = apply_patch(current.value, patch, now=deps.clock.now())
+    _check_dataset(deps, updated.dataset)
     if name_key(updated.name) != name_key(current.value.name):
         _reserve_name(deps, updated.name, project_id)
     return save_project(deps, current, updated, actor, "project.updated")
@@ -183,6 +189,10 @@ def status_changed(deps: Deps, project: Project, *, before: ProjectStatus, actor
         subject=f"{project.status.value}@{project.updated_at.isoformat()}",
         data={"from": before.value, "to": project.status.value, "by": actor, "name": project.name},
     )
+
+
+def _check_dataset(deps: Deps, dataset: Dataset) -> None:
+    check_dataset_allowed(dataset, roots=deps.dataset_roots, data_container=deps.data_container)
 
 
 def _reserve_name(deps: Deps, name: str, project_id: str) -> None:

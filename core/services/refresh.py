@@ -17,7 +17,7 @@ from core.domain.items import Item
 from core.domain.projects import Project, ProjectStatus
 from core.ports import BlobInfo, Deps, Query, Where
 from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
-from core.services.ingestion import request_derivatives, save_new, source_of
+from core.services.ingestion import readable, request_derivatives, save_new, source_of
 from core.services.projects import load_project
 from core.services.registration import Skipped, register
 
@@ -67,7 +67,7 @@ def matching_projects(deps: Deps, *, container: str, name: str) -> Iterator[Proj
     )
     for document in scan(deps.documents.container(PROJECTS), None, query):
         project = load_project(document)
-        if project.dataset.matches(name):
+        if project.dataset.matches(name) and readable(deps, project):
             yield project
 
 
@@ -77,7 +77,8 @@ def reconcile(deps: Deps) -> int:
     added = 0
     for document in scan(deps.documents.container(PROJECTS), None, query):
         project = load_project(document)
-        if project.incremental_refresh or project.dataset.source is DataSource.UPLOAD:
+        wanted = project.incremental_refresh or project.dataset.source is DataSource.UPLOAD
+        if wanted and readable(deps, project):
             try:
                 added += refresh_project(deps, project)
             except Exception:  # one project's failure must not stop the others

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import secrets
 
-from core.domain.errors import Conflict, Unauthorized
-from core.domain.users import TOKEN_PREFIX, Token, User, token_hash
+from core.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unauthorized
+from core.domain.users import TOKEN_PREFIX, Token, User, UserRole, token_hash
 from core.ports import Deps, Query, Where
 from core.services.collections import TOKENS, USERS, load, scan
 
+RETRIES = 5
 
-def create_user(deps: Deps, *, name: str) -> tuple[User, str]:
-    """Create `name` and return it with its first token (shown once, stored hashed)."""
-    user = User(id=name, created_at=deps.clock.now())
+
+def create_user(deps: Deps, *, name: str, roles: list[UserRole] | None = None) -> tuple[User, str]:
+    """Create `name` and return it with its first token (shown once, stored hashed). Without
+    `roles`, the first user of a deployment with no admin becomes its admin."""
+    if roles is None:
+        roles = [] if any(u.is_admin for u in list_users(deps)) else [UserRole.ADMIN]
+    user = User(id=name, created_at=deps.clock.now(), roles=roles)
     try:
         deps.documents.container(USERS).create(user.to_doc())
     except Conflict:
@@ -20,6 +25,54 @@ def create_user(deps: Deps, *, name: str) -> tuple[User, str]:
             f"user {name!r} exists; issue another token with `loupe user token`"
         ) from None
     return user, issue_token(deps, name=name)
+
+
+def get_user(deps: Deps, *, name: str) -> User:
+    found = deps.documents.container(USERS).get(name, name)
+    if found is None:
+        raise NotFound(f"no user {name!r}: create it with `loupe user create {name}`")
+    return load(User, found)
+
+
+def require_admin(deps: Deps, actor: str) -> None:
+    if not get_user(deps, name=actor).is_admin:
+        raise Forbidden("only a Loupe admin may do this (`loupe user grant NAME admin`)")
+
+
+def require_creator(deps: Deps, actor: str) -> None:
+    if not get_user(deps, name=actor).may_create_projects:
+        raise Forbidden(
+            f"{actor!r} may not create projects: ask a Loupe admin to grant you the creator "
+            f"role (`loupe user grant {actor} creator`, or Users in the web UI)"
+        )
+
+
+def set_role(
+    deps: Deps, *, name: str, role: UserRole, granted: bool, actor: str | None = None
+) -> User:
+    """Grant or take back a deployment role. `actor` must be an admin; None is the command
+    line, whose caller already holds the store itself. The last admin stays an admin."""
+    if actor is not None:
+        require_admin(deps, actor)
+    users = deps.documents.container(USERS)
+    for _ in range(RETRIES):
+        found = users.get(name, name)
+        if found is None:
+            raise NotFound(f"no user {name!r}: create it with `loupe user create {name}`")
+        user = load(User, found)
+        roles = sorted({*user.roles, role} if granted else set(user.roles) - {role})
+        if user.is_admin and UserRole.ADMIN not in roles and _admins(deps) == {name}:
+            raise Conflict(f"{name!r} is the last admin: make someone else admin first")
+        try:
+            users.upsert(user.model_copy(update={"roles": roles}).to_doc(), if_match=found.etag)
+        except PreconditionFailed:
+            continue
+        return user.model_copy(update={"roles": roles})
+    raise Conflict(f"user {name!r} keeps changing; try again")
+
+
+def _admins(deps: Deps) -> set[str]:
+    return {u.id for u in list_users(deps) if u.is_admin}
 
 
 def issue_token(deps: Deps, *, name: str) -> str:
@@ -41,7 +94,10 @@ def revoke_tokens(deps: Deps, *, name: str) -> int:
     return len(live)
 
 
-def list_users(deps: Deps) -> list[User]:
+def list_users(deps: Deps, *, actor: str | None = None) -> list[User]:
+    """Every user; `actor`, when given, must be an admin (None: the command line)."""
+    if actor is not None:
+        require_admin(deps, actor)
     documents = scan(deps.documents.container(USERS), None, Query(page_size=500))
     return sorted((load(User, d) for d in documents), key=lambda u: u.id)
 

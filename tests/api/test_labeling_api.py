@@ -70,7 +70,8 @@ def test_label_skip_review_and_dashboard_over_http(
     client, auth, base, ids = labeled
     task = client.post(f"{base}/tasks/next", json={}, headers=auth["lee"]).json()
     (item,) = task["items"]
-    assert item["id"] == ids[0] and item["url"].startswith("memory://") and task["leaseUntil"]
+    assert item["id"] == ids[0] and task["leaseUntil"]
+    assert item["url"] == f"{base}/items/{ids[0]}/media/display"  # served to members only
     bad = client.post(
         f"{base}/items/{item['id']}/annotation",
         json={"value": {"label": "cow"}},

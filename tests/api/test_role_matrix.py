@@ -14,18 +14,24 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from core.adapters.local.blobs import FolderBlobStore
+from core.domain.datasets import upload_prefix
+from core.domain.links import Grant
 from core.domain.projects import Role
 from core.http.app import create_app
 from core.ports import Deps
 from core.settings import Settings
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project, users
+from tests.support.media import image_bytes
 
 PUBLIC, SIGNED_IN, MEMBER, REVIEWER, OWNER = "public", "signed-in", "member", "reviewer", "owner"
-PERSONAS = ("anonymous", "labeler", "reviewer", "owner", "stranger")
+CREATOR, ADMIN = "creator", "admin"
+PERSONAS = ("anonymous", "labeler", "reviewer", "owner", "stranger", "admin")
 ALLOWED = {
     PUBLIC: set(PERSONAS),
-    SIGNED_IN: {"labeler", "reviewer", "owner", "stranger"},
+    SIGNED_IN: {"labeler", "reviewer", "owner", "stranger", "admin"},
+    CREATOR: {"owner", "stranger", "admin"},  # olive and sam hold the creator role
+    ADMIN: {"admin"},
     MEMBER: {"labeler", "reviewer", "owner"},
     REVIEWER: {"reviewer", "owner"},
     OWNER: {"owner"},
@@ -36,9 +42,16 @@ BOX = {"label": "cat"}
 RULES: dict[tuple[str, str], tuple[str, Any]] = {
     ("GET", "/api/health"): (PUBLIC, None),
     ("GET", "/api/me"): (SIGNED_IN, None),
+    ("POST", "/api/session"): (SIGNED_IN, None),
+    ("DELETE", "/api/session"): (PUBLIC, None),
+    ("GET", "/api/users"): (ADMIN, None),
+    ("PUT", "/api/users/{name}/roles/{role}"): (ADMIN, None),
+    ("DELETE", "/api/users/{name}/roles/{role}"): (ADMIN, None),
+    # A signed link: the signature names who may use it (tests/api/test_serving.py).
     ("GET", "/api/blobs/{container}/{name:path}"): (PUBLIC, None),
+    ("GET", "/api/projects/{project_id}/items/{item_id}/media/{rendition}"): (MEMBER, None),
     ("POST", "/api/projects"): (
-        SIGNED_IN,
+        CREATOR,
         {"name": "New", "taskType": "text_ner", "labelClasses": [{"name": "PER"}]},
     ),
     ("GET", "/api/projects"): (SIGNED_IN, None),
@@ -151,25 +164,25 @@ class World:
 def world(tmp_path: Path) -> Iterator[World]:
     deps = memory_deps()
     # A folder blob store, so signed blob URLs are served by the app itself.
-    deps.blobs = FolderBlobStore(
-        tmp_path, base_url="http://testserver", secret=b"s", clock=deps.clock
-    )
-    tokens = users(deps, "lee", "rita", "olive", "sam")
+    deps.blobs = FolderBlobStore(tmp_path)
+    tokens = users(deps, "ada", "lee", "rita", "olive", "sam")  # the first user is the admin
     project = running_project(
         deps, owner="olive", members={"lee": Role.LABELER, "rita": Role.REVIEWER}
     )
     running_project(deps, name="Elsewhere", owner="sam")
     (item,) = add_items(deps, project, 1)
     deps.blobs.put("data", "x.txt", b"x")
+    deps.blobs.put("data", upload_prefix(project.id) + "img/000000.jpg", image_bytes("JPEG"))
     values = {"project_id": project.id, "item_id": item, "member": "lee", "container": "data"}
     values |= {"name:path": "x.txt", "path:path": "x/a.txt", "export_id": "none"}
+    values |= {"rendition": "display", "name": "sam", "role": "creator"}
     values |= {"queue": "export-run", "message_id": "none"}
     app = create_app(lambda: deps, Settings(webui_dir=None, secret="s"))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield World(client, deps, tokens, values)
 
 
-CALLER = {"labeler": "lee", "reviewer": "rita", "owner": "olive", "stranger": "sam"}
+CALLER = {"labeler": "lee", "reviewer": "rita", "owner": "olive", "stranger": "sam", "admin": "ada"}
 
 
 def fill(template: Any, values: dict[str, str]) -> Any:
@@ -198,7 +211,10 @@ def test_role_matrix(world: World, method: str, path: str, persona: str) -> None
             headers={"Authorization": f"Bearer {world.tokens['olive']}"},
         ).headers["ETag"]
     if path.startswith("/api/blobs"):
-        url = world.deps.blobs.url("data", "x.txt").removeprefix("http://testserver")
+        expires = int(world.deps.clock.now().timestamp()) + 60
+        url = world.deps.links.url(
+            "data", "x.txt", Grant(world.values["project_id"], "olive"), expires_at=expires
+        )
     kwargs: dict[str, Any] = {"headers": headers}
     if isinstance(body, bytes):
         kwargs["content"] = body

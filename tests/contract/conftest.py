@@ -56,9 +56,7 @@ def blobs(
     elif request.param == "local":
         from core.adapters.local.blobs import FolderBlobStore
 
-        store = FolderBlobStore(
-            tmp_path / "blobs", base_url="http://127.0.0.1:7071", secret=b"test-secret", clock=clock
-        )
+        store = FolderBlobStore(tmp_path / "blobs")
     else:
         from core.adapters.azure.blobs import AzureBlobStore
 

@@ -46,19 +46,31 @@ def running_project(server: LoupeProcess, token: str, name: str) -> dict[str, ob
 
 @pytest.mark.slow
 def test_dropped_and_uploaded_files_become_items(tmp_path: Path) -> None:
-    server = start_loupe(tmp_path)
+    server = start_loupe(tmp_path, env={"LOUPE_DATASETS": "lake"})
     store = SqliteDocumentStore(tmp_path / "documents.sqlite")
     try:
         _, token = server.wait_for(TOKEN_LINE).groups()
+        headers = {"Authorization": f"Bearer {token}"}
         demo = running_project(server, token, "Demo: shapes")
         wait_for_items(store, str(demo["id"]), 12, 20)
+        (tmp_path / "blobs" / "lake" / "drop").mkdir(parents=True)
+        httpx.post(
+            f"{server.url}/api/projects",
+            json={
+                "name": "Lake",
+                "taskType": "image_multiclass",
+                "labelClasses": [{"name": "x"}],
+                "dataset": {"source": "blob", "container": "lake", "path": "drop/**"},
+            },
+            headers=headers,
+            timeout=10,
+        ).raise_for_status()
+        lake = running_project(server, token, "Lake")
 
         # A file copied into the watched folder by hand, as a user would.
-        dropped = tmp_path / "blobs" / "data" / "samples" / "shapes" / "hexagon-01.png"
+        dropped = tmp_path / "blobs" / "lake" / "drop" / "hexagon-01.png"
         dropped.write_bytes(image_bytes("PNG", (64, 64)))
-        assert wait_for_items(store, str(demo["id"]), 13, 10) < 10
-
-        headers = {"Authorization": f"Bearer {token}"}
+        assert wait_for_items(store, str(lake["id"]), 1, 10) < 10
         created = httpx.post(
             f"{server.url}/api/projects",
             json={"name": "Mine", "taskType": "image_multiclass", "labelClasses": [{"name": "x"}]},

@@ -216,3 +216,37 @@ def test_export_coco_from_the_dialog(ui: Ui, page: Page) -> None:
     assert coco["annotations"][0]["bbox"] == pytest.approx([50, 50, 100, 25], abs=0.5)
     jobs = ui.api("GET", f"/projects/{project_id}/exports")["exports"]
     assert [(j["format"], j["status"]) for j in jobs] == [("coco", "succeeded")]
+
+
+def test_the_session_hides_the_token_and_stored_files_never_run(ui: Ui, page: Page) -> None:
+    project_id = ui.project("Inert files", "image_multiclass", ["a"])
+    page_bytes = b"<!doctype html><script>alert('ran')</script><p>page</p>"
+    for path, data in (("real.png", png(1)), ("page.png", page_bytes)):
+        ui.api(
+            "PUT",
+            f"/projects/{project_id}/files/{path}",
+            content=data,
+            headers={"Content-Type": "text/html"},
+        )
+    ui.wait_running(project_id, 2)
+    items = {i["path"]: i["id"] for i in ui.items(project_id)}
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    ui.sign_in(page)
+    expect(page.locator("#projects")).to_contain_text("Inert files")
+    # The token went into an HttpOnly cookie: nothing a script can read holds it.
+    assert ui.token not in page.evaluate("() => JSON.stringify(localStorage) + document.cookie")
+    media = f"{ui.url}/api/projects/{project_id}/items/{{}}/media/display"
+    page.goto(media.format(items["real.png"]))  # the browser shows a picture, whatever was said
+    assert page.evaluate("() => document.contentType") == "image/png"
+    page.goto(f"{ui.url}/")
+    with page.expect_download() as download:  # a page dressed as a picture only downloads
+        page.evaluate("(url) => { location.href = url; }", media.format(items["page.png"]))
+    assert download.value.suggested_filename == "page.png"
+    page.wait_for_timeout(300)
+    assert dialogs == []
+    # Signing out ends the browser's session.
+    page.goto(f"{ui.url}/")
+    page.locator("#sign-out").click()
+    expect(page.locator("#signin")).to_be_visible()
+    assert page.request.get(f"{ui.url}/api/me").status == 401

@@ -46,9 +46,7 @@ class World:
 @pytest.fixture
 def world(tmp_path: Path) -> World:
     deps = memory_deps()
-    deps.blobs = FolderBlobStore(
-        tmp_path / "blobs", base_url="http://testserver", secret=b"s", clock=deps.clock
-    )
+    deps.blobs = FolderBlobStore(tmp_path / "blobs")
     tokens = users(deps, "olive", "rita", "lee")
     project = labeled_project(deps)
     app = create_app(lambda: deps, Settings(webui_dir=None, secret="s"))

@@ -23,7 +23,7 @@ from core.services.stages import QUEUE_SPECS
 from core.services.tasks import next_task
 from core.services.users import create_user
 from functions import context
-from tests.support.labeling import add_items, running_project
+from tests.support.labeling import add_items, creator, running_project
 
 
 def functions_of(module: ModuleType) -> dict[str, Any]:
@@ -71,6 +71,7 @@ def test_project_init_trigger_runs_the_stage(function_app: ModuleType) -> None:
     settings = ProjectSettings.model_validate(
         {"name": "Docs", "taskType": "text_ner", "labelClasses": [{"name": "PER"}]}
     )
+    creator(deps, "ann")
     created = projects.create_project(deps, settings=settings, actor="ann")
     deps.blobs.put("data", f"uploads/{created.value.id}/a.txt", b"Ada Lovelace")
     message = func.ServiceBusMessage(body=json.dumps({"projectId": created.value.id}).encode())

@@ -18,6 +18,7 @@ from core.services.collections import INGEST, ITEMS
 from functions import context
 from functions.timers import REFRESH_SCHEDULE
 from tests.functions.test_function_app import bindings, functions_of
+from tests.support.labeling import creator
 from tests.support.media import image_bytes
 
 
@@ -30,6 +31,7 @@ def uploads_project() -> str:
     settings = ProjectSettings.model_validate(
         {"name": "Pics", "taskType": "image_multiclass", "labelClasses": [{"name": "x"}]}
     )
+    creator(context.deps(), "ann")
     return projects.create_project(context.deps(), settings=settings, actor="ann").value.id
 
 

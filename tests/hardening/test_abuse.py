@@ -16,8 +16,9 @@ from urllib.parse import unquote
 import pytest
 from fastapi.testclient import TestClient
 
-from core.adapters.local.blobs import FolderBlobStore, sign
+from core.adapters.local.blobs import FolderBlobStore
 from core.domain.datasets import upload_prefix
+from core.domain.links import Grant
 from core.domain.principals import HEADER
 from core.domain.projects import Role
 from core.http.app import create_app
@@ -53,9 +54,7 @@ class World:
 
 def make_world(root: Path, **settings: Any) -> World:
     deps = memory_deps()
-    deps.blobs = FolderBlobStore(
-        root / "blobs", base_url="http://testserver", secret=b"s", clock=deps.clock
-    )
+    deps.blobs = FolderBlobStore(root / "blobs")
     tokens = users(deps, "olive", "lee")
     project = running_project(deps, owner="olive", members={"lee": Role.LABELER})
     (item,) = add_items(deps, project, 1)
@@ -203,7 +202,9 @@ def test_path_traversal_is_refused_everywhere(world: World, reliability: Any) ->
         refused(upload)
         for container, name in [("data", path), (path, "x.txt")]:
             # Signed as the server will decode it: a valid signature, the worst case.
-            query = f"exp={EXP}&sig={sign(b's', unquote(container), unquote(name), EXP)}"
+            grant = Grant(world.project, "olive")
+            signed = world.deps.links.url(unquote(container), unquote(name), grant, expires_at=EXP)
+            query = signed.split("?", 1)[1]
             download = world.http.get(f"/api/blobs/{container}/{name}?{query}")
             refused(download)
         dataset = {"source": "blob", "container": "lake", "path": unquote(path)}
@@ -230,7 +231,8 @@ def test_path_traversal_is_refused_everywhere(world: World, reliability: Any) ->
 def test_a_forged_signature_of_any_text_is_refused(world: World) -> None:
     """Regression: a non-ASCII `sig` made `hmac.compare_digest` raise, a 500."""
     for sig in ("é", "\u6954", "%F0%9F%98%80", "x" * 5000):
-        refused(world.http.get(f"/api/blobs/data/x.txt?exp={EXP}&sig={sig}"), 403)
+        query = f"exp={EXP}&p={world.project}&u=olive&sig={sig}"
+        refused(world.http.get(f"/api/blobs/data/x.txt?{query}"), 403)
 
 
 # Oversize inputs

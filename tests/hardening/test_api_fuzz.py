@@ -48,9 +48,7 @@ class World:
     def reset(self) -> None:
         self.made += 1
         deps = memory_deps()
-        deps.blobs = FolderBlobStore(
-            self.root / str(self.made), base_url="http://testserver", secret=b"s", clock=deps.clock
-        )
+        deps.blobs = FolderBlobStore(self.root / str(self.made))
         self.tokens = users(deps, *PERSONAS.values())
         project = running_project(
             deps, owner="olive", members={"lee": Role.LABELER, "rita": Role.REVIEWER}

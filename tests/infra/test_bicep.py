@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from core.adapters.azure.cosmos_sql import indexing_policy
+from core.http import headers
 from core.services.collections import ALL
 from core.services.derivatives import DERIVATIVES
 from core.services.stages import QUEUE_SPECS
@@ -434,6 +435,10 @@ def test_static_web_app_links_the_function_app() -> None:
     config = json.loads(config_file.read_text())
     routes = {route["route"]: route for route in config["routes"]}
     assert routes["/api/*"]["allowedRoles"] == ["authenticated"]
+    # The web UI has the same strict policy behind the Static Web App as from `loupe serve`.
+    served = {k.lower(): v for k, v in config["globalHeaders"].items()}
+    assert served["content-security-policy"] == headers.UI_POLICY
+    assert headers.COMMON.items() <= served.items()
 
 
 def test_azure_yaml_deploys_each_tagged_service() -> None:

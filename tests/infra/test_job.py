@@ -10,6 +10,7 @@ from core.domain.projects import ProjectSettings
 from core.services import projects
 from core.services.stages import QUEUE_SPECS
 from tests.support.deps import memory_deps
+from tests.support.labeling import creator
 
 
 def test_drain_handles_what_waits_and_stops_when_the_queue_is_empty() -> None:
@@ -17,6 +18,7 @@ def test_drain_handles_what_waits_and_stops_when_the_queue_is_empty() -> None:
     settings = ProjectSettings.model_validate(
         {"name": "Docs", "taskType": "text_ner", "labelClasses": [{"name": "PER"}]}
     )
+    creator(deps, "ann")
     created = projects.create_project(deps, settings=settings, actor="ann")  # project-init
     deps.blobs.put("data", f"uploads/{created.value.id}/a.txt", b"Ada Lovelace")
     assert job.drain(deps, QUEUE_SPECS[PROJECT_INIT], max_messages=10) == 1

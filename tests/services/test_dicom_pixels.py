@@ -18,6 +18,7 @@ from core.ports import Deps
 from core.services import projects
 from core.services.derivatives import DERIVATIVES
 from tests.services.test_ingestion import drain, items_of
+from tests.support.labeling import creator
 from tests.support.media import bundled_dicom, image_bytes, made_dicom
 
 LIMIT = 10**9
@@ -81,6 +82,7 @@ def test_the_derivatives_stage_stores_the_pixels_and_the_task_links_them(deps: D
         "labelClasses": [{"name": "a"}],
         "dataset": Dataset(source=DataSource.BLOB, container="lake", path="scans/**"),
     }
+    creator(deps, "ann")
     project = projects.create_project(
         deps, settings=ProjectSettings.model_validate(fields), actor="ann"
     ).value
@@ -93,12 +95,12 @@ def test_the_derivatives_stage_stores_the_pixels_and_the_task_links_them(deps: D
     stored = deps.blobs.get(container, name)
     shape = (ct.derivatives.height, ct.derivatives.width)
     assert unpack(stored, ct.derivatives.pixels.offset, 1.0, shape).shape == shape
-    view = dicom_view(deps, ct)
+    view = dicom_view(ct)
     assert view is not None and view.pixels_url and view.modality == "CT"
     assert view.window_width == ct.dicom.window_width if ct.dicom else False
     assert not view.invert
-    inverted = dicom_view(deps, items["scans/inverted.dcm"])
+    inverted = dicom_view(items["scans/inverted.dcm"])
     assert inverted is not None and inverted.invert
     photo = items["scans/photo.png"]
     assert photo.derivatives is not None and photo.derivatives.pixels is None
-    assert dicom_view(deps, photo) is None
+    assert dicom_view(photo) is None

@@ -16,6 +16,7 @@ from core.services.collections import ITEMS, load, scan
 from core.services.derivatives import DERIVATIVES
 from core.services.ingestion import ingestion_progress
 from core.services.refresh import reconcile, register_blob
+from tests.support.labeling import creator
 from tests.support.media import (
     FORMAT_OF,
     bundled_dicom,
@@ -23,6 +24,15 @@ from tests.support.media import (
     made_dicom,
     multipage_tiff,
 )
+
+NAMES = ("ann",)
+
+
+@pytest.fixture(autouse=True)
+def _creators(deps: Deps) -> None:
+    """The users these tests create projects as (creating one takes the creator role)."""
+    for name in NAMES:
+        creator(deps, name)
 
 
 def settings(

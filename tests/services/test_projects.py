@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from core.domain.datasets import Dataset, DataSource
@@ -10,7 +12,19 @@ from core.domain.projects import ProjectPatch, ProjectSettings, ProjectStatus
 from core.ports import Deps, Query
 from core.services import projects, stages
 from core.services.collections import EVENTS, ITEMS, load, scan
+from core.services.ingestion import source_of
+from core.services.refresh import register_blob
+from tests.support.labeling import creator
 from tests.support.media import image_bytes
+
+NAMES = ("ann", "bo")
+
+
+@pytest.fixture(autouse=True)
+def _creators(deps: Deps) -> None:
+    """The users these tests create projects as (creating one takes the creator role)."""
+    for name in NAMES:
+        creator(deps, name)
 
 
 def birds(**changes: object) -> ProjectSettings:
@@ -170,3 +184,28 @@ def test_list_is_newest_first_and_skips_deleted(deps: Deps) -> None:
         clock.advance(1)  # type: ignore[attr-defined]
     projects.delete_project(deps, project_id=ids[1], actor="ann")
     assert [p.id for p in projects.list_projects(deps, actor="ann")] == [ids[2], ids[0]]
+
+
+def test_blob_datasets_only_where_the_deployment_allows(deps: Deps) -> None:
+    lake = Dataset(source=DataSource.BLOB, container="lake", path="birds/**")
+    for dataset, says in (
+        (Dataset(source=DataSource.BLOB, container="vault", path="**/."), "outside the places"),
+        (Dataset(source=DataSource.BLOB, container="data", path="uploads/x/**"), "uploads"),
+        (Dataset(source=DataSource.BLOB, container="exports", path="**/."), "Loupe's own"),
+        (Dataset(source=DataSource.BLOB, container="derivatives", path="p/**"), "Loupe's own"),
+    ):
+        with pytest.raises(Forbidden, match=says):
+            projects.create_project(deps, settings=birds(dataset=dataset), actor="ann")
+    # Refused before anything was written: the name is still free.
+    created = projects.create_project(deps, settings=birds(dataset=lake), actor="ann")
+    vault = ProjectPatch(dataset=Dataset(source=DataSource.BLOB, container="vault", path="a"))
+    with pytest.raises(Forbidden):
+        projects.update_project(
+            deps, project_id=created.value.id, patch=vault, if_match=created.etag, actor="ann"
+        )
+    # The deployment stops allowing the lake: the project's files are no longer read.
+    deps.blobs.put("lake", "birds/a.jpg", image_bytes("PNG"))
+    closed = replace(deps, dataset_roots=())
+    assert register_blob(closed, container="lake", name="birds/a.jpg") == []
+    with pytest.raises(Forbidden, match="outside the places"):
+        source_of(closed, projects.get_project(closed, project_id=created.value.id).value)

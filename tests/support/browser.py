@@ -50,6 +50,16 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
     context = browser.new_context(viewport={"width": 1400, "height": 900})  # type: ignore[attr-defined]
     opened = context.new_page()
     opened.set_default_timeout(10_000)
+    # The web UI runs under a strict CSP: anything it refuses is a bug of the UI's.
+    refused: list[str] = []
+    opened.on(
+        "console",
+        lambda message: (
+            refused.append(f"{message.text} at {message.location}")
+            if "Content Security Policy" in message.text
+            else None
+        ),
+    )
     yield opened
     report = getattr(request.node, "report_call", None)
     if report is not None and report.failed:
@@ -57,6 +67,7 @@ def page(browser: object, request: pytest.FixtureRequest) -> Iterator[object]:
         name = "".join(c if c.isalnum() or c in "-_." else "_" for c in request.node.nodeid)
         opened.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
     context.close()
+    assert not refused, f"the page broke its Content-Security-Policy: {refused}"
 
 
 @pytest.fixture(scope="session")

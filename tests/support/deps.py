@@ -16,8 +16,12 @@ from core.adapters.memory import (
     MemoryEventLog,
     MemoryWorkQueue,
 )
+from core.domain.datasets import DatasetRoot
 from core.ports import Deps
 from core.services.stages import QUEUE_SPECS
+
+DATASETS = tuple(DatasetRoot(c) for c in ("lake", "docs", "images", "large", "small", "other"))
+"""The containers the tests' blob datasets read, allowed as a deployment would list them."""
 
 
 def memory_deps(clock: ManualClock | None = None) -> Deps:
@@ -28,6 +32,7 @@ def memory_deps(clock: ManualClock | None = None) -> Deps:
         queue=MemoryWorkQueue(clock, QUEUE_SPECS),
         clock=clock,
         events=MemoryEventLog(),
+        dataset_roots=DATASETS,
     )
 
 
@@ -62,6 +67,7 @@ def azure_deps(request: pytest.FixtureRequest, clock: ManualClock | None = None)
         queue=ServiceBusWorkQueue(servicebus, clock),
         clock=clock,
         events=ServiceBusTopicPublisher(servicebus, "project-events"),
+        dataset_roots=DATASETS,
     )
 
 
@@ -74,10 +80,9 @@ def local_deps(folder: Path, clock: ManualClock | None = None) -> Deps:
     clock = clock or ManualClock(datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
     return Deps(
         documents=SqliteDocumentStore(folder / "documents.sqlite"),
-        blobs=FolderBlobStore(
-            folder / "blobs", base_url="http://127.0.0.1:1", secret=b"s", clock=clock
-        ),
+        blobs=FolderBlobStore(folder / "blobs"),
         queue=SqliteWorkQueue(folder / "queue.sqlite", clock, QUEUE_SPECS),
         clock=clock,
         events=JsonlEventLog(folder / "events.jsonl"),
+        dataset_roots=DATASETS,
     )

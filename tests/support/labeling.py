@@ -7,13 +7,15 @@ import hashlib
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from core.domain.errors import Conflict
 from core.domain.items import Item, item_id
 from core.domain.projects import Project, ProjectSettings, ProjectStatus, Role, transition
 from core.domain.task_types import TaskType
+from core.domain.users import UserRole
 from core.ports import Deps
 from core.services import projects
 from core.services.collections import ITEMS, PROJECTS
-from core.services.users import create_user
+from core.services.users import create_user, set_role
 
 
 def running_project(
@@ -31,6 +33,7 @@ def running_project(
         "taskType": task_type,
         "labelClasses": [{"name": c} for c in classes],
     } | settings
+    creator(deps, owner)
     created = projects.create_project(
         deps, settings=ProjectSettings.model_validate(fields), actor=owner
     )
@@ -75,5 +78,13 @@ def add_items(
 
 
 def users(deps: Deps, *names: str) -> dict[str, str]:
-    """Create users; their tokens by name."""
+    """Create users; their tokens by name. The first user of a store becomes its admin."""
     return {name: create_user(deps, name=name)[1] for name in names}
+
+
+def creator(deps: Deps, name: str) -> None:
+    """Make `name` a user who may create projects (created if need be)."""
+    try:
+        create_user(deps, name=name, roles=[UserRole.CREATOR])
+    except Conflict:
+        set_role(deps, name=name, role=UserRole.CREATOR, granted=True)

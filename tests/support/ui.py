@@ -106,7 +106,7 @@ def serve_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
         .stdout.strip()
         .splitlines()[-1]
     )
-    server = start_loupe(data_dir, "--no-demo")
+    server = start_loupe(data_dir, "--no-demo", env={"LOUPE_DATASETS": "lake"})
     server.wait_for(r"Loupe is running")
     try:
         yield Ui(server, data_dir, owner)

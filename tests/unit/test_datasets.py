@@ -1,9 +1,18 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import ValidationError
 
-from core.domain.datasets import Dataset, DataSource, dataset_root
+from core.domain.datasets import (
+    Dataset,
+    DatasetRoot,
+    DataSource,
+    check_dataset_allowed,
+    dataset_root,
+)
+from core.domain.errors import Forbidden
 
 
 def blob(path: str) -> Dataset:
@@ -62,3 +71,80 @@ def test_uploads_live_under_the_project() -> None:
         "uploads/p1/",
     )
     assert dataset_root(blob("x/**"), project_id="p1", upload_container="data") == ("images", "")
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("lake", DatasetRoot("lake")),
+        ("lake/scans", DatasetRoot("lake", "scans/")),
+        (" lake/a/b/ ", DatasetRoot("lake", "a/b/")),
+        ("data/samples", DatasetRoot("data", "samples/")),
+    ],
+)
+def test_dataset_roots_parse(text: str, expected: DatasetRoot) -> None:
+    assert DatasetRoot.parse(text, data_container="data") == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ("derivatives", "Loupe's own files"),
+        ("exports/x", "Loupe's own files"),
+        ("models", "Loupe's own files"),
+        ("data", "projects' uploads"),
+        ("data/uploads", "projects' uploads"),
+        ("data/uploads/p1", "projects' uploads"),
+        ("Lake", "not an Azure container name"),
+        ("lake/*.png", "without wildcards"),
+        ("lake/../x", "'..'"),
+    ],
+)
+def test_dataset_roots_never_name_loupes_own_places(text: str, says: str) -> None:
+    with pytest.raises(ValueError, match=re.escape(says)):
+        DatasetRoot.parse(text, data_container="data")
+
+
+ROOTS = (DatasetRoot("lake", "scans/"), DatasetRoot("archive"))
+
+
+@pytest.mark.parametrize(
+    ("container", "path", "allowed"),
+    [
+        ("lake", "scans/**", True),
+        ("lake", "scans", True),  # the folder's files
+        ("lake", "scans/2024/*.png", True),
+        ("lake", "scans2/**", False),
+        ("lake", "sc*/**", False),  # a wildcard may reach past the root
+        ("lake", "", False),
+        ("lake", "**/.", False),
+        ("archive", "**/.", True),
+        ("elsewhere", "scans/**", False),
+    ],
+)
+def test_a_blob_dataset_must_lie_in_an_allowed_root(
+    container: str, path: str, allowed: bool
+) -> None:
+    dataset = Dataset(source=DataSource.BLOB, container=container, path=path)
+    if allowed:
+        check_dataset_allowed(dataset, roots=ROOTS, data_container="data")
+    else:
+        with pytest.raises(Forbidden, match="outside the places this deployment lets"):
+            check_dataset_allowed(dataset, roots=ROOTS, data_container="data")
+
+
+@pytest.mark.parametrize(
+    ("container", "path"),
+    [("derivatives", "**/."), ("exports", "p1/**"), ("data", "uploads/p2/**"), ("data", "u*/**")],
+)
+def test_loupes_own_places_are_never_a_dataset_whatever_is_allowed(
+    container: str, path: str
+) -> None:
+    everywhere = (DatasetRoot(container),)  # as if a setting had slipped through
+    dataset = Dataset(source=DataSource.BLOB, container=container, path=path)
+    with pytest.raises(Forbidden, match="never a dataset"):
+        check_dataset_allowed(dataset, roots=everywhere, data_container="data")
+
+
+def test_uploads_are_always_allowed() -> None:
+    check_dataset_allowed(Dataset(), roots=(), data_container="data")

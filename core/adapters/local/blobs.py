@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import hashlib
-import hmac
 import mimetypes
 import os
 import shutil
@@ -26,45 +24,19 @@ from datetime import UTC, datetime
 from pathlib import Path
 from stat import S_ISREG
 from typing import BinaryIO
-from urllib.parse import quote
 
 from core.adapters.blob_names import check_blob_name, check_container_name
 from core.domain.errors import Conflict, InvalidInput, NotFound
-from core.ports import BlobInfo, Clock
+from core.ports import BlobInfo
 
 RESERVED = ".loupe-"
 _CHUNK = 1 << 20
 
 
-def sign(secret: bytes, container: str, name: str, exp: int) -> str:
-    # Unambiguous: containers hold no '/', names no control characters.
-    message = f"{container}/{name}\n{exp}".encode()
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
-
-
-def verify_signed_url(
-    secret: bytes, container: str, name: str, exp: int | str, sig: str, now: datetime
-) -> bool:
-    """Whether `sig` is this store's signature for the blob and `exp` (unix seconds, as in the
-    URL's query) has not passed at `now`. For the HTTP route that serves `url()`s."""
-    try:
-        expires = int(exp)
-    except (TypeError, ValueError):
-        return False
-    if now.timestamp() >= expires:
-        return False
-    # As bytes: `compare_digest` refuses non-ASCII str, and a forged `sig` may hold any text.
-    given = str(sig).encode("utf-8", "surrogatepass")
-    return hmac.compare_digest(sign(secret, container, name, expires).encode(), given)
-
-
 class FolderBlobStore:
-    def __init__(self, root: Path, *, base_url: str, secret: bytes, clock: Clock) -> None:
+    def __init__(self, root: Path) -> None:
         self._root = root
         self._meta = root / f"{RESERVED}meta"
-        self._base_url = base_url.rstrip("/")
-        self._secret = secret
-        self._clock = clock
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, container: str, name: str) -> Path:
@@ -192,11 +164,9 @@ class FolderBlobStore:
                 file.unlink()
             _prune(file.parent, top or self._meta / container)
 
-    def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str:
+    def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str | None:
         self._path(container, name)
-        exp = int(self._clock.now().timestamp()) + expires_in_s
-        sig = sign(self._secret, container, name, exp)
-        return f"{self._base_url}/api/blobs/{container}/{quote(name)}?exp={exp}&sig={sig}"
+        return None  # a folder has no links of its own: the API serves it (core.domain.links)
 
     def close(self) -> None:
         pass

@@ -1,34 +1,85 @@
-"""Downloads of local blobs by signed URL: the embedded runtime's stand-in for a SAS URL.
-The signature is the credential, so the route takes no bearer token."""
+"""Stored files out over HTTP: an item's media to the members of its project (signed in as for
+any other call: a session cookie, a token or the Static Web App), and blobs on links the API
+signed (the link is the credential, checked against its holder's access at every request).
+
+User files are data, never code: the type is sniffed from the bytes, `nosniff` keeps the
+browser to it, the CSP sandbox forbids script even in a file opened on its own, and anything
+that is not an image downloads instead of opening."""
 
 from __future__ import annotations
 
-import mimetypes
+from typing import Annotated
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
-from core.adapters.local.blobs import verify_signed_url
-from core.bootstrap import signing_secret
-from core.domain.errors import Forbidden, NotFound
-from core.http.context import AppDeps, AppSettings
+from core.domain.links import Grant
+from core.http import etags
+from core.http.context import AppDeps, CurrentUser
+from core.services.links import Rendition
+from core.services.serving import Served, item_media, linked_blob
 
-router = APIRouter(tags=["blobs"])
+router = APIRouter(tags=["media"])
+
+FILE_POLICY = (
+    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
+    "sandbox"
+)
+"""No script, no loads but the file: what the browser's own image viewer needs (its inline
+styles) and nothing a stored file could use."""
 
 
-@router.get("/blobs/{container}/{name:path}")
-def download(
-    container: str, name: str, exp: int, sig: str, deps: AppDeps, settings: AppSettings
-) -> StreamingResponse:
-    if settings.uses_blob_storage:
-        raise NotFound("blobs are served by Azure Storage here; ask the API for a fresh URL")
-    now = deps.clock.now()
-    if not verify_signed_url(signing_secret(settings), container, name, exp, sig, now):
-        raise Forbidden("this link is invalid or has expired; ask the API for a fresh one")
-    info = deps.blobs.info(container, name)
-    media_type = info.content_type or mimetypes.guess_type(name)[0] or "application/octet-stream"
-    return StreamingResponse(
-        deps.blobs.stream(container, name),
-        media_type=media_type,
-        headers={"Content-Length": str(info.size), "ETag": f'"{info.etag.strip(chr(34))}"'},
+@router.get("/projects/{project_id}/items/{item_id}/media/{rendition}", response_model=None)
+def get_media(
+    project_id: str,
+    item_id: str,
+    rendition: Rendition,
+    deps: AppDeps,
+    user: CurrentUser,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """An item's picture (display, thumbnail, or DICOM pixel values) for project members."""
+    served = item_media(
+        deps, project_id=project_id, item_id=item_id, rendition=rendition, actor=user.id
     )
+    return respond(served, if_none_match)
+
+
+@router.get("/blobs/{container}/{name:path}", response_model=None)
+def get_linked_blob(
+    container: str,
+    name: str,
+    deps: AppDeps,
+    exp: Annotated[str, Query(description="Expiry, unix seconds")],
+    p: Annotated[str, Query(description="The project the link was made through")],
+    u: Annotated[str, Query(description="The user the link was made for")],
+    sig: Annotated[str, Query(description="The API's signature")],
+) -> Response:
+    """A blob on a link the API signed (exports, the images an export names)."""
+    served = linked_blob(
+        deps, container=container, name=name, grant=Grant(p, u), expires_at=exp, sig=sig
+    )
+    return respond(served, None)
+
+
+def respond(served: Served, if_none_match: str | None) -> Response:
+    etag = etags.header(served.info.etag)
+    disposition = "inline" if served.inline else "attachment"
+    headers = {
+        "ETag": etag,
+        # Checked again at every use: a member who leaves stops getting the files at once.
+        "Cache-Control": "private, no-cache",
+        "Content-Security-Policy": FILE_POLICY,
+        "X-Content-Type-Options": "nosniff",
+        "Cross-Origin-Resource-Policy": "same-origin",
+        "Content-Disposition": f'{disposition}; filename="{_ascii(served.file_name)}"',
+    }
+    if if_none_match is not None and etags.bare(if_none_match) == etags.bare(etag):
+        served.chunks.close()
+        return Response(status_code=304, headers=headers)
+    headers["Content-Length"] = str(served.info.size)
+    return StreamingResponse(served.chunks, media_type=served.content_type, headers=headers)
+
+
+def _ascii(name: str) -> str:
+    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)

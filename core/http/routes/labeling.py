@@ -12,13 +12,10 @@ from pydantic import Field
 
 from core.domain.items import Item, Prediction
 from core.domain.model import DomainModel
-from core.domain.projects import Project
 from core.domain.tasks import PAGE_SIZES, Task
 from core.http.context import AppDeps, CurrentUser
-from core.ports import Deps
 from core.services import labeling, tasks
 from core.services.links import media_url, pixels_url
-from core.services.projects import get_project
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["labeling"])
 
@@ -89,13 +86,13 @@ class LastSubmission(DomainModel):
     item_id: str | None
 
 
-def task_item(deps: Deps, project: Project, item: Item, user: str) -> TaskItem:
+def task_item(item: Item, user: str) -> TaskItem:
     mine = next((a.value for a in item.annotations if a.user == user), None)
     return TaskItem(
         id=item.id,
         path=item.path,
         kind=item.kind.value,
-        url=media_url(deps, project, item),
+        url=media_url(item),
         text=item.text,
         width=item.derivatives.width
         if item.derivatives
@@ -107,12 +104,12 @@ def task_item(deps: Deps, project: Project, item: Item, user: str) -> TaskItem:
         prediction=item.prediction,
         mine=mine,
         state=item.state.value,
-        dicom=dicom_view(deps, item),
+        dicom=dicom_view(item),
     )
 
 
-def dicom_view(deps: Deps, item: Item) -> DicomView | None:
-    url = pixels_url(deps, item)
+def dicom_view(item: Item) -> DicomView | None:
+    url = pixels_url(item)
     if url is None or item.derivatives is None or item.derivatives.pixels is None:
         return None
     pixels, tags = item.derivatives.pixels, item.dicom
@@ -127,28 +124,25 @@ def dicom_view(deps: Deps, item: Item) -> DicomView | None:
     )
 
 
-def _view(deps: Deps, project_id: str, items: list[Item], user: str) -> list[TaskItem]:
-    if not items:
-        return []
-    project = get_project(deps, project_id=project_id).value
-    return [task_item(deps, project, item, user) for item in items]
+def _view(items: list[Item], user: str) -> list[TaskItem]:
+    return [task_item(item, user) for item in items]
 
 
-def _task(deps: Deps, project_id: str, task: Task, user: str) -> TaskView:
-    return TaskView(items=_view(deps, project_id, task.items, user), lease_until=task.lease_until)
+def _task(task: Task, user: str) -> TaskView:
+    return TaskView(items=_view(task.items, user), lease_until=task.lease_until)
 
 
 @router.post("/tasks/next", response_model_exclude_none=True)
 def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser) -> TaskView:
     """Lease the next item (or a page); `items` is empty when nothing is left for you."""
     found = tasks.next_task(deps, project_id=project_id, actor=user.id, size=body.size)
-    return _task(deps, project_id, found, user.id)
+    return _task(found, user.id)
 
 
 @router.post("/tasks/renew", response_model_exclude_none=True)
 def renew(project_id: str, body: ItemIds, deps: AppDeps, user: CurrentUser) -> TaskView:
     found = tasks.renew_leases(deps, project_id=project_id, actor=user.id, item_ids=body.item_ids)
-    return _task(deps, project_id, found, user.id)
+    return _task(found, user.id)
 
 
 @router.post("/tasks/release")
@@ -171,7 +165,7 @@ def submit(
     item = labeling.submit_annotation(
         deps, project_id=project_id, actor=user.id, item_id=item_id, value=body.value
     )
-    return _view(deps, project_id, [item], user.id)[0]
+    return _view([item], user.id)[0]
 
 
 @router.put("/items/{item_id}/annotation", response_model_exclude_none=True)
@@ -182,7 +176,7 @@ def correct(
     item = labeling.correct_annotation(
         deps, project_id=project_id, actor=user.id, item_id=item_id, value=body.value
     )
-    return _view(deps, project_id, [item], user.id)[0]
+    return _view([item], user.id)[0]
 
 
 @router.post("/annotations", response_model_exclude_none=True)
@@ -192,7 +186,7 @@ def submit_page(
     """Answer a page of leased items at once."""
     answers = [labeling.Answer(a.item_id, a.value) for a in body.answers]
     items = labeling.submit_annotations(deps, project_id=project_id, actor=user.id, answers=answers)
-    return _view(deps, project_id, items, user.id)
+    return _view(items, user.id)
 
 
 @router.post("/items/{item_id}/skip", response_model_exclude_none=True)
@@ -200,4 +194,4 @@ def skip(project_id: str, item_id: str, body: SkipIn, deps: AppDeps, user: Curre
     item = labeling.skip_item(
         deps, project_id=project_id, actor=user.id, item_id=item_id, reason=body.reason
     )
-    return _view(deps, project_id, [item], user.id)[0]
+    return _view([item], user.id)[0]

@@ -80,9 +80,7 @@ def list_items(
         continuation=continuation,
     )
     views = [
-        ItemView(
-            **dict(v.value), etag=etags.bare(v.etag), thumbnail_url=thumbnail_url(deps, v.value)
-        )
+        ItemView(**dict(v.value), etag=etags.bare(v.etag), thumbnail_url=thumbnail_url(v.value))
         for v in page.items
     ]
     return ItemList(items=views, continuation=page.continuation)
@@ -97,7 +95,7 @@ def get_item(
     return ItemView(
         **dict(found.value),
         etag=etags.bare(found.etag),
-        thumbnail_url=thumbnail_url(deps, found.value),
+        thumbnail_url=thumbnail_url(found.value),
     )
 
 

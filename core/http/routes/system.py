@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel
 
+from core.domain.errors import Unauthorized
 from core.domain.users import User
-from core.http.context import AppSettings, CurrentUser
+from core.http.context import SESSION_COOKIE, AppSettings, CurrentUser, bearer
 
 router = APIRouter(tags=["system"])
 
@@ -32,3 +36,41 @@ def health(settings: AppSettings) -> Health:
 @router.get("/me")
 def me(user: CurrentUser) -> User:
     return user
+
+
+SESSION_DAYS = 30
+
+
+@router.post("/session")
+def start_session(
+    user: CurrentUser,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    settings: AppSettings,
+    response: Response,
+) -> User:
+    """Trade a bearer token for the web UI's session: an HttpOnly cookie that no script of
+    the page, nor of a file it shows, can read."""
+    if credentials is None:
+        raise Unauthorized("send the token to trade as 'Authorization: Bearer <token>'")
+    response.set_cookie(
+        SESSION_COOKIE,
+        credentials.credentials,
+        max_age=SESSION_DAYS * 86_400,
+        path="/api",
+        secure=settings.base_url.startswith("https://"),
+        httponly=True,
+        samesite="strict",
+    )
+    return user
+
+
+@router.delete("/session", status_code=204)
+def end_session(settings: AppSettings, response: Response) -> None:
+    """Sign this browser out (the token itself stays valid: revoke it with `loupe user`)."""
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/api",
+        secure=settings.base_url.startswith("https://"),
+        httponly=True,
+        samesite="strict",
+    )

@@ -1,0 +1,28 @@
+"""Deployment roles over HTTP (admins): who may create projects, who else is an admin."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from core.domain.users import User, UserRole
+from core.http.context import AppDeps, CurrentUser
+from core.services import users
+
+router = APIRouter(prefix="/users", tags=["users"])
+
+
+@router.get("")
+def list_users(deps: AppDeps, user: CurrentUser) -> list[User]:
+    return users.list_users(deps, actor=user.id)
+
+
+@router.put("/{name}/roles/{role}")
+def grant_role(name: str, role: UserRole, deps: AppDeps, user: CurrentUser) -> User:
+    """Give `name` a deployment role (idempotent)."""
+    return users.set_role(deps, name=name, role=role, granted=True, actor=user.id)
+
+
+@router.delete("/{name}/roles/{role}")
+def take_back_role(name: str, role: UserRole, deps: AppDeps, user: CurrentUser) -> User:
+    """Take a deployment role back (idempotent); the last admin keeps theirs."""
+    return users.set_role(deps, name=name, role=role, granted=False, actor=user.id)
