@@ -1,8 +1,19 @@
-// The HTTP API, with the bearer token kept in localStorage (signed in from `#token=` links).
-export const tokenKey = "loupe.token";
+// The HTTP API. The web UI's session is an HttpOnly cookie (POST /api/session trades a token for
+// it), so no script, ours or a stored file's, can read the credential; a token is held only long
+// enough to trade it. Every call carries the header a page on another site cannot send.
+const SAME_SITE = { "X-Requested-With": "loupe" };
 
-export function token() {
-  return localStorage.getItem(tokenKey);
+/** Trades a bearer token for this browser's session; resolves with the signed-in user. */
+export async function startSession(token) {
+  const response = await fetch("/api/session", { method: "POST", headers: { Authorization: `Bearer ${token}`, ...SAME_SITE } });
+  const data = await response.json().catch(() => null);
+  if (!response.ok) throw new ApiError(response.status, problemText(data, response.status));
+  return data;
+}
+
+/** Signs this browser out (the token stays valid until revoked with `loupe user revoke`). */
+export async function endSession() {
+  await fetch("/api/session", { method: "DELETE", headers: SAME_SITE }).catch(() => {});
 }
 
 export class ApiError extends Error {
@@ -14,7 +25,7 @@ export class ApiError extends Error {
 
 /** Calls the API; returns {data, etag}. Errors carry the problem's detail. */
 export async function call(method, path, body, headers = {}) {
-  const init = { method, headers: { Authorization: `Bearer ${token()}`, ...headers } };
+  const init = { method, headers: { ...SAME_SITE, ...headers } };
   if (body !== undefined) {
     init.headers["Content-Type"] = "application/json";
     init.body = JSON.stringify(body);
@@ -24,7 +35,6 @@ export async function call(method, path, body, headers = {}) {
   if (response.status === 204) return { data: null, etag };
   const data = await response.json().catch(() => null);
   if (!response.ok) {
-    if (response.status === 401) localStorage.removeItem(tokenKey);
     throw new ApiError(response.status, problemText(data, response.status));
   }
   return { data, etag };
@@ -46,7 +56,7 @@ export function upload(projectId, path, file, onProgress) {
     const xhr = new XMLHttpRequest();
     const encoded = path.split("/").map(encodeURIComponent).join("/");
     xhr.open("PUT", `/api/projects/${encodeURIComponent(projectId)}/files/${encoded}`);
-    xhr.setRequestHeader("Authorization", `Bearer ${token()}`);
+    xhr.setRequestHeader("X-Requested-With", SAME_SITE["X-Requested-With"]);
     if (file.type) xhr.setRequestHeader("Content-Type", file.type);
     xhr.upload.onprogress = (e) => onProgress(e.loaded);
     xhr.onload = () => {

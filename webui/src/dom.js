@@ -9,6 +9,7 @@ export function h(tag, attrs = {}, ...children) {
     if (name.startsWith("on")) node.addEventListener(name.slice(2), value);
     else if (name === "class") node.className = value;
     else if (name === "dataset") Object.assign(node.dataset, value);
+    else if (name === "style") node.style.cssText = value; // the CSP refuses style attributes, not this
     else if (name in node && typeof value !== "string") node[name] = value;
     else node.setAttribute(name, value === true ? "" : value);
   }
@@ -32,6 +33,12 @@ DOMPurify.addHook("afterSanitizeAttributes", (node) => {
     node.setAttribute("rel", "noopener noreferrer");
   }
 });
+
+// Raw HTML in markdown shows as the text it is: nothing a user wrote is ever parsed as markup
+// (DOMPurify stays as the second line, for what markdown itself makes).
+const escapes = { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" };
+const escapeHtml = (text) => text.replace(/[&<>"']/g, (c) => escapes[c]);
+marked.use({ renderer: { html: (token) => escapeHtml(typeof token === "string" ? token : token.text) } });
 
 /** Markdown as sanitized HTML: no scripts, no event handlers, links open in a new tab. */
 export function markdown(text) {

@@ -1,6 +1,6 @@
 // Loupe's web UI: sign-in, routing, the project list, the create wizard and the project shell.
 import "./style.css";
-import { call, get, post, token, tokenKey, upload } from "./api.js";
+import { call, endSession, get, post, startSession, upload } from "./api.js";
 import { h, markdown, showError, words } from "./dom.js";
 import { assistFields } from "./assist.js";
 import { labelView } from "./label.js";
@@ -10,12 +10,18 @@ const view = document.getElementById("view");
 let me = null;
 let cleanup = () => {};
 
-function takeTokenFromLink() {
+const OLD_TOKEN = "loupe.token"; // where earlier versions kept the token, readable by any script
+
+/** A `#token=` link (what `loupe serve` prints) or a token an earlier version stored: traded for
+ * the session cookie at once, and dropped from the address bar and from storage. */
+async function takeToken() {
   const match = location.hash.match(/token=([^&]+)/);
-  if (match) {
-    localStorage.setItem(tokenKey, decodeURIComponent(match[1]));
-    history.replaceState(null, "", `${location.pathname}#/`);
-  }
+  const stored = localStorage.getItem(OLD_TOKEN);
+  localStorage.removeItem(OLD_TOKEN);
+  if (match) history.replaceState(null, "", `${location.pathname}#/`);
+  const token = match ? decodeURIComponent(match[1]) : stored;
+  if (!token) return;
+  try { me = await startSession(token); } catch (e) { showError(e); }
 }
 
 /** Runs `fn` now and every `ms` while the view stays; returns the stopper. */
@@ -31,10 +37,22 @@ export function every(ms, fn) {
 }
 
 function signIn() {
+  me = null;
+  document.getElementById("who").replaceChildren();
   const input = h("input", { id: "token", type: "password", placeholder: "Bearer token (from `loupe user create NAME`)", autocomplete: "off" });
-  view.replaceChildren(h("form", { id: "signin", onsubmit: (e) => { e.preventDefault(); localStorage.setItem(tokenKey, input.value.trim()); route(); } },
-    input, h("button", {}, "Sign in")));
+  view.replaceChildren(h("form", { id: "signin", onsubmit: async (e) => {
+    e.preventDefault();
+    try { me = await startSession(input.value.trim()); route(); } catch (error) { showError(error); }
+  } }, input, h("button", {}, "Sign in")));
 }
+
+function showWho() {
+  const out = h("button", { type: "button", id: "sign-out", class: "link", onclick: async () => { await endSession(); signIn(); } }, "Sign out");
+  const admin = me.roles?.includes("admin") ? h("a", { href: "#/users", id: "users-link" }, "Users") : null;
+  document.getElementById("who").replaceChildren(admin || "", h("span", {}, me.id), out);
+}
+
+const mayCreate = () => Boolean(me?.roles?.some((r) => r === "admin" || r === "creator"));
 
 let routeGen = 0; // a newer navigation makes an older one still loading stand down
 
@@ -43,21 +61,21 @@ async function route() {
   cleanup();
   cleanup = () => {};
   showError(null);
-  if (!token()) return signIn();
   try {
     me = me || (await get("/me"));
     if (gen !== routeGen) return;
   } catch (e) {
     me = null;
-    if (!token()) return signIn();
+    if (e.status === 401) return signIn();
     showError(e);
     return;
   }
-  document.getElementById("who").textContent = me.id;
+  showWho();
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   const crumbs = document.getElementById("crumbs");
   crumbs.replaceChildren();
   if (parts[0] === "new") return (cleanup = wizard());
+  if (parts[0] === "users") return (cleanup = usersView());
   if (parts[0] === "p" && parts[1]) {
     const stop = await projectShell(parts[1], parts[2] || "", gen);
     if (gen === routeGen) cleanup = stop;
@@ -71,7 +89,10 @@ function projectList() {
   const body = h("tbody");
   const table = h("table", { id: "projects" },
     h("thead", {}, h("tr", {}, h("th", {}, "Project"), h("th", {}, "Task"), h("th", {}, "Status"), h("th", {}, "Progress"), h("th", {}, "Your role"), h("th", {}, "Created"))), body);
-  view.replaceChildren(h("div", { class: "bar" }, h("h1", {}, "Projects"), h("a", { class: "button primary", href: "#/new", id: "new-project" }, "New project")), table);
+  const create = mayCreate()
+    ? h("a", { class: "button primary", href: "#/new", id: "new-project" }, "New project")
+    : h("p", { class: "note", id: "no-create" }, "Ask a Loupe admin for the creator role to create projects.");
+  view.replaceChildren(h("div", { class: "bar" }, h("h1", {}, "Projects"), create), table);
   const progress = new Map();
   return every(3000, async () => {
     const projects = await get("/projects");
@@ -92,6 +113,30 @@ function projectList() {
     });
     body.replaceChildren(...rows);
     if (!projects.length) body.append(h("tr", {}, h("td", { colspan: 6 }, "No projects yet.")));
+  });
+}
+
+/** Admins: who may create projects, and who else is an admin. */
+function usersView() {
+  const body = h("tbody");
+  view.replaceChildren(h("div", { class: "bar" }, h("h1", {}, "Users")),
+    h("p", { class: "note" }, "Creators may create projects (and own them); admins also grant these roles. Project members are managed in each project's Details."),
+    h("table", { id: "users" }, h("thead", {}, h("tr", {}, h("th", {}, "User"), h("th", {}, "Creator"), h("th", {}, "Admin"), h("th", {}, "Since"))), body));
+  const toggle = (user, role) => h("input", {
+    type: "checkbox", checked: user.roles.includes(role), "aria-label": `${role}: ${user.id}`,
+    onchange: async (e) => {
+      const box = e.target;
+      try {
+        await call(box.checked ? "PUT" : "DELETE", `/users/${encodeURIComponent(user.id)}/roles/${role}`);
+        if (user.id === me.id) me = await get("/me");
+      } catch (error) { box.checked = !box.checked; showError(error); }
+    },
+  });
+  return every(5000, async () => {
+    if (body.contains(document.activeElement)) return; // not while a box is being changed
+    const users = await get("/users");
+    body.replaceChildren(...users.map((u) => h("tr", { dataset: { user: u.id } }, h("td", {}, u.id),
+      h("td", {}, toggle(u, "creator")), h("td", {}, toggle(u, "admin")), h("td", {}, new Date(u.createdAt).toLocaleDateString()))));
   });
 }
 
@@ -225,6 +270,8 @@ async function projectShell(projectId, tab, gen) {
   return () => { stopStatus(); stop && stop(); };
 }
 
-takeTokenFromLink();
-window.addEventListener("hashchange", () => { takeTokenFromLink(); route(); });
-route();
+window.addEventListener("hashchange", async () => {
+  if (location.hash.includes("token=")) await takeToken();
+  route();
+});
+takeToken().then(route);
