@@ -37,6 +37,12 @@ param ingestEvents bool = false
 @allowed(['westus2', 'centralus', 'eastus2', 'westeurope', 'eastasia'])
 param staticWebAppLocation string = 'westeurope'
 
+@description('Who becomes a Loupe admin on signing in (LOUPE_ADMINS): sign-in names, comma-separated. Admins grant the creator role that creating projects takes.')
+param loupeAdmins string = ''
+
+@description('Containers or container/folder paths that blob datasets may read (LOUPE_DATASETS), comma-separated; empty: projects take uploads only.')
+param datasetRoots string = ''
+
 @description('Object id of the deploying user, granted the same data roles for local runs (optional).')
 param principalId string = ''
 
@@ -130,6 +136,8 @@ module functionApp 'modules/functionapp.bicep' = {
     serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
     dataContainer: dataContainer
     eventsTopic: serviceBus.outputs.eventsTopicName
+    loupeAdmins: loupeAdmins
+    datasetRoots: datasetRoots
   }
 }
 

@@ -346,6 +346,8 @@ def _placeholders(settings: dict[str, Any]) -> dict[str, str]:
         "COSMOS_DATABASE": "loupe",
         "LOUPE_DATA_CONTAINER": "data",
         "LOUPE_EVENTS_TOPIC": "project-events",
+        "LOUPE_ADMINS": "ann@contoso.com",
+        "LOUPE_DATASETS": "lake, archive/scans",
     }
     return {
         name: sample.get(name, "x") if isinstance(value, Expr) else str(value)
@@ -375,6 +377,16 @@ def test_settings_read_the_names_bicep_sets() -> None:
     assert job_env()["LOUPE_EVENTS_TOPIC"] == Expr("eventsTopic")
     job_params = bicep.main().module("modules/containerapps.bicep").body["params"]
     assert job_params["eventsTopic"] == Expr("serviceBus.outputs.eventsTopicName")
+    # Who administers the deployment and where datasets may read: parameters of `azd up`.
+    assert (settings["LOUPE_ADMINS"], settings["LOUPE_DATASETS"]) == (
+        Expr("loupeAdmins"),
+        Expr("datasetRoots"),
+    )
+    assert (params["loupeAdmins"], params["datasetRoots"]) == (
+        Expr("loupeAdmins"),
+        Expr("datasetRoots"),
+    )
+    assert parsed.admins == {"ann@contoso.com"} and len(parsed.dataset_roots) == 2
 
 
 def test_function_bindings_use_names_bicep_deploys(function_app: Any) -> None:

@@ -17,6 +17,10 @@ param serviceBusNamespace string
 param dataContainer string
 @description('The Service Bus topic outbound project events go to')
 param eventsTopic string
+@description('LOUPE_ADMINS: who becomes an admin on signing in')
+param loupeAdmins string = ''
+@description('LOUPE_DATASETS: where blob datasets may read')
+param datasetRoots string = ''
 param maximumInstanceCount int = 40
 param instanceMemoryMB int = 2048
 
@@ -96,6 +100,8 @@ resource appSettings 'Microsoft.Web/sites/config@2024-04-01' = {
     LOUPE_EVENTS_TOPIC: eventsTopic
     // Linking the Static Web App restricts the app to it, so x-ms-client-principal is SWA's.
     LOUPE_BEHIND_STATIC_WEB_APP: 'true'
+    LOUPE_ADMINS: loupeAdmins
+    LOUPE_DATASETS: datasetRoots
     AZURE_CLIENT_ID: identityClientId
     // Names the resource only: ingestion needs an Entra token (local auth is off).
     APPLICATIONINSIGHTS_CONNECTION_STRING: appInsights.properties.ConnectionString
