@@ -27,6 +27,7 @@ from core.domain.progress import (
     item_figures,
     reconcile,
 )
+from core.domain.projects import ProjectStatus
 from core.ports import Deps, Query, Where
 from core.services.collections import ITEMS, PROJECTS, STATS, load, scan
 
@@ -72,7 +73,9 @@ def read_counters(deps: Deps, project_id: str) -> Counters:
 def recount(deps: Deps, *, every: timedelta) -> int:
     """The sweep over every live project; returns how many counts it corrected."""
     corrected = 0
-    projects = Query(where=(Where("deletedAt", "missing"),), page_size=100)
+    # An initializing project has no labels yet, only items arriving.
+    started = Where("status", "!=", ProjectStatus.INITIALIZING.value)
+    projects = Query(where=(Where("deletedAt", "missing"), started), page_size=100)
     for document in scan(deps.documents.container(PROJECTS), None, projects):
         try:
             corrected += recount_project(deps, project_id=document.id, every=every)

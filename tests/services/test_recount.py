@@ -8,9 +8,9 @@ from datetime import timedelta
 
 from core.domain.items import Item
 from core.domain.progress import RECOUNT, Recount
-from core.domain.projects import Project, Role
+from core.domain.projects import Project, ProjectSettings, Role
 from core.ports import Deps
-from core.services import dashboard, labeling, recount, review, tasks
+from core.services import dashboard, labeling, projects, recount, review, tasks
 from core.services.collections import STATS, load
 from tests.support import counters
 from tests.support.counters import counter_lost, item_write_lost
@@ -173,10 +173,17 @@ def test_the_sweep_visits_every_live_project(deps: Deps) -> None:
         add_items(deps, project, 2)
         with counter_lost(deps, project.id, "lee"):
             label(deps, project, "lee", "bird")
+    projects.pause_project(deps, project_id=second.id, actor="olive")
+    settings = ProjectSettings.model_validate(
+        {"name": "Arriving", "taskType": "image_multiclass", "labelClasses": [{"name": "x"}]}
+    )
+    arriving = projects.create_project(deps, settings=settings, actor="olive").value
     deps.clock.advance(EVERY.total_seconds() + 1)  # type: ignore[attr-defined]
     assert recount.recount(deps, every=EVERY) == 4
     for project in (first, second):
         assert shown(deps, project) == ({"bird": 1}, {"lee": 1})
+    # Still registering its items: nothing to count yet.
+    assert deps.documents.container(STATS).get(arriving.id, RECOUNT) is None
 
 
 def test_a_project_whose_scan_is_long_is_scanned_less_often(deps: Deps) -> None:
