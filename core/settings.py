@@ -18,6 +18,9 @@ from core.domain.datasets import DatasetRoot
 from core.domain.users import USER_NAME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+# Plain ASCII numbers only: int() and float() also take "1_0", "1e3" and other scripts' digits.
+_WHOLE = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
 
 
 class SettingsError(ValueError):
@@ -162,7 +165,7 @@ def _count(name: str, get: Callable[[str], str | None], default: int) -> int:
     value = get(name)
     if value is None:
         return default
-    if not (value.isascii() and value.isdigit()) or int(value) < 1:
+    if not _WHOLE.fullmatch(value) or int(value) < 1:
         raise SettingsError(f"{name}={value!r} must be a whole number of at least 1")
     return int(value)
 
@@ -170,25 +173,18 @@ def _count(name: str, get: Callable[[str], str | None], default: int) -> int:
 def _rate(value: str | None) -> float:
     if value is None:
         return Settings.rate_limit
-    try:
-        rate = float(value)
-    except ValueError:
-        rate = -1.0
-    if not 0 <= rate < float("inf"):  # also refuses nan
+    rate = float(value) if _DECIMAL.fullmatch(value) else -1.0
+    if rate < 0:
         raise SettingsError(
             f"LOUPE_RATE_LIMIT={value!r} must be requests per second (a number, 0 for no limit)"
         )
     return rate
 
 
-_DECIMAL = re.compile(r"[0-9]+(\.[0-9]+)?")
-
-
 def _seconds(name: str, get: Callable[[str], str | None], default: float) -> float:
     value = get(name)
     if value is None:
         return default
-    # Plain decimals only: float() also takes "1_0", "1e3" and digits of other scripts.
     seconds = float(value) if _DECIMAL.fullmatch(value) else -1.0
     if not 1 <= seconds <= 86_400:
         raise SettingsError(f"{name}={value!r} must be seconds, from 1 to 86400")
@@ -198,7 +194,7 @@ def _seconds(name: str, get: Callable[[str], str | None], default: float) -> flo
 def _workers(value: str | None) -> int:
     if value is None:  # one per core, up to four: the API process needs room too
         return max(1, min(4, os.cpu_count() or 1))
-    if not value.isdigit() or not 0 < int(value) <= 64:
+    if not _WHOLE.fullmatch(value) or not 0 < int(value) <= 64:
         raise SettingsError(f"LOUPE_WORKERS={value!r} must be a whole number from 1 to 64")
     return int(value)
 
@@ -206,6 +202,6 @@ def _workers(value: str | None) -> int:
 def _port(value: str | None) -> int:
     if value is None:
         return 7071
-    if not value.isdigit() or not 0 < int(value) < 65536:
+    if not _WHOLE.fullmatch(value) or not 0 < int(value) < 65536:
         raise SettingsError(f"LOUPE_PORT={value!r} is not a TCP port number (1–65535)")
     return int(value)

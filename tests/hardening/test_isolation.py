@@ -315,6 +315,10 @@ HOSTILE_SETTINGS = {
         "a" * 70,
     ],
     "LOUPE_ADMINS": ["-x", "a b/c", "a" * 65, "ann;rm -rf", "é"],
+    # Numbers: only plain ASCII ones (int() and float() also read these).
+    "LOUPE_RATE_LIMIT": ["1_0", "\u0661\u0662", "1e3", "nan", "inf", "-1"],
+    "LOUPE_WORKERS": ["\u0661", "0x4", "+4"],
+    "LOUPE_PORT": ["\u0668\u0660", "8_080", " 80 0"],
 }
 
 
@@ -331,8 +335,9 @@ def test_trust_settings_refuse_hostile_values(reliability: Any) -> None:
     reliability.record(
         Row(
             suite="Abuse: settings",
-            test="LOUPE_DATASETS and LOUPE_ADMINS",
-            inputs="Loupe's own containers, the uploads folder, traversal, wildcards, bad names",
+            test="LOUPE_DATASETS, LOUPE_ADMINS and the numeric settings",
+            inputs="Loupe's own containers, the uploads folder, traversal, wildcards, bad names; "
+            "numbers with underscores, exponents, other scripts' digits, nan, inf",
             result={"values tried": refused, "refused at start with the setting named": refused},
         )
     )
