@@ -104,12 +104,29 @@ class FolderBlobStore:
             raise NotFound(f"no blob {name!r} in container {container!r}") from None
 
     def stream(self, container: str, name: str, chunk_size: int = _CHUNK) -> Iterator[bytes]:
-        file = self._open(container, name)  # opened now: NotFound comes before any chunk
+        """Chunks read with the file opened for each and closed at once: a reader that stops
+        midway (a download whose client went away) leaves nothing open, even before its
+        generator is collected. A blob replaced or deleted meanwhile fails the read with
+        `Conflict`, as Azure's ETag-checked ranges do, rather than mixing two versions."""
+        with self._open(container, name) as file:  # NotFound comes before any chunk
+            first = _identity(os.fstat(file.fileno()))
+        path = self._path(container, name)
 
         def chunks() -> Iterator[bytes]:
-            with file:
-                while chunk := file.read(chunk_size):
-                    yield chunk
+            offset = 0
+            while True:
+                try:
+                    with path.open("rb") as file:
+                        if _identity(os.fstat(file.fileno())) != first:
+                            raise FileNotFoundError
+                        file.seek(offset)
+                        chunk = file.read(chunk_size)
+                except (FileNotFoundError, NotADirectoryError):
+                    raise Conflict(f"{container}/{name} changed while being read") from None
+                if not chunk:
+                    return
+                offset += len(chunk)
+                yield chunk
 
         return chunks()
 
@@ -170,6 +187,11 @@ class FolderBlobStore:
 
     def close(self) -> None:
         pass
+
+
+def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
+    """Which version of a file this is: a write replaces the file and moves its mtime."""
+    return stat.st_dev, stat.st_ino, stat.st_mtime_ns, stat.st_size
 
 
 def _temp_beside(target: Path, label: str) -> tuple[int, str]:
