@@ -1,14 +1,19 @@
 """DICOM through pydicom: the header probe (stop before the pixels), and the display rendering:
 modality LUT (rescale), window center/width from the file or from the data's range, 16-bit
 data, MONOCHROME1 inverted, palette and YBR colour turned to RGB. Multi-frame files show their
-first frame; the item records how many there are."""
+first frame; the item records how many there are.
+
+Memory stays bounded: the first frame is decoded only when it (and what it is decoded from)
+fits `DECODE_BUDGET_BYTES`, and is brought to the display size at once, so that the floating-
+point work after it (modality LUT, window, values for window/level) runs on a few megapixels."""
 
 from __future__ import annotations
 
 import io
+import math
 import zlib
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image
@@ -19,12 +24,15 @@ from pydicom.pixels.processing import apply_color_lut, apply_modality_lut
 from pydicom.pixels.utils import pixel_array
 
 from core.domain.items import DicomTags
+from core.media.decoding import DECODE_BUDGET_BYTES
 from core.media.facts import MediaError, NeedMore, Pixels, Probe, Renditions, check_pixels
-from core.media.images import renditions, stretch
+from core.media.images import DISPLAY_MAX, fit, renditions, stretch
+
+_BAND_BYTES = 8 << 20  # rows averaged at a time while shrinking a frame
 
 
-def probe_dicom(data: bytes, *, complete: bool, max_pixels: int) -> Probe:
-    if not data:
+def probe_dicom(data: bytes | BinaryIO, *, complete: bool, max_pixels: int) -> Probe:
+    if not _file(data).read(1):
         raise MediaError("empty file (0 bytes)")
     header = _header(data, complete=complete)
     rows, columns = header.get("Rows"), header.get("Columns")
@@ -48,16 +56,19 @@ def probe_dicom(data: bytes, *, complete: bool, max_pixels: int) -> Probe:
     )
 
 
-def render_dicom(data: bytes, *, max_pixels: int) -> Renditions:
+def render_dicom(data: bytes | BinaryIO, *, max_pixels: int) -> Renditions:
+    """From the file's bytes or a seekable file (read as needed, never whole)."""
     probe = probe_dicom(data, complete=True, max_pixels=max_pixels)
     header = _header(data, complete=True)
+    _check_frame(header, probe.width, probe.height)
     try:
-        frame = pixel_array(io.BytesIO(data), index=0)  # decodes the first frame only
+        frame = pixel_array(_file(data), index=0)  # decodes the first frame only
     except Exception as error:  # pydicom raises many kinds for damaged or unsupported data
         raise MediaError(
             f"cannot decode the DICOM pixels as {_syntax(header)} ({_short(error)}): the file "
             "is truncated, or its pixel data is not in the transfer syntax it declares"
         ) from None
+    frame = _at_display_size(frame, str(header.get("PhotometricInterpretation", "")))
     image, used = _to_image(frame, header)
     made = renditions(image)
     window = used or (probe.dicom.window_center, probe.dicom.window_width)  # type: ignore[union-attr]
@@ -71,6 +82,72 @@ def render_dicom(data: bytes, *, max_pixels: int) -> Renditions:
     return Renditions(
         made.display, made.thumbnail, made.width, made.height, dicom=updated, pixels=pixels
     )
+
+
+def _check_frame(header: Dataset, width: int, height: int) -> None:
+    """Refuse a frame whose decoding would not fit the budget: the frame, and what it is
+    decoded from (its bytes; a codec's own buffers and a colour conversion when compressed)."""
+    samples = _int(header.get("SamplesPerPixel"), 1)
+    depth = max(1, math.ceil(_int(header.get("BitsAllocated"), 16) / 8))
+    frame = width * height * samples * depth
+    meta = getattr(header, "file_meta", None)
+    uid = meta.get("TransferSyntaxUID") if meta is not None else None
+    needed = frame * (3 if uid is not None and uid.is_compressed else 2)
+    if needed > DECODE_BUDGET_BYTES:
+        raise MediaError(
+            f"too large to decode within a worker's memory bound: a DICOM frame of {width:,} × "
+            f"{height:,} × {samples} samples of {depth} bytes needs {needed / (1 << 20):,.0f} MB "
+            f"to decode, over the {DECODE_BUDGET_BYTES / (1 << 20):,.0f} MB bound; export it "
+            "as a tiled (multi-frame) image or in smaller parts"
+        )
+
+
+def _at_display_size(frame: np.ndarray[Any, Any], photometric: str) -> np.ndarray[Any, Any]:
+    """The frame brought to the display size, in its own data type: box-averaged, then
+    resampled (palette indices are picked, never averaged)."""
+    height, width = frame.shape[:2]
+    width_to, height_to = fit((width, height), DISPLAY_MAX)
+    if (width_to, height_to) == (width, height):
+        return frame
+    if photometric == "PALETTE COLOR":
+        rows = np.arange(height_to) * height // height_to
+        columns = np.arange(width_to) * width // width_to
+        return frame[np.ix_(rows, columns)]
+    shrunk = _box_mean(frame, max(1, max(width, height) // DISPLAY_MAX))
+    planes = [shrunk] if shrunk.ndim == 2 else [shrunk[..., n] for n in range(shrunk.shape[2])]
+    resized = [
+        np.asarray(
+            Image.fromarray(np.ascontiguousarray(plane)).resize(
+                (width_to, height_to), Image.Resampling.LANCZOS
+            )
+        )
+        for plane in planes
+    ]
+    out = resized[0] if len(resized) == 1 else np.stack(resized, axis=-1)
+    if np.issubdtype(frame.dtype, np.integer):
+        limits = np.iinfo(frame.dtype)
+        out = np.clip(np.rint(out), limits.min, limits.max)
+    return out.astype(frame.dtype)
+
+
+def _box_mean(values: np.ndarray[Any, Any], factor: int) -> np.ndarray[Any, Any]:
+    """Means of `factor` × `factor` squares as float32, a band of rows at a time (the edges
+    padded with their last row and column), never a full-size copy."""
+    if factor == 1:
+        return values.astype(np.float32)
+    height, width = values.shape[:2]
+    extra = values.shape[2:]
+    out = np.empty((-(-height // factor), -(-width // factor), *extra), np.float32)
+    band = factor * max(1, _BAND_BYTES // max(1, values[0].nbytes * 2 * factor))
+    for top in range(0, height, band):
+        chunk = values[top : top + band].astype(np.float32)
+        pad = ((0, -chunk.shape[0] % factor), (0, -width % factor)) + ((0, 0),) * len(extra)
+        if any(after for _, after in pad):
+            chunk = np.pad(chunk, pad, mode="edge")
+        rows, columns = chunk.shape[0] // factor, chunk.shape[1] // factor
+        blocks = chunk.reshape(rows, factor, columns, factor, *extra)
+        out[top // factor : top // factor + rows] = blocks.mean(axis=(1, 3))
+    return out
 
 
 def raw_pixels(values: np.ndarray[Any, Any], size: tuple[int, int]) -> Pixels:
@@ -92,10 +169,18 @@ _NO_PIXELS = "a DICOM file without pixel data (a header only): nothing to show o
 _PIXEL_TAGS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
 
 
-def _has_pixels(data: bytes) -> bool:
+def _file(data: bytes | BinaryIO) -> BinaryIO:
+    """A reader at the start of `data`, for each of the reads a file takes."""
+    if isinstance(data, bytes):
+        return io.BytesIO(data)
+    data.seek(0)
+    return data
+
+
+def _has_pixels(data: bytes | BinaryIO) -> bool:
     """Whether a whole file holds pixel data, read without loading it (values deferred)."""
     try:
-        found = dcmread(io.BytesIO(data), defer_size=1024, force=True)
+        found = dcmread(_file(data), defer_size=1024, force=True)
         return any(tag in found for tag in _PIXEL_TAGS)
     except Exception:  # undecidable here: let the decoder give its own reason
         return True
@@ -120,13 +205,13 @@ def tags(header: Dataset) -> DicomTags:
     )
 
 
-def _header(data: bytes, *, complete: bool) -> Dataset:
+def _header(data: bytes | BinaryIO, *, complete: bool) -> Dataset:
     try:
         try:
-            return dcmread(io.BytesIO(data), stop_before_pixels=True)
+            return dcmread(_file(data), stop_before_pixels=True)
         except InvalidDicomError:
             # No preamble: old files. Accept only if it then reads as an image header.
-            found = dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+            found = dcmread(_file(data), stop_before_pixels=True, force=True)
             if "Rows" not in found and "SOPClassUID" not in found:
                 raise MediaError("not a DICOM file: wrong extension, or a damaged file") from None
             return found

@@ -3,6 +3,7 @@ browser shows (a display image and a thumbnail).
 
 Loupe enforces each project's pixel limit itself, before decoding, so Pillow's global
 decompression-bomb limit is lifted: an owner must be able to raise the limit for big scans.
+Whatever the size, rendering decodes within `decoding.DECODE_BUDGET_BYTES` (see there).
 """
 
 from __future__ import annotations
@@ -11,11 +12,12 @@ import contextlib
 import io
 import struct
 import warnings
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from core.media.decoding import reduced
 from core.media.facts import MediaError, NeedMore, Probe, Rendition, Renditions, check_pixels
 
 Image.MAX_IMAGE_PIXELS = None  # checked per project by check_pixels, before any decode
@@ -26,6 +28,7 @@ FORMATS = {"JPEG": "jpeg", "MPO": "jpeg", "PNG": "png", "BMP": "bmp", "TIFF": "t
 BROWSER_READY = frozenset({"jpeg", "png"})
 DISPLAY_MAX = 2048
 THUMBNAIL_MAX = 256
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 _ROTATED = frozenset({5, 6, 7, 8})  # EXIF orientations that swap width and height
 _ORIENTATION = 0x0112
 _HEADER_ERRORS = (
@@ -40,10 +43,12 @@ _HEADER_ERRORS = (
 )
 
 
-def probe_image(data: bytes, *, complete: bool, max_pixels: int, extension: str = "") -> Probe:
+def probe_image(
+    data: bytes | BinaryIO, *, complete: bool, max_pixels: int, extension: str = ""
+) -> Probe:
     """Format, size after EXIF orientation, and pages, from the header alone. With
     `complete=False`, `data` is the file's beginning: raises `NeedMore` if that was too little."""
-    if not data:
+    if not (data if isinstance(data, bytes) else _at_start(data).read(1)):
         raise MediaError("empty file (0 bytes)")
     try:
         with _open(data, extension) as image:
@@ -52,6 +57,8 @@ def probe_image(data: bytes, *, complete: bool, max_pixels: int, extension: str 
             frames = _frames(image) if name == "tiff" else 1
             orientation = _orientation(image, name)
     except UnidentifiedImageError:
+        if not complete and _head(data, 4) in _TIFF_MAGIC:
+            raise NeedMore from None  # a TIFF's directory is often at the end of the file
         raise MediaError("not a readable image: wrong extension, or a damaged file") from None
     except _HEADER_ERRORS as error:
         if not complete:
@@ -65,21 +72,33 @@ def probe_image(data: bytes, *, complete: bool, max_pixels: int, extension: str 
     return Probe(format=name, width=width, height=height, frames=frames)
 
 
-def _open(data: bytes, extension: str) -> Image.Image:
+def _open(data: bytes | BinaryIO, extension: str) -> Image.Image:
     """Open trying the format the extension names first: from bytes, Pillow otherwise asks
     every format in turn, which costs more than reading the header itself. A file whose
     extension lies is still opened, by the full search."""
+    file = io.BytesIO(data) if isinstance(data, bytes) else data
     expected = Image.registered_extensions().get(extension)
     if expected is not None:
         with contextlib.suppress(UnidentifiedImageError):
-            return Image.open(io.BytesIO(data), formats=[expected])
-    return Image.open(io.BytesIO(data))
+            return Image.open(_at_start(file), formats=[expected])
+    return Image.open(_at_start(file))
 
 
-def render_image(data: bytes, *, max_pixels: int, extension: str = "") -> Renditions:
-    """A display image (None when the file is browser-ready as it is) and a thumbnail."""
+def _head(data: bytes | BinaryIO, size: int) -> bytes:
+    return data[:size] if isinstance(data, bytes) else _at_start(data).read(size)
+
+
+def _at_start(file: BinaryIO) -> BinaryIO:
+    file.seek(0)
+    return file
+
+
+def render_image(source: bytes | BinaryIO, *, max_pixels: int, extension: str = "") -> Renditions:
+    """A display image (None when the file is browser-ready as it is) and a thumbnail, from
+    the file's bytes or a seekable file (read as needed, never whole)."""
+    file = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        with _open(data, extension) as image:
+        with _open(file, extension) as image:
             name = _format(image)
             check_pixels(*image.size, 1, max_pixels)
             orientation = _orientation(image, name)
@@ -90,13 +109,11 @@ def render_image(data: bytes, *, max_pixels: int, extension: str = "") -> Rendit
                 and max(image.size) <= DISPLAY_MAX
                 and image.mode in ("RGB", "L", "RGBA", "LA", "P")
             )
-            if ready and name == "jpeg":
-                # Only the thumbnail is needed: decode at 1/2 to 1/8 scale (JPEG draft mode).
-                image.draft("RGB", (THUMBNAIL_MAX * 2, THUMBNAIL_MAX * 2))
-            image.load()
+            # Only what the renditions need is decoded: reduced, within the memory budget.
+            picture = reduced(image, file, name, THUMBNAIL_MAX if ready else DISPLAY_MAX)
             if ready:
-                return _thumbnail_only(image, source_size)
-            return renditions(image, orientation=orientation)
+                return _thumbnail_only(picture, source_size)
+            return renditions(picture, orientation=orientation, source_size=source_size)
     except MediaError:
         raise
     except UnidentifiedImageError:
@@ -105,21 +122,46 @@ def render_image(data: bytes, *, max_pixels: int, extension: str = "") -> Rendit
         raise MediaError(f"cannot decode the image ({_reason(error)})") from None
 
 
-def renditions(image: Image.Image, *, orientation: int = 1) -> Renditions:
-    """Both renditions of a decoded image: oriented, 8-bit, scaled to the display size and
-    to the thumbnail size."""
+def decoded_rgb(file: BinaryIO, longest: int) -> Image.Image:
+    """Any image file Loupe takes, decoded within the media budget and shrunk to fit a
+    `longest` square, as RGB: for work on pictures other than rendering (ML assist)."""
+    try:
+        with _open(file, "") as image:
+            picture = reduced(image, file, _format(image), longest).convert("RGB")
+    except UnidentifiedImageError:
+        raise MediaError("not a readable image: wrong extension, or a damaged file") from None
+    picture.thumbnail((longest, longest))
+    return picture
+
+
+def renditions(
+    image: Image.Image, *, orientation: int = 1, source_size: tuple[int, int] | None = None
+) -> Renditions:
+    """Both renditions of a decoded image (a reduced copy of one of `source_size`, if given):
+    scaled to the display size (before 8-bit stretching, which then works on that size),
+    oriented, 8-bit, and a thumbnail of that."""
+    display = fit(source_size or image.size, DISPLAY_MAX)
+    if image.size != display:
+        image = image.resize(display, Image.Resampling.LANCZOS)
     big = _orient(_eight_bit(image), orientation)
-    if max(big.size) > DISPLAY_MAX:
-        big = big.copy() if big is image else big
-        big.thumbnail((DISPLAY_MAX, DISPLAY_MAX), Image.Resampling.LANCZOS)
-    small = big.copy()
-    small.thumbnail((THUMBNAIL_MAX, THUMBNAIL_MAX), Image.Resampling.BILINEAR)
+    small = big.resize(fit(big.size, THUMBNAIL_MAX), Image.Resampling.BILINEAR, reducing_gap=2.0)
     return Renditions(
         display=encode(big),
         thumbnail=encode(small, thumbnail=True),
         width=big.width,
         height=big.height,
     )
+
+
+def fit(size: tuple[int, int], longest: int) -> tuple[int, int]:
+    """`size` shrunk to fit a `longest` square, keeping its aspect ratio (rounded as Pillow's
+    `thumbnail` rounds); unchanged if it fits."""
+    width, height = size
+    if max(width, height) <= longest:
+        return size
+    if width >= height:
+        return longest, max(1, round(height * longest / width))
+    return max(1, round(width * longest / height)), longest
 
 
 def _thumbnail_only(image: Image.Image, source_size: tuple[int, int]) -> Renditions:
@@ -199,18 +241,21 @@ def _eight_bit(image: Image.Image) -> Image.Image:
     if image.mode == "P":
         return image.convert("RGBA" if "transparency" in image.info else "RGB")
     if image.mode.startswith(("I", "F")):
-        return stretch(np.asarray(image, dtype=np.float64))
+        return stretch(np.asarray(image, dtype=np.float32))
     return image.convert("RGB")
 
 
 def stretch(
     values: np.ndarray[Any, Any], low: float | None = None, high: float | None = None
 ) -> Image.Image:
-    """A grey image mapping `low`..`high` (default: the data's range) to 0..255."""
+    """A grey image mapping `low`..`high` (default: the data's range) to 0..255. In place on
+    one float32 copy: this runs on display-sized data, a few megapixels."""
     low = float(values.min()) if low is None else low
     high = float(values.max()) if high is None else high
     scale = 255.0 / (high - low) if high > low else 0.0
-    scaled = np.clip((values - low) * scale, 0, 255)
+    scaled = np.asarray(values, dtype=np.float32) - np.float32(low)
+    scaled *= np.float32(scale)
+    np.clip(scaled, 0, 255, out=scaled)
     return Image.fromarray(scaled.astype(np.uint8), mode="L")
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import BinaryIO
+
 from core.media.dicom import probe_dicom, render_dicom
 from core.media.facts import Probe, Renditions
 from core.media.images import probe_image, render_image
@@ -9,15 +11,17 @@ from core.media.images import probe_image, render_image
 DICOM_EXTENSIONS = frozenset({".dcm", ".dicom"})
 
 
-def probe(extension: str, data: bytes, *, complete: bool, max_pixels: int) -> Probe:
+def probe(extension: str, data: bytes | BinaryIO, *, complete: bool, max_pixels: int) -> Probe:
     """Raises `MediaError` for a file that cannot be an item, `NeedMore` when `data` (the
-    file's beginning, unless `complete`) did not hold the whole header."""
+    file's beginning, unless `complete`) did not hold the whole header. `data` is bytes or a
+    seekable file, read only as far as the header goes."""
     if extension in DICOM_EXTENSIONS:
         return probe_dicom(data, complete=complete, max_pixels=max_pixels)
     return probe_image(data, complete=complete, max_pixels=max_pixels, extension=extension)
 
 
-def render(extension: str, data: bytes, *, max_pixels: int) -> Renditions:
+def render(extension: str, data: bytes | BinaryIO, *, max_pixels: int) -> Renditions:
+    """The renditions, decoded within the media budget (core.media.decoding)."""
     if extension in DICOM_EXTENSIONS:
         return render_dicom(data, max_pixels=max_pixels)
     return render_image(data, max_pixels=max_pixels, extension=extension)

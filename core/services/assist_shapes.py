@@ -5,7 +5,6 @@ unlabeled images get the shapes it is confident about as a pre-label to confirm 
 from __future__ import annotations
 
 import hashlib
-import io
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,11 +20,13 @@ from core.domain.items import Item, ItemState, Prediction
 from core.domain.projects import Project
 from core.domain.runs import RunKind
 from core.domain.task_types import TaskType
+from core.media.images import decoded_rgb
 from core.ports import Deps
 from core.services.assist import human_labels
 from core.services.assist_inputs import Outcome, all_items, featurizer_for, usable
 from core.services.collections import load
 from core.services.runs import RunLog, Step
+from core.services.spool import spooled
 from core.services.suggestions import Suggestion, write_suggestions
 
 IMAGE_SIDE = 512
@@ -208,11 +209,10 @@ def _prediction(shapes: Sequence[Any], polygons: bool, run: str) -> Prediction |
 
 
 def _image(deps: Deps, item: Item) -> Image.Image:
-    """The display rendition (oriented as labelers see it), at most IMAGE_SIDE, RGB."""
+    """The display rendition (oriented as labelers see it), at most IMAGE_SIDE, RGB. Decoded
+    within the media budget all the same: the display of a browser-ready item is its source
+    file, which may have been replaced by a bigger one since it was rendered."""
     assert item.derivatives is not None
     container, name = item.derivatives.display.split("/", 1)
-    opened = Image.open(io.BytesIO(deps.blobs.get(container, name)))
-    opened.draft("RGB", (IMAGE_SIDE, IMAGE_SIDE))  # JPEG: decode at a fraction of the size
-    image = opened.convert("RGB")
-    image.thumbnail((IMAGE_SIDE, IMAGE_SIDE))
-    return image
+    with spooled(deps.blobs, container, name) as file:
+        return decoded_rgb(file, IMAGE_SIDE)

@@ -21,6 +21,7 @@ from core.ports import Deps
 from core.services.collections import ITEMS, load
 from core.services.ingestion import source_of
 from core.services.projects import get_project
+from core.services.spool import spooled
 
 DERIVATIVES = "derivatives"
 """The blob container renditions go to, as `<project>/<item>/display.jpg` and so on."""
@@ -45,8 +46,11 @@ def make_derivatives(deps: Deps, *, message: MakeDerivatives) -> int:
             continue
         name = source.root + item.path
         try:
-            data = deps.blobs.get(source.container, name)
-            renditions = render(extension(item.path), data, max_pixels=project.ingest.max_pixels)
+            # Read from a local copy as the decoder needs it: the file never sits in memory
+            # whole, and decoding stays within the media budget (core.media.decoding).
+            with spooled(deps.blobs, source.container, name) as file:
+                limit = project.ingest.max_pixels
+                renditions = render(extension(item.path), file, max_pixels=limit)
         except NotFound:
             _update(deps, item, _failed("the file was deleted before it could be shown"))
             continue

@@ -21,6 +21,7 @@ from core.media.facts import MediaError, NeedMore
 from core.media.probe import probe
 from core.media.text import ROW_FILES, Record, records, text_facts
 from core.ports import BlobStore
+from core.services.spool import spooled
 
 HEAD_BYTES = 256 << 10
 """Bytes read for a header probe; more only when a header is longer (a TIFF's last pages)."""
@@ -124,9 +125,9 @@ def _image(
     try:
         try:
             found = probe(extension(path), head, complete=complete, max_pixels=limit)
-        except NeedMore:
-            whole = blobs.get(source.container, name)
-            found = probe(extension(path), whole, complete=True, max_pixels=limit)
+        except NeedMore:  # the header runs past the head: read on from a local copy
+            with spooled(blobs, source.container, name) as whole:
+                found = probe(extension(path), whole, complete=True, max_pixels=limit)
     except MediaError as error:
         return failed(project, path, now, str(error), media=MediaFacts.model_validate(facts))
     media = MediaFacts(
