@@ -136,6 +136,12 @@ class MemoryContainer:
         with self._lock:
             if pk is None:
                 pool = [s for p in self._partitions.values() for s in p.values()]
+            elif where and where[0].field == "id" and where[0].op == "in":
+                # Documents by their ids (imports look items up so): read from the partition's
+                # dict, as Cosmos and SQLite use their primary key, not a scan per query.
+                partition = self._partitions.get(pk, {})
+                ids = [i for i in where[0].value if isinstance(i, str)]
+                pool = [partition[i] for i in dict.fromkeys(ids) if i in partition]
             else:
                 pool = list(self._partitions.get(pk, {}).values())
         return [s for s in pool if matches(s.parsed, where)]

@@ -17,11 +17,11 @@ from dataclasses import dataclass, field
 
 from core.domain.annotation_json import value_labels
 from core.domain.errors import InvalidAnnotation, InvalidImport, Violation
-from core.domain.items import Item
+from core.domain.items import Item, item_id
 from core.domain.labels import label_names
 from core.domain.projects import Project
 from core.export.records import Imported, Problem
-from core.ports import Deps, Query, Where
+from core.ports import Deps, Document, Query, Where
 from core.services.collections import ITEMS, load, scan
 from core.services.labeling import validated
 
@@ -125,9 +125,7 @@ def _check(
 ) -> None:
     if not batch:
         return
-    paths = [record.path for _, record in batch]
-    query = Query(where=(Where("path", "in", paths),), page_size=len(paths))
-    found = {d.body["path"]: d for d in scan(deps.documents.container(ITEMS), project.id, query)}
+    found = read_items(deps, project.id, [record.path for _, record in batch])
     for position, record in batch:
         assert record.value is not None
         document = found.get(record.path)
@@ -144,6 +142,15 @@ def _check(
                 problems.add(position, *_located(record, violation))
             continue
         plan.entries.append(Planned(record.path, _dumps(normal.to_json()), record.score))
+
+
+def read_items(deps: Deps, project_id: str, paths: list[str]) -> dict[str, Document]:
+    """The items at `paths` that exist, by path: one query on their ids (a path's id is its
+    hash), which every store answers from its primary key (a query on paths scans the partition
+    in SQLite)."""
+    ids = list(dict.fromkeys(item_id(project_id, path) for path in paths))
+    query = Query(where=(Where("id", "in", ids),), page_size=len(ids))
+    return {d.body["path"]: d for d in scan(deps.documents.container(ITEMS), project_id, query)}
 
 
 def _located(record: Imported, violation: Violation) -> tuple[str, str]:

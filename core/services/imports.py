@@ -35,9 +35,9 @@ from core.export import azureml, loupe_jsonl
 from core.export.coco_reader import read_coco
 from core.export.jsonl import json_lines
 from core.export.records import Imported, Problem
-from core.ports import Deps, Document, Query, Where
-from core.services.collections import IMPORTS, ITEMS, load, scan
-from core.services.import_plan import Plan, Planned, plan_import
+from core.ports import Deps, Document
+from core.services.collections import IMPORTS, ITEMS, load
+from core.services.import_plan import Plan, Planned, plan_import, read_items
 from core.services.projects import get_project
 from core.services.versioned import Versioned
 from core.services.worklog import RETRIES, changed, count, member_project, save_item
@@ -205,8 +205,7 @@ def _apply(
 ) -> None:
     """One batch: its items read in one query, each written unless it is already so."""
     _same_classes(deps, project, plan, report)
-    query = Query(where=(Where("path", "in", [e.path for e in batch]),), page_size=len(batch))
-    found = {d.body["path"]: d for d in scan(deps.documents.container(ITEMS), project.id, query)}
+    found = read_items(deps, project.id, [entry.path for entry in batch])
     delta = Delta()
     for entry in batch:
         document = found.get(entry.path)
