@@ -320,7 +320,7 @@ def item_path(url: str, container: str, prefix: str) -> str:
     name = url
     if "/paths/" in url:
         name = unquote(url.split("/paths/", 1)[1])
-    elif "://" in url:
+    elif "://" in url or url.startswith("/"):  # a blob URL, or the API's own blob link
         path = unquote(urlsplit(url).path)
         at = path.find(f"/{container}/")
         name = path[at + len(container) + 2 :] if at >= 0 else path.lstrip("/")
