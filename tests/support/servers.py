@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,12 +65,17 @@ class LoupeProcess:
 
 
 def start_loupe(
-    data_dir: Path, *args: str, port: int | None = None, env: dict[str, str] | None = None
+    data_dir: Path,
+    *args: str,
+    port: int | None = None,
+    env: dict[str, str] | None = None,
+    program: Sequence[str] = (str(LOUPE),),
 ) -> LoupeProcess:
-    """`env` adds settings (LOUPE_…) to an environment otherwise cleaned of them."""
+    """`env` adds settings (LOUPE_…) to an environment otherwise cleaned of them; `program`
+    replaces the `loupe` command (a launcher that adjusts the process, then runs the CLI)."""
     port = port or free_port()
     process = subprocess.Popen(
-        [str(LOUPE), "--data-dir", str(data_dir), "serve", "--port", str(port), *args],
+        [*program, "--data-dir", str(data_dir), "serve", "--port", str(port), *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
