@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import resource
 import signal
 import threading
 from collections.abc import Iterator
@@ -58,6 +59,7 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",
+                limit_concurrency=connection_cap(),
             )
         )
         recovery.recover(settings.data_dir, deps.queue)  # a killed runtime's locks, released
@@ -79,6 +81,22 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
         recovery.forget(settings.data_dir)
         deps.close()
         log.info("Loupe stopped")
+
+
+def connection_cap() -> int:
+    """How many connections may be open at once; more are answered 503 at once. The soft
+    descriptor limit is raised to the hard one first (1024 is a common soft default), and half
+    of it is left to the stores, files and worker pipes, so a flood of clients can never starve
+    the server of descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY or hard > soft:
+        wanted = 65_536 if hard == resource.RLIM_INFINITY else hard
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass  # keep the soft limit we have
+    return max(16, min(soft // 2, 4096))
 
 
 class _Server(uvicorn.Server):
