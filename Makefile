@@ -54,8 +54,9 @@ $(VENV)/.installed: $(PY) requirements.txt requirements-assist.txt requirements-
 	$(PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt
+$(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-readers.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps -r requirements-readers.txt
 	touch $@
 
 # The emulators the contract suites run on (Azurite, the Cosmos DB server), pinned by the lock.

@@ -31,6 +31,8 @@ transformations:
         column_type: stream_info
 """
 
+# A text may hold newlines, commas and quotes (the CSV quotes it): without support_multi_line
+# mltable splits it into rows with shifted labels. Types are not inferred: "007" stays text.
 TEXT_MLTABLE = """\
 paths:
   - file: ./{file}
@@ -39,6 +41,9 @@ transformations:
       delimiter: ','
       encoding: utf8
       header: all_files_same_headers
+      support_multi_line: true
+      empty_as_string: true
+      infer_column_types: false
 """
 
 

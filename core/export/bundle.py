@@ -3,15 +3,29 @@ zip written as a stream, and says what the file is called and how to load it."""
 
 from __future__ import annotations
 
+import functools
+import io
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import IO
 
-from core.domain.errors import InvalidInput
+from PIL import Image
+
+from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat
 from core.export import azureml, coco, conll, loupe_jsonl, table, voc, yolo
-from core.export.records import TRAIN, VALIDATION, ImageUrl, Options, Record, only
+from core.export.records import (
+    TRAIN,
+    VALIDATION,
+    ImageUrl,
+    Options,
+    Picture,
+    Pictures,
+    Record,
+    only,
+)
+from core.export.split import split_key, validation_keys
 
 Scan = Callable[[], Iterable[Record]]
 """Every record of the export, read afresh (a split export reads the items once per split)."""
@@ -39,6 +53,12 @@ class Target:
     options: Options
     image_url: ImageUrl
     name: str = "export"
+    pictures: Pictures | None = None
+    """Where YOLO and VOC get the images they ship beside the labels; None: labels only."""
+
+
+WITH_PICTURES = frozenset({ExportFormat.YOLO, ExportFormat.VOC})
+"""The formats whose files are a trainable dataset only with the images inside."""
 
 
 def check_fits(format: ExportFormat, task_type: str) -> None:
@@ -76,16 +96,35 @@ def content_type(name: str) -> str:
 def write(target: Target, scan: Scan, out: IO[bytes], spool: Spool) -> None:
     check_fits(target.format, target.task_type)
     splits = (TRAIN, VALIDATION) if target.options.validation > 0 else (TRAIN,)
+    scan = split_scan(target.options, scan)
     fmt = target.format
     if fmt is ExportFormat.CSV:
-        table.write_csv(scan(), out)
+        table.write_csv(scan(), out, texts=target.task_type.startswith("text_"))
     elif fmt is ExportFormat.LOUPE_JSONL:
-        loupe_jsonl.write_loupe_jsonl(scan(), out, predictions=target.options.predictions)
+        loupe_jsonl.write_loupe_jsonl(
+            scan(), out, predictions=target.options.predictions, split=len(splits) > 1
+        )
     elif fmt in (ExportFormat.COCO, ExportFormat.CONLL) and len(splits) == 1:
         _single(target, scan(), out, spool)
     else:
         with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
             _archive(target, scan, archive, splits, spool)
+
+
+def split_scan(options: Options, scan: Scan) -> Scan:
+    """`scan` with each record's split set, chosen in a first pass over the items
+    (`core.export.split`): the same items in validation whatever the format."""
+    if options.validation <= 0:
+        return scan
+    keys = validation_keys(
+        ((rec.id, rec.value) for rec in scan()), fraction=options.validation, seed=options.seed
+    )
+
+    def split() -> Iterator[Record]:
+        for rec in scan():
+            yield replace(rec, split=VALIDATION) if split_key(options.seed, rec.id) in keys else rec
+
+    return split
 
 
 def _single(target: Target, records: Iterable[Record], out: IO[bytes], spool: Spool) -> None:
@@ -108,16 +147,10 @@ def _archive(
 ) -> None:
     fmt, task = target.format, target.task_type
     if fmt is ExportFormat.YOLO:
-        archive.writestr("data.yaml", yolo.data_yaml(target.categories, validation=len(splits) > 1))
-        class_id = {name: i for i, name in enumerate(target.categories)}
-        for rec in scan():
-            archive.writestr(yolo.label_name(rec), yolo.label_lines(rec, class_id))
+        _yolo(target, scan, archive, validation=len(splits) > 1)
         return
     if fmt is ExportFormat.VOC:
-        for rec in scan():
-            stem = rec.path.rsplit(".", 1)[0]
-            folder = f"{rec.split}/" if len(splits) > 1 else ""
-            archive.writestr(f"{folder}Annotations/{stem}.xml", voc.voc_xml(rec))
+        _voc(target, scan, archive, validation=len(splits) > 1)
         return
     for split in splits:
         folder = f"{split}/" if len(splits) > 1 else ""
@@ -134,6 +167,68 @@ def _archive(
             suffix = ".json" if fmt is ExportFormat.COCO else ".conll"
             with archive.open(f"{folder}{split}{suffix}", "w", force_zip64=True) as part:
                 _single(target, records, part, spool)
+
+
+def _yolo(target: Target, scan: Scan, archive: zipfile.ZipFile, *, validation: bool) -> None:
+    archive.writestr("data.yaml", yolo.data_yaml(target.categories, validation=validation))
+    class_id = {name: i for i, name in enumerate(target.categories)}
+    for rec in scan():
+        picture = target.pictures(rec, yolo.IMAGE_FORMATS) if target.pictures else None
+        image = yolo.image_name(rec, picture.format if picture else None)
+        if picture is not None:
+            _put(archive, image, picture.chunks)
+        # Every image has a label file, empty for one without shapes (a background image).
+        archive.writestr(yolo.label_name(image), yolo.label_lines(rec, class_id))
+
+
+_JPEG = frozenset({"jpeg"})
+
+
+def _voc(target: Target, scan: Scan, archive: zipfile.ZipFile, *, validation: bool) -> None:
+    ids = voc.VocIds()
+    listed: dict[str, list[str]] = {TRAIN: [], VALIDATION: []}
+    for rec in scan():
+        voc_id = ids.id(rec.path)
+        picture = target.pictures(rec, _JPEG) if target.pictures else None
+        if picture is None:
+            xml = voc.voc_xml(rec, voc_id)
+        else:
+            _put(archive, f"JPEGImages/{voc_id}.jpg", functools.partial(_as_jpeg, picture))
+            xml = voc.voc_xml(rec, voc_id, width=picture.width, height=picture.height)
+        archive.writestr(f"Annotations/{voc_id}.xml", xml)
+        listed[rec.split].append(voc_id)
+    sets = {"train": listed[TRAIN], "trainval": listed[TRAIN] + listed[VALIDATION]}
+    if validation:
+        sets["val"] = listed[VALIDATION]
+    for name, members in sets.items():
+        archive.writestr(f"ImageSets/Main/{name}.txt", "".join(f"{m}\n" for m in members))
+
+
+def _as_jpeg(picture: Picture) -> Iterator[bytes]:
+    """A JPEG's bytes as they are; another picture (a display rendition, at most 2048 pixels
+    a side) encoded as JPEG."""
+    if picture.format == "jpeg":
+        return picture.chunks()
+    with Image.open(io.BytesIO(b"".join(picture.chunks()))) as image:
+        out = io.BytesIO()
+        image.convert("RGB").save(out, "JPEG", quality=95)
+    return iter((out.getvalue(),))
+
+
+def _put(archive: zipfile.ZipFile, name: str, chunks: Callable[[], Iterable[bytes]]) -> None:
+    """Store a picture; one whose file is gone from storage (deleted since it was ingested)
+    is left out, its labels kept, rather than failing the whole export."""
+    try:
+        stream = iter(chunks())
+        first = next(stream, b"")
+    except NotFound:
+        return
+    # Stored, not deflated: pictures are compressed already, and deflating them costs most
+    # of an export's time for nothing.
+    with archive.open(zipfile.ZipInfo(name), "w", force_zip64=True) as part:
+        part.write(first)
+        for chunk in stream:
+            part.write(chunk)
 
 
 def snippet(format: ExportFormat, name: str) -> str:
@@ -164,16 +259,16 @@ def snippet(format: ExportFormat, name: str) -> str:
         return f"import pandas as pd\ndf = pd.read_json({name!r}, lines=True)\nprint(df.head())\n"
     if format is ExportFormat.YOLO:
         return unzip + (
-            f"# copy each image to {folder}/images/<split>/<its path>, then:\n"
             "from ultralytics import YOLO\n"
             f"YOLO('yolo11n.pt').train(data={folder + '/data.yaml'!r}, epochs=10)\n"
         )
     if format is ExportFormat.VOC:
-        return unzip + (
-            "import pathlib, xml.etree.ElementTree as ET\n"
-            f"for xml in pathlib.Path({folder!r}).rglob('*.xml'):\n"
-            "    root = ET.parse(xml).getroot()\n"
-            "    print(root.findtext('path'), [o.findtext('name') for o in root.iter('object')])\n"
+        devkit = folder + "/VOCdevkit/VOC2012"
+        return (
+            f"import zipfile\nzipfile.ZipFile({name!r}).extractall({devkit!r})\n"
+            "from torchvision.datasets import VOCDetection\n"
+            f"train = VOCDetection({folder!r}, year='2012', image_set='train')\n"
+            "image, target = train[0]\nprint(len(train), target['annotation']['object'])\n"
         )
     return (
         f"sentences = open({name!r}, encoding='utf-8').read().strip().split('\\n\\n')[1:]\n"

@@ -1,6 +1,10 @@
 """COCO: pixel coordinates, 1-based category ids, `file_name` the dataset-relative path, every
-image listed, `area`/`bbox` computed for polygons, `iscrowd` 0. Classification becomes
-image-level annotations (a category without geometry).
+image listed, `area`/`bbox` computed for polygons, `iscrowd` 0. Classification becomes one
+annotation per class whose box is the whole image (`[0, 0, width, height]`): the form COCO
+tools read (pycocotools' `loadRes` and `COCOeval` take it; an annotation without geometry they
+do not). An image listed without labels (an unlabeled item of an export that asked for them)
+carries `"unlabeled": true`, so that importing the file leaves it unlabeled rather than
+"labeled, nothing in it".
 
 The writer streams: images go straight to `out` while annotations go to `spool` (a temp file
 the caller owns), appended after the images; so one pass over the items and flat memory. The
@@ -47,7 +51,8 @@ def write_coco(
         # Formatted by hand: at 500k images the json encoder's per-call cost is most of the
         # time. Floats print as repr, which is what json writes too.
         size = f',"width":{rec.width},"height":{rec.height}' if rec.width and rec.height else ""
-        image = f'{{"id":{images},"file_name":{_string(rec.path)}{size}}}'
+        unlabeled = ',"unlabeled":true' if rec.value is None else ""
+        image = f'{{"id":{images},"file_name":{_string(rec.path)}{size}{unlabeled}}}'
         out.write((("," if images > 1 else "") + image).encode())
         found = _annotations(rec, images, category_id, normalized)
         if found:
@@ -92,5 +97,7 @@ def _annotations(
         )
     labels = [value["label"]] if "label" in value else value.get("labels", [])
     for label in labels:
-        found.append(f'{head}{category_id[label]},"area":0,"bbox":[]{tail}')
+        found.append(
+            f'{head}{category_id[label]},"bbox":[0,0,{sx!r},{sy!r}],"area":{sx * sy!r}{tail}'
+        )
     return found

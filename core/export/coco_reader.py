@@ -41,6 +41,8 @@ class _Image:
     parts: list[tuple[str, str]] = field(default_factory=list)
     """(where, the shape as JSON, or a class name) of each annotation."""
     score: float | None = None
+    unlabeled: bool = False
+    """Listed by Loupe as not labeled (`"unlabeled": true`): no label, rather than none."""
 
 
 def read_coco(
@@ -106,7 +108,7 @@ def _images(
         except _Bad as bad:
             yield Problem(bad.where, bad.rule)
             continue
-        images[key] = _Image(where, path, width, height)
+        images[key] = _Image(where, path, width, height, unlabeled=found.get("unlabeled") is True)
         by_path[path] = key
     return images
 
@@ -164,6 +166,9 @@ def _shapes(task_type: str, ann: dict[str, Any], name: str, image: _Image, where
 
 def _record(task_type: str, image_id: Any, image: _Image) -> Iterator[Imported | Problem]:
     wheres = tuple(where for where, _ in image.parts)
+    if image.unlabeled and not image.parts:
+        yield Imported(image.path, None, where=image.where)
+        return
     key = _GEOMETRY.get(task_type)
     if key is not None:
         shapes = json.loads("[" + ",".join(shape for _, shape in image.parts) + "]")

@@ -1,27 +1,54 @@
-"""CoNLL 2003 for named entities: `token label` per line with BIO tags, a blank line between
-items. Tokens are the text's whitespace-separated words; a token takes the entity its first
-character falls in."""
+"""CoNLL 2003 for named entities: `token label` per line with IOB2 tags (every entity starts
+with B-), a blank line between items.
+
+Tokens are words, numbers and punctuation as CoNLL 2003 has them (`Paris.` is `Paris` and
+`.`; `U.S.`, `3.14`, `e-mail` and `O'Brien` stay whole), and a token is cut where a span starts
+or ends inside it (`World` labelled in `HelloWorld` is its own token), so every span comes back
+exactly as it was labelled. A token never holds whitespace, so a span's leading or trailing
+whitespace is left out (the labeling view never makes such a span; one imported with it is
+counted by `changed_spans`)."""
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
 from core.export.records import Record
 
-_TOKEN = re.compile(r"\S+")
+_TOKEN = re.compile(
+    r"""\d+(?:[.,:/]\d+)+       # numbers with separators: 3.14, 1,000, 12:30
+    |(?:[^\W\d_]\.){2,}        # abbreviations: U.S., e.g.
+    |\w+(?:['’-]\w+)*          # words, with inner apostrophes or hyphens
+    |\S                        # any other character alone: punctuation, symbols
+    """,
+    re.VERBOSE,
+)
 
 
 def tokens(text: str, spans: list[dict[str, Any]]) -> Iterator[tuple[str, str, int, int]]:
-    """(token, BIO tag, start, end) of every token of `text`."""
+    """(token, IOB2 tag, start, end) of every token of `text`; `spans` sorted, not overlapping
+    (as stored)."""
+    spans = sorted(spans, key=lambda span: (span["start"], span["end"]))
+    cuts = sorted({edge for span in spans for edge in (span["start"], span["end"])})
+    starts = [span["start"] for span in spans]
     previous: dict[str, Any] | None = None
     for match in _TOKEN.finditer(text):
-        start = match.start()
-        span = next((s for s in spans if s["start"] <= start < s["end"]), None)
-        tag = "O" if span is None else ("I-" if span is previous else "B-") + span["label"]
-        previous = span
-        yield match.group(), tag, start, match.end()
+        start, end = match.span()
+        first = bisect_right(cuts, start)
+        for cut in [*(c for c in cuts[first:] if c < end), end]:
+            at = bisect_right(starts, start) - 1
+            span = spans[at] if at >= 0 and start < spans[at]["end"] else None
+            tag = "O" if span is None else ("I-" if span is previous else "B-") + span["label"]
+            previous = span
+            yield text[start:cut], tag, start, cut
+            start = cut
+
+
+def changed_spans(text: str, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The spans CoNLL cannot hold as they are: those starting or ending in whitespace."""
+    return [s for s in spans if text[s["start"] : s["end"]] != text[s["start"] : s["end"]].strip()]
 
 
 def write_conll(records: Iterable[Record], out: IO[bytes]) -> int:
@@ -56,11 +83,14 @@ def spans_of(text: str, tags: list[tuple[str, str]]) -> list[dict[str, Any]]:
     """Spans over `text` from its tokens' BIO tags (token offsets found in order)."""
     spans: list[dict[str, Any]] = []
     position = 0
+    previous = "O"
     for token, tag in tags:
         start = text.index(token, position)
         position = start + len(token)
-        if tag.startswith("B-") or (tag.startswith("I-") and not spans):
-            spans.append({"label": tag[2:], "start": start, "end": position})
-        elif tag.startswith("I-"):
+        continues = tag.startswith("I-") and previous[2:] == tag[2:] and previous != "O"
+        if continues:
             spans[-1]["end"] = position
+        elif tag != "O":  # B-, or an I- that follows no entity of its class (IOB1)
+            spans.append({"label": tag[2:], "start": start, "end": position})
+        previous = tag
     return spans

@@ -1,5 +1,6 @@
 """Loupe JSONL: each item's whole stored document (annotations, consensus, final value,
-prediction, review, history), one per line; predictions only when asked for."""
+prediction, review, history), one per line; predictions only when asked for; with a split, the
+item's `split` (train or validation) beside them."""
 
 from __future__ import annotations
 
@@ -14,12 +15,16 @@ from core.export.records import Imported, Problem, Record
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
-def write_loupe_jsonl(records: Iterable[Record], out: IO[bytes], *, predictions: bool) -> int:
+def write_loupe_jsonl(
+    records: Iterable[Record], out: IO[bytes], *, predictions: bool, split: bool = False
+) -> int:
     count = 0
     for rec in records:
         # Derived fields are recomputed on every write: leave them out, as the model does.
         drop = DERIVED_FIELDS if predictions else DERIVED_FIELDS | {"prediction"}
         doc = {k: v for k, v in rec.document.items() if k not in drop}
+        if split:
+            doc["split"] = rec.split
         out.write(_dumps(doc).encode() + b"\n")
         count += 1
     return count

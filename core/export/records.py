@@ -3,7 +3,6 @@ options that shape an export."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -37,6 +36,7 @@ class Record:
     text: str | None = None
     score: float | None = None
     split: str = TRAIN
+    """Set by the writer once the split is chosen (`core.export.split`)."""
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # Read only by the formats that show them (CSV), so computed on demand.
@@ -48,14 +48,6 @@ class Record:
     def at(self) -> str | None:
         """When the last labeler answered."""
         return max((a["at"] for a in self.document.get("annotations") or ()), default=None)
-
-
-def split_of(item_id: str, options: Options) -> str:
-    """A seeded, stable split: the same seed puts the same items in validation every time."""
-    if options.validation <= 0:
-        return TRAIN
-    digest = hashlib.blake2b(f"{options.seed}:{item_id}".encode(), digest_size=8).digest()
-    return VALIDATION if int.from_bytes(digest) / 2**64 < options.validation else TRAIN
 
 
 def record(document: dict[str, Any], options: Options) -> Record:
@@ -79,7 +71,6 @@ def record(document: dict[str, Any], options: Options) -> Record:
         format=media.get("format"),
         text=document.get("text"),
         score=score,
-        split=split_of(document["id"], options),
         document=document,
     )
 
@@ -102,6 +93,22 @@ def only(records: Iterable[Record], split: str) -> Iterator[Record]:
 
 ImageUrl = Callable[[str], str]
 """Maps an item path to the URL a training job reads it from."""
+
+
+@dataclass(frozen=True)
+class Picture:
+    """An image file an export ships beside its labels: `format` is what its bytes are (jpeg,
+    png, ...), the size its pixels once EXIF-oriented (what the normalized geometry is of)."""
+
+    format: str
+    width: int
+    height: int
+    chunks: Callable[[], Iterator[bytes]]
+
+
+Pictures = Callable[[Record, frozenset[str]], Picture | None]
+"""The record's picture in one of the formats asked: its source file when it is one of them,
+else its display rendition (JPEG or PNG, whatever was asked); None when it has neither."""
 
 
 @dataclass(frozen=True)

@@ -1,20 +1,62 @@
-"""Pascal VOC: one XML file per image (pixel boxes, 1-based corners as VOC tools expect)."""
+"""Pascal VOC in its standard layout: `Annotations/<id>.xml`, `JPEGImages/<id>.jpg` and
+`ImageSets/Main/{train,val,trainval}.txt` listing the ids, as VOC tools (torchvision's
+VOCDetection among them) read it. Ids are flat (the item path without its suffix, `/` made
+`_`), so the layout has no subfolders.
+
+Boxes are whole pixels, 1-based and inclusive as in the VOC devkit: a box over the pixel
+columns 0 to 9 (0-based) of the image is xmin 1, xmax 10. A box's edges, stored as fractions
+of the image, are rounded to the nearest pixel edge, so a round trip moves an edge by at most
+half a pixel. Polygons are written as their bounding boxes; a class label of a classification
+project as an object covering the whole image. `<path>` keeps the item's path."""
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from typing import Any
 
 from core.export.records import Imported, Record
 
+_UNSAFE = re.compile(r"[^\w.-]+")
 
-def voc_xml(rec: Record) -> bytes:
-    """The annotation file of one image. Polygons are written as their bounding boxes."""
-    width, height = rec.width or 1, rec.height or 1
+
+class VocIds:
+    """Flat, unique ids for item paths, in the order they are asked for."""
+
+    def __init__(self) -> None:
+        self._used: set[str] = set()
+
+    def id(self, path: str) -> str:
+        base = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+        flat = _UNSAFE.sub("_", base).strip("_") or "image"
+        found, number = flat, 1
+        while found in self._used:
+            number += 1
+            found = f"{flat}-{number}"
+        self._used.add(found)
+        return found
+
+
+def pixel_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> list[int]:
+    """VOC's [xmin, ymin, xmax, ymax] of fractions of a `width` x `height` image."""
+
+    def edge(value: float, size: int) -> int:
+        return min(max(round(value * size), 0), size)
+
+    left, top = min(edge(x0, width), width - 1), min(edge(y0, height), height - 1)
+    right, bottom = max(edge(x1, width), left + 1), max(edge(y1, height), top + 1)
+    return [left + 1, top + 1, min(right, width), min(bottom, height)]
+
+
+def voc_xml(
+    rec: Record, voc_id: str, *, width: int | None = None, height: int | None = None
+) -> bytes:
+    """The annotation file of one image, of the picture shipped with it (`width` x `height`,
+    else the record's size)."""
+    width, height = width or rec.width or 1, height or rec.height or 1
     root = ET.Element("annotation")
-    folder, _, name = rec.path.rpartition("/")
-    _text(root, "folder", folder)
-    _text(root, "filename", name)
+    _text(root, "folder", "JPEGImages")
+    _text(root, "filename", f"{voc_id}.jpg")
     _text(root, "path", rec.path)
     size = ET.SubElement(root, "size")
     for tag, number in (("width", width), ("height", height), ("depth", 3)):
@@ -37,11 +79,9 @@ def voc_xml(rec: Record) -> bytes:
         for tag in ("pose", "truncated", "difficult"):
             _text(obj, tag, "Unspecified" if tag == "pose" else "0")
         box = ET.SubElement(obj, "bndbox")
-        # VOC pixels are 1-based and inclusive: pixel column 0 is xmin 1.
-        _text(box, "xmin", f"{x0 * width + 1:.2f}")
-        _text(box, "ymin", f"{y0 * height + 1:.2f}")
-        _text(box, "xmax", f"{x1 * width:.2f}")
-        _text(box, "ymax", f"{y1 * height:.2f}")
+        corners = pixel_box(x0, y0, x1, y1, width, height)
+        for tag, number in zip(("xmin", "ymin", "xmax", "ymax"), corners, strict=True):
+            _text(box, tag, str(number))
     xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return xml
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from core.domain.datasets import dataset_root
 from core.domain.errors import InvalidInput, NotFound
@@ -23,7 +23,7 @@ from core.domain.outbound import EXPORT_FINISHED
 from core.domain.projects import Project, Role
 from core.domain.runs import JobStatus
 from core.export import bundle, pipe
-from core.export.records import ImageUrl, Options, Record, record
+from core.export.records import ImageUrl, Options, Picture, Pictures, Record, record
 from core.ports import Deps, Order, Query, Where
 from core.services import outbound
 from core.services.collections import EXPORTS, ITEMS, load, scan
@@ -33,6 +33,8 @@ from core.services.worklog import member_project
 PAGE = 1000
 LINK_SECONDS = 7 * 24 * 3600  # the longest a user-delegation SAS may live
 MAX_LIST = 100
+STREAMED_PICTURES_MAX = 2 << 30
+"""The most image bytes a direct download ships (YOLO, VOC); an export job has no such bound."""
 
 EXPORTS_CONTAINER = "exports"
 """Export files live apart from the data, so no dataset path can ever ingest them."""
@@ -49,6 +51,11 @@ class ExportOptions(DomainModel):
     normalized_coco: bool = Field(default=False, description="Azure ML's 0–1 COCO flavour")
     datastore: str | None = Field(
         default=None, description="azureml://… datastore URI for image_url (set by the server)"
+    )
+    images: StrictBool = Field(
+        default=True,
+        description="YOLO and VOC: ship the images beside the labels (a direct download up to "
+        "2 GiB of them; an export job any size); false: the labels alone",
     )
 
 
@@ -88,6 +95,7 @@ def target(
         options=plain,
         image_url=_image_url(deps, project, options.datastore, actor),
         name=_slug(project.name),
+        pictures=_pictures(deps, project) if options.images else None,
     )
     bundle.check_fits(format, made.task_type)
     return made
@@ -106,8 +114,24 @@ def open_export(
     """(file name, content type, the file's bytes as a stream) for a direct download."""
     project = member_project(deps, project_id, actor, Role.REVIEWER)
     made = target(deps, project, format, options, actor)
+    if made.pictures is not None and format in bundle.WITH_PICTURES:
+        _check_streamable(deps, project, made.options)
     name = bundle.file_name(made)
     return name, bundle.content_type(name), pipe.stream(lambda out: write(deps, made, project, out))
+
+
+def _check_streamable(deps: Deps, project: Project, options: Options) -> None:
+    total = sum(
+        (r.document.get("media") or {}).get("bytes", 0) for r in records(deps, project.id, options)
+    )
+    if total > STREAMED_PICTURES_MAX:
+        raise InvalidInput.one(
+            "images",
+            f"the images add up to {total / (1 << 30):.1f} GiB, more than the "
+            f"{STREAMED_PICTURES_MAX >> 30} GiB a direct download carries: start an export job "
+            "(POST .../exports, `loupe export --job`, or the web UI's Export), which writes any "
+            "size, or set images=false for the labels alone",
+        )
 
 
 def write(deps: Deps, made: bundle.Target, project: Project, out: IO[bytes]) -> None:
@@ -214,6 +238,34 @@ def _image_url(deps: Deps, project: Project, datastore: str | None, actor: str) 
     return lambda path: download_url(
         deps, container, prefix + path, grant, expires_in_s=LINK_SECONDS
     )
+
+
+def _pictures(deps: Deps, project: Project) -> Pictures:
+    container, prefix = dataset_root(
+        project.dataset, project_id=project.id, upload_container=deps.data_container
+    )
+
+    def picture(rec: Record, formats: frozenset[str]) -> Picture | None:
+        media = rec.document.get("media") or {}
+        if media.get("format") in formats and media.get("width") and media.get("height"):
+            name = prefix + rec.path
+            return Picture(
+                media["format"], media["width"], media["height"],
+                lambda: deps.blobs.stream(container, name),
+            )  # fmt: skip
+        derivatives = rec.document.get("derivatives") or {}
+        if not derivatives.get("display"):
+            return None
+        where, _, name = derivatives["display"].partition("/")
+        kind = "png" if name.lower().endswith(".png") else "jpeg"
+        return Picture(
+            kind,
+            derivatives["width"],
+            derivatives["height"],
+            lambda: deps.blobs.stream(where, name),
+        )
+
+    return picture
 
 
 def _spool() -> IO[bytes]:

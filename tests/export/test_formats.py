@@ -17,7 +17,7 @@ from core.domain.exports import ExportFormat
 from core.export import azureml, bundle, coco, conll, loupe_jsonl, table, voc, yolo
 from core.export.coco_reader import read_coco
 from core.export.jsonl import json_lines
-from core.export.records import Imported, Options, Problem, Record, record, split_of
+from core.export.records import Imported, Options, Problem, Record, record
 
 CLASSES = ["cat", "dog", "animal/bird"]
 W, H = 640, 480
@@ -231,11 +231,7 @@ def test_azureml_split_and_text_csv() -> None:
         train = archive.read("train/data.jsonl").splitlines()
         val = archive.read("validation/data.jsonl").splitlines()
         assert {"train/MLTable", "validation/MLTable"} <= set(archive.namelist())
-    assert len(train) + len(val) == 200 and 25 <= len(val) <= 75
-    # Seeded: the same seed gives the same split, another seed another one.
-    same = [split_of(f"id-{i}", Options(validation=0.25, seed=7)) for i in range(50)]
-    assert same == [split_of(f"id-{i}", Options(validation=0.25, seed=7)) for i in range(50)]
-    assert same != [split_of(f"id-{i}", Options(validation=0.25, seed=8)) for i in range(50)]
+    assert (len(train), len(val)) == (150, 50)  # exactly the fraction asked
     texts = [
         record(doc(f"t{i}.txt", v) | {"kind": "text", "text": f"hello, {i}"}, Options())
         for i, v in enumerate([{"labels": ["cat", "dog"]}, {"labels": ["dog"]}])
@@ -260,10 +256,17 @@ def test_voc_zip_parsed_back() -> None:
     data = write(target(ExportFormat.VOC, "image_bounding_box"), recs(boxes()))
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         names = archive.namelist()
-        assert names == ["Annotations/a/1.xml", "Annotations/a/2.xml", "Annotations/b/3.xml"]
-        files = {n: archive.read(n) for n in names}
-    one = files["Annotations/a/1.xml"].decode()
-    assert "<xmin>65.00</xmin>" in one and "<ymax>288.00</ymax>" in one  # 1-based pixels
+        assert names == [
+            "Annotations/a_1.xml",
+            "Annotations/a_2.xml",
+            "Annotations/b_3.xml",
+            "ImageSets/Main/train.txt",
+            "ImageSets/Main/trainval.txt",
+        ]
+        files = {n: archive.read(n) for n in names if n.endswith(".xml")}
+        assert archive.read("ImageSets/Main/train.txt") == b"a_1\na_2\nb_3\n"
+    one = files["Annotations/a_1.xml"].decode()
+    assert "<xmin>65</xmin>" in one and "<ymax>288</ymax>" in one  # 1-based whole pixels
     back = {i.path: i.value for i in map(voc.read_voc, files.values())}
     assert all(same_boxes(back[p]["boxes"], BOXES[p]) for p in BOXES)
 
@@ -282,16 +285,16 @@ def test_yolo_layout_parsed_back(task: str) -> None:
             n: archive.read(n).decode() for n in archive.namelist() if n.startswith("labels/")
         }
     for path, value in values.items():
-        split = split_of(f"id-{path}", Options(validation=0.5))
-        name = f"labels/{split}/{path.rsplit('.', 1)[0]}.txt"
+        (name,) = [n for n in labels if n.endswith(f"/{path.rsplit('.', 1)[0]}.txt")]
         back = yolo.read_labels(labels[name], names, task_type=task)
         key = "boxes" if task == "image_bounding_box" else "polygons"
         same = same_boxes if key == "boxes" else same_polygons
         assert same(back[key], value[key]), (back, value)
+    splits = [n.split("/")[1] for n in labels]
+    assert sorted(splits).count("validation") == round(0.5 * len(values))
     if task == "image_bounding_box":
-        assert labels["labels/" + split_of("id-a/1.jpg", Options(validation=0.5)) + "/a/1.txt"] == (
-            "0 0.250000 0.400000 0.300000 0.400000\n"
-        )
+        (one,) = [n for n in labels if n.endswith("/a/1.txt")]
+        assert labels[one] == "0 0.250000 0.400000 0.300000 0.400000\n"
 
 
 def test_conll_bio_tags_round_trip() -> None:
