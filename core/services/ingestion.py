@@ -257,11 +257,17 @@ def ingestion_progress(deps: Deps, *, project_id: str, actor: str) -> IngestProg
     state = load(RefreshState, refresh) if refresh is not None else None
     counts = _sum(deps, project_id, plan) if plan is not None else Tally()
     done = _results(deps, project_id, plan.run) if plan is not None else []
+    # Items arrive by the init stage's batches, uploads, new-file events and refresh sweeps:
+    # the items themselves are the count (two indexed COUNT queries), never the batches alone.
+    items = deps.documents.container(ITEMS)
+    failed = items.count(project_id, [Where("state", "=", ItemState.ERROR.value)])
+    registered = items.count(project_id) - failed
+    listed = plan.listed + plan.skipped.skipped if plan else 0
     return IngestProgress(
         status=project.status.value,
-        total=plan.listed + plan.skipped.skipped if plan else 0,
-        registered=counts.registered,
-        failed=counts.failed,
+        total=max(listed, registered + failed + counts.skipped),
+        registered=registered,
+        failed=failed,
         skipped=counts.skipped,
         skipped_reasons=counts.skipped_reasons,
         batches=plan.batches if plan else 0,

@@ -49,8 +49,15 @@ def test_upload_streams_into_the_project_and_registers_the_item(api: Api) -> Non
     )
     assert again.json()["items"][0]["id"] == item["id"]  # the same item, not a second one
 
+    broken = api.client.put(
+        f"/api/projects/{project_id}/files/broken.jpg", content=b"oops", headers=api.auth()
+    )
+    assert broken.status_code == 201
     progress = api.client.get(f"/api/projects/{project_id}/ingestion", headers=api.auth())
     assert progress.status_code == 200 and progress.json()["status"] == "running"
+    # Uploaded items count as they arrive: a client polling the progress sees them.
+    found = progress.json()
+    assert (found["registered"], found["failed"], found["total"]) == (1, 1, 2)
 
 
 def test_a_bad_file_becomes_an_item_in_error_with_its_reason(api: Api) -> None:
