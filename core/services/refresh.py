@@ -142,6 +142,13 @@ def _register_many(deps: Deps, project: Project, blobs: list[BlobInfo]) -> int:
     return saved
 
 
+def register_for(deps: Deps, project: Project, name: str) -> list[Item]:
+    """Register blob `name` of `project`'s container in that project alone (a migration
+    registers the items its file names before the initialization lists the rest)."""
+    exists = deps.blobs.exists(source_of(deps, project).container, name)
+    return _register(deps, project, name) if exists else []
+
+
 def _register(deps: Deps, project: Project, name: str) -> list[Item]:
     if _at_cap(deps, project):
         return []
