@@ -18,6 +18,7 @@ from core.http.routes import (
     ingestion,
     labeling,
     manage,
+    migrations,
     projects,
     review,
     system,
@@ -57,6 +58,7 @@ def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
         dead_letters.router,
         assist.router,
         users.router,
+        migrations.router,
     ):
         app.include_router(router, prefix=API, dependencies=signed_in)
     if settings.webui_dir is not None and settings.webui_dir.is_dir():

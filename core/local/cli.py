@@ -124,6 +124,17 @@ def _parser() -> argparse.ArgumentParser:
     im.add_argument("--normalized", action="store_true", help="COCO boxes are 0–1 fractions")
     _remote_flags(im)
     im.set_defaults(run=_import)
+    mg = commands.add_parser(
+        "migrate-azureml",
+        help="make a project of an Azure ML Data Labeling labels export (JSONL or MLTable zip)",
+    )
+    mg.add_argument("file", type=Path, help="the labels export")
+    mg.add_argument("--name", required=True, help="the new project's name")
+    mg.add_argument("--container", help="the allowed blob container holding the images")
+    mg.add_argument("--path", default="", help="the images' folder in it, e.g. 'pets/**'")
+    mg.add_argument("--task-type", help="default: told by the labels")
+    _remote_flags(mg)
+    mg.set_defaults(run=_migrate)
     return parser
 
 
@@ -307,6 +318,32 @@ def _import(settings: Settings, args: argparse.Namespace) -> int:
         print(f"loupe import: {error}", file=sys.stderr)
         return 2
     print("\n".join(report_lines(report)))
+    return 0
+
+
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from core.local.transfer import ImportRefused, migrate_file, migration_lines
+    from core.local.upload import UploadError
+
+    server, token = _remote(settings, args)
+    try:
+        report = migrate_file(
+            server=server,
+            token=token,
+            path=args.file,
+            name=args.name,
+            container=args.container,
+            folder=args.path,
+            task_type=args.task_type,
+        )
+    except ImportRefused as refused:
+        print(f"loupe migrate-azureml: {refused}", file=sys.stderr)
+        print("\n".join(refused.lines()), file=sys.stderr)
+        return 2
+    except (UploadError, FileNotFoundError) as error:
+        print(f"loupe migrate-azureml: {error}", file=sys.stderr)
+        return 2
+    print("\n".join(migration_lines(report)))
     return 0
 
 

@@ -144,6 +144,54 @@ def import_file(
     return report
 
 
+def migrate_file(
+    *,
+    server: str,
+    token: str,
+    path: Path,
+    name: str,
+    container: str | None,
+    folder: str = "",
+    task_type: str | None = None,
+    progress: bool = True,
+    client: httpx.Client | None = None,
+) -> dict[str, Any]:
+    """Send an Azure ML labels export to make a project of it; the server's report.
+    `ImportRefused` when the file has problems (then nothing was created)."""
+    size = path.stat().st_size
+    params = {"name": name, "path": folder} | ({"container": container} if container else {})
+    if task_type:
+        params["taskType"] = task_type
+    with client or _client(server, token) as http, path.open("rb") as file:
+        bar = tqdm(total=size, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
+        with bar:
+            response = http.post(
+                "/api/migrations/azureml",
+                params=params,
+                content=_chunks(file.read, bar),
+                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
+            )
+    if response.status_code == 422 and "errors" in response.text:
+        raise ImportRefused(response.json())
+    _raise_for(response)
+    report: dict[str, Any] = response.json()
+    return report
+
+
+def migration_lines(report: dict[str, Any]) -> list[str]:
+    """What a migration made, for people."""
+    found = [
+        f"project {report['projectId']} ({report['taskType']}), classes: "
+        + ", ".join(report["classes"]),
+        f"{report['records']} record(s): {report['items']} item(s) found, {report['labeled']} "
+        f"labeled, {report['unlabeledRecords']} without a label (left unlabeled)",
+    ]
+    if report["missing"]:
+        found.append(f"{report['missing']} image(s) not in the container, not migrated:")
+        found += [f"  {url}" for url in report["missingUrls"][:20]]
+    return found
+
+
 class ImportRefused(UploadError):
     """The server refused the file whole (nothing was imported); `problem` is its answer."""
 
