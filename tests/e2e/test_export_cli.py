@@ -68,7 +68,10 @@ def test_export_job_import_and_streamed_export(tmp_path: Path) -> None:
             "final",
             *common,
         )
-        assert "3 item(s) updated" in out and "unmatched   missing.png" in out
+        assert (
+            "3 item(s) updated" in out
+            and "match no item of the project, skipped:\n    missing.png" in out
+        )
         loupe(token, "export", demo["id"], "--format", "csv", "--out", str(tmp_path), *common)
         (table,) = tmp_path.glob("*.csv")
         rows = list(csv.DictReader(table.open()))
