@@ -4,6 +4,7 @@ an item the labelers disagreed on with a label of their own."""
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 
@@ -115,3 +116,49 @@ def test_settle_a_needs_review_item_with_a_new_label(ui: Ui, page: Page) -> None
     expect(card).to_contain_text("approved by olive")
     found = ui.api("GET", f"/projects/{project_id}/items/{item_id}")
     assert (found["state"], found["final"]) == ("labeled", {"label": "fox"})
+
+
+def test_moving_a_project_from_azure_ml(ui: Ui, page: Page, tmp_path: Any) -> None:
+    folder = ui.data_dir / "blobs" / "lake" / "azureml" / "pets"
+    folder.mkdir(parents=True)
+    for i in range(3):
+        (folder / f"pet{i}.png").write_bytes(png(i))
+    store = "azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/labeling/paths/"
+    rows = [
+        {"image_url": f"{store}azureml/pets/pet0.png", "label": "cat"},
+        {"image_url": f"{store}azureml/pets/pet1.png", "label": "dog"},
+        {"image_url": f"{store}azureml/pets/pet2.png", "label": None},  # not labeled in Azure ML
+        {"image_url": f"{store}azureml/pets/gone.png", "label": "cat"},
+    ]
+    export = tmp_path / "labeledDatapoints.jsonl"
+    export.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+    ui.sign_in(page)
+    page.click("#migrate")
+    page.fill("#m-name", "From Azure ML")
+    page.set_input_files("#m-file", str(export))
+    page.fill("#m-container", "lake")
+    page.fill("#m-path", "azureml/**")
+    page.click("#m-go")
+    expect(page.locator("#m-labeled")).to_have_text("2", timeout=20_000)
+    expect(page.locator("#m-items")).to_have_text("3")
+    expect(page.locator("#m-missing")).to_have_text("1")
+    page.click("#m-open")
+    expect(page.locator("#tab-dashboard.active")).to_be_visible()
+    project = next(p for p in ui.api("GET", "/projects") if p["name"] == "From Azure ML")
+    labeled = {i["path"]: i.get("final") for i in ui.items(project["id"], "labeled")}
+    assert labeled == {
+        "azureml/pets/pet0.png": {"label": "cat"},
+        "azureml/pets/pet1.png": {"label": "dog"},
+    }
+    # A file with a problem creates nothing and says where the problem is.
+    export.write_text(
+        '{"image_url": "x.png", "label": "cat"}\n{"image_url": "y.png", "label": 7}\n'
+    )
+    page.goto(f"{ui.url}/#/migrate")
+    page.fill("#m-name", "Broken")
+    page.set_input_files("#m-file", str(export))
+    page.fill("#m-container", "lake")
+    page.click("#m-go")
+    expect(page.locator("#error")).to_contain_text("line 2")
+    assert "Broken" not in [p["name"] for p in ui.api("GET", "/projects")]

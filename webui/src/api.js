@@ -43,24 +43,34 @@ export async function call(method, path, body, headers = {}) {
 function problemText(problem, status) {
   if (!problem) return `The server answered ${status}.`;
   const parts = [problem.detail || problem.title || `The server answered ${status}.`];
-  for (const e of problem.errors || []) parts.push(`${(e.loc || e.field || []).toString()}: ${e.msg || e.message || ""}`);
+  for (const e of problem.errors || []) {
+    const rule = e.rule || e.msg || e.message || "";
+    if (!parts[0].includes(rule)) parts.push(`${e.field || (e.loc || []).join(".")}: ${rule}`);
+  }
+  if (problem.omitted) parts.push(`…and ${problem.omitted} more.`);
   return parts.join(" ");
 }
 
 export const get = (path) => call("GET", path).then((r) => r.data);
 export const post = (path, body) => call("POST", path, body ?? {}).then((r) => r.data);
 
-/** Uploads one file with progress; resolves with the API's answer. */
+/** Uploads one file into a project with progress; resolves with the API's answer. */
 export function upload(projectId, path, file, onProgress) {
+  const encoded = path.split("/").map(encodeURIComponent).join("/");
+  return sendFile("PUT", `/projects/${encodeURIComponent(projectId)}/files/${encoded}`, file, onProgress);
+}
+
+/** Sends a file as the request body with progress; resolves with the API's answer. */
+export function sendFile(method, path, file, onProgress = () => {}) {
   return new Promise((resolve, reject) => {
     const xhr = new XMLHttpRequest();
-    const encoded = path.split("/").map(encodeURIComponent).join("/");
-    xhr.open("PUT", `/api/projects/${encodeURIComponent(projectId)}/files/${encoded}`);
+    xhr.open(method, `/api${path}`);
     xhr.setRequestHeader("X-Requested-With", SAME_SITE["X-Requested-With"]);
     if (file.type) xhr.setRequestHeader("Content-Type", file.type);
     xhr.upload.onprogress = (e) => onProgress(e.loaded);
     xhr.onload = () => {
-      const data = JSON.parse(xhr.responseText || "null");
+      let data = null;
+      try { data = JSON.parse(xhr.responseText || "null"); } catch { /* not JSON: the status says enough */ }
       if (xhr.status >= 200 && xhr.status < 300) resolve(data);
       else reject(new ApiError(xhr.status, problemText(data, xhr.status)));
     };

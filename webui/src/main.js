@@ -1,6 +1,6 @@
 // Loupe's web UI: sign-in, routing, the project list, the create wizard and the project shell.
 import "./style.css";
-import { call, endSession, get, post, startSession, upload } from "./api.js";
+import { call, endSession, get, post, sendFile, startSession, upload } from "./api.js";
 import { h, markdown, showError, words } from "./dom.js";
 import { assistFields } from "./assist.js";
 import { labelView } from "./label.js";
@@ -76,6 +76,7 @@ async function route() {
   crumbs.replaceChildren();
   if (parts[0] === "new") return (cleanup = wizard());
   if (parts[0] === "users") return (cleanup = usersView());
+  if (parts[0] === "migrate") return (cleanup = migrateView());
   if (parts[0] === "p" && parts[1]) {
     const stop = await projectShell(parts[1], parts[2] || "", gen);
     if (gen === routeGen) cleanup = stop;
@@ -90,7 +91,8 @@ function projectList() {
   const table = h("table", { id: "projects" },
     h("thead", {}, h("tr", {}, h("th", {}, "Project"), h("th", {}, "Task"), h("th", {}, "Status"), h("th", {}, "Progress"), h("th", {}, "Your role"), h("th", {}, "Created"))), body);
   const create = mayCreate()
-    ? h("a", { class: "button primary", href: "#/new", id: "new-project" }, "New project")
+    ? h("span", { class: "actions" }, h("a", { class: "button", href: "#/migrate", id: "migrate" }, "Move from Azure ML"),
+      h("a", { class: "button primary", href: "#/new", id: "new-project" }, "New project"))
     : h("p", { class: "note", id: "no-create" }, "Ask a Loupe admin for the creator role to create projects.");
   view.replaceChildren(h("div", { class: "bar" }, h("h1", {}, "Projects"), create), table);
   const progress = new Map();
@@ -138,6 +140,48 @@ function usersView() {
     body.replaceChildren(...users.map((u) => h("tr", { dataset: { user: u.id } }, h("td", {}, u.id),
       h("td", {}, toggle(u, "creator")), h("td", {}, toggle(u, "admin")), h("td", {}, new Date(u.createdAt).toLocaleDateString()))));
   });
+}
+
+/** A project from an Azure ML Data Labeling labels export: same task type, classes and labels. */
+function migrateView() {
+  const f = {
+    name: h("input", { id: "m-name", required: true, maxlength: 200 }),
+    file: h("input", { id: "m-file", type: "file", accept: ".jsonl,.json,.zip" }),
+    container: h("input", { id: "m-container", placeholder: "container (empty for text)" }),
+    path: h("input", { id: "m-path", placeholder: "folder/**" }),
+  };
+  const progress = h("progress", { id: "m-progress", hidden: true, value: 0, max: 1 });
+  const result = h("div", { id: "m-result" });
+  const go = h("button", { type: "button", class: "primary", id: "m-go" }, "Create the project");
+  go.addEventListener("click", async () => {
+    const file = f.file.files[0];
+    if (!f.name.value.trim() || !file) { showError(new Error("Give the project a name and choose the export file.")); return; }
+    showError(null);
+    go.disabled = true; progress.hidden = false; progress.max = file.size || 1;
+    const query = new URLSearchParams({ name: f.name.value.trim() });
+    if (f.container.value.trim()) { query.set("container", f.container.value.trim()); query.set("path", f.path.value.trim()); }
+    try {
+      const r = await sendFile("POST", `/migrations/azureml?${query}`, file, (sent) => (progress.value = sent));
+      const link = h("a", { href: `#/p/${encodeURIComponent(r.projectId)}/dashboard`, id: "m-open" }, "Open the project");
+      result.replaceChildren(h("dl", {},
+        h("dt", {}, "Task type"), h("dd", {}, words(r.taskType)),
+        h("dt", {}, "Classes"), h("dd", {}, r.classes.join(", ")),
+        h("dt", {}, "Records"), h("dd", {}, String(r.records)),
+        h("dt", {}, "Items"), h("dd", { id: "m-items" }, String(r.items)),
+        h("dt", {}, "Labeled"), h("dd", { id: "m-labeled" }, String(r.labeled)),
+        h("dt", {}, "Left unlabeled"), h("dd", {}, String(r.unlabeledRecords)),
+        h("dt", {}, "Images not found"), h("dd", { id: "m-missing" }, String(r.missing))),
+        r.missingUrls.length ? h("details", {}, h("summary", {}, "Which images were not found"), h("ul", {}, r.missingUrls.map((u) => h("li", {}, u)))) : "",
+        link);
+    } catch (e) { showError(e); go.disabled = false; }
+    progress.hidden = true;
+  });
+  view.replaceChildren(h("h1", {}, "Move a project from Azure ML Data Labeling"),
+    h("p", { class: "note" }, "Export the labels from Azure ML (the JSONL, or the MLTable folder zipped). Images stay where they are: name the blob container and folder that hold them (one this deployment allows). Text projects bring their text in the file. The whole file is checked first: nothing is created if it has a problem."),
+    h("fieldset", {}, h("label", {}, "Project name ", f.name), h("label", {}, "Labels export ", f.file),
+      h("label", {}, "Images container ", f.container), h("label", {}, "Folder in it ", f.path)),
+    h("div", { class: "bar" }, go, progress), result);
+  return () => {};
 }
 
 const TASK_TYPES = ["image_multiclass", "image_multilabel", "image_bounding_box", "image_polygon", "text_multiclass", "text_multilabel", "text_ner"];
