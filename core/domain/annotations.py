@@ -125,9 +125,12 @@ def validate_annotation(
     *,
     label_names: Collection[str],
     text_length: int | None = None,
+    text: str | None = None,
 ) -> AnnotationValue:
     """Check a submitted value against `task_type`'s rules and the project's label classes
-    (shown in the order given when a label is unknown). `text_length` is required for text_ner."""
+    (shown in the order given when a label is unknown). `text_length` is required for text_ner;
+    with the `text` itself, spans are also trimmed of the whitespace at their edges, so that
+    every span stored is one token formats (CoNLL) can hold exactly."""
     if task_type is TaskType.TEXT_NER and text_length is None:
         raise TypeError("text_ner annotations need text_length, the item's length in characters")
     check = _Checker(label_names, f"{task_type.value} annotations")
@@ -144,7 +147,7 @@ def validate_annotation(
             value = _shapes(check, raw, "polygons", _polygon, PolygonSet) if fits else None
         case TaskType.TEXT_NER:
             assert text_length is not None
-            value = _spans(check, raw, text_length)
+            value = _spans(check, raw, text_length, text)
         case _:
             assert_never(task_type)
     if check.violations or value is None:
@@ -426,7 +429,7 @@ def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
     return Polygon(label, tuple(ring)) if label is not None else None
 
 
-def _spans(check: _Checker, raw: object, text_length: int) -> SpanSet | None:
+def _spans(check: _Checker, raw: object, text_length: int, text: str | None) -> SpanSet | None:
     fields = check.fields(raw, "", ("spans",), check.what)
     items = check.array(fields["spans"], "spans", "spans") if fields else None
     if items is None or not _few_enough(check, items, "spans"):
@@ -434,6 +437,8 @@ def _spans(check: _Checker, raw: object, text_length: int) -> SpanSet | None:
     spans: list[tuple[int, Span]] = []
     for index, item in enumerate(items):
         span = _span(check, item, f"spans[{index}]", text_length)
+        if span is not None and text is not None:
+            span = _trimmed(check, span, f"spans[{index}]", text)
         if span is not None:
             spans.append((index, span))
     spans.sort(key=lambda pair: (pair[1].start, pair[1].end, pair[0]))
@@ -472,6 +477,16 @@ def _span(check: _Checker, raw: object, path: str, text_length: int) -> Span | N
     if label is None or start is None or end is None:
         return None
     return Span(label, start, end)
+
+
+def _trimmed(check: _Checker, span: Span, path: str, text: str) -> Span | None:
+    covered = text[span.start : span.end]
+    if not covered.strip():
+        check.fail(path, f"covers only whitespace ({span.start}–{span.end})")
+        return None
+    start = span.start + len(covered) - len(covered.lstrip())
+    end = span.end - (len(covered) - len(covered.rstrip()))
+    return Span(span.label, start, end)
 
 
 def _join(path: str, key: str) -> str:

@@ -4,9 +4,8 @@ with B-), a blank line between items.
 Tokens are words, numbers and punctuation as CoNLL 2003 has them (`Paris.` is `Paris` and
 `.`; `U.S.`, `3.14`, `e-mail` and `O'Brien` stay whole), and a token is cut where a span starts
 or ends inside it (`World` labelled in `HelloWorld` is its own token), so every span comes back
-exactly as it was labelled. A token never holds whitespace, so a span's leading or trailing
-whitespace is left out (the labeling view never makes such a span; one imported with it is
-counted by `changed_spans`)."""
+exactly as it was labelled. A token never holds whitespace, and neither does a span's edge:
+spans are trimmed of it when they are saved (`validate_annotation`), so none changes here."""
 
 from __future__ import annotations
 
@@ -44,11 +43,6 @@ def tokens(text: str, spans: list[dict[str, Any]]) -> Iterator[tuple[str, str, i
             previous = span
             yield text[start:cut], tag, start, cut
             start = cut
-
-
-def changed_spans(text: str, spans: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The spans CoNLL cannot hold as they are: those starting or ending in whitespace."""
-    return [s for s in spans if text[s["start"] : s["end"]] != text[s["start"] : s["end"]].strip()]
 
 
 def write_conll(records: Iterable[Record], out: IO[bytes]) -> int:

@@ -290,6 +290,7 @@ def validated(project: Project, item: Item, value: dict[str, Any]) -> Annotation
             value,
             label_names=label_names(project.label_classes),
             text_length=text_length,
+            text=item.text,
         )
     except InvalidAnnotation as error:
         raise InvalidAnnotation(

@@ -339,6 +339,20 @@ def test_spans_are_sorted_by_start() -> None:
     assert value == SpanSet((Span("Bird", 0, 5), Span("Cat", 5, 10), Span("Cat", 10, 14)))
 
 
+def test_with_the_text_spans_are_trimmed_of_whitespace_and_never_only_whitespace() -> None:
+    text = "Ada  met\nBob . "  # whitespace inside, between spans and at the end
+    found = validate_annotation(
+        NER,
+        spans(("Cat", 0, 5), ("Bird", 8, 12), ("Cat", 13, 15)),
+        label_names=LABELS,
+        text_length=len(text),
+        text=text,
+    )
+    assert found == SpanSet((Span("Cat", 0, 3), Span("Bird", 9, 12), Span("Cat", 13, 14)))
+    blank = problems(NER, spans(("Cat", 3, 5)), text_length=len(text), text=text)
+    assert blank == {"spans[0]": "covers only whitespace (3–5)"}
+
+
 def test_no_spans_is_valid() -> None:
     assert valid(NER, {"spans": []}) == SpanSet(())
 
