@@ -84,13 +84,19 @@ def file_name(target: Target) -> str:
     return f"{target.name}-{target.format.value}{suffix}"
 
 
+_TYPES = {
+    ".json": "application/json",
+    ".csv": "text/csv; charset=utf-8",
+    ".jsonl": "application/x-ndjson",
+    ".conll": "text/plain; charset=utf-8",
+    ".zip": "application/zip",
+}
+CONTENT_TYPES = tuple(_TYPES.values())
+"""Every type an export file is sent as."""
+
+
 def content_type(name: str) -> str:
-    return {
-        ".json": "application/json",
-        ".csv": "text/csv; charset=utf-8",
-        ".jsonl": "application/x-ndjson",
-        ".conll": "text/plain; charset=utf-8",
-    }.get(name[name.rfind(".") :], "application/zip")
+    return _TYPES.get(name[name.rfind(".") :], _TYPES[".zip"])
 
 
 def write(target: Target, scan: Scan, out: IO[bytes], spool: Spool) -> None:
@@ -113,16 +119,27 @@ def write(target: Target, scan: Scan, out: IO[bytes], spool: Spool) -> None:
 
 def split_scan(options: Options, scan: Scan) -> Scan:
     """`scan` with each record's split set, chosen in a first pass over the items
-    (`core.export.split`): the same items in validation whatever the format."""
+    (`core.export.split`): the same items in validation whatever the format. Items of a kept
+    split stay where it put them; the others are split among themselves."""
     if options.validation <= 0:
         return scan
+    kept = options.kept
+
+    def earlier(rec: Record) -> str | None:
+        return kept.side(rec.id) if kept is not None else None
+
     keys = validation_keys(
-        ((rec.id, rec.value) for rec in scan()), fraction=options.validation, seed=options.seed
+        ((rec.id, rec.value) for rec in scan() if earlier(rec) is None),
+        fraction=options.validation,
+        seed=options.seed,
     )
 
     def split() -> Iterator[Record]:
         for rec in scan():
-            yield replace(rec, split=VALIDATION) if split_key(options.seed, rec.id) in keys else rec
+            side = earlier(rec)
+            if side is None:
+                side = VALIDATION if split_key(options.seed, rec.id) in keys else TRAIN
+            yield replace(rec, split=side) if side != rec.split else rec
 
     return split
 

@@ -11,6 +11,20 @@ TRAIN, VALIDATION = "train", "validation"
 
 
 @dataclass(frozen=True)
+class KeptSplit:
+    """An earlier export's split, kept: its items stay on their side; items it did not have
+    are split anew at the asked fraction (so a validation set stays one as a project grows)."""
+
+    validation: frozenset[str]
+    train: frozenset[str]
+
+    def side(self, item_id: str) -> str | None:
+        if item_id in self.validation:
+            return VALIDATION
+        return TRAIN if item_id in self.train else None
+
+
+@dataclass(frozen=True)
 class Options:
     states: tuple[str, ...] = ("labeled",)
     labels: tuple[str, ...] | None = None
@@ -18,6 +32,7 @@ class Options:
     validation: float = 0.0
     """Fraction of items put in the validation split (0: no split)."""
     seed: int = 0
+    kept: KeptSplit | None = None
     predictions: bool = False
     normalized_coco: bool = False
     """Azure ML's old COCO flavour: boxes and polygons as fractions of the image."""

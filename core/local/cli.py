@@ -106,6 +106,12 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--label", action="append", help="only these classes (repeatable)")
     ex.add_argument("--validation", type=float, default=0.0, help="validation split fraction")
     ex.add_argument("--seed", type=int, default=0, help="seed of the split (default 0)")
+    ex.add_argument(
+        "--keep-split-of",
+        metavar="EXPORT_ID",
+        help="keep the split of an earlier export job (its items stay on their side; new items "
+        "are split at --validation)",
+    )
     ex.add_argument("--predictions", action="store_true", help="include ML-assist predictions")
     ex.add_argument("--normalized-coco", action="store_true", help="Azure ML's 0–1 COCO boxes")
     ex.add_argument("--job", action="store_true", help="run as a server job, then download")
@@ -279,6 +285,8 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         params["state"] = args.state
     if args.label:
         params["label"] = args.label
+    if args.keep_split_of:
+        params["keepSplitOf"] = args.keep_split_of
     try:
         path = export(
             server=server,

@@ -3,6 +3,7 @@ project's labels leave in a format and come back into another project unchanged.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import zipfile
@@ -261,3 +262,36 @@ def test_who_may_export_and_what_is_refused(deps: Deps) -> None:
             format=ImportFormat.LOUPE_JSONL,
             data=io.BytesIO(b""),
         )
+
+
+def test_a_later_export_keeps_an_earlier_jobs_validation_set(deps: Deps) -> None:
+    project = labeled_project(deps, count=30)
+    asked = ExportOptions(validation=0.2, seed=7)
+    job = exports.request_export(
+        deps, project_id=project.id, actor="rita", format=ExportFormat.CSV, options=asked
+    )
+    run_exports(deps)
+
+    def sides(options: ExportOptions) -> dict[str, str]:
+        _, _, body = exports.open_export(
+            deps, project_id=project.id, actor="rita", format=ExportFormat.CSV, options=options
+        )
+        rows = list(csv.DictReader(io.StringIO(b"".join(body).decode())))
+        return {row["path"]: row["split"] for row in rows}
+
+    before = sides(asked)
+    assert list(before.values()).count("validation") == 6  # exactly 0.2 of 30
+    for i in range(20):  # the project grows; a seed alone would now move items across
+        value = {"boxes": [box(CLASSES[i % 3], i)]}
+        add_items(
+            deps, project, 1, prefix=f"new/{i:03d}-", media=MEDIA, state=ItemState.LABELED,
+            final=value,
+        )  # fmt: skip
+    kept = sides(ExportOptions(validation=0.2, seed=7, keep_split_of=job.id))
+    assert {p: s for p, s in kept.items() if p in before} == before
+    added = [s for p, s in kept.items() if p.startswith("new/")]
+    assert len(added) == 20 and added.count("validation") == 4  # 0.2 of the new items
+    with pytest.raises(InvalidInput, match="no split to keep"):
+        sides(ExportOptions(validation=0.2, keep_split_of="nope"))
+    with pytest.raises(InvalidInput, match="needs a validation fraction"):
+        sides(ExportOptions(keep_split_of=job.id))
