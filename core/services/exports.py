@@ -3,6 +3,7 @@ to the blob store and hands back a download link; list past exports; a loading s
 
 from __future__ import annotations
 
+import json
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -23,7 +24,17 @@ from core.domain.outbound import EXPORT_FINISHED
 from core.domain.projects import Project, Role
 from core.domain.runs import JobStatus
 from core.export import bundle, pipe
-from core.export.records import ImageUrl, Options, Picture, Pictures, Record, record
+from core.export.records import (
+    TRAIN,
+    VALIDATION,
+    ImageUrl,
+    KeptSplit,
+    Options,
+    Picture,
+    Pictures,
+    Record,
+    record,
+)
 from core.ports import Deps, Order, Query, Where
 from core.services import outbound
 from core.services.collections import EXPORTS, ITEMS, load, scan
@@ -36,6 +47,8 @@ MAX_LIST = 100
 STREAMED_PICTURES_MAX = 2 << 30
 """The most image bytes a direct download ships (YOLO, VOC); an export job has no such bound."""
 
+SPLIT_SUFFIX = ".split.json"
+"""Beside a job's file: the ids of the items it put in train and in validation."""
 EXPORTS_CONTAINER = "exports"
 """Export files live apart from the data, so no dataset path can ever ingest them."""
 
@@ -47,6 +60,12 @@ class ExportOptions(DomainModel):
     labels: list[str] | None = Field(default=None, description="Only these classes; None: all")
     validation: float = Field(default=0.0, ge=0, lt=1, description="Validation split fraction")
     seed: int = 0
+    keep_split_of: str | None = Field(
+        default=None,
+        max_length=64,
+        description="An earlier export job of this project whose split to keep: its items stay "
+        "on their side, items it did not have are split at `validation`",
+    )
     predictions: bool = Field(default=False, description="Add predictions of unlabeled items")
     normalized_coco: bool = Field(default=False, description="Azure ML's 0–1 COCO flavour")
     datastore: str | None = Field(
@@ -85,6 +104,7 @@ def target(
         labels=tuple(options.labels) if options.labels is not None else None,
         validation=options.validation,
         seed=options.seed,
+        kept=_kept_split(deps, project.id, options) if options.keep_split_of else None,
         predictions=options.predictions,
         normalized_coco=options.normalized_coco,
     )
@@ -179,12 +199,48 @@ def run_export(deps: Deps, *, message: RunExport) -> None:
             write(deps, made, project, file)
             file.seek(0)
             deps.blobs.put(EXPORTS_CONTAINER, name, file, content_type=bundle.content_type(name))
+        if made.options.validation > 0:
+            _record_split(deps, made, project, name)
         done = {"status": JobStatus.SUCCEEDED, "blob_name": name, "error": None}
     except Exception as error:
         done = {"status": JobStatus.FAILED, "error": f"{type(error).__name__}: {error}"[:2000]}
         container.upsert(_finish(deps, job, done).to_doc())
         raise
     container.upsert(_finish(deps, job, done).to_doc())
+
+
+def _split_blob(export_blob: str) -> str:
+    return export_blob + SPLIT_SUFFIX
+
+
+def _record_split(deps: Deps, made: bundle.Target, project: Project, name: str) -> None:
+    """Keep which items the job put on each side, for a later export to keep."""
+    sides: dict[str, list[str]] = {TRAIN: [], VALIDATION: []}
+    scan = bundle.split_scan(made.options, lambda: records(deps, project.id, made.options))
+    for rec in scan():
+        sides[rec.split].append(rec.id)
+    body = json.dumps(sides).encode()
+    deps.blobs.put(EXPORTS_CONTAINER, _split_blob(name), body, content_type="application/json")
+
+
+def _kept_split(deps: Deps, project_id: str, options: ExportOptions) -> KeptSplit:
+    """The split export job `options.keep_split_of` recorded (422 if it has none)."""
+    earlier = options.keep_split_of
+    if options.validation <= 0:
+        raise InvalidInput.one("validation", "keeping a split needs a validation fraction")
+    found = deps.documents.container(EXPORTS).get(project_id, str(earlier))
+    job = load(ExportJob, found) if found is not None else None
+    try:
+        if job is None or job.blob_name is None:
+            raise NotFound(str(earlier))
+        sides = json.loads(deps.blobs.get(EXPORTS_CONTAINER, _split_blob(job.blob_name)))
+    except NotFound:
+        raise InvalidInput.one(
+            "keepSplitOf",
+            f"export {earlier!r} of this project has no split to keep: only finished export "
+            "jobs with a validation fraction record theirs",
+        ) from None
+    return KeptSplit(validation=frozenset(sides[VALIDATION]), train=frozenset(sides[TRAIN]))
 
 
 def _finish(deps: Deps, job: ExportJob, changes: dict[str, Any]) -> ExportJob:

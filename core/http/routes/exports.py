@@ -62,6 +62,7 @@ def download_export(
     label: Annotated[list[str] | None, Query()] = None,
     validation: Annotated[float, Query(ge=0, lt=1)] = 0.0,
     seed: int = 0,
+    keep_split_of: Annotated[str | None, Query(alias="keepSplitOf", max_length=64)] = None,
     predictions: bool = False,
     normalized_coco: Annotated[bool, Query(alias="normalizedCoco")] = False,
 ) -> StreamingResponse:
@@ -71,6 +72,7 @@ def download_export(
         labels=label,
         validation=validation,
         seed=seed,
+        keep_split_of=keep_split_of,
         predictions=predictions,
         normalized_coco=normalized_coco,
         datastore=settings.azureml_datastore,
