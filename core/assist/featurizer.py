@@ -241,3 +241,39 @@ def _centred_unit(values: FloatArray) -> FloatArray:
     values = values - values.mean()
     norm = float(np.linalg.norm(values))
     return values / norm if norm > 0 else values
+
+
+SHAPE_GRID = 32
+SHAPE_CELL = 8
+SHAPE_BINS = 9
+SHAPE_CLIP = 0.2
+_CELLS = SHAPE_GRID // SHAPE_CELL
+SHAPE_FEATURES_DIM = (_CELLS - 1) ** 2 * 4 * SHAPE_BINS
+
+
+def shape_features(image: Image.Image) -> FloatArray:
+    """Where edges run, and which way (324-d): a histogram of gradient orientations (HOG) of a
+    32×32 grayscale picture, in 8×8 cells normalised over 2×2 blocks. Photo backbones see
+    strokes, outlines and text poorly when the picture is small, noisy or rotated; on degraded
+    digits adding it raised a head's accuracy at 300 labels from 73 % to 82 % (bench/assist.py)."""
+    gray = image if image.mode == "L" else image.convert("L")
+    small = np.asarray(
+        gray.resize((SHAPE_GRID, SHAPE_GRID), Image.Resampling.BILINEAR), dtype=np.float32
+    )
+    dy, dx = np.gradient(small)
+    magnitude = np.hypot(dx, dy)
+    angle = np.mod(np.arctan2(dy, dx), np.pi) / np.pi * SHAPE_BINS  # unsigned orientation
+    bins = np.minimum(angle.astype(np.int64), SHAPE_BINS - 1)
+    rows, cols = np.indices(small.shape) // SHAPE_CELL
+    cell = (rows * _CELLS + cols) * SHAPE_BINS + bins
+    hist = np.bincount(cell.ravel(), magnitude.ravel(), _CELLS * _CELLS * SHAPE_BINS)
+    hist = hist.reshape(_CELLS, _CELLS, SHAPE_BINS)
+    blocks = []
+    for r in range(_CELLS - 1):
+        for c in range(_CELLS - 1):
+            block = hist[r : r + 2, c : c + 2].ravel()
+            block = block / np.sqrt((block**2).sum() + 1e-6)
+            blocks.append(np.minimum(block, SHAPE_CLIP))  # no single strong edge dominates
+    vector = np.concatenate(blocks).astype(np.float32)
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector

@@ -3,7 +3,8 @@
 
 A cycle loads every shard, featurizes only the items none of them holds, and writes those as
 new shards of at most `SHARD_ITEMS`, each as soon as it is done: a cycle cut short (a lost lock,
-a killed job) keeps what it finished, and the next one resumes."""
+a killed job) keeps what it finished, and the next one resumes. An image shard written before
+the shape features existed counts as missing: its items are featurized once more."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 from PIL import Image
 
-from core.assist.featurizer import Featurizer, pixel_features
+from core.assist.featurizer import Featurizer, pixel_features, shape_features
 from core.domain.items import Item
 from core.ports import Deps
 from core.services.derivatives import DERIVATIVES
@@ -36,6 +37,8 @@ class ItemFeatures:
     embeddings: Floats
     pixels: Floats | None
     """A tiny picture of each image (`pixel_features`); None for texts."""
+    shapes: Floats | None
+    """Edge orientations of each image (`shape_features`); None for texts."""
     computed: int
     """How many were featurized now (the rest came from the cache)."""
     seconds: float
@@ -52,7 +55,8 @@ def item_features(
     """Features of `items`, in their order."""
     prefix = f"{project_id}/embeddings/{featurizer.manifest.name}/"
     cached = _load_shards(deps, prefix)
-    missing = [item for item in items if item.id not in cached]
+    image = featurizer.manifest.modality == "image"
+    missing = [item for item in items if not _complete(cached.get(item.id), image=image)]
     started = time.perf_counter()
     for start in range(0, len(missing), SHARD_ITEMS):
         chunk = missing[start : start + SHARD_ITEMS]
@@ -63,16 +67,22 @@ def item_features(
             progress(start + len(chunk))
     seconds = time.perf_counter() - started
     embeddings = np.stack([cached[item.id][0] for item in items]) if items else np.zeros((0, 1))
-    pixels = None
-    if featurizer.manifest.modality == "image" and items:
+    pixels = shapes = None
+    if image and items:
         pixels = np.stack([_present(cached[item.id][1]) for item in items])
+        shapes = np.stack([_present(cached[item.id][2]) for item in items])
     return ItemFeatures(
         [item.id for item in items],
         embeddings.astype(np.float32),
         None if pixels is None else pixels.astype(np.float32),
+        None if shapes is None else shapes.astype(np.float32),
         len(missing),
         seconds,
     )
+
+
+def _complete(row: _Row | None, *, image: bool) -> bool:
+    return row is not None and (not image or (row[1] is not None and row[2] is not None))
 
 
 def _featurize(deps: Deps, items: Sequence[Item], featurizer: Featurizer) -> dict[str, Floats]:
@@ -84,7 +94,13 @@ def _featurize(deps: Deps, items: Sequence[Item], featurizer: Featurizer) -> dic
     images = [Image.open(io.BytesIO(_image_bytes(deps, item))) for item in items]
     embeddings = featurizer.embed_images(images)
     pixels = np.stack([pixel_features(image) for image in images])
-    return {"ids": ids, "emb": embeddings.astype(np.float16), "pix": pixels.astype(np.float16)}
+    shapes = np.stack([shape_features(image) for image in images])
+    return {
+        "ids": ids,
+        "emb": embeddings.astype(np.float16),
+        "pix": pixels.astype(np.float16),
+        "shape": shapes.astype(np.float16),
+    }
 
 
 def _image_bytes(deps: Deps, item: Item) -> bytes:
@@ -114,24 +130,40 @@ def _store_shard(deps: Deps, prefix: str, shard: dict[str, Floats]) -> None:
     deps.blobs.put(DERIVATIVES, name, buffer.getvalue(), content_type="application/octet-stream")
 
 
-def _load_shards(deps: Deps, prefix: str) -> dict[str, tuple[Floats, Floats | None]]:
-    rows: dict[str, tuple[Floats, Floats | None]] = {}
+_Row = tuple[Floats, Floats | None, Floats | None]
+"""An item's embedding, pixel features and shape features (None where its shard lacks them)."""
+
+
+def _load_shards(deps: Deps, prefix: str) -> dict[str, _Row]:
+    rows: dict[str, _Row] = {}
     for blob in deps.blobs.list(DERIVATIVES, prefix):
         with np.load(io.BytesIO(deps.blobs.get(DERIVATIVES, blob.name))) as shard:
             for item_id, row in _rows({key: shard[key] for key in shard.files}).items():
-                rows.setdefault(item_id, row)  # a repeated cycle may have stored an item twice
+                # A repeated cycle may have stored an item twice; an older shard, without
+                # every part: keep the fullest row.
+                known = rows.get(item_id)
+                if known is None or _parts(row) > _parts(known):
+                    rows[item_id] = row
     return rows
 
 
-def _rows(shard: dict[str, Floats]) -> dict[str, tuple[Floats, Floats | None]]:
-    pixels = shard.get("pix")
+def _parts(row: _Row) -> int:
+    return sum(part is not None for part in row)
+
+
+def _rows(shard: dict[str, Floats]) -> dict[str, _Row]:
+    pixels, shapes = shard.get("pix"), shard.get("shape")
     return {
-        str(item_id): (shard["emb"][i], None if pixels is None else pixels[i])
+        str(item_id): (
+            shard["emb"][i],
+            None if pixels is None else pixels[i],
+            None if shapes is None else shapes[i],
+        )
         for i, item_id in enumerate(shard["ids"])
     }
 
 
 def _present(pixels: Floats | None) -> Floats:
     if pixels is None:  # a shard written without them (an older text cycle of the same name)
-        raise ValueError("cached image features lack their pixel part; delete the shard")
+        raise ValueError("cached image features lack a part; delete the shard")
     return pixels

@@ -10,7 +10,14 @@ from PIL import Image, ImageDraw, ImageFilter
 
 from core.assist import featurizer
 from core.assist.backbones import DEFAULT_IMAGE, DEFAULT_TEXT
-from core.assist.featurizer import PIXEL_FEATURES_DIM, Featurizer, pixel_features, select_providers
+from core.assist.featurizer import (
+    PIXEL_FEATURES_DIM,
+    SHAPE_FEATURES_DIM,
+    Featurizer,
+    pixel_features,
+    select_providers,
+    shape_features,
+)
 from core.assist.manifest import Backbone, BackboneManifest
 from tests.unit.assist.derived import default_backbone, image_featurizer, text_featurizer
 
@@ -185,6 +192,27 @@ class TestPixelFeatures:
         small = a.resize((100, 75))
         assert float(pixel_features(a) @ pixel_features(small)) > 1.9
         assert float(pixel_features(a) @ pixel_features(b)) < 1.5
+
+
+class TestShapeFeatures:
+    def bar(self, angle: float, level: int = 255, size: int = 28) -> Image.Image:
+        image = Image.new("L", (size, size))
+        ImageDraw.Draw(image).line([(4, size // 2), (size - 4, size // 2)], fill=level, width=3)
+        return image.rotate(angle, Image.Resampling.BILINEAR)
+
+    def test_unit_length_and_flat_images_give_zeros(self) -> None:
+        vector = shape_features(self.bar(0))
+        assert vector.shape == (SHAPE_FEATURES_DIM,) == (324,) and vector.dtype == np.float32
+        assert float(np.linalg.norm(vector)) == pytest.approx(1, abs=1e-5)
+        assert not shape_features(Image.new("L", (10, 10), 128)).any()
+
+    def test_edges_count_by_direction_not_by_brightness_or_size(self) -> None:
+        flat, dim, big = self.bar(0), self.bar(0, level=90), self.bar(0, size=112)
+        upright = self.bar(90)
+        same = float(shape_features(flat) @ shape_features(dim))
+        assert same > 0.99
+        assert float(shape_features(flat) @ shape_features(big)) > 0.8
+        assert float(shape_features(flat) @ shape_features(upright)) < 0.5 < same
 
 
 def test_batches_of_the_pipeline_arrive_in_order() -> None:
