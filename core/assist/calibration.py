@@ -20,8 +20,9 @@ usual 95 %, because the items still unlabeled drift from the sample as labeling 
 easy ones are confirmed first), and a pre-label below target costs a labeler's trust."""
 
 
-def wilson_lower_bound(correct: int, total: int, z: float = Z_ONE_SIDED) -> float:
-    """Lower end of the Wilson score interval of `correct / total` (0 when total is 0)."""
+def wilson_lower_bound(correct: float, total: float, z: float = Z_ONE_SIDED) -> float:
+    """Lower end of the Wilson score interval of `correct / total` (0 when total is 0); the
+    counts may be effective ones (weighted answers), hence floats."""
     if total <= 0:
         return 0.0
     p = correct / total
@@ -31,7 +32,7 @@ def wilson_lower_bound(correct: int, total: int, z: float = Z_ONE_SIDED) -> floa
     return (centre - margin) / (1 + z2 / total)
 
 
-def wilson_upper_bound(correct: int, total: int, z: float = Z_ONE_SIDED) -> float:
+def wilson_upper_bound(correct: float, total: float, z: float = Z_ONE_SIDED) -> float:
     """Upper end of the Wilson score interval (1 when total is 0)."""
     return 1.0 - wilson_lower_bound(total - correct, total, z) if total > 0 else 1.0
 

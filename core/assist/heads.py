@@ -5,7 +5,8 @@ Two candidates per cycle, and the one whose calibrated coverage is larger wins:
 - label spreading over a k-nearest-neighbour graph of *all* items (the unlabeled pool shapes
   the classes: it beat logistic regression at equal safety in DESIGN §8's simulation).
 Both are judged the same way: k-fold over the human labels, each fold predicted by a model
-that never saw it, so every confidence is an honest held-out sample."""
+that never saw it, so every confidence is an honest held-out sample; thresholds are set per
+class from those samples, weighted to the items still waiting (`class_thresholds`)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import KFold
 from sklearn.semi_supervised import LabelSpreading
 
-from core.assist.calibration import Threshold, pick_threshold
+from core.assist.class_thresholds import Decision, Scored, decide
 
 Floats = npt.NDArray[np.float64]
 Ints = npt.NDArray[np.int64]
@@ -44,11 +45,18 @@ class HeadResult:
     correct: npt.NDArray[np.bool_]
     pool: Prediction
     """Predictions of every row of the pool: the mean of the fold models' probabilities."""
-    threshold: Threshold | None
+    decision: Decision
+    """Per-class thresholds, weighted to the waiting rows."""
+    emitted: npt.NDArray[np.bool_]
+    """Which waiting rows (in the order given) get a pre-label."""
 
     @property
     def accuracy(self) -> float:
         return float(self.correct.mean()) if self.correct.size else 0.0
+
+    @property
+    def coverage(self) -> float:
+        return float(self.emitted.mean()) if self.emitted.size else 0.0
 
 
 def fit_heads(
@@ -59,50 +67,63 @@ def fit_heads(
     *,
     multi_label: bool,
     target_precision: float,
+    waiting: Sequence[int],
     calibration: Sequence[int] | None = None,
     folds: int = 5,
 ) -> list[HeadResult]:
     """Every candidate head, scored; the best (`best_head`) is what a cycle uses.
 
-    The pool is predicted by the very fold models whose held-out answers set the threshold
+    The pool is predicted by the very fold models whose held-out answers set the thresholds
     (their mean), not by one more model trained on all labels: that one would be more
     confident than the models calibrated, and its pre-labels less precise than measured.
 
-    Every label trains; only those at positions `calibration` (of `labeled`; None: all) set
-    the threshold: the random sample, whose held-out answers are an unbiased measure."""
+    Every label trains; the held-out answers at positions `calibration` (of `labeled`; None:
+    all) set the thresholds, for the rows `waiting` (the items a cycle may pre-label), to whose
+    confidences they are weighted."""
     matrix = _indicator(targets, classes)
     candidates: list[_Fit] = [_one_vs_rest] if multi_label else [_logistic]
     if not multi_label and len(features) <= SPREADING_MAX_POOL:
         candidates.append(_spreading)
-    decide = _multi_label_prediction if multi_label else _single_label_prediction
-    sample = np.arange(len(labeled)) if calibration is None else np.asarray(calibration, dtype=int)
+    predict = _multi_label_prediction if multi_label else _single_label_prediction
+    index = {name: i for i, name in enumerate(classes)}
+    rows = np.asarray(waiting, dtype=np.int64)
+    fair = np.arange(len(labeled)) if calibration is None else np.asarray(calibration, dtype=int)
     results = []
     for fit in candidates:
         held_probability, pool_probability = _cross_fit(fit, features, labeled, matrix, folds)
-        held_out = decide(held_probability, classes)
+        held_out = predict(held_probability, classes)
         correct = np.array(
             [set(p) == set(t) for p, t in zip(held_out.labels, targets, strict=True)], dtype=bool
         )
+        pool = predict(pool_probability, classes)
+        pending = Scored(
+            [tuple(index[n] for n in pool.labels[r]) for r in rows], pool.confidence[rows]
+        )
+        decision = decide(
+            Scored(
+                [tuple(index[n] for n in held_out.labels[i]) for i in fair],
+                held_out.confidence[fair],
+            ),
+            correct[fair],
+            pending,
+            classes,
+            target_precision,
+        )
         results.append(
             HeadResult(
-                method=fit.__name__.strip("_"),
-                held_out=held_out,
-                correct=correct,
-                pool=decide(pool_probability, classes),
-                threshold=pick_threshold(
-                    held_out.confidence[sample], correct[sample], target_precision
-                ),
+                fit.__name__.strip("_"),
+                held_out,
+                correct,
+                pool,
+                decision,
+                decision.emitted(pending),
             )
         )
     return results
 
 
 def best_head(results: Sequence[HeadResult]) -> HeadResult:
-    def score(result: HeadResult) -> tuple[float, float]:
-        coverage = result.threshold.coverage if result.threshold else 0.0
-        return (coverage, result.accuracy)
-
-    return max(results, key=score)
+    return max(results, key=lambda result: (result.coverage, result.accuracy))
 
 
 def too_few(targets: Sequence[tuple[str, ...]], *, minimum: int) -> str | None:

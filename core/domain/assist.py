@@ -21,10 +21,9 @@ STALE_REQUEST = timedelta(hours=2)
 schedule may start another."""
 
 AUDIT_EVERY = 10
-"""One item in this many is in the random sample (`Item.audit`) that calibration trusts: served
-among the pre-labels in queue order but without one. Labels of pre-labeled items are the
-previous model's easiest cases, and items left in the queue its hardest; only a random sample
-measures precision without bias (DESIGN §8)."""
+"""One item in this many is in the reservoir of the random sample: each cycle serves a few of
+its items among the pre-labels, without one (`Item.audit`), so that every region of confidence
+keeps getting unbiased answers (DESIGN §8); see `core.services.assist_bands`."""
 
 CLUSTERED_TASKS = frozenset({TaskType.IMAGE_MULTICLASS, TaskType.IMAGE_MULTILABEL})
 SHAPE_TASKS = frozenset({TaskType.IMAGE_BOUNDING_BOX, TaskType.IMAGE_POLYGON})
@@ -52,7 +51,12 @@ class AssistState(DomainModel):
     trained_at_labels: int | None = Field(
         default=None, description="Human labels the last successful training used"
     )
-    threshold: float | None = None
+    threshold: float | None = Field(
+        default=None, description="The lowest of the class thresholds (the least confidence used)"
+    )
+    class_thresholds: dict[str, float] = Field(
+        default_factory=dict, description="Each class with pre-labels → its threshold"
+    )
     coverage: float | None = None
     prelabeled: int = 0
     suggested_before: int = Field(

@@ -14,12 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from core.assist.calibration import Threshold, wilson_lower_bound, wilson_upper_bound
 from core.assist.clustering import cluster_within, order_clusters
 from core.assist.features import pool_features
 from core.assist.heads import HeadResult, best_head, fit_heads, too_few
 from core.domain.annotation_json import value_labels
-from core.domain.assist import CLUSTERED_TASKS, SHAPE_TASKS, AssistState, is_audit
+from core.domain.assist import CLUSTERED_TASKS, SHAPE_TASKS, AssistState
 from core.domain.errors import NotFound
 from core.domain.items import Item, ItemState, Prediction
 from core.domain.messages import RunAssist
@@ -30,6 +29,14 @@ from core.domain.task_types import MediaKind
 from core.ports import Deps, Document
 from core.services import outbound
 from core.services.assist import human_labels, read_state, suggestions_since
+from core.services.assist_bands import (
+    Live,
+    audit_band,
+    kept,
+    live_by_class,
+    random_rank,
+    random_sample,
+)
 from core.services.assist_inputs import Outcome, all_items, featurizer_for, usable
 from core.services.assist_shapes import shape_cycle
 from core.services.collections import ASSIST, load
@@ -59,26 +66,6 @@ def run_assist(deps: Deps, *, message: RunAssist) -> None:
     else:
         outcome = _classification_cycle(deps, project, runs, state)
     _finish(deps, project.id, message.cycle, outcome)
-
-
-def live_threshold(deps: Deps, project: Project, state: AssistState, step: Step) -> float:
-    """A floor for the next threshold from how the last cycle's pre-labels fared with labelers:
-    when even the upper bound of their live precision is below the target, ask for more
-    confidence than before (a point estimate would overreact to a few corrections)."""
-    suggested, confirmed = suggestions_since(deps, state)
-    if suggested:
-        step.metrics["livePrecision"] = confirmed / suggested
-        step.metrics["liveSamples"] = suggested
-    target = project.assist.target_precision
-    if state.threshold is None or wilson_upper_bound(confirmed, suggested) >= target:
-        return 0.0
-    floor = state.threshold + (1.0 - state.threshold) / 2
-    step.message = (
-        f"labelers confirmed {confirmed} of {suggested} pre-labels "
-        f"({confirmed / suggested:.1%}), surely below the target: the threshold stays above "
-        f"{floor:.3f}"
-    )
-    return floor
 
 
 @dataclass(frozen=True)
@@ -116,67 +103,170 @@ def _classification_cycle(
             "itemsPerSecond": found.computed / found.seconds if found.seconds else 0.0,
         }
         step.message = _left_out(items, pool.rows, media)
-    features = pool_features(found.embeddings, found.pixels)
+    features = pool_features(found.embeddings, found.pixels, found.shapes)
     first = state.last_cycle is None
     names = [label.name for label in project.label_classes]
     labeled = pool.slots(lambda i: i.state is ItemState.LABELED and _known(i, names))
     targets = [_targets(pool.item(s), names) for s in labeled]
-    calibrating = [n for n, s in enumerate(labeled) if first or pool.item(s).audit]
-    head = _train(runs, project, features, labeled, targets, names, calibrating)
-    threshold = None
+    waiting = pool.slots(lambda i: i.state is ItemState.UNLABELED and not i.annotations)
+    fair = [n for n, s in enumerate(labeled) if _fair(pool.item(s))]
+    head = _train(runs, project, features, labeled, targets, names, waiting, fair)
+    drawn = random_sample([pool.item(s) for s in waiting], project.assist.train_every)
+    sample = {s for s in waiting if pool.item(s).id in drawn}
+    thresholds: dict[str, float | None] = dict.fromkeys(names)
+    keep: set[int] = set()
+    live: dict[str, Live] = {}
     if head is not None:
         with runs.step(RunKind.VALIDATE) as step:
-            threshold = _validate(head, targets, names, project.assist.target_precision, step)
-            floor = live_threshold(deps, project, state, step)
-            if threshold is not None and floor > threshold:
-                threshold = step.metrics["threshold"] = floor
-    waiting = pool.slots(lambda i: i.state is ItemState.UNLABELED and not i.annotations)
-    sample = [s for s in waiting if is_audit(pool.item(s).id)]
-    unlabeled = [s for s in waiting if not is_audit(pool.item(s).id)]
+            live = live_by_class([pool.item(s) for s in labeled], _infer_run(state))
+            thresholds = _validate(head, names, project.assist.target_precision, live, state, step)
+            vouched = {n for n in names if n in state.class_thresholds and thresholds[n] is None}
+            vouched -= {n for n, f in live.items() if f.dropped(project.assist.target_precision)}
+            rest = [s for s in waiting if s not in sample]
+            keep = kept(rest, pool.item, head.pool.labels, _infer_run(state), vouched)
+            for name in sorted(_kept_classes(keep, head.pool.labels)):
+                count = sum(1 for slot in keep if name in head.pool.labels[slot])
+                _say(
+                    step,
+                    f"{name}: kept {count} pre-label(s) of the last cycle that the new model "
+                    "agrees with (no threshold on the new answers, and no measured drop)",
+                )
     confidence = head.pool.confidence if head else np.zeros(len(pool.rows))
-    suggested = {s for s in unlabeled if threshold is not None and confidence[s] >= threshold}
+    guesses: list[tuple[str, ...]] = head.pool.labels if head else [()] * len(pool.rows)
+    candidates = [s for s in waiting if s not in sample]
+    suggested = {
+        s for s in candidates if s in keep or _emits(guesses[s], float(confidence[s]), thresholds)
+    }
+    band = (
+        audit_band(
+            [s for s in candidates if s not in suggested],
+            guesses,
+            confidence,
+            thresholds,
+            lambda slot: random_rank(pool.item(slot)),
+        )
+        if head
+        else set()
+    )
+    unsuggested = [s for s in candidates if s not in suggested and s not in band]
     clusters: dict[int, str] = {}
     if project.task_type in CLUSTERED_TASKS:
         with runs.step(RunKind.CLUSTER) as step:
-            guesses = head.pool.labels if head else None
             # Pages share a guess; items the head can hardly guess are labeled one at a time.
-            rest = [
-                s
-                for s in unlabeled
-                if s not in suggested and (head is None or confidence[s] >= PAGE_CONFIDENCE)
-            ]
-            clusters = _clusters(features, rest, guesses, pool, confidence, project)
+            rest = [s for s in unsuggested if head is None or confidence[s] >= PAGE_CONFIDENCE]
+            clusters = _clusters(
+                features, rest, guesses if head else None, pool, confidence, project
+            )
             step.metrics = {"items": len(clusters), "clusters": len(set(clusters.values()))}
     with runs.step(RunKind.INFER) as step:
         changes = {}
-        for slot in unlabeled:
+        active = head is not None and project.assist.active_learning
+        for slot in candidates:
             prediction = None
             if head is not None and slot in suggested:
                 prediction = Prediction(
-                    value=_value(project, head.pool.labels[slot]),
+                    value=_value(project, guesses[slot]),
                     confidence=float(confidence[slot]),
                     run=runs.run_id(RunKind.INFER),
                 )
-            active = head is not None and project.assist.active_learning
-            rank = float(min(confidence[slot], 0.999999)) if active else None
-            changes[pool.rows[slot]] = Suggestion(prediction, clusters.get(slot), rank)
-        # The random sample: its own items, and on the first cycle every label made before
-        # it (they came in plain random queue order).
-        for slot in sample + (labeled if first else []):
-            changes[pool.rows[slot]] = Suggestion(None, None, audit=True)
+            # Pre-labels and the audit band in random order (a fair sample of their band);
+            # the rest by confidence under active learning.
+            served = slot in suggested or slot in band
+            rank = random_rank(pool.item(slot))
+            if active and not served:
+                rank = float(min(confidence[slot], 0.999999))
+            changes[pool.rows[slot]] = Suggestion(
+                prediction, clusters.get(slot), rank, audit=slot in band
+            )
+        # The random sample, and on the first cycle every label made before it (they came in
+        # plain random queue order).
+        for slot in [*sample, *(labeled if first else [])]:
+            changes[pool.rows[slot]] = Suggestion(
+                None, None, random_rank(pool.item(slot)), audit=True
+            )
         write_suggestions(deps, items, documents, changes)
-        coverage = len(suggested) / len(unlabeled) if unlabeled else 0.0
+        coverage = len(suggested) / len(waiting) if waiting else 0.0
         step.metrics = {
-            "unlabeled": len(unlabeled),
+            "unlabeled": len(waiting),
             "randomSample": len(sample),
+            "auditBand": len(band),
             "prelabeled": len(suggested),
+            "kept": len(keep),
             "coverage": coverage,
         }
-        if threshold is None:
+        step.per_class = _per_class(names, candidates, guesses, suggested, band, thresholds, live)
+        if not suggested:
             step.message = "no pre-labels: " + (
-                "no threshold reached the target precision" if head else "no model yet"
+                "no class reached the target precision" if head else "no model yet"
             )
-    return Outcome(human_labels(deps, project.id), threshold, coverage, len(suggested))
+    chosen = {n: t for n, t in thresholds.items() if t is not None}
+    chosen |= {
+        n: state.class_thresholds[n]
+        for n in _kept_classes(keep, guesses)
+        if n in state.class_thresholds and n not in chosen
+    }
+    return Outcome(
+        human_labels(deps, project.id),
+        min(chosen.values()) if chosen else None,
+        coverage,
+        len(suggested),
+        chosen,
+        step.per_class,
+    )
+
+
+def _fair(item: Item) -> bool:
+    """Whether a label was a fair sample of some band: answered in random order (a pre-label,
+    the random sample, an audit band, the plain queue), not page by page from a cluster of
+    near-duplicates, whose held-out answers flatter the model (each one's neighbours trained
+    it)."""
+    return item.prediction is not None or item.audit or item.cluster is None
+
+
+def _infer_run(state: AssistState) -> str | None:
+    return f"{state.last_cycle}-{RunKind.INFER.value}" if state.last_cycle else None
+
+
+def _emits(guess: tuple[str, ...], confidence: float, thresholds: dict[str, float | None]) -> bool:
+    limits = [thresholds.get(name) for name in guess]
+    return bool(limits) and all(t is not None and confidence >= t for t in limits)
+
+
+def _kept_classes(keep: set[int], guesses: list[tuple[str, ...]]) -> set[str]:
+    return {name for slot in keep for name in guesses[slot]}
+
+
+def _per_class(
+    names: list[str],
+    candidates: list[int],
+    guesses: list[tuple[str, ...]],
+    suggested: set[int],
+    band: set[int],
+    thresholds: dict[str, float | None],
+    live: dict[str, Live],
+) -> dict[str, dict[str, float]]:
+    """What each class got: its threshold (-1: none), the waiting items guessed as it, how many
+    of them are pre-labeled (coverage) or in the audit band, and the live answers to the last
+    cycle's pre-labels of it."""
+    figures = {}
+    for name in names:
+        mine = [s for s in candidates if name in guesses[s]]
+        said = sum(1 for s in mine if s in suggested)
+        found = live.get(name, Live())
+        figures[name] = {
+            "threshold": -1.0 if thresholds[name] is None else float(thresholds[name] or 0.0),
+            "guessed": float(len(mine)),
+            "prelabeled": float(said),
+            "coverage": said / len(mine) if mine else 0.0,
+            "auditBand": float(sum(1 for s in mine if s in band)),
+            "liveAnswered": float(found.answered),
+            "liveConfirmed": float(found.confirmed),
+        }
+    return figures
+
+
+def _say(step: Step, text: str) -> None:
+    step.message = f"{step.message}; {text}" if step.message else text
 
 
 def _train(
@@ -186,12 +276,13 @@ def _train(
     labeled: list[int],
     targets: list[tuple[str, ...]],
     names: list[str],
-    sample: list[int],
+    waiting: list[int],
+    fair: list[int],
 ) -> HeadResult | None:
-    """The best head on every label, its threshold set by the labels at positions `sample`
-    (the random sample's)."""
+    """The best head on every label, its thresholds set for the `waiting` slots by the labels
+    at positions `fair`."""
     with runs.step(RunKind.TRAIN) as step:
-        step.metrics = {"labels": len(labeled), "calibrationLabels": len(sample)}
+        step.metrics = {"labels": len(labeled), "calibrationLabels": len(fair)}
         if reason := too_few(targets, minimum=MIN_LABELS):
             step.message = f"not trained: {reason}"
             return None
@@ -202,17 +293,18 @@ def _train(
             names,
             multi_label=project.task_type.is_multilabel,
             target_precision=project.assist.target_precision,
-            calibration=sample,
+            waiting=waiting,
+            calibration=fair,
         )
         head = best_head(results)
         for result in results:  # what each candidate would have given, for comparison
             step.metrics[f"heldOutAccuracy.{result.method}"] = result.accuracy
-            coverage = result.threshold.coverage if result.threshold else 0.0
-            step.metrics[f"heldOutCoverage.{result.method}"] = coverage
+            step.metrics[f"coverage.{result.method}"] = result.coverage
         step.metrics["heldOutAccuracy"] = head.accuracy
         step.message = (
-            f"{head.method} head chosen (the larger calibrated coverage); {len(sample)} of "
-            f"{len(labeled)} labels are from the random sample that sets its threshold"
+            f"{head.method} head chosen (the larger coverage at per-class thresholds); "
+            f"{len(fair)} of the {len(labeled)} labels were fair samples of their band and set "
+            "the thresholds"
         )
         return head
 
@@ -227,43 +319,55 @@ def _targets(item: Item, names: list[str]) -> tuple[str, ...]:
 
 def _validate(
     head: HeadResult,
-    targets: list[tuple[str, ...]],
     names: list[str],
     target: float,
+    live: dict[str, Live],
+    state: AssistState,
     step: Step,
-) -> float | None:
-    found: Threshold | None = head.threshold
-    held = head.held_out
-    step.metrics["targetPrecision"] = target
-    step.metrics["heldOut"] = len(held.labels)
-    if found is None:
-        hits = np.cumsum(head.correct[np.argsort(-held.confidence, kind="stable")])
-        best = max(
-            (wilson_lower_bound(int(k), n) for n, k in enumerate(hits, start=1)), default=0.0
-        )
-        step.message = (
-            f"no threshold reaches {target:.0%} precision on {len(held.labels)} held-out labels "
-            f"(the best lower bound is {best:.1%}): no pre-labels until more labels come in"
-        )
-        return None
+) -> dict[str, float | None]:
+    """Each class's threshold, with why a class has none, and a class whose last pre-labels
+    labelers surely found below the target asked for more confidence than before."""
+    decision = head.decision
     step.metrics.update(
-        threshold=found.confidence,
-        heldOutPrecision=found.precision,
-        lowerBound=found.lower_bound,
-        heldOutCoverage=found.coverage,
-        support=found.support,
+        targetPrecision=target,
+        heldOut=len(head.held_out.labels),
+        pooledPrecision=decision.pooled_precision,
+        pooledLowerBound=decision.pooled_lower_bound,
+        pooledSupport=decision.pooled_support,
+        classesWithThreshold=sum(1 for c in decision.classes if c.threshold is not None),
     )
-    emitted = held.confidence >= found.confidence
-    for name in names:
-        truly = np.array([name in labels for labels in targets], dtype=bool)
-        said = np.array([name in labels for labels in held.labels], dtype=bool) & emitted
-        if truly.any() or said.any():
-            step.per_class[name] = {
-                "heldOut": int(truly.sum()),
-                "coverage": float((said & truly).sum() / truly.sum()) if truly.any() else 0.0,
-                "precision": float((said & head.correct).sum() / said.sum()) if said.any() else 1.0,
-            }
-    return found.confidence
+    thresholds: dict[str, float | None] = {}
+    notes = []
+    for found in decision.classes:
+        thresholds[found.name] = found.threshold
+        step.per_class[found.name] = {
+            "threshold": -1.0 if found.threshold is None else found.threshold,
+            "heldOutPrecision": found.precision,
+            "lowerBound": found.lower_bound,
+            "support": found.support,
+            "answers": float(found.answers),
+        }
+        if found.reason:
+            notes.append(f"{found.name}: {found.reason}")
+        figures = live.get(found.name)
+        if figures is None or not figures.dropped(target):
+            continue
+        said = (
+            f"{found.name}: labelers confirmed {figures.confirmed} of {figures.answered} of its "
+            "pre-labels, surely below the target"
+        )
+        if found.threshold is None:
+            notes.append(f"{said}: withdrawn")
+            continue
+        previous = state.class_thresholds.get(found.name, found.threshold)
+        floor = previous + (1.0 - previous) / 2
+        thresholds[found.name] = max(found.threshold, floor)
+        notes.append(f"{said}: its threshold stays above {floor:.3f}")
+    chosen = [t for t in thresholds.values() if t is not None]
+    if chosen:
+        step.metrics["threshold"] = min(chosen)
+    step.message = "; ".join(notes) or None
+    return thresholds
 
 
 def _clusters(
@@ -320,6 +424,7 @@ def _finish(deps: Deps, project_id: str, cycle: str, outcome: Outcome) -> None:
             "last_cycle": cycle,
             "trained_at_labels": outcome.labels,
             "threshold": outcome.threshold,
+            "class_thresholds": outcome.class_thresholds,
             "coverage": outcome.coverage,
             "prelabeled": outcome.prelabeled,
             "suggested_before": state.suggested_before + suggested,
@@ -337,5 +442,6 @@ def _finish(deps: Deps, project_id: str, cycle: str, outcome: Outcome) -> None:
             "threshold": outcome.threshold,
             "coverage": outcome.coverage,
             "prelabeled": outcome.prelabeled,
+            "classes": outcome.per_class,
         },
     )

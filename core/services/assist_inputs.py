@@ -3,7 +3,7 @@ the featurizer of its backbone, and the outcome a cycle reports."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from core.assist.featurizer import Featurizer
 from core.domain.items import Item, ItemState
@@ -22,6 +22,9 @@ class Outcome:
     threshold: float | None = None
     coverage: float | None = None
     prelabeled: int = 0
+    class_thresholds: dict[str, float] = field(default_factory=dict)
+    per_class: dict[str, dict[str, float]] = field(default_factory=dict)
+    """What each class got (the infer run's figures), for the outbound event."""
 
 
 def featurizer_for(deps: Deps, project: Project) -> Featurizer:

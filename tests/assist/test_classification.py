@@ -7,11 +7,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from core.domain.assist import is_audit
 from core.domain.items import ItemState
 from core.domain.messages import ASSIST_TRAIN
 from core.domain.runs import JobStatus, RunKind
 from core.services import stages
 from core.services.assist import assist_status, request_training, schedule_training
+from core.services.registration import rank
 from core.services.tasks import next_task
 from tests.assist.conftest import LABELER, OWNER, create, items, label, upload
 from tests.support.assist import drain, mnist
@@ -21,9 +23,9 @@ pytestmark = pytest.mark.slow
 DIGITS = [str(d) for d in range(10)]
 
 
-def digits(deps, count):
+def digits(deps, count, **assist):
     pngs, truth = mnist(count)
-    project_id = create(deps, "image_multiclass", DIGITS, trainAfter=300)
+    project_id = create(deps, "image_multiclass", DIGITS, **{"trainAfter": 300, **assist})
     ids = upload(deps, project_id, [(f"d/{n:04d}.png", png) for n, png in enumerate(pngs)])
     by_id = {ids[f"d/{n:04d}.png"]: truth[n] for n in range(len(pngs))}
     return project_id, by_id
@@ -47,40 +49,89 @@ def test_pre_labels_meet_the_target_precision_on_held_out_items(deps):
     found = items(deps, project_id)
     waiting = [i for i in found if i.state is ItemState.UNLABELED]
     suggested = [i for i in waiting if i.prediction is not None]
-    right = sum(i.prediction.value["label"] == truth[i.id] for i in suggested)
     assert len(waiting) == 300
-    assert right / len(suggested) >= 0.95, (right, len(suggested))
     assert len(suggested) / len(waiting) >= 0.5
     assert all(i.prediction.run.endswith("-infer") for i in suggested)
-    # A random tenth is kept aside without pre-labels, served among them: its labels are
-    # what later cycles calibrate on. The rest wait on pages of one guessed class, or alone
-    # when the head can hardly guess them.
-    sample = [i for i in waiting if i.audit]
-    assert 15 <= len(sample) <= 45 and all(i.prediction is None for i in sample)
-    assert all(i.lane == "2p" for i in sample)
-    rest = [i for i in waiting if i.prediction is None and not i.audit]
-    assert rest and all(i.lane.startswith("3c:") or i.lane == "4q" for i in rest)
-    labeled = [i for i in found if i.state is ItemState.LABELED]
-    assert all(i.audit for i in labeled)  # labeled before the first cycle: random order
+    right = sum(i.prediction.value["label"] == truth[i.id] for i in suggested)
+    assert right / len(suggested) >= 0.95, (right, len(suggested))
+    # Each class is vouched for on its own: with 300 waiting items a class has a few dozen
+    # pre-labels, so one run's share right says little (tests/unit/assist pins the rule on
+    # known curves, bench/assist.py measures it over many runs); no class may be far off.
+    for digit in DIGITS:
+        mine = [i for i in suggested if i.prediction.value["label"] == digit]
+        wrong = sum(truth[i.id] != digit for i in mine)
+        assert wrong <= max(2, 0.05 * len(mine)), (digit, wrong, len(mine))
 
     status = assist_status(deps, project_id=project_id, actor=OWNER)
     kinds = {run.kind: run for run in status.runs}
     assert set(kinds) == set(RunKind)
     assert all(run.status is JobStatus.SUCCEEDED for run in status.runs)
-    validate = kinds[RunKind.VALIDATE].metrics
-    assert validate["lowerBound"] >= 0.95 and validate["heldOut"] == 300
-    assert set(kinds[RunKind.VALIDATE].per_class) == set(DIGITS)
+    validate = kinds[RunKind.VALIDATE]
+    assert validate.metrics["pooledLowerBound"] >= 0.95 and validate.metrics["heldOut"] == 300
+    assert set(validate.per_class) == set(DIGITS)
+    thresholds = {
+        digit: figures["threshold"]
+        for digit, figures in validate.per_class.items()
+        if figures["threshold"] >= 0
+    }
+    assert thresholds and all(validate.per_class[d]["lowerBound"] >= 0.95 for d in thresholds)
+    infer = kinds[RunKind.INFER].per_class
+    assert sum(infer[d]["prelabeled"] for d in DIGITS) == len(suggested)
     assert kinds[RunKind.FEATURIZE].metrics["computed"] == 600
     assert status.next_training_in == 100 and not status.pending
     assert status.current is not None and status.current.prelabeled == len(suggested)
 
-    # Labelers get the pre-labeled lane first; answering pre-labels measures live precision.
+    # Served without a suggestion: a few items of the random sample, and each class's audit
+    # band (its most confident items below its threshold), all in the pre-label lane.
+    unsuggested = [i for i in waiting if i.audit]
+    assert all(i.prediction is None and i.lane == "2p" for i in unsuggested)
+    sample = [i for i in unsuggested if is_audit(i.id)]
+    assert 1 <= len(sample) <= 10 + 3 * len(DIGITS)
+    assert 10 <= len(unsuggested) - len(sample) + 10 <= 10 + 3 * len(DIGITS)
+    rest = [i for i in waiting if i.prediction is None and not i.audit]
+    assert rest and all(i.lane.startswith("3c:") or i.lane == "4q" for i in rest)
+    labeled = [i for i in found if i.state is ItemState.LABELED]
+    assert all(i.audit for i in labeled)  # labeled before the first cycle: random order
+
+    # Labelers get the pre-label lane first; answering pre-labels measures live precision.
     done = label(deps, project_id, 30, lambda item: {"label": truth[item.id]})
     assert all(item.prediction is not None or item.audit for item in done)
     answered = sum(1 for item in done if item.prediction is not None)
     live = assist_status(deps, project_id=project_id, actor=OWNER).current
-    assert answered >= 20 and live.confirmed + live.corrected == answered
+    assert answered >= 15 and live.confirmed + live.corrected == answered
     assert live.live_precision >= 0.85
+
+
+def test_the_audit_band_sits_just_below_each_threshold_and_the_lane_is_served_at_random(deps):
+    """Active learning orders the rest by confidence, but the pre-label lane (pre-labels and
+    the items served without a suggestion) keeps the random registration order: its answers
+    are then a fair sample of their band."""
+    project_id, truth = digits(deps, 400, activeLearning=True, trainAfter=200)
+    label(deps, project_id, 200, lambda item: {"label": truth[item.id]})
+    request_training(deps, project_id=project_id, actor=OWNER)
+    drain(deps, ASSIST_TRAIN)
+    waiting = [i for i in items(deps, project_id) if i.state is ItemState.UNLABELED]
+    validate = next(
+        run
+        for run in assist_status(deps, project_id=project_id, actor=OWNER).runs
+        if run.kind is RunKind.VALIDATE
+    )
+    band = [i for i in waiting if i.audit and not is_audit(i.id)]
+    assert band
+    for item in band:
+        # Its class (the model's guess) has no threshold, or the item is below it.
+        found = [
+            figures["threshold"]
+            for figures in validate.per_class.values()
+            if figures["threshold"] >= 0
+        ]
+        assert not found or item.prediction is None
+    lane = [i for i in waiting if i.lane == "2p"]
+    assert {i.rank for i in lane} == {rank(i.id) for i in lane}  # registration order
+    others = [i for i in waiting if i.lane != "2p"]
+    assert any(i.rank != rank(i.id) for i in others)  # active learning reordered the rest
+    served = label(deps, project_id, len(lane), lambda item: {"label": truth[item.id]})
+    assert {i.id for i in served} == {i.id for i in lane}
 
 
 def test_too_few_labels_say_so_and_leave_no_pre_labels(deps):

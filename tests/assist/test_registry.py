@@ -71,14 +71,14 @@ def test_an_uploaded_backbone_serves_a_project(deps):
     assert "mean-colour" in {entry.name for entry in list_models(deps) if entry.stored}
     project_id = create(deps, "image_multiclass", ["red", "blue"], backbone="mean-colour")
     files, truth = [], {}
-    for n in range(130):
+    for n in range(200):
         warm = n % 2 == 0
         data = swatch(200 - n % 30, 40 + n % 30, n) if warm else swatch(40 + n % 30, 200, n)
         files.append((f"c/{n:03d}.png", data))
         truth[f"c/{n:03d}.png"] = "red" if warm else "blue"
     ids = upload(deps, project_id, files)
     by_id = {ids[path]: colour for path, colour in truth.items()}
-    label(deps, project_id, 90, lambda item: {"label": by_id[item.id]})
+    label(deps, project_id, 120, lambda item: {"label": by_id[item.id]})
     request_training(deps, project_id=project_id, actor=OWNER)
     drain(deps, ASSIST_TRAIN)
 

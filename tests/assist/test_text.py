@@ -65,9 +65,10 @@ def news(deps, count: int, task_type: str = "text_multiclass", classes=tuple(TOP
 
 
 def test_text_pre_labels_meet_the_target_on_held_out_texts(deps):
-    project_id, rows = news(deps, 240)
+    # Each class must vouch for itself: some 55 right answers of its own clear 95 % at 95 %.
+    project_id, rows = news(deps, 300)
     truth = {i.id: rows[i.row - 1][1] for i in items(deps, project_id)}
-    label(deps, project_id, 90, lambda item: {"label": truth[item.id]})
+    label(deps, project_id, 180, lambda item: {"label": truth[item.id]})
     request_training(deps, project_id=project_id, actor=OWNER)
     drain(deps, ASSIST_TRAIN)
 
@@ -77,18 +78,18 @@ def test_text_pre_labels_meet_the_target_on_held_out_texts(deps):
     assert right / len(suggested) >= 0.95 and len(suggested) / len(waiting) >= 0.5
     runs = {run.kind: run for run in assist_status(deps, project_id=project_id, actor=OWNER).runs}
     assert RunKind.CLUSTER not in runs  # pages of similar items are for images
-    assert runs[RunKind.FEATURIZE].metrics["computed"] == 240
+    assert runs[RunKind.FEATURIZE].metrics["computed"] == 300
 
 
 def test_multi_label_texts_get_label_sets(deps):
-    project_id, rows = news(deps, 180, "text_multilabel", (*TOPICS, "names a firm"))
+    project_id, rows = news(deps, 300, "text_multilabel", (*TOPICS, "names a firm"))
 
     def labels_of(text: str, topic: str) -> list[str]:
         firm = any(name in text for name in FILL["firm"])
         return sorted([topic, "names a firm"] if firm else [topic])
 
     truth = {i.id: labels_of(*rows[i.row - 1]) for i in items(deps, project_id)}
-    label(deps, project_id, 90, lambda item: {"labels": truth[item.id]})
+    label(deps, project_id, 180, lambda item: {"labels": truth[item.id]})
     request_training(deps, project_id=project_id, actor=OWNER)
     drain(deps, ASSIST_TRAIN)
 
@@ -106,7 +107,7 @@ def test_a_model_below_target_says_so_and_pre_labels_nothing(deps):
     drain(deps, ASSIST_TRAIN)
 
     runs = {run.kind: run for run in assist_status(deps, project_id=project_id, actor=OWNER).runs}
-    assert "no threshold reaches 95% precision" in runs[RunKind.VALIDATE].message
+    assert "no threshold reaches 95%" in runs[RunKind.VALIDATE].message
     assert runs[RunKind.INFER].metrics["prelabeled"] == 0
     assert not any(i.prediction for i in items(deps, project_id))
 
