@@ -214,3 +214,38 @@ def test_the_panel_shows_runs_quality_and_pending_as_the_api_says(ui: Ui, page: 
     answer["runs"][0] = run("featurize", "succeeded", message="embedded 130 items")
     expect(train).to_be_enabled(timeout=10_000)
     expect(rows.nth(0)).to_contain_text("embedded 130 items")
+
+
+def test_the_panel_shows_each_class_at_its_own_threshold(ui: Ui, page: Page) -> None:
+    """Per class, from the last cycle's infer and validate runs: its threshold (or none yet),
+    pre-labels and coverage, held-out precision with its bound, audit band, live answers."""
+    project_id = ui.project("Classes", "image_multiclass", ["cat", "dog"], assist={"enabled": True})
+    infer = {
+        "cat": {"threshold": 0.91, "guessed": 200, "prelabeled": 150, "coverage": 0.75,
+                "auditBand": 3, "liveAnswered": 40, "liveConfirmed": 39},
+        "dog": {"threshold": -1, "guessed": 120, "prelabeled": 0, "coverage": 0.0,
+                "auditBand": 3, "liveAnswered": 0, "liveConfirmed": 0},
+    }  # fmt: skip
+    validate = {
+        "cat": {"threshold": 0.91, "heldOutPrecision": 0.99, "lowerBound": 0.962},
+        "dog": {"threshold": -1, "heldOutPrecision": 0.8, "lowerBound": 0.71},
+    }
+    answer = {
+        "enabled": True, "supported": True, "backbone": "open-nsfw-resnet50",
+        "targetPrecision": 0.95, "trainAfter": 100, "trainEvery": 100, "activeLearning": False,
+        "humanLabels": 200, "nextTrainingIn": 100, "pending": False,
+        "runs": [run("infer", "succeeded", perClass=infer),
+                 run("validate", "succeeded", perClass=validate)],
+    }  # fmt: skip
+    page.route(f"**/api/projects/{project_id}/assist**", lambda route: route.fulfill(json=answer))
+    ui.sign_in(page, at=f"/p/{project_id}/dashboard")
+    table = page.locator("#assist-classes")
+    expect(table).to_be_visible()
+    cat, dog = table.locator('tr[data-class="cat"]'), table.locator('tr[data-class="dog"]')
+    expect(cat.locator("td").nth(1)).to_have_text("0.910")
+    expect(cat.locator("td").nth(3)).to_have_text("75.0% of 200")
+    expect(cat.locator("td").nth(4)).to_have_text("99.0% (96.2%)")
+    expect(cat.locator("td").nth(6)).to_have_text("39 of 40")
+    expect(dog.locator("td").nth(1)).to_have_text("none yet")
+    expect(dog.locator("td").nth(2)).to_have_text("0")
+    expect(dog.locator("td").nth(6)).to_have_text("—")

@@ -71,13 +71,17 @@ export function assistPanel({ base, role }) {
   const nextText = h("span", { id: "assist-next-text" });
   const current = h("dl", { id: "assist-current" });
   const runs = h("tbody");
+  const classes = h("tbody");
+  const classTable = h("table", { class: "runs", id: "assist-classes", hidden: true },
+    h("caption", {}, "Per class (last cycle): each class is pre-labeled only at its own threshold"),
+    h("thead", {}, h("tr", {}, ["Class", "Threshold", "Pre-labeled", "Coverage", "Held-out precision (lower bound)", "Audit band", "Last pre-labels confirmed"].map((t) => h("th", {}, t)))), classes);
   let pending = false;
   const train = role === "owner" && h("button", { id: "assist-train", class: "primary", onclick: async () => {
     train.disabled = true;
     try { await post(`${base}/assist/train`); pending = true; await refresh(); } catch (e) { showError(e); await refresh().catch(() => {}); }
   } }, "Train now");
   const node = h("div", { class: "card wide", id: "assist-panel" }, h("h2", {}, "ML assist"), state,
-    h("div", { class: "assist-bar" }, h("span", {}, "Next training in"), nextBar, nextText, train || null), current,
+    h("div", { class: "assist-bar" }, h("span", {}, "Next training in"), nextBar, nextText, train || null), current, classTable,
     h("table", { class: "runs", id: "assist-runs" }, h("thead", {}, h("tr", {}, ["Run", "Cycle", "Status", "Duration", "Key metrics", "Message"].map((t) => h("th", {}, t)))), runs));
 
   async function refresh() {
@@ -106,10 +110,28 @@ export function assistPanel({ base, role }) {
       h("td", {}, r.kind), h("td", {}, r.cycle ?? ""), h("td", { class: r.status }, r.status), h("td", {}, duration(r)),
       h("td", { title: JSON.stringify(r.perClass || {}) }, metricsText(r.metrics)), h("td", { class: r.error ? "error" : "" }, r.error || r.message || ""))));
     if (!a.runs.length) runs.append(h("tr", {}, h("td", { colspan: 6 }, "No runs yet.")));
+    drawClasses(a.runs);
     if (train) {
       train.disabled = pending || !a.enabled || !a.supported;
       train.title = pending ? "A training is already pending" : !a.enabled ? "Turn ML assist on in Details first" : "";
     }
+  }
+  function drawClasses(all) {
+    // Runs come newest first: the last finished cycle's infer run and its validate run.
+    const infer = all.find((r) => r.kind === "infer" && r.status === "succeeded");
+    const validate = infer && all.find((r) => r.kind === "validate" && r.cycle === infer.cycle);
+    const rows = Object.entries((infer && infer.perClass) || {});
+    classTable.hidden = !rows.length;
+    classes.replaceChildren(...rows.map(([name, f]) => {
+      const held = (validate && validate.perClass && validate.perClass[name]) || {};
+      const none = f.threshold === undefined || f.threshold < 0;
+      return h("tr", { dataset: { class: name, threshold: none ? "" : String(f.threshold) } },
+        h("td", {}, name), h("td", {}, none ? "none yet" : f.threshold.toFixed(3)), h("td", {}, String(f.prelabeled ?? 0)),
+        h("td", {}, `${percent(f.coverage)} of ${f.guessed ?? 0}`),
+        h("td", {}, held.heldOutPrecision === undefined ? "—" : `${percent(held.heldOutPrecision)} (${percent(held.lowerBound)})`),
+        h("td", {}, String(f.auditBand ?? 0)),
+        h("td", {}, f.liveAnswered ? `${f.liveConfirmed} of ${f.liveAnswered}` : "—"));
+    }));
   }
   return { node, refresh };
 }
