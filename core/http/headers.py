@@ -4,6 +4,8 @@ instructions link to. Routes that set a policy of their own (stored files) keep 
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from fastapi import FastAPI
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -58,6 +60,16 @@ class SecurityHeaders:
             await send(message)
 
         await self.app(scope, receive, with_headers)
+
+
+def disposition(name: str, *, inline: bool = False) -> str:
+    """Content-Disposition of a file called `name` (RFC 6266): a header carries only Latin-1,
+    so any other name goes as an ASCII stand-in plus itself, encoded, in `filename*`."""
+    plain = "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)
+    value = f'{"inline" if inline else "attachment"}; filename="{plain}"'
+    if plain != name:
+        value += f"; filename*=UTF-8''{quote(name, safe='')}"
+    return value
 
 
 def install(app: FastAPI) -> None:

@@ -149,3 +149,18 @@ def _running_jobs(world: World) -> TestClient:
 
     client.send = sending  # type: ignore[method-assign,assignment]
     return client
+
+
+def test_a_name_in_any_script_downloads_under_its_own_name(tmp_path: Path) -> None:
+    # A header carries Latin-1 only: the name goes in `filename*` too, not into a crash.
+    deps = memory_deps()
+    deps.blobs = FolderBlobStore(tmp_path / "blobs")
+    tokens = users(deps, "olive")
+    project = running_project(deps, name="猫 Katzen", owner="olive")
+    app = create_app(lambda: deps, Settings(webui_dir=None, secret="s"))
+    with TestClient(app, headers={"Authorization": f"Bearer {tokens['olive']}"}) as client:
+        response = client.get(f"/api/projects/{project.id}/export")
+    assert response.status_code == 200, response.text
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith('attachment; filename="_-katzen-loupe_jsonl.jsonl"')
+    assert disposition.endswith("filename*=UTF-8''%E7%8C%AB-katzen-loupe_jsonl.jsonl")

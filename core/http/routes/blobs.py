@@ -16,6 +16,7 @@ from fastapi.responses import StreamingResponse
 from core.domain.links import Grant
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
+from core.http.headers import disposition
 from core.services.links import Rendition
 from core.services.serving import Served, item_media, linked_blob
 
@@ -64,7 +65,6 @@ def get_linked_blob(
 
 def respond(served: Served, if_none_match: str | None) -> Response:
     etag = etags.header(served.info.etag)
-    disposition = "inline" if served.inline else "attachment"
     headers = {
         "ETag": etag,
         # Checked again at every use: a member who leaves stops getting the files at once.
@@ -72,14 +72,10 @@ def respond(served: Served, if_none_match: str | None) -> Response:
         "Content-Security-Policy": FILE_POLICY,
         "X-Content-Type-Options": "nosniff",
         "Cross-Origin-Resource-Policy": "same-origin",
-        "Content-Disposition": f'{disposition}; filename="{_ascii(served.file_name)}"',
+        "Content-Disposition": disposition(served.file_name, inline=served.inline),
     }
     if if_none_match is not None and etags.bare(if_none_match) == etags.bare(etag):
         served.chunks.close()
         return Response(status_code=304, headers=headers)
     headers["Content-Length"] = str(served.info.size)
     return StreamingResponse(served.chunks, media_type=served.content_type, headers=headers)
-
-
-def _ascii(name: str) -> str:
-    return "".join(c if c.isascii() and c.isprintable() and c not in '"\\' else "_" for c in name)

@@ -14,6 +14,7 @@ from core.domain.exports import ExportFormat, ExportJob
 from core.domain.items import ItemState
 from core.domain.model import DomainModel
 from core.http.context import AppDeps, AppSettings, CurrentUser
+from core.http.headers import disposition
 from core.services import exports, imports
 from core.services.exports import ExportOptions
 
@@ -80,7 +81,7 @@ def download_export(
     name, media_type, body = exports.open_export(
         deps, project_id=project_id, actor=user.id, format=format, options=options
     )
-    headers = {"Content-Disposition": f'attachment; filename="{name}"'}
+    headers = {"Content-Disposition": disposition(name)}
     return StreamingResponse(body, media_type=media_type, headers=headers)
 
 
