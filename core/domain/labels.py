@@ -22,11 +22,28 @@ DEFAULT_KEYS = tuple("123456789")
 _KEY = re.compile(r"[0-9a-z]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
+# The rules below as JSON Schema patterns, for the OpenAPI document: character classes written
+# out, since a schema's `\s` is not Python's `str.isspace`.
+CONTROL = r"\x00-\x1f\x7f"
+SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+_EDGE = f"[^/{CONTROL}{SPACE}]"
+_LEVEL = f"{_EDGE}(?:[^/{CONTROL}]{{0,{MAX_SEGMENT_LENGTH - 2}}}{_EDGE})?"
+NAME_PATTERN = f"^{_LEVEL}(?:/{_LEVEL}){{0,{MAX_DEPTH - 1}}}$"
+KEY_PATTERN = "^[0-9a-z]$"
+
 
 class LabelClass(DomainModel):
-    name: str = Field(description="Full path of the class, levels separated by '/'.")
+    name: str = Field(
+        description="Full path of the class, levels separated by '/' (at most "
+        f"{MAX_DEPTH} levels of at most {MAX_SEGMENT_LENGTH} characters, none blank or "
+        "starting or ending with spaces). Names are unique in a project, ignoring case, and a "
+        "label is never the group of another.",
+        json_schema_extra={"pattern": NAME_PATTERN},
+    )
     key: str | None = Field(
-        default=None, description="Keyboard shortcut: one digit or lowercase letter."
+        default=None,
+        description="Keyboard shortcut: one digit or lowercase letter, unique in the project.",
+        json_schema_extra={"pattern": KEY_PATTERN},
     )
 
     @field_validator("name")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, PlainSerializer
+from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
 from pydantic.alias_generators import to_camel
 
 
@@ -17,6 +17,18 @@ def stamp_text(moment: datetime) -> str:
 Stamp = Annotated[datetime, PlainSerializer(stamp_text, return_type=str, when_used="json")]
 """A time as stored: fixed-width UTC text, so that string order is time order on every store
 (pydantic's own form drops zero microseconds, which breaks ordering and range queries)."""
+
+
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool | str):
+        raise ValueError("must be a number, not text or true/false")
+    return value
+
+
+# Numbers as JSON has them: pydantic's lax mode would also take `false` or `"3"` for 3, which
+# the API's schema refuses (flags are `StrictBool` for the same reason).
+JsonInt = Annotated[int, BeforeValidator(_json_number)]
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
 
 
 class DomainModel(BaseModel):

@@ -13,18 +13,22 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, StrictBool, field_validator, model_validator
 
 from core.domain.datasets import Dataset
 from core.domain.errors import Conflict, Forbidden, InvalidInput, Violation
-from core.domain.labels import LabelClass, check_label_classes, with_default_keys
-from core.domain.model import DomainModel, Stamp
+from core.domain.labels import CONTROL, SPACE, LabelClass, check_label_classes, with_default_keys
+from core.domain.model import DomainModel, JsonFloat, JsonInt, Stamp
 from core.domain.relabel import PendingRewrite
 from core.domain.task_types import TaskType
 
 MAX_NAME_LENGTH = 100
 MAX_INSTRUCTIONS = 100_000
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+NAME_PATTERN = f"^[^{CONTROL}{SPACE}](?:[^{CONTROL}]*[^{CONTROL}{SPACE}])?$"
+"""`_clean_name` as a JSON Schema pattern."""
+URL_PATTERN = f"^[Hh][Tt][Tt][Pp][Ss\u017f]?://[^{SPACE}/$.?#][^{SPACE}]*$"
+"""`_http_url` as a JSON Schema pattern (U+017F, long s, is an `s` to Python's IGNORECASE)."""
 
 
 class ProjectStatus(StrEnum):
@@ -52,7 +56,9 @@ class Instructions(DomainModel):
     """Shown to labelers: markdown written in Loupe, or a link to a page kept elsewhere."""
 
     markdown: str = Field(default="", max_length=MAX_INSTRUCTIONS)
-    url: str | None = Field(default=None, max_length=2048)
+    url: str | None = Field(
+        default=None, max_length=2048, json_schema_extra={"pattern": URL_PATTERN}
+    )
 
     @field_validator("url")
     @classmethod
@@ -63,23 +69,25 @@ class Instructions(DomainModel):
 
 
 class AssistSettings(DomainModel):
-    enabled: bool = False
+    enabled: StrictBool = False
     backbone: str | None = Field(default=None, description="Model registry name; None: default")
-    target_precision: float = Field(default=0.95, ge=0.5, le=0.999)
-    train_after: int = Field(
+    target_precision: JsonFloat = Field(default=0.95, ge=0.5, le=0.999)
+    train_after: JsonInt = Field(
         default=100, ge=10, le=100_000, description="Human labels before the first training"
     )
-    train_every: int = Field(
+    train_every: JsonInt = Field(
         default=100, ge=10, le=100_000, description="Human labels between runs"
     )
-    active_learning: bool = Field(
+    active_learning: StrictBool = Field(
         default=False, description="Serve the items the model is least sure of first"
     )
 
 
 class ConsensusSettings(DomainModel):
-    min_labelers: int = Field(default=1, ge=1, le=10)
-    max_labelers: int = Field(default=1, ge=1, le=10)
+    """`maxLabelers` is at least `minLabelers`."""
+
+    min_labelers: JsonInt = Field(default=1, ge=1, le=10)
+    max_labelers: JsonInt = Field(default=1, ge=1, le=10)
 
     @model_validator(mode="after")
     def _ordered(self) -> ConsensusSettings:
@@ -95,7 +103,7 @@ DEFAULT_MAX_PIXELS = 178_956_970
 class IngestSettings(DomainModel):
     """How files become items."""
 
-    item_cap: int | None = Field(
+    item_cap: JsonInt | None = Field(
         default=None, ge=1, description="Keep the first N items in listing order; None: all"
     )
     text_column: str | None = Field(
@@ -104,7 +112,7 @@ class IngestSettings(DomainModel):
         description="The .csv/.tsv column holding the text; None: 'text', or the only column",
     )
     text_field: str = Field(default="text", min_length=1, description="The .jsonl field")
-    max_pixels: int = Field(
+    max_pixels: JsonInt = Field(
         default=DEFAULT_MAX_PIXELS,
         ge=1,
         le=10_000_000_000,
@@ -115,12 +123,17 @@ class IngestSettings(DomainModel):
 class ProjectSettings(DomainModel):
     """What an owner chooses when creating a project."""
 
-    name: str = Field(min_length=1, max_length=MAX_NAME_LENGTH)
+    name: str = Field(
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        json_schema_extra={"pattern": NAME_PATTERN},
+        description="Unique forever, ignoring case and spacing, even after the project is deleted",
+    )
     task_type: TaskType
     label_classes: list[LabelClass] = Field(min_length=1)
     instructions: Instructions = Instructions()
     dataset: Dataset = Dataset()
-    incremental_refresh: bool = True
+    incremental_refresh: StrictBool = True
     assist: AssistSettings = AssistSettings()
     consensus: ConsensusSettings = ConsensusSettings()
     ingest: IngestSettings = IngestSettings()
@@ -160,12 +173,17 @@ class Project(ProjectSettings):
 class ProjectPatch(DomainModel):
     """A partial update; fields left out stay as they are."""
 
-    name: str | None = Field(default=None, min_length=1, max_length=MAX_NAME_LENGTH)
+    name: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_NAME_LENGTH,
+        json_schema_extra={"pattern": NAME_PATTERN},
+    )
     task_type: TaskType | None = None
     label_classes: list[LabelClass] | None = Field(default=None, min_length=1)
     instructions: Instructions | None = None
     dataset: Dataset | None = None
-    incremental_refresh: bool | None = None
+    incremental_refresh: StrictBool | None = None
     assist: AssistSettings | None = None
     consensus: ConsensusSettings | None = None
     ingest: IngestSettings | None = None

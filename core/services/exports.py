@@ -19,7 +19,7 @@ from core.domain.exports import ExportFormat, ExportJob
 from core.domain.items import ItemState
 from core.domain.links import Grant
 from core.domain.messages import EXPORT_RUN, RunExport
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, JsonFloat, JsonInt
 from core.domain.outbound import EXPORT_FINISHED
 from core.domain.projects import Project, Role
 from core.domain.runs import JobStatus
@@ -58,16 +58,16 @@ class ExportOptions(DomainModel):
 
     states: list[ItemState] = Field(default_factory=lambda: [ItemState.LABELED])
     labels: list[str] | None = Field(default=None, description="Only these classes; None: all")
-    validation: float = Field(default=0.0, ge=0, lt=1, description="Validation split fraction")
-    seed: int = 0
+    validation: JsonFloat = Field(default=0.0, ge=0, lt=1, description="Validation split fraction")
+    seed: JsonInt = 0
     keep_split_of: str | None = Field(
         default=None,
         max_length=64,
         description="An earlier export job of this project whose split to keep: its items stay "
         "on their side, items it did not have are split at `validation`",
     )
-    predictions: bool = Field(default=False, description="Add predictions of unlabeled items")
-    normalized_coco: bool = Field(default=False, description="Azure ML's 0–1 COCO flavour")
+    predictions: StrictBool = Field(default=False, description="Add predictions of unlabeled items")
+    normalized_coco: StrictBool = Field(default=False, description="Azure ML's 0–1 COCO flavour")
     datastore: str | None = Field(
         default=None, description="azureml://… datastore URI for image_url (set by the server)"
     )
