@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.exceptions import HTTPException
 
 from core.domain.errors import (
@@ -23,10 +24,47 @@ from core.domain.errors import (
     PreconditionFailed,
     Unauthorized,
 )
+from core.http import etags
+from core.http.routing import allowed_methods
 
 log = logging.getLogger("loupe.http")
 
 PROBLEM_JSON = "application/problem+json"
+
+
+class Problem(BaseModel):
+    """What every error answer holds (RFC 9457): what was wrong, and how to fix it."""
+
+    model_config = ConfigDict(extra="forbid")
+    type: str = Field(description="Always `about:blank`: the status says what kind of error")
+    title: str = Field(description="The status in words, e.g. `Not found`")
+    status: int = Field(description="The HTTP status, repeated")
+    detail: str = Field(description="What was wrong, and what to do about it")
+    instance: str = Field(description="The path that was requested")
+
+
+class BrokenRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    field: str = Field(
+        description="Where: a path into the body (`labelClasses[2].name`), `query NAME`, "
+        "`header NAME`, a place in an imported file (`line 12`), or empty for the whole request"
+    )
+    rule: str = Field(description="The rule it breaks")
+
+
+class InvalidProblem(Problem):
+    """A 422: every broken rule, not only the first."""
+
+    errors: list[BrokenRule] = Field(description="Each broken rule, in order")
+    omitted: int = Field(
+        default=0, description="A refused import only: problems found beyond those listed"
+    )
+    unknown_classes: list[str] = Field(
+        default_factory=list,
+        alias="unknownClasses",
+        description="A refused import only: classes the file names that the project lacks",
+    )
+
 
 _STATUS: list[tuple[type[LoupeError], int, str]] = [
     (NotFound, 404, "Not found"),
@@ -38,7 +76,16 @@ _STATUS: list[tuple[type[LoupeError], int, str]] = [
 ]
 
 
-def problem(status: int, title: str, detail: str, request: Request, **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    request: Request,
+    *,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    """The answer `Problem` (or `InvalidProblem`, with `errors`) describes."""
     body = {
         "type": "about:blank",
         "title": title,
@@ -46,8 +93,10 @@ def problem(status: int, title: str, detail: str, request: Request, **extra: Any
         "detail": detail,
         "instance": request.url.path,
     } | extra
-    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+    sent = dict(headers or {})
+    if status == 401:
+        sent["WWW-Authenticate"] = "Bearer"
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=sent or None)
 
 
 def install(app: FastAPI) -> None:
@@ -59,6 +108,13 @@ def install(app: FastAPI) -> None:
 
 
 async def _domain_error(request: Request, error: Exception) -> JSONResponse:
+    if (
+        isinstance(error, PreconditionFailed)
+        and etags.optional(request.headers.get("if-match")) is None
+    ):
+        # 412 answers a precondition the caller set; without one, a write that lost a race
+        # with another is a conflict to send again.
+        return problem(409, "Conflict", f"{error}; send the request again", request)
     for kind, status, title in _STATUS:
         if isinstance(error, kind):
             extra: dict[str, Any] = {}
@@ -145,7 +201,13 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
         detail = f"{request.method} is not allowed on {request.url.path}"
     elif error.status_code == 400 and detail == "There was an error parsing the body":
         return problem(400, "Unreadable JSON", _unreadable(error.__cause__), request)
-    return problem(error.status_code, titles.get(error.status_code, "Error"), detail, request)
+    headers = dict(error.headers or {})
+    if error.status_code == 405:
+        # RFC 9110: a 405 lists what the path takes. Starlette names only the methods of the
+        # first route it tried, and FastAPI makes one route per method.
+        headers["Allow"] = ", ".join(allowed_methods(request))
+    title = titles.get(error.status_code, "Error")
+    return problem(error.status_code, title, detail, request, headers=headers)
 
 
 def _unreadable(cause: BaseException | None) -> str:
