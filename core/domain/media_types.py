@@ -31,6 +31,15 @@ _IMAGE_MAGIC = (
     (b"MM\x00*", "image/tiff"),
 )
 SNIFF_BYTES = 16
+TEXT_TYPE = "text/plain; charset=utf-8"
+OPAQUE_TYPE = "application/octet-stream"
+SERVED_TYPES = (
+    *dict.fromkeys(kind for _, kind in _IMAGE_MAGIC),
+    "image/webp",
+    TEXT_TYPE,
+    OPAQUE_TYPE,
+)
+"""Every type `served_type` answers."""
 
 
 def served_type(head: bytes, name: str) -> tuple[str, bool]:
@@ -44,5 +53,5 @@ def served_type(head: bytes, name: str) -> tuple[str, bool]:
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "image/webp", True
     if extension(name) in TEXT_EXTENSIONS | {".json"}:
-        return "text/plain; charset=utf-8", False
-    return "application/octet-stream", False
+        return TEXT_TYPE, False
+    return OPAQUE_TYPE, False

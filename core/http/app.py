@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from core.http import headers, limits, problems
+from core.http import headers, limits, openapi, problems
 from core.http.context import current_user
 from core.http.routes import (
     assist,
@@ -43,6 +43,7 @@ def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
     app.state.deps = deps
     app.state.settings = settings
     problems.install(app)
+    openapi.install(app)  # every route's errors, read from the routes
     limits.install(app, settings)
     headers.install(app)  # outermost: every answer carries them, refusals included
     signed_in = [Depends(current_user)]

@@ -6,7 +6,13 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import (
+    APIKeyCookie,
+    APIKeyHeader,
+    APIKeyQuery,
+    HTTPAuthorizationCredentials,
+    HTTPBearer,
+)
 
 from core.domain.errors import Forbidden, Unauthorized
 from core.domain.principals import HEADER, parse_client_principal
@@ -15,9 +21,6 @@ from core.ports import Deps
 from core.services.principals import sign_in_principal
 from core.services.users import authenticate
 from core.settings import Settings
-
-bearer = HTTPBearer(auto_error=False, description="A token from `loupe user create NAME`")
-
 
 # The two lookups below are `async` only so that FastAPI runs them inline: a plain `def`
 # dependency costs a hop to the thread pool on every request.
@@ -44,16 +47,60 @@ CSRF_HEADER = "X-Requested-With"
 CSRF_VALUE = "loupe"
 _SAFE = frozenset({"GET", "HEAD", "OPTIONS"})
 
+# The ways to sign in, as the OpenAPI document names them (any one will do), and the signature
+# that makes a link the API signed its own credential.
+BEARER, SESSION, STATIC_WEB_APP, SIGNED_LINK = (
+    "bearerToken",
+    "sessionCookie",
+    "staticWebApp",
+    "signedLink",
+)
+SIGN_IN = frozenset({BEARER, SESSION, STATIC_WEB_APP})
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name=BEARER,
+    description="A token from `loupe user create NAME` (programs and the command line)",
+)
+session_cookie = APIKeyCookie(
+    name=SESSION_COOKIE,
+    auto_error=False,
+    scheme_name=SESSION,
+    description=(
+        "The web UI's HttpOnly session, set by `POST /api/session`. A request made with it that "
+        f"changes anything (not GET) must also carry `{CSRF_HEADER}: {CSRF_VALUE}`, else 403."
+    ),
+)
+static_web_app = APIKeyHeader(
+    name=HEADER,
+    auto_error=False,
+    scheme_name=STATIC_WEB_APP,
+    description=(
+        "The principal the Azure Static Web App in front of the API sets after its sign-in; "
+        "taken only where LOUPE_BEHIND_STATIC_WEB_APP=true, refused with 401 elsewhere."
+    ),
+)
+
+signed_link = APIKeyQuery(
+    name="sig",
+    auto_error=False,
+    scheme_name=SIGNED_LINK,
+    description=(
+        "The API's signature on a link it handed out (exports, the images an export names): "
+        "valid for its holder until `exp`, while they may still read the project"
+    ),
+)
+
 
 def current_user(
     request: Request,
     deps: AppDeps,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    session: Annotated[str | None, Depends(session_cookie)],
+    principal: Annotated[str | None, Depends(static_web_app)],
 ) -> User:
     """Who is calling: the Static Web App's principal (when set to trust it), a bearer token
     (programs), or the web UI's session cookie."""
-    principal = request.headers.get(HEADER)
     if principal is not None:
         if not settings.behind_static_web_app:
             raise Unauthorized(
@@ -64,7 +111,6 @@ def current_user(
         return sign_in_principal(deps, parse_client_principal(principal), admins=settings.admins)
     if credentials is not None:
         return authenticate(deps, token=credentials.credentials)
-    session = request.cookies.get(SESSION_COOKIE)
     if session is None:
         raise Unauthorized(
             "sign in: send 'Authorization: Bearer <token>'; create a user and token with "

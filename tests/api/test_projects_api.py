@@ -168,5 +168,5 @@ def test_unknown_routes_and_methods_are_problems(api: Api) -> None:
 def test_openapi_and_health_are_public(api: Api) -> None:
     spec = api.client.get("/api/openapi.json").json()
     assert "/api/projects/{project_id}" in spec["paths"]
-    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert "bearerToken" in spec["components"]["securitySchemes"]
     assert api.client.get("/api/health").json()["status"] == "ok"

@@ -9,6 +9,7 @@ from pydantic import Field
 from core.domain.model import DomainModel
 from core.domain.runs import Run
 from core.http.context import AppDeps, CurrentUser
+from core.http.openapi import conflict
 from core.services import assist, model_registry
 
 router = APIRouter(tags=["ml assist"])
@@ -66,7 +67,7 @@ def get_assist(project_id: str, deps: AppDeps, user: CurrentUser) -> AssistView:
 @router.post(
     "/projects/{project_id}/assist/train",
     status_code=status.HTTP_202_ACCEPTED,
-    responses={409: {"description": "A cycle is already queued or running"}},
+    responses=conflict("the project is not running, or a cycle is already queued or running"),
 )
 def train_now(project_id: str, deps: AppDeps, user: CurrentUser) -> CycleView:
     return CycleView(cycle=assist.request_training(deps, project_id=project_id, actor=user.id))

@@ -8,14 +8,15 @@ that is not an image downloads instead of opening."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import StreamingResponse
 
 from core.domain.links import Grant
+from core.domain.media_types import SERVED_TYPES
 from core.http import etags
-from core.http.context import AppDeps, CurrentUser
+from core.http.context import AppDeps, CurrentUser, signed_link
 from core.http.headers import disposition
 from core.services.links import Rendition
 from core.services.serving import Served, item_media, linked_blob
@@ -23,14 +24,44 @@ from core.services.serving import Served, item_media, linked_blob
 router = APIRouter(tags=["media"])
 
 FILE_POLICY = (
-    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; "
-    "sandbox"
+    "default-src 'none'; img-src 'self'; style-src 'unsafe-inline'; frame-ancestors 'none'; sandbox"
 )
 """No script, no loads but the file: what the browser's own image viewer needs (its inline
 styles) and nothing a stored file could use."""
 
+_FILE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The file, typed by its first bytes: images show inline, the rest downloads",
+        "content": {
+            kind: {"schema": {"type": "string", "format": "binary"}} for kind in SERVED_TYPES
+        },
+        "headers": {
+            "ETag": {
+                "description": "The file's version: send it as If-None-Match to skip a copy held",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+            "Content-Disposition": {
+                "description": "`inline` for images, `attachment` for anything else",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+            "Cache-Control": {
+                "description": "`private, no-cache`: access is checked again at every use",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+        },
+    }
+}
 
-@router.get("/projects/{project_id}/items/{item_id}/media/{rendition}", response_model=None)
+
+@router.get(
+    "/projects/{project_id}/items/{item_id}/media/{rendition}",
+    response_model=None,
+    response_class=Response,
+    responses=_FILE,
+)
 def get_media(
     project_id: str,
     item_id: str,
@@ -46,7 +77,12 @@ def get_media(
     return respond(served, if_none_match)
 
 
-@router.get("/blobs/{container}/{name:path}", response_model=None)
+@router.get(
+    "/blobs/{container}/{name:path}",
+    response_model=None,
+    response_class=Response,
+    responses=_FILE,
+)
 def get_linked_blob(
     container: str,
     name: str,
@@ -54,11 +90,11 @@ def get_linked_blob(
     exp: Annotated[str, Query(description="Expiry, unix seconds")],
     p: Annotated[str, Query(description="The project the link was made through")],
     u: Annotated[str, Query(description="The user the link was made for")],
-    sig: Annotated[str, Query(description="The API's signature")],
+    sig: Annotated[str | None, Depends(signed_link)],
 ) -> Response:
     """A blob on a link the API signed (exports, the images an export names)."""
     served = linked_blob(
-        deps, container=container, name=name, grant=Grant(p, u), expires_at=exp, sig=sig
+        deps, container=container, name=name, grant=Grant(p, u), expires_at=exp, sig=sig or ""
     )
     return respond(served, None)
 

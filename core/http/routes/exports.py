@@ -13,8 +13,10 @@ from pydantic import Field
 from core.domain.exports import ExportFormat, ExportJob
 from core.domain.items import ItemState
 from core.domain.model import DomainModel
+from core.export.bundle import CONTENT_TYPES
 from core.http.context import AppDeps, AppSettings, CurrentUser
 from core.http.headers import disposition
+from core.http.openapi import conflict
 from core.services import exports, imports
 from core.services.exports import ExportOptions
 
@@ -52,7 +54,31 @@ def _out(view: exports.ExportView) -> ExportOut:
     return ExportOut(**dict(view.job), url=view.url, snippet=view.snippet)
 
 
-@router.get("/export")
+_BYTES = {"schema": {"type": "string", "format": "binary"}}
+_EXPORT_FILE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "The export file (a zip for formats of several files, or split)",
+        "content": dict.fromkeys(CONTENT_TYPES, _BYTES)
+        | {"application/json": {"schema": {"type": "object", "description": "A COCO file"}}},
+        "headers": {
+            "Content-Disposition": {
+                "description": "`attachment`, with the file's name",
+                "required": True,
+                "schema": {"type": "string"},
+            }
+        },
+    }
+}
+_LABELS_FILE = {
+    "requestBody": {
+        "required": True,
+        "description": "The labels file, in the format `format` names (any content type)",
+        "content": {"application/octet-stream": _BYTES},
+    }
+}
+
+
+@router.get("/export", response_class=StreamingResponse, responses=_EXPORT_FILE)
 def download_export(
     project_id: str,
     deps: AppDeps,
@@ -108,7 +134,14 @@ def get_export(project_id: str, export_id: str, deps: AppDeps, user: CurrentUser
     return _out(exports.get_export(deps, project_id=project_id, actor=user.id, export_id=export_id))
 
 
-@router.post("/imports")
+@router.post(
+    "/imports",
+    openapi_extra=_LABELS_FILE,
+    responses=conflict(
+        "the project's label classes changed while the file was imported, or its items kept "
+        "changing: send the file again"
+    ),
+)
 async def import_labels(
     project_id: str,
     request: Request,

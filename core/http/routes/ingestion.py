@@ -19,6 +19,7 @@ from core.domain.ingest import IngestProgress
 from core.domain.items import ItemState
 from core.domain.model import DomainModel
 from core.http.context import AppDeps, CurrentUser
+from core.http.openapi import conflict
 from core.services.ingestion import ingestion_progress
 from core.services.uploads import upload_file
 
@@ -49,6 +50,14 @@ def get_progress(project_id: str, deps: AppDeps, user: CurrentUser) -> IngestPro
     "/{project_id}/files/{path:path}",
     status_code=status.HTTP_201_CREATED,
     response_model_exclude_none=True,
+    openapi_extra={
+        "requestBody": {
+            "required": False,  # no body is an empty file: an item in state error, as ingested
+            "description": "The file's bytes, of any type: it is typed by its bytes, not this",
+            "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+        }
+    },
+    responses=conflict("the project reads a blob container, or it failed to initialize"),
 )
 async def upload(
     project_id: str,

@@ -11,9 +11,10 @@ from fastapi import APIRouter
 from pydantic import Field
 
 from core.domain.items import Item, Prediction
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, JsonInt
 from core.domain.tasks import PAGE_SIZES, Task
 from core.http.context import AppDeps, CurrentUser
+from core.http.openapi import conflict
 from core.services import labeling, tasks
 from core.services.links import media_url, pixels_url
 
@@ -54,7 +55,11 @@ class TaskView(DomainModel):
 
 
 class NextTask(DomainModel):
-    size: int = Field(default=1, description=f"Items per task: one of {PAGE_SIZES}")
+    size: JsonInt = Field(
+        default=1,
+        description="Items per task: more than one only where the task type shows a grid",
+        json_schema_extra={"enum": list(PAGE_SIZES)},
+    )
 
 
 class ItemIds(DomainModel):
@@ -132,20 +137,28 @@ def _task(task: Task, user: str) -> TaskView:
     return TaskView(items=_view(task.items, user), lease_until=task.lease_until)
 
 
-@router.post("/tasks/next", response_model_exclude_none=True)
+_NOT_LABELING = "the project is paused, or not running yet"
+_NOT_YOURS = "an item is not leased to you (any more), or it kept changing: ask for the next task"
+
+
+@router.post("/tasks/next", response_model_exclude_none=True, responses=conflict(_NOT_LABELING))
 def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser) -> TaskView:
     """Lease the next item (or a page); `items` is empty when nothing is left for you."""
     found = tasks.next_task(deps, project_id=project_id, actor=user.id, size=body.size)
     return _task(found, user.id)
 
 
-@router.post("/tasks/renew", response_model_exclude_none=True)
+@router.post(
+    "/tasks/renew",
+    response_model_exclude_none=True,
+    responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS}"),
+)
 def renew(project_id: str, body: ItemIds, deps: AppDeps, user: CurrentUser) -> TaskView:
     found = tasks.renew_leases(deps, project_id=project_id, actor=user.id, item_ids=body.item_ids)
     return _task(found, user.id)
 
 
-@router.post("/tasks/release")
+@router.post("/tasks/release", responses=conflict("an item changed as it was released: send again"))
 def release(project_id: str, body: ItemIds, deps: AppDeps, user: CurrentUser) -> Released:
     count = tasks.release_leases(deps, project_id=project_id, actor=user.id, item_ids=body.item_ids)
     return Released(released=count)
@@ -158,7 +171,11 @@ def last_submission(project_id: str, deps: AppDeps, user: CurrentUser) -> LastSu
     return LastSubmission(item_id=found)
 
 
-@router.post("/items/{item_id}/annotation", response_model_exclude_none=True)
+@router.post(
+    "/items/{item_id}/annotation",
+    response_model_exclude_none=True,
+    responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS}"),
+)
 def submit(
     project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: CurrentUser
 ) -> TaskItem:
@@ -168,7 +185,14 @@ def submit(
     return _view([item], user.id)[0]
 
 
-@router.put("/items/{item_id}/annotation", response_model_exclude_none=True)
+@router.put(
+    "/items/{item_id}/annotation",
+    response_model_exclude_none=True,
+    responses=conflict(
+        f"{_NOT_LABELING}; the item is not your last submission, was reviewed already, no "
+        "longer holds your answer, or kept changing"
+    ),
+)
 def correct(
     project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: CurrentUser
 ) -> TaskItem:
@@ -179,7 +203,11 @@ def correct(
     return _view([item], user.id)[0]
 
 
-@router.post("/annotations", response_model_exclude_none=True)
+@router.post(
+    "/annotations",
+    response_model_exclude_none=True,
+    responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS} (every such item is listed)"),
+)
 def submit_page(
     project_id: str, body: PageAnswers, deps: AppDeps, user: CurrentUser
 ) -> list[TaskItem]:
@@ -189,7 +217,11 @@ def submit_page(
     return _view(items, user.id)
 
 
-@router.post("/items/{item_id}/skip", response_model_exclude_none=True)
+@router.post(
+    "/items/{item_id}/skip",
+    response_model_exclude_none=True,
+    responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS}"),
+)
 def skip(project_id: str, item_id: str, body: SkipIn, deps: AppDeps, user: CurrentUser) -> TaskItem:
     item = labeling.skip_item(
         deps, project_id=project_id, actor=user.id, item_id=item_id, reason=body.reason

@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
-from fastapi import APIRouter, Header, Response
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from core.domain.labels import LabelClass
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, JsonInt
 from core.domain.projects import Project, Role
 from core.domain.relabel import ExistingLabels
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
+from core.http.openapi import conflict
 from core.services import assignment, label_classes, members
 from core.services.versioned import Versioned
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["management"])
-
-IfMatch = Annotated[str | None, Header(description="The project's ETag from your last read")]
 
 
 class MemberIn(DomainModel):
@@ -29,7 +26,7 @@ class AssignIn(DomainModel):
     labeler: str
     item_ids: list[str] | None = Field(default=None, max_length=assignment.MAX_ITEMS)
     path_prefix: str | None = None
-    limit: int = Field(default=assignment.MAX_ITEMS, ge=1, le=assignment.MAX_ITEMS)
+    limit: JsonInt = Field(default=assignment.MAX_ITEMS, ge=1, le=assignment.MAX_ITEMS)
 
 
 class ReleaseIn(DomainModel):
@@ -40,6 +37,12 @@ class ReleaseIn(DomainModel):
 
 class Changed(DomainModel):
     changed: int
+
+
+_ONE_OWNER = conflict("the project would be left without an owner")
+_CLASS_CHANGE = conflict(
+    "the project is not paused, or an earlier class change is still being applied"
+)
 
 
 class AddClassesIn(DomainModel):
@@ -69,7 +72,7 @@ def list_members(project_id: str, deps: AppDeps, user: CurrentUser) -> dict[str,
     return members.list_members(deps, project_id=project_id, actor=user.id)
 
 
-@router.put("/members/{member}")
+@router.put("/members/{member}", responses=etags.tagged() | _ONE_OWNER)
 def set_member(
     project_id: str,
     member: str,
@@ -77,30 +80,25 @@ def set_member(
     deps: AppDeps,
     user: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: etags.IfMatch,
 ) -> dict[str, Role]:
     saved = members.set_member(
-        deps,
-        project_id=project_id,
-        actor=user.id,
-        user=member,
-        role=body.role,
-        if_match=etags.optional(if_match),
+        deps, project_id=project_id, actor=user.id, user=member, role=body.role, if_match=if_match
     )
     return _members(response, saved)
 
 
-@router.delete("/members/{member}")
+@router.delete("/members/{member}", responses=etags.tagged() | _ONE_OWNER)
 def remove_member(
     project_id: str,
     member: str,
     deps: AppDeps,
     user: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: etags.IfMatch,
 ) -> dict[str, Role]:
     saved = members.remove_member(
-        deps, project_id=project_id, actor=user.id, user=member, if_match=etags.optional(if_match)
+        deps, project_id=project_id, actor=user.id, user=member, if_match=if_match
     )
     return _members(response, saved)
 
@@ -132,14 +130,14 @@ def release(project_id: str, body: ReleaseIn, deps: AppDeps, user: CurrentUser) 
     return Changed(changed=count)
 
 
-@router.post("/label-classes/add")
+@router.post("/label-classes/add", responses=etags.tagged() | _CLASS_CHANGE)
 def add_label_classes(
     project_id: str,
     body: AddClassesIn,
     deps: AppDeps,
     user: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: etags.IfMatch,
 ) -> list[LabelClass]:
     """Add classes while paused; existing labels are kept, pre-filled, or removed."""
     saved = label_classes.add_label_classes(
@@ -148,19 +146,19 @@ def add_label_classes(
         actor=user.id,
         classes=body.classes,
         existing=body.existing_labels,
-        if_match=etags.optional(if_match),
+        if_match=if_match,
     )
     return _classes(response, saved)
 
 
-@router.post("/label-classes/rename")
+@router.post("/label-classes/rename", responses=etags.tagged() | _CLASS_CHANGE)
 def rename_label_class(
     project_id: str,
     body: RenameIn,
     deps: AppDeps,
     user: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: etags.IfMatch,
 ) -> list[LabelClass]:
     """Rename a class while paused; labels already given follow the new name."""
     saved = label_classes.rename_label_class(
@@ -169,6 +167,6 @@ def rename_label_class(
         actor=user.id,
         old=body.old,
         new=body.new,
-        if_match=etags.optional(if_match),
+        if_match=if_match,
     )
     return _classes(response, saved)

@@ -2,24 +2,39 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Any
 
-from fastapi import APIRouter, Header, Response, status
+from fastapi import APIRouter, Response, status
 
 from core.domain.labels import LabelClass
 from core.domain.projects import Instructions, Project, ProjectPatch, ProjectSettings
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
+from core.http.openapi import conflict, forbidden
 from core.services import projects
 from core.services.versioned import Versioned
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 
-IfMatch = Annotated[str | None, Header(description="The ETag from your last read")]
-
 
 class ProjectView(Project):
     etag: str
+
+
+_CREATED: dict[int | str, dict[str, Any]] = {
+    201: {
+        "headers": {
+            "ETag": etags.ETAG_HEADER,
+            "Location": {
+                "description": "The new project",
+                "required": True,
+                "schema": {"type": "string"},
+            },
+        }
+    }
+}
+_DATASETS = "a blob dataset must be in a place LOUPE_DATASETS allows"
+_STATUS_CONFLICT = conflict("the project is initializing or failed to: it cannot pause or resume")
 
 
 def _view(response: Response, found: Versioned[Project]) -> ProjectView:
@@ -27,7 +42,14 @@ def _view(response: Response, found: Versioned[Project]) -> ProjectView:
     return ProjectView(**dict(found.value), etag=etags.bare(found.etag))
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model_exclude_none=True)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model_exclude_none=True,
+    responses=_CREATED
+    | conflict("the name is taken (names are never reused)")
+    | forbidden(f"only creators and admins create projects; {_DATASETS}"),
+)
 def create_project(
     settings: ProjectSettings, deps: AppDeps, user: CurrentUser, response: Response
 ) -> ProjectView:
@@ -41,58 +63,66 @@ def list_projects(deps: AppDeps, user: CurrentUser) -> list[Project]:
     return projects.list_projects(deps, actor=user.id)
 
 
-@router.get("/{project_id}", response_model_exclude_none=True)
+@router.get("/{project_id}", response_model_exclude_none=True, responses=etags.tagged())
 def get_project(
     project_id: str, deps: AppDeps, user: CurrentUser, response: Response
 ) -> ProjectView:
     return _view(response, projects.get_project(deps, project_id=project_id, actor=user.id))
 
 
-@router.patch("/{project_id}", response_model_exclude_none=True)
+@router.patch(
+    "/{project_id}",
+    response_model_exclude_none=True,
+    responses=etags.tagged()
+    | conflict("the new name is taken, or the classes change while an earlier change runs")
+    | forbidden(_DATASETS),
+)
 def update_project(
     project_id: str,
     patch: ProjectPatch,
     deps: AppDeps,
     user: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: etags.IfMatchRequired,
 ) -> ProjectView:
     updated = projects.update_project(
-        deps, project_id=project_id, patch=patch, if_match=etags.required(if_match), actor=user.id
+        deps, project_id=project_id, patch=patch, if_match=if_match, actor=user.id
     )
     return _view(response, updated)
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
 def delete_project(
-    project_id: str, deps: AppDeps, user: CurrentUser, if_match: IfMatch = None
+    project_id: str, deps: AppDeps, user: CurrentUser, if_match: etags.IfMatch
 ) -> None:
-    projects.delete_project(
-        deps, project_id=project_id, actor=user.id, if_match=etags.optional(if_match)
-    )
+    projects.delete_project(deps, project_id=project_id, actor=user.id, if_match=if_match)
 
 
-@router.post("/{project_id}/pause", response_model_exclude_none=True)
+@router.post(
+    "/{project_id}/pause",
+    response_model_exclude_none=True,
+    responses=etags.tagged() | _STATUS_CONFLICT,
+)
 def pause_project(
-    project_id: str, deps: AppDeps, user: CurrentUser, response: Response, if_match: IfMatch = None
+    project_id: str, deps: AppDeps, user: CurrentUser, response: Response, if_match: etags.IfMatch
 ) -> ProjectView:
-    paused = projects.pause_project(
-        deps, project_id=project_id, actor=user.id, if_match=etags.optional(if_match)
-    )
+    paused = projects.pause_project(deps, project_id=project_id, actor=user.id, if_match=if_match)
     return _view(response, paused)
 
 
-@router.post("/{project_id}/resume", response_model_exclude_none=True)
+@router.post(
+    "/{project_id}/resume",
+    response_model_exclude_none=True,
+    responses=etags.tagged() | _STATUS_CONFLICT,
+)
 def resume_project(
-    project_id: str, deps: AppDeps, user: CurrentUser, response: Response, if_match: IfMatch = None
+    project_id: str, deps: AppDeps, user: CurrentUser, response: Response, if_match: etags.IfMatch
 ) -> ProjectView:
-    resumed = projects.resume_project(
-        deps, project_id=project_id, actor=user.id, if_match=etags.optional(if_match)
-    )
+    resumed = projects.resume_project(deps, project_id=project_id, actor=user.id, if_match=if_match)
     return _view(response, resumed)
 
 
-@router.get("/{project_id}/label-classes")
+@router.get("/{project_id}/label-classes", responses=etags.tagged())
 def get_label_classes(
     project_id: str, deps: AppDeps, user: CurrentUser, response: Response
 ) -> list[LabelClass]:
@@ -101,27 +131,28 @@ def get_label_classes(
     return found.value.label_classes
 
 
-@router.put("/{project_id}/label-classes")
+@router.put(
+    "/{project_id}/label-classes",
+    responses=etags.tagged() | conflict("an earlier class change is still being applied"),
+)
 def set_label_classes(
     project_id: str,
     classes: list[LabelClass],
     deps: AppDeps,
     user: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: etags.IfMatchRequired,
 ) -> list[LabelClass]:
     updated = projects.set_label_classes(
-        deps,
-        project_id=project_id,
-        classes=classes,
-        if_match=etags.required(if_match),
-        actor=user.id,
+        deps, project_id=project_id, classes=classes, if_match=if_match, actor=user.id
     )
     response.headers["ETag"] = etags.header(updated.etag)
     return updated.value.label_classes
 
 
-@router.get("/{project_id}/instructions", response_model_exclude_none=True)
+@router.get(
+    "/{project_id}/instructions", response_model_exclude_none=True, responses=etags.tagged()
+)
 def get_instructions(
     project_id: str, deps: AppDeps, user: CurrentUser, response: Response
 ) -> Instructions:
@@ -130,21 +161,19 @@ def get_instructions(
     return found.value.instructions
 
 
-@router.put("/{project_id}/instructions", response_model_exclude_none=True)
+@router.put(
+    "/{project_id}/instructions", response_model_exclude_none=True, responses=etags.tagged()
+)
 def set_instructions(
     project_id: str,
     instructions: Instructions,
     deps: AppDeps,
     user: CurrentUser,
     response: Response,
-    if_match: IfMatch = None,
+    if_match: etags.IfMatchRequired,
 ) -> Instructions:
     updated = projects.set_instructions(
-        deps,
-        project_id=project_id,
-        instructions=instructions,
-        if_match=etags.required(if_match),
-        actor=user.id,
+        deps, project_id=project_id, instructions=instructions, if_match=if_match, actor=user.id
     )
     response.headers["ETag"] = etags.header(updated.etag)
     return updated.value.instructions

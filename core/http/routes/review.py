@@ -11,6 +11,7 @@ from core.domain.items import Item, ItemState
 from core.domain.model import DomainModel
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
+from core.http.openapi import conflict
 from core.services import dashboard, review
 from core.services.links import thumbnail_url
 
@@ -86,7 +87,7 @@ def list_items(
     return ItemList(items=views, continuation=page.continuation)
 
 
-@router.get("/items/{item_id}", response_model_exclude_none=True)
+@router.get("/items/{item_id}", response_model_exclude_none=True, responses=etags.tagged())
 def get_item(
     project_id: str, item_id: str, deps: AppDeps, user: CurrentUser, response: Response
 ) -> ItemView:
@@ -99,7 +100,11 @@ def get_item(
     )
 
 
-@router.post("/items/{item_id}/review", response_model_exclude_none=True)
+@router.post(
+    "/items/{item_id}/review",
+    response_model_exclude_none=True,
+    responses=conflict("the item holds nothing to review, or it kept changing: send again"),
+)
 def review_item(
     project_id: str, item_id: str, body: ReviewIn, deps: AppDeps, user: CurrentUser
 ) -> Item:
