@@ -30,7 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from core.assist.calibration import wilson_lower_bound
+from core.assist.calibration import wilson_lower_bound, wilson_upper_bound
 
 Floats = npt.NDArray[np.float64]
 Bools = npt.NDArray[np.bool_]
@@ -55,6 +55,15 @@ class Scored:
 
     classes: Sequence[tuple[int, ...]]
     confidence: Floats
+    vouched: Bools | None = None
+    """Which of them an earlier cycle pre-labeled (None: none). An earlier model's confidence
+    says more than the new one's alone: answers to its pre-labels are right more often than
+    other answers at the same new confidence, and must not vouch for items it did not pick."""
+
+    def earlier(self) -> Bools:
+        if self.vouched is None:
+            return np.zeros(len(self.classes), dtype=bool)
+        return np.asarray(self.vouched, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -69,6 +78,8 @@ class ClassThreshold:
     """Held-out answers the model gave this class (at any confidence)."""
     answers: int
     """Of them, at or above the threshold."""
+    right: int
+    """Of those, how many were right."""
     waiting: int
     """Waiting items predicted as this class at or above the threshold."""
     reason: str | None = None
@@ -96,13 +107,13 @@ class Decision:
 @dataclass(frozen=True)
 class _Fit:
     theta: Floats
-    """[common intercept, slope, shift of each class]."""
+    """[common intercept, slope, earlier pre-label, shift of each class]."""
     covariance: Floats
 
-    def bounds(self, c: int, x: Floats, z: float) -> tuple[Floats, Floats]:
+    def bounds(self, c: int, x: Floats, earlier: Bools, z: float) -> tuple[Floats, Floats]:
         """(fitted probability, its lower bound) of being right, for class c at logits x."""
         rows = np.zeros((x.size, self.theta.size))
-        rows[:, 0], rows[:, 1], rows[:, 2 + c] = 1.0, x, 1.0
+        rows[:, 0], rows[:, 1], rows[:, 2], rows[:, 3 + c] = 1.0, x, earlier, 1.0
         eta = rows @ self.theta
         se = np.sqrt(np.einsum("ij,jk,ik->i", rows, self.covariance, rows))
         return _sigmoid(eta), _sigmoid(eta - z * se)
@@ -118,6 +129,7 @@ class _Class:
     precision: Floats
     lower: Floats
     answers: npt.NDArray[np.int64]
+    right: npt.NDArray[np.int64]
 
 
 def decide(
@@ -133,20 +145,21 @@ def decide(
     the waiting items `waiting`."""
     z = Z_CLASS if z_class is None else z_class
     rows = [(c, n) for n, classes in enumerate(held.classes) for c in classes]
+    index = [n for _, n in rows]
+    earlier = held.earlier()
     fit = _fit(
         np.array([c for c, _ in rows], dtype=np.int64),
-        _logit(held.confidence[[n for _, n in rows]]),
-        correct[[n for _, n in rows]].astype(np.float64),
+        _logit(held.confidence[index]),
+        earlier[index],
+        correct[index].astype(np.float64),
         len(names),
     )
-    answered = [
-        np.array([held.confidence[n] for c, n in rows if c == k]) for k in range(len(names))
-    ]
-    hits = [
-        np.array([bool(correct[n]) for c, n in rows if c == k], dtype=bool)
-        for k in range(len(names))
-    ]
-    cuts = [_cuts(fit, waiting, k, z, answered[k], hits[k]) for k in range(len(names))]
+    of = [np.array([n for c, n in rows if c == k], dtype=np.int64) for k in range(len(names))]
+    answers = _Answers(
+        [held.confidence[n] for n in of], [correct[n] for n in of], [earlier[n] for n in of]
+    )
+    answered = answers.confidence
+    cuts = [_cuts(fit, waiting, k, z, answers) for k in range(len(names))]
     chosen = [
         _lowest(cut, target) if answered[k].size >= MIN_ANSWERS else None
         for k, cut in enumerate(cuts)
@@ -166,11 +179,11 @@ def decide(
     )
 
 
-def _fit(classes: npt.NDArray[np.int64], x: Floats, y: Floats, count: int) -> _Fit:
+def _fit(classes: npt.NDArray[np.int64], x: Floats, earlier: Bools, y: Floats, count: int) -> _Fit:
     """The fit under the class spread the answers find likeliest."""
-    design = np.zeros((x.size, 2 + count))
-    design[:, 0], design[:, 1] = 1.0, x
-    design[np.arange(x.size), 2 + classes] = 1.0
+    design = np.zeros((x.size, 3 + count))
+    design[:, 0], design[:, 1], design[:, 2] = 1.0, x, earlier
+    design[np.arange(x.size), 3 + classes] = 1.0
     fits = [_fit_at(design, y, spread) for spread in SPREADS]
     return max(fits, key=lambda found: found[1])[0]
 
@@ -180,9 +193,9 @@ def _fit_at(design: Floats, y: Floats, spread: float) -> tuple[_Fit, float]:
     shifts' prior spread `spread`; the covariance is the inverse of the penalised information
     (a Laplace approximation), and the second value the Laplace estimate of the answers' log
     likelihood under that spread (what empirical Bayes maximises)."""
-    count = design.shape[1] - 2
-    penalty = np.diag([_WEAK, _WEAK, *([1.0 / spread**2] * count)])
-    theta = np.zeros(2 + count)
+    count = design.shape[1] - 3
+    penalty = np.diag([_WEAK, _WEAK, _WEAK, *([1.0 / spread**2] * count)])
+    theta = np.zeros(3 + count)
     information = penalty
     for _ in range(50):
         p = _sigmoid(design @ theta)
@@ -205,27 +218,67 @@ def _fit_at(design: Floats, y: Floats, spread: float) -> tuple[_Fit, float]:
     return _Fit(theta, covariance), evidence
 
 
-def _cuts(fit: _Fit, waiting: Scored, k: int, z: float, answered: Floats, hits: Bools) -> _Class:
-    """Each cut's bound is the fitted one, or the plain count of the class's answers at or
-    above it (a Wilson bound) where that is higher: when every answer is right the curve's fit
-    runs off to certainty and its bound says little, while many right answers say a lot."""
+def _cuts(fit: _Fit, waiting: Scored, k: int, z: float, answers: _Answers) -> _Class:
+    """Each cut's bound is the fitted one, or where that is higher the plain count of the
+    class's answers at or above it (Wilson bounds, one for the items an earlier cycle
+    pre-labeled from the answers to those pre-labels, one for the rest from the other answers,
+    weighted by how many waiting items each holds): when every answer is right the curve's fit
+    runs off to certainty and its bound says little, while many right answers say a lot.
+
+    The curve is trusted only where the class's other answers at or above the cut do not belie
+    it (the upper Wilson bound of their share right reaches the fitted precision of the items
+    they speak for): a class the model gets confidently wrong (strokes read as ones) bends away
+    from the shared curve at the top, and its answers there show it before the curve does."""
     mine = np.array([k in classes for classes in waiting.classes], dtype=bool)
-    confidence = np.sort(waiting.confidence[mine])[::-1]
-    fitted, lower = fit.bounds(k, _logit(confidence), z)
+    order = np.argsort(-waiting.confidence[mine], kind="stable")
+    confidence = waiting.confidence[mine][order]
+    earlier = waiting.earlier()[mine][order]
+    fitted, lower = fit.bounds(k, _logit(confidence), earlier, z)
     # Cut only between distinct confidences: a threshold keeps all ties or none.
     last = np.flatnonzero(np.append(confidence[1:] != confidence[:-1], True))
     counts = last + 1
     cuts = confidence[last]
-    above = np.array([int((answered >= t).sum()) for t in cuts], dtype=np.int64)
-    right = np.array([int(hits[answered >= t].sum()) for t in cuts], dtype=np.int64)
-    counted = np.array([wilson_lower_bound(r, n, z) for r, n in zip(right, above, strict=True)])
-    return _Class(
-        cuts,
-        counts,
-        np.cumsum(fitted)[last] / counts,
-        np.maximum(np.cumsum(lower)[last] / counts, counted),
-        above,
-    )
+    picked = np.cumsum(earlier)[last].astype(np.float64)
+    rest = counts - picked
+    fresh = answers.stratum(k, earlier=False, cuts=cuts, z=z)
+    again = answers.stratum(k, earlier=True, cuts=cuts, z=z)
+    counted = (rest * fresh[0] + picked * again[0]) / counts
+    rest_fitted = np.cumsum(np.where(earlier, 0.0, fitted))[last] / np.maximum(rest, 1)
+    trusted = (rest == 0) | (fresh[1] >= rest_fitted)
+    precision = np.cumsum(fitted)[last] / counts
+    modelled = np.where(trusted, np.cumsum(lower)[last] / counts, 0.0)
+    above = answers.above(k, cuts)
+    return _Class(cuts, counts, precision, np.maximum(modelled, counted), above[0], above[1])
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """The held-out answers by class: confidence, right or not, and whether an earlier cycle
+    had pre-labeled the item."""
+
+    confidence: list[Floats]
+    right: list[Bools]
+    earlier: list[Bools]
+
+    def stratum(self, k: int, *, earlier: bool, cuts: Floats, z: float) -> tuple[Floats, Floats]:
+        """Per cut, the Wilson lower and upper bounds of the share right among the class's
+        answers of one stratum at or above it (0 and 1 when there are none)."""
+        keep = self.earlier[k] == earlier
+        confidence, right = self.confidence[k][keep], self.right[k][keep]
+        low, high = [], []
+        for cut in cuts:
+            above = confidence >= cut
+            n, r = int(above.sum()), int(right[above].sum())
+            low.append(wilson_lower_bound(r, n, z))
+            high.append(wilson_upper_bound(r, n, z))
+        return np.array(low), np.array(high)
+
+    def above(self, k: int, cuts: Floats) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+        counts = [self.confidence[k] >= cut for cut in cuts]
+        return (
+            np.array([int(c.sum()) for c in counts], dtype=np.int64),
+            np.array([int(self.right[k][c].sum()) for c in counts], dtype=np.int64),
+        )
 
 
 def _lowest(cut: _Class, target: float) -> int | None:
@@ -246,11 +299,12 @@ def _decided(
             float(cut.lower[at]),
             support,
             int(cut.answers[at]),
+            int(cut.right[at]),
             int(cut.waiting[at]),
         )
     if not cut.lower.size:
         reason = "no waiting item is guessed as it"
-        return ClassThreshold(name, None, 0.0, 0.0, support, 0, 0, reason)
+        return ClassThreshold(name, None, 0.0, 0.0, support, 0, 0, 0, reason)
     best = int(np.argmax(cut.lower))
     if answered.size < MIN_ANSWERS:
         reason = f"{answered.size} held-out answer(s) of it; a threshold needs {MIN_ANSWERS}"
@@ -260,7 +314,7 @@ def _decided(
             f"{cut.lower[best]:.1%} ({answered.size} held-out answers of it)"
         )
     return ClassThreshold(
-        name, None, float(cut.precision[best]), float(cut.lower[best]), support, 0, 0, reason
+        name, None, float(cut.precision[best]), float(cut.lower[best]), support, 0, 0, 0, reason
     )
 
 

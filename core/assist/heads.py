@@ -69,6 +69,7 @@ def fit_heads(
     target_precision: float,
     waiting: Sequence[int],
     calibration: Sequence[int] | None = None,
+    vouched: Sequence[bool] | None = None,
     folds: int = 5,
 ) -> list[HeadResult]:
     """Every candidate head, scored; the best (`best_head`) is what a cycle uses.
@@ -78,8 +79,8 @@ def fit_heads(
     confident than the models calibrated, and its pre-labels less precise than measured.
 
     Every label trains; the held-out answers at positions `calibration` (of `labeled`; None:
-    all) set the thresholds, for the rows `waiting` (the items a cycle may pre-label), to whose
-    confidences they are weighted."""
+    all) set the thresholds, for the rows `waiting` (the items a cycle may pre-label);
+    `vouched` marks the rows of the pool an earlier cycle pre-labeled (see `Scored`)."""
     matrix = _indicator(targets, classes)
     candidates: list[_Fit] = [_one_vs_rest] if multi_label else [_logistic]
     if not multi_label and len(features) <= SPREADING_MAX_POOL:
@@ -88,6 +89,7 @@ def fit_heads(
     index = {name: i for i, name in enumerate(classes)}
     rows = np.asarray(waiting, dtype=np.int64)
     fair = np.arange(len(labeled)) if calibration is None else np.asarray(calibration, dtype=int)
+    earlier = np.zeros(len(features), bool) if vouched is None else np.asarray(vouched, bool)
     results = []
     for fit in candidates:
         held_probability, pool_probability = _cross_fit(fit, features, labeled, matrix, folds)
@@ -97,12 +99,15 @@ def fit_heads(
         )
         pool = predict(pool_probability, classes)
         pending = Scored(
-            [tuple(index[n] for n in pool.labels[r]) for r in rows], pool.confidence[rows]
+            [tuple(index[n] for n in pool.labels[r]) for r in rows],
+            pool.confidence[rows],
+            earlier[rows],
         )
         decision = decide(
             Scored(
                 [tuple(index[n] for n in held_out.labels[i]) for i in fair],
                 held_out.confidence[fair],
+                earlier[labeled[fair]],
             ),
             correct[fair],
             pending,

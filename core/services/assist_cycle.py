@@ -110,7 +110,8 @@ def _classification_cycle(
     targets = [_targets(pool.item(s), names) for s in labeled]
     waiting = pool.slots(lambda i: i.state is ItemState.UNLABELED and not i.annotations)
     fair = [n for n, s in enumerate(labeled) if _fair(pool.item(s))]
-    head = _train(runs, project, features, labeled, targets, names, waiting, fair)
+    vouched = [_vouched(pool.item(s)) for s in range(len(pool.rows))]
+    head = _train(runs, project, features, labeled, targets, names, waiting, fair, vouched)
     drawn = random_sample([pool.item(s) for s in waiting], project.assist.train_every)
     sample = {s for s in waiting if pool.item(s).id in drawn}
     thresholds: dict[str, float | None] = dict.fromkeys(names)
@@ -120,10 +121,10 @@ def _classification_cycle(
         with runs.step(RunKind.VALIDATE) as step:
             live = live_by_class([pool.item(s) for s in labeled], _infer_run(state))
             thresholds = _validate(head, names, project.assist.target_precision, live, state, step)
-            vouched = {n for n in names if n in state.class_thresholds and thresholds[n] is None}
-            vouched -= {n for n, f in live.items() if f.dropped(project.assist.target_precision)}
+            standing = {n for n in names if n in state.class_thresholds and thresholds[n] is None}
+            standing -= {n for n, f in live.items() if f.dropped(project.assist.target_precision)}
             rest = [s for s in waiting if s not in sample]
-            keep = kept(rest, pool.item, head.pool.labels, _infer_run(state), vouched)
+            keep = kept(rest, pool.item, head.pool.labels, _infer_run(state), standing)
             for name in sorted(_kept_classes(keep, head.pool.labels)):
                 count = sum(1 for slot in keep if name in head.pool.labels[slot])
                 _say(
@@ -215,6 +216,11 @@ def _classification_cycle(
     )
 
 
+def _vouched(item: Item) -> bool:
+    """An earlier cycle pre-labeled it (a labeled item keeps the pre-label it was answered on)."""
+    return item.prediction is not None and item.prediction.run is not None
+
+
 def _fair(item: Item) -> bool:
     """Whether a label was a fair sample of some band: answered in random order (a pre-label,
     the random sample, an audit band, the plain queue), not page by page from a cluster of
@@ -278,9 +284,10 @@ def _train(
     names: list[str],
     waiting: list[int],
     fair: list[int],
+    vouched: list[bool],
 ) -> HeadResult | None:
     """The best head on every label, its thresholds set for the `waiting` slots by the labels
-    at positions `fair`."""
+    at positions `fair`; `vouched`: the slots an earlier cycle pre-labeled."""
     with runs.step(RunKind.TRAIN) as step:
         step.metrics = {"labels": len(labeled), "calibrationLabels": len(fair)}
         if reason := too_few(targets, minimum=MIN_LABELS):
@@ -295,6 +302,7 @@ def _train(
             target_precision=project.assist.target_precision,
             waiting=waiting,
             calibration=fair,
+            vouched=vouched,
         )
         head = best_head(results)
         for result in results:  # what each candidate would have given, for comparison
@@ -346,6 +354,7 @@ def _validate(
             "lowerBound": found.lower_bound,
             "support": found.support,
             "answers": float(found.answers),
+            "answersRight": float(found.right),
         }
         if found.reason:
             notes.append(f"{found.name}: {found.reason}")

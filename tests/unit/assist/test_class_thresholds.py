@@ -94,3 +94,23 @@ def test_multi_label_sets_need_every_class_to_have_a_threshold():
     decision = decide(held, correct, pool, NAMES, 0.95)
     assert decision.emits((0,), 0.99) is False  # class 0's answers are half wrong (its sets)
     assert decision.classes[1].threshold is None
+
+
+def test_answers_to_earlier_pre_labels_do_not_vouch_for_items_no_cycle_picked():
+    """An earlier model picked its pre-labels by what it knew: those answers are right more
+    often than others at the same new confidence. Waiting items it did not pick are judged by
+    the other answers."""
+    rng = np.random.default_rng(8)
+    fresh = rng.random(200) < 0.92  # 92 % right where no cycle pre-labeled
+    confidence = rng.uniform(0.95, 1.0, 600)
+    correct = np.concatenate([fresh, np.ones(400, bool)])
+    earlier = np.concatenate([np.zeros(200, bool), np.ones(400, bool)])
+    pool = Scored([(0,)] * 1000, rng.uniform(0.95, 1.0, 1000), np.zeros(1000, bool))
+    blind = decide(Scored([(0,)] * 600, confidence), correct, pool, ["only"], 0.95)
+    assert blind.classes[0].threshold is not None and blind.emitted(pool).sum() > 500
+
+    aware = decide(Scored([(0,)] * 600, confidence, earlier), correct, pool, ["only"], 0.95)
+    assert aware.emitted(pool).sum() < 100
+    vouched = Scored([(0,)] * 1000, pool.confidence, np.ones(1000, bool))
+    again = decide(Scored([(0,)] * 600, confidence, earlier), correct, vouched, ["only"], 0.95)
+    assert again.emitted(vouched).sum() > 500  # what an earlier cycle picked stays vouched for
