@@ -57,7 +57,9 @@ def _run_job(http: httpx.Client, base: str, params: dict[str, Any], progress: bo
     response = http.post(f"{base}/exports", json={"format": params["format"], "options": options})
     _raise_for(response)
     job_id = response.json()["id"]
-    with tqdm(desc=f"export job {job_id}", disable=not progress, file=sys.stderr, total=None) as bar:
+    with tqdm(
+        desc=f"export job {job_id}", disable=not progress, file=sys.stderr, total=None
+    ) as bar:
         while True:
             found = http.get(f"{base}/exports/{job_id}")
             _raise_for(found)
