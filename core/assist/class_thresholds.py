@@ -44,6 +44,11 @@ must reach the target; measured over many queue orders by bench/assist.py."""
 MIN_ANSWERS = 8
 """A class needs at least this many held-out answers of its own before it gets a threshold:
 the prior alone never vouches for a class."""
+MIN_ABOVE = 5
+"""The curve vouches for items no earlier cycle picked only where at least this many of the
+class's other answers lie at or above the cut: on degraded digits the curve, leaning on the
+other classes, put a class of ones at 98.8 % above a cut with one or two answers of its own
+there, where 90.6 % were right."""
 _WEAK = 1e-2  # a nearly flat prior on the common intercept and slope, for a finite fit
 _EDGE = 1e-4
 
@@ -225,10 +230,11 @@ def _cuts(fit: _Fit, waiting: Scored, k: int, z: float, answers: _Answers) -> _C
     weighted by how many waiting items each holds): when every answer is right the curve's fit
     runs off to certainty and its bound says little, while many right answers say a lot.
 
-    The curve is trusted only where the class's other answers at or above the cut do not belie
-    it (the upper Wilson bound of their share right reaches the fitted precision of the items
-    they speak for): a class the model gets confidently wrong (strokes read as ones) bends away
-    from the shared curve at the top, and its answers there show it before the curve does."""
+    The curve is trusted only where `MIN_ABOVE` of the class's other answers lie at or above
+    the cut and do not belie it (the upper Wilson bound of their share right reaches the fitted
+    precision of the items they speak for): a class the model gets confidently wrong (strokes
+    read as ones) bends away from the shared curve at the top, and its answers there show it
+    before the curve does."""
     mine = np.array([k in classes for classes in waiting.classes], dtype=bool)
     order = np.argsort(-waiting.confidence[mine], kind="stable")
     confidence = waiting.confidence[mine][order]
@@ -244,7 +250,7 @@ def _cuts(fit: _Fit, waiting: Scored, k: int, z: float, answers: _Answers) -> _C
     again = answers.stratum(k, earlier=True, cuts=cuts, z=z)
     counted = (rest * fresh[0] + picked * again[0]) / counts
     rest_fitted = np.cumsum(np.where(earlier, 0.0, fitted))[last] / np.maximum(rest, 1)
-    trusted = (rest == 0) | (fresh[1] >= rest_fitted)
+    trusted = (rest == 0) | ((fresh[2] >= MIN_ABOVE) & (fresh[1] >= rest_fitted))
     precision = np.cumsum(fitted)[last] / counts
     modelled = np.where(trusted, np.cumsum(lower)[last] / counts, 0.0)
     above = answers.above(k, cuts)
@@ -260,18 +266,21 @@ class _Answers:
     right: list[Bools]
     earlier: list[Bools]
 
-    def stratum(self, k: int, *, earlier: bool, cuts: Floats, z: float) -> tuple[Floats, Floats]:
+    def stratum(
+        self, k: int, *, earlier: bool, cuts: Floats, z: float
+    ) -> tuple[Floats, Floats, Floats]:
         """Per cut, the Wilson lower and upper bounds of the share right among the class's
-        answers of one stratum at or above it (0 and 1 when there are none)."""
+        answers of one stratum at or above it (0 and 1 when there are none), and how many."""
         keep = self.earlier[k] == earlier
         confidence, right = self.confidence[k][keep], self.right[k][keep]
-        low, high = [], []
+        low, high, many = [], [], []
         for cut in cuts:
             above = confidence >= cut
             n, r = int(above.sum()), int(right[above].sum())
             low.append(wilson_lower_bound(r, n, z))
             high.append(wilson_upper_bound(r, n, z))
-        return np.array(low), np.array(high)
+            many.append(float(n))
+        return np.array(low), np.array(high), np.array(many)
 
     def above(self, k: int, cuts: Floats) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
         counts = [self.confidence[k] >= cut for cut in cuts]

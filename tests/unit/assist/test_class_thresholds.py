@@ -61,9 +61,9 @@ def test_each_class_is_cut_where_its_own_curve_meets_the_target():
         shift = np.array([0.0 if c == (0,) else -2.0 for c in classes])
         return 1 / (1 + np.exp(-(0.5 + 1.2 * x + shift)))
 
-    classes = [(int(c),) for c in rng.integers(0, 2, 400)]
-    confidence = rng.uniform(0.3, 0.999, 400)
-    correct = rng.random(400) < right(classes, confidence)
+    classes = [(int(c),) for c in rng.integers(0, 2, 1500)]
+    confidence = rng.uniform(0.3, 0.999, 1500)
+    correct = rng.random(1500) < right(classes, confidence)
     pool_classes = [(int(c),) for c in rng.integers(0, 2, 4000)]
     pool = Scored(pool_classes, rng.uniform(0.3, 0.999, 4000))
     decision = decide(Scored(classes, confidence), correct, pool, NAMES, 0.95)
