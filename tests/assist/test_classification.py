@@ -80,6 +80,9 @@ def test_pre_labels_meet_the_target_precision_on_held_out_items(deps):
     assert kinds[RunKind.FEATURIZE].metrics["computed"] == 600
     assert status.next_training_in == 100 and not status.pending
     assert status.current is not None and status.current.prelabeled == len(suggested)
+    (event,) = [e for e in deps.events.published if e["type"] == "assist.cycle_finished"]
+    sent = event["data"]["classes"]  # integrations get the per-class figures too
+    assert set(sent) == set(DIGITS) and sent == infer
 
     # Served without a suggestion: a few items of the random sample, and each class's audit
     # band (its most confident items below its threshold), all in the pre-label lane.
