@@ -37,7 +37,13 @@ from core.services.assist_bands import (
     random_rank,
     random_sample,
 )
-from core.services.assist_inputs import Outcome, all_items, featurizer_for, usable
+from core.services.assist_inputs import (
+    Outcome,
+    all_items,
+    device_figures,
+    featurizer_for,
+    usable,
+)
 from core.services.assist_shapes import shape_cycle
 from core.services.collections import ASSIST, load
 from core.services.embeddings import item_features
@@ -102,7 +108,9 @@ def _classification_cycle(
             "cached": len(pool.rows) - found.computed,
             "itemsPerSecond": found.computed / found.seconds if found.seconds else 0.0,
         }
-        step.message = _left_out(items, pool.rows, media)
+        device, fallback = device_figures(deps, featurizer)
+        step.metrics |= device
+        step.message = "; ".join(m for m in (fallback, _left_out(items, pool.rows, media)) if m)
     features = pool_features(found.embeddings, found.pixels, found.shapes)
     first = state.last_cycle is None
     names = [label.name for label in project.label_classes]
@@ -195,7 +203,9 @@ def _classification_cycle(
             "kept": len(keep),
             "coverage": coverage,
         }
-        step.per_class = _per_class(names, candidates, guesses, suggested, band, thresholds, live)
+        step.per_class = _per_class(
+            names, candidates, guesses, (suggested, keep, band), thresholds, live
+        )
         if not suggested:
             step.message = "no pre-labels: " + (
                 "no class reached the target precision" if head else "no model yet"
@@ -246,14 +256,14 @@ def _per_class(
     names: list[str],
     candidates: list[int],
     guesses: list[tuple[str, ...]],
-    suggested: set[int],
-    band: set[int],
+    served: tuple[set[int], set[int], set[int]],
     thresholds: dict[str, float | None],
     live: dict[str, Live],
 ) -> dict[str, dict[str, float]]:
     """What each class got: its threshold (-1: none), the waiting items guessed as it, how many
-    of them are pre-labeled (coverage) or in the audit band, and the live answers to the last
-    cycle's pre-labels of it."""
+    of them are pre-labeled (coverage; kept: of the last cycle's, without a threshold now) or in
+    the audit band, and the live answers to the last cycle's pre-labels of it."""
+    suggested, keep, band = served
     figures = {}
     for name in names:
         mine = [s for s in candidates if name in guesses[s]]
@@ -264,6 +274,7 @@ def _per_class(
             "guessed": float(len(mine)),
             "prelabeled": float(said),
             "coverage": said / len(mine) if mine else 0.0,
+            "kept": float(sum(1 for s in mine if s in keep)),
             "auditBand": float(sum(1 for s in mine if s in band)),
             "liveAnswered": float(found.answered),
             "liveConfirmed": float(found.confirmed),
