@@ -43,6 +43,26 @@ def drain(deps: Deps, spec: QueueSpec, *, max_messages: int) -> int:
     return handled
 
 
+def check_device(settings: Settings) -> str | None:
+    """On a GPU profile, whether onnxruntime's CUDA provider is active; what is wrong if not
+    (logged as an error: the job still runs, on the CPU, and each run says so too)."""
+    if settings.gpu_profile is None:
+        return None
+    from core.assist.featurizer import active_providers  # the assist packages: the job's image
+
+    providers = active_providers()
+    if providers[:1] == ["CUDAExecutionProvider"]:
+        log.info("GPU profile %s: onnxruntime runs on CUDA", settings.gpu_profile)
+        return None
+    problem = (
+        f"GPU profile {settings.gpu_profile}, but onnxruntime's CUDA provider is not active "
+        f"(a session gets {', '.join(providers)}): ML assist falls back to the CPU. The image "
+        "needs onnxruntime-gpu with its CUDA and cuDNN libraries, and the job a GPU profile."
+    )
+    log.error(problem)
+    return problem
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m core.job", description=__doc__)
     parser.add_argument("queue", nargs="?", default=os.environ.get("LOUPE_TRAINING_QUEUE"))
@@ -53,7 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     telemetry.configure()
     spec = stages.QUEUE_SPECS.get(args.queue) or QueueSpec(args.queue)
-    deps = build(Settings.from_env())
+    settings = Settings.from_env()
+    check_device(settings)
+    deps = build(settings)
     try:
         handled = drain(deps, spec, max_messages=args.max_messages)
     finally:

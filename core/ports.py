@@ -332,6 +332,9 @@ class Deps:
     events: EventPublisher = field(default_factory=DiscardEvents)
     links: LinkSigner = field(default_factory=lambda: LinkSigner(secrets.token_bytes(32)))
     """Signs the API's own blob links (where `blobs.url` gives none)."""
+    gpu_profile: str | None = None
+    """The GPU profile this process was started on (`Settings.gpu_profile`): featurizing on
+    the CPU there is a fallback that runs record."""
 
     def close(self) -> None:
         for closeable in (self.events, self.queue, self.blobs, self.documents):

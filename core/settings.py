@@ -77,6 +77,10 @@ class Settings:
     the limit off); beyond it, and past `rate_burst`, requests get 429 with Retry-After."""
     rate_burst: int = 200
     """Requests a caller may make at once before `rate_limit` applies (LOUPE_RATE_BURST)."""
+    gpu_profile: str | None = None
+    """The GPU workload profile this process runs on (LOUPE_GPU_PROFILE, set on the training
+    job): ML assist then expects onnxruntime's CUDA provider, and says so in its runs and logs
+    when it falls back to the CPU."""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -114,6 +118,7 @@ class Settings:
             workers=_workers(get("LOUPE_WORKERS")),
             task_lease_s=_seconds("LOUPE_TASK_LEASE_S", get, cls.task_lease_s),
             recount_s=_seconds("LOUPE_RECOUNT_S", get, cls.recount_s),
+            gpu_profile=_gpu_profile(get("LOUPE_GPU_PROFILE")),
         )
 
     @property
@@ -197,6 +202,18 @@ def _workers(value: str | None) -> int:
     if not _WHOLE.fullmatch(value) or not 0 < int(value) <= 64:
         raise SettingsError(f"LOUPE_WORKERS={value!r} must be a whole number from 1 to 64")
     return int(value)
+
+
+_PROFILE = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]{0,63}")
+
+
+def _gpu_profile(value: str | None) -> str | None:
+    if value is not None and not _PROFILE.fullmatch(value):
+        raise SettingsError(
+            f"LOUPE_GPU_PROFILE={value!r} must be a workload profile type, such as "
+            "Consumption-GPU-NC8as-T4"
+        )
+    return value
 
 
 def _port(value: str | None) -> int:

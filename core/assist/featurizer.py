@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
+import onnx
 import onnxruntime as ort
 from PIL import Image
 from tokenizers import Tokenizer
@@ -30,6 +31,26 @@ def select_providers(available: Sequence[str]) -> list[str]:
     """CUDA first where onnxruntime-gpu offers it; the CPU always as the fallback."""
     chosen = [p for p in PREFERRED_PROVIDERS if p in available]
     return chosen if "CPUExecutionProvider" in chosen else [*chosen, "CPUExecutionProvider"]
+
+
+def active_providers() -> list[str]:
+    """The providers a session really gets here, best first: a one-node model is loaded with
+    `select_providers`, so a CUDA provider onnxruntime lists but cannot load (no driver, a
+    missing CUDA or cuDNN library) shows as absent, as it would for a backbone."""
+    node = onnx.helper.make_node("Identity", ["x"], ["y"])
+    tensor = onnx.helper.make_tensor_value_info
+    graph = onnx.helper.make_graph(
+        [node],
+        "probe",
+        [tensor("x", onnx.TensorProto.FLOAT, [1])],
+        [tensor("y", onnx.TensorProto.FLOAT, [1])],
+    )
+    model = onnx.helper.make_model(graph, opset_imports=[onnx.helper.make_opsetid("", 13)])
+    model.ir_version = 8
+    session = ort.InferenceSession(
+        model.SerializeToString(), providers=select_providers(ort.get_available_providers())
+    )
+    return list(session.get_providers())
 
 
 def _session_options() -> ort.SessionOptions:

@@ -37,6 +37,22 @@ def featurizer_for(deps: Deps, project: Project) -> Featurizer:
     return _featurizers[key]
 
 
+CUDA = "CUDAExecutionProvider"
+
+
+def device_figures(deps: Deps, featurizer: Featurizer) -> tuple[dict[str, float], str | None]:
+    """Where the featurizer runs, for its run: `gpu` 1 or 0, and on a GPU profile whose CUDA
+    provider is not active, a message saying that the cycle fell back to the CPU."""
+    on_gpu = featurizer.providers[:1] == [CUDA]
+    if on_gpu or deps.gpu_profile is None:
+        return {"gpu": float(on_gpu)}, None
+    return {"gpu": 0.0}, (
+        f"featurized on the CPU: this job runs on the GPU profile {deps.gpu_profile}, but "
+        f"onnxruntime's CUDA provider is not active (the session runs on "
+        f"{', '.join(featurizer.providers)}; the image needs onnxruntime-gpu with CUDA and cuDNN)"
+    )
+
+
 def all_items(deps: Deps, project_id: str) -> list[Document]:
     return list(scan(deps.documents.container(ITEMS), project_id, Query(page_size=1000)))
 

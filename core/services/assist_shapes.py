@@ -23,7 +23,13 @@ from core.domain.task_types import TaskType
 from core.media.images import decoded_rgb
 from core.ports import Deps
 from core.services.assist import human_labels
-from core.services.assist_inputs import Outcome, all_items, featurizer_for, usable
+from core.services.assist_inputs import (
+    Outcome,
+    all_items,
+    device_figures,
+    featurizer_for,
+    usable,
+)
 from core.services.collections import load
 from core.services.runs import RunLog, Step
 from core.services.spool import spooled
@@ -90,8 +96,16 @@ def shape_cycle(deps: Deps, project: Project, runs: RunLog, state: AssistState) 
         featurizer = featurizer_for(deps, project)
         embed = _CountingEmbed(featurizer.embed_images)
         images = {row: _image(deps, items[row]) for row in labeled}
-        step.metrics = {"labeledImages": len(labeled)}
-        step.message = "crops are embedded as the head trains and predicts (see their runs)"
+        device, fallback = device_figures(deps, featurizer)
+        step.metrics = {"labeledImages": len(labeled)} | device
+        step.message = "; ".join(
+            m
+            for m in (
+                fallback,
+                "crops are embedded as the head trains and predicts (see their runs)",
+            )
+            if m
+        )
     names = [label.name for label in project.label_classes]
     with runs.step(RunKind.TRAIN) as step:
         calibration = _calibrate(

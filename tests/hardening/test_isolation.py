@@ -319,6 +319,7 @@ HOSTILE_SETTINGS = {
     "LOUPE_RATE_LIMIT": ["1_0", "\u0661\u0662", "1e3", "nan", "inf", "-1"],
     "LOUPE_WORKERS": ["\u0661", "0x4", "+4"],
     "LOUPE_PORT": ["\u0668\u0660", "8_080", " 80 0"],
+    "LOUPE_GPU_PROFILE": ["-T4", "Consumption GPU", "a" * 65, "T4;rm -rf", "\u0661"],
 }
 
 
