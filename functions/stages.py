@@ -25,7 +25,7 @@ def _body(message: func.ServiceBusMessage) -> dict[str, object]:
     return body
 
 
-def _run(queue: str, message: func.ServiceBusMessage) -> None:
+def run_message(queue: str, message: func.ServiceBusMessage) -> None:
     """The stage, in a span that continues the sender's trace (its message properties). On the
     last allowed delivery a failure's own error is kept first, for the owner who finds the
     message dead-lettered (the host gives only a generic reason)."""
@@ -44,13 +44,13 @@ def _run(queue: str, message: func.ServiceBusMessage) -> None:
 @bp.function_name("project_init")
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=PROJECT_INIT, connection="SERVICEBUS")
 def project_init(message: func.ServiceBusMessage) -> None:
-    _run(PROJECT_INIT, message)
+    run_message(PROJECT_INIT, message)
 
 
 @bp.function_name("ingest_batch")
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=INGEST_BATCH, connection="SERVICEBUS")
 def ingest_batch(message: func.ServiceBusMessage) -> None:
-    _run(INGEST_BATCH, message)
+    run_message(INGEST_BATCH, message)
 
 
 @bp.function_name("ingest_derivatives")
@@ -58,16 +58,16 @@ def ingest_batch(message: func.ServiceBusMessage) -> None:
     arg_name="message", queue_name=INGEST_DERIVATIVES, connection="SERVICEBUS"
 )
 def ingest_derivatives(message: func.ServiceBusMessage) -> None:
-    _run(INGEST_DERIVATIVES, message)
+    run_message(INGEST_DERIVATIVES, message)
 
 
 @bp.function_name("label_classes")
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=LABEL_CLASSES, connection="SERVICEBUS")
 def label_classes(message: func.ServiceBusMessage) -> None:
-    _run(LABEL_CLASSES, message)
+    run_message(LABEL_CLASSES, message)
 
 
 @bp.function_name("export_run")
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=EXPORT_RUN, connection="SERVICEBUS")
 def export_run(message: func.ServiceBusMessage) -> None:
-    _run(EXPORT_RUN, message)
+    run_message(EXPORT_RUN, message)

@@ -3,6 +3,10 @@ handler always reads the current state and a repeated delivery does no harm."""
 
 from __future__ import annotations
 
+import re
+
+from pydantic import ConfigDict
+
 from core.domain.model import DomainModel, Stamp
 
 PROJECT_INIT = "project-init"
@@ -73,3 +77,28 @@ class StageFailure(DomainModel):
     reason: str
     description: str
     at: Stamp
+
+
+BLOB_CREATED = "blob-created"
+"""Event Grid delivers the storage account's BlobCreated events here (with its own identity):
+on Azure, how a new file reaches Loupe. Locally the folder watcher registers files itself."""
+
+_BLOB_SUBJECT = re.compile(r"/blobServices/default/containers/([^/]+)/blobs/(.+)", re.DOTALL)
+
+
+class BlobCreatedEvent(DomainModel):
+    """An Event Grid event (EventGridSchema) as the queue holds it: its subject names the blob,
+    `/blobServices/default/containers/<container>/blobs/<name>`, the name as written."""
+
+    model_config = ConfigDict(extra="ignore")  # topic, data, eventTime…: the subject suffices
+
+    id: str
+    event_type: str
+    subject: str
+
+    def blob(self) -> tuple[str, str]:
+        """(container, name), or ValueError for a subject that names no blob."""
+        match = _BLOB_SUBJECT.fullmatch(self.subject)
+        if match is None:
+            raise ValueError(f"event {self.id}: subject {self.subject!r} names no blob")
+        return match[1], match[2]

@@ -11,10 +11,12 @@ from typing import Any
 
 from core.domain.messages import (
     ASSIST_TRAIN,
+    BLOB_CREATED,
     EXPORT_RUN,
     INGEST_BATCH,
     INGEST_DERIVATIVES,
     PROJECT_INIT,
+    BlobCreatedEvent,
     IngestBatch,
     InitializeProject,
     MakeDerivatives,
@@ -27,6 +29,7 @@ from core.services.derivatives import make_derivatives
 from core.services.exports import run_export
 from core.services.ingestion import ingest_batch, initialize_project
 from core.services.label_classes import rewrite_labels
+from core.services.refresh import register_blob
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,15 @@ def _export(deps: Deps, body: dict[str, Any]) -> None:
     run_export(deps, message=RunExport.model_validate(body))
 
 
+def _blob_created(deps: Deps, body: dict[str, Any]) -> None:
+    """Register a new blob in every project that takes it (ids are hashes of the path, so a
+    repeated event is a no-op). Only BlobCreated events are subscribed; others are ignored."""
+    event = BlobCreatedEvent.model_validate(body)
+    if event.event_type == "Microsoft.Storage.BlobCreated":
+        container, name = event.blob()
+        register_blob(deps, container=container, name=name)
+
+
 def _assist(deps: Deps, body: dict[str, Any]) -> None:
     # Imported here: it needs onnxruntime and scikit-learn, which only the assist worker has.
     from core.services.assist_cycle import run_assist
@@ -73,6 +85,10 @@ STAGES: dict[str, Stage] = {
     ),
     LABEL_CLASSES: Stage(
         QueueSpec(LABEL_CLASSES, lock_seconds=300, max_delivery_count=5), _label_classes
+    ),
+    # A new file on Azure (Event Grid → Service Bus); locally nothing sends here.
+    BLOB_CREATED: Stage(
+        QueueSpec(BLOB_CREATED, lock_seconds=60, max_delivery_count=10), _blob_created
     ),
     # Someone waits on an export; thumbnails can wait for it.
     EXPORT_RUN: Stage(QueueSpec(EXPORT_RUN, lock_seconds=300, max_delivery_count=3), _export),

@@ -8,8 +8,28 @@ targetScope = 'subscription'
 @description('Name of the azd environment; it seeds every resource name.')
 param environmentName string
 
+// Regions that offer both the Function App's Flex Consumption plan and Container Apps'
+// serverless GPUs (both lists as Microsoft published them; T4 and A100 vary by region within
+// them: check `az containerapp env workload-profile list-supported -l REGION`).
 @minLength(1)
-@description('Region for every resource (it must offer Flex Consumption and serverless GPUs).')
+@description('Region for every resource but the Static Web App: it must offer Flex Consumption and serverless GPUs.')
+@metadata({ azd: { type: 'location' } })
+@allowed([
+  'australiaeast'
+  'brazilsouth'
+  'centralindia'
+  'eastus'
+  'francecentral'
+  'italynorth'
+  'japaneast'
+  'northcentralus'
+  'southcentralus'
+  'southeastasia'
+  'swedencentral'
+  'westeurope'
+  'westus'
+  'westus3'
+])
 param location string
 
 @description('Cosmos DB capacity: serverless (pay per request) or autoscale provisioned throughput.')
@@ -30,9 +50,6 @@ param gpuProfileType string = 'Consumption-GPU-NC8as-T4'
 @description('Training job image; azd deploy replaces it with the one built from Dockerfile.trainer.')
 param trainerImage string = ''
 
-@description('Subscribe the ingest_blob function to BlobCreated events. Needs the deployed code (Event Grid validates the endpoint), so the postdeploy hook turns it on and provisions again.')
-param ingestEvents bool = false
-
 @description('Region of the Static Web App (offered in a few regions only; it serves worldwide).')
 @allowed(['westus2', 'centralus', 'eastus2', 'westeurope', 'eastasia'])
 param staticWebAppLocation string = 'westeurope'
@@ -43,15 +60,40 @@ param loupeAdmins string = ''
 @description('Containers or container/folder paths that blob datasets may read (LOUPE_DATASETS), comma-separated; empty: projects take uploads only.')
 param datasetRoots string = ''
 
+@description('Days the audit trail (the events container: who labeled, reviewed or changed what, an item\'s history) is kept in Cosmos DB; 0 keeps it forever.')
+@minValue(0)
+param auditRetentionDays int = 365
+
 @description('Object id of the deploying user, granted the same data roles for local runs (optional).')
 param principalId string = ''
 
+@description('What principalId is: User for `azd up` from a terminal, ServicePrincipal from a pipeline.')
+@allowed(['User', 'ServicePrincipal', 'Group'])
+param principalType string = 'User'
+
 var abbrs = loadJsonContent('abbreviations.json')
 var catalog = loadJsonContent('catalog.json')
+// Cosmos DB deletes audit events older than the retention by itself (-1: time to live on, no
+// expiry); every other container keeps its documents.
+var auditTtl = auditRetentionDays == 0 ? -1 : auditRetentionDays * 86400
+var containers = map(
+  catalog.containers,
+  container => container.name == catalog.auditContainer ? union(container, { defaultTtl: auditTtl }) : container
+)
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
 var tags = { 'azd-env-name': environmentName }
 var functionAppName = '${abbrs.functionApp}${resourceToken}'
 var deploymentContainer = 'app-package-${take(functionAppName, 32)}-${take(resourceToken, 7)}'
+// Blob events for the data container and every dataset root (LOUPE_DATASETS: `lake` or
+// `archive/scans`), as the Event Grid subjects of the blobs under them.
+var datasetList = filter(split(replace(datasetRoots, ',', ' '), ' '), root => !empty(root))
+var eventPrefixes = concat([subjectOf(dataContainer)], map(datasetList, root => subjectOf(root)))
+
+// `lake` → /blobServices/default/containers/lake/; `archive/scans` (or `archive/scans/`) →
+// /blobServices/default/containers/archive/blobs/scans/ (functions see no variables).
+func subjectOf(root string) string => '/blobServices/default/containers/${contains(root, '/') ? '${split(root, '/')[0]}/blobs/${folderOf(root)}' : '${root}/'}'
+
+func folderOf(root string) string => endsWith(root, '/') ? substring(root, indexOf(root, '/') + 1) : '${substring(root, indexOf(root, '/') + 1)}/'
 
 resource rg 'Microsoft.Resources/resourceGroups@2024-03-01' = {
   name: '${abbrs.resourceGroup}${environmentName}'
@@ -100,7 +142,7 @@ module cosmos 'modules/cosmos.bicep' = {
     tags: tags
     name: '${abbrs.cosmos}${resourceToken}'
     databaseName: 'loupe'
-    containers: catalog.containers
+    containers: containers
     capacity: cosmosCapacity
     autoscaleMaxThroughput: cosmosAutoscaleMaxThroughput
   }
@@ -141,17 +183,17 @@ module functionApp 'modules/functionapp.bicep' = {
   }
 }
 
-module ingestEventsSubscription 'modules/events.bicep' = if (ingestEvents) {
-  name: 'ingest-events'
+module events 'modules/events.bicep' = {
+  name: 'events'
   scope: rg
   params: {
     location: location
     tags: tags
     topicName: '${abbrs.eventGridTopic}${resourceToken}'
     storageAccountName: storage.outputs.name
-    functionAppName: functionApp.outputs.name
-    functionName: 'ingest_blob'
-    dataContainer: dataContainer
+    serviceBusName: serviceBus.outputs.name
+    queueName: catalog.blobEventsQueue
+    subjectPrefixes: eventPrefixes
   }
 }
 
@@ -167,13 +209,25 @@ module web 'modules/staticwebapp.bicep' = {
   }
 }
 
-module trainer 'modules/containerapps.bicep' = {
-  name: 'containerapps'
+module registry 'modules/registry.bicep' = {
+  name: 'registry'
   scope: rg
   params: {
     location: location
     tags: tags
-    registryName: '${abbrs.containerRegistry}${resourceToken}'
+    name: '${abbrs.containerRegistry}${resourceToken}'
+  }
+}
+
+// After the roles: the job pulls its image with its identity (AcrPull) when it is created.
+module trainer 'modules/containerapps.bicep' = {
+  name: 'containerapps'
+  scope: rg
+  dependsOn: [roles]
+  params: {
+    location: location
+    tags: tags
+    registryLoginServer: registry.outputs.loginServer
     environmentName: '${abbrs.containerAppsEnvironment}${resourceToken}'
     jobName: '${abbrs.containerAppsJob}train-${resourceToken}'
     jobServiceTags: union(tags, { 'azd-service-name': 'trainer' })
@@ -201,18 +255,20 @@ module roles 'modules/roles.bicep' = {
     storageAccountName: storage.outputs.name
     cosmosAccountName: cosmos.outputs.name
     serviceBusName: serviceBus.outputs.name
-    registryName: trainer.outputs.registryName
+    registryName: registry.outputs.name
     appInsightsName: monitoring.outputs.appInsightsName
     appPrincipalId: identities.outputs.appPrincipalId
     jobPrincipalId: identities.outputs.jobPrincipalId
     userPrincipalId: principalId
+    userPrincipalType: principalType
+    trainingQueue: catalog.trainingQueue
   }
 }
 
 // Read by azd (the names of the outputs become azd environment values); nothing secret.
 output AZURE_LOCATION string = location
 output AZURE_RESOURCE_GROUP string = rg.name
-output AZURE_CONTAINER_REGISTRY_ENDPOINT string = trainer.outputs.registryLoginServer
+output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name
 output STATIC_WEB_APP_URL string = web.outputs.url
 output COSMOS__accountEndpoint string = cosmos.outputs.endpoint

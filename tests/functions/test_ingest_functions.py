@@ -1,9 +1,8 @@
-"""The ingestion triggers as the Functions host calls them: a blob event (Event Grid source),
-the refresh timer, and the two ingestion queues."""
+"""The ingestion triggers as the Functions host calls them: a blob event (as Event Grid delivers
+it to the blob-created Service Bus queue), the refresh timer, and the two ingestion queues."""
 
 from __future__ import annotations
 
-import io
 import json
 from types import ModuleType
 
@@ -11,7 +10,7 @@ import azure.functions as func
 import pytest
 
 from core.domain.datasets import upload_prefix
-from core.domain.messages import INGEST_BATCH, INGEST_DERIVATIVES
+from core.domain.messages import BLOB_CREATED, INGEST_BATCH, INGEST_DERIVATIVES
 from core.domain.projects import ProjectSettings, ProjectStatus
 from core.services import projects
 from core.services.collections import INGEST, ITEMS
@@ -46,13 +45,39 @@ def run_queue(queue: str, trigger: object) -> int:
     return handled
 
 
+def blob_event(
+    container: str, name: str, event_type: str = "Microsoft.Storage.BlobCreated"
+) -> bytes:
+    """A BlobCreated event in EventGridSchema, as Event Grid puts it in a Service Bus message
+    body (one event a message), with the fields Azure sends."""
+    return json.dumps(
+        {
+            "topic": "/subscriptions/s/resourceGroups/rg/providers/Microsoft.Storage/"
+            "storageAccounts/st",
+            "subject": f"/blobServices/default/containers/{container}/blobs/{name}",
+            "eventType": event_type,
+            "id": "831e1650-001e-001b-66ab-eeb76e069631",
+            "data": {
+                "api": "PutBlob",
+                "contentType": "image/png",
+                "contentLength": 524288,
+                "blobType": "BlockBlob",
+                "url": f"https://st.blob.core.windows.net/{container}/{name}",
+                "sequencer": "00000000000004420000000000028963",
+            },
+            "dataVersion": "",
+            "metadataVersion": "1",
+            "eventTime": "2026-12-03T12:00:00.0000000Z",
+        }
+    ).encode()
+
+
 def test_ingestion_bindings(app: ModuleType) -> None:
     functions = functions_of(app)
-    (blob,) = bindings(functions["ingest_blob"])
-    assert blob["type"] == "blobTrigger"
-    assert blob["path"] == "%LOUPE_DATA_CONTAINER%/{name}"
-    assert blob["connection"] == "STORAGE"
-    assert blob["source"] == "EventGrid"
+    (event,) = bindings(functions["ingest_blob"])
+    # An ordinary Service Bus trigger: no blob binding, so no blob is read to learn its name.
+    assert event["type"] == "serviceBusTrigger"
+    assert (event["queueName"], event["connection"]) == (BLOB_CREATED, "SERVICEBUS")
     (timer,) = bindings(functions["refresh_sweep"])
     assert timer["type"] == "timerTrigger" and timer["schedule"] == REFRESH_SCHEDULE
     for name, queue in (("ingest_batch", INGEST_BATCH), ("ingest_derivatives", INGEST_DERIVATIVES)):
@@ -73,10 +98,10 @@ def test_init_batches_derivatives_then_blob_events_and_the_timer(app: ModuleType
     assert projects.get_project(deps, project_id=project_id).value.status is ProjectStatus.RUNNING
 
     data = image_bytes("JPEG")
-    deps.blobs.put("data", folder + "event.jpg", data)
-    event = func.blob.InputStream(data=data, name=f"data/{folder}event.jpg", length=len(data))
+    deps.blobs.put("data", folder + "event one.jpg", data)
+    event = func.ServiceBusMessage(body=blob_event("data", folder + "event one.jpg"))
     functions["ingest_blob"](event)
-    functions["ingest_blob"](event)  # Event Grid delivers at least once
+    functions["ingest_blob"](event)  # Event Grid and Service Bus deliver at least once
     assert deps.documents.container(ITEMS).count(project_id) == 2
 
     deps.blobs.put("data", folder + "quiet.png", image_bytes())  # no event for this one
@@ -87,6 +112,9 @@ def test_init_batches_derivatives_then_blob_events_and_the_timer(app: ModuleType
 
 def test_a_blob_event_outside_every_project_is_a_no_op(app: ModuleType) -> None:
     trigger = functions_of(app)["ingest_blob"].get_user_function()
-    trigger(func.blob.InputStream(data=b"x", name="data/nowhere/x.png", length=1))
-    with pytest.raises(ValueError, match="container/name"):
-        trigger(func.blob.InputStream(data=io.BytesIO(b"x").read(), name="justone", length=1))
+    trigger(func.ServiceBusMessage(body=blob_event("data", "nowhere/x.png")))
+    trigger(
+        func.ServiceBusMessage(body=blob_event("data", "x.png", "Microsoft.Storage.BlobDeleted"))
+    )
+    with pytest.raises(ValueError, match="names no blob"):
+        trigger(func.ServiceBusMessage(body=blob_event("data", "").replace(b"/blobs/", b"/")))

@@ -22,6 +22,7 @@ import pytest
 from core.domain.datasets import Dataset, DataSource
 from core.domain.exports import ExportFormat
 from core.domain.labels import LabelClass
+from core.domain.messages import BLOB_CREATED
 from core.domain.projects import ProjectSettings
 from core.domain.relabel import ExistingLabels
 from core.ports import Deps, Query
@@ -101,6 +102,15 @@ def _ingest(deps: Deps, state: dict[str, Any]) -> None:
     state["project"] = projects.create_project(deps, settings=settings, actor=OWNER).value.id
 
 
+def _blob_event(deps: Deps, state: dict[str, Any]) -> None:
+    """A file added to the dataset, announced as Event Grid announces it on Azure (a
+    BlobCreated event on the blob-created queue)."""
+    deps.blobs.put(LAKE, "in/new.png", image_bytes(size=(48, 30)))
+    subject = f"/blobServices/default/containers/{LAKE}/blobs/in/new.png"
+    event = {"id": "evt-1", "eventType": "Microsoft.Storage.BlobCreated", "subject": subject}
+    deps.queue.send(BLOB_CREATED, event, message_id="evt-1")
+
+
 def _label(deps: Deps, state: dict[str, Any]) -> None:
     project_id = state["project"]
     task = tasks.next_task(deps, project_id=project_id, actor=OWNER, size=1)
@@ -147,6 +157,7 @@ def _train(deps: Deps, state: dict[str, Any]) -> None:
 
 STEPS: list[Callable[[Deps, dict[str, Any]], None]] = [
     _ingest,
+    _blob_event,
     _label,
     _export,
     _new_classes,

@@ -15,15 +15,21 @@ from pathlib import Path
 from typing import Any
 
 from core.adapters.azure.cosmos_sql import indexing_policy
-from core.domain.messages import ASSIST_TRAIN
+from core.domain.messages import ASSIST_TRAIN, BLOB_CREATED
 from core.ports import QueueSpec
-from core.services.collections import ALL
+from core.services.collections import ALL, EVENTS
 from core.services.stages import QUEUE_SPECS
 
 CATALOG = Path(__file__).resolve().parents[2] / "infra" / "bicep" / "catalog.json"
 
 TRAINING_QUEUE = ASSIST_TRAIN
 """The queue that starts the GPU Container Apps job (KEDA scales it from zero)."""
+
+BLOB_EVENTS_QUEUE = BLOB_CREATED
+"""Where Event Grid delivers BlobCreated events, with its own identity (events.bicep)."""
+
+AUDIT_CONTAINER = EVENTS.name
+"""The audit trail: the one container with a time to live (main.bicep auditRetentionDays)."""
 
 MAX_LOCK_SECONDS = 300
 """Service Bus caps a queue's lock duration at five minutes; longer work renews the lock."""
@@ -62,6 +68,8 @@ def catalog() -> dict[str, Any]:
             for spec in queues()
         ],
         "trainingQueue": TRAINING_QUEUE,
+        "blobEventsQueue": BLOB_EVENTS_QUEUE,
+        "auditContainer": AUDIT_CONTAINER,
     }
 
 

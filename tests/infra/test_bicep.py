@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from core.adapters.azure.cosmos_sql import indexing_policy
+from core.domain.messages import BLOB_CREATED
 from core.http import headers
 from core.services.collections import ALL
 from core.services.derivatives import DERIVATIVES
@@ -87,7 +88,16 @@ def test_main_deploys_the_catalog() -> None:
         "catalog.queues"
     )
     cosmos = main.module("modules/cosmos.bicep").body["params"]
-    assert cosmos["containers"] == Expr("catalog.containers")
+    assert cosmos["containers"] == Expr("containers")
+    # Every container of the catalog, the audit trail with the retention chosen at `azd up`.
+    containers = main.variables["containers"]
+    assert containers.refers_to("catalog.containers") and containers.refers_to("auditTtl")
+    assert "container.name == catalog.auditContainer" in containers.text
+    assert catalog()["auditContainer"] == "events"
+    assert main.params["auditRetentionDays"] == 365
+    assert main.variables["auditTtl"] == Expr(
+        "auditRetentionDays == 0 ? -1 : auditRetentionDays * 86400"
+    )
 
 
 @pytest.mark.parametrize("name", sorted(QUEUE_SPECS))
@@ -181,24 +191,10 @@ def test_no_keys_or_connection_strings_in_outputs_or_settings() -> None:
     assert insights.body["properties"]["DisableLocalAuth"] is True
 
 
-def test_the_only_key_read_is_the_blob_extension_key_for_event_grid() -> None:
+def test_no_key_is_read_anywhere() -> None:
     for path in bicep.all_files():
         uses = re.findall(r"list\w*\(", path.read_text())
-        if path.name == "events.bicep":
-            assert uses == ["listKeys("]
-            assert "systemKeys.blobs_extension" in path.read_text()
-        else:
-            assert uses == [], f"{path.name} reads keys"
-
-
-def test_local_auth_is_off_on_every_data_service() -> None:
-    account = bicep.module_file("storage.bicep").resource("Microsoft.Storage/storageAccounts")
-    assert account.body["properties"]["allowSharedKeyAccess"] is False
-    assert account.body["properties"]["allowBlobPublicAccess"] is False
-    registry = bicep.module_file("containerapps.bicep").resource(
-        "Microsoft.ContainerRegistry/registries"
-    )
-    assert registry.body["properties"]["adminUserEnabled"] is False
+        assert uses == [], f"{path.name} reads keys"
 
 
 def test_app_settings_connect_by_managed_identity() -> None:
@@ -234,7 +230,10 @@ def test_training_job_has_its_identity_and_pulls_with_it() -> None:
     job = bicep.module_file("containerapps.bicep").resource("Microsoft.App/jobs")
     assert job.body["identity"]["type"] == "UserAssigned"
     configuration = job.body["properties"]["configuration"]
-    assert configuration["registries"][0]["identity"] == Expr("identityId")
+    assert configuration["registries"][0] == {
+        "server": Expr("registryLoginServer"),
+        "identity": Expr("identityId"),
+    }
     (rule,) = configuration["eventTriggerConfig"]["scale"]["rules"]
     assert rule["identity"] == Expr("identityId")  # KEDA reads the queue without a SAS key
     env = job_env()
@@ -254,6 +253,7 @@ _BUILT_IN = {
     "serviceBusDataReceiver": "4f6d3b9b-027b-4f4c-9142-0e5a2a2247e0",
     "acrPull": "7f951dda-4ed3-4680-a7ca-43fe172d538d",
     "monitoringMetricsPublisher": "3913510d-42f4-4e42-8a64-420c390055eb",
+    "serviceBusDataOwner": "090c5cfd-751d-490a-894a-3ce6f1109419",
 }
 
 
@@ -313,20 +313,61 @@ def test_role_assignments_are_scoped_to_their_resource() -> None:
 # -- triggers and settings -------------------------------------------------------------------
 
 
-def test_event_grid_subscription_targets_the_ingest_blob_function() -> None:
+def test_blob_events_reach_a_queue_with_the_topics_identity_and_no_key() -> None:
     events = bicep.module_file("events.bicep")
+    topic = events.resource("Microsoft.EventGrid/systemTopics")
+    assert topic.body["identity"] == {"type": "SystemAssigned"}
+    assert topic.body["properties"]["topicType"] == "Microsoft.Storage.StorageAccounts"
     subscription = events.resource("Microsoft.EventGrid/systemTopics/eventSubscriptions")
     properties = subscription.body["properties"]
-    url = properties["destination"]["properties"]["endpointUrl"]
-    assert properties["destination"]["endpointType"] == "WebHook"
-    assert "/runtime/webhooks/blobs?functionName=Host.Functions.${functionName}&code=" in url.text
+    assert "destination" not in properties  # no webhook, no endpoint Event Grid must validate
+    delivery = properties["deliveryWithResourceIdentity"]
+    assert delivery["identity"] == {"type": "SystemAssigned"}
+    assert delivery["destination"]["endpointType"] == "ServiceBusQueue"
+    assert delivery["destination"]["properties"]["resourceId"] == Expr("queue.id")
     assert properties["filter"]["includedEventTypes"] == ["Microsoft.Storage.BlobCreated"]
-    assert properties["filter"]["subjectBeginsWith"].refers_to("dataContainer")
-    topic = events.resource("Microsoft.EventGrid/systemTopics").body["properties"]
-    assert topic["topicType"] == "Microsoft.Storage.StorageAccounts"
+    (subjects,) = properties["filter"]["advancedFilters"]
+    assert subjects == {
+        "operatorType": "StringBeginsWith",
+        "key": "subject",
+        "values": Expr("subjectPrefixes"),
+    }
+    assert properties["eventDeliverySchema"] == "EventGridSchema"  # what BlobCreatedEvent reads
+    assert subscription.body["dependsOn"] == [Expr("topicSends")]
+    # The topic's identity may send, to that queue only.
+    (sends,) = events.resources_of("Microsoft.Authorization/roleAssignments")
+    assert sends.body["scope"] == Expr("queue")
+    assert sends.body["properties"]["principalId"] == Expr("topic.identity.principalId")
+    assert sends.body["properties"]["principalType"] == "ServicePrincipal"
+    assert events.variables["serviceBusDataSender"] == _BUILT_IN["serviceBusDataSender"]
+    queue = events.resources_of("Microsoft.ServiceBus/namespaces/queues", existing=True)[0]
+    assert queue.body["name"] == Expr("queueName")
+    # Deployed in the first pass, always: no condition, no parameter, no hook.
     module = bicep.main().module("modules/events.bicep")
-    assert module.body["params"]["functionName"] == "ingest_blob"
-    assert module.body["params"]["dataContainer"] == Expr("dataContainer")
+    assert module.condition is None
+    assert module.body["params"]["queueName"] == Expr("catalog.blobEventsQueue")
+    assert module.body["params"]["subjectPrefixes"] == Expr("eventPrefixes")
+    assert catalog()["blobEventsQueue"] == BLOB_CREATED
+    assert BLOB_CREATED in {queue["name"] for queue in catalog()["queues"]}
+
+
+def test_blob_events_cover_the_data_container_and_every_dataset_root() -> None:
+    main = bicep.main()
+    prefixes = main.variables["eventPrefixes"]
+    assert prefixes.refers_to("dataContainer") and prefixes.refers_to("datasetList")
+    assert main.variables["datasetList"].refers_to("datasetRoots")
+    subject = re.search(r"^func subjectOf\(root string\) string => (.+)$", main.source, re.M)
+    assert subject and "'/blobServices/default/containers/" in subject[1]
+    assert "/blobs/${folderOf(root)}" in subject[1]
+
+
+def test_nothing_provisions_twice() -> None:
+    main = bicep.main()
+    assert "ingestEvents" not in main.params
+    root = bicep.BICEP_DIR.parents[1]
+    text = (root / "azure.yaml").read_text()
+    assert "hooks:" not in text and "azd provision" not in text
+    assert "LOUPE_INGEST_EVENTS" not in (bicep.BICEP_DIR / "main.parameters.json").read_text()
 
 
 def test_storage_has_the_containers_the_code_writes() -> None:
@@ -403,9 +444,8 @@ def test_function_bindings_use_names_bicep_deploys(function_app: Any) -> None:
                 seen.add(binding["queueName"])
             for name in re.findall(r"%(\w+)%", binding.get("path", "")):
                 assert name in settings, f"{function.get_function_name()} reads %{name}%"
-            if binding["type"] == "blobTrigger":
-                assert binding["source"] == "EventGrid"
-                assert function.get_function_name() == "ingest_blob"
+            # A blob binding reads the blob; the events name it (see functions/ingest.py).
+            assert binding["type"] != "blobTrigger", function.get_function_name()
     # Every stage queue has a trigger, except the training queue: the GPU job consumes it, and
     # a trigger would take its messages away from the job.
     assert seen == set(QUEUE_SPECS) - {TRAINING_QUEUE}
@@ -474,3 +514,90 @@ def test_the_function_package_holds_the_app_and_nothing_local() -> None:
     ignored = {line.strip() for line in (root / ".funcignore").read_text().splitlines()}
     assert {"tests", "webui", "infra", ".data", ".azure", ".venv", "Dockerfile.trainer"} <= ignored
     assert not {"core", "functions", "function_app.py", "host.json", "requirements.txt"} & ignored
+
+
+# -- one pass, anywhere ------------------------------------------------------------------------
+
+
+def test_the_scaler_may_read_the_training_queue_and_nothing_more() -> None:
+    roles = bicep.module_file("roles.bicep")
+    (scaler,) = [
+        r
+        for r in roles.resources_of("Microsoft.Authorization/roleAssignments")
+        if r.body["properties"]["roleDefinitionId"].refers_to("role.serviceBusDataOwner")
+    ]
+    # KEDA reads the queue's message count (Manage rights) as the job: scoped to that queue.
+    assert scaler.body["scope"] == Expr("trainingQueueResource")
+    assert scaler.body["properties"]["principalId"] == Expr("jobPrincipalId")
+    (queue,) = roles.resources_of("Microsoft.ServiceBus/namespaces/queues", existing=True)
+    assert queue.symbol == "trainingQueueResource"
+    assert queue.body["name"] == Expr("trainingQueue") and queue.body["parent"] == Expr(
+        "serviceBus"
+    )
+    params = bicep.main().module("modules/roles.bicep").body["params"]
+    assert params["trainingQueue"] == Expr("catalog.trainingQueue")
+    job = bicep.module_file("containerapps.bicep").resource("Microsoft.App/jobs")
+    (rule,) = job.body["properties"]["configuration"]["eventTriggerConfig"]["scale"]["rules"]
+    assert rule["metadata"]["queueName"] == Expr("trainingQueue")
+    assert rule["identity"] == Expr("identityId")
+    # Nobody else gets Manage rights.
+    assert ("jobPrincipalId", "serviceBusDataOwner") not in _grants("serviceBusGrants")
+
+
+def test_the_deploying_principal_may_be_a_user_or_a_service_principal() -> None:
+    roles = bicep.module_file("roles.bicep")
+    assert "'User', role:" not in roles.source and "type: 'User'" not in roles.source
+    assert roles.params["userPrincipalType"] == "User"
+    user_grants = [
+        grant
+        for variable in ("storageGrants", "serviceBusGrants")
+        for grant in bicep.objects_in(roles.variable_nodes[variable])
+        if grant.get("principalId") == Expr("userPrincipalId")
+    ]
+    assert user_grants and all(g["type"] == Expr("userPrincipalType") for g in user_grants)
+    main = bicep.main()
+    assert main.params["principalType"] == "User"
+    assert main.module("modules/roles.bicep").body["params"]["userPrincipalType"] == Expr(
+        "principalType"
+    )
+    parameters = json.loads((bicep.BICEP_DIR / "main.parameters.json").read_text())["parameters"]
+    assert parameters["principalType"] == {"value": "${AZURE_PRINCIPAL_TYPE=User}"}
+
+
+def test_roles_need_nothing_from_the_gpu_environment() -> None:
+    main = bicep.main()
+    roles = main.module("modules/roles.bicep")
+    for name, value in roles.body["params"].items():
+        assert not (isinstance(value, Expr) and value.refers_to("trainer")), name
+    assert roles.body["params"]["registryName"] == Expr("registry.outputs.name")
+    trainer = main.module("modules/containerapps.bicep")
+    assert trainer.body["dependsOn"] == [Expr("roles")]  # AcrPull exists before the job pulls
+    assert trainer.body["params"]["registryLoginServer"] == Expr("registry.outputs.loginServer")
+    apps = bicep.module_file("containerapps.bicep")
+    assert not apps.resources_of("Microsoft.ContainerRegistry/registries")
+    assert not [name for name in apps.outputs if "registry" in name.lower()]
+
+
+def test_the_region_must_offer_flex_consumption_and_serverless_gpus() -> None:
+    main = bicep.main()
+    declaration = re.search(r"((?:@.*\n|\s+'\w+'\n|\]\)\n)+)param location string", main.source)
+    assert declaration, "location has no decorators"
+    decorators = declaration[1]
+    assert "@metadata({ azd: { type: 'location' } })" in decorators
+    allowed = re.findall(r"^\s+'(\w+)'$", decorators, re.M)
+    assert len(allowed) >= 5 and len(set(allowed)) == len(allowed)
+    # The preview regions of serverless GPUs, which also have Flex Consumption, are in.
+    assert {"westus3", "australiaeast", "swedencentral"} <= set(allowed)
+
+
+def test_azd_is_recent_enough_for_container_apps_jobs() -> None:
+    text = (bicep.BICEP_DIR.parents[1] / "azure.yaml").read_text()
+    required = re.search(r'^requiredVersions:\n  azd: ">= (\d+)\.(\d+)\.(\d+)"$', text, re.M)
+    assert required, "azure.yaml states no azd version"
+    assert tuple(int(part) for part in required.groups()) >= (1, 18, 0)
+
+
+def test_the_job_knows_its_gpu_profile() -> None:
+    assert job_env()["LOUPE_GPU_PROFILE"] == Expr("gpuProfileType")
+    settings = Settings.from_env({"LOUPE_GPU_PROFILE": "Consumption-GPU-NC8as-T4"})
+    assert settings.gpu_profile == "Consumption-GPU-NC8as-T4"

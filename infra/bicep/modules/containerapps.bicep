@@ -1,10 +1,14 @@
 // Training and inference on a serverless GPU: a Container Apps environment with a GPU workload
 // profile and an event-driven job. KEDA watches the training queue and starts one execution per
 // waiting message (none while it is empty: scale from zero); the execution drains the queue
-// with the stage handler and exits (Dockerfile.trainer).
+// with the stage handler and exits (Dockerfile.trainer). KEDA reads the queue's message count
+// with the job's identity, which roles.bicep makes Service Bus Data Owner of that queue alone
+// (reading a queue's runtime properties takes Manage rights; Sender and Receiver do not give
+// them). The registry and the roles come first (main.bicep): this module needs nothing back.
 param location string
 param tags object
-param registryName string
+@description('The registry (registry.bicep) the job pulls its image from with its identity')
+param registryLoginServer string
 param environmentName string
 param jobName string
 param jobServiceTags object
@@ -28,17 +32,6 @@ param replicaTimeoutSeconds int = 3600
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: appInsightsName
-}
-
-resource registry 'Microsoft.ContainerRegistry/registries@2023-07-01' = {
-  name: registryName
-  location: location
-  tags: tags
-  sku: { name: 'Basic' }
-  properties: {
-    adminUserEnabled: false
-    anonymousPullEnabled: false
-  }
 }
 
 resource environment 'Microsoft.App/managedEnvironments@2024-10-02-preview' = {
@@ -79,7 +72,7 @@ resource job 'Microsoft.App/jobs@2024-10-02-preview' = {
       triggerType: 'Event'
       replicaTimeout: replicaTimeoutSeconds
       replicaRetryLimit: 1
-      registries: [{ server: registry.properties.loginServer, identity: identityId }]
+      registries: [{ server: registryLoginServer, identity: identityId }]
       eventTriggerConfig: {
         parallelism: 1
         replicaCompletionCount: 1
@@ -121,6 +114,8 @@ resource job 'Microsoft.App/jobs@2024-10-02-preview' = {
             { name: 'LOUPE_DATA_CONTAINER', value: dataContainer }
             { name: 'LOUPE_EVENTS_TOPIC', value: eventsTopic }
             { name: 'LOUPE_TRAINING_QUEUE', value: trainingQueue }
+            // core.job checks at start that onnxruntime's CUDA provider is active on it.
+            { name: 'LOUPE_GPU_PROFILE', value: gpuProfileType }
             { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
             { name: 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING', value: 'ClientId=${identityClientId};Authorization=AAD' }
           ]
@@ -130,6 +125,4 @@ resource job 'Microsoft.App/jobs@2024-10-02-preview' = {
   }
 }
 
-output registryName string = registry.name
-output registryLoginServer string = registry.properties.loginServer
 output jobName string = job.name

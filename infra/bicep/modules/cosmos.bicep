@@ -45,7 +45,7 @@ resource sqlContainers 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
     parent: database
     name: container.name
     properties: {
-      // Time to live only where the catalog sets one (no container uses it yet).
+      // Time to live only where main.bicep sets one: the audit trail (auditRetentionDays).
       resource: union(
         {
           id: container.name

@@ -1,49 +1,73 @@
-// BlobCreated in the data container → the ingest_blob function (blob trigger with an Event
-// Grid source). Event Grid calls the blobs extension's webhook, authorised by the extension's
-// system key, which exists only once the code is deployed: main.bicep adds this module on the
-// second provision that the azd postdeploy hook runs.
+// New blobs → Loupe, with no key, no webhook and nothing that waits for the code: the storage
+// account's Event Grid system topic delivers each BlobCreated event, with its own managed
+// identity, to a Service Bus queue, which the `ingest_blob` function reads with an ordinary
+// Service Bus trigger (functions/ingest.py). Event Grid validates nothing at an endpoint, so
+// this deploys in the same pass as everything else, before any code exists, and again after
+// `azd down`. The topic's identity may only send, and only to that queue.
 param location string
 param tags object
 param topicName string
 param storageAccountName string
-param functionAppName string
-param functionName string
-param dataContainer string
+param serviceBusName string
+@description('The queue the events go to (catalog.json blobEventsQueue)')
+param queueName string
+@description('Subject prefixes of the blobs Loupe registers: the data container and the dataset roots')
+param subjectPrefixes array
 
 resource storage 'Microsoft.Storage/storageAccounts@2023-05-01' existing = {
   name: storageAccountName
 }
 
-resource app 'Microsoft.Web/sites@2024-04-01' existing = {
-  name: functionAppName
+resource serviceBus 'Microsoft.ServiceBus/namespaces@2022-10-01-preview' existing = {
+  name: serviceBusName
+}
+
+resource queue 'Microsoft.ServiceBus/namespaces/queues@2022-10-01-preview' existing = {
+  parent: serviceBus
+  name: queueName
 }
 
 resource topic 'Microsoft.EventGrid/systemTopics@2024-06-01-preview' = {
   name: topicName
   location: location
   tags: tags
+  identity: { type: 'SystemAssigned' }
   properties: {
     source: storage.id
     topicType: 'Microsoft.Storage.StorageAccounts'
   }
 }
 
-var blobsExtensionKey = listKeys('${app.id}/host/default', '2024-04-01').systemKeys.blobs_extension
+var serviceBusDataSender = '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39'
+
+resource topicSends 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(queue.id, topic.id, serviceBusDataSender)
+  scope: queue
+  properties: {
+    principalId: topic.identity.principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', serviceBusDataSender)
+  }
+}
 
 resource ingestSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions@2024-06-01-preview' = {
   parent: topic
+  // The name the webhook subscription had: a deployment made before replaces it in place.
   name: 'ingest-blob'
+  dependsOn: [topicSends]
   properties: {
-    destination: {
-      endpointType: 'WebHook'
-      properties: {
-        endpointUrl: 'https://${app.properties.defaultHostName}/runtime/webhooks/blobs?functionName=Host.Functions.${functionName}&code=${blobsExtensionKey}'
-        maxEventsPerBatch: 1
+    deliveryWithResourceIdentity: {
+      identity: { type: 'SystemAssigned' }
+      destination: {
+        endpointType: 'ServiceBusQueue'
+        properties: { resourceId: queue.id }
       }
     }
     filter: {
       includedEventTypes: ['Microsoft.Storage.BlobCreated']
-      subjectBeginsWith: '/blobServices/default/containers/${dataContainer}/'
+      advancedFilters: [
+        { operatorType: 'StringBeginsWith', key: 'subject', values: subjectPrefixes }
+      ]
     }
     eventDeliverySchema: 'EventGridSchema'
     retryPolicy: { maxDeliveryAttempts: 30, eventTimeToLiveInMinutes: 1440 }
@@ -51,3 +75,4 @@ resource ingestSubscription 'Microsoft.EventGrid/systemTopics/eventSubscriptions
 }
 
 output topicName string = topic.name
+output principalId string = topic.identity.principalId
