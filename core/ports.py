@@ -195,6 +195,13 @@ class BlobStore(Protocol):
         serves the blob on a link of its own (`core.domain.links`)."""
         ...
 
+    def write_url(self, container: str, name: str, *, expires_in_s: int = 900) -> str | None:
+        """A URL a client can PUT exactly this blob to (with `x-ms-blob-type: BlockBlob`)
+        without other credentials, valid for `expires_in_s`: a user delegation SAS allowing
+        create and write of that one blob on Azure; None when the store has no such links, and
+        the API takes the upload on a write link of its own (`core.domain.links`)."""
+        ...
+
     def close(self) -> None: ...
 
 

@@ -257,6 +257,10 @@ class MemoryBlobStore:
         _check(container, name)
         return None  # served by the API, like a folder's
 
+    def write_url(self, container: str, name: str, *, expires_in_s: int = 900) -> str | None:
+        _check(container, name)
+        return None  # written through the API, like a folder
+
     def close(self) -> None:
         pass
 

@@ -27,7 +27,7 @@ MAX_JSON_BYTES = 16 << 20
 """Every body that is not an upload or an import: JSON commands, far below this when valid
 (the largest, a page of 100 answers, is a few hundred kilobytes)."""
 
-_UPLOAD = re.compile(r"/api/projects/[^/]+/(files/.+|imports)")
+_UPLOAD = re.compile(r"/api/projects/[^/]+/(files/.+|imports)|/api/blobs/.+")
 _MAX_CALLERS = 10_000
 
 

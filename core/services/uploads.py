@@ -1,18 +1,46 @@
-"""Uploads: an owner's file streamed into the project's upload folder, then registered at
-once through the same path a blob event takes."""
+"""Uploads: an owner's file into the project's upload folder, then registered at once through
+the same path a blob event takes. Two ways in, one set of checks:
+
+- direct (`upload_link`, then `complete_upload`): the API checks the caller's role and the path,
+  then signs a short-lived link to PUT exactly that one blob: a user delegation SAS on Azure, so
+  the bytes go from the client to Blob Storage and never through the API; the embedded runtime
+  answers with a write link of its own, of the same shape (a URL to PUT to, the headers to
+  send). The file is registered by its blob event on Azure, or by the completion call, which
+  answers with its items;
+- through the API (`upload_file`): the request body itself, streamed to storage."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from core.domain.datasets import DataSource, upload_prefix
-from core.domain.errors import Conflict, InvalidInput
+from core.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
 from core.domain.items import Item
-from core.domain.projects import ProjectStatus, Role, require_role
+from core.domain.links import Grant
+from core.domain.projects import Project, ProjectStatus, Role, require_role
 from core.ports import BlobInfo, Deps
 from core.services.projects import get_project
 from core.services.refresh import register_blob
 from core.services.registration import skip_reason
+from core.services.serving import signs_in
+
+TRANSFER_S = 900
+"""How long a link to write a file lives: long enough to start a large PUT (a PUT begun before
+it expires may finish after), short enough that a leaked link is soon worth nothing."""
+BLOCK_BLOB = {"x-ms-blob-type": "BlockBlob"}
+"""The header Blob Storage's Put Blob requires; the embedded runtime takes it too."""
+
+
+@dataclass(frozen=True)
+class Transfer:
+    """Where to PUT one file: `url` with `headers`, before `expires_at`."""
+
+    url: str
+    expires_at: datetime
+    method: str = "PUT"
+    headers: dict[str, str] = field(default_factory=lambda: dict(BLOCK_BLOB))
 
 
 def upload_file(
@@ -27,6 +55,80 @@ def upload_file(
     """Store `data` as `path` of the project's dataset and register it; returns the blob and
     the items it made (several for a row file). Refuses types the project does not take
     before reading any byte."""
+    _writable_project(deps, project_id, path, actor)
+    name = upload_prefix(project_id) + path
+    info = deps.blobs.put(deps.data_container, name, data, content_type=content_type)
+    return info, _register(deps, project_id, name)
+
+
+def upload_link(
+    deps: Deps, *, project_id: str, path: str, actor: str, size: int, max_bytes: int
+) -> Transfer:
+    """A link to PUT `path` of the project's uploads, after the checks `upload_file` makes and
+    before any byte moves; a declared `size` over `max_bytes` is refused here."""
+    _writable_project(deps, project_id, path, actor)
+    if size > max_bytes:
+        raise InvalidInput.one(
+            "size",
+            f"the file is {size:,} bytes; uploads may be at most {max_bytes:,} bytes "
+            "(LOUPE_MAX_UPLOAD_BYTES): put it in a blob container a project reads instead",
+        )
+    name = upload_prefix(project_id) + path
+    expires = deps.clock.now() + timedelta(seconds=TRANSFER_S)
+    url = deps.blobs.write_url(deps.data_container, name, expires_in_s=TRANSFER_S)
+    if url is None:
+        grant = Grant(project_id, actor)
+        url = deps.links.url(
+            deps.data_container, name, grant, expires_at=int(expires.timestamp()), write=True
+        )
+    return Transfer(url=url, expires_at=expires)
+
+
+def complete_upload(
+    deps: Deps, *, project_id: str, path: str, actor: str
+) -> tuple[BlobInfo, list[Item]]:
+    """Register a file PUT on its link (again: a blob event may have done it already, and ids
+    are hashes of the path, so it is the same items); its blob and items."""
+    _writable_project(deps, project_id, path, actor)
+    name = upload_prefix(project_id) + path
+    try:
+        info = deps.blobs.info(deps.data_container, name)
+    except NotFound:
+        raise Conflict(
+            f"{path!r} has not arrived: PUT the file to the link POST .../uploads gave, then "
+            "complete it"
+        ) from None
+    return info, _register(deps, project_id, name)
+
+
+def receive_upload(
+    deps: Deps,
+    *,
+    container: str,
+    name: str,
+    grant: Grant,
+    expires_at: str,
+    sig: str,
+    data: BinaryIO,
+) -> BlobInfo:
+    """A PUT on a write link of the API's own (the embedded runtime's stand-in for a SAS): the
+    signature must be a write link's for exactly this blob and unexpired, its holder must still
+    sign in and own the project, and the blob must be a file of that project's uploads."""
+    if not deps.links.verify(container, name, grant, expires_at, sig, deps.clock.now(), write=True):
+        raise Forbidden("this link is invalid or has expired; ask the API for a fresh one")
+    if not signs_in(deps, grant.user):
+        raise Forbidden(f"this link was made for {grant.user!r}, who can no longer sign in")
+    folder = upload_prefix(grant.project_id)
+    if container != deps.data_container or not name.startswith(folder):
+        raise Forbidden("this link does not name a file of its project's uploads")
+    try:
+        _writable_project(deps, grant.project_id, name.removeprefix(folder), grant.user)
+    except NotFound:
+        raise Forbidden("this link's project is gone") from None
+    return deps.blobs.put(container, name, data)
+
+
+def _writable_project(deps: Deps, project_id: str, path: str, actor: str) -> Project:
     project = get_project(deps, project_id=project_id).value
     require_role(project, actor, Role.OWNER)
     if project.dataset.source is not DataSource.UPLOAD:
@@ -38,7 +140,9 @@ def upload_file(
         raise Conflict("the project failed to initialize; fix its dataset, then upload")
     if (reason := skip_reason(project, path)) is not None:
         raise InvalidInput.one("path", f"{path!r}: {reason}")
-    name = upload_prefix(project_id) + path
-    info = deps.blobs.put(deps.data_container, name, data, content_type=content_type)
+    return project
+
+
+def _register(deps: Deps, project_id: str, name: str) -> list[Item]:
     items = register_blob(deps, container=deps.data_container, name=name)
-    return info, [i for i in items if i.project_id == project_id]
+    return [i for i in items if i.project_id == project_id]

@@ -49,6 +49,8 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
     ("DELETE", "/api/users/{name}/roles/{role}"): (ADMIN, None),
     # A signed link: the signature names who may use it (tests/api/test_serving.py).
     ("GET", "/api/blobs/{container}/{name:path}"): (PUBLIC, None),
+    # A write link (POST .../uploads made it for the owner): the link is the credential.
+    ("PUT", "/api/blobs/{container}/{name:path}"): (PUBLIC, b"x"),
     ("GET", "/api/projects/{project_id}/items/{item_id}/media/{rendition}"): (MEMBER, None),
     ("POST", "/api/projects"): (
         CREATOR,
@@ -69,6 +71,11 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
     ("PUT", "/api/projects/{project_id}/instructions"): (OWNER, {"markdown": "Look closely"}),
     ("GET", "/api/projects/{project_id}/ingestion"): (REVIEWER, None),
     ("PUT", "/api/projects/{project_id}/files/{path:path}"): (OWNER, b"text"),
+    ("POST", "/api/projects/{project_id}/uploads"): (OWNER, {"path": "img/new.jpg", "size": 10}),
+    ("POST", "/api/projects/{project_id}/uploads/complete"): (
+        OWNER,
+        {"path": "img/000000.jpg"},
+    ),
     # labeling
     ("POST", "/api/projects/{project_id}/tasks/next"): (MEMBER, {"size": 1}),
     ("POST", "/api/projects/{project_id}/tasks/renew"): (MEMBER, {"itemIds": ["{item_id}"]}),
@@ -88,6 +95,13 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
         REVIEWER,
         {"decision": "reject"},
     ),
+    ("POST", "/api/projects/{project_id}/reviews"): (
+        REVIEWER,
+        {"decision": "approve", "items": [{"itemId": "{item_id}"}]},
+    ),
+    ("POST", "/api/projects/{project_id}/items/{item_id}/comments"): (REVIEWER, {"text": "why?"}),
+    ("GET", "/api/projects/{project_id}/items/{item_id}/history"): (REVIEWER, None),
+    ("GET", "/api/projects/{project_id}/feedback"): (MEMBER, None),
     ("GET", "/api/projects/{project_id}/dashboard"): (REVIEWER, None),
     # management
     ("GET", "/api/projects/{project_id}/members"): (OWNER, None),
@@ -216,8 +230,14 @@ def test_role_matrix(world: World, method: str, path: str, persona: str) -> None
         ).headers["ETag"]
     if path.startswith("/api/blobs"):
         expires = int(world.deps.clock.now().timestamp()) + 60
+        write = method == "PUT"
+        name = upload_prefix(world.values["project_id"]) + "img/new.jpg" if write else "x.txt"
         url = world.deps.links.url(
-            "data", "x.txt", Grant(world.values["project_id"], "olive"), expires_at=expires
+            "data",
+            name,
+            Grant(world.values["project_id"], "olive"),
+            expires_at=expires,
+            write=write,
         )
     kwargs: dict[str, Any] = {"headers": headers}
     if isinstance(body, bytes):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 from datetime import datetime
 
+import httpx
 import pytest
 
 from core.adapters.azure.blobs import AzureBlobStore
@@ -130,6 +131,27 @@ def test_url_is_the_stores_own_link_or_none(blobs: BlobStore) -> None:
     # Blob Storage signs its own (a SAS); a folder or memory has none and the API serves it.
     assert url is None or url.startswith(("http://", "https://"))
     assert (url is None) == (not isinstance(blobs, AzureBlobStore))
+
+
+def test_write_url_puts_exactly_its_blob(blobs: BlobStore) -> None:
+    """A write link of the store's own (a SAS on Azure): an HTTP PUT of the bytes with
+    `x-ms-blob-type: BlockBlob`, as the CLI and the web UI send it, creates that blob; it
+    cannot read it, nor write another."""
+    url = blobs.write_url(C, "up/a b.png", expires_in_s=60)
+    if not isinstance(blobs, AzureBlobStore):
+        assert url is None  # the API takes the upload on a write link of its own
+        return
+    assert url is not None
+    block = {"x-ms-blob-type": "BlockBlob"}
+    put = httpx.put(url, content=b"\x89PNG bytes", headers=block)
+    assert put.status_code == 201, put.text
+    assert blobs.get(C, "up/a b.png") == b"\x89PNG bytes"
+    assert httpx.get(url).status_code == 403  # no read permission
+    other = url.replace("a%20b.png", "b.png")
+    assert other != url and httpx.put(other, content=b"x", headers=block).status_code == 403
+    assert not blobs.exists(C, "up/b.png")
+    again = httpx.put(url, content=b"second", headers=block)  # the same file sent again
+    assert again.status_code == 201 and blobs.get(C, "up/a b.png") == b"second"
 
 
 @pytest.mark.parametrize("name", ["", "../x", "a/../b", "a\\b", "/abs", "a//b", "x\n", "a/"])

@@ -71,6 +71,9 @@ STATE_RULES = {
     "POST /api/projects/{project_id}/label-classes/add": "new classes clash with none there",
     "POST /api/projects/{project_id}/label-classes/rename": "`from` is one of the classes",
     "PUT /api/projects/{project_id}/files/{path}": "a file type the project's task type takes",
+    "POST /api/projects/{project_id}/uploads": "a file type the project's task type takes, a "
+    "path of '/'-separated parts that are not empty, '.' or '..', without control characters",
+    "POST /api/projects/{project_id}/uploads/complete": "the same path rules as the upload link's",
     "POST /api/projects/{project_id}/imports": "a file in `format` naming the project's classes",
     "POST /api/migrations/azureml": "an Azure ML labels export naming images the container holds",
     "POST /api/projects/{project_id}/tasks/next": "grids only for the task types that show one",
@@ -88,12 +91,23 @@ STATE_RULES = {
     "POST /api/projects/{project_id}/exports": "labels that are the project's classes, a "
     "format that holds its task type",
     "GET /api/projects/{project_id}/items": "a continuation token this query handed out",
+    "GET /api/projects/{project_id}/items/{item_id}/history": "a continuation token this "
+    "query handed out",
+    "GET /api/projects/{project_id}/feedback": "a continuation token this query handed out",
+    "POST /api/projects/{project_id}/reviews": "items or a filter, one of them, each item once; "
+    "a filter's state one the decision can take in bulk",
     "POST /api/projects/{project_id}/assist/train": "a task type ML assist supports",
 }
 """Operations whose valid requests may still be refused with 422, and the rule the schema
 cannot state (it depends on the project, or binds fields together): for these 422 is the right
 answer to schema-valid input, which `positive_data_acceptance` is told; any other refusal still
 fails it."""
+
+SIGNED_FOR_ONE_BLOB = {
+    "PUT /api/blobs/{container}/{name}": "a write link's signature covers the blob, expiry, "
+    "project, user and permission: no generated request carries one (the world holds a read "
+    "link, which must not write), so 403 is the right answer to every schema-valid input"
+}
 
 
 @dataclass
@@ -245,6 +259,8 @@ def _checks(label: str, operation: dict[str, Any]) -> dict[str, Any]:
         accepted.append("412")  # a well-formed ETag of another version is refused by design
     if label in STATE_RULES:
         accepted.append("422")
+    if label in SIGNED_FOR_ONE_BLOB:
+        accepted.append("403")
     return {"positive_data_acceptance": {"expected-statuses": accepted}}
 
 

@@ -190,6 +190,17 @@ class AzureBlobStore:
     def url(self, container: str, name: str, *, expires_in_s: int = 3600) -> str:
         """A read-only SAS URL: signed with the account key when the client has one (Azurite,
         connection strings), otherwise with a user delegation key (identity-based access)."""
+        return self._sas(container, name, BlobSasPermissions(read=True), expires_in_s)
+
+    def write_url(self, container: str, name: str, *, expires_in_s: int = 900) -> str:
+        """A SAS URL that may create or overwrite this one blob (Put Blob, or Put Block and Put
+        Block List for a large one), and nothing else: no read, list or delete."""
+        self._writable(container)  # a client cannot create the container with it
+        return self._sas(container, name, BlobSasPermissions(create=True, write=True), expires_in_s)
+
+    def _sas(
+        self, container: str, name: str, permission: BlobSasPermissions, expires_in_s: int
+    ) -> str:
         blob = self._container(container).get_blob_client(check_blob_name(name))
         now = datetime.now(UTC)
         expiry = now + min(timedelta(seconds=expires_in_s), _MAX_SAS_LIFETIME)
@@ -203,7 +214,7 @@ class AzureBlobStore:
             account_name=str(self._service.account_name),
             container_name=container,
             blob_name=name,
-            permission=BlobSasPermissions(read=True),
+            permission=permission,
             start=now - _SAS_CLOCK_SKEW,
             expiry=expiry,
             **signing,

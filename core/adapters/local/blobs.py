@@ -185,6 +185,10 @@ class FolderBlobStore:
         self._path(container, name)
         return None  # a folder has no links of its own: the API serves it (core.domain.links)
 
+    def write_url(self, container: str, name: str, *, expires_in_s: int = 900) -> str | None:
+        self._path(container, name)
+        return None  # the API takes the upload on a write link of its own
+
     def close(self) -> None:
         pass
 

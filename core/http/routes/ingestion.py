@@ -1,27 +1,31 @@
 """Uploads and ingestion progress over HTTP.
 
-An upload is the request body itself (`PUT .../files/<path>`, any content type), streamed to
-the blob store chunk by chunk: the server never holds a whole file in memory."""
+Direct: `POST .../uploads` checks the caller and the path and answers with a link to PUT that
+one file to (a SAS on Azure, the API's own write link locally), then `POST .../uploads/complete`
+registers it. Or through the API: the request body itself (`PUT .../files/<path>`, any content
+type), streamed to the blob store chunk by chunk, never held in memory whole."""
 
 from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
+from datetime import datetime
 from typing import Annotated
 
 import anyio
 import anyio.from_thread
 import anyio.to_thread
 from fastapi import APIRouter, Header, Request, status
+from pydantic import Field
 
 from core.adapters.blob_names import check_blob_name
 from core.domain.ingest import IngestProgress
-from core.domain.items import ItemState
+from core.domain.items import Item, ItemState
 from core.domain.model import DomainModel
-from core.http.context import AppDeps, CurrentUser
+from core.http.context import AppDeps, AppSettings, CurrentUser
 from core.http.openapi import conflict
 from core.services.ingestion import ingestion_progress
-from core.services.uploads import upload_file
+from core.services.uploads import complete_upload, upload_file, upload_link
 
 router = APIRouter(prefix="/projects", tags=["ingestion"])
 
@@ -38,6 +42,82 @@ class Uploaded(DomainModel):
     bytes: int
     items: list[UploadedItem]
     """Empty while the project is still initializing: it is registered when that ends."""
+
+
+_PATH = Field(
+    min_length=1,
+    max_length=1024,
+    description="Where the file goes in the project, folders made from `/` (no empty, `.` or "
+    "`..` part, no backslash or control character)",
+)
+
+
+class UploadRequest(DomainModel):
+    path: str = _PATH
+    size: int = Field(ge=0, description="The file's size in bytes (refused over the limit)")
+
+
+class UploadLink(DomainModel):
+    """Where to send the file: `method` (PUT) to `url` with `headers` and the bytes as the body,
+    before `expiresAt`; then `POST .../uploads/complete` (on Azure its blob event registers it
+    too). The same shape from every runtime: a user delegation SAS for exactly this blob on
+    Azure, the API's own write link locally."""
+
+    path: str
+    url: str
+    method: str
+    headers: dict[str, str]
+    expires_at: datetime
+
+
+class CompleteUpload(DomainModel):
+    path: str = _PATH
+
+
+_NOT_UPLOADS = "the project reads a blob container, or it failed to initialize"
+
+
+@router.post(
+    "/{project_id}/uploads",
+    status_code=status.HTTP_201_CREATED,
+    responses=conflict(_NOT_UPLOADS),
+)
+def start_upload(
+    project_id: str, request: UploadRequest, deps: AppDeps, settings: AppSettings, user: CurrentUser
+) -> UploadLink:
+    """A link to upload one file straight to storage (owners): the role, the path and the
+    size are checked first; the link writes exactly that file and lives 15 minutes."""
+    check_blob_name(request.path)
+    link = upload_link(
+        deps,
+        project_id=project_id,
+        path=request.path,
+        actor=user.id,
+        size=request.size,
+        max_bytes=settings.max_upload_bytes,
+    )
+    return UploadLink(
+        path=request.path,
+        url=link.url,
+        method=link.method,
+        headers=link.headers,
+        expires_at=link.expires_at,
+    )
+
+
+@router.post(
+    "/{project_id}/uploads/complete",
+    responses=conflict(_NOT_UPLOADS + "; or the file has not arrived at its link"),
+    response_model_exclude_none=True,
+)
+def finish_upload(
+    project_id: str, request: CompleteUpload, deps: AppDeps, user: CurrentUser
+) -> Uploaded:
+    """Register a file sent to its upload link (owners); its items, as `PUT .../files` answers.
+    Safe to repeat: the same file gives the same items."""
+    check_blob_name(request.path)
+    info, items = complete_upload(deps, project_id=project_id, path=request.path, actor=user.id)
+    return _uploaded(request.path, info.size, items)
 
 
 @router.get("/{project_id}/ingestion", response_model_exclude_none=True)
@@ -57,7 +137,7 @@ def get_progress(project_id: str, deps: AppDeps, user: CurrentUser) -> IngestPro
             "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
         }
     },
-    responses=conflict("the project reads a blob container, or it failed to initialize"),
+    responses=conflict(_NOT_UPLOADS),
 )
 async def upload(
     project_id: str,
@@ -80,13 +160,17 @@ async def upload(
             actor=user.id,
             content_type=content_type if content_type != "application/octet-stream" else None,
         )
-        return Uploaded(
-            path=path,
-            bytes=info.size,
-            items=[UploadedItem(id=i.id, path=i.path, state=i.state, error=i.error) for i in items],
-        )
+        return _uploaded(path, info.size, items)
 
     return await anyio.to_thread.run_sync(store)
+
+
+def _uploaded(path: str, size: int, items: list[Item]) -> Uploaded:
+    return Uploaded(
+        path=path,
+        bytes=size,
+        items=[UploadedItem(id=i.id, path=i.path, state=i.state, error=i.error) for i in items],
+    )
 
 
 class _BodyReader(io.RawIOBase):
