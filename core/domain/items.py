@@ -99,6 +99,20 @@ class ReviewMark(DomainModel):
     note: str | None = Field(default=None, max_length=2000)
 
 
+class Comment(DomainModel):
+    """A reviewer's word on an item, for the labelers it names (`to`) and whoever labels the
+    item next (a rejection's reason travels with the item back to the queue)."""
+
+    id: str
+    user: str
+    at: Stamp
+    text: str = Field(min_length=1, max_length=2000)
+    to: list[str] = Field(default_factory=list, description="The labelers it is addressed to")
+
+
+MAX_COMMENTS = 50
+
+
 class RemovedLabels(DomainModel):
     """Labels taken off an item (a review rejection, a start-over), kept as its history."""
 
@@ -111,7 +125,7 @@ class RemovedLabels(DomainModel):
 
 
 # Fields derived from the others on every write (for indexed queries); never read back.
-DERIVED_FIELDS = frozenset({"lane", "labels", "labelers"})
+DERIVED_FIELDS = frozenset({"lane", "labels", "labelers", "disputed", "notify"})
 
 
 class Item(DomainModel):
@@ -145,6 +159,7 @@ class Item(DomainModel):
     prefill: dict[str, Any] | None = Field(default=None, description="Kept label to confirm")
     skips: list[Skip] = Field(default_factory=list)
     review: ReviewMark | None = None
+    comments: list[Comment] = Field(default_factory=list, max_length=MAX_COMMENTS)
     removed: list[RemovedLabels] = Field(default_factory=list)
     created_at: Stamp
     updated_at: Stamp
@@ -179,6 +194,20 @@ class Item(DomainModel):
     @property
     def labelers(self) -> list[str]:
         return [annotation.user for annotation in self.annotations]
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def disputed(self) -> bool:
+        """The labelers did not all give the same answer (consensus failed, or one was outvoted)."""
+        return self.state is ItemState.NEEDS_REVIEW or any(
+            a.agreed is False for a in self.annotations
+        )
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def notify(self) -> list[str]:
+        """Who the comments are addressed to (a labeler's feedback is a query on this)."""
+        return sorted({user for comment in self.comments for user in comment.to})
 
 
 def item_id(project_id: str, path: str) -> str:

@@ -9,10 +9,10 @@ to the next candidate."""
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 
-from core.domain.errors import Conflict, PreconditionFailed
+from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
 from core.domain.items import Item, ItemState
 from core.domain.lanes import (
     ASSIGNED,
@@ -30,16 +30,27 @@ from core.services.collections import ITEMS, PROJECTS, load, scan
 from core.services.worklog import labeling_project, member_project, read_item
 
 WINDOW = 16  # candidates read per query: enough to step past racing labelers
+MAX_HOLDING = 32  # leases a client may keep in hand beyond the task it asks for
 MAX_PAGES = 8  # pages of candidates read per lane before moving on
 _RANK = (Order("rank"),)
 
 
-def next_task(deps: Deps, *, project_id: str, actor: str, size: int = 1) -> Task:
+def next_task(
+    deps: Deps, *, project_id: str, actor: str, size: int = 1, holding: Sequence[str] = ()
+) -> Task:
+    """The caller's next `size` items. Items in `holding` (leased to the caller and still in
+    hand: shown, prefetched or being submitted) are not handed out again, so a client may keep
+    a few tasks ahead; any other lease the caller holds comes back first (a reload)."""
     project = labeling_project(deps, project_id, actor)
     check_page_size(project.task_type, size)
+    if len(set(holding)) > MAX_HOLDING:
+        raise InvalidInput.one("holding", f"at most {MAX_HOLDING} items in hand")
     now = deps.clock.now()
     until = now + deps.task_lease
-    held = _query(deps, project.id, (Where("lane", "=", LEASED + actor),), _RANK, size)
+    mine = (Where("lane", "=", LEASED + actor),)
+    kept = set(holding)
+    held = [d for d in _query(deps, project.id, mine, _RANK, size + len(kept)) if d.id not in kept]
+    held = held[:size]
     if held:
         return Task(_renew(deps, held, actor, until, now), until)
     taken: list[Item] = []

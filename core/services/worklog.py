@@ -16,7 +16,10 @@ from core.services.projects import get_project
 from core.services.versioned import Versioned
 
 RETRIES = 5
-_AUDITED = ("state", "annotations", "skips", "final", "review", "assignee", "prefill", "removed")
+_AUDITED = (
+    "state", "annotations", "skips", "final", "review", "assignee", "prefill", "removed",
+    "comments",
+)  # fmt: skip
 
 
 def member_project(deps: Deps, project_id: str, actor: str, *roles: Role) -> Project:

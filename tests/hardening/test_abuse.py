@@ -23,7 +23,7 @@ from core.domain.principals import HEADER
 from core.domain.projects import Role
 from core.http.app import create_app
 from core.ports import Deps, Query
-from core.services.collections import ALL, scan
+from core.services.collections import ALL, ITEMS, scan
 from core.services.users import create_user, issue_token, revoke_tokens
 from core.settings import Settings
 from tests.e2e.test_ui_manage import HOSTILE, INSTRUCTIONS, LABEL
@@ -390,3 +390,49 @@ def test_a_body_that_is_not_json_gets_415_saying_so(world: World, kind: str) -> 
     )
     refused(response, 415)
     assert "Content-Type: application/json" in response.json()["detail"]
+
+
+# Review workspace
+
+
+def test_review_workspace_inputs_are_bounded_and_change_nothing(
+    world: World, reliability: Any
+) -> None:
+    """Bulk review, comments, filters and tasks kept in hand: oversize or contradictory input
+    is refused whole, the item untouched; hostile comment text is kept as the text it is."""
+    base = f"/api/projects/{world.project}"
+    item = world.deps.documents.container(ITEMS).read(world.project, world.item)
+    picked = [{"itemId": f"i{n}"} for n in range(201)]
+    attempts: list[tuple[str, str, Any]] = [
+        ("POST", f"{base}/reviews", {"decision": "approve", "items": picked}),
+        ("POST", f"{base}/reviews", {"decision": "reject", "items": [{"itemId": "a"}] * 2}),
+        ("POST", f"{base}/reviews", {"decision": "approve", "items": [], "filter": {}}),
+        ("POST", f"{base}/reviews", {"decision": "reject", "filter": {"state": "unlabeled"}}),
+        ("POST", f"{base}/reviews", {"decision": "reject", "filter": {}, "asOf": 0}),
+        ("POST", f"{base}/reviews", {"decision": "reject", "note": "n" * 2001, "filter": {}}),
+        ("POST", f"{base}/items/{world.item}/comments", {"text": "c" * 2001}),
+        ("POST", f"{base}/items/{world.item}/comments", {"text": " \n\t "}),
+        ("GET", f"{base}/items?since=0", None),
+        ("GET", f"{base}/items?minConfidence=2", None),
+        ("POST", f"{base}/tasks/next", {"size": 1, "holding": [f"h{n}" for n in range(33)]}),
+    ]
+    for method, url, body in attempts:
+        response = world.http.request(method, url, json=body, headers=world.auth())
+        refused(response, 422)
+    after = world.deps.documents.container(ITEMS).read(world.project, world.item)
+    assert after == item  # nothing changed, not even the item's version
+    said = world.http.post(
+        f"{base}/items/{world.item}/comments", json={"text": HOSTILE}, headers=world.auth()
+    )
+    assert said.status_code == 201 and said.json()["text"] == HOSTILE
+    assert said.headers["content-type"] == "application/json"
+    reliability.record(
+        Row(
+            suite="Abuse: review workspace",
+            test="bulk review, comments, filters and tasks in hand over their limits",
+            inputs=f"{len(attempts)} requests (201 items, repeats, both or neither of items and "
+            "filter, a state bulk cannot take, a Unix time, 2,001-character notes and comments, "
+            "blank comments, confidence 2, 33 items in hand), then a hostile comment",
+            result={"refused with 422": len(attempts), "5xx": 0, "changes made": 0},
+        )
+    )

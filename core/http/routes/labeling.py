@@ -34,6 +34,14 @@ class DicomView(DomainModel):
     modality: str | None = None
 
 
+class TaskComment(DomainModel):
+    """A reviewer's comment on the item (a rejection's reason comes back with it)."""
+
+    user: str
+    at: datetime
+    text: str
+
+
 class TaskItem(DomainModel):
     id: str
     path: str
@@ -47,6 +55,7 @@ class TaskItem(DomainModel):
     mine: dict[str, Any] | None = Field(default=None, description="Your answer, if you gave one")
     state: str
     dicom: DicomView | None = Field(default=None, description="Greyscale DICOM: window/level")
+    comments: list[TaskComment] = Field(default_factory=list)
 
 
 class TaskView(DomainModel):
@@ -59,6 +68,12 @@ class NextTask(DomainModel):
         default=1,
         description="Items per task: more than one only where the task type shows a grid",
         json_schema_extra={"enum": list(PAGE_SIZES)},
+    )
+    holding: list[str] = Field(
+        default_factory=list,
+        max_length=tasks.MAX_HOLDING,
+        description="Items leased to you and still in hand (shown, fetched ahead, being "
+        "submitted): not handed out again, so you can keep tasks ahead",
     )
 
 
@@ -110,6 +125,7 @@ def task_item(item: Item, user: str) -> TaskItem:
         mine=mine,
         state=item.state.value,
         dicom=dicom_view(item),
+        comments=[TaskComment(user=c.user, at=c.at, text=c.text) for c in item.comments],
     )
 
 
@@ -144,7 +160,9 @@ _NOT_YOURS = "an item is not leased to you (any more), or it kept changing: ask 
 @router.post("/tasks/next", response_model_exclude_none=True, responses=conflict(_NOT_LABELING))
 def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser) -> TaskView:
     """Lease the next item (or a page); `items` is empty when nothing is left for you."""
-    found = tasks.next_task(deps, project_id=project_id, actor=user.id, size=body.size)
+    found = tasks.next_task(
+        deps, project_id=project_id, actor=user.id, size=body.size, holding=body.holding
+    )
     return _task(found, user.id)
 
 

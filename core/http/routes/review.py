@@ -2,20 +2,35 @@
 
 from __future__ import annotations
 
+import re
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query, Response
-from pydantic import Field
+from fastapi import APIRouter, Depends, Query, Response
+from pydantic import BeforeValidator, Field, StrictBool
 
-from core.domain.items import Item, ItemState
-from core.domain.model import DomainModel
+from core.domain.events import AuditEvent
+from core.domain.items import Comment, Item, ItemState
+from core.domain.model import DomainModel, JsonFloat
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
 from core.http.openapi import conflict
-from core.services import dashboard, review
+from core.services import comments, dashboard, review, review_bulk
 from core.services.links import thumbnail_url
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["review"])
+
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\d[Tt ]\d\d:\d\d:\d\d(\.\d+)?([Zz]|[+-]\d\d:\d\d)")
+
+
+def _moment_text(value: Any) -> Any:
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        raise ValueError("must be a date-time with its offset, as 2026-11-01T09:00:00Z")
+    return value
+
+
+Moment = Annotated[datetime, BeforeValidator(_moment_text)]
+"""A time as RFC 3339 writes it (pydantic's lax mode also takes numbers as Unix times)."""
 
 
 class ItemView(Item):
@@ -58,25 +73,72 @@ class DashboardView(DomainModel):
     recounted_at: Any = None
 
 
+class FilterIn(DomainModel):
+    """Which items: every condition given must hold (the same as GET .../items takes)."""
+
+    state: ItemState | None = None
+    label: str | None = None
+    labeler: str | None = None
+    path: str | None = Field(default=None, description="A prefix of the item's path")
+    since: Moment | None = Field(default=None, description="Last changed at or after")
+    until: Moment | None = Field(default=None, description="Last changed at or before")
+    disputed: StrictBool | None = Field(
+        default=None, description="The labelers did not all give the same answer"
+    )
+    min_confidence: JsonFloat | None = Field(default=None, ge=0, le=1)
+    max_confidence: JsonFloat | None = Field(
+        default=None, ge=0, le=1, description="ML assist's confidence in the pre-label"
+    )
+    reviewed: review.Reviewed | None = None
+
+    def filter(self) -> review.ItemFilter:
+        return review.ItemFilter(**dict(self))
+
+
+def query_filter(
+    state: ItemState | None = None,
+    label: str | None = None,
+    labeler: str | None = None,
+    path: Annotated[str | None, Query(description="A prefix of the item's path")] = None,
+    since: Annotated[Moment | None, Query(description="Last changed at or after")] = None,
+    until: Annotated[Moment | None, Query(description="Last changed at or before")] = None,
+    disputed: Annotated[
+        bool | None, Query(description="The labelers did not all give the same answer")
+    ] = None,
+    min_confidence: Annotated[float | None, Query(alias="minConfidence", ge=0, le=1)] = None,
+    max_confidence: Annotated[float | None, Query(alias="maxConfidence", ge=0, le=1)] = None,
+    reviewed: review.Reviewed | None = None,
+) -> review.ItemFilter:
+    return review.ItemFilter(
+        state=state,
+        label=label,
+        labeler=labeler,
+        path=path,
+        since=since,
+        until=until,
+        disputed=disputed,
+        min_confidence=min_confidence,
+        max_confidence=max_confidence,
+        reviewed=reviewed,
+    )
+
+
 @router.get("/items", response_model_exclude_none=True)
 def list_items(
     project_id: str,
     deps: AppDeps,
     user: CurrentUser,
-    state: ItemState | None = None,
-    label: str | None = None,
-    labeler: str | None = None,
+    where: Annotated[review.ItemFilter, Depends(query_filter)],
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=review.MAX_PAGE)] = 50,
     continuation: str | None = None,
 ) -> ItemList:
-    """Items, newest change first, filtered by state, label and labeler."""
+    """Items, newest change first, filtered by state, label, labeler, path, when they last
+    changed, disagreement, pre-label confidence and review."""
     page = review.list_items(
         deps,
         project_id=project_id,
         actor=user.id,
-        state=state,
-        label=label,
-        labeler=labeler,
+        where=where,
         page_size=page_size,
         continuation=continuation,
     )
@@ -116,6 +178,133 @@ def review_item(
         decision=body.decision,
         value=body.value,
         note=body.note,
+    )
+
+
+class PickedIn(DomainModel):
+    item_id: str
+    etag: str | None = Field(
+        default=None, description="The version you saw (an item changed since is left alone)"
+    )
+
+
+class BulkReviewIn(DomainModel):
+    decision: Literal["approve", "reject"]
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="A rejection's reason: a comment the labelers see, with the item",
+    )
+    items: list[PickedIn] | None = Field(
+        default=None, min_length=1, max_length=review_bulk.MAX_ITEMS
+    )
+    filter: FilterIn | None = Field(default=None, description="Instead of items: every match")
+    as_of: Moment | None = Field(
+        default=None,
+        description="With a filter: only items last changed at or before (when you looked)",
+    )
+
+
+class Skipped(DomainModel):
+    item_id: str
+    reason: str
+
+
+class BulkReviewOut(DomainModel):
+    reviewed: list[str] = Field(description="The items approved or rejected now")
+    skipped: list[Skipped] = Field(description="Items left as they were, and why")
+    more: bool = Field(description="More items match the filter: send the request again")
+
+
+@router.post("/reviews")
+def review_many(
+    project_id: str, body: BulkReviewIn, deps: AppDeps, user: CurrentUser
+) -> BulkReviewOut:
+    """Approve or reject many items: those picked, or every item the filter matches (up to
+    200 a request). Each item on its own: the answer lists the items reviewed and those left
+    as they were with the reason; a request refused whole changes nothing."""
+    picked = None
+    if body.items is not None:
+        picked = [review_bulk.Picked(p.item_id, p.etag and etags.bare(p.etag)) for p in body.items]
+    report = review_bulk.review_many(
+        deps,
+        project_id=project_id,
+        actor=user.id,
+        decision=body.decision,
+        note=body.note,
+        items=picked,
+        where=body.filter.filter() if body.filter else None,
+        as_of=body.as_of,
+    )
+    return BulkReviewOut(
+        reviewed=report.reviewed,
+        skipped=[Skipped(item_id=i, reason=r) for i, r in report.skipped],
+        more=report.more,
+    )
+
+
+class CommentIn(DomainModel):
+    text: str = Field(min_length=1, max_length=comments.MAX_TEXT, pattern=r"\S")
+
+
+@router.post(
+    "/items/{item_id}/comments",
+    status_code=201,
+    response_model_exclude_none=True,
+    responses=conflict("the item kept changing: send again"),
+)
+def comment_on_item(
+    project_id: str, item_id: str, body: CommentIn, deps: AppDeps, user: CurrentUser
+) -> Comment:
+    """A comment to the labelers whose answers the item holds (they see it in Feedback)."""
+    item = comments.comment_on_item(
+        deps, project_id=project_id, actor=user.id, item_id=item_id, text=body.text
+    )
+    return item.comments[-1]
+
+
+class HistoryOut(DomainModel):
+    events: list[AuditEvent]
+    continuation: str | None = Field(default=None, description="Pass back for the next page")
+
+
+@router.get("/items/{item_id}/history", response_model_exclude_none=True)
+def item_history(
+    project_id: str,
+    item_id: str,
+    deps: AppDeps,
+    user: CurrentUser,
+    continuation: str | None = None,
+) -> HistoryOut:
+    """Who labeled, changed, skipped, commented, approved or rejected the item, when, with the
+    values before and after: oldest first."""
+    page = review.item_history(
+        deps, project_id=project_id, actor=user.id, item_id=item_id, continuation=continuation
+    )
+    return HistoryOut(events=page.events, continuation=page.continuation)
+
+
+class FeedbackEntry(DomainModel):
+    item_id: str
+    path: str
+    state: ItemState
+    comments: list[Comment]
+
+
+class FeedbackOut(DomainModel):
+    entries: list[FeedbackEntry]
+    continuation: str | None = None
+
+
+@router.get("/feedback", response_model_exclude_none=True)
+def my_feedback(
+    project_id: str, deps: AppDeps, user: CurrentUser, continuation: str | None = None
+) -> FeedbackOut:
+    """Comments reviewers addressed to you (rejections' reasons included), newest first."""
+    page = comments.feedback(deps, project_id=project_id, actor=user.id, continuation=continuation)
+    return FeedbackOut(
+        entries=[FeedbackEntry(**vars(e)) for e in page.entries],
+        continuation=page.continuation,
     )
 
 
