@@ -8,7 +8,7 @@ from collections.abc import Callable
 from fastapi import Depends, FastAPI
 from fastapi.staticfiles import StaticFiles
 
-from core.http import headers, limits, openapi, problems
+from core.http import headers, limits, openapi, problems, programs
 from core.http.context import current_user
 from core.http.routes import (
     assist,
@@ -45,7 +45,8 @@ def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
     problems.install(app)
     openapi.install(app)  # every route's errors, read from the routes
     limits.install(app, settings)
-    headers.install(app)  # outermost: every answer carries them, refusals included
+    headers.install(app)  # every answer carries them, refusals included
+    programs.install(app)  # outermost: /api/programs/... is the API with a token, for programs
     signed_in = [Depends(current_user)]
     app.include_router(system.router, prefix=API)  # /health is public, /me needs a token
     app.include_router(projects.router, prefix=API, dependencies=signed_in)

@@ -15,14 +15,14 @@ from urllib.parse import quote
 import httpx
 from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
 
-from core.local.upload import UploadError, _raise_for
+from core.local.upload import API, UploadError, _raise_for, token_headers
 
 CHUNK = 1 << 20
 POLL_S = 1.0
 
 
 def _client(server: str, token: str) -> httpx.Client:
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = token_headers(token)
     timeout = httpx.Timeout(60.0, read=3600.0)
     return httpx.Client(base_url=server.rstrip("/"), headers=headers, timeout=timeout)
 
@@ -41,7 +41,7 @@ def export(
     """Download the export into `out` (a folder, or a file name; default: the server's name in
     the working directory); returns the file written."""
     with client or _client(server, token) as http:
-        base = f"/api/projects/{quote(project_id, safe='')}"
+        base = f"{API}/projects/{quote(project_id, safe='')}"
         if job:
             url = _run_job(http, base, params, progress)
             return _download(http, url, {}, out, progress, absolute=True)
@@ -82,8 +82,9 @@ def _download(
     absolute: bool,
 ) -> Path:
     request = http.build_request("GET", url, params=params or None)
-    if absolute:  # a signed link: the bearer token must not go to the blob store
-        del request.headers["Authorization"]
+    if absolute:  # a signed link: the token must not go to the blob store
+        for name in token_headers(""):
+            del request.headers[name]
     with contextlib.closing(http.send(request, stream=True)) as response:
         if not response.is_success:
             response.read()
@@ -134,7 +135,7 @@ def import_file(
         bar = tqdm(total=size, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
         with bar:
             response = http.post(
-                f"/api/projects/{quote(project_id, safe='')}/imports",
+                f"{API}/projects/{quote(project_id, safe='')}/imports",
                 params={"format": format, "mode": mode, "normalized": normalized},
                 content=_chunks(file.read, bar),
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
@@ -168,7 +169,7 @@ def migrate_file(
         bar = tqdm(total=size, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
         with bar:
             response = http.post(
-                "/api/migrations/azureml",
+                f"{API}/migrations/azureml",
                 params=params,
                 content=_chunks(file.read, bar),
                 headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},

@@ -1,12 +1,18 @@
-"""`loupe upload`: files and folders into a project, in parallel, through the HTTP API (so it
-works against a laptop or an Azure deployment alike), with a progress bar."""
+"""`loupe upload`: files and folders into a project, in parallel, with a progress bar. Each
+file goes straight to storage: the API checks the role and the path and answers with a link
+to PUT that one file to (a SAS on Azure, its own signed link on one machine: the same shape),
+then registers it on completion. So it works against a laptop or an Azure deployment alike,
+and no file passes through the Function App or the Static Web App.
+
+Programs reach the API on `/api/programs/...` with their token in `X-Loupe-Token`: the way the
+Static Web App in front of an Azure deployment lets programs through (`core.http.programs`)."""
 
 from __future__ import annotations
 
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +25,8 @@ from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs shipped
 from core.domain.media_types import accepts
 from core.domain.task_types import TaskType
 
+API = "/api/programs"
+"""Where programs call the API (the Static Web App lets it through to the token check)."""
 CHUNK = 1 << 20
 RATE_RETRIES = 10
 
@@ -56,6 +64,12 @@ def plan(sources: Sequence[Path], prefix: str = "") -> Iterator[Upload]:
             raise FileNotFoundError(f"{source}: no such file or folder")
 
 
+def token_headers(token: str) -> dict[str, str]:
+    """How a program signs in: its token in `X-Loupe-Token` (on Azure the Static Web App
+    overwrites `Authorization`)."""
+    return {"X-Loupe-Token": token}
+
+
 def upload(
     *,
     server: str,
@@ -66,11 +80,16 @@ def upload(
     workers: int = 8,
     progress: bool = True,
 ) -> Report:
-    headers = {"Authorization": f"Bearer {token}"}
-    base = server.rstrip("/") + f"/api/projects/{quote(project_id, safe='')}"
+    base = f"{API}/projects/{quote(project_id, safe='')}"
     report = Report()
-    with httpx.Client(headers=headers, timeout=httpx.Timeout(60.0, read=600.0)) as client:
-        project = client.get(base)
+    timeout = httpx.Timeout(60.0, read=600.0)
+    with (
+        httpx.Client(
+            base_url=server.rstrip("/"), headers=token_headers(token), timeout=timeout
+        ) as client,
+        httpx.Client(timeout=timeout) as storage,
+    ):
+        project = _retrying(lambda: client.get(base))
         _raise_for(project)
         media = TaskType(project.json()["taskType"]).media
         todo: list[Upload] = []
@@ -82,32 +101,52 @@ def upload(
         total = sum(u.size for u in todo)
         bar = tqdm(total=total, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
         with bar, ThreadPoolExecutor(max(1, workers)) as pool:
-            futures = {pool.submit(_put, client, base, u, bar): u for u in todo}
+            futures = {pool.submit(_send, client, storage, base, u, bar): u for u in todo}
             for future in as_completed(futures):
                 _record(report, futures[future], future)
     return report
 
 
-def _put(client: httpx.Client, base: str, item: Upload, bar: Any) -> dict[str, Any]:
-    for attempt in range(RATE_RETRIES + 1):
-        sent = [0]
-        with item.path.open("rb") as file:
-            response = client.put(
-                f"{base}/files/{quote(item.name)}",
-                content=_chunks(file, bar, sent),
-                headers={
-                    "Content-Type": "application/octet-stream",
-                    "Content-Length": str(item.size),
-                },
-            )
-        if response.status_code != 429 or attempt == RATE_RETRIES:
-            break
-        # Over the server's rate limit (LOUPE_RATE_LIMIT): wait as told, then send again.
+def _send(
+    client: httpx.Client, storage: httpx.Client, base: str, item: Upload, bar: Any
+) -> dict[str, Any]:
+    """Ask for the file's link, PUT it there (no token goes with it), complete it."""
+    asked = {"path": item.name, "size": item.size}
+    link = _retrying(lambda: client.post(f"{base}/uploads", json=asked))
+    _raise_for(link)
+    target = link.json()
+    sent = [0]
+
+    def put() -> httpx.Response:
         bar.update(-sent[0])
-        time.sleep(_retry_after(response))
-    _raise_for(response)
-    body: dict[str, Any] = response.json()
+        sent[0] = 0
+        with item.path.open("rb") as file:
+            return storage.request(
+                target["method"],
+                # Absolute (a SAS, or the server's public URL), or relative to the server.
+                client.base_url.join(target["url"]),
+                content=_chunks(file, bar, sent),
+                headers=target["headers"]
+                | {"Content-Type": "application/octet-stream", "Content-Length": str(item.size)},
+            )
+
+    stored = _retrying(put)
+    _raise_for(stored)
+    done = _retrying(lambda: client.post(f"{base}/uploads/complete", json={"path": item.name}))
+    _raise_for(done)
+    body: dict[str, Any] = done.json()
     return body
+
+
+def _retrying(send: Callable[[], httpx.Response]) -> httpx.Response:
+    """Send; over the server's rate limit (429, LOUPE_RATE_LIMIT) or while storage is busy
+    (503), wait as told and send again."""
+    for attempt in range(RATE_RETRIES + 1):
+        response = send()
+        if response.status_code not in (429, 503) or attempt == RATE_RETRIES:
+            return response
+        time.sleep(_retry_after(response))
+    raise AssertionError("unreachable")
 
 
 def _retry_after(response: httpx.Response) -> float:

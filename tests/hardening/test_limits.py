@@ -209,7 +209,7 @@ def test_loupe_upload_waits_out_the_rate_limit(
         Row(
             suite="Abuse: limits",
             test="`loupe upload` under a tight rate limit (uvicorn)",
-            load="7 requests from 8 threads at 2/s, burst 2",
+            load="19 requests (a link, a PUT, a completion a file), 8 threads, 2/s, burst 2",
             result={"files uploaded": 6, "errors": 0, "items": len(items)},
         )
     )
