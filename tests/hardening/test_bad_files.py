@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.domain.datasets import Dataset, DataSource
+from core.domain.datasets import Dataset, DatasetRoot, DataSource
 from core.domain.items import Item, ItemState
 from core.domain.media_types import IMAGE_EXTENSIONS
 from core.domain.projects import ProjectSettings, ProjectStatus
@@ -29,6 +29,7 @@ from core.services import projects, stages
 from core.services.collections import ITEMS, load, scan
 from core.services.ingestion import ingestion_progress
 from tests.support.deps import local_deps
+from tests.support.labeling import creator
 from tests.support.media import FORMAT_OF, bundled_dicom, image_bytes, made_dicom
 from tests.support.reliability import Recorder, Row
 
@@ -182,6 +183,9 @@ def items_of(deps: Deps, project_id: str) -> dict[str, Item]:
 @pytest.fixture
 def deps(tmp_path: Path) -> Deps:
     made = local_deps(tmp_path / "store")
+    # Each corpus in a container named after its task type, allowed as a deployment would.
+    made.dataset_roots = (DatasetRoot("image-multiclass"), DatasetRoot("text-multiclass"))
+    creator(made, "ann")
     yield made  # type: ignore[misc]
     made.close()
 

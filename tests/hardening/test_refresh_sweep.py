@@ -17,6 +17,7 @@ from core.services import projects, stages
 from core.services.collections import ITEMS, scan
 from core.services.refresh import reconcile
 from tests.support.deps import memory_deps
+from tests.support.labeling import creator
 from tests.support.reliability import Recorder, Row
 
 
@@ -45,6 +46,7 @@ def test_the_sweep_reads_an_unchanged_blob_once(reliability: Recorder) -> None:
             "dataset": Dataset(source=DataSource.BLOB, container="lake", path="in/**"),
         }
     )
+    creator(deps, "ann")
     project = projects.create_project(deps, settings=settings, actor="ann").value
     worker = QueueWorker(deps, list(stages.QUEUE_SPECS.values()), stages.handle)
     while worker.run_once():
