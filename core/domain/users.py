@@ -29,6 +29,11 @@ class User(DomainModel):
     roles: list[UserRole] = Field(
         default_factory=list, description="Deployment roles: admin, creator"
     )
+    principal: str | None = Field(
+        default=None,
+        description="The stable id of who signs in as this user through the Static Web App "
+        "(`provider:userId`), once they have",
+    )
 
     @property
     def is_admin(self) -> bool:
@@ -46,6 +51,16 @@ class User(DomainModel):
                 "user names are 1–64 letters, digits and . _ @ -, starting with a letter or digit"
             )
         return name
+
+
+class PrincipalLink(DomainModel):
+    """A Static Web App principal's user: sign-in looks the stable id up here, so a changed
+    e-mail or display name still finds the same user, and a name handed to someone else
+    never gives them another's user."""
+
+    id: str = Field(description="`provider:userId`, as the Static Web App sends them")
+    user: str
+    created_at: Stamp
 
 
 class Token(DomainModel):

@@ -42,12 +42,15 @@ INGEST = ContainerSpec("ingest", partition_key="projectId", indexes=(("run",),))
 """Initialization progress (a plan and one result per batch) and the refresh watermark."""
 USERS = ContainerSpec("users", partition_key="id")
 TOKENS = ContainerSpec("tokens", partition_key="id", indexes=(("user",),))
+PRINCIPALS = ContainerSpec("principals", partition_key="id")
+"""Who signed in through the Static Web App, by stable principal id → their user
+(`core.domain.users.PrincipalLink`)."""
 STATS = ContainerSpec("stats", partition_key="projectId")
 """Per-actor labeling counters of a project (`core.domain.progress`), read by the dashboard."""
 
 ALL = (
     PROJECTS, PROJECT_NAMES, ITEMS, RUNS, ASSIST, EVENTS, EXPORTS, USERS, TOKENS, INGEST, STATS,
-    FAILURES, IMPORTS,
+    FAILURES, IMPORTS, PRINCIPALS,
 )  # fmt: skip
 
 M = TypeVar("M", bound=DomainModel)

@@ -64,6 +64,13 @@ param datasetRoots string = ''
 @minValue(0)
 param auditRetentionDays int = 365
 
+@description('Application (client) id of the Entra app registration people sign in with (single tenant, redirect URI https://<static web app>/.auth/login/aad/callback).')
+param authClientId string
+
+@secure()
+@description('A client secret of that app registration.')
+param authClientSecret string
+
 @description('Object id of the deploying user, granted the same data roles for local runs (optional).')
 param principalId string = ''
 
@@ -206,6 +213,8 @@ module web 'modules/staticwebapp.bicep' = {
     name: '${abbrs.staticWebApp}${resourceToken}'
     backendId: functionApp.outputs.id
     backendLocation: location
+    authClientId: authClientId
+    authClientSecret: authClientSecret
   }
 }
 
@@ -267,6 +276,8 @@ module roles 'modules/roles.bicep' = {
 
 // Read by azd (the names of the outputs become azd environment values); nothing secret.
 output AZURE_LOCATION string = location
+// The tenant sign-in is limited to (written into the web UI's config before it is deployed).
+output AZURE_TENANT_ID string = tenant().tenantId
 output AZURE_RESOURCE_GROUP string = rg.name
 output AZURE_CONTAINER_REGISTRY_ENDPOINT string = registry.outputs.loginServer
 output AZURE_FUNCTION_APP_NAME string = functionApp.outputs.name

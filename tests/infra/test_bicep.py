@@ -5,7 +5,10 @@ needs, and the trigger wiring."""
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -366,7 +369,7 @@ def test_nothing_provisions_twice() -> None:
     assert "ingestEvents" not in main.params
     root = bicep.BICEP_DIR.parents[1]
     text = (root / "azure.yaml").read_text()
-    assert "hooks:" not in text and "azd provision" not in text
+    assert "postdeploy" not in text and "azd provision" not in text
     assert "LOUPE_INGEST_EVENTS" not in (bicep.BICEP_DIR / "main.parameters.json").read_text()
 
 
@@ -487,6 +490,11 @@ def test_static_web_app_links_the_function_app() -> None:
     config = json.loads(config_file.read_text())
     routes = {route["route"]: route for route in config["routes"]}
     assert routes["/api/*"]["allowedRoles"] == ["authenticated"]
+    # Programs (tokens) and signed links pass the front door; they are checked by the API.
+    order = [route["route"] for route in config["routes"]]
+    for open_route in ("/api/health", "/api/programs/*", "/api/blobs/*"):
+        assert routes[open_route]["allowedRoles"] == ["anonymous"]
+        assert order.index(open_route) < order.index("/api/*")  # the first match wins
     # The web UI has the same strict policy behind the Static Web App as from `loupe serve`.
     served = {k.lower(): v for k, v in config["globalHeaders"].items()}
     assert served["content-security-policy"] == headers.UI_POLICY
@@ -601,3 +609,79 @@ def test_the_job_knows_its_gpu_profile() -> None:
     assert job_env()["LOUPE_GPU_PROFILE"] == Expr("gpuProfileType")
     settings = Settings.from_env({"LOUPE_GPU_PROFILE": "Consumption-GPU-NC8as-T4"})
     assert settings.gpu_profile == "Consumption-GPU-NC8as-T4"
+
+
+# -- sign-in -----------------------------------------------------------------------------------
+
+WEBUI = bicep.BICEP_DIR.parents[1] / "webui"
+
+
+def _swa_config() -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((WEBUI / "public/staticwebapp.config.json").read_text())
+    return loaded
+
+
+def test_people_sign_in_with_entra_through_the_deployments_own_registration() -> None:
+    registration = _swa_config()["auth"]["identityProviders"]["azureActiveDirectory"][
+        "registration"
+    ]
+    assert registration["openIdIssuer"] == "https://login.microsoftonline.com/AZURE_TENANT_ID/v2.0"
+    web = bicep.module_file("staticwebapp.bicep")
+    settings = web.resource("Microsoft.Web/staticSites/config")
+    assert settings.body["name"] == "appsettings"
+    assert settings.body["properties"] == {
+        registration["clientIdSettingName"]: Expr("authClientId"),
+        registration["clientSecretSettingName"]: Expr("authClientSecret"),
+    }
+    assert "@secure()\n@description('A client secret" in web.source
+    main = bicep.main()
+    assert main.params["authClientId"] is None and main.params["authClientSecret"] is None
+    assert "@secure()\n@description('A client secret of that app registration.')" in main.source
+    params = main.module("modules/staticwebapp.bicep").body["params"]
+    assert (params["authClientId"], params["authClientSecret"]) == (
+        Expr("authClientId"),
+        Expr("authClientSecret"),
+    )
+    assert main.outputs["AZURE_TENANT_ID"] == Expr("tenant().tenantId")
+    routes = {route["route"]: route for route in _swa_config()["routes"]}
+    for other in ("github", "twitter"):
+        assert routes[f"/.auth/login/{other}"]["statusCode"] == 404
+
+
+def _tenant_script(config: Path, tenant: str | None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "AZURE_TENANT_ID"}
+    if tenant is not None:
+        env["AZURE_TENANT_ID"] = tenant
+    return subprocess.run(
+        ["node", str(WEBUI / "scripts/entra-tenant.mjs"), str(config)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+
+
+def test_deploying_the_web_ui_writes_the_tenant_into_its_issuer(tmp_path: Path) -> None:
+    """What azd's predeploy hook of the web service runs, on a copy of the built config."""
+    hook = re.search(
+        r"  web:\n(?:    .*\n|\s*#.*\n)*?    hooks:\n((?:      .*\n)+)",
+        (bicep.BICEP_DIR.parents[1] / "azure.yaml").read_text(),
+    )
+    assert hook and "predeploy:" in hook[1]
+    assert hook[1].count("node scripts/entra-tenant.mjs dist/staticwebapp.config.json") == 2
+    config = tmp_path / "staticwebapp.config.json"
+    config.write_text(json.dumps(_swa_config()))
+    tenant = "72F988BF-86F1-41AF-91AB-2D7CD011DB47"
+    done = _tenant_script(config, tenant)
+    assert done.returncode == 0, done.stderr
+    written = json.loads(config.read_text())
+    issuer = written["auth"]["identityProviders"]["azureActiveDirectory"]["registration"]
+    assert issuer["openIdIssuer"] == f"https://login.microsoftonline.com/{tenant.lower()}/v2.0"
+    assert written["routes"] == _swa_config()["routes"]  # the rest as built
+    for bad in (None, "", "common", "organizations", "72f988bf-86f1-41af-91ab"):
+        copy = tmp_path / "again.json"
+        copy.write_text(json.dumps(_swa_config()))
+        refused = _tenant_script(copy, bad)
+        assert refused.returncode == 1 and "AZURE_TENANT_ID" in refused.stderr, bad
+        assert json.loads(copy.read_text()) == _swa_config()

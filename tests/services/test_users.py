@@ -63,3 +63,58 @@ def test_principals_become_admins_only_when_the_setting_names_them(deps: Deps) -
         deps, principal("eve@contoso.com"), admins=admins | {"eve@contoso.com"}
     )
     assert again.is_admin and users.get_user(deps, name="eve@contoso.com").is_admin
+
+
+def _signed_in(name: str, user_id: str) -> ClientPrincipal:
+    return ClientPrincipal("aad", user_id, name, frozenset({"authenticated"}))
+
+
+def test_static_web_app_users_are_keyed_on_the_stable_principal_id(deps: Deps) -> None:
+    ann = sign_in_principal(deps, _signed_in("ann@contoso.com", "a1b2"))
+    assert (ann.id, ann.principal) == ("ann@contoso.com", "aad:a1b2")
+    users.set_role(deps, name=ann.id, role=UserRole.CREATOR, granted=True)
+    project = projects.create_project(deps, settings=PETS, actor=ann.id).value
+    # Her e-mail changes: the same principal is the same user, with her projects and roles.
+    renamed = sign_in_principal(deps, _signed_in("ann.smith@contoso.com", "a1b2"))
+    assert renamed.id == "ann@contoso.com" and renamed.may_create_projects
+    assert project.id in {p.id for p in projects.list_projects(deps, actor=renamed.id)}
+    # Her old e-mail handed to someone else: a user of their own, nothing of hers.
+    newcomer = sign_in_principal(deps, _signed_in("ann@contoso.com", "ffff"))
+    assert newcomer.id != "ann@contoso.com" and newcomer.id.startswith("ann@contoso.com.")
+    assert newcomer.principal == "aad:ffff" and not newcomer.may_create_projects
+    assert projects.list_projects(deps, actor=newcomer.id) == []
+    assert sign_in_principal(deps, _signed_in("ann@contoso.com", "ffff")).id == newcomer.id
+
+
+def test_users_made_before_stable_ids_keep_their_memberships(deps: Deps) -> None:
+    """Earlier versions keyed a Static Web App user on the sign-in name alone: the first
+    sign-in with a stable id links that user, once, and everything stays findable."""
+    users.create_user(deps, name="root")
+    legacy = users.User(id="bob@contoso.com", created_at=deps.clock.now(), roles=[])
+    deps.documents.container(users.USERS).create(legacy.to_doc())  # as the old code wrote it
+    users.set_role(deps, name="bob@contoso.com", role=UserRole.CREATOR, granted=True)
+    project = projects.create_project(deps, settings=PETS, actor="bob@contoso.com").value
+    bob = sign_in_principal(deps, _signed_in("bob@contoso.com", "b0b"))
+    assert (bob.id, bob.principal, bob.may_create_projects) == (
+        "bob@contoso.com",
+        "aad:b0b",
+        True,
+    )
+    assert [p.id for p in projects.list_projects(deps, actor=bob.id)] == [project.id]
+    # Linked once: the name no longer lets anyone else in as bob.
+    other = sign_in_principal(deps, _signed_in("bob@contoso.com", "not-bob"))
+    assert other.id != "bob@contoso.com"
+    assert sign_in_principal(deps, _signed_in("robert@contoso.com", "b0b")).id == bob.id
+
+
+def test_a_principal_without_a_stable_id_is_refused(deps: Deps) -> None:
+    from core.domain.errors import Unauthorized
+
+    with pytest.raises(Unauthorized, match="userId"):
+        sign_in_principal(deps, _signed_in("eve@contoso.com", ""))
+
+
+def test_admins_may_be_named_by_principal_id(deps: Deps) -> None:
+    assert sign_in_principal(
+        deps, _signed_in("cy@contoso.com", "c7"), admins=frozenset({"c7"})
+    ).is_admin

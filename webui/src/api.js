@@ -54,10 +54,29 @@ function problemText(problem, status) {
 export const get = (path) => call("GET", path).then((r) => r.data);
 export const post = (path, body) => call("POST", path, body ?? {}).then((r) => r.data);
 
-/** Uploads one file into a project with progress; resolves with the API's answer. */
-export function upload(projectId, path, file, onProgress) {
-  const encoded = path.split("/").map(encodeURIComponent).join("/");
-  return sendFile("PUT", `/projects/${encodeURIComponent(projectId)}/files/${encoded}`, file, onProgress);
+/** Uploads one file into a project straight to storage, with progress: the API checks the
+ * role and the path and signs a link for exactly this file (a SAS on Azure, its own link on one
+ * machine, the same shape), the file is PUT there, then the API registers it; resolves with the
+ * API's answer (its items). No file passes through the API or the Static Web App. */
+export async function upload(projectId, path, file, onProgress) {
+  const project = `/projects/${encodeURIComponent(projectId)}`;
+  const link = await post(`${project}/uploads`, { path, size: file.size });
+  await putOnLink(link, file, onProgress);
+  return post(`${project}/uploads/complete`, { path });
+}
+
+/** Sends a file to a signed link (no cookie, no credential but the link itself). */
+function putOnLink(link, file, onProgress = () => {}) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open(link.method, new URL(link.url, location.href).href);
+    for (const [name, value] of Object.entries(link.headers || {})) xhr.setRequestHeader(name, value);
+    xhr.upload.onprogress = (e) => onProgress(e.loaded);
+    xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve()
+      : reject(new ApiError(xhr.status, `Storage refused the file (${xhr.status}); try again.`)));
+    xhr.onerror = () => reject(new ApiError(0, "Storage is not reachable"));
+    xhr.send(file);
+  });
 }
 
 /** Sends a file as the request body with progress; resolves with the API's answer. */

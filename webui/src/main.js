@@ -36,9 +36,21 @@ export function every(ms, fn) {
   return () => { stopped = true; clearTimeout(timer); };
 }
 
-function signIn() {
+let signInMode = null; // "staticWebApp" behind Azure's Static Web App (Entra), else "token"
+
+async function howToSignIn() {
+  if (!signInMode) signInMode = (await get("/health").catch(() => ({}))).signIn || "token";
+  return signInMode;
+}
+
+async function signIn() {
   me = null;
   document.getElementById("who").replaceChildren();
+  if ((await howToSignIn()) === "staticWebApp") {
+    view.replaceChildren(h("div", { id: "signin" }, h("p", {}, "Sign in with your organization's Microsoft account."),
+      h("a", { class: "button primary", id: "sign-in", href: "/.auth/login/aad?post_login_redirect_uri=/" }, "Sign in")));
+    return;
+  }
   const input = h("input", { id: "token", type: "password", placeholder: "Bearer token (from `loupe user create NAME`)", autocomplete: "off" });
   view.replaceChildren(h("form", { id: "signin", onsubmit: async (e) => {
     e.preventDefault();
@@ -47,7 +59,9 @@ function signIn() {
 }
 
 function showWho() {
-  const out = h("button", { type: "button", id: "sign-out", class: "link", onclick: async () => { await endSession(); signIn(); } }, "Sign out");
+  const out = signInMode === "staticWebApp"
+    ? h("a", { id: "sign-out", class: "link", href: "/.auth/logout?post_logout_redirect_uri=/" }, "Sign out")
+    : h("button", { type: "button", id: "sign-out", class: "link", onclick: async () => { await endSession(); signIn(); } }, "Sign out");
   const admin = me.roles?.includes("admin") ? h("a", { href: "#/users", id: "users-link" }, "Users") : null;
   document.getElementById("who").replaceChildren(admin || "", h("span", {}, me.id), out);
 }
@@ -70,6 +84,8 @@ async function route() {
     showError(e);
     return;
   }
+  await howToSignIn();
+  if (gen !== routeGen) return;
   showWho();
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
   const crumbs = document.getElementById("crumbs");

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Response
 from fastapi.security import HTTPAuthorizationCredentials
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.domain.errors import Unauthorized
 from core.domain.users import User
@@ -20,6 +20,10 @@ class Health(BaseModel):
     documents: str
     blobs: str
     queue: str
+    signIn: Literal["staticWebApp", "token"] = Field(
+        description="How people sign in: through the Static Web App in front (`/.auth`), or "
+        "with Loupe's own tokens"
+    )
 
 
 @router.get("/health")
@@ -30,6 +34,7 @@ def health(settings: AppSettings) -> Health:
         documents="cosmos" if settings.uses_cosmos else "sqlite",
         blobs="azure" if settings.uses_blob_storage else "folder",
         queue="servicebus" if settings.uses_service_bus else "sqlite",
+        signIn="staticWebApp" if settings.behind_static_web_app else "token",
     )
 
 
