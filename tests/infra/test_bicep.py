@@ -685,3 +685,13 @@ def test_deploying_the_web_ui_writes_the_tenant_into_its_issuer(tmp_path: Path) 
         refused = _tenant_script(copy, bad)
         assert refused.returncode == 1 and "AZURE_TENANT_ID" in refused.stderr, bad
         assert json.loads(copy.read_text()) == _swa_config()
+
+
+def test_browsers_may_put_uploads_on_their_links() -> None:
+    blobs = bicep.module_file("storage.bicep").resource(
+        "Microsoft.Storage/storageAccounts/blobServices"
+    )
+    (rule,) = blobs.body["properties"]["cors"]["corsRules"]
+    assert "PUT" in rule["allowedMethods"] and rule["allowedHeaders"] == ["*"]
+    policy = _swa_config()["globalHeaders"]["Content-Security-Policy"]
+    assert "connect-src 'self' https://*.blob.core.windows.net;" in policy

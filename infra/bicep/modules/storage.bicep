@@ -27,12 +27,13 @@ resource blobs 'Microsoft.Storage/storageAccounts/blobServices@2023-05-01' = {
   parent: account
   name: 'default'
   properties: {
-    // Browsers fetch SAS links (images, exports) from the Static Web App's origin.
+    // Browsers fetch SAS links (exports) and PUT uploads on them (x-ms-blob-type) from the
+    // Static Web App's origin. Any origin: the SAS is the credential, for one blob, minutes long.
     cors: {
       corsRules: [
         {
           allowedOrigins: ['*']
-          allowedMethods: ['GET', 'HEAD']
+          allowedMethods: ['GET', 'HEAD', 'PUT']
           allowedHeaders: ['*']
           exposedHeaders: ['ETag', 'Content-Length', 'Content-Type']
           maxAgeInSeconds: 3600
