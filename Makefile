@@ -59,9 +59,11 @@ $(VENV)/.installed-dev: $(VENV)/.installed requirements-dev.txt requirements-rea
 	$(PY) -m pip install --quiet --no-deps -r requirements-readers.txt
 	touch $@
 
-# The emulators the contract suites run on (Azurite, the Cosmos DB server), pinned by the lock.
+# The emulators the contract suites run on (Azurite, the Cosmos DB server) and the Static Web
+# Apps CLI the front-door browser test runs (with jQuery, which its sign-in page loads from a
+# CDN), pinned by the lock. No install scripts: the SWA CLI's would download a keychain build.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --loglevel=error
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
 	touch $@
 
 # The web UI: its own package.json and lock, built by Vite into webui/dist (served by `loupe serve`).
