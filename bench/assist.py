@@ -531,9 +531,17 @@ def main() -> None:
     parser.add_argument(
         "--z-class", type=float, default=None, help="a class's own bound (class_thresholds.Z_CLASS)"
     )
+    parser.add_argument(
+        "--min-above",
+        type=int,
+        default=None,
+        help="a class's own answers above a cut the curve needs (class_thresholds.MIN_ABOVE)",
+    )
     args = parser.parse_args()
     if args.z_class is not None:
         class_thresholds.Z_CLASS = args.z_class
+    if args.min_above is not None:
+        class_thresholds.MIN_ABOVE = args.min_above
     count = args.count or (1_000 if args.quick else 5_000)
     checkpoints = (100, 200, 300) if args.quick else (100, 200, 300, 500)
     runs = args.runs or (2 if args.quick else 10)
@@ -544,12 +552,12 @@ def main() -> None:
         f"assist benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {count:,} digits, data "
         f"{', '.join(datasets)}, arms {', '.join(arms)}, {runs} queue orders each (seeds "
         f"{seeds[0]}…{seeds[-1]}), checkpoints {checkpoints}, a class's own bound z = "
-        f"{class_thresholds.Z_CLASS}, load "
+        f"{class_thresholds.Z_CLASS}, own answers above a cut {class_thresholds.MIN_ABOVE}, load "
         f"{os.getloadavg()[0]:.1f}"
     )
     SPY.install()
     figures: dict[str, Any] = {"digits": count, "seed": args.seed, "runs": runs}
-    figures |= {"z_class": class_thresholds.Z_CLASS}
+    figures |= {"z_class": class_thresholds.Z_CLASS, "min_above": class_thresholds.MIN_ABOVE}
     for data in datasets:
         pngs, truth = LOADERS[data](count)
         cache: dict[str, dict[str, np.ndarray]] = {}
