@@ -7,12 +7,12 @@ BIN := $(VENV)/bin
 PY := $(BIN)/python
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run test lint typecheck imports unit hardening install install-dev npm webui chromium bench clean
+.PHONY: run test lint typecheck imports unit webui-check hardening install install-dev npm webui chromium bench clean
 
 run: install webui
 	$(BIN)/loupe serve
 
-test: install-dev npm webui chromium lint typecheck imports unit
+test: install-dev npm webui chromium lint typecheck imports webui-check unit
 
 lint: install-dev
 	$(BIN)/ruff check .
@@ -67,7 +67,7 @@ node_modules/.installed: package.json package-lock.json
 	touch $@
 
 # The web UI: its own package.json and lock, built by Vite into webui/dist (served by `loupe serve`).
-WEBUI_SOURCES := $(wildcard webui/index.html webui/vite.config.js webui/src/* webui/public/*)
+WEBUI_SOURCES := $(wildcard webui/index.html webui/vite.config.js webui/src/* webui/src/*/* webui/public/*)
 webui/node_modules/.installed: webui/package.json webui/package-lock.json
 	cd webui && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
@@ -75,6 +75,13 @@ webui/node_modules/.installed: webui/package.json webui/package-lock.json
 webui/dist/.built: webui/node_modules/.installed $(WEBUI_SOURCES)
 	cd webui && npm run --silent build -- --logLevel warn
 	touch $@
+
+# The web UI's own checks: types generated from the API's OpenAPI document, then `tsc --noEmit`
+# over every module marked `// @ts-check`, ESLint, and the unit tests of its pure parts.
+webui-check: install-dev webui/node_modules/.installed
+	$(PY) webui/scripts/openapi.py webui/openapi.json
+	cd webui && npx --no-install openapi-typescript openapi.json -o src/api-types.d.ts --silent
+	cd webui && npm run --silent typecheck && npm run --silent lint && npm run --silent test
 
 # Browser tests drive Debian's Chromium through Playwright; Playwright never downloads a browser.
 chromium:

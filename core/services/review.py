@@ -103,6 +103,12 @@ def list_items(
     return ItemPage(found, page.continuation)
 
 
+def count_items(deps: Deps, *, project_id: str, actor: str, where: ItemFilter) -> int:
+    """How many items match (one COUNT query): what a bulk action over the filter would reach."""
+    member_project(deps, project_id, actor, Role.REVIEWER)
+    return deps.documents.container(ITEMS).count(project_id, where.where())
+
+
 HISTORY_PAGE = 100
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
@@ -22,11 +23,12 @@ from core.domain.lanes import (
     cluster_of,
 )
 from core.domain.model import stamp_text
+from core.domain.progress import ActorStats
 from core.domain.projects import Project, Role
 from core.domain.tasks import LEASE as LEASE  # the default `deps.task_lease`
 from core.domain.tasks import Task, check_page_size, leased, released
 from core.ports import Deps, Document, Order, Query, Where
-from core.services.collections import ITEMS, PROJECTS, load, scan
+from core.services.collections import ITEMS, PROJECTS, STATS, load, scan
 from core.services.worklog import labeling_project, member_project, read_item
 
 WINDOW = 16  # candidates read per query: enough to step past racing labelers
@@ -70,6 +72,25 @@ def next_task(
         if len(taken) == size:
             break
     return Task(taken, until if taken else None)
+
+
+@dataclass(frozen=True)
+class Progress:
+    today: int
+    """The caller's submissions today (UTC)."""
+    left: int
+    """Items still to label in the project (those in someone's hands included)."""
+
+
+def labeling_progress(deps: Deps, *, project_id: str, actor: str) -> Progress:
+    """What a labeler's "N today · M left" shows: their counter and one indexed COUNT."""
+    found = deps.documents.container(STATS).get(project_id, actor)
+    daily = load(ActorStats, found).daily if found else {}
+    today = daily.get(deps.clock.now().strftime("%Y-%m-%d"), 0)
+    left = deps.documents.container(ITEMS).count(
+        project_id, [Where("state", "=", ItemState.UNLABELED.value)]
+    )
+    return Progress(today, left)
 
 
 def renew_leases(deps: Deps, *, project_id: str, actor: str, item_ids: list[str]) -> Task:

@@ -51,7 +51,11 @@ def test_reject_in_data_tab_puts_the_item_back_in_the_queue(ui: Ui, page: Page) 
     expect(card).to_contain_text("1 box(es): car")
     expect(card.locator(".thumb img")).to_be_visible()
     expect(card.locator(".thumb rect")).to_have_count(1)  # the box drawn on the thumbnail
-    card.locator("button.reject").click()
+    card.locator(".pick").check()
+    page.click("#bulk-reject")
+    expect(page.locator("#confirm-dialog")).to_contain_text("1 answer(s) come off")
+    page.fill("#confirm-note", "the box misses the bumper")
+    page.click("#confirm-ok")
     expect(page.locator(f'article[data-item-id="{item_id}"]')).to_have_attribute(
         "data-state", "unlabeled"
     )
@@ -59,6 +63,7 @@ def test_reject_in_data_tab_puts_the_item_back_in_the_queue(ui: Ui, page: Page) 
 
     page.click("#tab-label")
     expect(page.locator("#stage")).to_have_attribute("data-item-id", item_id)
+    expect(page.locator("#item-comments")).to_contain_text("the box misses the bumper")
 
 
 def test_add_classes_with_each_choice_and_rename(ui: Ui, page: Page) -> None:
@@ -168,7 +173,11 @@ def test_user_text_never_runs_as_markup(ui: Ui, page: Page) -> None:
         expect(page.locator(f"#tab-{tab}.active")).to_be_visible()
         page.wait_for_timeout(300)
     page.goto(f"{ui.url}/#/p/{project_id}/label")
-    expect(page.locator("#labels")).to_contain_text(LABEL)
+    # LABEL holds a "/", so the list shows it as the hierarchy it names, as text.
+    classes = page.locator("#labels li[data-label]")
+    expect(classes.nth(0)).to_have_attribute("data-label", LABEL)
+    expect(classes.nth(0)).to_contain_text("script>")
+    expect(page.locator("#labels")).to_contain_text("<script>window.__xss='label'<")
     expect(page.locator("#labels")).to_contain_text(LABEL2)
     expect(page.locator("#project-name")).to_have_text(HOSTILE)
     rules = page.locator("#instructions .markdown")

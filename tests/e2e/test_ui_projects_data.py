@@ -1,6 +1,6 @@
-"""Project and Data-tab screens in a real browser: a project made in the wizard from a blob
-container path, the Data tab loading its next page as the list scrolls, and a reviewer settling
-an item the labelers disagreed on with a label of their own."""
+"""Project and review screens in a real browser: a project made in the wizard from a blob
+container path, the review grid loading its next page as it scrolls, and a reviewer settling
+an item the labelers disagreed on with a label of their own in the viewer."""
 
 from __future__ import annotations
 
@@ -64,18 +64,19 @@ def test_wizard_with_a_container_path(ui: Ui, page: Page) -> None:
 
 def test_data_tab_loads_the_next_page_on_scroll(ui: Ui, page: Page) -> None:
     project_id = ui.project("Many items", "image_multiclass", ["a", "b"])
-    ui.upload(project_id, {f"many{i:02}.png": png(i, (64, 48)) for i in range(37)})
-    ui.wait_running(project_id, 37)
+    ui.upload(project_id, {f"many{i:02}.png": png(i, (64, 48)) for i in range(67)})
+    ui.wait_running(project_id, 67)
     ui.sign_in(page, at=f"/p/{project_id}/data")
     cards = page.locator("#items article")
-    expect(cards).to_have_count(30)  # the first page of 30; the rest waits below the fold
+    expect(cards).to_have_count(60)  # the first page of 60; the rest waits below the fold
+    expect(page.locator("#match-count")).to_have_text("67 items match")
     page.wait_for_timeout(500)
-    expect(cards).to_have_count(30)
+    expect(cards).to_have_count(60)
     page.locator(".sentinel").scroll_into_view_if_needed()
-    expect(cards).to_have_count(37)
+    expect(cards).to_have_count(67)
     expect(page.locator(".sentinel")).to_have_text("")
-    ids = [cards.nth(i).get_attribute("data-item-id") for i in range(37)]
-    assert len(set(ids)) == 37  # no item twice across the pages
+    ids = [cards.nth(i).get_attribute("data-item-id") for i in range(67)]
+    assert len(set(ids)) == 67  # no item twice across the pages
     page.select_option("#filter-state", "labeled")  # a new filter starts from the first page
     expect(cards).to_have_count(0)
     expect(page.locator(".sentinel")).to_have_text("No items.")
@@ -103,13 +104,20 @@ def test_settle_a_needs_review_item_with_a_new_label(ui: Ui, page: Page) -> None
     item_id = eventually(lambda: ui.items(project_id, "needs_review"))[0]["id"]
 
     ui.sign_in(page, at=f"/p/{project_id}/data")
-    page.select_option("#filter-state", "needs_review")
+    page.check("#filter-disputed")
     card = page.locator(f'article[data-item-id="{item_id}"]')
-    expect(card.locator("button.approve")).to_have_count(2)  # one per answer given
-    settle = card.locator("button.settle")
-    expect(settle).to_be_disabled()
-    card.locator("select.settle-value").select_option("fox")
-    settle.click()
+    expect(card).to_contain_text("disputed")
+    card.click()  # the viewer: both answers, and the class list to decide with
+    viewer = page.locator("#viewer")
+    expect(viewer.locator("#viewer-answers li")).to_have_count(2)
+    expect(viewer.locator(".use-answer")).to_have_count(2)
+    viewer.locator('#labels li[data-label="fox"]').click()
+    expect(viewer.locator("#viewer-answer")).to_have_text("fox")
+    expect(viewer.locator("#viewer-approve")).to_have_text("Approve with my fix (A)")
+    page.keyboard.press("a")
+    expect(viewer.locator("#viewer-state")).to_have_text("labeled")
+    page.keyboard.press("Escape")
+    expect(viewer).to_have_count(0)
     card = page.locator(f'article[data-item-id="{item_id}"]')
     expect(card).to_have_attribute("data-state", "labeled")
     expect(card).to_contain_text("fox")

@@ -1,8 +1,10 @@
-"""Boxes and polygons in a real browser: draw, move, resize, relabel, delete, undo; Esc in the
-middle of a box never leaves a zero-size box behind; what is submitted is what the API holds."""
+"""Boxes and polygons in a real browser: draw, move, resize, relabel a picked box (a key right
+after drawing chooses the next box's class), delete, undo; Esc in the middle of a box never
+leaves a zero-size box behind; what is submitted is what the API holds."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -56,10 +58,20 @@ def test_boxes_draw_edit_escape_and_submit(ui: Ui, page: Page) -> None:
     shapes = page.locator("#canvas g.shape")
     first = page.locator("#stage").get_attribute("data-item-id") or ""
 
+    next_class = page.locator("#next-class")
+    expect(next_class).to_contain_text("car")
     canvas.drag((0.1, 0.1), (0.4, 0.5))  # a car…
     expect(shapes).to_have_count(1)
-    page.keyboard.press("2")  # …relabelled as a person while selected
+    page.keyboard.press("2")  # right after drawing, a key chooses the next box's class…
+    expect(next_class).to_contain_text("person")
+    expect(shapes.nth(0).locator("text")).to_have_text("car")
+    expect(page.locator('#labels li[data-label="car"]')).to_have_class(re.compile("chosen"))
+    canvas.click(0.25, 0.15)  # …and relabels a box picked with a click
+    expect(next_class).to_contain_text("Picked box")
+    page.keyboard.press("2")
     expect(shapes.nth(0).locator("text")).to_have_text("person")
+    expect(page.locator('#labels li[data-label="car"]')).not_to_have_class(re.compile("chosen"))
+    expect(page.locator('#labels li[data-label="person"]')).to_have_class(re.compile("chosen"))
     page.keyboard.press("Escape")  # deselect; the next box takes the chosen label
     page.keyboard.press("1")
     canvas.drag((0.6, 0.6), (0.9, 0.9))

@@ -224,3 +224,18 @@ def test_a_labeler_keeps_tasks_in_hand_ahead(deps: Deps) -> None:
     assert tasks.next_task(deps, project_id=project.id, actor="lou").items[0].id not in hand
     deps.clock.advance(timedelta(minutes=11).total_seconds())  # type: ignore[attr-defined]
     assert tasks.expire_leases(deps) == 5  # lee's four and lou's one
+
+
+def test_a_labelers_progress_and_a_filters_count(deps: Deps) -> None:
+    project = running_project(deps, members=CREW)
+    add_items(deps, project, 4)
+    label(deps, project, "lee", {"label": "cat"})
+    label(deps, project, "lee", {"label": "dog"})
+    tasks.next_task(deps, project_id=project.id, actor="lou")  # in lou's hands: still left
+    done = tasks.labeling_progress(deps, project_id=project.id, actor="lee")
+    assert (done.today, done.left) == (2, 2)
+    assert tasks.labeling_progress(deps, project_id=project.id, actor="lou").today == 0
+    where = ItemFilter(label="cat")
+    assert review.count_items(deps, project_id=project.id, actor="rita", where=where) == 1
+    with pytest.raises(Forbidden):
+        review.count_items(deps, project_id=project.id, actor="lee", where=where)

@@ -4,7 +4,8 @@ import { call, endSession, get, post, sendFile, startSession, upload } from "./a
 import { h, markdown, showError, words } from "./dom.js";
 import { assistFields } from "./assist.js";
 import { labelView } from "./label.js";
-import { dashboardView, dataView, detailsView } from "./manage.js";
+import { dashboardView, detailsView } from "./manage.js";
+import { reviewView } from "./review.js";
 
 const view = document.getElementById("view");
 let me = null;
@@ -316,7 +317,8 @@ async function projectShell(projectId, tab, gen) {
   if (!tabs.includes(tab)) tab = tabs[0] === "label" && role !== "labeler" ? "dashboard" : tabs[0];
   document.getElementById("crumbs").replaceChildren(h("span", {}, " / "), h("span", { id: "project-name" }, project.name),
     h("span", { class: `status ${project.status}`, id: "project-status" }, project.status));
-  const nav = h("nav", { class: "tabs" }, tabs.map((t) => h("a", { href: `#/p/${encodeURIComponent(projectId)}/${t}`, class: t === tab ? "active" : "", id: `tab-${t}` }, t[0].toUpperCase() + t.slice(1))));
+  const names = { label: "Label", dashboard: "Dashboard", data: "Review", details: "Details" };
+  const nav = h("nav", { class: "tabs" }, tabs.map((t) => h("a", { href: `#/p/${encodeURIComponent(projectId)}/${t}`, class: t === tab ? "active" : "", id: `tab-${t}` }, names[t])));
   const pane = h("section", { id: "pane" });
   view.replaceChildren(nav, pane);
   const context = { project, role, me, pane, every };
@@ -325,7 +327,7 @@ async function projectShell(projectId, tab, gen) {
     const badge = document.getElementById("project-status");
     if (badge) { badge.textContent = fresh.status; badge.className = `status ${fresh.status}`; }
   });
-  const views = { label: labelView, dashboard: dashboardView, data: dataView, details: detailsView };
+  const views = { label: labelView, dashboard: dashboardView, data: reviewView, details: detailsView };
   const stop = await views[tab](context);
   return () => { stopStatus(); stop && stop(); };
 }

@@ -1,9 +1,9 @@
-// Owner and reviewer screens: dashboard, data browser with review, and project details.
+// Owner and reviewer screens: dashboard and project details (review is review.js).
 import { Chart, ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip } from "chart.js";
 import { call, get, post } from "./api.js";
 import { assistFields, assistPanel } from "./assist.js";
 import { failuresPanel } from "./failures.js";
-import { colorOf, h, markdown, s, showError, words } from "./dom.js";
+import { colorOf, h, markdown, showError, words } from "./dom.js";
 
 Chart.register(ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip);
 
@@ -48,120 +48,6 @@ export async function dashboardView({ project, pane, every, role }) {
     await assisted;
   });
   return () => { stop(); progress.destroy(); dist.destroy(); };
-}
-
-/** A thumbnail with the item's boxes or polygons drawn over it. */
-function thumb(item, classes) {
-  const value = item.final || item.annotations?.[item.annotations.length - 1]?.value || {};
-  const figure = h("figure", { class: "thumb" });
-  if (item.kind === "text") {
-    figure.append(h("div", { class: "snippet" }, (item.text || "").slice(0, 200)));
-    return figure;
-  }
-  if (item.thumbnailUrl) figure.append(h("img", { src: item.thumbnailUrl, loading: "lazy", alt: "" }));
-  const svg = s("svg", { viewBox: "0 0 100 100", preserveAspectRatio: "none", class: "overlay-shapes" });
-  for (const b of value.boxes || []) svg.append(s("rect", { x: b.x * 100, y: b.y * 100, width: b.w * 100, height: b.h * 100, stroke: colorOf(classes, b.label) }));
-  for (const p of value.polygons || []) svg.append(s("polygon", { points: p.points.map(([x, y]) => `${x * 100},${y * 100}`).join(" "), stroke: colorOf(classes, p.label) }));
-  figure.append(svg);
-  return figure;
-}
-
-function describe(value) {
-  if (!value) return "";
-  if (value.label) return value.label;
-  if (value.labels) return value.labels.join(", ");
-  if (value.boxes) return `${value.boxes.length} box(es): ${value.boxes.map((b) => b.label).join(", ")}`;
-  if (value.polygons) return `${value.polygons.length} polygon(s): ${value.polygons.map((p) => p.label).join(", ")}`;
-  if (value.spans) return `${value.spans.length} span(s): ${value.spans.map((sp) => sp.label).join(", ")}`;
-  return "";
-}
-
-/** A reviewer's own answer for an item the labelers disagreed on (classification types):
- * a class to pick, or classes to tick for multi-label. Shapes and spans are decided among the
- * labelers' answers (or sent back to the queue). */
-function settleControl(project, settle) {
-  const type = project.taskType;
-  if (type.endsWith("multiclass")) {
-    const pick = h("select", { class: "settle-value" }, h("option", { value: "" }, "Another label…"),
-      project.labelClasses.map((c) => h("option", { value: c.name }, c.name)));
-    const go = h("button", { class: "settle", disabled: true, onclick: () => settle({ label: pick.value }) }, "Settle");
-    pick.addEventListener("change", () => (go.disabled = !pick.value));
-    return h("span", { class: "settle-own" }, pick, go);
-  }
-  if (type.endsWith("multilabel")) {
-    const boxes = project.labelClasses.map((c) => h("label", {}, h("input", { type: "checkbox", value: c.name }), ` ${c.name}`));
-    const go = h("button", { class: "settle", onclick: () => settle({ labels: boxes.map((b) => b.firstChild).filter((i) => i.checked).map((i) => i.value) }) }, "Settle with these");
-    return h("details", { class: "settle-own" }, h("summary", {}, "Other labels…"), ...boxes, go);
-  }
-  return null;
-}
-
-export async function dataView({ project, pane, role }) {
-  const base = `/projects/${encodeURIComponent(project.id)}`;
-  const state = h("select", { id: "filter-state" }, h("option", { value: "" }, "all states"), STATES.map((st) => h("option", { value: st }, words(st))));
-  const label = h("select", { id: "filter-label" }, h("option", { value: "" }, "any label"), project.labelClasses.map((c) => h("option", { value: c.name }, c.name)));
-  const labeler = h("input", { id: "filter-labeler", placeholder: "labeler" });
-  const list = h("div", { class: "items", id: "items" });
-  const sentinel = h("div", { class: "sentinel" }, "…");
-  let continuation = null; let loading = false; let generation = 0;
-  pane.replaceChildren(h("div", { class: "bar" }, state, label, labeler), list, sentinel);
-
-  function card(item) {
-    const final = item.final || (item.annotations?.length ? item.annotations[item.annotations.length - 1].value : null);
-    const actions = h("div", { class: "actions" });
-    const act = async (decision, value) => {
-      try {
-        await post(`${base}/items/${encodeURIComponent(item.id)}/review`, value ? { decision, value } : { decision });
-        const fresh = await get(`${base}/items/${encodeURIComponent(item.id)}`);
-        node.replaceWith(card(fresh));
-      } catch (e) { showError(e); }
-    };
-    if (item.state === "labeled" || item.state === "skipped") {
-      actions.append(h("button", { class: "approve", onclick: () => act("approve") }, item.state === "skipped" ? "Accept skip" : "Approve"),
-        h("button", { class: "reject", onclick: () => act("reject") }, item.state === "skipped" ? "Back to queue" : "Reject"));
-    }
-    if (item.state === "needs_review") {
-      const answers = [...new Map((item.annotations || []).map((a) => [JSON.stringify(a.value), a.value])).values()];
-      answers.forEach((v) => actions.append(h("button", { class: "approve", onclick: () => act("approve", v) }, `Decide: ${describe(v)}`)));
-      const own = settleControl(project, (v) => act("approve", v));
-      if (own) actions.append(own);
-      actions.append(h("button", { class: "reject", onclick: () => act("reject") }, "Back to queue"));
-    }
-    const node = h("article", { class: `item ${item.state}`, dataset: { itemId: item.id, state: item.state } }, thumb(item, project.labelClasses),
-      h("div", { class: "meta" }, h("strong", {}, item.path), h("span", { class: `state ${item.state}` }, words(item.state)),
-        h("span", {}, describe(final)), h("span", { class: "note" }, (item.annotations || []).map((a) => a.user).join(", ")),
-        item.review ? h("span", { class: "note" }, `${item.review.decision} by ${item.review.user}`) : null, item.error ? h("span", { class: "error" }, item.error) : null),
-      role === "labeler" ? null : actions);
-    return node;
-  }
-
-  async function more() {
-    if (loading || continuation === undefined) return;
-    loading = true;
-    const mine = generation;
-    try {
-      const q = new URLSearchParams({ pageSize: "30" });
-      if (state.value) q.set("state", state.value);
-      if (label.value) q.set("label", label.value);
-      if (labeler.value.trim()) q.set("labeler", labeler.value.trim());
-      if (continuation) q.set("continuation", continuation);
-      const page = await get(`${base}/items?${q}`);
-      if (mine !== generation) return;
-      list.append(...page.items.map(card));
-      continuation = page.continuation || undefined;
-      sentinel.textContent = continuation ? "…" : list.children.length ? "" : "No items.";
-    } catch (e) { showError(e); } finally { loading = false; }
-    if (continuation && nearBottom()) more();
-  }
-  // Judged when called, not by the observer's entry: its first report (the list still empty)
-  // can arrive after the first page is shown, and would load a second one nobody scrolled to.
-  const nearBottom = () => sentinel.getBoundingClientRect().top < innerHeight + 400;
-  function reset() { generation++; continuation = null; loading = false; list.replaceChildren(); more(); }
-  state.addEventListener("change", reset); label.addEventListener("change", reset); labeler.addEventListener("change", reset);
-  const observer = new IntersectionObserver(() => nearBottom() && more());
-  observer.observe(sentinel);
-  reset();
-  return () => observer.disconnect();
 }
 
 export async function detailsView({ project: initial, pane, me, role, every }) {

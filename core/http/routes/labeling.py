@@ -58,9 +58,15 @@ class TaskItem(DomainModel):
     comments: list[TaskComment] = Field(default_factory=list)
 
 
+class TaskProgress(DomainModel):
+    today: int = Field(description="Your submissions today (UTC)")
+    left: int = Field(description="Items still to label in the project, in hand included")
+
+
 class TaskView(DomainModel):
     items: list[TaskItem]
     lease_until: datetime | None = None
+    progress: TaskProgress | None = None
 
 
 class NextTask(DomainModel):
@@ -163,7 +169,9 @@ def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser)
     found = tasks.next_task(
         deps, project_id=project_id, actor=user.id, size=body.size, holding=body.holding
     )
-    return _task(found, user.id)
+    view = _task(found, user.id)
+    done = tasks.labeling_progress(deps, project_id=project_id, actor=user.id)
+    return view.model_copy(update={"progress": TaskProgress(today=done.today, left=done.left)})
 
 
 @router.post(

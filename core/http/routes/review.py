@@ -16,7 +16,8 @@ from core.http import etags
 from core.http.context import AppDeps, CurrentUser
 from core.http.openapi import conflict
 from core.services import comments, dashboard, review, review_bulk
-from core.services.links import thumbnail_url
+from core.services.links import media_url, thumbnail_url
+from core.services.versioned import Versioned
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["review"])
 
@@ -36,11 +37,22 @@ Moment = Annotated[datetime, BeforeValidator(_moment_text)]
 class ItemView(Item):
     etag: str
     thumbnail_url: str | None = Field(default=None, description="A link to the item's thumbnail")
+    display_url: str | None = Field(default=None, description="A link to the picture labeled")
+
+
+def item_view(found: Versioned[Item]) -> ItemView:
+    return ItemView(
+        **dict(found.value),
+        etag=etags.bare(found.etag),
+        thumbnail_url=thumbnail_url(found.value),
+        display_url=media_url(found.value),
+    )
 
 
 class ItemList(DomainModel):
     items: list[ItemView]
     continuation: str | None = Field(default=None, description="Pass back for the next page")
+    total: int | None = Field(default=None, description="How many items match (when asked)")
 
 
 class ReviewIn(DomainModel):
@@ -131,6 +143,7 @@ def list_items(
     where: Annotated[review.ItemFilter, Depends(query_filter)],
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=review.MAX_PAGE)] = 50,
     continuation: str | None = None,
+    total: Annotated[bool, Query(description="Also count every match (one more query)")] = False,
 ) -> ItemList:
     """Items, newest change first, filtered by state, label, labeler, path, when they last
     changed, disagreement, pre-label confidence and review."""
@@ -142,11 +155,11 @@ def list_items(
         page_size=page_size,
         continuation=continuation,
     )
-    views = [
-        ItemView(**dict(v.value), etag=etags.bare(v.etag), thumbnail_url=thumbnail_url(v.value))
-        for v in page.items
-    ]
-    return ItemList(items=views, continuation=page.continuation)
+    views = [item_view(v) for v in page.items]
+    matches = None
+    if total:
+        matches = review.count_items(deps, project_id=project_id, actor=user.id, where=where)
+    return ItemList(items=views, continuation=page.continuation, total=matches)
 
 
 @router.get("/items/{item_id}", response_model_exclude_none=True, responses=etags.tagged())
@@ -155,11 +168,7 @@ def get_item(
 ) -> ItemView:
     found = review.get_item(deps, project_id=project_id, actor=user.id, item_id=item_id)
     response.headers["ETag"] = etags.header(found.etag)
-    return ItemView(
-        **dict(found.value),
-        etag=etags.bare(found.etag),
-        thumbnail_url=thumbnail_url(found.value),
-    )
+    return item_view(found)
 
 
 @router.post(

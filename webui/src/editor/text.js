@@ -1,0 +1,95 @@
+// @ts-check
+// Text items: the text to classify, or the NER span editor (select text, press a class key;
+// click a span to pick it, Delete removes it). Redrawn only when the value changes.
+import { colorOf, h, showError } from "../dom.js";
+import { overlaps, pieces, trimSpan } from "../geometry.js";
+import { commit } from "../state.js";
+
+/** @typedef {import("../state.js").Task} Task */
+
+/** Characters from the start of `box` to (node, offset). @param {Node} box @param {Node} node @param {number} offset */
+function offsetIn(box, node, offset) {
+  const range = document.createRange();
+  range.setStart(box, 0);
+  range.setEnd(node, offset);
+  return range.toString().length;
+}
+
+/**
+ * @param {object} options
+ * @param {{id: string, text?: string | null}} options.item
+ * @param {string} options.type
+ * @param {{name: string}[]} options.classes
+ * @param {Task} options.task
+ * @param {() => void} options.changed
+ */
+export function textEditor({ item, type, classes, task, changed }) {
+  const text = item.text || "";
+  const box = h("div", { class: "text", id: "text" });
+  const ner = type === "text_ner";
+  let drawn = "";
+
+  function update() {
+    if (!ner) { if (!drawn) { box.append(text); drawn = "text"; } return; }
+    const spans = task.values[item.id].spans || [];
+    const sig = JSON.stringify([spans, task.tool.selected]);
+    if (sig === drawn) return;
+    drawn = sig;
+    box.replaceChildren(...pieces(text, spans).map((piece) => {
+      if (!("span" in piece)) return piece.text;
+      const color = colorOf(classes, piece.span.label);
+      const mark = h("mark", { class: `span ${task.tool.selected === piece.index ? "selected" : ""}`, dataset: { label: piece.span.label, index: piece.index }, title: piece.span.label,
+        onclick: () => { task.tool.selected = piece.index; task.tool.picked = true; update(); changed(); } }, piece.text);
+      mark.style.background = `${color}33`;
+      mark.style.borderColor = color;
+      return mark;
+    }));
+  }
+
+  /** The selected text as a span's range, trimmed; null when none. */
+  function selection() {
+    const sel = window.getSelection();
+    if (!sel || !sel.rangeCount || sel.isCollapsed) return null;
+    const range = sel.getRangeAt(0);
+    if (!box.contains(range.startContainer) || !box.contains(range.endContainer)) return null;
+    return trimSpan(text, offsetIn(box, range.startContainer, range.startOffset), offsetIn(box, range.endContainer, range.endOffset));
+  }
+
+  /** A class key: a span over the selected text, or the picked span relabeled. @param {string} name */
+  function apply(name) {
+    const range = ner ? selection() : null;
+    if (range) {
+      const spans = task.values[item.id].spans;
+      if (overlaps(spans, range.start, range.end)) { showError(new Error("Spans may not overlap: delete the other span first.")); return true; }
+      window.getSelection()?.removeAllRanges();
+      commit(task, (values) => { values[item.id].spans.push({ label: name, ...range }); });
+      update(); changed();
+      return true;
+    }
+    const i = task.tool.selected;
+    if (ner && i !== null && task.tool.picked) {
+      commit(task, (values) => { values[item.id].spans[i].label = name; });
+      update(); changed();
+      return true;
+    }
+    return false;
+  }
+
+  function deleteSelected() {
+    const i = task.tool.selected;
+    if (!ner || i === null) return false;
+    task.tool.selected = null;
+    commit(task, (values) => { values[item.id].spans.splice(i, 1); });
+    update(); changed();
+    return true;
+  }
+
+  function cancel() {
+    if (task.tool.selected === null) return false;
+    task.tool.selected = null; update(); changed();
+    return true;
+  }
+
+  update();
+  return { node: box, update, apply, deleteSelected, cancel, hint: ner ? "Select text, then press a label key. Click a span and press Delete to remove it, or a key to relabel it." : "" };
+}

@@ -1,0 +1,161 @@
+// @ts-check
+// The labeling state of one task, as plain data with pure transitions: the answers per item,
+// undo/redo, the grid's selection, the class a key applies next, and what the shape tools hold.
+// The screens keep one such object and redraw only what a transition changed.
+
+/** @typedef {import("./api-types").components["schemas"]["TaskItem"]} TaskItem */
+/** @typedef {Record<string, any>} Value an answer, shaped by the task type */
+
+/**
+ * @typedef {object} Tool
+ * @property {number | null} selected the selected shape or span (index into the value)
+ * @property {boolean} picked whether the user picked it (a click): then a class key relabels it
+ * @property {[number, number][] | null} draft the polygon being drawn
+ * @property {number} zoom
+ * @property {[number, number] | null} center the view's centre while zoomed
+ */
+
+/**
+ * @typedef {object} Task
+ * @property {TaskItem[]} items
+ * @property {Record<string, Value>} values
+ * @property {Record<string, Value>[]} history
+ * @property {Record<string, Value>[]} future
+ * @property {Set<string>} selected the grid's selected items
+ * @property {boolean} grid
+ * @property {boolean} correcting
+ * @property {Tool} tool
+ */
+
+/** @param {any} value @returns {any} */
+export const clone = (value) => JSON.parse(JSON.stringify(value));
+
+/** @returns {Tool} */
+export const freshTool = () => ({ selected: null, picked: false, draft: null, zoom: 1, center: null });
+
+/** The empty answer of a task type. @param {string} type @returns {Value} */
+export function emptyValue(type) {
+  if (type.endsWith("multiclass")) return {};
+  if (type.endsWith("multilabel")) return { labels: [] };
+  if (type === "image_bounding_box") return { boxes: [] };
+  if (type === "image_polygon") return { polygons: [] };
+  return { spans: [] };
+}
+
+/** The value's list of shapes or spans, by task type. @param {string} type */
+export function shapeKey(type) {
+  return type === "image_bounding_box" ? "boxes" : type === "image_polygon" ? "polygons" : "spans";
+}
+
+/**
+ * What an item starts with: the labeler's own answer, a kept label to confirm, ML assist's
+ * suggestion, or nothing.
+ * @param {string} type @param {Partial<TaskItem>} item @returns {Value}
+ */
+export function startValue(type, item) {
+  return clone(item.mine || item.prefill || item.prediction?.value || emptyValue(type));
+}
+
+/**
+ * @param {string} type @param {TaskItem[]} items
+ * @param {{grid?: boolean, correcting?: boolean, values?: Record<string, Value>}} [options]
+ * @returns {Task}
+ */
+export function newTask(type, items, { grid = false, correcting = false, values } = {}) {
+  return {
+    items, grid, correcting, history: [], future: [], tool: freshTool(),
+    values: values ? clone(values) : Object.fromEntries(items.map((i) => [i.id, startValue(type, i)])),
+    selected: new Set(items.map((i) => i.id)),
+  };
+}
+
+/** Applies `mutate` to the values as one undoable step. @param {Task} task @param {(values: Record<string, Value>) => void} mutate */
+export function commit(task, mutate) {
+  task.history.push(clone(task.values));
+  task.future = [];
+  mutate(task.values);
+}
+
+/** Records `before` as the undo step of a change already made in place (a drag). @param {Task} task @param {Record<string, Value>} before */
+export function settle(task, before) {
+  if (JSON.stringify(before) === JSON.stringify(task.values)) return false;
+  task.history.push(before);
+  task.future = [];
+  return true;
+}
+
+/** @param {Task} task @returns {boolean} whether anything changed */
+export function undo(task) {
+  const previous = task.history.pop();
+  if (!previous) return false;
+  task.future.push(clone(task.values));
+  task.values = previous;
+  task.tool.selected = null;
+  return true;
+}
+
+/** @param {Task} task @returns {boolean} */
+export function redo(task) {
+  const next = task.future.pop();
+  if (!next) return false;
+  task.history.push(clone(task.values));
+  task.values = next;
+  task.tool.selected = null;
+  return true;
+}
+
+/**
+ * A class key on a classification task: sets (multi-class) or toggles (multi-label) `label` on
+ * the items it applies to (the grid's selection, or the one item). In a multi-class grid the
+ * selection then moves to the images still without a label.
+ * @param {Task} task @param {string} type @param {string} label @returns {boolean}
+ */
+export function classify(task, type, label) {
+  const ids = task.grid ? [...task.selected] : [task.items[0].id];
+  if (!ids.length) return false;
+  const multi = type.endsWith("multilabel");
+  commit(task, (values) => {
+    const all = multi && ids.every((id) => values[id].labels?.includes(label));
+    for (const id of ids) {
+      if (!multi) { values[id] = { label }; continue; }
+      const set = new Set(values[id].labels || []);
+      if (all) set.delete(label); else set.add(label);
+      values[id] = { labels: [...set] };
+    }
+  });
+  if (task.grid && !multi) task.selected = new Set(task.items.filter((i) => !task.values[i.id].label).map((i) => i.id));
+  return true;
+}
+
+/**
+ * The classes an answer holds (what the class list marks as chosen).
+ * @param {Value | undefined | null} value @returns {Set<string>}
+ */
+export function chosenClasses(value) {
+  if (!value) return new Set();
+  if (value.label) return new Set([value.label]);
+  if (value.labels) return new Set(value.labels);
+  const shapes = value.boxes || value.polygons || value.spans || [];
+  return new Set(shapes.map((/** @type {{label: string}} */ s) => s.label));
+}
+
+/** The answer in words. @param {Value | undefined | null} value */
+export function describe(value) {
+  if (!value) return "";
+  if (value.label) return value.label;
+  if (value.labels) return value.labels.join(", ");
+  for (const [key, noun] of [["boxes", "box(es)"], ["polygons", "polygon(s)"], ["spans", "span(s)"]]) {
+    if (value[key]) return `${value[key].length} ${noun}: ${value[key].map((/** @type {{label: string}} */ s) => s.label).join(", ")}`;
+  }
+  return "";
+}
+
+/**
+ * What must be fixed before a task can be submitted, or null.
+ * @param {Task} task @param {string} type @returns {string | null}
+ */
+export function problem(task, type) {
+  if (!type.endsWith("multiclass")) return null;
+  const open = task.items.some((i) => !task.values[i.id].label);
+  return open ? `Choose a label${task.grid ? " for every image" : ""} first (keys 1–9).` : null;
+}
