@@ -44,7 +44,8 @@ def world() -> Iterator[World]:
     project = running_project(deps, task_type="image_bounding_box", classes=("cat", "dog"))
     add_items(deps, project, 3, media=MEDIA)
     app = create_app(lambda: deps, Settings(webui_dir=None, secret="s"))
-    headers = {"Authorization": f"Bearer {tokens['olive']}"}
+    # Both ways in: the API's own (bearer) and the programs' route the CLI takes (X-Loupe-Token).
+    headers = {"Authorization": f"Bearer {tokens['olive']}", "X-Loupe-Token": tokens["olive"]}
     with TestClient(app, headers=headers) as client:  # type: ignore[arg-type]
         yield World(deps, client, project)
 

@@ -36,6 +36,7 @@ def test_the_cli_request_migrates_and_reports(api: Api, tmp_path: Path) -> None:
     file = tmp_path / "labels.jsonl"
     file.write_text("".join(json.dumps(x) + "\n" for x in lines))
     api.client.headers.update(api.auth())  # ann: the deployment's first user, its admin
+    api.client.headers["X-Loupe-Token"] = api.token  # the CLI calls /api/programs/... with it
     report = migrate_file(
         server="",
         token="",
