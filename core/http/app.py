@@ -50,6 +50,7 @@ def create_app(deps: Callable[[], Deps], settings: Settings) -> FastAPI:
     signed_in = [Depends(current_user)]
     app.include_router(system.router, prefix=API)  # /health is public, /me needs a token
     app.include_router(projects.router, prefix=API, dependencies=signed_in)
+    app.include_router(projects.names, prefix=API, dependencies=signed_in)
     app.include_router(ingestion.router, prefix=API, dependencies=signed_in)
     app.include_router(blobs.router, prefix=API)  # item media: signed in; links: signed
     for router in (

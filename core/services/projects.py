@@ -195,6 +195,14 @@ def _check_dataset(deps: Deps, dataset: Dataset) -> None:
     check_dataset_allowed(dataset, roots=deps.dataset_roots, data_container=deps.data_container)
 
 
+def name_available(deps: Deps, *, name: str, actor: str) -> bool:
+    """Whether a new project may take `name` (asked before the rest of the wizard is filled;
+    creating still reserves it, so the answer holds only until someone else takes it)."""
+    require_creator(deps, actor)
+    key = hashlib.sha256(name_key(name).encode()).hexdigest()
+    return deps.documents.container(PROJECT_NAMES).get(key, key) is None
+
+
 def _reserve_name(deps: Deps, name: str, project_id: str) -> None:
     """Names are unique forever. Reserving first means a crash before the project is written
     burns the name, which is the safe side of the race."""

@@ -57,6 +57,7 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
         {"name": "New", "taskType": "text_ner", "labelClasses": [{"name": "PER"}]},
     ),
     ("GET", "/api/projects"): (SIGNED_IN, None),
+    ("GET", "/api/project-names/{name}"): (CREATOR, None),
     ("GET", "/api/projects/{project_id}"): (MEMBER, None),
     ("PATCH", "/api/projects/{project_id}"): (OWNER, {"incrementalRefresh": False}),
     ("DELETE", "/api/projects/{project_id}"): (OWNER, None),

@@ -81,6 +81,9 @@ def test_add_classes_with_each_choice_and_rename(ui: Ui, page: Page) -> None:
         page.fill("#add-classes", name)
         page.check(f'input[name="existing"][value="{choice}"]')
         page.click("#add-classes-button")
+        if choice != "keep":  # labels change: it asks first, naming how many items
+            expect(page.locator("#confirm-dialog")).to_contain_text("item(s)")
+            page.click("#confirm-ok")
         expect(classes.filter(has_text=name)).to_have_count(1)
 
     def states() -> list[tuple[str, Any]]:

@@ -1,6 +1,8 @@
 // Loupe's web UI: sign-in, routing, the project list, the create wizard and the project shell.
 import "./style.css";
-import { call, endSession, get, post, sendFile, startSession, upload } from "./api.js";
+import { call, endSession, get, post, sendFile, startSession } from "./api.js";
+import { pathOf, sortFiles, uploadAll } from "./files.js";
+import { skippedList } from "./owner.js";
 import { h, markdown, showError, words } from "./dom.js";
 import { assistFields } from "./assist.js";
 import { labelView } from "./label.js";
@@ -225,7 +227,16 @@ function wizard() {
   const preview = h("div", { class: "preview" });
   f.instructions.addEventListener("input", () => preview.replaceChildren(markdown(f.instructions.value)));
   const blobRow = h("div", { hidden: true }, h("label", {}, "Container ", f.container), h("label", {}, "Path (globs allowed) ", f.path));
-  const uploadRow = h("div", {}, h("label", {}, "Files ", f.files), h("label", {}, "or a folder ", f.folder));
+  const chosen = h("div", { id: "w-chosen", class: "note" });
+  const uploadRow = h("div", {}, h("label", {}, "Files ", f.files), h("label", {}, "or a folder ", f.folder), chosen);
+  /** The files the project takes, and those it would skip with why (hidden, other types). */
+  const sorted = () => sortFiles(f.type.value, [...f.files.files, ...f.folder.files]);
+  const skippedRows = () => sorted().skip.map((x) => ({ path: pathOf(x.file), reason: x.reason }));
+  const showChosen = () => {
+    const { take, skip } = sorted();
+    chosen.replaceChildren(`${take.length} file(s) to upload`, skip.length ? `; ${skip.length} left out:` : "", skippedList(skippedRows(), "w-skipped"));
+  };
+  for (const input of [f.files, f.folder, f.type]) input.addEventListener("change", showChosen);
   f.source.addEventListener("change", () => { blobRow.hidden = f.source.value !== "blob"; uploadRow.hidden = !blobRow.hidden; });
   const steps = [
     h("fieldset", {}, h("legend", {}, "1. Project"), h("label", {}, "Name ", f.name), h("label", {}, "Task type ", f.type)),
@@ -243,7 +254,7 @@ function wizard() {
   const back = h("button", { type: "button", onclick: () => show(step - 1) }, "Back");
   const next = h("button", { type: "button", class: "primary", id: "w-next", onclick: () => show(step + 1) }, "Next");
   const create = h("button", { type: "button", class: "primary", id: "w-create", hidden: true, onclick: () => submit() }, "Create project");
-  function files() { return [...f.files.files, ...f.folder.files]; }
+  function files() { return sorted().take; }
   function settings() {
     const classes = f.classes.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
       const m = line.match(/^(.*?)\s*=\s*([0-9a-z])$/);
@@ -258,8 +269,17 @@ function wizard() {
     if (f.source.value === "blob") body.dataset = { source: "blob", container: f.container.value.trim(), path: f.path.value.trim() };
     return body;
   }
-  function show(to) {
+  async function show(to) {
     if (to > step && step === 0 && !f.name.value.trim()) { showError(new Error("Give the project a name.")); return; }
+    if (to > step && step === 0) { // the name first: names are never reused
+      try {
+        const check = await get(`/project-names/${encodeURIComponent(f.name.value.trim())}`);
+        if (!check.available) { showError(new Error(`The name “${check.name}” is taken: project names are never reused, even after deletion. Choose another name.`)); return; }
+      } catch (e) { showError(e); return; }
+    }
+    if (to > step && step === 1 && f.source.value === "upload" && !files().length && (f.files.files.length || f.folder.files.length)) {
+      showError(new Error("None of these files is of a type this project takes: choose others.")); return;
+    }
     if (to > step && step === 2 && !settings().labelClasses.length) { showError(new Error("Add at least one label class.")); return; }
     showError(null);
     step = Math.max(0, Math.min(steps.length, to));
@@ -272,39 +292,37 @@ function wizard() {
       const b = settings();
       review.replaceChildren(h("legend", {}, "Review"), h("dl", {},
         h("dt", {}, "Name"), h("dd", {}, b.name), h("dt", {}, "Task type"), h("dd", {}, words(b.taskType)),
-        h("dt", {}, "Data"), h("dd", {}, b.dataset ? `${b.dataset.container}/${b.dataset.path}` : `${files().length} file(s) to upload`),
+        h("dt", {}, "Data"), h("dd", {}, b.dataset ? `${b.dataset.container}/${b.dataset.path}` : `${files().length} file(s) to upload${skippedRows().length ? ` (${skippedRows().length} left out)` : ""}`),
         h("dt", {}, "Classes"), h("dd", {}, b.labelClasses.map((c) => c.name).join(", ")),
         h("dt", {}, "Consensus"), h("dd", {}, `${b.consensus.minLabelers}–${b.consensus.maxLabelers}`),
         h("dt", {}, "ML assist"), h("dd", { id: "w-review-assist" }, b.assist.enabled
           ? `on · ${b.assist.backbone || "default backbone"} · precision ${b.assist.targetPrecision} · first after ${b.assist.trainAfter}, every ${b.assist.trainEvery}${b.assist.activeLearning ? " · active learning" : ""}` : "off")));
     }
   }
+  const report = h("div", { id: "w-report" });
   async function submit() {
     create.disabled = true;
+    let project;
     try {
-      const project = await post("/projects", settings());
-      const list = f.source.value === "upload" ? files() : [];
-      const total = list.reduce((a, file) => a + file.size, 0) || 1;
-      progress.hidden = false; progress.max = total;
-      let sent = 0; let done = 0;
-      const queue = [...list];
-      const worker = async () => {
-        for (let file = queue.shift(); file; file = queue.shift()) {
-          let mine = 0;
-          await upload(project.id, file.webkitRelativePath || file.name, file, (loaded) => { sent += loaded - mine; mine = loaded; progress.value = sent; });
-          sent += file.size - mine; done += 1; progress.value = sent;
-          status.textContent = `Uploaded ${done} of ${list.length} files`;
-        }
-      };
-      await Promise.all([worker(), worker(), worker(), worker()]);
-      location.hash = `#/p/${encodeURIComponent(project.id)}/dashboard`;
+      project = await post("/projects", settings());
     } catch (e) {
-      showError(e);
-      create.disabled = false;
+      showError(e); create.disabled = false;
+      return;
     }
+    // From here the project exists: whatever happens to a file, the way on is to open it.
+    const open = h("a", { class: "button primary", id: "w-open", href: `#/p/${encodeURIComponent(project.id)}/dashboard` }, "Open the project");
+    create.replaceWith(open); back.disabled = true;
+    const list = f.source.value === "upload" ? files() : [];
+    progress.hidden = !list.length; progress.max = list.reduce((a, file) => a + file.size, 0) || 1;
+    const result = await uploadAll(project.id, list, (done, sent) => { progress.value = sent; status.textContent = `Uploaded ${done} of ${list.length} files`; });
+    progress.hidden = true;
+    const left = [...skippedRows(), ...result.failed];
+    if (!left.length) { location.hash = open.getAttribute("href"); return; }
+    status.textContent = `Created. Uploaded ${result.uploaded} of ${list.length} files; add more any time from Details.`;
+    report.replaceChildren(skippedList(left, "w-left-out"));
   }
   view.replaceChildren(h("h1", {}, "New project"), h("form", { class: "wizard", onsubmit: (e) => e.preventDefault() }, ...steps, review,
-    h("div", { class: "bar" }, back, next, create), progress, status));
+    h("div", { class: "bar" }, back, next, create), progress, status, report));
   show(0);
   return () => {};
 }

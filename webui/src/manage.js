@@ -3,6 +3,8 @@ import { Chart, ArcElement, BarController, BarElement, CategoryScale, DoughnutCo
 import { call, get, post } from "./api.js";
 import { assistFields, assistPanel } from "./assist.js";
 import { failuresPanel } from "./failures.js";
+import { confirmAction } from "./dialogs.js";
+import { addFilesCard, deleteCard, exportsCard, ingestCard } from "./owner.js";
 import { colorOf, h, markdown, showError, words } from "./dom.js";
 
 Chart.register(ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip);
@@ -53,6 +55,7 @@ export async function dashboardView({ project, pane, every, role }) {
 export async function detailsView({ project: initial, pane, me, role, every }) {
   const base = `/projects/${encodeURIComponent(initial.id)}`;
   const failures = role === "owner" ? failuresPanel({ base }) : null; // kept across redraws
+  const pastExports = exportsCard(base);
   let project = initial; let etag = null;
   async function load() { const r = await call("GET", base); project = r.data; etag = r.etag; }
   async function withEtag(method, path, body) {
@@ -91,7 +94,7 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
     const assignTo = h("input", { id: "assign-user", placeholder: "labeler" });
     const assignPrefix = h("input", { id: "assign-prefix", placeholder: "path prefix" });
     const assignLimit = h("input", { id: "assign-limit", type: "number", min: 1, placeholder: "limit" });
-    pane.replaceChildren(note, h("div", { class: "bar" }, h("button", { id: "export-open", onclick: () => exportDialog(project, base) }, "Export…")), h("div", { class: "cards" },
+    pane.replaceChildren(note, h("div", { class: "bar" }, h("button", { id: "export-open", onclick: () => exportDialog(project, base, () => pastExports.refresh().catch(() => {})) }, "Export…")), h("div", { class: "cards" },
       h("section", { class: "card" }, h("h2", {}, "Project"), h("dl", {},
         h("dt", {}, "Name"), h("dd", {}, project.name), h("dt", {}, "Task type"), h("dd", {}, words(project.taskType)),
         h("dt", {}, "Status"), h("dd", { id: "details-status" }, project.status, project.statusReason ? ` (${project.statusReason})` : ""),
@@ -113,7 +116,14 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
         h("button", { id: "add-classes-button", disabled: !paused, onclick: () => {
           const classes = addNames.value.split("\n").map((l) => l.trim()).filter(Boolean).map((name) => ({ name }));
           const existingLabels = choice.querySelector("input:checked").value;
-          withEtag("POST", `${base}/label-classes/add`, { classes, existingLabels }).then(() => done("Classes added."), fail);
+          const add = () => withEtag("POST", `${base}/label-classes/add`, { classes, existingLabels }).then(() => done("Classes added."), fail);
+          if (existingLabels === "keep") return add();
+          get(`${base}/dashboard`).then((d) => confirmAction(existingLabels === "start_over"
+            ? { title: "Start over?", danger: true, confirm: `Remove the labels of ${d.states.labeled + d.states.needs_review + d.states.skipped} item(s)`,
+              body: [`Every label goes: ${d.states.labeled} labeled item(s), ${d.states.needs_review} waiting for review and ${d.states.skipped} skipped go back to the queue, unlabeled. Their answers stay only in each item's history.`] }
+            : { title: "Send labeled items back?", confirm: `Send ${d.states.labeled} item(s) back`,
+              body: [`${d.states.labeled} labeled item(s) go back to the queue with their labels pre-filled, for labelers to confirm against the new classes.`] }))
+            .then((answer) => answer.ok && add(), fail);
         } }, "Add classes"),
         h("h3", {}, "Rename"), h("div", { class: "bar" }, from, "→", to,
           h("button", { id: "rename-button", disabled: !paused, onclick: () => withEtag("POST", `${base}/label-classes/rename`, { from: from.value, to: to.value.trim() }).then(() => done("Renamed."), fail) }, "Rename"))),
@@ -135,7 +145,12 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
           post(`${base}/assignments`, body).then((r) => done(`${r.changed} item(s) assigned.`), fail);
         } }, "Assign"),
         h("button", { id: "unassign", onclick: () => post(`${base}/assignments/release`, { labeler: assignTo.value.trim(), pathPrefix: assignPrefix.value }).then((r) => done(`${r.changed} item(s) released.`), fail) }, "Release")),
-      failures ? failures.node : null));
+      pastExports.node,
+      role === "owner" && ds.source !== "blob" ? addFilesCard(project, () => { note.textContent = "Files uploaded: they become items within seconds."; }) : null,
+      role === "owner" ? ingestCard(project, (body) => withEtag("PATCH", base, body).then(() => done("Ingestion settings saved."), fail)) : null,
+      failures ? failures.node : null,
+      role === "owner" ? deleteCard(project, base) : null));
+    pastExports.refresh().catch(() => {});
   }
   await render().catch(fail);
   return failures ? every(4000, failures.refresh) : () => {};
@@ -144,7 +159,7 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
 const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", loupe_jsonl: "Loupe JSONL" };
 
 /** The export dialog: format and options, then a job whose download link appears when done. */
-function exportDialog(project, base) {
+function exportDialog(project, base, onDone = () => {}) {
   const format = h("select", { id: "export-format" }, Object.entries(FORMATS).map(([v, t]) => h("option", { value: v }, t)));
   const states = h("fieldset", { class: "choices" }, h("legend", {}, "Items"), ["labeled", "needs_review", "skipped", "unlabeled"].map((st) =>
     h("label", {}, h("input", { type: "checkbox", value: st, checked: st === "labeled" }), ` ${words(st)}`)));
@@ -163,6 +178,7 @@ function exportDialog(project, base) {
         await new Promise((r) => setTimeout(r, 500));
         job = await get(`${base}/exports/${encodeURIComponent(job.id)}`);
       }
+      onDone();
       if (job.status !== "succeeded") throw new Error(job.error || `The export ${job.status}.`);
       result.replaceChildren(h("a", { href: job.url, id: "export-download", download: "", rel: "noopener" }, "Download"),
         h("p", { class: "note" }, "Load it in Python:"), h("pre", {}, job.snippet || ""));

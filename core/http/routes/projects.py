@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Response, status
+from fastapi import APIRouter, Path, Response, status
+from pydantic import Field
 
 from core.domain.labels import LabelClass
-from core.domain.projects import Instructions, Project, ProjectPatch, ProjectSettings
+from core.domain.model import DomainModel
+from core.domain.projects import (
+    MAX_NAME_LENGTH,
+    NAME_PATTERN,
+    Instructions,
+    Project,
+    ProjectPatch,
+    ProjectSettings,
+)
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
 from core.http.openapi import conflict, forbidden
@@ -15,6 +24,7 @@ from core.services import projects
 from core.services.versioned import Versioned
 
 router = APIRouter(prefix="/projects", tags=["projects"])
+names = APIRouter(prefix="/project-names", tags=["projects"])
 
 
 class ProjectView(Project):
@@ -177,3 +187,18 @@ def set_instructions(
     )
     response.headers["ETag"] = etags.header(updated.etag)
     return updated.value.instructions
+
+
+class NameCheck(DomainModel):
+    name: str
+    available: bool = Field(description="No project took this name (names are never reused)")
+
+
+@names.get("/{name}", responses=forbidden("only creators and admins create projects"))
+def check_name(
+    name: Annotated[str, Path(max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)],
+    deps: AppDeps,
+    user: CurrentUser,
+) -> NameCheck:
+    """Whether a new project may take `name`, ignoring case and spacing as creation does."""
+    return NameCheck(name=name, available=projects.name_available(deps, name=name, actor=user.id))
