@@ -53,7 +53,8 @@ export async function labelView({ project, pane }) {
     stopped: false,
     /** @type {{id: string, done: () => void} | null} waiting for the key to bind */
     rebinding: null,
-    progress: { today: 0, left: 0, sent: 0 },
+    /** today's count before this session, what this session saved, what is left */
+    progress: { before: /** @type {number | null} */ (null), saved: 0, left: 0, savedThen: 0 },
   };
   /** @type {Map<string, Promise<Picture>>} */
   const pictures = new Map();
@@ -104,7 +105,12 @@ export async function labelView({ project, pane }) {
     return taskQueue({
       lease: async (n, holding) => {
         const task = await post(`${base}/tasks/next`, { size: n, holding });
-        if (task.progress) { S.progress.today = task.progress.today; S.progress.left = task.progress.left; S.progress.sent = 0; showProgress(); }
+        const p = S.progress;
+        if (task.progress) {
+          if (p.before === null) p.before = task.progress.today - p.saved;
+          p.left = task.progress.left; p.savedThen = p.saved;
+          showProgress();
+        }
         return /** @type {TaskItem[]} */ (task.items);
       },
       prepare: (item) => picture(item) || Promise.resolve(),
@@ -131,10 +137,12 @@ export async function labelView({ project, pane }) {
     return img.decode().then(() => img, () => img);
   }
 
+  /** "N done today · M left": the server's figures at the last lease, plus what this session
+   * saved since (a lease answered while answers were on their way cannot say which it counted). */
   function showProgress() {
-    const today = S.progress.today + S.progress.sent;
-    progress.replaceChildren(h("strong", { id: "done-today" }, String(today)), " done today · ",
-      h("strong", { id: "left" }, String(Math.max(0, S.progress.left - S.progress.sent))), " left in the project");
+    const p = S.progress;
+    progress.replaceChildren(h("strong", { id: "done-today" }, String((p.before ?? 0) + p.saved)), " done today · ",
+      h("strong", { id: "left" }, String(Math.max(0, p.left - (p.saved - p.savedThen)))), " left in the project");
   }
 
   async function flush() {
@@ -320,6 +328,9 @@ export async function labelView({ project, pane }) {
       showError(new Error(`Not saved (${paths.join(", ")}): ${e.message}`));
       if (!task.correcting) S.last = null;
       throw e;
+    }).then((saved) => {
+      if (!task.correcting) { S.progress.saved += ids.length; showProgress(); }
+      return saved;
     }).finally(() => { if (!task.correcting) queue.done(ids); });
     if (!task.correcting) { // the pictures of the task before the last are not needed again
       for (const old of S.last?.items || []) if (!ids.includes(old.id)) pictures.delete(old.id);
@@ -331,7 +342,6 @@ export async function labelView({ project, pane }) {
       if (S.task) await show(); else await advance();
       return;
     }
-    S.progress.sent += 1; showProgress();
     S.pending.push(watched);
     if (S.pending.length > 20) S.pending.splice(0, S.pending.length - 20);
     S.task = null;

@@ -251,8 +251,11 @@ function wizard() {
   const progress = h("progress", { id: "w-progress", hidden: true, value: 0, max: 1 });
   const status = h("p", { id: "w-status", class: "note" });
   let step = 0;
-  const back = h("button", { type: "button", onclick: () => show(step - 1) }, "Back");
-  const next = h("button", { type: "button", class: "primary", id: "w-next", onclick: () => show(step + 1) }, "Next");
+  // Steps run one after another: a click while the name is being checked waits its turn.
+  let moving = Promise.resolve();
+  const go = (by) => { moving = moving.then(() => show(step + by)).catch(showError); };
+  const back = h("button", { type: "button", onclick: () => go(-1) }, "Back");
+  const next = h("button", { type: "button", class: "primary", id: "w-next", onclick: () => go(1) }, "Next");
   const create = h("button", { type: "button", class: "primary", id: "w-create", hidden: true, onclick: () => submit() }, "Create project");
   function files() { return sorted().take; }
   function settings() {
@@ -277,9 +280,7 @@ function wizard() {
         if (!check.available) { showError(new Error(`The name “${check.name}” is taken: project names are never reused, even after deletion. Choose another name.`)); return; }
       } catch (e) { showError(e); return; }
     }
-    if (to > step && step === 1 && f.source.value === "upload" && !files().length && (f.files.files.length || f.folder.files.length)) {
-      showError(new Error("None of these files is of a type this project takes: choose others.")); return;
-    }
+
     if (to > step && step === 2 && !settings().labelClasses.length) { showError(new Error("Add at least one label class.")); return; }
     showError(null);
     step = Math.max(0, Math.min(steps.length, to));

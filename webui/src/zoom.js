@@ -20,7 +20,8 @@ import { pinchZoom } from "./geometry.js";
  */
 export function zoomable(frame, item, tool, { pan, vh, windowing }) {
   const W = item.width || 1000; const H = item.height || 1000;
-  const scroller = h("div", { class: "scroller", id: "scroller" }, frame);
+  // Where one finger draws, the page must not scroll or zoom under it: pinch is ours.
+  const scroller = h("div", { class: `scroller ${pan === "middle" ? "touch-own" : ""}`, id: "scroller" }, frame);
   function apply() {
     frame.style.width = `calc(min(100%, ${((vh * W) / H).toFixed(3)}vh) * ${tool.zoom})`;
     scroller.classList.toggle("zoomed", tool.zoom > 1);

@@ -47,12 +47,28 @@ export function textEditor({ item, type, classes, task, changed }) {
   }
 
   /** The selected text as a span's range, trimmed; null when none. */
-  function selection() {
+  function current() {
     const sel = window.getSelection();
     if (!sel || !sel.rangeCount || sel.isCollapsed) return null;
     const range = sel.getRangeAt(0);
     if (!box.contains(range.startContainer) || !box.contains(range.endContainer)) return null;
     return trimSpan(text, offsetIn(box, range.startContainer, range.startOffset), offsetIn(box, range.endContainer, range.endOffset));
+  }
+  // On a touch screen, tapping a class clears the text selection before the tap lands: keep
+  // the last selection for a moment after it goes, so the tap still makes the span.
+  /** @type {{start: number, end: number} | null} */
+  let kept = null;
+  let lostAt = 0;
+  const watch = () => {
+    const now = current();
+    if (now) { kept = now; lostAt = 0; } else if (kept && !lostAt) lostAt = performance.now();
+  };
+  document.addEventListener("selectionchange", watch);
+  function selection() {
+    const now = current();
+    if (now) return now;
+    // Not reported gone yet (the tap's click comes before the selectionchange), or just now.
+    return kept && (!lostAt || performance.now() - lostAt < 1500) ? kept : null;
   }
 
   /** A class key: a span over the selected text, or the picked span relabeled. @param {string} name */
@@ -62,6 +78,7 @@ export function textEditor({ item, type, classes, task, changed }) {
       const spans = task.values[item.id].spans;
       if (overlaps(spans, range.start, range.end)) { showError(new Error("Spans may not overlap: delete the other span first.")); return true; }
       window.getSelection()?.removeAllRanges();
+      kept = null;
       commit(task, (values) => { values[item.id].spans.push({ label: name, ...range }); });
       update(); changed();
       return true;
@@ -91,5 +108,8 @@ export function textEditor({ item, type, classes, task, changed }) {
   }
 
   update();
+  // The listener goes with the text: the editor is dropped when its item leaves the screen.
+  const gone = new MutationObserver(() => { if (!box.isConnected) { document.removeEventListener("selectionchange", watch); gone.disconnect(); } });
+  queueMicrotask(() => box.parentNode && gone.observe(document.body, { childList: true, subtree: true }));
   return { node: box, update, apply, deleteSelected, cancel, hint: ner ? "Select text, then press a label key. Click a span and press Delete to remove it, or a key to relabel it." : "" };
 }
