@@ -201,13 +201,13 @@ export async function labelView({ project, pane }) {
       editor = shapes;
       stage.replaceChildren(h("p", { class: "note" }, type === "image_bounding_box"
         ? "Drag to draw a box; click a box to pick it (a key then relabels it), drag it to move, a corner to resize."
-        : "Click to add points; click the first point or press Enter to close. Click a polygon to pick it.", " ", suggestion(item)), frames(item, pic), shapes.node);
+        : "Click to add points; click the first point or press Enter to close. Click a polygon to pick it.", " ", suggestion(item)), shapes.node);
     } else if (isImage && pic) {
       pic.classList.add("photo");
       const frame = h("div", { class: "frame" }, pic);
       const view = zoomable(frame, item, task.tool, { pan: "left", vh: 66, windowing });
       editor = { update() {}, cancel: () => false, deleteSelected: () => false, zoom: view.zoom };
-      stage.replaceChildren(h("figure", { class: "single" }, view.scroller, frames(item, pic), h("figcaption", { class: "chosen" }, "—"), suggestion(item)));
+      stage.replaceChildren(h("figure", { class: "single" }, view.scroller, h("figcaption", { class: "chosen" }, "—"), suggestion(item)));
     } else {
       const text = textEditor({ item, type, classes, task, changed: refresh });
       editor = text;
@@ -216,12 +216,6 @@ export async function labelView({ project, pane }) {
     windowing.attach(!task.grid && pic && /** @type {any} */ (pic).windowing ? pic : null);
     refresh();
     markShown();
-  }
-
-  /** A multi-frame DICOM shows which frame this is (the display is its first). @param {TaskItem} item @param {Picture} pic */
-  function frames(item, pic) {
-    const count = /** @type {any} */ (item).frames || /** @type {any} */ (pic).frames || 1;
-    return count > 1 ? h("p", { class: "note frames", id: "frames" }, `Frame 1 of ${count}`) : "";
   }
 
   /** The grid's tiles. @param {Task} task @param {Picture[]} pics */
