@@ -66,13 +66,13 @@ def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
     def count(*where: Where) -> int:
         return items.count(project_id, where)
 
-    states = {state.value: count(Where("state", "=", state.value)) for state in ItemState}
-    in_progress = count(Where("lane", "startswith", LEASED))
-    states["in_progress"] = in_progress
-    states["not_done"] = states[ItemState.UNLABELED.value] - in_progress
+    # One definition everywhere: `states` are the items' own states and add up to the items;
+    # `queue` breaks the unlabeled ones down (leased to a labeler now, or where they wait).
+    states = item_states(deps, project_id)
     # ML assist's random sample waits in the pre-labeled lane, without a pre-label.
     sample = count(Where("lane", "=", PRELABELED), Where("audit", "=", True))
     queue = {
+        "in_progress": count(Where("lane", "startswith", LEASED)),
         "assigned": count(Where("lane", "startswith", ASSIGNED)),
         "awaiting_consensus": count(Where("lane", "=", PARTIAL)),
         "prelabeled": count(Where("lane", "=", PRELABELED)) - sample,
@@ -94,6 +94,26 @@ def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
         as_of=deps.clock.now(),
         recounted_at=counters.recount.scanned_at if counters.recount else None,
     )
+
+
+def item_states(deps: Deps, project_id: str) -> dict[str, int]:
+    """How many items are in each state (indexed COUNT queries); they add up to the items."""
+    items = deps.documents.container(ITEMS)
+    return {s.value: items.count(project_id, [Where("state", "=", s.value)]) for s in ItemState}
+
+
+@dataclass(frozen=True)
+class Progress:
+    items: int
+    labeled: int
+
+
+def progress_of(deps: Deps, project_id: str) -> Progress:
+    """What a list of projects shows: two COUNT queries, whoever asks (a labeler sees how much
+    of the project is done; figures per person stay on the dashboard)."""
+    items = deps.documents.container(ITEMS)
+    labeled = items.count(project_id, [Where("state", "=", ItemState.LABELED.value)])
+    return Progress(items=items.count(project_id), labeled=labeled)
 
 
 def _labelers(

@@ -262,3 +262,17 @@ def test_the_session_hides_the_token_and_stored_files_never_run(ui: Ui, page: Pa
     page.locator("#sign-out").click()
     expect(page.locator("#signin")).to_be_visible()
     assert page.request.get(f"{ui.url}/api/me").status == 401
+
+
+def test_someone_outside_a_project_is_told_why(ui: Ui, page: Page) -> None:
+    project_id = ui.project("Members only", "image_multiclass", ["a"])
+    outsider = ui.token_of("outsider")
+    ui.sign_in(page, outsider)
+    page.goto(f"{ui.url}/#/p/{project_id}/label")
+    expect(page.locator("#not-member h1")).to_have_text("You are not a member of this project")
+    page.goto(f"{ui.url}/#/p/no-such-project/label")
+    expect(page.locator("#not-member h1")).to_have_text("No such project")
+    # The list gets every project's progress in one request: the outsider's is empty.
+    assert ui.api("GET", "/projects", token=outsider) == []
+    listed = {p["name"]: p["progress"] for p in ui.api("GET", "/projects")}
+    assert listed["Members only"] == {"items": 0, "labeled": 0}

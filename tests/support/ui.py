@@ -30,7 +30,6 @@ def png(index: int, size: tuple[int, int] = (320, 240)) -> bytes:
     return out.getvalue()
 
 
-ITEM_STATES = ("unlabeled", "labeled", "skipped", "needs_review", "error")
 
 
 @dataclass
@@ -78,8 +77,7 @@ class Ui:
         while time.monotonic() < deadline:
             project = self.api("GET", f"/projects/{project_id}")
             states = self.api("GET", f"/projects/{project_id}/dashboard")["states"]
-            # Item states only: in_progress and not_done break `unlabeled` down again.
-            registered = sum(states[s] for s in ITEM_STATES)
+            registered = sum(states.values())  # the items' own states add up to the items
             if project["status"] == "running" and registered >= items:
                 return
             time.sleep(0.2)

@@ -97,7 +97,7 @@ async function route() {
   if (parts[0] === "users") return (cleanup = usersView());
   if (parts[0] === "migrate") return (cleanup = migrateView());
   if (parts[0] === "p" && parts[1]) {
-    const stop = await projectShell(parts[1], parts[2] || "", gen);
+    const stop = await projectShell(parts[1], parts[2] || "", gen).catch((e) => notInProject(e));
     if (gen === routeGen) cleanup = stop;
     else stop();
     return;
@@ -114,21 +114,13 @@ function projectList() {
       h("a", { class: "button primary", href: "#/new", id: "new-project" }, "New project"))
     : h("p", { class: "note", id: "no-create" }, "Ask a Loupe admin for the creator role to create projects.");
   view.replaceChildren(h("div", { class: "bar" }, h("h1", {}, "Projects"), create), table);
-  const progress = new Map();
-  return every(3000, async () => {
-    const projects = await get("/projects");
+  return every(5000, async () => {
+    const projects = await get("/projects"); // each with its progress: one request for the list
     const rows = projects.map((project) => {
       const role = project.members?.[me.id] || "";
-      const done = progress.get(project.id);
-      const bar = h("progress", { max: done?.total || 1, value: done?.labeled || 0 });
+      const { items, labeled } = project.progress;
+      const bar = h("progress", { max: items || 1, value: labeled, title: `${labeled} of ${items} labeled` });
       const link = h("a", { href: `#/p/${encodeURIComponent(project.id)}/${role === "labeler" ? "label" : "dashboard"}` }, project.name);
-      if (role !== "labeler") {
-        get(`/projects/${encodeURIComponent(project.id)}/dashboard`).then((d) => {
-          const total = Object.values(d.states).reduce((a, b) => a + b, 0);
-          progress.set(project.id, { total, labeled: d.states.labeled || 0 });
-          bar.max = total || 1; bar.value = d.states.labeled || 0; bar.title = `${d.states.labeled || 0} of ${total} labeled`;
-        }).catch(() => {});
-      }
       return h("tr", { dataset: { projectId: project.id } }, h("td", {}, link), h("td", {}, words(project.taskType)),
         h("td", { class: "status" }, project.status), h("td", {}, bar), h("td", {}, role), h("td", {}, new Date(project.createdAt).toLocaleString()));
     });
@@ -325,6 +317,18 @@ function wizard() {
   view.replaceChildren(h("h1", {}, "New project"), h("form", { class: "wizard", onsubmit: (e) => e.preventDefault() }, ...steps, review,
     h("div", { class: "bar" }, back, next, create), progress, status, report));
   show(0);
+  return () => {};
+}
+
+/** A project this user cannot open: say why and what to do, instead of a blank page. */
+function notInProject(error) {
+  if (error.status !== 403 && error.status !== 404) throw error;
+  view.replaceChildren(h("div", { class: "card", id: "not-member" },
+    h("h1", {}, error.status === 403 ? "You are not a member of this project" : "No such project"),
+    h("p", {}, error.status === 403
+      ? "Only its members see it. Ask one of its owners to add you (Details → Members), then open the link again."
+      : "It does not exist, or it was deleted. Check the link with whoever sent it."),
+    h("p", {}, h("a", { href: "#/" }, "Back to your projects"))));
   return () => {};
 }
 

@@ -99,7 +99,7 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
         h("dt", {}, "Name"), h("dd", {}, project.name), h("dt", {}, "Task type"), h("dd", {}, words(project.taskType)),
         h("dt", {}, "Status"), h("dd", { id: "details-status" }, project.status, project.statusReason ? ` (${project.statusReason})` : ""),
         h("dt", {}, "Dataset"), h("dd", {}, ds.source === "blob" ? `${ds.container}/${ds.path}` : "uploaded files"),
-        h("dt", {}, "Items"), h("dd", {}, ingestion ? `${ingestion.registered ?? "?"} registered, ${ingestion.skipped?.count ?? ingestion.skipped ?? 0} skipped, ${ingestion.failed ?? 0} failed` : "—"),
+        h("dt", {}, "Items"), h("dd", { id: "details-items" }, itemsLine(ingestion)),
         h("dt", {}, "Consensus"), h("dd", {}, `${project.consensus?.minLabelers}–${project.consensus?.maxLabelers} labelers`),
         h("dt", {}, "ML assist"), h("dd", { id: "details-assist" }, project.assist?.enabled
           ? `on (${project.assist.backbone || "default backbone"}, target precision ${project.assist.targetPrecision}, first training after ${project.assist.trainAfter}, then every ${project.assist.trainEvery}${project.assist.activeLearning ? ", active learning" : ""})` : "off")),
@@ -190,4 +190,14 @@ function exportDialog(project, base, onDone = () => {}) {
     h("div", { class: "actions" }, start, h("button", { onclick: () => dialog.close() }, "Close")), result);
   document.body.append(dialog);
   dialog.showModal();
+}
+
+/** The same counts as the dashboard's: items (whatever their state), and the files left out. */
+function itemsLine(ingestion) {
+  if (!ingestion) return "—";
+  const skipped = ingestion.skipped?.count ?? ingestion.skipped ?? 0;
+  const parts = [`${(ingestion.registered ?? 0) + (ingestion.failed ?? 0)} item(s)`]; // registered: the items not in error
+  if (ingestion.failed) parts.push(`${ingestion.failed} of them in error`);
+  if (skipped) parts.push(`${skipped} file(s) skipped`);
+  return parts.join(", ");
 }

@@ -85,7 +85,7 @@ export function deleteCard(project, base) {
   const go = h("button", { id: "delete-project", class: "danger", onclick: async () => {
     const counts = await get(`${base}/dashboard`).catch(() => null);
     const states = counts?.states || {};
-    const items = ["unlabeled", "labeled", "skipped", "needs_review", "error"].reduce((n, k) => n + (states[k] || 0), 0);
+    const items = Object.values(states).reduce((n, k) => n + k, 0);
     const answer = await confirmAction({
       title: `Delete ${project.name}?`, danger: true, confirm: "Delete the project", typeToConfirm: project.name,
       body: [`Its ${items} item(s), ${states.labeled || 0} of them labeled, ${states.needs_review || 0} waiting for review, stop being served to anyone: labelers, reviewers and exports lose access at once.`,

@@ -20,7 +20,7 @@ from core.domain.projects import (
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
 from core.http.openapi import conflict, forbidden
-from core.services import projects
+from core.services import dashboard, projects
 from core.services.versioned import Versioned
 
 router = APIRouter(prefix="/projects", tags=["projects"])
@@ -68,9 +68,22 @@ def create_project(
     return _view(response, created)
 
 
+class ProgressView(DomainModel):
+    items: int = Field(description="Every item of the project, whatever its state")
+    labeled: int
+
+
+class ListedProject(Project):
+    progress: ProgressView
+
+
 @router.get("", response_model_exclude_none=True)
-def list_projects(deps: AppDeps, user: CurrentUser) -> list[Project]:
-    return projects.list_projects(deps, actor=user.id)
+def list_projects(deps: AppDeps, user: CurrentUser) -> list[ListedProject]:
+    """Your projects, newest first, each with how far it is (one request for the whole list)."""
+    return [
+        ListedProject(**dict(p), progress=ProgressView(**vars(dashboard.progress_of(deps, p.id))))
+        for p in projects.list_projects(deps, actor=user.id)
+    ]
 
 
 @router.get("/{project_id}", response_model_exclude_none=True, responses=etags.tagged())
