@@ -29,6 +29,12 @@ class MediaFacts(DomainModel):
     height: int | None = Field(default=None, ge=1)
     frames: int = Field(default=1, ge=1)
     etag: str | None = None
+    orientation: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="EXIF orientation: other than 1, the file is stored turned",
+    )
 
 
 class DicomTags(DomainModel):

@@ -23,6 +23,8 @@ class Probe:
     """After EXIF orientation: the size a person sees."""
     frames: int = 1
     dicom: DicomTags | None = None
+    orientation: int = 1
+    """EXIF orientation (1: upright as stored); the size above is already the upright one."""
 
 
 @dataclass(frozen=True)

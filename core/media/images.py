@@ -69,7 +69,7 @@ def probe_image(
     check_pixels(width, height, frames, max_pixels)
     if orientation in _ROTATED:
         width, height = height, width
-    return Probe(format=name, width=width, height=height, frames=frames)
+    return Probe(format=name, width=width, height=height, frames=frames, orientation=orientation)
 
 
 def _open(data: bytes | BinaryIO, extension: str) -> Image.Image:

@@ -303,7 +303,13 @@ def _pictures(deps: Deps, project: Project) -> Pictures:
 
     def picture(rec: Record, formats: frozenset[str]) -> Picture | None:
         media = rec.document.get("media") or {}
-        if media.get("format") in formats and media.get("width") and media.get("height"):
+        upright = media.get("orientation", 1) == 1  # a turned photo ships its upright rendition
+        if (
+            upright
+            and media.get("format") in formats
+            and media.get("width")
+            and media.get("height")
+        ):
             name = prefix + rec.path
             return Picture(
                 media["format"], media["width"], media["height"],

@@ -137,6 +137,7 @@ def _image(
         height=found.height,
         frames=found.frames,
         etag=etag,
+        orientation=found.orientation,
     )
     return new_item(project, path, now, media=media, dicom=found.dicom)
 

@@ -6,11 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import xml.etree.ElementTree as ET
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from pycocotools.coco import COCO  # type: ignore[import-untyped]
 
 from core.domain.errors import Forbidden, InvalidImport, InvalidInput
@@ -24,7 +26,10 @@ from core.services import exports, stages
 from core.services.collections import ITEMS, load, scan
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions
 from core.services.imports import ImportFormat, ImportMode, import_labels
-from tests.support.labeling import add_items, running_project
+from core.services.uploads import upload_file
+from tests.support.assist import drain
+from tests.support.labeling import add_items, creator, running_project
+from tests.support.media import jpeg_with_orientation
 
 CLASSES = ("cat", "dog", "bird")
 MEDIA = MediaFacts(format="jpeg", bytes=1000, width=640, height=480)
@@ -295,3 +300,31 @@ def test_a_later_export_keeps_an_earlier_jobs_validation_set(deps: Deps) -> None
         sides(ExportOptions(validation=0.2, keep_split_of="nope"))
     with pytest.raises(InvalidInput, match="needs a validation fraction"):
         sides(ExportOptions(keep_split_of=job.id))
+
+
+def test_a_turned_photo_ships_upright_with_its_boxes(deps: Deps) -> None:
+    """A camera JPEG stored turned (EXIF orientation 6) goes into VOC and YOLO as the upright
+    picture its boxes were drawn on: readers that ignore EXIF (torchvision's) see the same."""
+    project = running_project(deps, task_type="image_bounding_box", classes=CLASSES)
+    creator(deps, "olive")
+    upload_file(
+        deps, project_id=project.id, path="turned.jpg", actor="olive",
+        data=io.BytesIO(jpeg_with_orientation((80, 40), 6)),
+    )  # fmt: skip
+    drain(deps)
+    (document,) = scan(deps.documents.container(ITEMS), project.id, Query())
+    assert (document.body["media"]["width"], document.body["media"]["height"]) == (40, 80)
+    value = {"boxes": [{"label": CLASSES[0], "x": 0.25, "y": 0.5, "w": 0.5, "h": 0.25}]}
+    labeled = document.body | {"state": "labeled", "final": value}
+    deps.documents.container(ITEMS).upsert(labeled, if_match=document.etag)
+    _, _, body = exports.open_export(
+        deps, project_id=project.id, actor="olive", format=ExportFormat.VOC, options=ExportOptions()
+    )
+    with zipfile.ZipFile(io.BytesIO(b"".join(body))) as archive:
+        (picture,) = [n for n in archive.namelist() if n.startswith("JPEGImages/")]
+        (xml,) = [n for n in archive.namelist() if n.startswith("Annotations/")]
+        with Image.open(io.BytesIO(archive.read(picture))) as image:  # EXIF not applied
+            assert image.size == (40, 80)
+        root = ET.fromstring(archive.read(xml))
+    assert (root.findtext("size/width"), root.findtext("size/height")) == ("40", "80")
+    assert root.findtext("object/bndbox/ymin") == "41"  # 0.5 of 80 px, 1-based
