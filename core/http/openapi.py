@@ -93,6 +93,7 @@ def describe(document: dict[str, Any], routes: Iterable[Any]) -> None:
                 _declare(responses, status, reasons)
             operation["responses"] = dict(sorted(responses.items()))
     _add_problem_schemas(document)
+    _nulls_left_out(document)
 
 
 def errors(
@@ -200,6 +201,44 @@ def _add_problem_schemas(document: dict[str, Any]) -> None:
     # FastAPI's own 422 shape is no answer of this API any more.
     for unused in ("HTTPValidationError", "ValidationError"):
         schemas.pop(unused, None)
+
+
+def _nulls_left_out(document: dict[str, Any]) -> None:
+    """Answers leave out what is None (`response_model_exclude_none`): in a schema only answers
+    use, a field that may be null is not required (pydantic marks computed ones required)."""
+    schemas = document.get("components", {}).get("schemas", {})
+    asked = _refs([op.get("requestBody") for ops in document.get("paths", {}).values()
+                   for op in ops.values()], schemas)  # fmt: skip
+    for name, schema in schemas.items():
+        if name in asked or "required" not in schema:
+            continue
+        properties = schema.get("properties", {})
+        schema["required"] = [
+            field for field in schema["required"] if not _nullable(properties.get(field, {}))
+        ]
+
+
+def _nullable(schema: dict[str, Any]) -> bool:
+    return any(option.get("type") == "null" for option in schema.get("anyOf", ()))
+
+
+def _refs(roots: list[Any], schemas: dict[str, Any]) -> set[str]:
+    """Names of the component schemas `roots` use, directly or through others."""
+    found: set[str] = set()
+    pending = list(roots)
+    while pending:
+        node = pending.pop()
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith(SCHEMAS):
+                name = ref.removeprefix(SCHEMAS)
+                if name not in found:
+                    found.add(name)
+                    pending.append(schemas.get(name))
+            pending.extend(node.values())
+        elif isinstance(node, list):
+            pending.extend(node)
+    return found
 
 
 def _calls(dependant: Dependant) -> Iterator[Any]:

@@ -30,8 +30,6 @@ def png(index: int, size: tuple[int, int] = (320, 240)) -> bytes:
     return out.getvalue()
 
 
-
-
 @dataclass
 class Ui:
     server: LoupeProcess
