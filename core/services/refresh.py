@@ -54,7 +54,7 @@ def matching_projects(deps: Deps, *, container: str, name: str) -> Iterator[Proj
         found = deps.documents.container(PROJECTS).get(project_id, project_id)
         if found is not None:
             project = load_project(found)
-            if _live(project) and project.dataset.source is DataSource.UPLOAD:
+            if _takes_uploads(project):
                 yield project
     query = Query(
         where=(
@@ -178,3 +178,11 @@ def _at_cap(deps: Deps, project: Project) -> bool:
 
 def _live(project: Project) -> bool:
     return not project.is_deleted and project.status.value in LIVE
+
+
+def _takes_uploads(project: Project) -> bool:
+    """An upload project registers its files from the moment it exists: one sent before its
+    initialization has run is the same item the initialization's listing finds (ids are
+    hashes of paths), and the uploader is told about it now."""
+    starting = not project.is_deleted and project.status is ProjectStatus.INITIALIZING
+    return project.dataset.source is DataSource.UPLOAD and (_live(project) or starting)

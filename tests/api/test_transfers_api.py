@@ -9,7 +9,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from core.domain.datasets import upload_prefix
 from core.domain.projects import Role
-from core.services import members
+from core.services import members, stages
 from core.services.users import create_user
 from tests.api.conftest import Api
 from tests.api.test_ingestion_api import make_project
@@ -63,6 +63,34 @@ def test_a_file_goes_up_on_its_link_and_is_registered_on_completion(api: Api) ->
         headers=api.auth(),
     )
     assert again.json()["items"][0]["id"] == item["id"]  # repeated: the same item
+
+
+def test_a_file_completed_before_the_project_has_initialized_is_registered_once(
+    api: Api,
+) -> None:
+    """A script creates a project and uploads at once, before the worker has run its
+    initialization: the completion registers the file, and the initialization then finds the
+    same item rather than a second one."""
+    body = {"name": "Up", "taskType": "image_multiclass", "labelClasses": [{"name": "x"}]}
+    project_id = api.client.post("/api/projects", json=body, headers=api.auth()).json()["id"]
+    assert api.client.get(f"/api/projects/{project_id}", headers=api.auth()).json()["status"] == (
+        "initializing"
+    )
+    data = image_bytes("PNG", (64, 48))
+    given = link(api, project_id, "a.png", size=len(data))
+    assert put(api, given["url"], data, given["headers"]) == 201
+    done = api.client.post(
+        f"/api/projects/{project_id}/uploads/complete", json={"path": "a.png"}, headers=api.auth()
+    )
+    assert [i["path"] for i in done.json()["items"]] == ["a.png"]
+    while messages := api.deps.queue.receive("project-init"):
+        for message in messages:
+            stages.handle(api.deps, message.queue, message.body)
+            api.deps.queue.complete(message)
+    listed = api.client.get(f"/api/projects/{project_id}/items", headers=api.auth()).json()
+    assert [i["id"] for i in listed["items"]] == [done.json()["items"][0]["id"]]
+    dashboard = api.client.get(f"/api/projects/{project_id}/dashboard", headers=api.auth()).json()
+    assert sum(dashboard["states"].values()) == 1
 
 
 def test_links_are_refused_where_an_upload_would_be(api: Api) -> None:
