@@ -102,6 +102,8 @@ def test_submit_to_next_image_median_of_20(ui: Ui, page: Page) -> None:
         page.keyboard.press("1")
         page.keyboard.press("Enter")
         expect(stage).not_to_have_attribute("data-item-id", item_id)
+    # Each timing lands a frame after its image shows: wait for the last one.
+    page.wait_for_function("() => window.loupeTimings.length >= 21")
     timings: list[float] = page.evaluate("() => window.loupeTimings.slice(-20)")
     assert len(timings) == 20
     median = statistics.median(timings)
