@@ -185,6 +185,15 @@ class BlobStore(Protocol):
         characters beyond the Basic Multilingual Plane.)"""
         ...
 
+    def list_since(self, container: str, prefix: str, since: datetime) -> Iterator[BlobInfo]:
+        """Every blob under `prefix` written, replaced or moved in at or after `since` (by the
+        store's clock), in name order: what a reconciliation sweep needs. It may also yield
+        older blobs, never leaves a newer one out. A folder skips the folders whose entries
+        did not change since then, so its cost follows what changed; a blob rewritten in
+        place (same file, no rename) is found by the watcher's events, not here. Blob Storage
+        has no such filter: it lists the whole prefix and filters by last-modified."""
+        ...
+
     def delete(self, container: str, name: str) -> None:
         """Idempotent: deleting a missing blob is not an error."""
         ...

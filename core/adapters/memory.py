@@ -248,6 +248,9 @@ class MemoryBlobStore:
             infos = [b.info for (c, n), b in self._blobs.items() if c == container]
         return iter(sorted((i for i in infos if i.name.startswith(prefix)), key=_by_name))
 
+    def list_since(self, container: str, prefix: str, since: datetime) -> Iterator[BlobInfo]:
+        return (info for info in self.list(container, prefix) if info.last_modified >= since)
+
     def delete(self, container: str, name: str) -> None:
         _check(container, name)
         with self._lock:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime
+import time
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
 
 from core.adapters.azure.blobs import AzureBlobStore
+from core.adapters.memory import ManualClock, MemoryBlobStore
 from core.domain.errors import Conflict, InvalidInput, NotFound
 from core.ports import BlobStore
 
@@ -95,6 +97,50 @@ def test_list_returns_names_in_order_by_prefix(blobs: BlobStore) -> None:
     assert names(blobs, "zzz") == []
     sizes = {info.name: info.size for info in blobs.list(C)}
     assert sizes["a/sub/x.txt"] == len(b"a/sub/x.txt")
+
+
+def _pass_time(blobs: BlobStore, clock: ManualClock, seconds: float) -> None:
+    """The memory store keeps the test's clock; the others the real one (Azurite's
+    last-modified has whole seconds)."""
+    if isinstance(blobs, MemoryBlobStore):
+        clock.advance(seconds)
+    else:
+        time.sleep(seconds)
+
+
+def test_list_since_yields_what_changed_after_in_name_order(
+    blobs: BlobStore, clock: ManualClock
+) -> None:
+    old = [blobs.put(C, n, b"old") for n in ["a/1.png", "a/deep/2.png", "b/3.png", "top.png"]]
+    _pass_time(blobs, clock, 2.2)
+    since = max(info.last_modified for info in old) + timedelta(seconds=1)
+    for name in ["b/new.png", "a/deep/er/4.png", "c/5.png"]:
+        blobs.put(C, name, b"new")
+    blobs.put(C, "top.png", b"replaced")
+
+    listed = [info.name for info in blobs.list_since(C, "", since)]
+
+    new = ["a/deep/er/4.png", "b/new.png", "c/5.png", "top.png"]
+    assert [n for n in listed if n in new] == new  # none left out, in name order
+    assert listed == sorted(listed)
+    assert "a/1.png" not in listed and "a/deep/2.png" not in listed  # unchanged folders
+    assert [i.name for i in blobs.list_since(C, "b/", since)] == ["b/new.png"]
+    assert [i.name for i in blobs.list_since("unused", "", since)] == []
+    whole = {info.name: info for info in blobs.list(C)}
+    assert all(info == whole[info.name] for info in blobs.list_since(C, "", since))
+
+
+def test_list_since_an_idle_moment_finds_nothing_new(blobs: BlobStore, clock: ManualClock) -> None:
+    for name in ["a/1.png", "a/b/2.png", "c.png"]:
+        blobs.put(C, name, b"x")
+    _pass_time(blobs, clock, 2.2)
+    since = datetime.now(UTC) if not isinstance(blobs, MemoryBlobStore) else clock.now()
+    since -= timedelta(seconds=1)
+
+    assert list(blobs.list_since(C, "", since)) == []
+    assert list(blobs.list_since(C, "", since)) == []  # twice: a folder store remembers
+    blobs.put(C, "a/b/new/3.png", b"y")  # a new folder under unchanged ones
+    assert [i.name for i in blobs.list_since(C, "", since)] == ["a/b/new/3.png"]
 
 
 def test_list_of_an_unused_container_is_empty(blobs: BlobStore) -> None:

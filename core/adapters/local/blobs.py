@@ -19,6 +19,7 @@ import mimetypes
 import os
 import shutil
 import tempfile
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -31,12 +32,16 @@ from core.ports import BlobInfo
 
 RESERVED = ".loupe-"
 _CHUNK = 1 << 20
+_SETTLED_NS = 2_000_000_000
+_FOLDERS_REMEMBERED = 100_000
+_Keys = list[str]  # `list` is a method name inside the class
 
 
 class FolderBlobStore:
     def __init__(self, root: Path) -> None:
         self._root = root
         self._meta = root / f"{RESERVED}meta"
+        self._folders: dict[Path, tuple[int, _Keys]] = {}
         root.mkdir(parents=True, exist_ok=True)
 
     def _path(self, container: str, name: str) -> Path:
@@ -156,9 +161,31 @@ class FolderBlobStore:
         check_container_name(container)
         return self._walk(container, self._root / container, "", prefix)
 
-    def _walk(self, container: str, folder: Path, base: str, prefix: str) -> Iterator[BlobInfo]:
+    def list_since(self, container: str, prefix: str, since: datetime) -> Iterator[BlobInfo]:
+        """A folder's entries change (its ctime moves) when a file is created, renamed into
+        it or removed, and a file's ctime moves when it is written, renamed or linked: so a
+        folder unchanged since `since` holds no new file, and is only walked through for its
+        subfolders (remembered while it stays unchanged). An idle sweep stats each folder."""
+        check_container_name(container)
+        since_ns = round(since.timestamp() * 1_000_000) * 1000
+        return self._walk(container, self._root / container, "", prefix, since_ns)
+
+    def _walk(
+        self, container: str, folder: Path, base: str, prefix: str, since_ns: int | None = None
+    ) -> Iterator[BlobInfo]:
         """Depth first with each folder's entries sorted as `name/` and files as `name`: the
         order of the full names, because every name under `d/` sorts right after `d/`."""
+        if since_ns is not None:
+            try:
+                changed = _changed_ns(os.stat(folder))
+            except (FileNotFoundError, NotADirectoryError):
+                return
+            if changed < since_ns:
+                for key in self._subfolders(folder, changed):
+                    name = base + key
+                    if name.startswith(prefix) or prefix.startswith(name):
+                        yield from self._walk(container, folder / key[:-1], name, prefix, since_ns)
+                return
         try:
             with os.scandir(folder) as scan:
                 entries = [e for e in scan if not e.name.startswith(RESERVED)]
@@ -169,10 +196,29 @@ class FolderBlobStore:
             name = base + key
             if key.endswith("/"):
                 if name.startswith(prefix) or prefix.startswith(name):
-                    yield from self._walk(container, Path(entry.path), name, prefix)
+                    yield from self._walk(container, Path(entry.path), name, prefix, since_ns)
             elif name.startswith(prefix) and entry.is_file():
                 with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
-                    yield self._info(container, name, entry.stat())
+                    found = entry.stat()
+                    if since_ns is None or _changed_ns(found) >= since_ns:
+                        yield self._info(container, name, found)
+
+    def _subfolders(self, folder: Path, changed: int) -> _Keys:
+        """`folder`'s subfolders as sorted `name/` keys, remembered by the folder's change
+        time; only once that time is well past (timestamps may be coarser than a write)."""
+        cached = self._folders.get(folder)
+        if cached is not None and cached[0] == changed:
+            return cached[1]
+        try:
+            with os.scandir(folder) as scan:
+                keys = sorted(e.name + "/" for e in scan if _is_folder(e))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        if time.time_ns() - changed > _SETTLED_NS:
+            if len(self._folders) >= _FOLDERS_REMEMBERED:
+                self._folders.clear()
+            self._folders[folder] = (changed, keys)
+        return keys
 
     def delete(self, container: str, name: str) -> None:
         path = self._path(container, name)
@@ -191,6 +237,14 @@ class FolderBlobStore:
 
     def close(self) -> None:
         pass
+
+
+def _changed_ns(stat: os.stat_result) -> int:
+    return max(stat.st_ctime_ns, stat.st_mtime_ns)
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    return not entry.name.startswith(RESERVED) and entry.is_dir()
 
 
 def _identity(stat: os.stat_result) -> tuple[int, int, int, int]:
