@@ -45,6 +45,7 @@ _NOUNS = {
     "projects": "project",
     "items": "item",
     "media": "rendition",
+    "frames": "frame",
     "exports": "export",
     "members": "member",
     "dead-letters": "dead letter",

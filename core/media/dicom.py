@@ -1,11 +1,13 @@
 """DICOM through pydicom: the header probe (stop before the pixels), and the display rendering:
 modality LUT (rescale), window center/width from the file or from the data's range, 16-bit
-data, MONOCHROME1 inverted, palette and YBR colour turned to RGB. Multi-frame files show their
-first frame; the item records how many there are.
+data, MONOCHROME1 inverted, palette and YBR colour turned to RGB. Multi-frame files: the item
+records how many frames there are, ingestion renders the first, and any other is rendered alone
+on request (`frame`), the same way.
 
-Memory stays bounded: the first frame is decoded only when it (and what it is decoded from)
-fits `DECODE_BUDGET_BYTES`, and is brought to the display size at once, so that the floating-
-point work after it (modality LUT, window, values for window/level) runs on a few megapixels."""
+Memory stays bounded: a frame is decoded only when it (and what it is decoded from) fits
+`DECODE_BUDGET_BYTES`, one frame at a time, and is brought to the display size at once, so that
+the floating-point work after it (modality LUT, window, values for window/level) runs on a few
+megapixels."""
 
 from __future__ import annotations
 
@@ -25,7 +27,15 @@ from pydicom.pixels.utils import pixel_array
 
 from core.domain.items import DicomTags
 from core.media.decoding import DECODE_BUDGET_BYTES
-from core.media.facts import MediaError, NeedMore, Pixels, Probe, Renditions, check_pixels
+from core.media.facts import (
+    FrameOutOfRange,
+    MediaError,
+    NeedMore,
+    Pixels,
+    Probe,
+    Renditions,
+    check_pixels,
+)
 from core.media.images import DISPLAY_MAX, fit, renditions, stretch
 
 _BAND_BYTES = 8 << 20  # rows averaged at a time while shrinking a frame
@@ -56,31 +66,34 @@ def probe_dicom(data: bytes | BinaryIO, *, complete: bool, max_pixels: int) -> P
     )
 
 
-def render_dicom(data: bytes | BinaryIO, *, max_pixels: int) -> Renditions:
-    """From the file's bytes or a seekable file (read as needed, never whole)."""
+def render_dicom(data: bytes | BinaryIO, *, max_pixels: int, frame: int = 0) -> Renditions:
+    """From the file's bytes or a seekable file (read as needed, never whole): frame `frame`
+    (from 0), alone. `FrameOutOfRange` when the file has no such frame."""
     probe = probe_dicom(data, complete=True, max_pixels=max_pixels)
+    if not 0 <= frame < probe.frames:
+        raise FrameOutOfRange(frame, probe.frames)
     header = _header(data, complete=True)
     _check_frame(header, probe.width, probe.height)
     try:
-        frame = pixel_array(_file(data), index=0)  # decodes the first frame only
+        pixels = pixel_array(_file(data), index=frame)  # decodes that frame only
     except Exception as error:  # pydicom raises many kinds for damaged or unsupported data
         raise MediaError(
             f"cannot decode the DICOM pixels as {_syntax(header)} ({_short(error)}): the file "
             "is truncated, or its pixel data is not in the transfer syntax it declares"
         ) from None
-    frame = _at_display_size(frame, str(header.get("PhotometricInterpretation", "")))
-    image, used = _to_image(frame, header)
+    pixels = _at_display_size(pixels, str(header.get("PhotometricInterpretation", "")))
+    image, used = _to_image(pixels, header)
     made = renditions(image)
     window = used or (probe.dicom.window_center, probe.dicom.window_width)  # type: ignore[union-attr]
     updated = tags(header).model_copy(
         update={"window_center": window[0], "window_width": window[1]}
     )
-    pixels = None
+    raw = None
     if used is not None:  # greyscale: keep the values for window/level in the browser
-        values = apply_modality_lut(frame, header).astype(np.float64)
-        pixels = raw_pixels(values, (made.width, made.height))
+        values = apply_modality_lut(pixels, header).astype(np.float64)
+        raw = raw_pixels(values, (made.width, made.height))
     return Renditions(
-        made.display, made.thumbnail, made.width, made.height, dicom=updated, pixels=pixels
+        made.display, made.thumbnail, made.width, made.height, dicom=updated, pixels=raw
     )
 
 

@@ -11,6 +11,17 @@ class MediaError(Exception):
     """The file cannot become a usable item; `str(error)` says why, for the UI and API."""
 
 
+class FrameOutOfRange(MediaError):
+    """A frame the file does not have (frames count from 0)."""
+
+    def __init__(self, frame: int, frames: int) -> None:
+        super().__init__(
+            f"no frame {frame}: the file has {frames} frame{'s' if frames != 1 else ''}, "
+            f"numbered 0 to {frames - 1}"
+        )
+        self.frame, self.frames = frame, frames
+
+
 class NeedMore(Exception):
     """The header did not fit in the bytes given: probe again with the whole file."""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import BinaryIO
 
 from core.media.dicom import probe_dicom, render_dicom
-from core.media.facts import Probe, Renditions
+from core.media.facts import FrameOutOfRange, Probe, Renditions
 from core.media.images import probe_image, render_image
 
 DICOM_EXTENSIONS = frozenset({".dcm", ".dicom"})
@@ -20,8 +20,13 @@ def probe(extension: str, data: bytes | BinaryIO, *, complete: bool, max_pixels:
     return probe_image(data, complete=complete, max_pixels=max_pixels, extension=extension)
 
 
-def render(extension: str, data: bytes | BinaryIO, *, max_pixels: int) -> Renditions:
-    """The renditions, decoded within the media budget (core.media.decoding)."""
+def render(
+    extension: str, data: bytes | BinaryIO, *, max_pixels: int, frame: int = 0
+) -> Renditions:
+    """The renditions of frame `frame` (DICOM; other files show one picture), decoded within
+    the media budget (core.media.decoding). `FrameOutOfRange` for a frame the file lacks."""
     if extension in DICOM_EXTENSIONS:
-        return render_dicom(data, max_pixels=max_pixels)
+        return render_dicom(data, max_pixels=max_pixels, frame=frame)
+    if frame != 0:
+        raise FrameOutOfRange(frame, 1)
     return render_image(data, max_pixels=max_pixels, extension=extension)

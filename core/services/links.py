@@ -37,6 +37,23 @@ def pixels_url(item: Item) -> str | None:
     return _item_link(item, Rendition.PIXELS) if pixels is not None else None
 
 
+def frame_count(item: Item) -> int:
+    """How many frames of the item can be shown: a DICOM file's, once it has renditions (a
+    multi-page TIFF shows its first page)."""
+    media = item.media
+    if media is None or media.format != "dicom" or item.derivatives is None:
+        return 1
+    return media.frames
+
+
+def frames_url(item: Item) -> str | None:
+    """Where the frames of a multi-frame item are (`{url}/{n}/display`, `{url}/{n}/pixels`);
+    None for an item of one frame."""
+    if frame_count(item) < 2:
+        return None
+    return _item_link(item, Rendition.DISPLAY).removesuffix(Rendition.DISPLAY.value) + "frames"
+
+
 def _item_link(item: Item, rendition: Rendition) -> str:
     # Relative: the page that shows it came from the API's own origin.
     project, item_id = quote(item.project_id, safe=""), quote(item.id, safe="")

@@ -41,9 +41,9 @@ def item_media(
     source = source_of(deps, project)  # Forbidden once the dataset is no longer allowed
     item = read_item(deps, project.id, item_id).value
     if rendition is Rendition.DISPLAY and item.derivatives is None and item.text is None:
-        return _open(deps, source.container, source.root + item.path)
+        return open_blob(deps, source.container, source.root + item.path)
     container, _, name = _rendition(item, rendition).partition("/")
-    return _open(deps, container, name)
+    return open_blob(deps, container, name)
 
 
 def _rendition(item: Item, rendition: Rendition) -> str:
@@ -75,7 +75,7 @@ def linked_blob(
         raise Forbidden(
             f"this link was made for {grant.user!r}, who no longer has access to the project"
         ) from None
-    return _open(deps, container, name)
+    return open_blob(deps, container, name)
 
 
 def signs_in(deps: Deps, user: str) -> bool:
@@ -89,7 +89,8 @@ def signs_in(deps: Deps, user: str) -> bool:
     return not tokens or any(t.revoked_at is None for t in tokens)
 
 
-def _open(deps: Deps, container: str, name: str) -> Served:
+def open_blob(deps: Deps, container: str, name: str) -> Served:
+    """The blob, typed by its first bytes; `NotFound` if there is none."""
     info = deps.blobs.info(container, name)
     chunks = deps.blobs.stream(container, name)
     first = next(chunks, b"")

@@ -52,6 +52,10 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
     # A write link (POST .../uploads made it for the owner): the link is the credential.
     ("PUT", "/api/blobs/{container}/{name:path}"): (PUBLIC, b"x"),
     ("GET", "/api/projects/{project_id}/items/{item_id}/media/{rendition}"): (MEMBER, None),
+    ("GET", "/api/projects/{project_id}/items/{item_id}/media/frames/{frame}/{rendition}"): (
+        MEMBER,
+        None,
+    ),
     ("POST", "/api/projects"): (
         CREATOR,
         {"name": "New", "taskType": "text_ner", "labelClasses": [{"name": "PER"}]},
@@ -192,7 +196,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     deps.blobs.put("data", upload_prefix(project.id) + "img/000000.jpg", image_bytes("JPEG"))
     values = {"project_id": project.id, "item_id": item, "member": "lee", "container": "data"}
     values |= {"name:path": "x.txt", "path:path": "x/a.txt", "export_id": "none"}
-    values |= {"rendition": "display", "name": "sam", "role": "creator"}
+    values |= {"rendition": "display", "frame": "0", "name": "sam", "role": "creator"}
     values |= {"queue": "export-run", "message_id": "none"}
     app = create_app(lambda: deps, Settings(webui_dir=None, secret="s"))
     with TestClient(app, raise_server_exceptions=False) as client:

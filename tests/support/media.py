@@ -93,5 +93,17 @@ def made_dicom(
     return out.getvalue()
 
 
+def multiframe_dicom(
+    frames: int, size: tuple[int, int] = (48, 64), *, step: int = 200, modality: str = "CT"
+) -> bytes:
+    """A greyscale volume (12 bits stored) whose frame k is a left-to-right ramp lifted by
+    `step` × k, so that each frame tells itself apart by its values."""
+    rows, columns = size
+    ramp = np.tile(np.arange(columns, dtype=np.uint16) * 4, (rows, 1))
+    volume = np.stack([ramp + step * k for k in range(frames)])
+    assert int(volume.max()) < 4096, "keep the values within 12 bits"
+    return made_dicom(volume, modality=modality, rows=rows, columns=columns, frames=frames)
+
+
 def read_dicom_rows(data: bytes) -> int:
     return int(dcmread(io.BytesIO(data), stop_before_pixels=True).Rows)

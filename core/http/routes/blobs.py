@@ -12,7 +12,7 @@ import io
 from typing import Annotated, Any, Literal
 
 import anyio.to_thread
-from fastapi import APIRouter, Depends, Header, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from core.domain.links import Grant
@@ -21,6 +21,7 @@ from core.http import etags
 from core.http.context import AppDeps, CurrentUser, signed_link
 from core.http.headers import disposition
 from core.http.routes.ingestion import _BodyReader
+from core.services.frames import FrameRendition, item_frame
 from core.services.links import Rendition
 from core.services.serving import Served, item_media, linked_blob
 from core.services.uploads import receive_upload
@@ -77,6 +78,36 @@ def get_media(
     """An item's picture (display, thumbnail, or DICOM pixel values) for project members."""
     served = item_media(
         deps, project_id=project_id, item_id=item_id, rendition=rendition, actor=user.id
+    )
+    return respond(served, if_none_match)
+
+
+@router.get(
+    "/projects/{project_id}/items/{item_id}/media/frames/{frame}/{rendition}",
+    response_model=None,
+    response_class=Response,
+    responses=_FILE,
+)
+def get_frame(
+    project_id: str,
+    item_id: str,
+    frame: Annotated[int, Path(ge=0, description="The frame, counted from 0")],
+    rendition: FrameRendition,
+    deps: AppDeps,
+    user: CurrentUser,
+    if_none_match: Annotated[str | None, Header()] = None,
+) -> Response:
+    """One frame of a multi-frame DICOM item, for project members: `display` (JPEG) or, for
+    greyscale, `pixels` (offset and scale as two little-endian float64, then the values as
+    the item's `pixels` rendition holds them). The item's `frames` says how many there are;
+    a frame past them is not found. Rendered on first request, then kept."""
+    served = item_frame(
+        deps,
+        project_id=project_id,
+        item_id=item_id,
+        frame=frame,
+        rendition=rendition,
+        actor=user.id,
     )
     return respond(served, if_none_match)
 

@@ -16,7 +16,7 @@ from core.domain.tasks import PAGE_SIZES, Task
 from core.http.context import AppDeps, CurrentUser
 from core.http.openapi import conflict
 from core.services import labeling, tasks
-from core.services.links import media_url, pixels_url
+from core.services.links import frame_count, frames_url, media_url, pixels_url
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["labeling"])
 
@@ -55,6 +55,12 @@ class TaskItem(DomainModel):
     mine: dict[str, Any] | None = Field(default=None, description="Your answer, if you gave one")
     state: str
     dicom: DicomView | None = Field(default=None, description="Greyscale DICOM: window/level")
+    frames: int = Field(default=1, ge=1, description="How many frames it shows (DICOM)")
+    frames_url: str | None = Field(
+        default=None,
+        description="A multi-frame item's frames: `{framesUrl}/{n}/display` and, with "
+        "`dicom`, `{framesUrl}/{n}/pixels`, n from 0",
+    )
     comments: list[TaskComment] = Field(default_factory=list)
 
 
@@ -131,6 +137,8 @@ def task_item(item: Item, user: str) -> TaskItem:
         mine=mine,
         state=item.state.value,
         dicom=dicom_view(item),
+        frames=frame_count(item),
+        frames_url=frames_url(item),
         comments=[TaskComment(user=c.user, at=c.at, text=c.text) for c in item.comments],
     )
 

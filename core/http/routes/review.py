@@ -15,8 +15,9 @@ from core.domain.model import DomainModel, JsonFloat
 from core.http import etags
 from core.http.context import AppDeps, CurrentUser
 from core.http.openapi import conflict
+from core.http.routes.labeling import DicomView, dicom_view
 from core.services import comments, dashboard, review, review_bulk
-from core.services.links import media_url, thumbnail_url
+from core.services.links import frame_count, frames_url, media_url, thumbnail_url
 from core.services.versioned import Versioned
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["review"])
@@ -38,6 +39,11 @@ class ItemView(Item):
     etag: str
     thumbnail_url: str | None = Field(default=None, description="A link to the item's thumbnail")
     display_url: str | None = Field(default=None, description="A link to the picture labeled")
+    dicom_view: DicomView | None = Field(default=None, description="Greyscale DICOM: window/level")
+    frames: int = Field(default=1, ge=1, description="How many frames it shows (DICOM)")
+    frames_url: str | None = Field(
+        default=None, description="A multi-frame item's frames, as in a task's item"
+    )
 
 
 def item_view(found: Versioned[Item]) -> ItemView:
@@ -46,6 +52,9 @@ def item_view(found: Versioned[Item]) -> ItemView:
         etag=etags.bare(found.etag),
         thumbnail_url=thumbnail_url(found.value),
         display_url=media_url(found.value),
+        dicom_view=dicom_view(found.value),
+        frames=frame_count(found.value),
+        frames_url=frames_url(found.value),
     )
 
 
