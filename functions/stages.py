@@ -9,7 +9,13 @@ import json
 import azure.functions as func
 
 from core import telemetry
-from core.domain.messages import EXPORT_RUN, INGEST_BATCH, INGEST_DERIVATIVES, PROJECT_INIT
+from core.domain.messages import (
+    EXPORT_RUN,
+    IMPORT_RUN,
+    INGEST_BATCH,
+    INGEST_DERIVATIVES,
+    PROJECT_INIT,
+)
 from core.domain.relabel import LABEL_CLASSES
 from core.services import stages
 from core.services.dead_letters import record_final_failure
@@ -71,3 +77,9 @@ def label_classes(message: func.ServiceBusMessage) -> None:
 @bp.service_bus_queue_trigger(arg_name="message", queue_name=EXPORT_RUN, connection="SERVICEBUS")
 def export_run(message: func.ServiceBusMessage) -> None:
     run_message(EXPORT_RUN, message)
+
+
+@bp.function_name("import_run")
+@bp.service_bus_queue_trigger(arg_name="message", queue_name=IMPORT_RUN, connection="SERVICEBUS")
+def import_run(message: func.ServiceBusMessage) -> None:
+    run_message(IMPORT_RUN, message)

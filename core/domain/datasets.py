@@ -17,8 +17,9 @@ from core.domain.errors import Forbidden
 from core.domain.model import DomainModel
 
 WHOLE_CONTAINER = "**/."
-RESERVED_CONTAINERS = frozenset({"derivatives", "exports", "models"})
-"""Loupe's own containers (renditions and embeddings, exports, ML backbones): never a dataset."""
+RESERVED_CONTAINERS = frozenset({"derivatives", "exports", "imports", "models"})
+"""Loupe's own containers (renditions and embeddings, exports, import files, ML backbones):
+never a dataset."""
 UPLOADS = "uploads/"
 """Where upload projects keep their files in the data container, one folder per project."""
 _CONTAINER = re.compile(r"[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]")

@@ -55,6 +55,20 @@ class RunExport(DomainModel):
     export_id: str
 
 
+IMPORT_RUN = "import-run"
+
+
+class RunImport(DomainModel):
+    """Check and apply import (or migration) job `job_id` from its file in storage; `attempt`
+    is the job's: a message of an earlier attempt, delivered again, does nothing."""
+
+    project_id: str
+    job_id: str
+    attempt: int = 1
+    start: int = 0
+    """The first item of the file's window this message writes (`import_jobs.WINDOW`)."""
+
+
 ASSIST_TRAIN = "assist-train"
 """The ML-assist queue: on Azure it starts the GPU Container Apps job (KEDA, from zero)."""
 

@@ -47,6 +47,7 @@ _NOUNS = {
     "media": "rendition",
     "frames": "frame",
     "exports": "export",
+    "jobs": "job",
     "members": "member",
     "dead-letters": "dead letter",
     "blobs": "blob",

@@ -1,10 +1,13 @@
 """`loupe export` and `loupe import`: labels out of and into a project through the HTTP API (a
 laptop or an Azure deployment alike), with a progress bar. An export is streamed to a file as
-the server writes it, or run as a job on the server whose file is then downloaded."""
+the server writes it, or run as a job on the server whose file is then downloaded. An import
+(and a migration from Azure ML) puts its file straight into storage on a link the server signs,
+then polls the job the server's import stage runs: no file passes through the API."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import sys
 import time
 from collections.abc import Callable
@@ -128,23 +131,18 @@ def import_file(
     progress: bool = True,
     client: httpx.Client | None = None,
 ) -> dict[str, Any]:
-    """Send a labels file; the server's report of what it did. `ImportRefused` when the file
-    has problems (then nothing was imported): its `lines()` list them."""
-    size = path.stat().st_size
-    with client or _client(server, token) as http, path.open("rb") as file:
-        bar = tqdm(total=size, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
-        with bar:
-            response = http.post(
-                f"{API}/projects/{quote(project_id, safe='')}/imports",
-                params={"format": format, "mode": mode, "normalized": normalized},
-                content=_chunks(file.read, bar),
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-            )
-    if response.status_code == 422 and "errors" in response.text:
-        raise ImportRefused(response.json())
-    _raise_for(response)
-    report: dict[str, Any] = response.json()
-    return report
+    """Put a labels file straight into storage and have the server import it; its report of
+    what it did (the import job). `ImportRefused` when the file has problems (then nothing was
+    imported): its `lines()` list them."""
+    base = f"{API}/projects/{quote(project_id, safe='')}/imports"
+    file = {"format": format, "mode": mode, "normalized": normalized, "sha256": _sha256(path)}
+    with client or _client(server, token) as http:
+        link = http.post(f"{base}/files", json=file | {"size": path.stat().st_size})
+        _raise_for(link)
+        _put(http, link.json(), path, progress)
+        started = http.post(f"{base}/jobs", json=file)
+        _raise_for(started)
+        return _finished(http, f"{base}/jobs/{started.json()['id']}", "import", progress)
 
 
 def migrate_file(
@@ -159,32 +157,75 @@ def migrate_file(
     progress: bool = True,
     client: httpx.Client | None = None,
 ) -> dict[str, Any]:
-    """Send an Azure ML labels export to make a project of it; the server's report.
-    `ImportRefused` when the file has problems (then nothing was created)."""
-    size = path.stat().st_size
-    params = {"name": name, "path": folder} | ({"container": container} if container else {})
+    """Put an Azure ML labels export straight into storage and have the server make a project
+    of it; its report (the migration job, `project` the new project's id). `ImportRefused`
+    when the file has problems (then nothing was created)."""
+    sha256 = _sha256(path)
+    start = {"sha256": sha256, "name": name, "path": folder, "container": container}
     if task_type:
-        params["taskType"] = task_type
-    with client or _client(server, token) as http, path.open("rb") as file:
-        bar = tqdm(total=size, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
-        with bar:
-            response = http.post(
-                f"{API}/migrations/azureml",
-                params=params,
-                content=_chunks(file.read, bar),
-                headers={"Content-Type": "application/octet-stream", "Content-Length": str(size)},
-            )
-    if response.status_code == 422 and "errors" in response.text:
-        raise ImportRefused(response.json())
+        start["taskType"] = task_type
+    base = f"{API}/migrations/azureml"
+    with client or _client(server, token) as http:
+        link = http.post(f"{base}/files", json={"sha256": sha256, "size": path.stat().st_size})
+        _raise_for(link)
+        _put(http, link.json(), path, progress)
+        started = http.post(f"{base}/jobs", json=start)
+        _raise_for(started)
+        return _finished(http, f"{base}/jobs/{started.json()['id']}", "migration", progress)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as file:
+        while chunk := file.read(CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _put(http: httpx.Client, link: dict[str, Any], path: Path, progress: bool) -> None:
+    """The file's bytes to its link (a SAS, or the server's own): without the token."""
+    size = path.stat().st_size
+    headers = link["headers"] | {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": str(size),
+    }
+    bar = tqdm(total=size, unit="B", unit_scale=True, disable=not progress, file=sys.stderr)
+    with bar, path.open("rb") as file:
+        request = http.build_request(
+            link["method"], link["url"], content=_chunks(file.read, bar), headers=headers
+        )
+        for name in token_headers(""):
+            request.headers.pop(name, None)
+        response = http.send(request)
     _raise_for(response)
-    report: dict[str, Any] = response.json()
-    return report
+
+
+def _finished(http: httpx.Client, url: str, what: str, progress: bool) -> dict[str, Any]:
+    """Poll the job until it ends: its report, `ImportRefused`, or `UploadError`."""
+    wait = 0.05
+    with tqdm(desc=what, unit="item", disable=not progress, file=sys.stderr) as bar:
+        while True:
+            found = http.get(url)
+            _raise_for(found)
+            job: dict[str, Any] = found.json()
+            if job.get("items"):
+                bar.total = job["items"]
+                bar.n = job.get("done", 0)
+                bar.refresh()
+            if job["status"] == "applied":
+                return job
+            if job["status"] == "refused":
+                raise ImportRefused(job | {"detail": job.get("error")})
+            if job["status"] == "failed":
+                raise UploadError(f"the {what} stopped: {job.get('error')}; run it again to finish")
+            time.sleep(wait)
+            wait = min(POLL_S, wait * 2)
 
 
 def migration_lines(report: dict[str, Any]) -> list[str]:
     """What a migration made, for people."""
     found = [
-        f"project {report['projectId']} ({report['taskType']}), classes: "
+        f"project {report['project']} ({report['taskType']}), classes: "
         + ", ".join(report["classes"]),
         f"{report['records']} record(s): {report['items']} item(s) found, {report['labeled']} "
         f"labeled, {report['unlabeledRecords']} without a label (left unlabeled)",

@@ -22,6 +22,7 @@ import io
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
@@ -75,9 +76,13 @@ def migrate_azureml(
     data: IO[bytes],
     dataset: Dataset,
     task_type: TaskType | None = None,
+    existing: str | None = None,
+    made: Callable[[Project], None] | None = None,
 ) -> MigrationReport:
     """A new project from an Azure ML labels export; `dataset` is where its images are (a blob
-    container the deployment allows), or an upload dataset for text rows."""
+    container the deployment allows), or an upload dataset for text rows. `existing`: the
+    project an earlier, interrupted run of the same migration made (the stage resumes it);
+    `made` is told of the project as soon as it exists."""
     with tempfile.SpooledTemporaryFile(8 << 20) as copy:  # json_lines needs to seek
         shutil.copyfileobj(data, copy, 1 << 20)
         copy.seek(0)
@@ -96,7 +101,12 @@ def migrate_azureml(
         {"name": name, "taskType": task, "labelClasses": [{"name": c} for c in classes]}
         | {"dataset": dataset.to_doc()}
     )
-    project = projects.create_project(deps, settings=settings, actor=actor).value
+    if existing is not None:
+        project = projects.get_project(deps, project_id=existing).value
+    else:
+        project = projects.create_project(deps, settings=settings, actor=actor).value
+    if made is not None:
+        made(project)
     report = MigrationReport(project=project, records=len(records))
     paths = (
         _upload_rows(deps, project, actor, records)

@@ -13,6 +13,7 @@ from core.domain.messages import (
     ASSIST_TRAIN,
     BLOB_CREATED,
     EXPORT_RUN,
+    IMPORT_RUN,
     INGEST_BATCH,
     INGEST_DERIVATIVES,
     PROJECT_INIT,
@@ -22,13 +23,16 @@ from core.domain.messages import (
     MakeDerivatives,
     RunAssist,
     RunExport,
+    RunImport,
 )
 from core.domain.relabel import LABEL_CLASSES, RewriteLabels
 from core.ports import Deps, QueueSpec
 from core.services.derivatives import make_derivatives
 from core.services.exports import run_export
+from core.services.import_jobs import run_import
 from core.services.ingestion import ingest_batch, initialize_project
 from core.services.label_classes import rewrite_labels
+from core.services.migration_jobs import is_migration, run_migration
 from core.services.refresh import register_blob
 
 
@@ -56,6 +60,14 @@ def _label_classes(deps: Deps, body: dict[str, Any]) -> None:
 
 def _export(deps: Deps, body: dict[str, Any]) -> None:
     run_export(deps, message=RunExport.model_validate(body))
+
+
+def _import(deps: Deps, body: dict[str, Any]) -> None:
+    message = RunImport.model_validate(body)
+    if is_migration(message):
+        run_migration(deps, message=message)
+    else:
+        run_import(deps, message=message)
 
 
 def _blob_created(deps: Deps, body: dict[str, Any]) -> None:
@@ -92,6 +104,8 @@ STAGES: dict[str, Stage] = {
     ),
     # Someone waits on an export; thumbnails can wait for it.
     EXPORT_RUN: Stage(QueueSpec(EXPORT_RUN, lock_seconds=300, max_delivery_count=3), _export),
+    # Someone waits on an import too: a label file put into storage, checked, then written.
+    IMPORT_RUN: Stage(QueueSpec(IMPORT_RUN, lock_seconds=300, max_delivery_count=3), _import),
     INGEST_DERIVATIVES: Stage(
         QueueSpec(INGEST_DERIVATIVES, lock_seconds=300, max_delivery_count=5), _derivatives
     ),

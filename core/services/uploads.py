@@ -11,12 +11,14 @@ the same path a blob event takes. Two ways in, one set of checks:
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import BinaryIO
 
 from core.domain.datasets import DataSource, upload_prefix
 from core.domain.errors import Conflict, Forbidden, InvalidInput, NotFound
+from core.domain.imports import IMPORT_FILES, import_file, migration_file
 from core.domain.items import Item
 from core.domain.links import Grant
 from core.domain.projects import Project, ProjectStatus, Role, require_role
@@ -25,10 +27,12 @@ from core.services.projects import get_project
 from core.services.refresh import register_blob
 from core.services.registration import skip_reason
 from core.services.serving import signs_in
+from core.services.users import require_creator
 
 TRANSFER_S = 900
 """How long a link to write a file lives: long enough to start a large PUT (a PUT begun before
 it expires may finish after), short enough that a leaked link is soon worth nothing."""
+_SHA256 = re.compile(r"[0-9a-f]{64}")
 BLOCK_BLOB = {"x-ms-blob-type": "BlockBlob"}
 """The header Blob Storage's Put Blob requires; the embedded runtime takes it too."""
 
@@ -67,19 +71,29 @@ def upload_link(
     """A link to PUT `path` of the project's uploads, after the checks `upload_file` makes and
     before any byte moves; a declared `size` over `max_bytes` is refused here."""
     _writable_project(deps, project_id, path, actor)
+    check_size(size, max_bytes, "put it in a blob container a project reads instead")
+    name = upload_prefix(project_id) + path
+    return write_link(deps, deps.data_container, name, Grant(project_id, actor))
+
+
+def check_size(size: int, max_bytes: int, instead: str) -> None:
     if size > max_bytes:
         raise InvalidInput.one(
             "size",
             f"the file is {size:,} bytes; uploads may be at most {max_bytes:,} bytes "
-            "(LOUPE_MAX_UPLOAD_BYTES): put it in a blob container a project reads instead",
+            f"(LOUPE_MAX_UPLOAD_BYTES): {instead}",
         )
-    name = upload_prefix(project_id) + path
+
+
+def write_link(deps: Deps, container: str, name: str, grant: Grant) -> Transfer:
+    """A short-lived link to PUT exactly blob `name` (the caller has checked who may): a user
+    delegation SAS where the blob store signs its own, else the API's own write link, made
+    for `grant` and checked again when it is used (`receive_upload`)."""
     expires = deps.clock.now() + timedelta(seconds=TRANSFER_S)
-    url = deps.blobs.write_url(deps.data_container, name, expires_in_s=TRANSFER_S)
+    url = deps.blobs.write_url(container, name, expires_in_s=TRANSFER_S)
     if url is None:
-        grant = Grant(project_id, actor)
         url = deps.links.url(
-            deps.data_container, name, grant, expires_at=int(expires.timestamp()), write=True
+            container, name, grant, expires_at=int(expires.timestamp()), write=True
         )
     return Transfer(url=url, expires_at=expires)
 
@@ -113,11 +127,15 @@ def receive_upload(
 ) -> BlobInfo:
     """A PUT on a write link of the API's own (the embedded runtime's stand-in for a SAS): the
     signature must be a write link's for exactly this blob and unexpired, its holder must still
-    sign in and own the project, and the blob must be a file of that project's uploads."""
+    sign in and own the project, and the blob must be a file of that project's uploads (or
+    the holder's own import file: `core.services.import_files`)."""
     if not deps.links.verify(container, name, grant, expires_at, sig, deps.clock.now(), write=True):
         raise Forbidden("this link is invalid or has expired; ask the API for a fresh one")
     if not signs_in(deps, grant.user):
         raise Forbidden(f"this link was made for {grant.user!r}, who can no longer sign in")
+    if container == IMPORT_FILES:
+        _check_import_file(deps, name, grant)
+        return deps.blobs.put(container, name, data)
     folder = upload_prefix(grant.project_id)
     if container != deps.data_container or not name.startswith(folder):
         raise Forbidden("this link does not name a file of its project's uploads")
@@ -126,6 +144,26 @@ def receive_upload(
     except NotFound:
         raise Forbidden("this link's project is gone") from None
     return deps.blobs.put(container, name, data)
+
+
+def _check_import_file(deps: Deps, name: str, grant: Grant) -> None:
+    """An import file's link: its holder's own file, of a project they still own (or, for a
+    migration, while they may still create projects)."""
+    sha256 = name.rpartition("/")[2]
+    if name.startswith("migrations/"):
+        mine = migration_file(grant.user, sha256)
+    else:
+        mine = import_file(grant.project_id, grant.user, sha256)
+    if name != mine or not _SHA256.fullmatch(sha256):
+        raise Forbidden("this link does not name an import file of its holder")
+    if name.startswith("migrations/"):
+        require_creator(deps, grant.user)
+        return
+    try:
+        project = get_project(deps, project_id=grant.project_id).value
+    except NotFound:
+        raise Forbidden("this link's project is gone") from None
+    require_role(project, grant.user, Role.OWNER)
 
 
 def _writable_project(deps: Deps, project_id: str, path: str, actor: str) -> Project:

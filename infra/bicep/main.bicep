@@ -137,7 +137,7 @@ module storage 'modules/storage.bicep' = {
     location: location
     tags: tags
     name: '${abbrs.storageAccount}${resourceToken}'
-    containers: [dataContainer, 'derivatives', 'exports', 'models', deploymentContainer]
+    containers: [dataContainer, 'derivatives', 'exports', 'imports', 'models', deploymentContainer]
   }
 }
 

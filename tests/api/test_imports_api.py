@@ -22,6 +22,7 @@ from core.ports import Deps
 from core.settings import Settings
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project, users
+from tests.support.stages import running
 
 MEDIA = MediaFacts(format="jpeg", bytes=1000, width=640, height=480)
 
@@ -117,7 +118,7 @@ def test_the_cli_prints_every_problem_of_a_refused_file(world: World, tmp_path: 
             path=path,
             format="loupe_jsonl",
             mode="final",
-            client=world.client,
+            client=running(world.client, world.deps),
             **common,  # type: ignore[arg-type]
         )
     shown = refused.value.lines()
@@ -131,7 +132,7 @@ def test_the_cli_prints_every_problem_of_a_refused_file(world: World, tmp_path: 
         path=path,
         format="loupe_jsonl",
         mode="prelabel",
-        client=world.client,
+        client=running(world.client, world.deps),
         **common,  # type: ignore[arg-type]
     )
     assert transfer.report_lines(report) == [

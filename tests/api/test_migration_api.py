@@ -11,6 +11,7 @@ import pytest
 from core.local.transfer import ImportRefused, migrate_file, migration_lines
 from tests.api.conftest import Api
 from tests.support.media import image_bytes
+from tests.support.stages import running
 
 STORE = "azureml://subscriptions/s/resourcegroups/r/workspaces/w/datastores/labeling/paths/"
 
@@ -45,7 +46,7 @@ def test_the_cli_request_migrates_and_reports(api: Api, tmp_path: Path) -> None:
         container="images",
         folder="pets/**",
         progress=False,
-        client=api.client,
+        client=running(api.client, api.deps),
     )
     assert (report["taskType"], report["classes"], report["labeled"]) == (
         "image_bounding_box",
@@ -63,7 +64,7 @@ def test_the_cli_request_migrates_and_reports(api: Api, tmp_path: Path) -> None:
             name="Bad",
             container="images",
             progress=False,
-            client=api.client,
+            client=running(api.client, api.deps),
         )
     assert refused.value.lines() == [
         '  line 2: "label" must be a class name (a string), not a number'

@@ -37,6 +37,7 @@ ALLOWED = {
     OWNER: {"owner"},
 }
 BOX = {"label": "cat"}
+SHA = "ab" * 32
 
 # (method, path) → (who may call it, a valid request body)
 RULES: dict[tuple[str, str], tuple[str, Any]] = {
@@ -134,8 +135,17 @@ RULES: dict[tuple[str, str], tuple[str, Any]] = {
         OWNER,
         b'{"path": "img/000000.jpg", "final": {"label": "cat"}}\n',
     ),
+    # direct imports: a link to put the file, then the import stage (no file has arrived
+    # here, so an owner's start is a 422; the job is not found: 404)
+    ("POST", "/api/projects/{project_id}/imports/files"): (OWNER, {"sha256": SHA, "size": 10}),
+    ("POST", "/api/projects/{project_id}/imports/jobs"): (OWNER, {"sha256": SHA}),
+    ("GET", "/api/projects/{project_id}/imports/jobs/{job_id}"): (OWNER, None),
     # migration from Azure ML (its query names the project: see MIGRATION)
     ("POST", "/api/migrations/azureml"): (CREATOR, b'{"text": "a row", "label": "x"}\n'),
+    ("POST", "/api/migrations/azureml/files"): (CREATOR, {"sha256": SHA, "size": 10}),
+    ("POST", "/api/migrations/azureml/jobs"): (CREATOR, {"sha256": SHA, "name": "M"}),
+    # one's own migrations only: another's job id is not found
+    ("GET", "/api/migrations/azureml/jobs/{job_id}"): (SIGNED_IN, None),
     # ML assist
     ("GET", "/api/projects/{project_id}/assist"): (REVIEWER, None),
     ("POST", "/api/projects/{project_id}/assist/train"): (OWNER, None),
@@ -197,7 +207,7 @@ def world(tmp_path: Path) -> Iterator[World]:
     values = {"project_id": project.id, "item_id": item, "member": "lee", "container": "data"}
     values |= {"name:path": "x.txt", "path:path": "x/a.txt", "export_id": "none"}
     values |= {"rendition": "display", "frame": "0", "name": "sam", "role": "creator"}
-    values |= {"queue": "export-run", "message_id": "none"}
+    values |= {"queue": "export-run", "message_id": "none", "job_id": "none"}
     app = create_app(lambda: deps, Settings(webui_dir=None, secret="s"))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield World(client, deps, tokens, values)

@@ -29,6 +29,7 @@ from tests.export.test_export_services import (
 )
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project, users
+from tests.support.stages import running
 
 
 @dataclass
@@ -120,7 +121,7 @@ def test_cli_client_exports_and_imports(world: World, tmp_path: Path) -> None:
         path=path,
         format="azureml_jsonl",
         mode="final",
-        client=world.client(),
+        client=running(world.client(), world.deps),
         **common,  # type: ignore[arg-type]
     )
     assert (report["updated"], report["unmatched"], report["unchanged"]) == (30, 0, 0)

@@ -13,7 +13,7 @@ import azure.functions as func
 import pytest
 from pydantic import ValidationError
 
-from core.domain.messages import ASSIST_TRAIN, EXPORT_RUN, PROJECT_INIT
+from core.domain.messages import ASSIST_TRAIN, EXPORT_RUN, IMPORT_RUN, PROJECT_INIT
 from core.domain.projects import ProjectSettings, ProjectStatus, Role
 from core.domain.relabel import LABEL_CLASSES, RewriteLabels
 from core.services import projects
@@ -50,6 +50,7 @@ def test_every_function_is_registered_with_its_bindings(function_app: ModuleType
         "training_schedule",
         "recount_sweep",
         "export_run",
+        "import_run",
     }
 
     http = {b["direction"]: b for b in bindings(functions["http_app_func"])}
@@ -64,6 +65,8 @@ def test_every_function_is_registered_with_its_bindings(function_app: ModuleType
     assert trigger["connection"] == "SERVICEBUS"
     (export,) = bindings(functions["export_run"])
     assert (export["type"], export["queueName"]) == ("serviceBusTrigger", EXPORT_RUN)
+    (imports,) = bindings(functions["import_run"])
+    assert (imports["type"], imports["queueName"]) == ("serviceBusTrigger", IMPORT_RUN)
 
 
 def test_project_init_trigger_runs_the_stage(function_app: ModuleType) -> None:

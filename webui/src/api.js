@@ -65,6 +65,48 @@ export async function upload(projectId, path, file, onProgress) {
   return post(`${project}/uploads/complete`, { path });
 }
 
+/** The SHA-256 of a file, as hex: what names an import or migration file, so that the same file
+ * is the same job. */
+export async function sha256(file) {
+  const digest = await crypto.subtle.digest("SHA-256", await file.arrayBuffer());
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** Makes a project of an Azure ML labels export straight from storage: a link for the file
+ * (creators), the file PUT there, the migration started; then the job is polled until the import
+ * stage has checked the file and made the project. Resolves with the finished job (`project` is
+ * the new project's id); a refused file rejects with every problem listed. No file passes
+ * through the API, and no request waits on one. */
+export async function migrate(options, file, onProgress) {
+  const digest = await sha256(file);
+  const link = await post("/migrations/azureml/files", { sha256: digest, size: file.size });
+  await putOnLink(link, file, onProgress);
+  const job = await post("/migrations/azureml/jobs", { ...options, sha256: digest });
+  return finished(`/migrations/azureml/jobs/${encodeURIComponent(job.id)}`);
+}
+
+/** Labels from a file imported into a project the same way (owners); resolves with the
+ * finished import job, its report. */
+export async function importLabels(projectId, options, file, onProgress) {
+  const digest = await sha256(file);
+  const base = `/projects/${encodeURIComponent(projectId)}/imports`;
+  const link = await post(`${base}/files`, { ...options, sha256: digest, size: file.size });
+  await putOnLink(link, file, onProgress);
+  const job = await post(`${base}/jobs`, { ...options, sha256: digest });
+  return finished(`${base}/jobs/${encodeURIComponent(job.id)}`);
+}
+
+/** Polls a stage-run job until it ends: applied resolves, refused or failed rejects. */
+async function finished(path) {
+  for (let wait = 100; ; wait = Math.min(wait * 2, 2000)) {
+    const job = await get(path);
+    if (job.status === "applied") return job;
+    if (job.status === "refused") throw new ApiError(422, problemText({ detail: job.error, errors: job.errors, omitted: job.omitted }, 422));
+    if (job.status === "failed") throw new ApiError(409, `${job.error} Start it again to finish.`);
+    await new Promise((resolve) => setTimeout(resolve, wait));
+  }
+}
+
 /** Sends a file to a signed link (no cookie, no credential but the link itself). */
 function putOnLink(link, file, onProgress = () => {}) {
   return new Promise((resolve, reject) => {
@@ -75,25 +117,6 @@ function putOnLink(link, file, onProgress = () => {}) {
     xhr.onload = () => (xhr.status >= 200 && xhr.status < 300 ? resolve()
       : reject(new ApiError(xhr.status, `Storage refused the file (${xhr.status}); try again.`)));
     xhr.onerror = () => reject(new ApiError(0, "Storage is not reachable"));
-    xhr.send(file);
-  });
-}
-
-/** Sends a file as the request body with progress; resolves with the API's answer. */
-export function sendFile(method, path, file, onProgress = () => {}) {
-  return new Promise((resolve, reject) => {
-    const xhr = new XMLHttpRequest();
-    xhr.open(method, `/api${path}`);
-    xhr.setRequestHeader("X-Requested-With", SAME_SITE["X-Requested-With"]);
-    if (file.type) xhr.setRequestHeader("Content-Type", file.type);
-    xhr.upload.onprogress = (e) => onProgress(e.loaded);
-    xhr.onload = () => {
-      let data = null;
-      try { data = JSON.parse(xhr.responseText || "null"); } catch { /* not JSON: the status says enough */ }
-      if (xhr.status >= 200 && xhr.status < 300) resolve(data);
-      else reject(new ApiError(xhr.status, problemText(data, xhr.status)));
-    };
-    xhr.onerror = () => reject(new ApiError(0, "Loupe is not reachable"));
     xhr.send(file);
   });
 }

@@ -1,6 +1,6 @@
 // Loupe's web UI: sign-in, routing, the project list, the create wizard and the project shell.
 import "./style.css";
-import { call, endSession, get, post, sendFile, startSession } from "./api.js";
+import { call, endSession, get, migrate, post, startSession } from "./api.js";
 import { pathOf, sortFiles, uploadAll } from "./files.js";
 import { skippedList } from "./owner.js";
 import { h, markdown, showError, words } from "./dom.js";
@@ -169,11 +169,13 @@ function migrateView() {
     if (!f.name.value.trim() || !file) { showError(new Error("Give the project a name and choose the export file.")); return; }
     showError(null);
     go.disabled = true; progress.hidden = false; progress.max = file.size || 1;
-    const query = new URLSearchParams({ name: f.name.value.trim() });
-    if (f.container.value.trim()) { query.set("container", f.container.value.trim()); query.set("path", f.path.value.trim()); }
+    const options = { name: f.name.value.trim() };
+    if (f.container.value.trim()) Object.assign(options, { container: f.container.value.trim(), path: f.path.value.trim() });
     try {
-      const r = await sendFile("POST", `/migrations/azureml?${query}`, file, (sent) => (progress.value = sent));
-      const link = h("a", { href: `#/p/${encodeURIComponent(r.projectId)}/dashboard`, id: "m-open" }, "Open the project");
+      // The file goes straight to storage; the server's import stage then checks it and makes
+      // the project while this polls (no request carries the file or waits on it).
+      const r = await migrate(options, file, (sent) => (progress.value = sent));
+      const link = h("a", { href: `#/p/${encodeURIComponent(r.project)}/dashboard`, id: "m-open" }, "Open the project");
       result.replaceChildren(h("dl", {},
         h("dt", {}, "Task type"), h("dd", {}, words(r.taskType)),
         h("dt", {}, "Classes"), h("dd", {}, r.classes.join(", ")),

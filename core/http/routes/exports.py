@@ -8,16 +8,18 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from core.domain.exports import ExportFormat, ExportJob
+from core.domain.imports import ImportJob
 from core.domain.items import ItemState
-from core.domain.model import DomainModel
+from core.domain.model import DomainModel, JsonInt
 from core.export.bundle import CONTENT_TYPES
 from core.http.context import AppDeps, AppSettings, CurrentUser
 from core.http.headers import disposition
 from core.http.openapi import conflict
-from core.services import exports, imports
+from core.http.transfers import SHA256, Link
+from core.services import exports, import_jobs, imports
 from core.services.exports import ExportOptions
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["export"])
@@ -172,3 +174,59 @@ async def import_labels(
         )
     found: dict[str, Any] = vars(report)
     return ImportOut(**found)
+
+
+class ImportFileIn(DomainModel):
+    """An import file put into storage: how to read it, and which file it is."""
+
+    format: imports.ImportFormat = imports.ImportFormat.LOUPE_JSONL
+    mode: imports.ImportMode = imports.ImportMode.PRELABEL
+    normalized: StrictBool = Field(default=False, description="COCO: coordinates are fractions")
+    sha256: str = SHA256
+
+    def file(self, size: int = 0) -> import_jobs.ImportFile:
+        return import_jobs.ImportFile(self.format, self.mode, self.normalized, self.sha256, size)
+
+
+class ImportLinkIn(ImportFileIn):
+    size: JsonInt = Field(ge=0, description="The file's size in bytes (refused over the limit)")
+
+
+class ImportLink(Link):
+    job: str = Field(description="The id the import will have (`GET .../imports/jobs/{job}`)")
+
+
+@router.post("/imports/files", status_code=201)
+def import_link(
+    project_id: str, body: ImportLinkIn, deps: AppDeps, settings: AppSettings, user: CurrentUser
+) -> ImportLink:
+    """A link to PUT a labels file straight to storage (owners), then `POST .../imports/jobs`:
+    no file goes through the API. The file is named by its SHA-256, so the same file is the
+    same import; the link writes exactly that file and lives 15 minutes."""
+    link, job = import_jobs.import_link(
+        deps,
+        project_id=project_id,
+        actor=user.id,
+        file=body.file(body.size),
+        max_bytes=settings.max_upload_bytes,
+    )
+    return ImportLink(
+        url=link.url, method=link.method, headers=link.headers, expires_at=link.expires_at, job=job
+    )
+
+
+@router.post("/imports/jobs", status_code=202, response_model_exclude_none=True)
+def start_import(
+    project_id: str, body: ImportFileIn, deps: AppDeps, user: CurrentUser
+) -> ImportJob:
+    """Import a file put on its link: the import stage checks it whole (a refused file is
+    `refused` with every problem in `errors`, nothing written), then writes it; poll
+    `GET .../imports/jobs/{job}`. The same file and options are the same job: starting it again
+    answers it as it is, or finishes one that failed."""
+    return import_jobs.start_import(deps, project_id=project_id, actor=user.id, file=body.file())
+
+
+@router.get("/imports/jobs/{job_id}", response_model_exclude_none=True)
+def get_import(project_id: str, job_id: str, deps: AppDeps, user: CurrentUser) -> ImportJob:
+    """An import's progress (`done` of `items`) and report (owners)."""
+    return import_jobs.get_import(deps, project_id=project_id, actor=user.id, job_id=job_id)
