@@ -56,6 +56,11 @@ class Settings:
     """How often the dashboard's counters are checked against the items (LOUPE_RECOUNT_S), and
     how long a counter may take to land after its item: a count a crash cut off is corrected
     one to two intervals later (on Azure the timer runs each minute, so less acts as 60)."""
+    reconcile_s: float = 600.0
+    """How often each project's reconciliation sweep lists what changed in its data
+    (LOUPE_RECONCILE_S): new files arrive by events at once (the folder watcher, blob events
+    on Azure); the sweep catches what they missed, within one interval (on Azure the timer runs
+    every two minutes, so less acts as 120)."""
     azureml_datastore: str | None = None
     """An Azure ML datastore over the data container (azureml://subscriptions/…/datastores/NAME):
     Azure ML exports then name images by it instead of by signed blob URLs."""
@@ -118,6 +123,7 @@ class Settings:
             workers=_workers(get("LOUPE_WORKERS")),
             task_lease_s=_seconds("LOUPE_TASK_LEASE_S", get, cls.task_lease_s),
             recount_s=_seconds("LOUPE_RECOUNT_S", get, cls.recount_s),
+            reconcile_s=_seconds("LOUPE_RECONCILE_S", get, cls.reconcile_s),
             gpu_profile=_gpu_profile(get("LOUPE_GPU_PROFILE")),
         )
 

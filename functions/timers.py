@@ -20,13 +20,14 @@ from functions import context
 bp = func.Blueprint()  # type: ignore[no-untyped-call]  # the SDK leaves it untyped
 
 REFRESH_SCHEDULE = "0 */2 * * * *"
-"""Every two minutes (NCRONTAB with seconds); blob events cover the data container at once."""
+"""Every two minutes (NCRONTAB with seconds); each project is swept at most every
+LOUPE_RECONCILE_S (10 minutes by default): blob events register new files at once."""
 
 
 @bp.function_name("refresh_sweep")
 @bp.timer_trigger(arg_name="timer", schedule=REFRESH_SCHEDULE, run_on_startup=False)
 def refresh_sweep(timer: func.TimerRequest) -> None:
-    reconcile(context.deps())
+    reconcile(context.deps(), every=timedelta(seconds=context.settings().reconcile_s))
 
 
 LEASE_SCHEDULE = "30 * * * * *"

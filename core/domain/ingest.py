@@ -72,12 +72,14 @@ class BatchResult(DomainModel):
 
 
 class RefreshState(DomainModel):
-    """Blobs modified after `watermark` are new to the sweep (None: compare every blob with
-    the items); `refreshed_at` is when the data was last refreshed."""
+    """Blobs changed after `swept_at` (the last sweep's start; before one has run, after
+    `watermark`, the newest blob an older sweep saw) are new to the sweep; with neither, it
+    compares every blob with the items. `refreshed_at` is when the data was last refreshed."""
 
     id: str = REFRESH
     project_id: str
     watermark: Stamp | None = None
+    swept_at: Stamp | None = None
     refreshed_at: Stamp
     registered: int = Field(default=0, description="Items added since initialization")
 

@@ -46,7 +46,8 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
     deps = build(settings)
     workers = WorkerProcesses(settings, settings.workers)
     assist = WorkerProcesses(settings, 1, role="assist")  # `loupe worker assist`, launched here
-    scheduler = Scheduler([*local_jobs(deps), *ingest_jobs(deps)])
+    ingest, watcher = ingest_jobs(deps, settings.reconcile_s)
+    scheduler = Scheduler([*local_jobs(deps), *ingest])
     # On a thread of its own: a scan of a large project must not hold up the lease sweep.
     recounter = Scheduler([recount_job(deps, settings.recount_s)])
     try:
@@ -75,6 +76,8 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
         server.run()
     finally:
         scheduler.stop()
+        if watcher is not None:
+            watcher.stop()
         recounter.stop(timeout=1.0)  # a scan in progress only reads; its write is checked
         workers.stop()
         assist.stop()

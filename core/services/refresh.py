@@ -1,6 +1,7 @@
-"""New files after initialization: a blob event or an upload registers one blob in every
-project that takes it, and a reconciliation sweep (a timer on Azure, every couple of seconds
-locally) catches what events missed by listing blobs newer than each project's watermark.
+"""New files after initialization: a blob event, a folder watcher's batch or an upload
+registers blobs in every project that takes them, and a rare reconciliation sweep (each
+project every `LOUPE_RECONCILE_S`) catches what events missed by listing only the blobs that
+changed since its last sweep began.
 
 All of it goes through `save_new`, so an event delivered twice, or a sweep that overlaps an
 event, makes one item."""
@@ -8,16 +9,19 @@ event, makes one item."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 
-from core.domain.datasets import DataSource, upload_prefix
+from core.domain.datasets import UPLOADS, DataSource, upload_prefix
 from core.domain.ingest import REFRESH, RefreshState
-from core.domain.items import Item
+from core.domain.items import Item, item_id
+from core.domain.media_types import extension
 from core.domain.projects import Project, ProjectStatus
-from core.ports import BlobInfo, Deps, Query, Where
+from core.media.text import ROW_FILES
+from core.ports import Deps, Query, Where
 from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
-from core.services.ingestion import readable, request_derivatives, save_new, source_of
+from core.services.ingestion import ID_QUERY, readable, request_derivatives, save_new, source_of
 from core.services.projects import load_project
 from core.services.registration import Skipped, register
 
@@ -35,6 +39,7 @@ seconds, until a newer one came: a 100k-row file, or a whole bulk upload, re-rea
 the API process. An unchanged blob needs reading once; a changed one has a new etag. Only a
 cache: a fresh process reads each once more, to the same result."""
 _SEEN_MAX = 500_000
+BATCH = 500
 
 
 def register_blob(deps: Deps, *, container: str, name: str) -> list[Item]:
@@ -71,8 +76,10 @@ def matching_projects(deps: Deps, *, container: str, name: str) -> Iterator[Proj
             yield project
 
 
-def reconcile(deps: Deps) -> int:
-    """The sweep over every live project that refreshes; returns how many items it added."""
+def reconcile(deps: Deps, *, every: timedelta = timedelta(0)) -> int:
+    """The sweep over every live project that refreshes, each at most once per `every` (the
+    events register new files at once; the sweep catches what they missed); returns how many
+    items it added."""
     query = Query(where=(Where("status", "in", LIVE), Where("deletedAt", "missing")), page_size=100)
     added = 0
     for document in scan(deps.documents.container(PROJECTS), None, query):
@@ -80,40 +87,51 @@ def reconcile(deps: Deps) -> int:
         wanted = project.incremental_refresh or project.dataset.source is DataSource.UPLOAD
         if wanted and readable(deps, project):
             try:
-                added += refresh_project(deps, project)
+                added += refresh_project(deps, project, every=every)
             except Exception:  # one project's failure must not stop the others
                 log.exception("refreshing project %s failed", project.id)
     return added
 
 
-def refresh_project(deps: Deps, project: Project) -> int:
+def refresh_project(deps: Deps, project: Project, *, every: timedelta = timedelta(0)) -> int:
+    """List what changed since the last sweep began (less `OVERLAP`, for a store whose clock
+    lags ours; before any, since the newest blob an older sweep saw), or everything before
+    the first sweep; register what is new. Nothing when the last sweep is under `every` old."""
     ingest = deps.documents.container(INGEST)
     found = ingest.get(project.id, REFRESH)
+    now = deps.clock.now()
     state = (
         load(RefreshState, found)
         if found
-        else RefreshState(project_id=project.id, refreshed_at=deps.clock.now())
+        else RefreshState(project_id=project.id, refreshed_at=now)
     )
+    if state.swept_at is not None and now < state.swept_at + every:
+        return 0
     source = source_of(deps, project)
-    since = state.watermark - OVERLAP if state.watermark is not None else None
+    prefix = source.root + project.dataset.listing_prefix
+    since = state.swept_at if state.swept_at is not None else state.watermark
+    listing = (
+        deps.blobs.list(source.container, prefix)
+        if since is None
+        else deps.blobs.list_since(source.container, prefix, since - OVERLAP)
+    )
     newest = state.watermark
     added = 0
-    candidates: list[BlobInfo] = []
-    for blob in deps.blobs.list(source.container, source.root + project.dataset.listing_prefix):
+    candidates: list[Entry] = []
+    for blob in listing:
         newest = blob.last_modified if newest is None else max(newest, blob.last_modified)
-        if (
-            (since is None or blob.last_modified > since)
-            and (project.id, blob.name, blob.etag) not in _SEEN
-            and project.dataset.matches(source.path(blob.name))
+        if (project.id, blob.name, blob.etag) not in _SEEN and project.dataset.matches(
+            source.path(blob.name)
         ):
-            candidates.append(blob)
-            if len(candidates) >= 500:
+            candidates.append(Entry(blob.name, blob.size, blob.etag))
+            if len(candidates) >= BATCH:
                 added += _register_many(deps, project, candidates)
                 candidates = []
     added += _register_many(deps, project, candidates)
     updated = state.model_copy(
         update={
             "watermark": newest,
+            "swept_at": now,
             "refreshed_at": deps.clock.now(),
             "registered": state.registered + added,
         }
@@ -122,14 +140,86 @@ def refresh_project(deps: Deps, project: Project) -> int:
     return added
 
 
-def _register_many(deps: Deps, project: Project, blobs: list[BlobInfo]) -> int:
+def register_blobs(deps: Deps, *, container: str, names: Sequence[str]) -> int:
+    """Many new blobs of one container at once (a folder watcher's batch): each live project
+    that takes some registers them in batches, skipping those it has; returns items added."""
+    projects = {p.id: p for p in _taking(deps, container, names)}
+    added = 0
+    for project in projects.values():
+        source = source_of(deps, project)
+        mine = [
+            Entry(name)
+            for name in names
+            if name.startswith(source.root) and project.dataset.matches(source.path(name))
+        ]
+        made = sum(
+            _register_many(deps, project, mine[start : start + BATCH])
+            for start in range(0, len(mine), BATCH)
+        )
+        if made:
+            _count_refreshed(deps, project.id, made)
+        added += made
+    return added
+
+
+def _taking(deps: Deps, container: str, names: Sequence[str]) -> Iterator[Project]:
+    """The live projects that may take some of `names` (upload folders, then blob datasets)."""
+    uploads = {
+        name.split("/", 2)[1]
+        for name in names
+        if container == deps.data_container and name.startswith(UPLOADS) and name.count("/") >= 2
+    }
+    for project_id in sorted(uploads):
+        found = deps.documents.container(PROJECTS).get(project_id, project_id)
+        if found is not None and _takes_uploads(project := load_project(found)):
+            yield project
+    query = Query(
+        where=(
+            Where("dataset.container", "=", container),
+            Where("incrementalRefresh", "=", True),
+            Where("status", "in", LIVE),
+            Where("deletedAt", "missing"),
+        ),
+        page_size=100,
+    )
+    for document in scan(deps.documents.container(PROJECTS), None, query):
+        project = load_project(document)
+        if readable(deps, project):
+            yield project
+
+
+def _count_refreshed(deps: Deps, project_id: str, added: int) -> None:
+    ingest = deps.documents.container(INGEST)
+    found = ingest.get(project_id, REFRESH)
+    now = deps.clock.now()
+    state = (
+        load(RefreshState, found)
+        if found
+        else RefreshState(project_id=project_id, refreshed_at=now)
+    )
+    updated = {"refreshed_at": now, "registered": state.registered + added}
+    ingest.upsert(state.model_copy(update=updated).to_doc())
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A blob to register, with what a listing already told about it."""
+
+    name: str
+    size: int | None = None
+    etag: str | None = None
+
+
+def _register_many(deps: Deps, project: Project, blobs: list[Entry]) -> int:
     if not blobs or _at_cap(deps, project):
         return 0
     source = source_of(deps, project)
     now = deps.clock.now()
+    have = _existing(deps, project, [b.name for b in blobs])
     items = [
         outcome
         for blob in blobs
+        if blob.name not in have
         for outcome in register(
             deps.blobs, project, source, blob.name, now=now, size=blob.size, etag=blob.etag
         )
@@ -138,8 +228,29 @@ def _register_many(deps: Deps, project: Project, blobs: list[BlobInfo]) -> int:
     saved = _save(deps, project, items)
     if len(_SEEN) + len(blobs) > _SEEN_MAX:
         _SEEN.clear()
-    _SEEN.update(dict.fromkeys((project.id, blob.name, blob.etag) for blob in blobs))
+    _SEEN.update(dict.fromkeys((project.id, b.name, b.etag) for b in blobs if b.etag is not None))
     return saved
+
+
+def _existing(deps: Deps, project: Project, names: list[str]) -> set[str]:
+    """The names whose one item the project has already: not read again (a row file makes
+    several items and is read again, so that appended rows arrive)."""
+    source = source_of(deps, project)
+    ids = {
+        item_id(project.id, source.path(name)): name
+        for name in names
+        if extension(name) not in ROW_FILES
+    }
+    have: set[str] = set()
+    pending = list(ids)
+    for start in range(0, len(pending), ID_QUERY):
+        query = Query(
+            where=(Where("id", "in", pending[start : start + ID_QUERY]),), page_size=ID_QUERY
+        )
+        have.update(
+            ids[d.id] for d in deps.documents.container(ITEMS).query(project.id, query).documents
+        )
+    return have
 
 
 def register_for(deps: Deps, project: Project, name: str) -> list[Item]:

@@ -25,7 +25,7 @@ from core.http.app import create_app
 from core.ports import Deps, Query
 from core.services.collections import ALL, ITEMS, scan
 from core.services.users import create_user, issue_token, revoke_tokens
-from core.settings import Settings
+from core.settings import Settings, SettingsError
 from tests.e2e.test_ui_manage import HOSTILE, INSTRUCTIONS, LABEL
 from tests.support.deps import local_deps, memory_deps
 from tests.support.labeling import add_items, running_project, users
@@ -434,5 +434,31 @@ def test_review_workspace_inputs_are_bounded_and_change_nothing(
             "filter, a state bulk cannot take, a Unix time, 2,001-character notes and comments, "
             "blank comments, confidence 2, 33 items in hand), then a hostile comment",
             result={"refused with 422": len(attempts), "5xx": 0, "changes made": 0},
+        )
+    )
+
+
+HOSTILE_SECONDS = ["0", "0.5", "-1", "nan", "inf", "1e9", "1e2", "1_0", "86401", "ten", "600s"]
+
+
+def test_the_reconcile_interval_refuses_hostile_values(reliability: Any) -> None:
+    assert Settings.from_env({}).reconcile_s == 600
+    assert Settings.from_env({"LOUPE_RECONCILE_S": "30"}).reconcile_s == 30
+    refused = 0
+    for value in HOSTILE_SECONDS:
+        with pytest.raises(SettingsError, match="LOUPE_RECONCILE_S") as error:
+            Settings.from_env({"LOUPE_RECONCILE_S": value})
+        assert "from 1 to 86400" in str(error.value)
+        refused += 1
+    reliability.record(
+        Row(
+            suite="Abuse: settings",
+            test="LOUPE_RECONCILE_S: hostile values refused at start",
+            inputs=", ".join(HOSTILE_SECONDS),
+            result={
+                "tried": len(HOSTILE_SECONDS),
+                "refused": refused,
+                "accepted": len(HOSTILE_SECONDS) - refused,
+            },
         )
     )

@@ -44,6 +44,11 @@ class FolderBlobStore:
         self._folders: dict[Path, tuple[int, _Keys]] = {}
         root.mkdir(parents=True, exist_ok=True)
 
+    @property
+    def root(self) -> Path:
+        """The folder that holds one folder per container (what a folder watcher watches)."""
+        return self._root
+
     def _path(self, container: str, name: str) -> Path:
         check_container_name(container)
         check_blob_name(name)
