@@ -94,7 +94,12 @@ def made_dicom(
 
 
 def multiframe_dicom(
-    frames: int, size: tuple[int, int] = (48, 64), *, step: int = 200, modality: str = "CT"
+    frames: int,
+    size: tuple[int, int] = (48, 64),
+    *,
+    step: int = 200,
+    modality: str = "CT",
+    window: tuple[float, float] | None = None,
 ) -> bytes:
     """A greyscale volume (12 bits stored) whose frame k is a left-to-right ramp lifted by
     `step` × k, so that each frame tells itself apart by its values."""
@@ -102,7 +107,9 @@ def multiframe_dicom(
     ramp = np.tile(np.arange(columns, dtype=np.uint16) * 4, (rows, 1))
     volume = np.stack([ramp + step * k for k in range(frames)])
     assert int(volume.max()) < 4096, "keep the values within 12 bits"
-    return made_dicom(volume, modality=modality, rows=rows, columns=columns, frames=frames)
+    return made_dicom(
+        volume, modality=modality, window=window, rows=rows, columns=columns, frames=frames
+    )
 
 
 def read_dicom_rows(data: bytes) -> int:

@@ -10,8 +10,8 @@ export const ACTIONS = {
   resetWindow: { key: "r", what: "reset the DICOM window to the file's" },
 };
 
-/** Keys with a fixed meaning: Enter submits, Esc cancels, ? helps, zoom and window keys. */
-const FIXED = new Set(["enter", "escape", "?", "+", "=", "-", "0", "[", "]", ",", ".", "delete", "backspace", " ", "tab"]);
+/** Keys with a fixed meaning: Enter submits, Esc cancels, ? helps, zoom, window and frame keys. */
+const FIXED = new Set(["enter", "escape", "?", "+", "=", "-", "0", "[", "]", ";", "'", ",", ".", "delete", "backspace", " ", "tab"]);
 
 export function keyMap(project) {
   const storeKey = `loupe.keys.${project.id}`;
@@ -54,7 +54,8 @@ const FIXED_HELP = [
   ["Enter", "submit (or close the polygon being drawn)"], ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"],
   ["Delete", "delete the selected box, polygon or span"], ["Esc", "cancel the box or polygon being drawn; clear the selection"],
   ["+ / − / 0, Ctrl+wheel", "zoom in, out, reset; drag (middle button on shapes) to pan"],
-  ["[ ] and , .", "DICOM window width and centre (or right-drag on the image)"], ["?", "this help"],
+  ["[ ] and ; '", "DICOM window width and centre (or right-drag on the image)"],
+  [", . or PageUp / PageDown, wheel", "previous / next frame of a multi-frame DICOM (Home / End: first / last)"], ["?", "this help"],
 ];
 
 /** The help overlay's card: every key, and the labeler's own keys with a button to change each. */

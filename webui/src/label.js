@@ -2,11 +2,13 @@
 // The labeling screen: classification (one item or a grid of 4/6/9), boxes, polygons, text
 // classification and NER spans, with keys for everything frequent, undo/redo, previous task,
 // and tasks leased and decoded ahead (queue.js) so that submit → next never waits on the
-// network. One state object (`S`) holds the session; the editors redraw only what changed.
+// network; a multi-frame DICOM item moves through its frames (frames.js). One state object
+// (`S`) holds the session; the editors redraw only what changed.
 import { call, post } from "./api.js";
 import { dicomCanvas, windowControls } from "./dicom.js";
 import { colorOf, h, markdown, showError } from "./dom.js";
 import { shapeEditor } from "./editor/shapes.js";
+import { frameNavigator } from "./frames.js";
 import { textEditor } from "./editor/text.js";
 import { keyMap, keysHelp } from "./keys.js";
 import { classPicker } from "./picker.js";
@@ -50,6 +52,8 @@ export async function labelView({ project, pane }) {
     pending: [],
     /** @type {number | null} */
     pressedAt: null,
+    /** @type {import("./frames.js").Frames | null} the frames of the item on screen */
+    frames: null,
     stopped: false,
     /** @type {{id: string, done: () => void} | null} waiting for the key to bind */
     rebinding: null,
@@ -172,7 +176,7 @@ export async function labelView({ project, pane }) {
     }
     if (S.stopped) return;
     if (!items.length) {
-      S.task = null; editor = null;
+      S.task = null; editor = null; S.frames = null;
       stage.replaceChildren(h("p", { class: "empty", id: "no-tasks" }, waiting));
       stage.dataset.itemId = "";
       remarks.hidden = true;
@@ -195,19 +199,20 @@ export async function labelView({ project, pane }) {
     showRemarks(task.items);
     /** @type {Picture | null} */
     const pic = pics[0] || null;
+    const frames = S.frames = !task.grid && pic ? frameNavigator({ item, picture: pic }) : null;
     if (task.grid) { editor = null; stage.replaceChildren(...gridView(task, /** @type {Picture[]} */ (pics))); }
     else if (shapesType && pic) {
       const shapes = shapeEditor({ item, type, classes, task, image: pic, active: () => S.next, changed: refresh, windowing, vh: 72 });
       editor = shapes;
       stage.replaceChildren(h("p", { class: "note" }, type === "image_bounding_box"
         ? "Drag to draw a box; click a box to pick it (a key then relabels it), drag it to move, a corner to resize."
-        : "Click to add points; click the first point or press Enter to close. Click a polygon to pick it.", " ", suggestion(item)), shapes.node);
+        : "Click to add points; click the first point or press Enter to close. Click a polygon to pick it.", " ", suggestion(item)), frames?.node || "", shapes.node);
     } else if (isImage && pic) {
       pic.classList.add("photo");
       const frame = h("div", { class: "frame" }, pic);
       const view = zoomable(frame, item, task.tool, { pan: "left", vh: 66, windowing });
       editor = { update() {}, cancel: () => false, deleteSelected: () => false, zoom: view.zoom };
-      stage.replaceChildren(h("figure", { class: "single" }, view.scroller, h("figcaption", { class: "chosen" }, "—"), suggestion(item)));
+      stage.replaceChildren(h("figure", { class: "single" }, frames?.node || "", view.scroller, h("figcaption", { class: "chosen" }, "—"), suggestion(item)));
     } else {
       const text = textEditor({ item, type, classes, task, changed: refresh });
       editor = text;
@@ -383,7 +388,7 @@ export async function labelView({ project, pane }) {
       return done();
     }
     const target = /** @type {HTMLElement} */ (e.target);
-    if (target.closest?.("input, textarea, select")) return;
+    if (target.closest?.("input:not([type=range]), textarea, select")) return; // a slider leaves the keys to the screen
     if (target.closest?.("dialog")) return;
     const key = e.key;
     if ((key === "Enter" || key === " ") && target.closest?.("button, a, summary")) return; // the focused control acts
@@ -396,6 +401,7 @@ export async function labelView({ project, pane }) {
       return;
     }
     if (key === "/" && picker.focusSearch()) { e.preventDefault(); return; }
+    if (S.frames?.key(e)) return;
     const bound = key.length === 1 ? keys.lookup(key) : null;
     if (bound?.kind === "class") { e.preventDefault(); return choose(bound.name); }
     if (key === "Enter") { e.preventDefault(); return submit(); }
@@ -413,10 +419,10 @@ export async function labelView({ project, pane }) {
     if (key === "+" || key === "=") return editor?.zoom?.(1.25);
     if (key === "-") return editor?.zoom?.(0.8);
     if (key === "0") return editor?.zoom?.(0);
-    const step = /** @type {Record<string, [number, number]>} */ ({ "[": [0, -1], "]": [0, 1], ",": [-1, 0], ".": [1, 0] })[key];
-    if (step && windowing.nudge(...step)) e.preventDefault();
+    if (windowing.key(key)) e.preventDefault();
   }
   document.addEventListener("keydown", onKey);
+  stage.addEventListener("wheel", (e) => { S.frames?.wheel(e); }, { passive: false });
   const renewer = setInterval(() => {
     const ids = queue.held();
     if (ids.length) post(`${base}/tasks/renew`, { itemIds: ids.slice(0, 100) }).catch(() => {});

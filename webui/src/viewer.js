@@ -2,12 +2,15 @@
 // The review viewer: one item at full size in the labeling tools of its task type, so a
 // reviewer fixes a label, box, polygon or span in place and approves the fix; the labelers'
 // answers side by side (an undecided item is settled by picking one or making one), comments
-// the labelers see, the item's history, and previous/next through the grid.
+// the labelers see, the item's history, and previous/next through the grid. Greyscale DICOM
+// gets the labeling screen's window/level, and a multi-frame item its frames.
 import { call, get, post } from "./api.js";
+import { dicomCanvas, windowControls } from "./dicom.js";
 import { confirmAction } from "./dialogs.js";
 import { colorOf, h, showError, words } from "./dom.js";
 import { shapeEditor } from "./editor/shapes.js";
 import { textEditor } from "./editor/text.js";
+import { frameNavigator } from "./frames.js";
 import { classPicker } from "./picker.js";
 import { chosenClasses, classify, clone, describe, emptyValue, newTask, redo, undo } from "./state.js";
 import { zoomable } from "./zoom.js";
@@ -56,6 +59,9 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
   let picker = null;
   let next = classes[0]?.name;
   let original = "";
+  const windowing = windowControls();
+  /** @type {import("./frames.js").Frames | null} */
+  let frames = null;
 
   const value = () => (task && item ? task.values[item.id] : null);
   const changed = () => JSON.stringify(value()) !== original;
@@ -68,32 +74,48 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     const start = item.final || item.annotations?.[0]?.value || emptyValue(type);
     original = JSON.stringify(start);
     const view = { id: item.id, path: item.path, kind: item.kind, state: item.state, text: item.text, url: item.displayUrl,
-      width: item.derivatives?.width || item.media?.width, height: item.derivatives?.height || item.media?.height };
+      width: item.derivatives?.width || item.media?.width, height: item.derivatives?.height || item.media?.height,
+      dicom: item.dicomView, frames: item.frames, framesUrl: item.framesUrl };
     task = newTask(type, [/** @type {any} */ (view)], { values: { [item.id]: clone(start) } });
     title.textContent = item.path;
     stage.dataset.itemId = item.id;
     stage.replaceChildren();
-    editor = null;
+    editor = null; frames = null;
+    windowing.attach(null);
     if (item.kind === "text") {
       editor = textEditor({ item: view, type, classes, task, changed: refresh });
       stage.append(h("p", { class: "note" }, editor.hint), editor.node);
     } else if (view.url) {
-      const img = new Image();
-      img.src = view.url; img.alt = item.path; img.draggable = false;
-      await img.decode().catch(() => {});
+      const pic = await picture(view);
       if (!task || item.id !== ids[at]) return;
+      frames = frameNavigator({ item: view, picture: pic });
+      if (frames) stage.append(frames.node);
       if (shapesType) {
-        editor = shapeEditor({ item: view, type, classes, task, image: img, active: () => next, changed: refresh, vh: 78 });
+        editor = shapeEditor({ item: view, type, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 72 : 78 });
         stage.append(editor.node);
       } else {
-        img.classList.add("photo");
-        const zoom = zoomable(h("div", { class: "frame" }, img), view, task.tool, { pan: "left", vh: 78 });
+        pic.classList.add("photo");
+        const zoom = zoomable(h("div", { class: "frame" }, pic), view, task.tool, { pan: "left", vh: frames ? 72 : 78, windowing });
         editor = { update() {}, cancel: () => false, deleteSelected: () => false, zoom: zoom.zoom };
         stage.append(zoom.scroller);
       }
+      windowing.attach(pic);
     } else stage.append(h("p", { class: "note" }, item.error || "No picture for this item yet."));
     side.replaceChildren(...panel());
     refresh();
+  }
+
+  /** The item's picture: greyscale DICOM on a canvas of its values, the rest as an image.
+   * @param {{id: string, path: string, url?: string | null, width?: number | null, height?: number | null, dicom?: import("./dicom.js").DicomView | null}} view
+   * @returns {Promise<HTMLImageElement | HTMLCanvasElement>} */
+  async function picture(view) {
+    if (view.dicom) {
+      try { return await dicomCanvas(view); } catch (e) { showError(e); }
+    }
+    const img = new Image();
+    img.src = view.url || ""; img.alt = view.path; img.draggable = false;
+    await img.decode().catch(() => {});
+    return img;
   }
 
   function panel() {
@@ -113,6 +135,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
         item.review ? ` · ${item.review.decision} by ${item.review.user}` : "", item.disputed ? " · labelers disagree" : ""),
       h("p", { class: "chosen", id: "viewer-answer" }),
       item.prediction ? h("p", { class: "note" }, `ML assist: ${describe(item.prediction.value)} (${Math.round(item.prediction.confidence * 100)}%)`) : "",
+      windowing.panel,
       isClassify || shapesType || type === "text_ner" ? picker.node : "",
       reviewer ? h("div", { class: "actions" },
         h("button", { class: "primary approve", id: "viewer-approve", disabled: !reviewable, onclick: () => approve() }, "Approve (A)"),
@@ -235,12 +258,14 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
   function onKey(e) {
     if (document.querySelector("dialog[open]")) return;
     const target = /** @type {HTMLElement} */ (e.target);
-    if (target.closest?.("input, textarea, select")) return;
+    if (target.closest?.("input:not([type=range]), textarea, select")) return; // a slider leaves the keys to the viewer
     e.stopPropagation();
     const key = e.key;
     if ((e.ctrlKey || e.metaKey) && key.toLowerCase() === "z") { e.preventDefault(); if (task && (e.shiftKey ? redo(task) : undo(task))) refresh(); return; }
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (key === "Escape") { if (!editor?.cancel()) close(); return; }
+    if (frames?.key(e)) return;
+    if (windowing.key(key)) { e.preventDefault(); return; }
     if (key === "ArrowRight") { e.preventDefault(); go(1); return; }
     if (key === "ArrowLeft") { e.preventDefault(); go(-1); return; }
     if (key === "Delete" || key === "Backspace") { if (editor?.deleteSelected()) e.preventDefault(); return; }
@@ -255,6 +280,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     if (key.toLowerCase() === "r") { e.preventDefault(); reject(); }
   }
   document.addEventListener("keydown", onKey, true);
+  stage.addEventListener("wheel", (e) => { frames?.wheel(e); }, { passive: false });
   load();
   return { close };
 }
