@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import multiprocessing
 import resource
 import signal
 import threading
@@ -23,6 +24,7 @@ from core.bootstrap import build
 from core.http.app import create_app
 from core.local import recovery
 from core.local.demo import ensure_demo
+from core.local.foreground import NoteForeground, shared_stamp
 from core.local.scheduler import Job, Scheduler
 from core.local.watcher import ingest_jobs
 from core.local.workers import WorkerProcesses
@@ -44,7 +46,11 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     telemetry.configure()  # only when APPLICATIONINSIGHTS_CONNECTION_STRING is set
     deps = build(settings)
-    workers = WorkerProcesses(settings, settings.workers)
+    # Receive first, derive later: renditions have workers of their own, at a lower priority,
+    # that wait while the API serves uploads and labeling (`core.local.foreground`).
+    foreground = shared_stamp(multiprocessing.get_context("spawn"))
+    workers = WorkerProcesses(settings, settings.workers, foreground=foreground)
+    derivers = WorkerProcesses(settings, settings.workers, "derivatives", foreground=foreground)
     assist = WorkerProcesses(settings, 1, role="assist")  # `loupe worker assist`, launched here
     ingest, watcher = ingest_jobs(deps, settings.reconcile_s)
     scheduler = Scheduler([*local_jobs(deps), *ingest])
@@ -56,7 +62,9 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
             link += f"#token={ensure_demo(deps, settings.data_dir).token}"
         server = _Server(
             uvicorn.Config(
-                telemetry.instrument_http(create_app(lambda: deps, settings)),
+                NoteForeground(
+                    telemetry.instrument_http(create_app(lambda: deps, settings)), foreground
+                ),
                 host=settings.host,
                 port=settings.port,
                 log_level="warning",
@@ -65,8 +73,9 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
         )
         recovery.recover(settings.data_dir, deps.queue)  # a killed runtime's locks, released
         workers.start()
+        derivers.start()
         assist.start()
-        recovery.record(settings.data_dir, [*workers.pids, *assist.pids])
+        recovery.record(settings.data_dir, [*workers.pids, *derivers.pids, *assist.pids])
         scheduler.start()
         recounter.start()
         threading.Thread(target=_announce, args=(server, link), daemon=True).start()
@@ -80,6 +89,7 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
             watcher.stop()
         recounter.stop(timeout=1.0)  # a scan in progress only reads; its write is checked
         workers.stop()
+        derivers.stop()
         assist.stop()
         recovery.forget(settings.data_dir)
         deps.close()

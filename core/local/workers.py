@@ -4,7 +4,11 @@ A worker behaves like the Functions host: it locks a message, runs the stage, co
 success, and on failure abandons it for redelivery, or, on the last allowed delivery,
 dead-letters it with the error as the reason. A stage worker serves every stage queue, in the
 order the stages are declared, so that registering files goes before rendering their
-thumbnails; ML assist's queue has a worker process of its own (`loupe worker assist`)."""
+thumbnails; ML assist's queue has a worker process of its own (`loupe worker assist`).
+
+`loupe serve` gives the renditions workers of their own, at a lower CPU priority, that wait
+for a quiet moment in the API (`core.local.foreground`): receiving files and labeling never
+compete with making thumbnails."""
 
 from __future__ import annotations
 
@@ -18,23 +22,32 @@ from collections.abc import Callable, Sequence
 from multiprocessing.synchronize import Event as EventType
 from typing import Any, Literal
 
+from core.local.foreground import DERIVE_NICE, Shared, Yield
 from core.ports import Deps, QueueSpec, ReceivedMessage
 from core.settings import Settings
 
 log = logging.getLogger("loupe.workers")
 
 Handler = Callable[[Deps, str, dict[str, Any]], None]
-Role = Literal["stages", "assist"]
+Role = Literal["stages", "assist", "derivatives"]
 
 
 class QueueWorker:
     def __init__(
-        self, deps: Deps, specs: Sequence[QueueSpec], handler: Handler, *, poll_s: float = 0.2
+        self,
+        deps: Deps,
+        specs: Sequence[QueueSpec],
+        handler: Handler,
+        *,
+        poll_s: float = 0.2,
+        gate: Callable[[], bool] | None = None,
     ) -> None:
         self._deps = deps
         self._specs = {spec.name: spec for spec in specs}
         self._handler = handler
         self._poll_s = poll_s
+        self._gate = gate
+        """Asked before each message: False leaves the queues alone for now."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stage-worker", daemon=True)
 
@@ -47,6 +60,8 @@ class QueueWorker:
 
     def run_once(self) -> bool:
         """Handle one message from the first queue that has one; True if there was one."""
+        if self._gate is not None and not self._gate():
+            return False
         for name in self._specs:
             for message in self._deps.queue.receive(name, max_messages=1):
                 self._process(message)
@@ -119,13 +134,23 @@ class WorkerProcesses:
     share between processes). Ctrl-C reaches the whole process group, so the children ignore
     it and stop when the parent says, between messages."""
 
-    def __init__(self, settings: Settings, count: int, role: Role = "stages") -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        count: int,
+        role: Role = "stages",
+        *,
+        foreground: Shared | None = None,
+    ) -> None:
+        """`foreground`: the API's note of its last foreground request (`shared_stamp` of a
+        spawn context). With it, stage workers leave the renditions to derivative workers,
+        and derivative workers wait for a quiet moment."""
         context = multiprocessing.get_context("spawn")
         self._stop = context.Event()
         self._processes = [
             context.Process(
                 target=_worker_process,
-                args=(settings, self._stop, os.getpid(), role),
+                args=(settings, self._stop, os.getpid(), role, foreground),
                 name=f"loupe-{role}-worker-{n}",
                 daemon=True,
             )
@@ -151,16 +176,29 @@ class WorkerProcesses:
                 process.join(5)
 
 
-def queue_worker(deps: Deps, role: Role) -> QueueWorker:
+def queue_worker(deps: Deps, role: Role, foreground: Shared | None = None) -> QueueWorker:
     """The stage workers serve every stage queue but ML assist's, which has its own worker:
-    minutes of model work must never hold up registering files or an export."""
+    minutes of model work must never hold up registering files or an export. Given the API's
+    `foreground` note, they leave the renditions to the derivative workers, which wait for a
+    quiet moment (without it, derivative workers take their queue whenever it has work)."""
+    from core.domain.messages import INGEST_DERIVATIVES
     from core.services import stages
 
-    specs = stages.ASSIST_WORKER_SPECS if role == "assist" else stages.STAGE_WORKER_SPECS
+    if role == "assist":
+        return QueueWorker(deps, stages.ASSIST_WORKER_SPECS, stages.handle)
+    if role == "derivatives":
+        gate = Yield(foreground) if foreground is not None else None
+        specs = [stages.QUEUE_SPECS[INGEST_DERIVATIVES]]
+        return QueueWorker(deps, specs, stages.handle, gate=gate)
+    specs = stages.STAGE_WORKER_SPECS
+    if foreground is not None:
+        specs = [spec for spec in specs if spec.name != INGEST_DERIVATIVES]
     return QueueWorker(deps, specs, stages.handle)
 
 
-def _worker_process(settings: Settings, stop: EventType, parent: int, role: Role) -> None:
+def _worker_process(
+    settings: Settings, stop: EventType, parent: int, role: Role, foreground: Shared | None
+) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A TERM to the whole process group (systemd, docker stop, timeout) reaches the workers
     # too. Setting the shared `stop` from a handler that interrupted `stop.wait` deadlocks
@@ -170,10 +208,12 @@ def _worker_process(settings: Settings, stop: EventType, parent: int, role: Role
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     if role == "assist":
         os.nice(10)  # training yields the CPU to the API and labelers on a shared machine
+    if role == "derivatives":
+        os.nice(DERIVE_NICE)  # thumbnails yield to receiving files and to labelers
     from core.bootstrap import build
 
     deps = build(settings)
-    worker = queue_worker(deps, role)
+    worker = queue_worker(deps, role, foreground)
     worker.start()
     try:
         # A parent killed outright cannot say stop: notice being orphaned instead.
