@@ -32,3 +32,10 @@ class ExportJob(DomainModel):
     finished_at: Stamp | None = None
     blob_name: str | None = None
     error: str | None = None
+    parts: int = Field(default=0, ge=0, description="Parts written so far (a large export's)")
+    items: int = Field(default=0, ge=0, description="Items written so far")
+    cursor: str | None = Field(default=None, description="The id of the last item written")
+    counts: dict[str, int] = Field(
+        default_factory=dict, description="What the format numbers by, carried part to part"
+    )
+    written: bool = Field(default=False, description="Every part is written: assemble them")

@@ -60,7 +60,12 @@ class ImportJob(JobReport):
     status: ImportStatus = ImportStatus.APPLYING
     attempts: int = Field(default=1, ge=1)
     items: int = Field(default=0, ge=0, description="Items the file sets (matched and valid)")
-    updated: int = Field(default=0, ge=0, description="Items changed by the last attempt")
+    updated: int = Field(
+        default=0,
+        ge=0,
+        description="Items changed by the last attempt (a stage-run job: items set as the file "
+        "says, written now or found so)",
+    )
     started_at: Stamp
     finished_at: Stamp | None = None
     source: str | None = Field(default=None, description="The file's blob (direct imports)")

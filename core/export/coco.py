@@ -16,7 +16,7 @@ import json
 import shutil
 from collections.abc import Iterable, Sequence
 from json.encoder import encode_basestring
-from typing import IO
+from typing import IO, NamedTuple
 
 from core.domain.geometry import polygon_area
 from core.export.records import Record
@@ -35,39 +35,71 @@ def write_coco(
     description: str = "",
 ) -> int:
     """Write one COCO file; returns how many images it lists."""
-    category_id = {name: index for index, name in enumerate(categories, start=1)}
+    category_id = category_ids(categories)
+    out.write(coco_head(categories, description))
+    images = annotations = 0
+    for rec in records:
+        images += 1
+        image, found = coco_record(rec, images, annotations, category_id, normalized)
+        out.write(image)
+        annotations += found.number
+        spool.write(found.text)
+    out.write(COCO_MIDDLE)
+    spool.flush()
+    spool.seek(0)
+    shutil.copyfileobj(spool, out, 1 << 20)
+    out.write(COCO_TAIL)
+    return images
+
+
+COCO_MIDDLE = b'],"annotations":['
+COCO_TAIL = b"]}"
+
+
+def category_ids(categories: Sequence[str]) -> dict[str, int]:
+    return {name: index for index, name in enumerate(categories, start=1)}
+
+
+def coco_head(categories: Sequence[str], description: str) -> bytes:
+    """The file up to its first image: info, licenses, categories."""
     head = {
         "info": {"description": description, "version": "1.0"},
         "licenses": [],
         "categories": [
             {"id": i, "name": name, "supercategory": name.rsplit("/", 1)[0] if "/" in name else ""}
-            for name, i in category_id.items()
+            for name, i in category_ids(categories).items()
         ],
     }
-    out.write(_dumps(head)[:-1].encode() + b',"images":[')
-    images = annotations = 0
-    for rec in records:
-        images += 1
-        # Formatted by hand: at 500k images the json encoder's per-call cost is most of the
-        # time. Floats print as repr, which is what json writes too.
-        size = f',"width":{rec.width},"height":{rec.height}' if rec.width and rec.height else ""
-        unlabeled = ',"unlabeled":true' if rec.value is None else ""
-        image = f'{{"id":{images},"file_name":{_string(rec.path)}{size}{unlabeled}}}'
-        out.write((("," if images > 1 else "") + image).encode())
-        found = _annotations(rec, images, category_id, normalized)
-        if found:
-            lines = []
-            for ann in found:
-                annotations += 1
-                lines.append(f'{{"id":{annotations},{ann}}}')
-            text = ",".join(lines).encode()
-            spool.write(b"," + text if annotations > len(found) else text)
-    out.write(b'],"annotations":[')
-    spool.flush()
-    spool.seek(0)
-    shutil.copyfileobj(spool, out, 1 << 20)
-    out.write(b"]}")
-    return images
+    return _dumps(head)[:-1].encode() + b',"images":['
+
+
+class Annotations(NamedTuple):
+    text: bytes
+    """The record's annotations, each with its id, a comma before each but the file's first."""
+    number: int
+
+
+def coco_record(
+    rec: Record,
+    image_id: int,
+    annotations_before: int,
+    category_id: dict[str, int],
+    normalized: bool,
+) -> tuple[bytes, Annotations]:
+    """One image's entry (a comma before it but the first) and its annotations: what the file
+    holds for the record, given how many images and annotations came before it (so a file
+    written in parts is the same file)."""
+    # Formatted by hand: at 500k images the json encoder's per-call cost is most of the
+    # time. Floats print as repr, which is what json writes too.
+    size = f',"width":{rec.width},"height":{rec.height}' if rec.width and rec.height else ""
+    unlabeled = ',"unlabeled":true' if rec.value is None else ""
+    image = f'{{"id":{image_id},"file_name":{_string(rec.path)}{size}{unlabeled}}}'
+    found = _annotations(rec, image_id, category_id, normalized)
+    lines = [f'{{"id":{annotations_before + n},{ann}}}' for n, ann in enumerate(found, start=1)]
+    text = ",".join(lines).encode()
+    if text and annotations_before:
+        text = b"," + text
+    return (("," if image_id > 1 else "") + image).encode(), Annotations(text, len(found))
 
 
 def _annotations(

@@ -23,7 +23,7 @@ from core.domain.model import DomainModel, JsonFloat, JsonInt
 from core.domain.outbound import EXPORT_FINISHED
 from core.domain.projects import Project, Role
 from core.domain.runs import JobStatus
-from core.export import bundle, pipe
+from core.export import bundle, parts, pipe
 from core.export.records import (
     TRAIN,
     VALIDATION,
@@ -36,7 +36,7 @@ from core.export.records import (
     record,
 )
 from core.ports import Deps, Order, Query, Where
-from core.services import outbound
+from core.services import export_parts, outbound
 from core.services.collections import EXPORTS, ITEMS, load, scan
 from core.services.links import download_url
 from core.services.worklog import member_project
@@ -49,7 +49,7 @@ STREAMED_PICTURES_MAX = 2 << 30
 
 SPLIT_SUFFIX = ".split.json"
 """Beside a job's file: the ids of the items it put in train and in validation."""
-EXPORTS_CONTAINER = "exports"
+EXPORTS_CONTAINER = export_parts.EXPORTS_CONTAINER
 """Export files live apart from the data, so no dataset path can ever ingest them."""
 
 
@@ -177,8 +177,10 @@ def request_export(
 
 
 def run_export(deps: Deps, *, message: RunExport) -> None:
-    """The export stage: write the file to the blob store. A repeated delivery of a finished
-    job does nothing; a failure is recorded on the job and raised so the queue retries."""
+    """The export stage: write the file to the blob store, in parts for the formats that can be
+    (`core.services.export_parts`: one part a delivery, so no call is long), else in one go. A
+    repeated delivery of a finished job does nothing; a failure is recorded on the job and
+    raised so the queue retries."""
     container = deps.documents.container(EXPORTS)
     found = container.get(message.project_id, message.export_id)
     if found is None:
@@ -186,19 +188,27 @@ def run_export(deps: Deps, *, message: RunExport) -> None:
     job = load(ExportJob, found)
     if job.status is JobStatus.SUCCEEDED:
         return
-    # Shown while it writes; a crash leaves it running until the redelivery runs it again.
-    job = job.model_copy(update={"status": JobStatus.RUNNING, "error": None})
-    container.upsert(job.to_doc())
+    etag = found.etag
+    if job.status is not JobStatus.RUNNING or job.error is not None:
+        # Shown while it writes; a crash leaves it running until the redelivery runs it again.
+        job = job.model_copy(update={"status": JobStatus.RUNNING, "error": None})
+        etag = container.upsert(job.to_doc(), if_match=etag).etag
     try:
         project = member_project(deps, job.project_id, job.created_by, Role.REVIEWER)
         made = target(
             deps, project, job.format, ExportOptions.model_validate(job.options), job.created_by
         )
         name = f"{job.project_id}/{job.id}/{bundle.file_name(made)}"
-        with tempfile.TemporaryFile() as file:
-            write(deps, made, project, file)
-            file.seek(0)
-            deps.blobs.put(EXPORTS_CONTAINER, name, file, content_type=bundle.content_type(name))
+        layout = parts.layout(made)
+        if layout is not None:
+            if not export_parts.step(deps, job, etag, made, name, layout):
+                return  # more parts to come: the message is sent on
+        else:
+            with tempfile.TemporaryFile() as file:
+                write(deps, made, project, file)
+                file.seek(0)
+                ctype = bundle.content_type(name)
+                deps.blobs.put(EXPORTS_CONTAINER, name, file, content_type=ctype)
         if made.options.validation > 0:
             _record_split(deps, made, project, name)
         done = {"status": JobStatus.SUCCEEDED, "blob_name": name, "error": None}

@@ -1,6 +1,6 @@
 """A project driven through every stage, for the duplicate-delivery suite: images ingested,
-some labeled, an export, new label classes, an ML-assist cycle. `prepare` stops once a message
-of the stage under test is sent, holds it back undelivered, and returns it.
+some labeled, an export, an import, new label classes, an ML-assist cycle. `prepare` stops once
+a message of the stage under test is sent, holds it back undelivered, and returns it.
 
 Ids are made deterministic (uuid4 and `random` seeded), so the state of two separate worlds can
 be compared document by document; ids made after `prepare` carry a marker and are compared as
@@ -8,6 +8,7 @@ be compared document by document; ids made after `prepare` carry a marker and ar
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import json
 import random
@@ -21,15 +22,18 @@ import pytest
 
 from core.domain.datasets import Dataset, DataSource
 from core.domain.exports import ExportFormat
+from core.domain.imports import IMPORT_FILES, import_file
 from core.domain.labels import LabelClass
 from core.domain.messages import BLOB_CREATED
 from core.domain.projects import ProjectSettings
 from core.domain.relabel import ExistingLabels
 from core.ports import Deps, Query
-from core.services import assist, label_classes, labeling, projects, stages, tasks
-from core.services.collections import ALL, TOKENS, scan
+from core.services import assist, import_jobs, label_classes, labeling, projects, stages, tasks
+from core.services.collections import ALL, ITEMS, TOKENS, scan
 from core.services.derivatives import DERIVATIVES
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions, request_export
+from core.services.import_jobs import ImportFile
+from core.services.imports import ImportFormat, ImportMode
 from tests.support.labeling import creator
 from tests.support.media import image_bytes
 
@@ -136,6 +140,26 @@ def _export(deps: Deps, state: dict[str, Any]) -> None:
     )
 
 
+def _import(deps: Deps, state: dict[str, Any]) -> None:
+    """Pre-labels from a file put into storage on its link, imported by the import stage."""
+    project_id = state["project"]
+    items = scan(deps.documents.container(ITEMS), project_id, Query(page_size=100))
+    data = b"".join(
+        json.dumps({"path": d.body["path"], "final": {"label": "cat"}}).encode() + b"\n"
+        for d in items
+    )
+    file = ImportFile(
+        ImportFormat.LOUPE_JSONL,
+        ImportMode.PRELABEL,
+        False,
+        hashlib.sha256(data).hexdigest(),
+        len(data),
+    )
+    import_jobs.import_link(deps, project_id=project_id, actor=OWNER, file=file, max_bytes=1 << 20)
+    deps.blobs.put(IMPORT_FILES, import_file(project_id, OWNER, file.sha256), data)
+    import_jobs.start_import(deps, project_id=project_id, actor=OWNER, file=file)
+
+
 def _new_classes(deps: Deps, state: dict[str, Any]) -> None:
     project_id = state["project"]
     projects.pause_project(deps, project_id=project_id, actor=OWNER)
@@ -160,6 +184,7 @@ STEPS: list[Callable[[Deps, dict[str, Any]], None]] = [
     _blob_event,
     _label,
     _export,
+    _import,
     _new_classes,
     _train,
 ]
@@ -195,7 +220,7 @@ def snapshot(deps: Deps) -> list[str]:
                 found.append(f"{REPORT} {body['id']} " + json.dumps(metrics, sort_keys=True))
             found.append(f"{spec.name} " + json.dumps(body, sort_keys=True, default=str))
     # Not the model registry's "models": the bundled backbones, copied once per process.
-    for container in (LAKE, deps.data_container, DERIVATIVES, EXPORTS_CONTAINER):
+    for container in (LAKE, deps.data_container, DERIVATIVES, EXPORTS_CONTAINER, IMPORT_FILES):
         for info in deps.blobs.list(container):
             digest = hash(deps.blobs.get(container, info.name))
             found.append(f"blob {container}/{info.name} {info.size} {digest}")

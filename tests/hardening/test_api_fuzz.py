@@ -76,6 +76,13 @@ STATE_RULES = {
     "POST /api/projects/{project_id}/uploads/complete": "the same path rules as the upload link's",
     "POST /api/projects/{project_id}/imports": "a file in `format` naming the project's classes",
     "POST /api/migrations/azureml": "an Azure ML labels export naming images the container holds",
+    "POST /api/projects/{project_id}/imports/files": "a format that holds the project's task "
+    "type, a size within LOUPE_MAX_UPLOAD_BYTES",
+    "POST /api/projects/{project_id}/imports/jobs": "a format that holds the project's task "
+    "type, the digest of a file put on its link",
+    "POST /api/migrations/azureml/files": "a size within LOUPE_MAX_UPLOAD_BYTES",
+    "POST /api/migrations/azureml/jobs": "the digest of a file put on its link, a container the "
+    "deployment allows",
     "POST /api/projects/{project_id}/tasks/next": "grids only for the task types that show one",
     "POST /api/projects/{project_id}/items/{item_id}/annotation": "a value of the task type",
     "PUT /api/projects/{project_id}/items/{item_id}/annotation": "a value of the task type",
