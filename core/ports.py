@@ -121,6 +121,13 @@ class DocumentContainer(Protocol):
         """Insert or replace many documents without etag checks; returns how many."""
         ...
 
+    def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
+        """Replace each document `body` only if its stored etag is still the one given: many
+        conditional writes at the cost of few, each written or not on its own (no transaction
+        across documents: Cosmos has none). In order, the written document, or None where the
+        stored one changed since or is gone (read it again)."""
+        ...
+
     def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None:
         """`NotFound` when absent; with `if_match`, `PreconditionFailed` if the etag differs."""
         ...

@@ -115,6 +115,20 @@ class MemoryContainer:
                 self._partitions.setdefault(pk, {})[doc_id] = stored
         return len(prepared)
 
+    def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
+        prepared = [(self._stored(body), if_match) for body, if_match in changes]
+        written: list[Document | None] = []
+        with self._lock:
+            for (pk, doc_id, stored), if_match in prepared:
+                partition = self._partitions.setdefault(pk, {})
+                found = partition.get(doc_id)
+                if found is None or found.etag != if_match:
+                    written.append(None)
+                    continue
+                partition[doc_id] = stored
+                written.append(stored.document())
+        return written
+
     def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None:
         with self._lock:
             partition = self._partitions.get(pk, {})

@@ -110,11 +110,19 @@ def item_figures(document: Mapping[str, Any]) -> Counter[str]:
 
 def item_change(before: Item | None, after: Item | None) -> Delta:
     """What changing `before` into `after` adds to the item figures."""
+    return document_change(
+        before.to_doc() if before is not None else None,
+        after.to_doc() if after is not None else None,
+    )
+
+
+def document_change(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> Delta:
+    """`item_change` of the items as stored (a bulk write has their documents at hand)."""
     delta = Delta()
     if after is not None:
-        delta.figures.update(item_figures(after.to_doc()))
+        delta.figures.update(item_figures(after))
     if before is not None:
-        delta.figures.subtract(item_figures(before.to_doc()))
+        delta.figures.subtract(item_figures(before))
     return delta
 
 

@@ -29,7 +29,7 @@ from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
 from core.domain.imports import ImportJob, ImportStatus, import_job_id
 from core.domain.items import Annotation, Item, ItemState, Prediction
 from core.domain.labels import label_names
-from core.domain.progress import Delta
+from core.domain.progress import Delta, document_change
 from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
 from core.export import azureml, loupe_jsonl
@@ -217,26 +217,25 @@ def apply_batch(
     _same_classes(deps, project, plan, report)
     found = read_items(deps, project.id, [entry.path for entry in batch])
     delta = Delta()
-    pending: list[tuple[Planned, Versioned[Item], Item]] = []
+    pending: list[tuple[Planned, Document, Item]] = []
     for entry in batch:
         document = found.get(entry.path)
         if document is None:  # removed since it was checked
             report.unmatched += 1
             continue
-        current = Versioned(load(Item, document), document.etag)
         value = json.loads(entry.value)
-        after = _imported(current.value, value, entry.score, mode, actor, deps, report)
+        after = _imported(load(Item, document), value, entry.score, mode, actor, deps, report)
         if after is not None:
-            pending.append((entry, current, after))
+            pending.append((entry, document, after))
     action = f"item.imported.{mode}"
-    changes = [(current, after) for _, current, after in pending]
+    changes = [(document, after) for _, document, after in pending]
     saved = save_items(deps, changes, actor=actor, action=action)
     items = deps.documents.container(ITEMS)
-    for (entry, current, _), done in zip(pending, saved, strict=True):
-        if done is not None:
+    for (entry, document, _), stored in zip(pending, saved, strict=True):
+        if stored is not None:
             report.updated += 1
-            delta += changed(current.value, done.value)
-        elif (fresh := items.get(project.id, current.value.id)) is None:
+            delta += document_change(document.body, stored.body)
+        elif (fresh := items.get(project.id, document.id)) is None:
             report.unmatched += 1
         else:
             delta += _set(deps, project, actor, entry, fresh, mode, report)

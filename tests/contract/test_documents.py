@@ -153,6 +153,31 @@ def test_upsert_many_writes_all_and_returns_the_count(items: DocumentContainer) 
     assert [items.read("p1", f"d{i}").body["v"] for i in range(5)] == [10, 11, 12, 13, 14]
 
 
+def test_replace_many_writes_each_document_only_over_the_version_it_names(
+    items: DocumentContainer,
+) -> None:
+    current = [items.create(doc(f"r{i}", v=i)) for i in range(5)]
+    items.upsert(doc("r1", v=100))  # someone else's write: r1's etag moves on
+    items.delete("p1", "r3")  # gone
+
+    written = items.replace_many(
+        [(doc(f"r{i}", v=i + 10), current[i].etag) for i in range(5)]
+        + [(doc("never", v=0), current[0].etag)]
+    )
+
+    assert [w is not None for w in written] == [True, False, True, False, True, False]
+    assert [items.read("p1", f"r{i}").body["v"] for i in (0, 1, 2, 4)] == [10, 100, 12, 14]
+    assert items.get("p1", "r3") is None and items.get("p1", "never") is None
+    for i in (0, 2, 4):
+        document = written[i]
+        assert document is not None
+        assert own(document.body) == doc(f"r{i}", v=i + 10)
+        assert document.etag == items.read("p1", f"r{i}").etag != current[i].etag
+    with pytest.raises(PreconditionFailed):  # the etag it returned is the one now stored
+        items.upsert(doc("r0", v=0), if_match=current[0].etag)
+    assert items.replace_many([]) == []
+
+
 def test_stored_documents_are_copies(items: DocumentContainer) -> None:
     body = doc("a", tags=["x"])
     created = items.create(body)

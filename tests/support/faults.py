@@ -4,9 +4,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
+from core.domain.errors import NotFound, PreconditionFailed
 from core.ports import ContainerSpec, Document, DocumentContainer, DocumentStore, JsonDoc
 
 
@@ -62,6 +63,16 @@ class _Faulty:
 
     def upsert_many(self, bodies: Iterable[JsonDoc]) -> int:
         return sum(1 for body in bodies if self.upsert(body))
+
+    def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
+        """One write after another, so a crash lands between two of them."""
+        written: list[Document | None] = []
+        for body, if_match in changes:
+            try:
+                written.append(self.upsert(body, if_match=if_match))
+            except (PreconditionFailed, NotFound):
+                written.append(None)
+        return written
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

@@ -112,6 +112,15 @@ class SqliteContainer:
             conn.executemany(self._upsert, rows())
         return count
 
+    def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
+        rows = [(self._row(body), if_match) for body, if_match in changes]
+        written: list[Document | None] = []
+        with self._db.write() as conn:  # one transaction: one commit for them all
+            for (pk, doc_id, text, etag), if_match in rows:
+                done = conn.execute(self._replace, (text, etag, pk, doc_id, if_match)).rowcount
+                written.append(Document(json.loads(text), etag) if done else None)
+        return written
+
     def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None:
         if if_match is None:
             if not self._db.get().execute(self._delete, (pk, id)).rowcount:
