@@ -120,10 +120,16 @@ class FolderBlobStore:
         `Conflict`, as Azure's ETag-checked ranges do, rather than mixing two versions."""
         with self._open(container, name) as file:  # NotFound comes before any chunk
             first = _identity(os.fstat(file.fileno()))
+            head = file.read(chunk_size)  # a header probe reads only this: one open
         path = self._path(container, name)
 
         def chunks() -> Iterator[bytes]:
-            offset = 0
+            if not head:
+                return
+            yield head
+            if len(head) < chunk_size:
+                return  # the whole file was in the first read
+            offset = len(head)
             while True:
                 try:
                     with path.open("rb") as file:
