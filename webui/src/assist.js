@@ -1,19 +1,29 @@
+// @ts-check
 // ML assist in the UI: the dashboard's panel (runs, the next training, how far the pre-labels
 // can be trusted, "Train now") and the settings form the create wizard and the Details tab share.
 import { ApiError, get, post } from "./api.js";
 import { h, showError, words } from "./dom.js";
 
-const modalityOf = (taskType) => (taskType.startsWith("text_") ? "text" : "image");
-const percent = (v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
+/** @typedef {import("./api-types").components["schemas"]} Schemas */
+/** @typedef {Schemas["AssistSettings"]} AssistSettings */
+/** @typedef {Schemas["AssistView"]} AssistView */
+/** @typedef {Schemas["Run"]} Run */
+/** @typedef {Schemas["ModelView"]} ModelView */
 
+const modalityOf = (/** @type {string} */ taskType) => (taskType.startsWith("text_") ? "text" : "image");
+const percent = (/** @type {number | null | undefined} */ v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);
+
+/** @type {Promise<ModelView[]> | null} */
 let modelsCache = null;
-/** The backbones this server has, `[{name, modality, dim, license, source}]` ([] if unknown). */
+/** The backbones this server has, `[{name, modality, dim, license, source}]` ([] if unknown).
+ * @returns {Promise<ModelView[]>} */
 export function models() {
   modelsCache = modelsCache || get("/models").catch(() => { modelsCache = null; return []; });
   return modelsCache;
 }
 
-/** The settings form: `node`, `value()` (the project's `assist` object), `setTaskType(t)`. */
+/** The settings form: `node`, `value()` (the project's `assist` object), `setTaskType(t)`.
+ * @param {Partial<AssistSettings>} [initial] @param {string} [taskType] @param {string} [prefix] ids start with it */
 export function assistFields(initial = {}, taskType = "image_multiclass", prefix = "assist") {
   const f = {
     enabled: h("input", { type: "checkbox", id: `${prefix}-enabled`, checked: !!initial.enabled }),
@@ -34,6 +44,7 @@ export function assistFields(initial = {}, taskType = "image_multiclass", prefix
   sync();
   let chosen = initial.backbone || "";
   f.backbone.addEventListener("change", () => (chosen = f.backbone.value));
+  /** Offers the backbones of the task type's modality. @param {string} type */
   async function setTaskType(type) {
     const modality = modalityOf(type);
     const found = (await models()).filter((m) => m.modality === modality);
@@ -43,6 +54,7 @@ export function assistFields(initial = {}, taskType = "image_multiclass", prefix
     f.backbone.value = chosen && [...f.backbone.options].some((o) => o.value === chosen) ? chosen : "";
   }
   setTaskType(taskType);
+  /** @returns {AssistSettings} */
   function value() {
     const out = { enabled: f.enabled.checked, targetPrecision: Number(f.target.value), trainAfter: Number(f.after.value),
       trainEvery: Number(f.every.value), activeLearning: f.active.checked, backbone: f.backbone.value || null };
@@ -51,20 +63,23 @@ export function assistFields(initial = {}, taskType = "image_multiclass", prefix
   return { node: h("div", { class: "assist-settings" }, h("label", {}, f.enabled, " ML assist"), detail), value, setTaskType };
 }
 
+/** How long a run took, or has taken so far. @param {Run} run */
 function duration(run) {
   if (!run.startedAt) return "—";
   const end = run.finishedAt ? new Date(run.finishedAt) : new Date();
-  const s = Math.max(0, (end - new Date(run.startedAt)) / 1000);
+  const s = Math.max(0, (end.getTime() - new Date(run.startedAt).getTime()) / 1000);
   const text = s < 60 ? `${s.toFixed(1)} s` : s < 3600 ? `${Math.floor(s / 60)} min ${Math.round(s % 60)} s` : `${(s / 3600).toFixed(1)} h`;
   return run.finishedAt ? text : `${text}…`;
 }
 
+/** @param {Run["metrics"]} metrics */
 function metricsText(metrics) {
   return Object.entries(metrics || {}).slice(0, 5).map(([k, v]) =>
     `${words(k)} ${typeof v === "number" && v <= 1 && v >= 0 && !Number.isInteger(v) ? percent(v) : v}`).join(" · ");
 }
 
-/** The dashboard card; `refresh()` fetches and redraws (call it on the dashboard's tick). */
+/** The dashboard card; `refresh()` fetches and redraws (call it on the dashboard's tick).
+ * @param {{base: string, role: string | null | undefined}} options `/projects/{id}`, and the caller's role in it */
 export function assistPanel({ base, role }) {
   const state = h("p", { id: "assist-state", class: "note" });
   const nextBar = h("progress", { id: "assist-next", max: 1, value: 0 });
@@ -76,8 +91,9 @@ export function assistPanel({ base, role }) {
     h("caption", {}, "Per class (last cycle): each class is pre-labeled only at its own threshold"),
     h("thead", {}, h("tr", {}, ["Class", "Threshold", "Pre-labeled", "Coverage", "Held-out precision (lower bound)", "Audit band", "Last pre-labels confirmed"].map((t) => h("th", {}, t)))), classes);
   let pending = false;
-  const train = role === "owner" && h("button", { id: "assist-train", class: "primary", onclick: async () => {
-    train.disabled = true;
+  /** @type {HTMLButtonElement | null} */
+  const train = role !== "owner" ? null : h("button", { id: "assist-train", class: "primary", onclick: async () => {
+    if (train) train.disabled = true;
     try { await post(`${base}/assist/train`); pending = true; await refresh(); } catch (e) { showError(e); await refresh().catch(() => {}); }
   } }, "Train now");
   const node = h("div", { class: "card wide", id: "assist-panel" }, h("h2", {}, "ML assist"), state,
@@ -85,6 +101,7 @@ export function assistPanel({ base, role }) {
     h("table", { class: "runs", id: "assist-runs" }, h("thead", {}, h("tr", {}, ["Run", "Cycle", "Status", "Duration", "Key metrics", "Message"].map((t) => h("th", {}, t)))), runs));
 
   async function refresh() {
+    /** @type {AssistView} */
     let a;
     try { a = await get(`${base}/assist`); } catch (e) {
       if (e instanceof ApiError && e.status === 404) { state.textContent = "This server has no ML assist."; if (train) train.disabled = true; return; }
@@ -99,9 +116,9 @@ export function assistPanel({ base, role }) {
     nextBar.max = period || 1;
     nextBar.value = left === null || left === undefined ? 0 : Math.max(0, period - left);
     nextText.textContent = a.pending ? "pending…" : left === null || left === undefined ? "—" : `${left} label(s)`;
-    nextText.dataset.left = left ?? "";
+    nextText.dataset.left = left == null ? "" : String(left);
     const c = a.current;
-    current.replaceChildren(...(c ? [
+    current.replaceChildren(.../** @type {[string, string | number][]} */ (c ? [
       ["Threshold", c.threshold == null ? "—" : c.threshold.toFixed(3)], ["Coverage", percent(c.coverage)], ["Pre-labeled", c.prelabeled],
       ["Confirmed / corrected", `${c.confirmed} / ${c.corrected}`],
       ["Live precision", c.livePrecision == null ? "— (no pre-label reviewed yet)" : `${percent(c.livePrecision)} of ${c.confirmed + c.corrected}`],
@@ -116,6 +133,7 @@ export function assistPanel({ base, role }) {
       train.title = pending ? "A training is already pending" : !a.enabled ? "Turn ML assist on in Details first" : "";
     }
   }
+  /** The per-class table of the last finished cycle. @param {Run[]} all */
   function drawClasses(all) {
     // Runs come newest first: the last finished cycle's infer run and its validate run.
     const infer = all.find((r) => r.kind === "infer" && r.status === "succeeded");

@@ -1,9 +1,14 @@
+// @ts-check
 // Failed background work (owners only, in the Details tab): the project's dead-lettered queue
 // messages with the reason their last attempt gave, and "Retry" that re-drives one once its
 // cause is fixed. Reasons and descriptions are server text: shown as text, never as markup.
 import { get, post } from "./api.js";
 import { h, showError } from "./dom.js";
 
+/** @typedef {import("./api-types").components["schemas"]["DeadLetterOut"]} DeadLetter */
+/** @typedef {import("./api-types").components["schemas"]["DeadLetterList"]} DeadLetterList */
+
+/** @type {Record<string, string>} */
 const QUEUES = {
   "project-init": "project setup",
   "ingest-batch": "ingestion batch",
@@ -13,18 +18,21 @@ const QUEUES = {
   "assist-train": "ML assist training",
 };
 
-/** A queue's name in words ("export-run" → "export"). */
+/** A queue's name in words ("export-run" → "export"). @param {string} queue */
 export const queueWords = (queue) => QUEUES[queue] || String(queue).replaceAll(/[-_]/g, " ");
 
-/** The card; `refresh()` fetches and redraws (call it on the tab's tick). */
+/** The card; `refresh()` fetches and redraws (call it on the tab's tick).
+ * @param {{base: string}} options `/projects/{id}` */
 export function failuresPanel({ base }) {
   const rows = h("tbody");
   const table = h("table", { id: "dead-letters", hidden: true },
     h("thead", {}, h("tr", {}, ["Work", "When", "Reason", "Description", "Deliveries", ""].map((t) => h("th", {}, t)))), rows);
   const empty = h("p", { class: "note", id: "dead-letters-empty", hidden: true }, "Nothing failed");
   const node = h("section", { class: "card wide", id: "failures" }, h("h2", {}, "Failed background work"), empty, table);
+  /** @type {string | null} */
   let shown = null; // what the table shows, so an unchanged list is not redrawn under the pointer
 
+  /** @param {DeadLetter} dead @param {HTMLButtonElement} button */
   async function retry(dead, button) {
     button.disabled = true;
     try {
@@ -35,6 +43,7 @@ export function failuresPanel({ base }) {
     await refresh().catch(showError);
   }
 
+  /** @param {DeadLetter} dead */
   function row(dead) {
     const button = h("button", { class: "retry", onclick: () => retry(dead, button) }, "Retry");
     const when = dead.deadLetteredAt ? new Date(dead.deadLetteredAt) : null;
@@ -48,7 +57,7 @@ export function failuresPanel({ base }) {
   }
 
   async function refresh() {
-    const { deadLetters } = await get(`${base}/dead-letters`);
+    const { deadLetters } = /** @type {DeadLetterList} */ (await get(`${base}/dead-letters`));
     const signature = JSON.stringify(deadLetters.map((d) => [d.queue, d.messageId, d.deliveryCount]));
     if (signature === shown) return;
     shown = signature;

@@ -1,7 +1,13 @@
+// @ts-check
 // A labeler's own keys for label classes and frequent actions, kept per project in this
 // browser. Binding a key that something else holds swaps the two, so no key is ever lost.
 import { h } from "./dom.js";
 
+/** @typedef {{id: string, labelClasses: {name: string, key?: string | null}[]}} KeyedProject */
+/** @typedef {{kind: string, name: string}} Bound what a key does: a class ("class", its name) or an action ("action", its id) */
+/** @typedef {ReturnType<typeof keyMap>} KeyMap */
+
+/** @type {Record<string, {key: string, what: string}>} */
 export const ACTIONS = {
   skip: { key: "s", what: "skip" },
   previous: { key: "p", what: "previous task (correct it)" },
@@ -13,27 +19,33 @@ export const ACTIONS = {
 /** Keys with a fixed meaning: Enter submits, Esc cancels, ? helps, zoom, window and frame keys. */
 const FIXED = new Set(["enter", "escape", "?", "+", "=", "-", "0", "[", "]", ";", "'", ",", ".", "delete", "backspace", " ", "tab"]);
 
+/** The project's keys as this labeler set them. @param {KeyedProject} project */
 export function keyMap(project) {
   const storeKey = `loupe.keys.${project.id}`;
+  /** @type {Record<string, string>} */
   let custom = {};
   try { custom = JSON.parse(localStorage.getItem(storeKey) || "{}") || {}; } catch { custom = {}; }
+  /** @type {Map<string, string>} */
   const defaults = new Map([
-    ...project.labelClasses.map((c) => [`class:${c.name}`, (c.key || "").toLowerCase()]),
-    ...Object.entries(ACTIONS).map(([id, a]) => [`action:${id}`, a.key]),
+    ...project.labelClasses.map((c) => /** @type {[string, string]} */ ([`class:${c.name}`, (c.key || "").toLowerCase()])),
+    ...Object.entries(ACTIONS).map(([id, a]) => /** @type {[string, string]} */ ([`action:${id}`, a.key])),
   ]);
-  const keyOf = (id) => (id in custom ? custom[id] : defaults.get(id) || "");
-  const owner = (key) => [...defaults.keys()].find((id) => keyOf(id) === key);
+  const keyOf = (/** @type {string} */ id) => (id in custom ? custom[id] : defaults.get(id) || "");
+  const owner = (/** @type {string} */ key) => [...defaults.keys()].find((id) => keyOf(id) === key);
   const api = {
+    /** @param {string} name */
     classKey: (name) => keyOf(`class:${name}`),
+    /** @param {string} id */
     actionKey: (id) => keyOf(`action:${id}`),
-    /** What a pressed key does: {kind: "class"|"action", name} or null. */
+    /** What a pressed key does: {kind: "class"|"action", name} or null. @param {string} key @returns {Bound | null} */
     lookup(key) {
       const id = owner(key.toLowerCase());
       if (!id) return null;
       const [kind, ...rest] = id.split(":");
       return { kind, name: rest.join(":") };
     },
-    /** Binds `key` to `id` ("class:NAME" or "action:ID"); returns an error text or null. */
+    /** Binds `key` to `id` ("class:NAME" or "action:ID"); returns an error text or null.
+     * @param {string} id @param {string} key @returns {string | null} */
     bind(id, key) {
       key = key.toLowerCase();
       if (key.length !== 1 || FIXED.has(key)) return `“${key}” has a fixed meaning here; choose a letter, a digit 1–9 or a sign.`;
@@ -58,10 +70,12 @@ const FIXED_HELP = [
   [", . or PageUp / PageDown, wheel", "previous / next frame of a multi-frame DICOM (Home / End: first / last)"], ["?", "this help"],
 ];
 
-/** The help overlay's card: every key, and the labeler's own keys with a button to change each. */
+/** The help overlay's card: every key, and the labeler's own keys with a button to change each.
+ * @param {{keys: KeyMap, classes: {name: string}[], rebind: (id: string, done: () => void) => void, close: () => void}} options */
 export function keysHelp({ keys, classes, rebind, close }) {
   const rows = h("tbody");
   const card = h("div", { class: "card keys-card" });
+  /** @param {string} id @param {string} what @param {string} key */
   function row(id, what, key) {
     const button = h("button", { type: "button", class: "rebind", dataset: { bind: id }, title: "Change this key",
       onclick: () => { button.textContent = "press a key…"; button.classList.add("waiting"); rebind(id, draw); } }, key || "—");

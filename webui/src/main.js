@@ -1,6 +1,7 @@
+// @ts-check
 // Loupe's web UI: sign-in, routing, the project list, the create wizard and the project shell.
 import "./style.css";
-import { call, endSession, get, migrate, post, startSession } from "./api.js";
+import { ApiError, call, endSession, get, migrate, post, startSession } from "./api.js";
 import { pathOf, sortFiles, uploadAll } from "./files.js";
 import { skippedList } from "./owner.js";
 import { h, markdown, showError, words } from "./dom.js";
@@ -9,8 +10,33 @@ import { labelView } from "./label.js";
 import { dashboardView, detailsView } from "./manage.js";
 import { reviewView } from "./review.js";
 
-const view = document.getElementById("view");
+/** @typedef {import("./api-types").components["schemas"]} Schemas */
+/** @typedef {Schemas["User"]} User */
+/** @typedef {Schemas["ProjectView"]} ProjectView */
+/** @typedef {Schemas["ProjectSettings"]} ProjectSettings */
+/** A new project: what has a default may be left out (the generated type counts it required).
+ * @typedef {Pick<ProjectSettings, "name" | "taskType" | "labelClasses"> & Partial<ProjectSettings>} NewProject */
+/**
+ * What each project tab is given.
+ * @typedef {object} ViewContext
+ * @property {ProjectView} project
+ * @property {string} role the signed-in user's role in the project
+ * @property {User} me
+ * @property {HTMLElement} pane where the tab draws
+ * @property {typeof every} every
+ */
+
+/** An element index.html holds. @param {string} id */
+function part(id) {
+  const found = document.getElementById(id);
+  if (!found) throw new Error(`#${id} is missing from the page`);
+  return found;
+}
+
+const view = part("view");
+/** @type {User | null} */
 let me = null;
+/** @type {() => void} */
 let cleanup = () => {};
 
 const OLD_TOKEN = "loupe.token"; // where earlier versions kept the token, readable by any script
@@ -27,7 +53,8 @@ async function takeToken() {
   try { me = await startSession(token); } catch (e) { showError(e); }
 }
 
-/** Runs `fn` now and every `ms` while the view stays; returns the stopper. */
+/** Runs `fn` now and every `ms` while the view stays; returns the stopper.
+ * @param {number} ms @param {() => unknown} fn @returns {() => void} */
 export function every(ms, fn) {
   let stopped = false;
   const tick = async () => {
@@ -39,16 +66,19 @@ export function every(ms, fn) {
   return () => { stopped = true; clearTimeout(timer); };
 }
 
+/** @type {string | null} */
 let signInMode = null; // "staticWebApp" behind Azure's Static Web App (Entra), else "token"
 
+/** @returns {Promise<string>} */
 async function howToSignIn() {
-  if (!signInMode) signInMode = (await get("/health").catch(() => ({}))).signIn || "token";
-  return signInMode;
+  const mode = signInMode || (await get("/health").catch(() => ({}))).signIn || "token";
+  signInMode = mode;
+  return mode;
 }
 
 async function signIn() {
   me = null;
-  document.getElementById("who").replaceChildren();
+  part("who").replaceChildren();
   if ((await howToSignIn()) === "staticWebApp") {
     view.replaceChildren(h("div", { id: "signin" }, h("p", {}, "Sign in with your organization's Microsoft account."),
       h("a", { class: "button primary", id: "sign-in", href: "/.auth/login/aad?post_login_redirect_uri=/" }, "Sign in")));
@@ -61,12 +91,13 @@ async function signIn() {
   } }, input, h("button", {}, "Sign in")));
 }
 
-function showWho() {
+/** @param {User} me */
+function showWho(me) {
   const out = signInMode === "staticWebApp"
     ? h("a", { id: "sign-out", class: "link", href: "/.auth/logout?post_logout_redirect_uri=/" }, "Sign out")
     : h("button", { type: "button", id: "sign-out", class: "link", onclick: async () => { await endSession(); signIn(); } }, "Sign out");
   const admin = me.roles?.includes("admin") ? h("a", { href: "#/users", id: "users-link" }, "Users") : null;
-  document.getElementById("who").replaceChildren(admin || "", h("span", {}, me.id), out);
+  part("who").replaceChildren(admin || "", h("span", {}, me.id), out);
 }
 
 const mayCreate = () => Boolean(me?.roles?.some((r) => r === "admin" || r === "creator"));
@@ -78,34 +109,37 @@ async function route() {
   cleanup();
   cleanup = () => {};
   showError(null);
+  /** @type {User} */
+  let user;
   try {
-    me = me || (await get("/me"));
+    user = me = me || (await get("/me"));
     if (gen !== routeGen) return;
   } catch (e) {
     me = null;
-    if (e.status === 401) return signIn();
+    if (e instanceof ApiError && e.status === 401) return signIn();
     showError(e);
     return;
   }
   await howToSignIn();
   if (gen !== routeGen) return;
-  showWho();
+  showWho(user);
   const parts = location.hash.replace(/^#\/?/, "").split("/").filter(Boolean).map(decodeURIComponent);
-  const crumbs = document.getElementById("crumbs");
+  const crumbs = part("crumbs");
   crumbs.replaceChildren();
   if (parts[0] === "new") return (cleanup = wizard());
-  if (parts[0] === "users") return (cleanup = usersView());
+  if (parts[0] === "users") return (cleanup = usersView(user));
   if (parts[0] === "migrate") return (cleanup = migrateView());
   if (parts[0] === "p" && parts[1]) {
-    const stop = await projectShell(parts[1], parts[2] || "", gen).catch((e) => notInProject(e));
+    const stop = await projectShell(user, parts[1], parts[2] || "", gen).catch((e) => notInProject(e));
     if (gen === routeGen) cleanup = stop;
     else stop();
     return;
   }
-  cleanup = projectList();
+  cleanup = projectList(user);
 }
 
-function projectList() {
+/** The projects the user is in, with their progress. @param {User} me */
+function projectList(me) {
   const body = h("tbody");
   const table = h("table", { id: "projects" },
     h("thead", {}, h("tr", {}, h("th", {}, "Project"), h("th", {}, "Task"), h("th", {}, "Status"), h("th", {}, "Progress"), h("th", {}, "Your role"), h("th", {}, "Created"))), body);
@@ -115,6 +149,7 @@ function projectList() {
     : h("p", { class: "note", id: "no-create" }, "Ask a Loupe admin for the creator role to create projects.");
   view.replaceChildren(h("div", { class: "bar" }, h("h1", {}, "Projects"), create), table);
   return every(5000, async () => {
+    /** @type {Schemas["ListedProject"][]} */
     const projects = await get("/projects"); // each with its progress: one request for the list
     const rows = projects.map((project) => {
       const role = project.members?.[me.id] || "";
@@ -129,16 +164,16 @@ function projectList() {
   });
 }
 
-/** Admins: who may create projects, and who else is an admin. */
-function usersView() {
+/** Admins: who may create projects, and who else is an admin. @param {User} me */
+function usersView(me) {
   const body = h("tbody");
   view.replaceChildren(h("div", { class: "bar" }, h("h1", {}, "Users")),
     h("p", { class: "note" }, "Creators may create projects (and own them); admins also grant these roles. Project members are managed in each project's Details."),
     h("table", { id: "users" }, h("thead", {}, h("tr", {}, h("th", {}, "User"), h("th", {}, "Creator"), h("th", {}, "Admin"), h("th", {}, "Since"))), body));
-  const toggle = (user, role) => h("input", {
-    type: "checkbox", checked: user.roles.includes(role), "aria-label": `${role}: ${user.id}`,
-    onchange: async (e) => {
-      const box = e.target;
+  const toggle = (/** @type {User} */ user, /** @type {"creator" | "admin"} */ role) => h("input", {
+    type: "checkbox", checked: (user.roles || []).includes(role), "aria-label": `${role}: ${user.id}`,
+    onchange: async (/** @type {Event} */ e) => {
+      const box = /** @type {HTMLInputElement} */ (e.target);
       try {
         await call(box.checked ? "PUT" : "DELETE", `/users/${encodeURIComponent(user.id)}/roles/${role}`);
         if (user.id === me.id) me = await get("/me");
@@ -147,6 +182,7 @@ function usersView() {
   });
   return every(5000, async () => {
     if (body.contains(document.activeElement)) return; // not while a box is being changed
+    /** @type {User[]} */
     const users = await get("/users");
     body.replaceChildren(...users.map((u) => h("tr", { dataset: { user: u.id } }, h("td", {}, u.id),
       h("td", {}, toggle(u, "creator")), h("td", {}, toggle(u, "admin")), h("td", {}, new Date(u.createdAt).toLocaleDateString()))));
@@ -165,16 +201,17 @@ function migrateView() {
   const result = h("div", { id: "m-result" });
   const go = h("button", { type: "button", class: "primary", id: "m-go" }, "Create the project");
   go.addEventListener("click", async () => {
-    const file = f.file.files[0];
+    const file = f.file.files?.[0];
     if (!f.name.value.trim() || !file) { showError(new Error("Give the project a name and choose the export file.")); return; }
     showError(null);
     go.disabled = true; progress.hidden = false; progress.max = file.size || 1;
+    /** @type {Record<string, string>} */
     const options = { name: f.name.value.trim() };
     if (f.container.value.trim()) Object.assign(options, { container: f.container.value.trim(), path: f.path.value.trim() });
     try {
       // The file goes straight to storage; the server's import stage then checks it and makes
       // the project while this polls (no request carries the file or waits on it).
-      const r = await migrate(options, file, (sent) => (progress.value = sent));
+      const r = await migrate(options, file, (sent) => { progress.value = sent; });
       const link = h("a", { href: `#/p/${encodeURIComponent(r.project)}/dashboard`, id: "m-open" }, "Open the project");
       result.replaceChildren(h("dl", {},
         h("dt", {}, "Task type"), h("dd", {}, words(r.taskType)),
@@ -184,7 +221,7 @@ function migrateView() {
         h("dt", {}, "Labeled"), h("dd", { id: "m-labeled" }, String(r.labeled)),
         h("dt", {}, "Left unlabeled"), h("dd", {}, String(r.unlabeledRecords)),
         h("dt", {}, "Images not found"), h("dd", { id: "m-missing" }, String(r.missing))),
-        r.missingUrls.length ? h("details", {}, h("summary", {}, "Which images were not found"), h("ul", {}, r.missingUrls.map((u) => h("li", {}, u)))) : "",
+        r.missingUrls.length ? h("details", {}, h("summary", {}, "Which images were not found"), h("ul", {}, r.missingUrls.map((/** @type {string} */ u) => h("li", {}, u)))) : "",
         link);
     } catch (e) { showError(e); go.disabled = false; }
     progress.hidden = true;
@@ -224,7 +261,7 @@ function wizard() {
   const chosen = h("div", { id: "w-chosen", class: "note" });
   const uploadRow = h("div", {}, h("label", {}, "Files ", f.files), h("label", {}, "or a folder ", f.folder), chosen);
   /** The files the project takes, and those it would skip with why (hidden, other types). */
-  const sorted = () => sortFiles(f.type.value, [...f.files.files, ...f.folder.files]);
+  const sorted = () => sortFiles(f.type.value, [...(f.files.files || []), ...(f.folder.files || [])]);
   const skippedRows = () => sorted().skip.map((x) => ({ path: pathOf(x.file), reason: x.reason }));
   const showChosen = () => {
     const { take, skip } = sorted();
@@ -247,25 +284,28 @@ function wizard() {
   let step = 0;
   // Steps run one after another: a click while the name is being checked waits its turn.
   let moving = Promise.resolve();
-  const go = (by) => { moving = moving.then(() => show(step + by)).catch(showError); };
+  const go = (/** @type {number} */ by) => { moving = moving.then(() => show(step + by)).catch(showError); };
   const back = h("button", { type: "button", onclick: () => go(-1) }, "Back");
   const next = h("button", { type: "button", class: "primary", id: "w-next", onclick: () => go(1) }, "Next");
   const create = h("button", { type: "button", class: "primary", id: "w-create", hidden: true, onclick: () => submit() }, "Create project");
   function files() { return sorted().take; }
+  /** The project as the wizard's fields say. @returns {NewProject & Pick<ProjectSettings, "assist" | "consensus">} */
   function settings() {
     const classes = f.classes.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
       const m = line.match(/^(.*?)\s*=\s*([0-9a-z])$/);
       return m ? { name: m[1], key: m[2] } : { name: line };
     });
+    /** @type {ReturnType<typeof settings>} */
     const body = {
-      name: f.name.value.trim(), taskType: f.type.value, labelClasses: classes,
-      instructions: f.url.value.trim() ? { url: f.url.value.trim() } : { markdown: f.instructions.value },
+      name: f.name.value.trim(), taskType: /** @type {ProjectSettings["taskType"]} */ (f.type.value), labelClasses: classes,
+      instructions: f.url.value.trim() ? { markdown: "", url: f.url.value.trim() } : { markdown: f.instructions.value },
       incrementalRefresh: f.refresh.checked, assist: assist.value(),
       consensus: { minLabelers: Number(f.min.value), maxLabelers: Number(f.max.value) },
     };
     if (f.source.value === "blob") body.dataset = { source: "blob", container: f.container.value.trim(), path: f.path.value.trim() };
     return body;
   }
+  /** Goes to step `to` (the review after the last), checking what the step before needs. @param {number} to */
   async function show(to) {
     if (to > step && step === 0 && !f.name.value.trim()) { showError(new Error("Give the project a name.")); return; }
     if (to > step && step === 0) { // the name first: names are never reused
@@ -297,6 +337,7 @@ function wizard() {
   const report = h("div", { id: "w-report" });
   async function submit() {
     create.disabled = true;
+    /** @type {ProjectView} */
     let project;
     try {
       project = await post("/projects", settings());
@@ -312,7 +353,7 @@ function wizard() {
     const result = await uploadAll(project.id, list, (done, sent) => { progress.value = sent; status.textContent = `Uploaded ${done} of ${list.length} files`; });
     progress.hidden = true;
     const left = [...skippedRows(), ...result.failed];
-    if (!left.length) { location.hash = open.getAttribute("href"); return; }
+    if (!left.length) { location.hash = open.getAttribute("href") || "#/"; return; }
     status.textContent = `Created. Uploaded ${result.uploaded} of ${list.length} files; add more any time from Details.`;
     report.replaceChildren(skippedList(left, "w-left-out"));
   }
@@ -322,9 +363,10 @@ function wizard() {
   return () => {};
 }
 
-/** A project this user cannot open: say why and what to do, instead of a blank page. */
+/** A project this user cannot open: say why and what to do, instead of a blank page.
+ * @param {unknown} error @returns {() => void} */
 function notInProject(error) {
-  if (error.status !== 403 && error.status !== 404) throw error;
+  if (!(error instanceof ApiError) || (error.status !== 403 && error.status !== 404)) throw error;
   view.replaceChildren(h("div", { class: "card", id: "not-member" },
     h("h1", {}, error.status === 403 ? "You are not a member of this project" : "No such project"),
     h("p", {}, error.status === 403
@@ -334,24 +376,30 @@ function notInProject(error) {
   return () => {};
 }
 
-async function projectShell(projectId, tab, gen) {
+/** A project's tabs, and the one asked for. @param {User} me @param {string} projectId
+ * @param {string} tab @param {number} gen the navigation it belongs to @returns {Promise<() => void>} */
+async function projectShell(me, projectId, tab, gen) {
+  /** @type {{data: ProjectView}} */
   const { data: project } = await call("GET", `/projects/${encodeURIComponent(projectId)}`);
   if (gen !== routeGen) return () => {};
   const role = project.members?.[me.id] || "labeler";
   const tabs = role === "labeler" ? ["label"] : ["label", "dashboard", "data", "details"];
   if (!tabs.includes(tab)) tab = tabs[0] === "label" && role !== "labeler" ? "dashboard" : tabs[0];
-  document.getElementById("crumbs").replaceChildren(h("span", {}, " / "), h("span", { id: "project-name" }, project.name),
+  part("crumbs").replaceChildren(h("span", {}, " / "), h("span", { id: "project-name" }, project.name),
     h("span", { class: `status ${project.status}`, id: "project-status" }, project.status));
+  /** @type {Record<string, string>} */
   const names = { label: "Label", dashboard: "Dashboard", data: "Review", details: "Details" };
   const nav = h("nav", { class: "tabs" }, tabs.map((t) => h("a", { href: `#/p/${encodeURIComponent(projectId)}/${t}`, class: t === tab ? "active" : "", id: `tab-${t}` }, names[t])));
   const pane = h("section", { id: "pane" });
   view.replaceChildren(nav, pane);
+  /** @type {ViewContext} */
   const context = { project, role, me, pane, every };
   const stopStatus = every(4000, async () => {
     const fresh = await get(`/projects/${encodeURIComponent(projectId)}`);
     const badge = document.getElementById("project-status");
     if (badge) { badge.textContent = fresh.status; badge.className = `status ${fresh.status}`; }
   });
+  /** @type {Record<string, (context: ViewContext) => Promise<(() => void) | undefined>>} */
   const views = { label: labelView, dashboard: dashboardView, data: reviewView, details: detailsView };
   const stop = await views[tab](context);
   return () => { stopStatus(); stop && stop(); };

@@ -1,3 +1,4 @@
+// @ts-check
 // Owner and reviewer screens: dashboard and project details (review is review.js).
 import { Chart, ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip } from "chart.js";
 import { call, get, post } from "./api.js";
@@ -9,9 +10,15 @@ import { colorOf, h, markdown, showError, words } from "./dom.js";
 
 Chart.register(ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip);
 
+/** @typedef {import("./api-types").components["schemas"]} Schemas */
+/** @typedef {import("./main.js").ViewContext} ViewContext */
+/** @typedef {Schemas["ProjectView"]} ProjectView */
+
 const STATES = ["labeled", "skipped", "needs_review", "unlabeled", "error"];
 const STATE_COLORS = ["#3cb44b", "#f58231", "#911eb4", "#bbbbbb", "#e6194b"];
 
+/** The Dashboard tab: progress, the queue, labels, labelers, ML assist; redrawn every 4 s.
+ * @param {ViewContext} context */
 export async function dashboardView({ project, pane, every, role }) {
   const base = `/projects/${encodeURIComponent(project.id)}`;
   const progressCanvas = h("canvas", { id: "progress-chart" });
@@ -26,11 +33,16 @@ export async function dashboardView({ project, pane, every, role }) {
     h("div", { class: "card" }, h("h2", {}, "Task queue"), queue, refresh),
     h("div", { class: "card" }, h("h2", {}, "Label distribution"), h("div", { class: "chart" }, labelsCanvas)),
     h("div", { class: "card wide" }, h("h2", {}, "Labelers"), labelers), assist.node));
-  const progress = new Chart(progressCanvas, { type: "doughnut", data: { labels: STATES.map(words), datasets: [{ data: [], backgroundColor: STATE_COLORS }] }, options: { animation: false, maintainAspectRatio: false } });
-  const dist = new Chart(labelsCanvas, { type: "bar", data: { labels: [], datasets: [{ label: "items", data: [], backgroundColor: [] }] }, options: { animation: false, maintainAspectRatio: false, indexAxis: "y", plugins: { legend: { display: false } } } });
-  const row = (cells, tag = "td") => h("tr", {}, cells.map((c) => h(tag, {}, c)));
+  /** @type {number[]} */
+  const none = [];
+  /** @type {string[]} */
+  const noNames = [];
+  const progress = new Chart(progressCanvas, { type: "doughnut", data: { labels: STATES.map(words), datasets: [{ data: none, backgroundColor: STATE_COLORS }] }, options: { animation: false, maintainAspectRatio: false } });
+  const dist = new Chart(labelsCanvas, { type: "bar", data: { labels: noNames, datasets: [{ label: "items", data: none, backgroundColor: noNames }] }, options: { animation: false, maintainAspectRatio: false, indexAxis: "y", plugins: { legend: { display: false } } } });
+  const row = (/** @type {(string | number)[]} */ cells, /** @type {"td" | "th"} */ tag = "td") => h("tr", {}, cells.map((c) => h(tag, {}, c)));
   const stop = every(4000, async () => {
     const assisted = assist.refresh();
+    /** @type {Schemas["DashboardView"]} */
     const d = await get(`${base}/dashboard`);
     progress.data.datasets[0].data = STATES.map((st) => d.states[st] || 0);
     progress.update();
@@ -42,35 +54,45 @@ export async function dashboardView({ project, pane, every, role }) {
     counts.replaceChildren(...Object.entries(d.states).map(([k, v]) => h("tr", { dataset: { state: k } }, h("td", {}, words(k)), h("td", { class: "num" }, v))));
     queue.replaceChildren(...Object.entries(d.queue).map(([k, v]) => h("tr", { dataset: { lane: k } }, h("td", {}, words(k)), h("td", { class: "num" }, v))));
     labelers.replaceChildren(row(["Labeler", "Submitted", "Skipped", "Today", "Answers", "Agreement", "Last"], "th"),
-      ...d.labelers.map((l) => row([l.user, l.submitted, l.skipped, l.today, l.answers, l.agreement == null ? "—" : `${Math.round(l.agreement * 100)}% of ${l.compared}`, l.lastAt ? new Date(l.lastAt).toLocaleString() : "—"])));
+      ...d.labelers.map((l) => row([l.user, l.submitted, l.skipped, l.today, l.answers, l.agreement == null ? "—" : `${Math.round(l.agreement * 100)}% of ${l.compared}`, l.lastAt ? new Date(String(l.lastAt)).toLocaleString() : "—"])));
     refresh.textContent = [
-      d.lastRefreshAt ? `Last data refresh: ${new Date(d.lastRefreshAt).toLocaleString()}` : "",
-      d.recountedAt ? `Counts checked against the items: ${new Date(d.recountedAt).toLocaleString()}` : "",
+      d.lastRefreshAt ? `Last data refresh: ${new Date(String(d.lastRefreshAt)).toLocaleString()}` : "",
+      d.recountedAt ? `Counts checked against the items: ${new Date(String(d.recountedAt)).toLocaleString()}` : "",
     ].filter(Boolean).join(" · ");
     await assisted;
   });
   return () => { stop(); progress.destroy(); dist.destroy(); };
 }
 
+/** The Details tab: the project's settings, classes, instructions, members, assignments,
+ * exports, files, ingestion, failed work and deletion, each saved with the project's ETag.
+ * @param {ViewContext} context */
 export async function detailsView({ project: initial, pane, me, role, every }) {
   const base = `/projects/${encodeURIComponent(initial.id)}`;
   const failures = role === "owner" ? failuresPanel({ base }) : null; // kept across redraws
   const pastExports = exportsCard(base);
-  let project = initial; let etag = null;
+  let project = initial;
+  /** @type {string | null} */
+  let etag = null;
   async function load() { const r = await call("GET", base); project = r.data; etag = r.etag; }
+  /** A change made on the version just read (a 412 if someone changed it in between).
+   * @param {string} method @param {string} path @param {unknown} [body] */
   async function withEtag(method, path, body) {
     await load();
     const r = await call(method, path, body, etag ? { "If-Match": etag } : {});
     return r.data;
   }
-  const done = (message) => { showError(null); note.textContent = message; render(); };
-  const fail = (e) => showError(e);
+  const done = (/** @type {string} */ message) => { showError(null); note.textContent = message; render(); };
+  const fail = (/** @type {unknown} */ e) => showError(e);
   const note = h("p", { class: "note", id: "details-note", role: "status" });
 
   async function render() {
     await load();
+    /** @type {Record<string, string>} */
     const members = await get(`${base}/members`).catch(() => project.members || {});
+    /** @type {Schemas["IngestProgress"] | null} */
     const ingestion = await get(`${base}/ingestion`).catch(() => null);
+    /** @type {Partial<Schemas["Dataset"]>} */
     const ds = project.dataset || {};
     const paused = project.status === "paused";
     // Instructions
@@ -115,15 +137,15 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
         h("h3", {}, "Add"), addNames, choice,
         h("button", { id: "add-classes-button", disabled: !paused, onclick: () => {
           const classes = addNames.value.split("\n").map((l) => l.trim()).filter(Boolean).map((name) => ({ name }));
-          const existingLabels = choice.querySelector("input:checked").value;
+          const existingLabels = choice.querySelector("input:checked")?.getAttribute("value") || "keep";
           const add = () => withEtag("POST", `${base}/label-classes/add`, { classes, existingLabels }).then(() => done("Classes added."), fail);
           if (existingLabels === "keep") return add();
-          get(`${base}/dashboard`).then((d) => confirmAction(existingLabels === "start_over"
+          get(`${base}/dashboard`).then((/** @type {Schemas["DashboardView"]} */ d) => confirmAction(existingLabels === "start_over"
             ? { title: "Start over?", danger: true, confirm: `Remove the labels of ${d.states.labeled + d.states.needs_review + d.states.skipped} item(s)`,
               body: [`Every label goes: ${d.states.labeled} labeled item(s), ${d.states.needs_review} waiting for review and ${d.states.skipped} skipped go back to the queue, unlabeled. Their answers stay only in each item's history.`] }
             : { title: "Send labeled items back?", confirm: `Send ${d.states.labeled} item(s) back`,
               body: [`${d.states.labeled} labeled item(s) go back to the queue with their labels pre-filled, for labelers to confirm against the new classes.`] }))
-            .then((answer) => answer.ok && add(), fail);
+            .then((answer) => { if (answer.ok) return add(); }, fail);
         } }, "Add classes"),
         h("h3", {}, "Rename"), h("div", { class: "bar" }, from, "→", to,
           h("button", { id: "rename-button", disabled: !paused, onclick: () => withEtag("POST", `${base}/label-classes/rename`, { from: from.value, to: to.value.trim() }).then(() => done("Renamed."), fail) }, "Rename"))),
@@ -140,11 +162,12 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
           withEtag("PUT", `${base}/members/${encodeURIComponent(newUser.value.trim())}`, { role: newRole.value }).then(() => done("Member added."), fail) }, "Add"))),
       h("section", { class: "card" }, h("h2", {}, "Assign items"), h("div", { class: "bar" }, assignTo, assignPrefix, assignLimit),
         h("button", { id: "assign", onclick: () => {
+          /** @type {{labeler: string, pathPrefix: string, limit?: number}} */
           const body = { labeler: assignTo.value.trim(), pathPrefix: assignPrefix.value };
           if (assignLimit.value) body.limit = Number(assignLimit.value);
-          post(`${base}/assignments`, body).then((r) => done(`${r.changed} item(s) assigned.`), fail);
+          post(`${base}/assignments`, body).then((/** @type {Schemas["Changed"]} */ r) => done(`${r.changed} item(s) assigned.`), fail);
         } }, "Assign"),
-        h("button", { id: "unassign", onclick: () => post(`${base}/assignments/release`, { labeler: assignTo.value.trim(), pathPrefix: assignPrefix.value }).then((r) => done(`${r.changed} item(s) released.`), fail) }, "Release")),
+        h("button", { id: "unassign", onclick: () => post(`${base}/assignments/release`, { labeler: assignTo.value.trim(), pathPrefix: assignPrefix.value }).then((/** @type {Schemas["Changed"]} */ r) => done(`${r.changed} item(s) released.`), fail) }, "Release")),
       pastExports.node,
       role === "owner" && ds.source !== "blob" ? addFilesCard(project, () => { note.textContent = "Files uploaded: they become items within seconds."; }) : null,
       role === "owner" ? ingestCard(project, (body) => withEtag("PATCH", base, body).then(() => done("Ingestion settings saved."), fail)) : null,
@@ -156,9 +179,11 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
   return failures ? every(4000, failures.refresh) : () => {};
 }
 
+/** @type {Record<string, string>} */
 const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", loupe_jsonl: "Loupe JSONL" };
 
-/** The export dialog: format and options, then a job whose download link appears when done. */
+/** The export dialog: format and options, then a job whose download link appears when done.
+ * @param {ProjectView} project @param {string} base @param {() => void} [onDone] */
 function exportDialog(project, base, onDone = () => {}) {
   const format = h("select", { id: "export-format" }, Object.entries(FORMATS).map(([v, t]) => h("option", { value: v }, t)));
   const states = h("fieldset", { class: "choices" }, h("legend", {}, "Items"), ["labeled", "needs_review", "skipped", "unlabeled"].map((st) =>
@@ -171,18 +196,19 @@ function exportDialog(project, base, onDone = () => {}) {
     start.disabled = true;
     result.replaceChildren("Exporting…");
     try {
-      const options = { states: [...states.querySelectorAll("input:checked")].map((i) => i.value), validation: Number(validation.value),
+      const options = { states: [...states.querySelectorAll("input:checked")].map((i) => i.getAttribute("value")), validation: Number(validation.value),
         predictions: predictions.checked, normalizedCoco: normalized.checked };
+      /** @type {Schemas["ExportOut"]} */
       let job = await post(`${base}/exports`, { format: format.value, options });
       while (job.status === "queued" || job.status === "running") {
-        await new Promise((r) => setTimeout(r, 500));
+        await new Promise((r) => { setTimeout(r, 500); });
         job = await get(`${base}/exports/${encodeURIComponent(job.id)}`);
       }
       onDone();
       if (job.status !== "succeeded") throw new Error(job.error || `The export ${job.status}.`);
       result.replaceChildren(h("a", { href: job.url, id: "export-download", download: "", rel: "noopener" }, "Download"),
         h("p", { class: "note" }, "Load it in Python:"), h("pre", {}, job.snippet || ""));
-    } catch (e) { result.replaceChildren(h("span", { class: "error" }, e.message)); } finally { start.disabled = false; }
+    } catch (e) { result.replaceChildren(h("span", { class: "error" }, e instanceof Error ? e.message : String(e))); } finally { start.disabled = false; }
   } }, "Export");
   const dialog = h("dialog", { id: "export-dialog", onclose: () => dialog.remove() }, h("h2", {}, `Export ${project.name}`),
     h("label", {}, "Format ", format), states, h("label", {}, "Validation split ", validation),
@@ -192,10 +218,11 @@ function exportDialog(project, base, onDone = () => {}) {
   dialog.showModal();
 }
 
-/** The same counts as the dashboard's: items (whatever their state), and the files left out. */
+/** The same counts as the dashboard's: items (whatever their state), and the files left out.
+ * @param {Schemas["IngestProgress"] | null} ingestion */
 function itemsLine(ingestion) {
   if (!ingestion) return "—";
-  const skipped = ingestion.skipped?.count ?? ingestion.skipped ?? 0;
+  const skipped = ingestion.skipped ?? 0;
   const parts = [`${(ingestion.registered ?? 0) + (ingestion.failed ?? 0)} item(s)`]; // registered: the items not in error
   if (ingestion.failed) parts.push(`${ingestion.failed} of them in error`);
   if (skipped) parts.push(`${skipped} file(s) skipped`);
