@@ -120,7 +120,9 @@ def test_frames_by_keys_wheel_and_slider_in_labeling_and_review(ui: Ui, page: Pa
 
     # The review viewer: the same frames, and window/level as on the labeling screen.
     page.goto(f"{ui.url}/#/p/{project_id}/data")
-    page.locator(f'article[data-item-id="{item["id"]}"]').click()
+    tile = page.locator(f'article[data-item-id="{item["id"]}"]')
+    expect(tile.locator(".frames-badge")).to_have_text(f"{FRAMES} frames")  # said on the grid
+    tile.click()
     viewer = page.locator("#viewer")
     shown = "#viewer-stage canvas.photo"
     frames = viewer.locator("#frames")

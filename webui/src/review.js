@@ -41,6 +41,7 @@ export function thumb(item, classes) {
   for (const b of value.boxes || []) svg.append(s("rect", { x: b.x * 100, y: b.y * 100, width: b.w * 100, height: b.h * 100, stroke: colorOf(classes, b.label) }));
   for (const p of value.polygons || []) svg.append(s("polygon", { points: p.points.map((/** @type {number[]} */ [x, y]) => `${x * 100},${y * 100}`).join(" "), stroke: colorOf(classes, p.label) }));
   figure.append(svg);
+  if ((item.frames || 1) > 1) figure.append(h("span", { class: "frames-badge", title: "Frames: open it to move through them" }, `${item.frames} frames`));
   return figure;
 }
 
