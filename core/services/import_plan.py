@@ -145,12 +145,17 @@ def _check(
 
 
 def read_items(deps: Deps, project_id: str, paths: list[str]) -> dict[str, Document]:
-    """The items at `paths` that exist, by path: one query on their ids (a path's id is its
-    hash), which every store answers from its primary key (a query on paths scans the partition
-    in SQLite)."""
+    """The items at `paths` that exist, by path: a query on their ids per `MATCH_BATCH` (a
+    path's id is its hash), which every store answers from its primary key (a query on paths
+    scans the partition in SQLite)."""
     ids = list(dict.fromkeys(item_id(project_id, path) for path in paths))
-    query = Query(where=(Where("id", "in", ids),), page_size=len(ids))
-    return {d.body["path"]: d for d in scan(deps.documents.container(ITEMS), project_id, query)}
+    items = deps.documents.container(ITEMS)
+    found: dict[str, Document] = {}
+    for start in range(0, len(ids), MATCH_BATCH):
+        chunk = ids[start : start + MATCH_BATCH]
+        query = Query(where=(Where("id", "in", chunk),), page_size=len(chunk))
+        found.update((d.body["path"], d) for d in scan(items, project_id, query))
+    return found
 
 
 def _located(record: Imported, violation: Violation) -> tuple[str, str]:

@@ -50,7 +50,9 @@ from core.services.worklog import (
     save_items,
 )
 
-BATCH = 100
+BATCH = 1000
+"""Items written by one bulk write: a SQLite transaction rewrites every index page an item
+touches, so the larger the batch, the more items share each page's write."""
 SPOOL = 8 << 20
 _UPLOADS = re.compile(r"\A" + upload_prefix("[^/]+"))
 IMPORT_RUN = "import"

@@ -209,7 +209,12 @@ def test_a_labeler_saving_meanwhile_is_read_again(deps: Deps) -> None:
 
 
 def test_a_class_change_while_writing_stops_the_import_with_a_conflict(deps: Deps) -> None:
-    project = project_of(deps, 150)
+    count = imports.BATCH + 50  # a second batch: the change is seen before it
+    project = project_of(deps, count)
+    lines = [
+        {"path": f"img/{i:06d}.jpg", "final": {"boxes": [box("cat", i % 400)]}}
+        for i in range(count)
+    ]
 
     def owner_renames(container: DocumentContainer, body: JsonDoc) -> None:
         projects = deps.documents.container(PROJECTS)
@@ -224,8 +229,8 @@ def test_a_class_change_while_writing_stops_the_import_with_a_conflict(deps: Dep
         deps, documents=FaultyDocuments(deps.documents, "items", before_write=owner_renames)
     )
     with pytest.raises(Conflict, match="label classes changed"):
-        run(racing, project, jsonl(finals_file(150)))
+        run(racing, project, jsonl(lines))
     # One batch at most went in against the old classes; the rest waits for the file again.
     assert len([i for i in items(deps, project).values() if i.final]) <= imports.BATCH
     with pytest.raises(InvalidImport, match="classes the project lacks: cat"):
-        run(deps, project, jsonl(finals_file(150)))
+        run(deps, project, jsonl(lines))

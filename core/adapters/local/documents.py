@@ -116,9 +116,10 @@ class SqliteContainer:
         rows = [(self._row(body), if_match) for body, if_match in changes]
         written: list[Document | None] = []
         with self._db.write() as conn:  # one transaction: one commit for them all
-            for (pk, doc_id, text, etag), if_match in rows:
+            for ((pk, doc_id, text, etag), if_match), (body, _) in zip(rows, changes, strict=True):
                 done = conn.execute(self._replace, (text, etag, pk, doc_id, if_match)).rowcount
-                written.append(Document(json.loads(text), etag) if done else None)
+                # The body as written (its text is what is stored): no second parse per item.
+                written.append(Document(body, etag) if done else None)
         return written
 
     def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None:
