@@ -34,6 +34,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Deps:
         events=_events(settings),
         links=_links(settings),
         task_lease=timedelta(seconds=settings.task_lease_s),
+        item_cap=settings.item_cap,
         gpu_profile=settings.gpu_profile,
     )
 

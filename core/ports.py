@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, BinaryIO, Literal, Protocol
 
+from core.domain.capacity import DEFAULT_ITEM_CAP
 from core.domain.datasets import DatasetRoot
 from core.domain.errors import InvalidInput
 from core.domain.links import LinkSigner
@@ -352,6 +353,8 @@ class Deps:
     """Where blob datasets may read (`Settings.dataset_roots`): nowhere unless told."""
     task_lease: timedelta = LEASE
     """How long a labeler holds a task (`Settings.task_lease_s`)."""
+    item_cap: int = DEFAULT_ITEM_CAP
+    """The most items one project holds (`Settings.item_cap`; an owner may set fewer)."""
     events: EventPublisher = field(default_factory=DiscardEvents)
     links: LinkSigner = field(default_factory=lambda: LinkSigner(secrets.token_bytes(32)))
     """Signs the API's own blob links (where `blobs.url` gives none)."""

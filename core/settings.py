@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.domain.capacity import DEFAULT_ITEM_CAP, PARTITION_ITEMS
 from core.domain.datasets import DatasetRoot
 from core.domain.users import USER_NAME
 
@@ -61,6 +62,11 @@ class Settings:
     (LOUPE_RECONCILE_S): new files arrive by events at once (the folder watcher, blob events
     on Azure); the sweep catches what they missed, within one interval (on Azure the timer runs
     every two minutes, so less acts as 120)."""
+    item_cap: int = DEFAULT_ITEM_CAP
+    """The most items one project may hold (LOUPE_ITEM_CAP, default 11,000,000): half of the
+    ~23 million one project's Cosmos DB logical partition holds (20 GB), so that items have
+    room to grow (`core.domain.capacity`). Beyond it ingestion refuses new files, saying why;
+    an owner may set a smaller cap of their own (ingest.itemCap)."""
     azureml_datastore: str | None = None
     """An Azure ML datastore over the data container (azureml://subscriptions/…/datastores/NAME):
     Azure ML exports then name images by it instead of by signed blob URLs."""
@@ -124,6 +130,7 @@ class Settings:
             task_lease_s=_seconds("LOUPE_TASK_LEASE_S", get, cls.task_lease_s),
             recount_s=_seconds("LOUPE_RECOUNT_S", get, cls.recount_s),
             reconcile_s=_seconds("LOUPE_RECONCILE_S", get, cls.reconcile_s),
+            item_cap=_bounded("LOUPE_ITEM_CAP", get, cls.item_cap, PARTITION_ITEMS),
             gpu_profile=_gpu_profile(get("LOUPE_GPU_PROFILE")),
         )
 
@@ -178,6 +185,15 @@ def _count(name: str, get: Callable[[str], str | None], default: int) -> int:
         return default
     if not _WHOLE.fullmatch(value) or int(value) < 1:
         raise SettingsError(f"{name}={value!r} must be a whole number of at least 1")
+    return int(value)
+
+
+def _bounded(name: str, get: Callable[[str], str | None], default: int, most: int) -> int:
+    value = get(name)
+    if value is None:
+        return default
+    if not _WHOLE.fullmatch(value) or not 1 <= int(value) <= most:
+        raise SettingsError(f"{name}={value!r} must be a whole number from 1 to {most}")
     return int(value)
 
 

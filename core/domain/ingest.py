@@ -97,3 +97,11 @@ class IngestProgress(DomainModel):
     started_at: Stamp | None = None
     last_refreshed_at: Stamp | None = None
     refreshed_items: int = 0
+    item_cap: int = Field(
+        default=0, description="The most items the project takes (its own cap or the deployment's)"
+    )
+    capacity_warning: str | None = Field(
+        default=None,
+        description="Set from 80 % of the cap: how full the project is, what happens at the cap "
+        "(new files are refused, counted under 'over the item cap'), and what to do",
+    )

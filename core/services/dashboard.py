@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from core.domain.capacity import Capacity
 from core.domain.items import ItemState
 from core.domain.lanes import ASSIGNED, CLUSTERED, LEASED, PARTIAL, PRELABELED, QUEUE
 from core.domain.progress import (
@@ -25,6 +26,7 @@ from core.domain.progress import (
 )
 from core.domain.projects import Role
 from core.ports import Deps, Where
+from core.services.capacity import capacity
 from core.services.collections import ITEMS
 from core.services.ingestion import last_refresh
 from core.services.recount import read_counters
@@ -57,10 +59,12 @@ class Dashboard:
     as_of: datetime | None = None
     recounted_at: datetime | None = None
     """When the counters were last checked against the items."""
+    capacity: Capacity | None = None
+    """The items against the project's cap (`core.domain.capacity`), with its warning."""
 
 
 def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
-    member_project(deps, project_id, actor, Role.REVIEWER)
+    project = member_project(deps, project_id, actor, Role.REVIEWER)
     items = deps.documents.container(ITEMS)
 
     def count(*where: Where) -> int:
@@ -93,6 +97,7 @@ def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
         last_refresh_at=last_refresh(deps, project_id=project_id),
         as_of=deps.clock.now(),
         recounted_at=counters.recount.scanned_at if counters.recount else None,
+        capacity=capacity(deps, project, sum(states.values())),
     )
 
 

@@ -38,7 +38,7 @@ from core.domain.projects import Project, ProjectStatus, Role, require_role, tra
 from core.domain.task_types import MediaKind
 from core.media.text import ROW_FILES
 from core.ports import Deps, Order, Query, Where
-from core.services import audit
+from core.services import audit, capacity
 from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
 from core.services.projects import get_project, status_changed
 from core.services.registration import (
@@ -162,9 +162,11 @@ def ingest_batch(deps: Deps, *, batch: IngestBatch) -> None:
         )
     ]
     items = [o for o in outcomes if isinstance(o, Item)]
-    save_new(deps, project.id, items)
+    items, _, refused = save_capped(deps, project, items)
     failed = sum(1 for item in items if item.state is ItemState.ERROR)
-    skips = ((o.reason, o.count) for o in outcomes if isinstance(o, Skipped))
+    skips = [(o.reason, o.count) for o in outcomes if isinstance(o, Skipped)]
+    if refused:
+        skips.append((OVER_CAP, refused))
     result = BatchResult(
         id=batch_id(batch.run, batch.batch),
         project_id=project.id,
@@ -176,6 +178,33 @@ def ingest_batch(deps: Deps, *, batch: IngestBatch) -> None:
     deps.documents.container(INGEST).upsert(result.to_doc())
     request_derivatives(deps, project, items, message_id=f"{batch.run}-{batch.batch}-d")
     finish_if_done(deps, project_id=project.id, run=batch.run)
+
+
+def save_capped(deps: Deps, project: Project, items: list[Item]) -> tuple[list[Item], int, int]:
+    """Store the new ones among `items` as far as the project's cap leaves room
+    (`core.services.capacity`); (the items it has of them now, in order, how many it stored,
+    how many new ones it refused). Items it had already are no new ones: a batch delivered
+    again refuses nothing."""
+    left = capacity.room(deps, project)
+    refused = 0
+    if len(items) > left:
+        have = _have(deps, project.id, [item.id for item in items])
+        new = [item.id for item in items if item.id not in have]
+        kept = have | set(new[:left])
+        refused = len(new) - len(kept - have)
+        items = [item for item in items if item.id in kept]
+    created = save_new(deps, project.id, items)
+    capacity.added(project.id, created)
+    return items, created, refused
+
+
+def _have(deps: Deps, project_id: str, ids: list[str]) -> set[str]:
+    container = deps.documents.container(ITEMS)
+    have: set[str] = set()
+    for start in range(0, len(ids), ID_QUERY):
+        query = Query(where=(Where("id", "in", ids[start : start + ID_QUERY]),), page_size=ID_QUERY)
+        have.update(found.id for found in container.query(project_id, query).documents)
+    return have
 
 
 def save_new(deps: Deps, project_id: str, items: Iterable[Item]) -> int:
@@ -263,6 +292,9 @@ def ingestion_progress(deps: Deps, *, project_id: str, actor: str) -> IngestProg
     failed = items.count(project_id, [Where("state", "=", ItemState.ERROR.value)])
     registered = items.count(project_id) - failed
     listed = plan.listed + plan.skipped.skipped if plan else 0
+    room = capacity.capacity(deps, project, registered + failed)
+    if room.refused:  # files refused after initialization (events, uploads, the sweep)
+        counts = counts.plus(tally(0, 0, [(OVER_CAP, room.refused)]))
     return IngestProgress(
         status=project.status.value,
         total=max(listed, registered + failed + counts.skipped),
@@ -270,6 +302,8 @@ def ingestion_progress(deps: Deps, *, project_id: str, actor: str) -> IngestProg
         failed=failed,
         skipped=counts.skipped,
         skipped_reasons=counts.skipped_reasons,
+        item_cap=room.cap,
+        capacity_warning=room.warning,
         batches=plan.batches if plan else 0,
         batches_done=len(done),
         listing_complete=plan.complete if plan else False,

@@ -20,8 +20,15 @@ from core.domain.media_types import extension
 from core.domain.projects import Project, ProjectStatus
 from core.media.text import ROW_FILES
 from core.ports import Deps, Query, Where
+from core.services import capacity
 from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
-from core.services.ingestion import ID_QUERY, readable, request_derivatives, save_new, source_of
+from core.services.ingestion import (
+    ID_QUERY,
+    readable,
+    request_derivatives,
+    save_capped,
+    source_of,
+)
 from core.services.projects import load_project
 from core.services.registration import Skipped, register
 
@@ -211,11 +218,14 @@ class Entry:
 
 
 def _register_many(deps: Deps, project: Project, blobs: list[Entry]) -> int:
-    if not blobs or _at_cap(deps, project):
+    if not blobs:
+        return 0
+    have = _existing(deps, project, [b.name for b in blobs])
+    if capacity.room(deps, project) == 0:
+        _refuse(deps, project, [b for b in blobs if b.name not in have])
         return 0
     source = source_of(deps, project)
     now = deps.clock.now()
-    have = _existing(deps, project, [b.name for b in blobs])
     items = [
         outcome
         for blob in blobs
@@ -261,7 +271,9 @@ def register_for(deps: Deps, project: Project, name: str) -> list[Item]:
 
 
 def _register(deps: Deps, project: Project, name: str) -> list[Item]:
-    if _at_cap(deps, project):
+    if capacity.room(deps, project) == 0:
+        if not _existing(deps, project, [name]):
+            _refuse(deps, project, [Entry(name)])
         return []
     source = source_of(deps, project)
     outcomes = list(register(deps.blobs, project, source, name, now=deps.clock.now()))
@@ -273,18 +285,23 @@ def _register(deps: Deps, project: Project, name: str) -> list[Item]:
 
 
 def _save(deps: Deps, project: Project, items: list[Item]) -> int:
-    cap = project.ingest.item_cap
-    if cap is not None:
-        items = items[: max(cap - deps.documents.container(ITEMS).count(project.id), 0)]
-    created = save_new(deps, project.id, items)
+    items, created, refused = save_capped(deps, project, items)
+    capacity.refuse(deps, project, refused)
+    if refused:
+        log.warning("project %s is at its item cap: %d new item(s) refused", project.id, refused)
     if created:
         request_derivatives(deps, project, items)
     return created
 
 
-def _at_cap(deps: Deps, project: Project) -> bool:
-    cap = project.ingest.item_cap
-    return cap is not None and deps.documents.container(ITEMS).count(project.id) >= cap
+def _refuse(deps: Deps, project: Project, blobs: list[Entry]) -> None:
+    """Files that would be new items of a project at its cap: counted once per process (the
+    next sweep lists them again), never read."""
+    fresh = [b for b in blobs if (project.id, b.name, b.etag) not in _SEEN]
+    capacity.refuse(deps, project, len(fresh))
+    if fresh:
+        log.warning("project %s is at its item cap: %d file(s) refused", project.id, len(fresh))
+    _SEEN.update(dict.fromkeys((project.id, b.name, b.etag) for b in fresh if b.etag is not None))
 
 
 def _live(project: Project) -> bool:

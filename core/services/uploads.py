@@ -23,6 +23,8 @@ from core.domain.items import Item
 from core.domain.links import Grant
 from core.domain.projects import Project, ProjectStatus, Role, require_role
 from core.ports import BlobInfo, Deps
+from core.services import capacity
+from core.services.collections import ITEMS
 from core.services.projects import get_project
 from core.services.refresh import register_blob
 from core.services.registration import skip_reason
@@ -59,7 +61,7 @@ def upload_file(
     """Store `data` as `path` of the project's dataset and register it; returns the blob and
     the items it made (several for a row file). Refuses types the project does not take
     before reading any byte."""
-    _writable_project(deps, project_id, path, actor)
+    _has_room(deps, _writable_project(deps, project_id, path, actor))
     name = upload_prefix(project_id) + path
     info = deps.blobs.put(deps.data_container, name, data, content_type=content_type)
     return info, _register(deps, project_id, name)
@@ -70,7 +72,7 @@ def upload_link(
 ) -> Transfer:
     """A link to PUT `path` of the project's uploads, after the checks `upload_file` makes and
     before any byte moves; a declared `size` over `max_bytes` is refused here."""
-    _writable_project(deps, project_id, path, actor)
+    _has_room(deps, _writable_project(deps, project_id, path, actor))
     check_size(size, max_bytes, "put it in a blob container a project reads instead")
     name = upload_prefix(project_id) + path
     return write_link(deps, deps.data_container, name, Grant(project_id, actor))
@@ -179,6 +181,13 @@ def _writable_project(deps: Deps, project_id: str, path: str, actor: str) -> Pro
     if (reason := skip_reason(project, path)) is not None:
         raise InvalidInput.one("path", f"{path!r}: {reason}")
     return project
+
+
+def _has_room(deps: Deps, project: Project) -> None:
+    """A project at its item cap takes no more files: refused before any byte moves."""
+    if capacity.room(deps, project) == 0:
+        found = capacity.capacity(deps, project, deps.documents.container(ITEMS).count(project.id))
+        raise Conflict(f"uploads are refused: {found.warning}")
 
 
 def _register(deps: Deps, project_id: str, name: str) -> list[Item]:

@@ -17,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from core.adapters.local.blobs import FolderBlobStore
+from core.domain.capacity import PARTITION_ITEMS
 from core.domain.datasets import upload_prefix
 from core.domain.links import Grant
 from core.domain.principals import HEADER
@@ -460,5 +461,33 @@ def test_the_reconcile_interval_refuses_hostile_values(reliability: Any) -> None
                 "refused": refused,
                 "accepted": len(HOSTILE_SECONDS) - refused,
             },
+        )
+    )
+
+
+HOSTILE_COUNTS = ["0", "-1", "nan", "inf", "1e6", "1_000", "1.5", "ten", "5000 items", "٣"]
+
+
+@pytest.mark.parametrize(
+    ("name", "most"),
+    [("LOUPE_ITEM_CAP", PARTITION_ITEMS)],
+)
+def test_counted_settings_refuse_hostile_values(reliability: Any, name: str, most: int) -> None:
+    """A count a deployment sets: whole ASCII numbers from 1 to its bound, else refused at
+    start with the range (the item cap's bound is what one Cosmos DB partition holds)."""
+    tried = [*HOSTILE_COUNTS, str(most + 1)]
+    assert Settings.from_env({name: str(most)}) is not None
+    refused = 0
+    for value in tried:
+        with pytest.raises(SettingsError, match=name) as error:
+            Settings.from_env({name: value})
+        assert f"from 1 to {most}" in str(error.value)
+        refused += 1
+    reliability.record(
+        Row(
+            suite="Abuse: settings",
+            test=f"{name}: hostile values refused at start",
+            inputs=", ".join(tried),
+            result={"tried": len(tried), "refused": refused, "accepted": len(tried) - refused},
         )
     )

@@ -27,9 +27,11 @@ export async function dashboardView({ project, pane, every, role }) {
   const queue = h("table", { id: "queue" });
   const labelers = h("table", { id: "labelers" });
   const refresh = h("p", { class: "note", id: "last-refresh" });
+  // From 80 % of the project's item cap: how full, what happens at the cap, what to do.
+  const capacity = h("p", { class: "error", id: "capacity-warning", role: "status", hidden: true });
   const assist = assistPanel({ base, role });
   pane.replaceChildren(h("div", { class: "cards" },
-    h("div", { class: "card" }, h("h2", {}, "Progress"), h("div", { class: "chart" }, progressCanvas), counts),
+    h("div", { class: "card" }, h("h2", {}, "Progress"), h("div", { class: "chart" }, progressCanvas), counts, capacity),
     h("div", { class: "card" }, h("h2", {}, "Task queue"), queue, refresh),
     h("div", { class: "card" }, h("h2", {}, "Label distribution"), h("div", { class: "chart" }, labelsCanvas)),
     h("div", { class: "card wide" }, h("h2", {}, "Labelers"), labelers), assist.node));
@@ -55,6 +57,8 @@ export async function dashboardView({ project, pane, every, role }) {
     queue.replaceChildren(...Object.entries(d.queue).map(([k, v]) => h("tr", { dataset: { lane: k } }, h("td", {}, words(k)), h("td", { class: "num" }, v))));
     labelers.replaceChildren(row(["Labeler", "Submitted", "Skipped", "Today", "Answers", "Agreement", "Last"], "th"),
       ...d.labelers.map((l) => row([l.user, l.submitted, l.skipped, l.today, l.answers, l.agreement == null ? "—" : `${Math.round(l.agreement * 100)}% of ${l.compared}`, l.lastAt ? new Date(String(l.lastAt)).toLocaleString() : "—"])));
+    capacity.textContent = d.capacity?.warning ?? "";
+    capacity.hidden = !d.capacity?.warning;
     refresh.textContent = [
       d.lastRefreshAt ? `Last data refresh: ${new Date(String(d.lastRefreshAt)).toLocaleString()}` : "",
       d.recountedAt ? `Counts checked against the items: ${new Date(String(d.recountedAt)).toLocaleString()}` : "",
@@ -226,5 +230,6 @@ function itemsLine(ingestion) {
   const parts = [`${(ingestion.registered ?? 0) + (ingestion.failed ?? 0)} item(s)`]; // registered: the items not in error
   if (ingestion.failed) parts.push(`${ingestion.failed} of them in error`);
   if (skipped) parts.push(`${skipped} file(s) skipped`);
-  return parts.join(", ");
+  const full = ingestion.capacityWarning; // at or near the item cap: why files are refused
+  return parts.join(", ") + (full ? `. ${full}` : "");
 }

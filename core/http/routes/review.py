@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BeforeValidator, Field, StrictBool
 
+from core.domain.capacity import Capacity
 from core.domain.events import AuditEvent
 from core.domain.items import Comment, Item, ItemState
 from core.domain.model import DomainModel, JsonFloat
@@ -84,6 +85,19 @@ class LabelerView(DomainModel):
     last_at: Any = None
 
 
+class CapacityView(DomainModel):
+    """The project's items against its cap: at the cap ingestion refuses new files."""
+
+    items: int
+    cap: int
+    set_by: str = Field(description="'project' (ingest.itemCap) or 'deployment' (LOUPE_ITEM_CAP)")
+    fraction: JsonFloat
+    refused: int = Field(description="Files refused for the cap after initialization")
+    warning: str | None = Field(
+        default=None, description="From 80 % of the cap: how full, what happens, what to do"
+    )
+
+
 class DashboardView(DomainModel):
     states: dict[str, int]
     queue: dict[str, int]
@@ -92,6 +106,7 @@ class DashboardView(DomainModel):
     last_refresh_at: Any = None
     as_of: Any = None
     recounted_at: Any = None
+    capacity: CapacityView | None = None
 
 
 class FilterIn(DomainModel):
@@ -337,4 +352,16 @@ def get_dashboard(project_id: str, deps: AppDeps, user: CurrentUser) -> Dashboar
         last_refresh_at=found.last_refresh_at,
         as_of=found.as_of,
         recounted_at=found.recounted_at,
+        capacity=_capacity(found.capacity) if found.capacity else None,
+    )
+
+
+def _capacity(found: Capacity) -> CapacityView:
+    return CapacityView(
+        items=found.items,
+        cap=found.cap,
+        set_by=found.set_by,
+        fraction=round(found.fraction, 4),
+        refused=found.refused,
+        warning=found.warning,
     )
