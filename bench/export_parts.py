@@ -1,10 +1,11 @@
 """The longest single export-stage call of an export job, written in parts (the default: one
 bounded slice of items per delivery, then a join) against the same job written in one call
-(what the export stage did before: `PART_ITEMS` larger than the project), on the embedded
+(what the export stage did before: `export_part_items` larger than the project), on the embedded
 default (SQLite documents, a folder of blobs). A Function's time limit bounds each call, so the
 longest call, not the total, is what stops a large export; the total is printed beside it.
 
-    python bench/export_parts.py            # 10k and 100k items, COCO and Loupe JSONL
+    python bench/export_parts.py            # 10k and 100k items: COCO, Loupe JSONL, and the
+                                            # zips Azure ML (MLTable) and YOLO (labels only)
     python bench/export_parts.py --quick    # 10k items
 """
 
@@ -26,12 +27,19 @@ from core.adapters.clock import SystemClock
 from core.adapters.local.blobs import FolderBlobStore
 from core.adapters.local.documents import SqliteDocumentStore
 from core.adapters.memory import MemoryWorkQueue
-from core.domain.exports import ExportFormat
+from core.domain.exports import PART_ITEMS, ExportFormat
 from core.domain.messages import EXPORT_RUN
 from core.ports import Deps
-from core.services import export_parts, exports, stages
+from core.services import exports, stages
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions
 from core.services.stages import QUEUE_SPECS
+
+FORMATS = (
+    ExportFormat.COCO,
+    ExportFormat.LOUPE_JSONL,
+    ExportFormat.AZUREML_JSONL,
+    ExportFormat.YOLO,
+)
 
 
 def deps_at(folder: Path) -> Deps:
@@ -46,7 +54,7 @@ def deps_at(folder: Path) -> Deps:
 
 def run(deps: Deps, project_id: str, fmt: ExportFormat, part_items: int) -> dict[str, float]:
     """One export job, its stage calls timed one by one."""
-    export_parts.PART_ITEMS = part_items
+    deps.export_part_items = part_items
     job = exports.request_export(
         deps, project_id=project_id, actor="olive", format=fmt, options=ExportOptions()
     )
@@ -68,7 +76,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
     counts = (10_000,) if args.quick else (10_000, 100_000)
-    default = export_parts.PART_ITEMS
+    default = PART_ITEMS
     figures: dict[str, float] = {}
     with tempfile.TemporaryDirectory() as tmp:
         for count in counts:
@@ -76,7 +84,7 @@ def main() -> None:
             folder.mkdir()
             project_id = populate(folder, count)
             deps = deps_at(folder)
-            for fmt in (ExportFormat.COCO, ExportFormat.LOUPE_JSONL):
+            for fmt in FORMATS:
                 one = run(deps, project_id, fmt, part_items=10**9)
                 parted = run(deps, project_id, fmt, part_items=default)
                 key = f"{fmt.value}_{count}"

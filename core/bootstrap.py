@@ -35,6 +35,7 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Deps:
         links=_links(settings),
         task_lease=timedelta(seconds=settings.task_lease_s),
         item_cap=settings.item_cap,
+        export_part_items=settings.export_part_items,
         gpu_profile=settings.gpu_profile,
     )
 

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO, Literal, Protocol
 from core.domain.capacity import DEFAULT_ITEM_CAP
 from core.domain.datasets import DatasetRoot
 from core.domain.errors import InvalidInput
+from core.domain.exports import PART_ITEMS
 from core.domain.links import LinkSigner
 from core.domain.tasks import LEASE
 
@@ -355,6 +356,8 @@ class Deps:
     """How long a labeler holds a task (`Settings.task_lease_s`)."""
     item_cap: int = DEFAULT_ITEM_CAP
     """The most items one project holds (`Settings.item_cap`; an owner may set fewer)."""
+    export_part_items: int = PART_ITEMS
+    """Items one stage call of an export job writes (`Settings.export_part_items`)."""
     events: EventPublisher = field(default_factory=DiscardEvents)
     links: LinkSigner = field(default_factory=lambda: LinkSigner(secrets.token_bytes(32)))
     """Signs the API's own blob links (where `blobs.url` gives none)."""

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from core.domain.capacity import DEFAULT_ITEM_CAP, PARTITION_ITEMS
 from core.domain.datasets import DatasetRoot
+from core.domain.exports import MAX_PART_ITEMS, PART_ITEMS
 from core.domain.users import USER_NAME
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -67,6 +68,9 @@ class Settings:
     ~23 million one project's Cosmos DB logical partition holds (20 GB), so that items have
     room to grow (`core.domain.capacity`). Beyond it ingestion refuses new files, saying why;
     an owner may set a smaller cap of their own (ingest.itemCap)."""
+    export_part_items: int = PART_ITEMS
+    """Items one part of an export job holds (LOUPE_EXPORT_PART_ITEMS, 1–100,000): each stage
+    call writes one part, so this bounds a call's length under a Function's time limit."""
     azureml_datastore: str | None = None
     """An Azure ML datastore over the data container (azureml://subscriptions/…/datastores/NAME):
     Azure ML exports then name images by it instead of by signed blob URLs."""
@@ -131,6 +135,9 @@ class Settings:
             recount_s=_seconds("LOUPE_RECOUNT_S", get, cls.recount_s),
             reconcile_s=_seconds("LOUPE_RECONCILE_S", get, cls.reconcile_s),
             item_cap=_bounded("LOUPE_ITEM_CAP", get, cls.item_cap, PARTITION_ITEMS),
+            export_part_items=_bounded(
+                "LOUPE_EXPORT_PART_ITEMS", get, cls.export_part_items, MAX_PART_ITEMS
+            ),
             gpu_profile=_gpu_profile(get("LOUPE_GPU_PROFILE")),
         )
 

@@ -21,6 +21,13 @@ class ExportFormat(StrEnum):
     LOUPE_JSONL = "loupe_jsonl"
 
 
+PART_ITEMS = 5000
+"""Items one part of an export job holds by default (LOUPE_EXPORT_PART_ITEMS): each stage call
+writes one part, a few seconds (longer where YOLO ships images)."""
+MAX_PART_ITEMS = 100_000
+"""The most a part may hold: more would make one stage call long again."""
+
+
 class ExportJob(DomainModel):
     id: str
     project_id: str

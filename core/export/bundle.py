@@ -188,8 +188,13 @@ def _archive(
 
 def _yolo(target: Target, scan: Scan, archive: zipfile.ZipFile, *, validation: bool) -> None:
     archive.writestr("data.yaml", yolo.data_yaml(target.categories, validation=validation))
+    yolo_entries(target, scan(), archive)
+
+
+def yolo_entries(target: Target, records: Iterable[Record], archive: zipfile.ZipFile) -> None:
+    """Each record's image (where shipped) and label file."""
     class_id = {name: i for i, name in enumerate(target.categories)}
-    for rec in scan():
+    for rec in records:
         picture = target.pictures(rec, yolo.IMAGE_FORMATS) if target.pictures else None
         image = yolo.image_name(rec, picture.format if picture else None)
         if picture is not None:

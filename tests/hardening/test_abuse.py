@@ -19,6 +19,7 @@ from fastapi.testclient import TestClient
 from core.adapters.local.blobs import FolderBlobStore
 from core.domain.capacity import PARTITION_ITEMS
 from core.domain.datasets import upload_prefix
+from core.domain.exports import MAX_PART_ITEMS
 from core.domain.links import Grant
 from core.domain.principals import HEADER
 from core.domain.projects import Role
@@ -470,7 +471,7 @@ HOSTILE_COUNTS = ["0", "-1", "nan", "inf", "1e6", "1_000", "1.5", "ten", "5000 i
 
 @pytest.mark.parametrize(
     ("name", "most"),
-    [("LOUPE_ITEM_CAP", PARTITION_ITEMS)],
+    [("LOUPE_ITEM_CAP", PARTITION_ITEMS), ("LOUPE_EXPORT_PART_ITEMS", MAX_PART_ITEMS)],
 )
 def test_counted_settings_refuse_hostile_values(reliability: Any, name: str, most: int) -> None:
     """A count a deployment sets: whole ASCII numbers from 1 to its bound, else refused at
