@@ -9,6 +9,8 @@ to the next candidate."""
 from __future__ import annotations
 
 import random
+import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +37,13 @@ WINDOW = 16  # candidates read per query: enough to step past racing labelers
 MAX_HOLDING = 32  # leases a client may keep in hand beyond the task it asks for
 MAX_PAGES = 8  # pages of candidates read per lane before moving on
 _RANK = (Order("rank"),)
+EXACT_LEFT = 2_000
+"""Up to this many items left, every next task counts them (an indexed COUNT of that many is
+a fraction of a millisecond)."""
+LEFT_TTL_S = 5.0
+"""Above it the count costs time in proportion (5 ms at 50k items on SQLite, request units on
+Cosmos), so each process counts a project again at most this often, and in between takes off
+what the caller submitted since (so a labeler's own figure moves with each answer)."""
 
 
 def next_task(
@@ -83,14 +92,42 @@ class Progress:
 
 
 def labeling_progress(deps: Deps, *, project_id: str, actor: str) -> Progress:
-    """What a labeler's "N today · M left" shows: their counter and one indexed COUNT."""
+    """What a labeler's "N today · M left" shows: their counter and one indexed COUNT, which
+    a large project answers from a count at most `LEFT_TTL_S` old (less the caller's own
+    submissions since): counting a million items for each task would cost more than the
+    task."""
     found = deps.documents.container(STATS).get(project_id, actor)
-    daily = load(ActorStats, found).daily if found else {}
+    stats = load(ActorStats, found) if found else None
+    daily = stats.daily if stats else {}
     today = daily.get(deps.clock.now().strftime("%Y-%m-%d"), 0)
+    submitted = stats.submitted if stats else 0
+    key = (id(deps.documents), project_id, actor)
+    with _LEFT_LOCK:
+        counted = _LEFT.get(key)
+    if counted is not None and counted.left > EXACT_LEFT and time.monotonic() < counted.until:
+        return Progress(today, max(0, counted.left - (submitted - counted.submitted)))
     left = deps.documents.container(ITEMS).count(
         project_id, [Where("state", "=", ItemState.UNLABELED.value)]
     )
+    with _LEFT_LOCK:
+        if len(_LEFT) >= _LEFT_MAX:
+            _LEFT.clear()
+        _LEFT[key] = _Counted(left, submitted, time.monotonic() + LEFT_TTL_S)
     return Progress(today, left)
+
+
+@dataclass(frozen=True)
+class _Counted:
+    left: int
+    submitted: int
+    """The caller's submissions when `left` was counted."""
+    until: float
+
+
+_LEFT: dict[tuple[int, str, str], _Counted] = {}
+"""The last count of each (store, project, labeler) in this process: only a cache."""
+_LEFT_MAX = 10_000
+_LEFT_LOCK = threading.Lock()
 
 
 def renew_leases(deps: Deps, *, project_id: str, actor: str, item_ids: list[str]) -> Task:

@@ -239,3 +239,18 @@ def test_a_labelers_progress_and_a_filters_count(deps: Deps) -> None:
     assert review.count_items(deps, project_id=project.id, actor="rita", where=where) == 1
     with pytest.raises(Forbidden):
         review.count_items(deps, project_id=project.id, actor="lee", where=where)
+
+
+def test_a_large_project_counts_what_is_left_at_most_every_few_seconds(deps: Deps) -> None:
+    """Counting every unlabeled item for each task would cost more than the task: above
+    `EXACT_LEFT` the count is at most `LEFT_TTL_S` old, less the caller's own answers since."""
+    project = running_project(deps, members=CREW)
+    total = tasks.EXACT_LEFT + 10
+    add_items(deps, project, total)
+    assert tasks.labeling_progress(deps, project_id=project.id, actor="lee").left == total
+    label(deps, project, "lee", {"label": "cat"})
+    label(deps, project, "lou", {"label": "cat"})  # someone else: seen at the next count
+    label(deps, project, "lee", {"label": "dog"})
+    done = tasks.labeling_progress(deps, project_id=project.id, actor="lee")
+    assert (done.today, done.left) == (2, total - 2)
+    assert tasks.labeling_progress(deps, project_id=project.id, actor="lou").left == total - 3
