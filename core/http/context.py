@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Annotated
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import (
     APIKeyCookie,
     APIKeyHeader,
@@ -91,13 +92,32 @@ signed_link = APIKeyQuery(
 )
 
 
-def current_user(
+async def current_user(
     request: Request,
     deps: AppDeps,
     settings: AppSettings,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     session: Annotated[str | None, Depends(session_cookie)],
     principal: Annotated[str | None, Depends(static_web_app)],
+) -> User:
+    """Who is calling. A token is two point reads: on the embedded store (SQLite in WAL, where
+    a read never waits on a writer) they are made right here, which spares every request a hop
+    to the thread pool and back; on Cosmos (a network call) and for a principal (whose first
+    visit writes) the work goes to the thread pool as before."""
+    if principal is None and not settings.uses_cosmos:
+        return _signed_in(request, deps, settings, credentials, session, principal)
+    return await run_in_threadpool(
+        _signed_in, request, deps, settings, credentials, session, principal
+    )
+
+
+def _signed_in(
+    request: Request,
+    deps: Deps,
+    settings: Settings,
+    credentials: HTTPAuthorizationCredentials | None,
+    session: str | None,
+    principal: str | None,
 ) -> User:
     """Who is calling: the Static Web App's principal (when set to trust it), a bearer token
     (programs), or the web UI's session cookie."""
