@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Response
 from pydantic import Field
 
 from core.domain.items import Item, Prediction
@@ -171,15 +171,30 @@ _NOT_LABELING = "the project is paused, or not running yet"
 _NOT_YOURS = "an item is not leased to you (any more), or it kept changing: ask for the next task"
 
 
-@router.post("/tasks/next", response_model_exclude_none=True, responses=conflict(_NOT_LABELING))
-def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser) -> TaskView:
+def _json(view: DomainModel) -> Response:
+    """`view` as the route's response model sends it (by alias, nulls left out), made once:
+    FastAPI would validate the view it was handed again before serializing it."""
+    return Response(view.model_dump_json(by_alias=True, exclude_none=True), media_type=_JSON)
+
+
+_JSON = "application/json"
+
+
+@router.post(
+    "/tasks/next",
+    response_model=TaskView,
+    response_model_exclude_none=True,
+    responses=conflict(_NOT_LABELING),
+)
+def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser) -> Response:
     """Lease the next item (or a page); `items` is empty when nothing is left for you."""
     found = tasks.next_task(
         deps, project_id=project_id, actor=user.id, size=body.size, holding=body.holding
     )
     view = _task(found, user.id)
     done = tasks.labeling_progress(deps, project_id=project_id, actor=user.id)
-    return view.model_copy(update={"progress": TaskProgress(today=done.today, left=done.left)})
+    progress = TaskProgress(today=done.today, left=done.left)
+    return _json(view.model_copy(update={"progress": progress}))
 
 
 @router.post(
@@ -207,16 +222,17 @@ def last_submission(project_id: str, deps: AppDeps, user: CurrentUser) -> LastSu
 
 @router.post(
     "/items/{item_id}/annotation",
+    response_model=TaskItem,
     response_model_exclude_none=True,
     responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS}"),
 )
 def submit(
     project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: CurrentUser
-) -> TaskItem:
+) -> Response:
     item = labeling.submit_annotation(
         deps, project_id=project_id, actor=user.id, item_id=item_id, value=body.value
     )
-    return _view([item], user.id)[0]
+    return _json(_view([item], user.id)[0])
 
 
 @router.put(
