@@ -175,7 +175,9 @@ def _uploaded(path: str, size: int, items: list[Item]) -> Uploaded:
 
 class _BodyReader(io.RawIOBase):
     """A blocking file over the request's async body, read from a worker thread: each `read`
-    waits on the event loop for the next chunk, so at most one chunk is in memory."""
+    waits on the event loop for the chunks that fill it (the server hands them over 64 KiB or
+    so at a time: one trip to the loop per read, not per chunk), so at most one read's worth
+    and one chunk are in memory."""
 
     def __init__(self, chunks: AsyncIterator[bytes]) -> None:
         self._chunks = chunks
@@ -185,13 +187,23 @@ class _BodyReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    async def _next(self) -> bytes:
-        return await self._chunks.__anext__()
+    async def _next(self, wanted: int) -> bytes:
+        parts = [await self._chunks.__anext__()]
+        got = len(parts[0])
+        while got < wanted:
+            try:
+                part = await self._chunks.__anext__()
+            except StopAsyncIteration:
+                self._done = True
+                break
+            parts.append(part)
+            got += len(part)
+        return b"".join(parts)
 
     def readinto(self, target: memoryview) -> int:  # type: ignore[override]
         while not self._buffer and not self._done:
             try:
-                self._buffer = anyio.from_thread.run(self._next)
+                self._buffer = anyio.from_thread.run(self._next, len(target))
             except StopAsyncIteration:
                 self._done = True
         size = min(len(target), len(self._buffer))
