@@ -142,7 +142,10 @@ def tree_cpu_s(root: int) -> float:
     return total
 
 
-def seed(folder: Path) -> tuple[str, str]:
+def seed(
+    folder: Path, task_type: str = "image_multiclass", classes: tuple[str, ...] = ("cat",)
+) -> tuple[str, str]:
+    """A data folder with an owner (`olive`) and an upload project; its id and her token."""
     from datetime import UTC, datetime
 
     from core.domain.projects import ProjectSettings
@@ -152,7 +155,7 @@ def seed(folder: Path) -> tuple[str, str]:
     token = users(deps, "olive")["olive"]
     creator(deps, "olive")
     settings = ProjectSettings.model_validate(
-        {"name": "Uploads", "taskType": "image_multiclass", "labelClasses": [{"name": "cat"}]}
+        {"name": "Uploads", "taskType": task_type, "labelClasses": [{"name": c} for c in classes]}
     )
     project = projects.create_project(deps, settings=settings, actor="olive").value
     deps.close()
