@@ -26,7 +26,7 @@ from core.ports import BlobInfo, Deps
 from core.services import capacity
 from core.services.collections import ITEMS
 from core.services.projects import get_project
-from core.services.refresh import register_blob
+from core.services.refresh import register_for
 from core.services.registration import skip_reason
 from core.services.serving import signs_in
 from core.services.users import require_creator
@@ -61,10 +61,11 @@ def upload_file(
     """Store `data` as `path` of the project's dataset and register it; returns the blob and
     the items it made (several for a row file). Refuses types the project does not take
     before reading any byte."""
-    _has_room(deps, _writable_project(deps, project_id, path, actor))
+    project = _writable_project(deps, project_id, path, actor)
+    _has_room(deps, project)
     name = upload_prefix(project_id) + path
     info = deps.blobs.put(deps.data_container, name, data, content_type=content_type)
-    return info, _register(deps, project_id, name)
+    return info, register_for(deps, project, name)
 
 
 def upload_link(
@@ -105,7 +106,7 @@ def complete_upload(
 ) -> tuple[BlobInfo, list[Item]]:
     """Register a file PUT on its link (again: a blob event may have done it already, and ids
     are hashes of the path, so it is the same items); its blob and items."""
-    _writable_project(deps, project_id, path, actor)
+    project = _writable_project(deps, project_id, path, actor)
     name = upload_prefix(project_id) + path
     try:
         info = deps.blobs.info(deps.data_container, name)
@@ -114,7 +115,9 @@ def complete_upload(
             f"{path!r} has not arrived: PUT the file to the link POST .../uploads gave, then "
             "complete it"
         ) from None
-    return info, _register(deps, project_id, name)
+    # The project is at hand: no blob dataset reads the uploads folder (refused at start), so
+    # its file is registered in it alone, without looking the project up again.
+    return info, register_for(deps, project, name)
 
 
 def receive_upload(
@@ -188,8 +191,3 @@ def _has_room(deps: Deps, project: Project) -> None:
     if capacity.room(deps, project) == 0:
         found = capacity.capacity(deps, project, deps.documents.container(ITEMS).count(project.id))
         raise Conflict(f"uploads are refused: {found.warning}")
-
-
-def _register(deps: Deps, project_id: str, name: str) -> list[Item]:
-    items = register_blob(deps, container=deps.data_container, name=name)
-    return [i for i in items if i.project_id == project_id]
