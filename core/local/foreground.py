@@ -5,12 +5,14 @@ workers leave thumbnails and renditions for a quiet moment.
 The note is one shared double, the monotonic time of the last such request, written by the API
 process and read by the worker processes it started (`multiprocessing` shared memory: no lock,
 no system call on the request path). Derivative work waits while the note is younger than
-`QUIET_S`, but never longer than `MAX_WAIT_S` in a row, so a team labeling all day still gets
+`QUIET_S` (a stage someone waits on, an import or an export job, keeps it fresh while it runs:
+`Stamping`), but never longer than `MAX_WAIT_S` in a row, so a team labeling all day still gets
 the thumbnails of files added meanwhile; and its workers run at a lower CPU priority anyway
 (`DERIVE_NICE`), so what runs during work yields the cores to it."""
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from multiprocessing.context import SpawnContext
@@ -59,6 +61,31 @@ class NoteForeground:
         if scope["type"] == "http" and is_foreground(scope["method"], scope["path"]):
             self._stamp.value = time.monotonic()
         await self._app(scope, receive, send)
+
+
+class Stamping:
+    """Keeps the note fresh while a stage someone waits on runs (an import or an export job:
+    its writes and those of the renditions would queue for the same database lock)."""
+
+    def __init__(self, stamp: Shared, every_s: float = QUIET_S / 2) -> None:
+        self._stamp = stamp
+        self._every_s = every_s
+        self._done = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="foreground-note", daemon=True)
+
+    def __enter__(self) -> Stamping:
+        self._stamp.value = time.monotonic()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._done.set()
+        self._thread.join()
+        self._stamp.value = time.monotonic()
+
+    def _run(self) -> None:
+        while not self._done.wait(self._every_s):
+            self._stamp.value = time.monotonic()
 
 
 class Yield:

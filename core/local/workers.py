@@ -12,6 +12,7 @@ compete with making thumbnails."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import os
@@ -22,7 +23,7 @@ from collections.abc import Callable, Sequence
 from multiprocessing.synchronize import Event as EventType
 from typing import Any, Literal
 
-from core.local.foreground import DERIVE_NICE, Shared, Yield
+from core.local.foreground import DERIVE_NICE, Shared, Stamping, Yield
 from core.ports import Deps, QueueSpec, ReceivedMessage
 from core.settings import Settings
 
@@ -41,6 +42,7 @@ class QueueWorker:
         *,
         poll_s: float = 0.2,
         gate: Callable[[], bool] | None = None,
+        waited: Callable[[str], contextlib.AbstractContextManager[object]] | None = None,
     ) -> None:
         self._deps = deps
         self._specs = {spec.name: spec for spec in specs}
@@ -48,6 +50,8 @@ class QueueWorker:
         self._poll_s = poll_s
         self._gate = gate
         """Asked before each message: False leaves the queues alone for now."""
+        self._waited = waited
+        """The context a message of that queue runs in (the foreground note's `Stamping`)."""
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stage-worker", daemon=True)
 
@@ -80,8 +84,9 @@ class QueueWorker:
 
     def _process(self, message: ReceivedMessage) -> None:
         renewing = _LockRenewal(self._deps, message, self._specs[message.queue].lock_seconds)
+        around = self._waited(message.queue) if self._waited else contextlib.nullcontext()
         try:
-            with renewing:
+            with renewing, around:
                 self._handler(self._deps, message.queue, message.body)
         except Exception as error:
             reason = f"{type(error).__name__}: {error}"
@@ -181,7 +186,7 @@ def queue_worker(deps: Deps, role: Role, foreground: Shared | None = None) -> Qu
     minutes of model work must never hold up registering files or an export. Given the API's
     `foreground` note, they leave the renditions to the derivative workers, which wait for a
     quiet moment (without it, derivative workers take their queue whenever it has work)."""
-    from core.domain.messages import INGEST_DERIVATIVES
+    from core.domain.messages import EXPORT_RUN, IMPORT_RUN, INGEST_DERIVATIVES
     from core.services import stages
 
     if role == "assist":
@@ -191,9 +196,15 @@ def queue_worker(deps: Deps, role: Role, foreground: Shared | None = None) -> Qu
         specs = [stages.QUEUE_SPECS[INGEST_DERIVATIVES]]
         return QueueWorker(deps, specs, stages.handle, gate=gate)
     specs = stages.STAGE_WORKER_SPECS
-    if foreground is not None:
-        specs = [spec for spec in specs if spec.name != INGEST_DERIVATIVES]
-    return QueueWorker(deps, specs, stages.handle)
+    if foreground is None:
+        return QueueWorker(deps, specs, stages.handle)
+    specs = [spec for spec in specs if spec.name != INGEST_DERIVATIVES]
+    note = foreground
+
+    def waited(queue: str) -> contextlib.AbstractContextManager[object]:
+        return Stamping(note) if queue in (IMPORT_RUN, EXPORT_RUN) else contextlib.nullcontext()
+
+    return QueueWorker(deps, specs, stages.handle, waited=waited)
 
 
 def _worker_process(

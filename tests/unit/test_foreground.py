@@ -9,7 +9,7 @@ import time
 from typing import Any
 
 from core.adapters.memory import ManualClock, MemoryWorkQueue
-from core.domain.messages import INGEST_DERIVATIVES
+from core.domain.messages import IMPORT_RUN, INGEST_BATCH, INGEST_DERIVATIVES
 from core.local.foreground import NoteForeground, Yield, is_foreground, shared_stamp
 from core.local.workers import QueueWorker, queue_worker
 from core.ports import QueueSpec
@@ -110,3 +110,18 @@ def test_a_closed_gate_leaves_the_queue_alone() -> None:
     open_[0] = True
     assert worker.run_once()
     assert seen == [{"n": 1}]
+
+
+def test_an_import_or_export_job_keeps_the_note_fresh_while_it_runs() -> None:
+    deps = memory_deps()
+    stamp = Stamp()
+    stages = queue_worker(deps, "stages", stamp)
+    assert stages._waited is not None
+    with stages._waited(IMPORT_RUN):
+        time.sleep(1.2)  # longer than the quiet the derivative workers wait for
+        assert time.monotonic() - stamp.value < 1.0
+    assert time.monotonic() - stamp.value < 0.1
+    stamp.value = 0.0
+    with stages._waited(INGEST_BATCH):
+        pass
+    assert stamp.value == 0.0  # registering files is not what someone waits on
