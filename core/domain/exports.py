@@ -46,3 +46,8 @@ class ExportJob(DomainModel):
         default_factory=dict, description="What the format numbers by, carried part to part"
     )
     written: bool = Field(default=False, description="Every part is written: assemble them")
+    plan: str | None = Field(
+        default=None,
+        description="The blob of what every part must know of all items (a split's validation "
+        "set, VOC's ids), made before the first part",
+    )

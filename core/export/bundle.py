@@ -208,22 +208,37 @@ _JPEG = frozenset({"jpeg"})
 
 def _voc(target: Target, scan: Scan, archive: zipfile.ZipFile, *, validation: bool) -> None:
     ids = voc.VocIds()
+    listed = voc_entries(target, scan(), archive, lambda rec: ids.id(rec.path))
+    for name, members in voc_sets(listed, validation=validation).items():
+        archive.writestr(f"ImageSets/Main/{name}.txt", members)
+
+
+def voc_entries(
+    target: Target,
+    records: Iterable[Record],
+    archive: zipfile.ZipFile,
+    voc_id: Callable[[Record], str],
+) -> dict[str, list[str]]:
+    """Each record's picture (where shipped) and annotation file, named by `voc_id`; the ids
+    of each split."""
     listed: dict[str, list[str]] = {TRAIN: [], VALIDATION: []}
-    for rec in scan():
-        voc_id = ids.id(rec.path)
+    for rec in records:
+        name = voc_id(rec)
         picture = target.pictures(rec, _JPEG) if target.pictures else None
         if picture is None:
-            xml = voc.voc_xml(rec, voc_id)
+            xml = voc.voc_xml(rec, name)
         else:
-            _put(archive, f"JPEGImages/{voc_id}.jpg", functools.partial(_as_jpeg, picture))
-            xml = voc.voc_xml(rec, voc_id, width=picture.width, height=picture.height)
-        archive.writestr(f"Annotations/{voc_id}.xml", xml)
-        listed[rec.split].append(voc_id)
-    sets = {"train": listed[TRAIN], "trainval": listed[TRAIN] + listed[VALIDATION]}
-    if validation:
-        sets["val"] = listed[VALIDATION]
-    for name, members in sets.items():
-        archive.writestr(f"ImageSets/Main/{name}.txt", "".join(f"{m}\n" for m in members))
+            _put(archive, f"JPEGImages/{name}.jpg", functools.partial(_as_jpeg, picture))
+            xml = voc.voc_xml(rec, name, width=picture.width, height=picture.height)
+        archive.writestr(f"Annotations/{name}.xml", xml)
+        listed[rec.split].append(name)
+    return listed
+
+
+def voc_sets(listed: dict[str, list[str]], *, validation: bool) -> dict[str, str]:
+    """ImageSets/Main's lists (train, trainval, and val with a split), one id a line."""
+    train, val = ("".join(f"{m}\n" for m in listed[side]) for side in (TRAIN, VALIDATION))
+    return {"train": train, "trainval": train + val} | ({"val": val} if validation else {})
 
 
 def _as_jpeg(picture: Picture) -> Iterator[bytes]:

@@ -1,29 +1,32 @@
 """An export file written in parts: each part holds the bytes of a slice of the records (in
 the order the whole file lists them), in one or more sections, and the file is its fixed pieces
 and the sections' parts in order. Counters a format numbers by (COCO's image and annotation
-ids) are carried from part to part, so the file is byte for byte the one written in one pass,
-however it was cut.
+ids, each split's own) are carried from part to part, and what a part must know of every item
+(a split's validation set, VOC's ids) is planned before the first (`core.export.plan`), so the
+file is the one written in one pass, however it was cut.
 
-Formats of one stream of records are written so: Loupe JSONL, CSV, CoNLL and COCO without a
-split. So are Azure ML and YOLO zips (`ZipLayout`): a member whose data runs through every
-part (data.jsonl, data.csv) is one section, deflated into the zip at the join; members whose
-data one part holds whole (YOLO's images and labels) are written by the part as zip entries of
-their own, and the join copies those entries as they are and writes the zip's central
-directory. VOC (whose ids are made unique over every item) and splits (which choose their
-validation set from every item first) are written in one pass (`layout` is None)."""
+Every format is written so. Loupe JSONL, CSV, and COCO and CoNLL without a split are one
+stream of records (`Layout`). The zips (`ZipLayout`: Azure ML, YOLO, VOC, and COCO and CoNLL
+with a split, a file per split) have two kinds of members: one whose data runs through every
+part (data.jsonl, a split's COCO file, VOC's image lists) is a section each part deflates on
+its own (`core.export.deflated`), and the join copies the sections' compressed bytes one after
+the other; members whose data one part holds whole (YOLO's and VOC's images and labels) are
+written by the part as zip entries of their own, which the join copies as they are. Nothing is
+compressed again at the join."""
 
 from __future__ import annotations
 
 import io
 import zipfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from core.domain.exports import ExportFormat
-from core.export import azureml, coco, conll, loupe_jsonl, table, yolo
-from core.export.bundle import Target, yolo_entries
-from core.export.records import Record
+from core.export import azureml, coco, conll, deflated, loupe_jsonl, table, yolo
+from core.export.bundle import Target, voc_entries, yolo_entries
+from core.export.plan import Plan
+from core.export.records import TRAIN, VALIDATION, Record
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,8 @@ class Layout:
 
 @dataclass(frozen=True)
 class Member:
-    """A zip member whose data is fixed bytes and sections' parts in order."""
+    """A zip member whose data is fixed bytes and sections' parts in order (each part's
+    section deflated by the part)."""
 
     name: str
     pieces: tuple[bytes | int, ...]
@@ -69,81 +73,138 @@ class ZipLayout:
         return count
 
 
-def layout(target: Target) -> Layout | ZipLayout | None:
-    """How `target`'s file is put together from parts; None when it is written whole."""
-    if target.options.validation > 0:
-        return None
-    texts = target.task_type.startswith("text_")
-    if target.format is ExportFormat.AZUREML_JSONL and texts:
-        mltable = azureml.TEXT_MLTABLE.format(file="data.csv").encode()
-        header = _written(lambda out: azureml.write_text_csv((), out, task_type=target.task_type))
-        return ZipLayout((Member("MLTable", (mltable,)), Member("data.csv", (header, 0))))
-    if target.format is ExportFormat.AZUREML_JSONL:
-        mltable = azureml.IMAGE_MLTABLE.format(file="data.jsonl").encode()
-        return ZipLayout((Member("MLTable", (mltable,)), Member("data.jsonl", (0,))))
-    if target.format is ExportFormat.YOLO:
-        data_yaml = yolo.data_yaml(target.categories, validation=False).encode()
-        return ZipLayout((Member("data.yaml", (data_yaml,)), Entries(0)))
-    if target.format is ExportFormat.LOUPE_JSONL:
+def layout(target: Target) -> Layout | ZipLayout:
+    """How `target`'s file is put together from parts."""
+    split = target.options.validation > 0
+    fmt = target.format
+    if fmt is ExportFormat.LOUPE_JSONL:
         return Layout((0,))
-    if target.format is ExportFormat.CSV:
+    if fmt is ExportFormat.CSV:
+        texts = target.task_type.startswith("text_")
         return Layout((_written(lambda out: table.write_csv((), out, texts=texts)), 0))
-    if target.format is ExportFormat.CONLL:
-        return Layout((_written(lambda out: conll.write_conll((), out)), 0))
-    if target.format is ExportFormat.COCO:
+    if fmt is ExportFormat.YOLO:
+        data_yaml = yolo.data_yaml(target.categories, validation=split).encode()
+        return ZipLayout((Member("data.yaml", (data_yaml,)), Entries(0)))
+    if fmt is ExportFormat.VOC:
+        lists = (Member(f"{VOC_SETS}train.txt", (2,)), Member(f"{VOC_SETS}trainval.txt", (2, 3)))
+        val = (Member(f"{VOC_SETS}val.txt", (3,)),) if split else ()
+        return ZipLayout((Entries(0), *lists, *val))
+    if not split and fmt is ExportFormat.COCO:
         head = coco.coco_head(target.categories, target.name)
         return Layout((head, 0, coco.COCO_MIDDLE, 1, coco.COCO_TAIL))
-    return None
+    if not split and fmt is ExportFormat.CONLL:
+        return Layout((_written(lambda out: conll.write_conll((), out)), 0))
+    members: list[Member] = []
+    splits = _splits(target)
+    for n, side in enumerate(splits):
+        members += _members(target, f"{side}/" if len(splits) > 1 else "", side, n * _width(fmt))
+    return ZipLayout(tuple(members))
 
 
-def write_part(target: Target, records: Iterable[Record], counts: dict[str, Any]) -> list[bytes]:
-    """Each section's bytes for `records`, the part after those `counts` (images, annotations)
-    describe; `counts` is moved on past them."""
-    texts = target.task_type.startswith("text_")
-    fmt = target.format
-    if fmt is ExportFormat.AZUREML_JSONL and texts:
+VOC_SETS = "ImageSets/Main/"
+
+
+def _splits(target: Target) -> tuple[str, ...]:
+    return (TRAIN, VALIDATION) if target.options.validation > 0 else (TRAIN,)
+
+
+def _width(fmt: ExportFormat) -> int:
+    """The sections of one split's file."""
+    return 2 if fmt is ExportFormat.COCO else 1
+
+
+def _members(target: Target, folder: str, side: str, first: int) -> list[Member]:
+    """One split's file (or the whole file's members, without a split): COCO, CoNLL or an
+    Azure ML table, its sections numbered from `first`."""
+    if target.format is ExportFormat.COCO:
+        head = coco.coco_head(target.categories, target.name)
+        pieces = (head, first, coco.COCO_MIDDLE, first + 1, coco.COCO_TAIL)
+        return [Member(f"{folder}{side}.json", pieces)]
+    if target.format is ExportFormat.CONLL:
+        start = _written(lambda out: conll.write_conll((), out))
+        return [Member(f"{folder}{side}.conll", (start, first))]
+    if target.task_type.startswith("text_"):
+        mltable = azureml.TEXT_MLTABLE.format(file="data.csv").encode()
         task = target.task_type
         header = _written(lambda out: azureml.write_text_csv((), out, task_type=task))
-        rows = _written(lambda out: azureml.write_text_csv(records, out, task_type=task))
-        return [rows[len(header) :]]
-    if fmt is ExportFormat.AZUREML_JSONL:
-        url, task = target.image_url, target.task_type
-        return [
-            _written(
-                lambda out: azureml.write_image_jsonl(records, out, task_type=task, image_url=url)
-            )
-        ]
-    if fmt is ExportFormat.YOLO:
-        return _entries(lambda archive: yolo_entries(target, records, archive))
+        table_csv = Member(f"{folder}data.csv", (header, first))
+        return [Member(f"{folder}MLTable", (mltable,)), table_csv]
+    mltable = azureml.IMAGE_MLTABLE.format(file="data.jsonl").encode()
+    return [Member(f"{folder}MLTable", (mltable,)), Member(f"{folder}data.jsonl", (first,))]
+
+
+def write_part(
+    target: Target, records: Sequence[Record], counts: dict[str, Any], plan: Plan
+) -> list[bytes]:
+    """Each section's bytes for `records` (on their sides of the split), the part after those
+    `counts` (images, annotations) describe; `counts` is moved on past them. A zip member's
+    sections are deflated (`deflated.compress`)."""
+    fmt = target.format
+    split = target.options.validation > 0
     if fmt is ExportFormat.LOUPE_JSONL:
         predictions = target.options.predictions
-        return [
-            _written(
-                lambda out: loupe_jsonl.write_loupe_jsonl(records, out, predictions=predictions)
-            )
-        ]
+        write = loupe_jsonl.write_loupe_jsonl
+        return [_written(lambda out: write(records, out, predictions=predictions, split=split))]
     if fmt is ExportFormat.CSV:
+        texts = target.task_type.startswith("text_")
         header = _written(lambda out: table.write_csv((), out, texts=texts))
-        rows = _written(lambda out: table.write_csv(records, out, texts=texts))
-        return [rows[len(header) :]]
-    if fmt is ExportFormat.CONLL:
-        start = _written(lambda out: conll.write_conll((), out))
-        return [_written(lambda out: conll.write_conll(records, out))[len(start) :]]
+        return [_written(lambda out: table.write_csv(records, out, texts=texts))[len(header) :]]
+    if fmt is ExportFormat.YOLO:
+        return _entries(lambda archive: yolo_entries(target, records, archive))
+    if fmt is ExportFormat.VOC:
+        listed: dict[str, list[str]] = {}
+
+        def voc(archive: zipfile.ZipFile) -> None:
+            listed.update(voc_entries(target, records, archive, plan.voc_id))
+
+        entries = _entries(voc)
+        lists = ("".join(f"{m}\n" for m in listed[side]).encode() for side in (TRAIN, VALIDATION))
+        return [*entries, *map(deflated.compress, lists)]
+    if not split and fmt is ExportFormat.COCO:
+        return _coco(target, records, counts, "")
+    if not split and fmt is ExportFormat.CONLL:
+        return [_stream(target, records)]
+    sections: list[bytes] = []
+    for side in _splits(target):
+        mine = [r for r in records if r.split == side] if split else records
+        prefix = f"{side}:" if split else ""
+        found = _coco(target, mine, counts, prefix) if fmt is ExportFormat.COCO else None
+        sections += found if found is not None else [_stream(target, mine)]
+    return [deflated.compress(section) for section in sections]
+
+
+def _coco(
+    target: Target, records: Iterable[Record], counts: dict[str, Any], prefix: str
+) -> list[bytes]:
+    """A COCO file's images and annotations of `records`, numbered on from `counts`."""
     category_id = coco.category_ids(target.categories)
     images, annotations = io.BytesIO(), io.BytesIO()
+    seen, noted = f"{prefix}images", f"{prefix}annotations"
     for rec in records:
-        counts["images"] = counts.get("images", 0) + 1
+        counts[seen] = counts.get(seen, 0) + 1
         image, found = coco.coco_record(
-            rec,
-            counts["images"],
-            counts.get("annotations", 0),
-            category_id,
-            target.options.normalized_coco,
+            rec, counts[seen], counts.get(noted, 0), category_id, target.options.normalized_coco
         )
         images.write(image)
         annotations.write(found.text)
-        counts["annotations"] = counts.get("annotations", 0) + found.number
+        counts[noted] = counts.get(noted, 0) + found.number
     return [images.getvalue(), annotations.getvalue()]
+
+
+def _stream(target: Target, records: Iterable[Record]) -> bytes:
+    """CoNLL's sentences, or an Azure ML table's rows, of `records`."""
+    if target.format is ExportFormat.CONLL:
+        start = _written(lambda out: conll.write_conll((), out))
+        return _written(lambda out: conll.write_conll(records, out))[len(start) :]
+    task = target.task_type
+    if task.startswith("text_"):
+        header = _written(lambda out: azureml.write_text_csv((), out, task_type=task))
+        rows = _written(lambda out: azureml.write_text_csv(records, out, task_type=task))
+        return rows[len(header) :]
+    url = target.image_url
+    return _written(
+        lambda out: azureml.write_image_jsonl(records, out, task_type=task, image_url=url)
+    )
 
 
 def _entries(write: Callable[[zipfile.ZipFile], None]) -> list[bytes]:

@@ -20,15 +20,22 @@ from core.export.records import Imported, Record
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 
+def flat_id(path: str) -> str:
+    """An item path's id before it is made unique: without its suffix, `/` and other unsafe
+    characters made `_`."""
+    base = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
+    return _UNSAFE.sub("_", base).strip("_") or "image"
+
+
 class VocIds:
-    """Flat, unique ids for item paths, in the order they are asked for."""
+    """Flat, unique ids for item paths, in the order they are asked for: a path's `flat_id`,
+    or, taken already, that id with -2, -3, … after it."""
 
     def __init__(self) -> None:
         self._used: set[str] = set()
 
     def id(self, path: str) -> str:
-        base = path.rsplit(".", 1)[0] if "." in path.rsplit("/", 1)[-1] else path
-        flat = _UNSAFE.sub("_", base).strip("_") or "image"
+        flat = flat_id(path)
         found, number = flat, 1
         while found in self._used:
             number += 1

@@ -5,27 +5,39 @@ the job's cursor) as part blobs, records the part on the job, only over the vers
 and sends the message on; once every part is written, a last delivery joins them into the
 export file and removes them (`core.export.parts` says how the file is put together).
 
+An export with a split, and VOC, first plans (`core.export.plan`): a delivery reads every
+item's id, path and labels (no file is written) and records on the job the blob of what the
+parts need of them, so each part puts its items on the split's sides and names them as the
+whole file would.
+
 The part to write is the job's, never the message's: a message delivered again writes the next
 part or nothing, and a part two deliveries wrote at once is recorded by one of them (the same
-bytes either way), so no item is ever written twice."""
+bytes either way), so no item is ever written twice; of two plans made at once, the one the
+job records is the one every part reads."""
 
 from __future__ import annotations
 
+import json
 import tempfile
+import uuid
 import zipfile
+from collections.abc import Iterator
 from typing import IO
 
 from core.domain.errors import PreconditionFailed
 from core.domain.exports import ExportJob
 from core.domain.messages import EXPORT_RUN, RunExport
-from core.export import bundle
+from core.export import bundle, deflated
 from core.export.parts import Layout, Member, ZipLayout, directory, write_part
-from core.export.records import Record, record
+from core.export.plan import Plan, make_plan, needs_plan
+from core.export.records import TRAIN, VALIDATION, Record, record
 from core.ports import Deps, Query, Where
 from core.services.collections import EXPORTS, ITEMS, scan
 
 EXPORTS_CONTAINER = "exports"
 PAGE = 1000
+SPLIT_SUFFIX = ".split.json"
+"""Beside a job's file: the ids of the items it put in train and in validation."""
 
 
 def step(
@@ -36,13 +48,21 @@ def step(
     name: str,
     layout: Layout | ZipLayout,
 ) -> bool:
-    """Write the job's next part, or join the parts; True once the export file is complete."""
+    """Plan, write the job's next part, or join the parts; True once the export file is
+    complete."""
     if job.written:
-        _join(deps, job, name, layout)
+        _join(deps, job, name, made, layout)
         return True
-    records = _slice(deps, job, made)
+    if job.plan is None and needs_plan(made.format, made.options):
+        _plan(deps, job, etag, made, name)
+        return False
+    plan = Plan.from_bytes(deps.blobs.get(EXPORTS_CONTAINER, job.plan)) if job.plan else Plan()
+    records = [plan.split(rec, made.options) for rec in _slice(deps, job, made)]
     counts = dict(job.counts)
-    sections = write_part(made, records, counts)
+    sections = write_part(made, records, counts, plan)
+    if made.options.validation > 0:
+        sides = {side: [r.id for r in records if r.split == side] for side in (TRAIN, VALIDATION)}
+        sections.append(json.dumps(sides).encode())
     for section, data in enumerate(sections):
         deps.blobs.put(EXPORTS_CONTAINER, part_name(name, job.parts, section), data)
     updated = job.model_copy(
@@ -54,17 +74,46 @@ def step(
             "written": len(records) < deps.export_part_items,
         }
     )
-    try:
-        deps.documents.container(EXPORTS).upsert(updated.to_doc(), if_match=etag)
-    except PreconditionFailed:
-        return False  # another delivery recorded this part (the same bytes) and goes on
-    body = RunExport(project_id=job.project_id, export_id=job.id).to_doc()
-    deps.queue.send(EXPORT_RUN, body, message_id=f"{job.id}-part-{updated.parts}")
-    return False
+    return _record(deps, updated, etag, f"part-{updated.parts}")
 
 
 def part_name(name: str, part: int, section: int) -> str:
     return f"{name}.parts/{part:06d}.{section}"
+
+
+def _record(deps: Deps, updated: ExportJob, etag: str, step: str) -> bool:
+    """Record the job over the version read and send its message on; False either way (the
+    file is not complete)."""
+    try:
+        deps.documents.container(EXPORTS).upsert(updated.to_doc(), if_match=etag)
+    except PreconditionFailed:
+        return False  # another delivery recorded this step (the same bytes) and goes on
+    body = RunExport(project_id=updated.project_id, export_id=updated.id).to_doc()
+    deps.queue.send(EXPORT_RUN, body, message_id=f"{updated.id}-{step}")
+    return False
+
+
+def _plan(deps: Deps, job: ExportJob, etag: str, made: bundle.Target, name: str) -> None:
+    """Plan over every item and record the plan's blob on the job; a plan another delivery
+    recorded first wins, and this one's blob is removed."""
+    plan = make_plan(made.format, made.options, _records(deps, job, made))
+    blob = f"{name}.parts/plan-{uuid.uuid4().hex}"
+    deps.blobs.put(EXPORTS_CONTAINER, blob, plan.to_bytes())
+    updated = job.model_copy(update={"plan": blob})
+    try:
+        deps.documents.container(EXPORTS).upsert(updated.to_doc(), if_match=etag)
+    except PreconditionFailed:
+        deps.blobs.delete(EXPORTS_CONTAINER, blob)
+        return
+    body = RunExport(project_id=job.project_id, export_id=job.id).to_doc()
+    deps.queue.send(EXPORT_RUN, body, message_id=f"{job.id}-planned")
+
+
+def _records(deps: Deps, job: ExportJob, made: bundle.Target) -> Iterator[Record]:
+    where = (Where("state", "in", list(made.options.states)),)
+    query = Query(where, page_size=PAGE)
+    for document in scan(deps.documents.container(ITEMS), job.project_id, query):
+        yield record(document.body, made.options)
 
 
 def _slice(deps: Deps, job: ExportJob, made: bundle.Target) -> list[Record]:
@@ -81,15 +130,28 @@ def _slice(deps: Deps, job: ExportJob, made: bundle.Target) -> list[Record]:
     return found
 
 
-def _join(deps: Deps, job: ExportJob, name: str, layout: Layout | ZipLayout) -> None:
+def _join(
+    deps: Deps, job: ExportJob, name: str, made: bundle.Target, layout: Layout | ZipLayout
+) -> None:
     """The export file: the layout's fixed bytes and each section's parts in order (written
-    again whole if a delivery was cut off while joining); then the parts are removed, the first
-    last, so a file whose first part is gone is whole."""
+    again whole if a delivery was cut off while joining), and beside it a split's record;
+    then the parts are removed, the first first, so a file whose first part is gone is whole
+    (a delivery cut off while removing them is followed by one that removes the rest)."""
+    split = made.options.validation > 0
+    sections = layout.sections + int(split)
     first = part_name(name, 0, 0)
     if not deps.blobs.exists(EXPORTS_CONTAINER, first) and deps.blobs.exists(
         EXPORTS_CONTAINER, name
     ):
-        return  # joined by a delivery cut off before it could say so
+        _remove(deps, job, name, sections)
+        return
+    if split:
+        with tempfile.TemporaryFile() as file:
+            _join_split(deps, job, name, layout.sections, file)
+            file.seek(0)
+            deps.blobs.put(
+                EXPORTS_CONTAINER, name + SPLIT_SUFFIX, file, content_type="application/json"
+            )
     with tempfile.TemporaryFile() as file:
         if isinstance(layout, ZipLayout):
             _join_zip(deps, job, name, layout, file)
@@ -98,8 +160,16 @@ def _join(deps: Deps, job: ExportJob, name: str, layout: Layout | ZipLayout) -> 
                 _copy(deps, job, name, piece, file)
         file.seek(0)
         deps.blobs.put(EXPORTS_CONTAINER, name, file, content_type=bundle.content_type(name))
-    for part in reversed(range(job.parts)):
-        for section in reversed(range(layout.sections)):
+    _remove(deps, job, name, sections)
+
+
+def _remove(deps: Deps, job: ExportJob, name: str, sections: int) -> None:
+    """The parts and the plan, the first part first (deleting a missing blob is no error)."""
+    deps.blobs.delete(EXPORTS_CONTAINER, part_name(name, 0, 0))
+    if job.plan is not None:
+        deps.blobs.delete(EXPORTS_CONTAINER, job.plan)
+    for part in range(job.parts):
+        for section in range(sections):
             deps.blobs.delete(EXPORTS_CONTAINER, part_name(name, part, section))
 
 
@@ -113,10 +183,25 @@ def _copy(deps: Deps, job: ExportJob, name: str, piece: bytes | int, out: IO[byt
             out.write(chunk)
 
 
+def _join_split(deps: Deps, job: ExportJob, name: str, section: int, out: IO[bytes]) -> None:
+    """The split's record, as `json.dumps({"train": [...], "validation": [...]})` writes it,
+    from each part's ids (read once a side, never all at once)."""
+    for side in (TRAIN, VALIDATION):
+        out.write(b'{"train": [' if side == TRAIN else b'], "validation": [')
+        comma = b""
+        for part in range(job.parts):
+            ids = json.loads(deps.blobs.get(EXPORTS_CONTAINER, part_name(name, part, section)))
+            for item_id in ids[side]:
+                out.write(comma + json.dumps(item_id).encode())
+                comma = b", "
+    out.write(b"]}")
+
+
 def _join_zip(deps: Deps, job: ExportJob, name: str, layout: ZipLayout, out: IO[bytes]) -> None:
-    """The zip as the whole file's writer makes it: fixed members, members deflated from their
-    sections' parts, and the parts' own entries copied as they are (each moved by where it
-    lands), then the central directory of them all."""
+    """The zip as the whole file's writer makes it: members whose data is fixed, members whose
+    sections each part deflated (their compressed bytes copied in order), and the parts' own
+    entries copied as they are (each moved by where it lands), then the central directory of
+    them all. Nothing is compressed again but a few fixed bytes."""
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         for member in layout.members:
             fixed = (
@@ -127,12 +212,21 @@ def _join_zip(deps: Deps, job: ExportJob, name: str, layout: ZipLayout, out: IO[
             if isinstance(member, Member) and len(fixed) == len(member.pieces):
                 archive.writestr(member.name, b"".join(fixed))
             elif isinstance(member, Member):
-                with archive.open(member.name, "w", force_zip64=True) as data:
-                    for piece in member.pieces:
-                        _copy(deps, job, name, piece, data)
+                deflated.write_member(archive, member.name, _sections(deps, job, name, member))
             else:
                 for part in range(job.parts):
                     _append_entries(deps, archive, name, part, member.section)
+
+
+def _sections(deps: Deps, job: ExportJob, name: str, member: Member) -> Iterator[bytes]:
+    """A member's data as compressed sections: its fixed bytes deflated here, each part's
+    sections as the part deflated them."""
+    for piece in member.pieces:
+        if isinstance(piece, bytes):
+            yield deflated.compress(piece)
+            continue
+        for part in range(job.parts):
+            yield deps.blobs.get(EXPORTS_CONTAINER, part_name(name, part, piece))
 
 
 def _append_entries(

@@ -47,8 +47,7 @@ MAX_LIST = 100
 STREAMED_PICTURES_MAX = 2 << 30
 """The most image bytes a direct download ships (YOLO, VOC); an export job has no such bound."""
 
-SPLIT_SUFFIX = ".split.json"
-"""Beside a job's file: the ids of the items it put in train and in validation."""
+SPLIT_SUFFIX = export_parts.SPLIT_SUFFIX
 EXPORTS_CONTAINER = export_parts.EXPORTS_CONTAINER
 """Export files live apart from the data, so no dataset path can ever ingest them."""
 
@@ -177,10 +176,10 @@ def request_export(
 
 
 def run_export(deps: Deps, *, message: RunExport) -> None:
-    """The export stage: write the file to the blob store, in parts for the formats that can be
-    (`core.services.export_parts`: one part a delivery, so no call is long), else in one go. A
-    repeated delivery of a finished job does nothing; a failure is recorded on the job and
-    raised so the queue retries."""
+    """The export stage: write the file to the blob store in parts
+    (`core.services.export_parts`: a plan, where the format or a split needs one, then one part
+    a delivery, then the join, so no call is long). A repeated delivery of a finished job does
+    nothing; a failure is recorded on the job and raised so the queue retries."""
     container = deps.documents.container(EXPORTS)
     found = container.get(message.project_id, message.export_id)
     if found is None:
@@ -199,18 +198,8 @@ def run_export(deps: Deps, *, message: RunExport) -> None:
             deps, project, job.format, ExportOptions.model_validate(job.options), job.created_by
         )
         name = f"{job.project_id}/{job.id}/{bundle.file_name(made)}"
-        layout = parts.layout(made)
-        if layout is not None:
-            if not export_parts.step(deps, job, etag, made, name, layout):
-                return  # more parts to come: the message is sent on
-        else:
-            with tempfile.TemporaryFile() as file:
-                write(deps, made, project, file)
-                file.seek(0)
-                ctype = bundle.content_type(name)
-                deps.blobs.put(EXPORTS_CONTAINER, name, file, content_type=ctype)
-        if made.options.validation > 0:
-            _record_split(deps, made, project, name)
+        if not export_parts.step(deps, job, etag, made, name, parts.layout(made)):
+            return  # more to come: the message is sent on
         done = {"status": JobStatus.SUCCEEDED, "blob_name": name, "error": None}
     except Exception as error:
         done = {"status": JobStatus.FAILED, "error": f"{type(error).__name__}: {error}"[:2000]}
@@ -221,16 +210,6 @@ def run_export(deps: Deps, *, message: RunExport) -> None:
 
 def _split_blob(export_blob: str) -> str:
     return export_blob + SPLIT_SUFFIX
-
-
-def _record_split(deps: Deps, made: bundle.Target, project: Project, name: str) -> None:
-    """Keep which items the job put on each side, for a later export to keep."""
-    sides: dict[str, list[str]] = {TRAIN: [], VALIDATION: []}
-    scan = bundle.split_scan(made.options, lambda: records(deps, project.id, made.options))
-    for rec in scan():
-        sides[rec.split].append(rec.id)
-    body = json.dumps(sides).encode()
-    deps.blobs.put(EXPORTS_CONTAINER, _split_blob(name), body, content_type="application/json")
 
 
 def _kept_split(deps: Deps, project_id: str, options: ExportOptions) -> KeptSplit:

@@ -27,10 +27,13 @@ from pycocotools.cocoeval import COCOeval  # type: ignore[import-untyped]
 from seqeval.metrics.sequence_labeling import get_entities  # type: ignore[import-untyped]
 
 from core.domain.annotations import validate_annotation
-from core.domain.exports import ExportFormat
+from core.domain.exports import ExportFormat, ExportJob
 from core.domain.task_types import TaskType
-from core.export import bundle
+from core.export import bundle, parts
 from core.export.records import Options, Picture, Record, record
+from core.services import export_parts
+from core.services.collections import EXPORTS, ITEMS, load
+from tests.support.deps import memory_deps
 
 CLASSES = ["cat", "dog", "animal/bird"]
 SIZES = {"a/1.jpg": (64, 48), "a/2.png": (40, 30), "b/3.jpg": (50, 50), "c/4.dcm": (32, 32)}
@@ -136,8 +139,11 @@ def picture(rec: Record, formats: frozenset[str]) -> Picture | None:
     return Picture(fmt, width, height, lambda: iter((out.getvalue(),)))
 
 
-def export(fmt: ExportFormat, task: str, folder: Path, **options: Any) -> Path:
-    """The export written and unpacked into `folder`; the file, or the folder it unpacked to."""
+def export(
+    fmt: ExportFormat, task: str, folder: Path, *, in_parts: bool = False, **options: Any
+) -> Path:
+    """The export written (by an export job in parts of one item, `in_parts`) and unpacked into
+    `folder`; the file, or the folder it unpacked to."""
     target = bundle.Target(
         fmt,
         task,
@@ -148,7 +154,10 @@ def export(fmt: ExportFormat, task: str, folder: Path, **options: Any) -> Path:
         pictures=picture,
     )
     out = io.BytesIO()
-    bundle.write(target, lambda: iter(records(task)), out, io.BytesIO)
+    if in_parts:
+        out.write(written_in_parts(target, records(task)))
+    else:
+        bundle.write(target, lambda: iter(records(task)), out, io.BytesIO)
     folder.mkdir(parents=True, exist_ok=True)
     name = folder / bundle.file_name(target)
     name.write_bytes(out.getvalue())
@@ -157,6 +166,33 @@ def export(fmt: ExportFormat, task: str, folder: Path, **options: Any) -> Path:
     unpacked = folder / name.stem
     zipfile.ZipFile(name).extractall(unpacked)
     return unpacked
+
+
+def written_in_parts(
+    target: bundle.Target, found: list[Record], *, same_ids: bool = False
+) -> bytes:
+    """The file an export job writes of `found` (in that order, unless `same_ids`: then by
+    their ids) in parts of one item, each step run twice (`core.services.export_parts`, on
+    memory)."""
+    deps = memory_deps()
+    deps.export_part_items = 1
+    for n, rec in enumerate(found):
+        body = rec.document | {"id": rec.id if same_ids else f"item-{n:03d}", "projectId": "p"}
+        deps.documents.container(ITEMS).upsert(body)
+    jobs = deps.documents.container(EXPORTS)
+    now = deps.clock.now()
+    jobs.upsert(ExportJob(id="j", project_id="p", format=target.format, created_by="x",
+                          created_at=now).to_doc())  # fmt: skip
+    layout = parts.layout(target)
+    while True:
+        stored = jobs.get("p", "j")
+        assert stored is not None
+        done = [
+            export_parts.step(deps, load(ExportJob, stored), stored.etag, target, "f", layout)
+            for _ in range(2)
+        ]
+        if done[0]:
+            return deps.blobs.get(export_parts.EXPORTS_CONTAINER, "f")
 
 
 @contextlib.contextmanager
@@ -176,11 +212,12 @@ def close(a: float, b: float, tolerance: float = 1e-6) -> bool:
     return abs(a - b) <= tolerance
 
 
+@pytest.mark.parametrize("in_parts", [False, True], ids=["whole", "in-parts"])
 @pytest.mark.parametrize(("fmt", "task"), CASES, ids=[f"{f.value}-{t}" for f, t in CASES])
 def test_each_format_loads_with_its_own_reader(
-    fmt: ExportFormat, task: str, tmp_path: Path
+    fmt: ExportFormat, task: str, in_parts: bool, tmp_path: Path
 ) -> None:
-    exported = export(fmt, task, tmp_path / "out")
+    exported = export(fmt, task, tmp_path / "out", in_parts=in_parts)
     with elsewhere(tmp_path / "cwd"):
         READERS[fmt](exported.resolve(), task)
 
@@ -443,12 +480,17 @@ def split_records(count: int = 60) -> list[Record]:
     ]
 
 
-def validation_paths(fmt: ExportFormat, seed: int, tmp_path: Path) -> list[str]:
+def validation_paths(
+    fmt: ExportFormat, seed: int, tmp_path: Path, *, in_parts: bool = False
+) -> list[str]:
     target = bundle.Target(
         fmt, "image_multiclass", CLASSES, Options(validation=0.2, seed=seed), lambda p: p, "s"
     )
     out = io.BytesIO()
-    bundle.write(target, lambda: iter(split_records()), out, io.BytesIO)
+    if in_parts:
+        out.write(written_in_parts(target, split_records(), same_ids=True))
+    else:
+        bundle.write(target, lambda: iter(split_records()), out, io.BytesIO)
     data = out.getvalue()
     if fmt is ExportFormat.CSV:
         frame = pd.read_csv(io.BytesIO(data), dtype=str)
@@ -487,6 +529,8 @@ def test_split_is_exact_stratified_reproducible_and_the_same_in_every_format(
         counts = {label: sum(by_label[p] == label for p in chosen) for label in CLASSES}
         assert counts == {"cat": 8, "dog": 3, "animal/bird": 1}  # 0.2 of each class
         assert validation_paths(ExportFormat.CSV, seed, tmp_path) == chosen  # reproducible
+        for fmt in formats:  # planned first, then written in parts: the same split
+            assert validation_paths(fmt, seed, tmp_path, in_parts=True) == chosen, fmt
         seen.append(chosen)
     assert len({tuple(s) for s in seen}) == 5  # another seed, another validation set
 
