@@ -8,7 +8,7 @@ no system call on the request path). Derivative work waits while the note is you
 `QUIET_S` (a stage someone waits on, an import or an export job, keeps it fresh while it runs:
 `Stamping`), but never longer than `MAX_WAIT_S` in a row, so a team labeling all day still gets
 the thumbnails of files added meanwhile; and its workers run at a lower CPU priority anyway
-(`DERIVE_NICE`), so what runs during work yields the cores to it."""
+(`DERIVE_NICE`), so what runs during work yields most of the cores to it."""
 
 from __future__ import annotations
 
@@ -22,8 +22,9 @@ QUIET_S = 1.0
 """Derivative work starts once no foreground request has come for this long."""
 MAX_WAIT_S = 30.0
 """…or once it has waited this long in a row: then one message runs (at low priority)."""
-DERIVE_NICE = 10
-"""The derivative workers' niceness: the kernel gives them about a tenth of a busy core."""
+DERIVE_NICE = 5
+"""The derivative workers' niceness: the kernel gives them about a quarter of a core busy with
+foreground work (and more than ML assist's worker, at 10: the review grid waits on them)."""
 _MARKS = ("/uploads", "/files/", "/tasks/", "/annotation", "/skip")
 """Request paths people wait on: uploads and their completion, PUTs through the API, next task,
 renew, release, submit (one or a page), skip. Blob write links are `/api/blobs/…` PUTs."""

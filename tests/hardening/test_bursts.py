@@ -129,17 +129,20 @@ def descriptors(pid: int) -> int:
 
 
 def process_names(server: LoupeProcess) -> dict[str, int]:
-    """The server and its children by what they are: stage workers, the assist worker (the one
-    at nice 10) and multiprocessing's resource tracker."""
+    """The server and its children by what they are: stage workers, derivative workers (at
+    nice 5), the assist worker (at nice 10) and multiprocessing's resource tracker."""
     names = {"api": server.process.pid}
-    workers = 0
+    workers = derivers = 0
     for pid in sorted(server.children()):
         command = Path(f"/proc/{pid}/cmdline").read_bytes()
         nice = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[16])
         if b"resource_tracker" in command:
             names["resource tracker"] = pid
-        elif nice > 0:
+        elif nice >= 10:
             names["assist worker"] = pid
+        elif nice > 0:
+            names[f"derivative worker {derivers}"] = pid
+            derivers += 1
         else:
             names[f"stage worker {workers}"] = pid
             workers += 1
