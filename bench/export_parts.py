@@ -1,11 +1,17 @@
 """The longest single export-stage call of an export job, written in parts (the default: one
 bounded slice of items per delivery, then a join) against the same job written in one call
-(what the export stage did before: `export_part_items` larger than the project), on the embedded
-default (SQLite documents, a folder of blobs). A Function's time limit bounds each call, so the
-longest call, not the total, is what stops a large export; the total is printed beside it.
+(`export_part_items` larger than the project), on the embedded default (SQLite documents, a
+folder of blobs). A Function's time limit bounds each call, so the longest call, not the total,
+is what stops a large export; the total is printed beside it.
 
-    python bench/export_parts.py            # 10k and 100k items: COCO, Loupe JSONL, and the
-                                            # zips Azure ML (MLTable) and YOLO (labels only)
+VOC and exports with a split (COCO and Loupe JSONL at a 0.2 validation fraction) are planned
+first (one call over every item's id, path and labels); beside them, `before` is what the
+export stage did in one call until they were written in parts: the whole file, and for a split
+a second pass over the items to record it.
+
+    python bench/export_parts.py            # 10k and 100k items: COCO, Loupe JSONL, the zips
+                                            # Azure ML (MLTable), YOLO and VOC (labels only),
+                                            # and COCO and Loupe JSONL with a split
     python bench/export_parts.py --quick    # 10k items
 """
 
@@ -29,17 +35,26 @@ from core.adapters.local.documents import SqliteDocumentStore
 from core.adapters.memory import MemoryWorkQueue
 from core.domain.exports import PART_ITEMS, ExportFormat
 from core.domain.messages import EXPORT_RUN
+from core.domain.projects import Project
+from core.export import bundle
+from core.export.records import TRAIN, VALIDATION
 from core.ports import Deps
 from core.services import exports, stages
+from core.services.collections import PROJECTS, load
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions
 from core.services.stages import QUEUE_SPECS
 
-FORMATS = (
-    ExportFormat.COCO,
-    ExportFormat.LOUPE_JSONL,
-    ExportFormat.AZUREML_JSONL,
-    ExportFormat.YOLO,
+SPLIT = ExportOptions(validation=0.2, seed=1)
+CASES: tuple[tuple[str, ExportFormat, ExportOptions], ...] = (
+    ("coco", ExportFormat.COCO, ExportOptions()),
+    ("loupe_jsonl", ExportFormat.LOUPE_JSONL, ExportOptions()),
+    ("azureml_jsonl", ExportFormat.AZUREML_JSONL, ExportOptions()),
+    ("yolo", ExportFormat.YOLO, ExportOptions()),
+    ("voc", ExportFormat.VOC, ExportOptions()),
+    ("coco_split", ExportFormat.COCO, SPLIT),
+    ("loupe_jsonl_split", ExportFormat.LOUPE_JSONL, SPLIT),
 )
+PLANNED = {"voc", "coco_split", "loupe_jsonl_split"}
 
 
 def deps_at(folder: Path) -> Deps:
@@ -52,11 +67,13 @@ def deps_at(folder: Path) -> Deps:
     )
 
 
-def run(deps: Deps, project_id: str, fmt: ExportFormat, part_items: int) -> dict[str, float]:
-    """One export job, its stage calls timed one by one."""
+def run(
+    deps: Deps, project_id: str, fmt: ExportFormat, options: ExportOptions, part_items: int
+) -> dict[str, float]:
+    """One export job, its stage calls timed one by one (the first is the plan, where any)."""
     deps.export_part_items = part_items
     job = exports.request_export(
-        deps, project_id=project_id, actor="olive", format=fmt, options=ExportOptions()
+        deps, project_id=project_id, actor="olive", format=fmt, options=options
     )
     calls: list[float] = []
     while messages := deps.queue.receive(EXPORT_RUN, max_messages=10):
@@ -68,7 +85,36 @@ def run(deps: Deps, project_id: str, fmt: ExportFormat, part_items: int) -> dict
     view = exports.get_export(deps, project_id=project_id, actor="olive", export_id=job.id)
     assert view.job.blob_name is not None
     size = deps.blobs.info(EXPORTS_CONTAINER, view.job.blob_name).size
-    return {"calls": len(calls), "longest_s": max(calls), "total_s": sum(calls), "mb": size / 1e6}
+    return {
+        "calls": len(calls),
+        "longest_s": max(calls),
+        "total_s": sum(calls),
+        "first_s": calls[0],
+        "join_s": calls[-1],
+        "mb": size / 1e6,
+    }
+
+
+def before(deps: Deps, project_id: str, fmt: ExportFormat, options: ExportOptions) -> float:
+    """Seconds of the one call the export stage made of a VOC or split export before they were
+    written in parts: the whole file written and stored, then a split's record (a second
+    pass over the items)."""
+    start = time.perf_counter()
+    project = load(Project, deps.documents.container(PROJECTS).read(project_id, project_id))
+    made = exports.target(deps, project, fmt, options, "olive")
+    with tempfile.TemporaryFile() as file:
+        exports.write(deps, made, project, file)
+        file.seek(0)
+        deps.blobs.put(EXPORTS_CONTAINER, "before/file", file)
+    if options.validation > 0:
+        sides: dict[str, list[str]] = {TRAIN: [], VALIDATION: []}
+        scan = bundle.split_scan(
+            made.options, lambda: exports.records(deps, project_id, made.options)
+        )
+        for rec in scan():
+            sides[rec.split].append(rec.id)
+        deps.blobs.put(EXPORTS_CONTAINER, "before/split.json", json.dumps(sides).encode())
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -84,23 +130,35 @@ def main() -> None:
             folder.mkdir()
             project_id = populate(folder, count)
             deps = deps_at(folder)
-            for fmt in FORMATS:
-                one = run(deps, project_id, fmt, part_items=10**9)
-                parted = run(deps, project_id, fmt, part_items=default)
-                key = f"{fmt.value}_{count}"
+            for key_name, fmt, options in CASES:
+                one = run(deps, project_id, fmt, options, part_items=10**9)
+                parted = run(deps, project_id, fmt, options, part_items=default)
+                key = f"{key_name}_{count}"
                 print(
-                    f"{fmt.value:12} {count:>8,} items: one call {one['longest_s']:6.2f} s "
+                    f"{key_name:17} {count:>8,} items: one part {one['longest_s']:6.2f} s "
                     f"({one['mb']:.1f} MB) | in parts of {default:,}: longest call "
                     f"{parted['longest_s']:6.2f} s of {parted['calls']:.0f}, total "
-                    f"{parted['total_s']:6.2f} s"
+                    f"{parted['total_s']:6.2f} s, the join {parted['join_s']:5.2f} s"
                 )
                 figures |= {
                     f"{key}_one_call_s": round(one["longest_s"], 3),
                     f"{key}_parts_longest_s": round(parted["longest_s"], 3),
                     f"{key}_parts_total_s": round(parted["total_s"], 3),
                     f"{key}_parts_calls": parted["calls"],
+                    f"{key}_join_s": round(parted["join_s"], 3),
                     f"{key}_longest_ratio": round(parted["longest_s"] / one["longest_s"], 3),
                 }
+                if key_name in PLANNED:
+                    was = before(deps, project_id, fmt, options)
+                    print(
+                        f"{'':17} {'':>8}        before: the whole file in one call "
+                        f"{was:6.2f} s | the plan's call {parted['first_s']:6.2f} s"
+                    )
+                    figures |= {
+                        f"{key}_before_one_call_s": round(was, 3),
+                        f"{key}_plan_s": round(parted["first_s"], 3),
+                        f"{key}_before_ratio": round(parted["longest_s"] / was, 3),
+                    }
             deps.close()
     print(json.dumps(figures))
 
