@@ -51,3 +51,9 @@ class ExportJob(DomainModel):
         description="The blob of what every part must know of all items (a split's validation "
         "set, VOC's ids), made before the first part",
     )
+    plan_slices: list[str] = Field(
+        default_factory=list, description="The blobs of the plan's slices written so far"
+    )
+    plan_cursor: str | None = Field(
+        default=None, description="The id of the last item the plan's slices have"
+    )

@@ -41,21 +41,21 @@ def validation_keys(
         rarest = min(labels, key=lambda name: (frequency[name], name)) if labels else ""
         groups[rarest].append(key)
     del labelled
-    shares = _shares({name: len(keys) for name, keys in groups.items()}, fraction)
+    share = shares({name: len(keys) for name, keys in groups.items()}, fraction)
     chosen: set[int] = set()
     for name, keys in groups.items():
         keys.sort()
-        chosen.update(keys[: shares[name]])
+        chosen.update(keys[: share[name]])
     return frozenset(chosen)
 
 
-def _shares(sizes: dict[str, int], fraction: float) -> dict[str, int]:
+def shares(sizes: dict[str, int], fraction: float) -> dict[str, int]:
     """Each group's validation count: floor(fraction x size), then one more for the groups with
     the largest remainders until the total is round(fraction x all items)."""
     total = math.floor(fraction * sum(sizes.values()) + 0.5)
     exact = {name: fraction * size for name, size in sizes.items()}
-    shares = {name: math.floor(value) for name, value in exact.items()}
-    by_remainder = sorted(exact, key=lambda name: (shares[name] - exact[name], name))
-    for name in by_remainder[: max(0, total - sum(shares.values()))]:
-        shares[name] += 1
-    return shares
+    found = {name: math.floor(value) for name, value in exact.items()}
+    by_remainder = sorted(exact, key=lambda name: (found[name] - exact[name], name))
+    for name in by_remainder[: max(0, total - sum(found.values()))]:
+        found[name] += 1
+    return found

@@ -1,7 +1,8 @@
 """Pascal VOC in its standard layout: `Annotations/<id>.xml`, `JPEGImages/<id>.jpg` and
 `ImageSets/Main/{train,val,trainval}.txt` listing the ids, as VOC tools (torchvision's
 VOCDetection among them) read it. Ids are flat (the item path without its suffix, `/` made
-`_`), so the layout has no subfolders.
+`_`), so the layout has no subfolders; the second, third… item whose path gives an id taken
+(`a/b.jpg`, then `a_b.png`) gets `a_b~2`, `a_b~3`… in the order the file lists them.
 
 Boxes are whole pixels, 1-based and inclusive as in the VOC devkit: a box over the pixel
 columns 0 to 9 (0-based) of the image is xmin 1, xmax 10. A box's edges, stored as fractions
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
+from collections import Counter
 from typing import Any
 
 from core.export.records import Imported, Record
@@ -27,21 +29,23 @@ def flat_id(path: str) -> str:
     return _UNSAFE.sub("_", base).strip("_") or "image"
 
 
+def ranked(flat: str, rank: int) -> str:
+    """The id of the `rank`-th item (2, 3, …) whose path's id is `flat` (`~` is never in one)."""
+    return f"{flat}~{rank}"
+
+
 class VocIds:
     """Flat, unique ids for item paths, in the order they are asked for: a path's `flat_id`,
-    or, taken already, that id with -2, -3, … after it."""
+    or, taken already by earlier items, that id `ranked` by how many have it."""
 
     def __init__(self) -> None:
-        self._used: set[str] = set()
+        self._seen: Counter[str] = Counter()
 
     def id(self, path: str) -> str:
         flat = flat_id(path)
-        found, number = flat, 1
-        while found in self._used:
-            number += 1
-            found = f"{flat}-{number}"
-        self._used.add(found)
-        return found
+        self._seen[flat] += 1
+        rank = self._seen[flat]
+        return flat if rank == 1 else ranked(flat, rank)
 
 
 def pixel_box(x0: float, y0: float, x1: float, y1: float, width: int, height: int) -> list[int]:

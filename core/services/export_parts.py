@@ -5,10 +5,11 @@ the job's cursor) as part blobs, records the part on the job, only over the vers
 and sends the message on; once every part is written, a last delivery joins them into the
 export file and removes them (`core.export.parts` says how the file is put together).
 
-An export with a split, and VOC, first plans (`core.export.plan`): a delivery reads every
-item's id, path and labels (no file is written) and records on the job the blob of what the
-parts need of them, so each part puts its items on the split's sides and names them as the
-whole file would.
+An export with a split, and VOC, first plans (`core.export.plan`): each delivery reads the
+next slice of the items (ids, paths and labels; no file is written) and keeps a few bytes of
+each, and the last one puts the slices together into the blob of what the parts need, which
+the job records, so each part puts its items on the split's sides and names them as the whole
+file would.
 
 The part to write is the job's, never the message's: a message delivered again writes the next
 part or nothing, and a part two deliveries wrote at once is recorded by one of them (the same
@@ -17,6 +18,7 @@ job records is the one every part reads."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import tempfile
 import uuid
@@ -29,7 +31,7 @@ from core.domain.exports import ExportJob
 from core.domain.messages import EXPORT_RUN, RunExport
 from core.export import bundle, deflated
 from core.export.parts import Layout, Member, ZipLayout, directory, write_part
-from core.export.plan import Plan, make_plan, needs_plan
+from core.export.plan import PLAN_FACTOR, Plan, combine, needs_plan, slice_of
 from core.export.records import TRAIN, VALIDATION, Record, record
 from core.ports import Deps, Query, Where
 from core.services.collections import EXPORTS, ITEMS, scan
@@ -57,7 +59,8 @@ def step(
         _plan(deps, job, etag, made, name)
         return False
     plan = Plan.from_bytes(deps.blobs.get(EXPORTS_CONTAINER, job.plan)) if job.plan else Plan()
-    records = [plan.split(rec, made.options) for rec in _slice(deps, job, made)]
+    found = _slice(deps, job, made, job.cursor, deps.export_part_items)
+    records = [plan.split(rec, made.options) for rec in found]
     counts = dict(job.counts)
     sections = write_part(made, records, counts, plan)
     if made.options.validation > 0:
@@ -94,38 +97,52 @@ def _record(deps: Deps, updated: ExportJob, etag: str, step: str) -> bool:
 
 
 def _plan(deps: Deps, job: ExportJob, etag: str, made: bundle.Target, name: str) -> None:
-    """Plan over every item and record the plan's blob on the job; a plan another delivery
-    recorded first wins, and this one's blob is removed."""
-    plan = make_plan(made.format, made.options, _records(deps, job, made))
-    blob = f"{name}.parts/plan-{uuid.uuid4().hex}"
-    deps.blobs.put(EXPORTS_CONTAINER, blob, plan.to_bytes())
-    updated = job.model_copy(update={"plan": blob})
+    """The plan's next slice (`PLAN_FACTOR` parts' items, read after the plan's cursor) as a
+    blob recorded on the job; the last one (short) puts them all together into the plan. What
+    a delivery writes is recorded only over the version it read, else removed: the slices and
+    the plan the job names are the ones every part reads."""
+    size = deps.export_part_items * PLAN_FACTOR
+    records = _slice(deps, job, made, job.plan_cursor, size)
+    data = slice_of(made.format, made.options, records)
+    token = uuid.uuid4().hex
+    written = [f"{name}.parts/plan-{len(job.plan_slices):06d}-{token}"]
+    deps.blobs.put(EXPORTS_CONTAINER, written[0], data)
+    slices = [*job.plan_slices, written[0]]
+    update: dict[str, object] = {
+        "plan_slices": slices,
+        "plan_cursor": records[-1].id if records else job.plan_cursor,
+    }
+    if len(records) < size:
+        earlier = (deps.blobs.get(EXPORTS_CONTAINER, blob) for blob in job.plan_slices)
+        plan = combine(made.format, made.options, itertools.chain(earlier, [data]))
+        written.append(f"{name}.parts/plan-{token}")
+        deps.blobs.put(EXPORTS_CONTAINER, written[1], plan.to_bytes())
+        update["plan"] = written[1]
     try:
-        deps.documents.container(EXPORTS).upsert(updated.to_doc(), if_match=etag)
+        deps.documents.container(EXPORTS).upsert(
+            job.model_copy(update=update).to_doc(), if_match=etag
+        )
     except PreconditionFailed:
-        deps.blobs.delete(EXPORTS_CONTAINER, blob)
+        for blob in written:
+            deps.blobs.delete(EXPORTS_CONTAINER, blob)
         return
     body = RunExport(project_id=job.project_id, export_id=job.id).to_doc()
-    deps.queue.send(EXPORT_RUN, body, message_id=f"{job.id}-planned")
+    deps.queue.send(EXPORT_RUN, body, message_id=f"{job.id}-plan-{len(slices)}")
 
 
-def _records(deps: Deps, job: ExportJob, made: bundle.Target) -> Iterator[Record]:
-    where = (Where("state", "in", list(made.options.states)),)
-    query = Query(where, page_size=PAGE)
-    for document in scan(deps.documents.container(ITEMS), job.project_id, query):
-        yield record(document.body, made.options)
-
-
-def _slice(deps: Deps, job: ExportJob, made: bundle.Target) -> list[Record]:
+def _slice(
+    deps: Deps, job: ExportJob, made: bundle.Target, cursor: str | None, size: int
+) -> list[Record]:
+    """The next `size` records after `cursor`, in id order."""
     where: tuple[Where, ...] = (Where("state", "in", list(made.options.states)),)
-    if job.cursor is not None:
-        where += (Where("id", ">", job.cursor),)
+    if cursor is not None:
+        where += (Where("id", ">", cursor),)
     found: list[Record] = []
     for document in scan(
         deps.documents.container(ITEMS), job.project_id, Query(where, page_size=PAGE)
     ):
         found.append(record(document.body, made.options))
-        if len(found) == deps.export_part_items:
+        if len(found) == size:
             break
     return found
 
@@ -166,8 +183,8 @@ def _join(
 def _remove(deps: Deps, job: ExportJob, name: str, sections: int) -> None:
     """The parts and the plan, the first part first (deleting a missing blob is no error)."""
     deps.blobs.delete(EXPORTS_CONTAINER, part_name(name, 0, 0))
-    if job.plan is not None:
-        deps.blobs.delete(EXPORTS_CONTAINER, job.plan)
+    for blob in [*job.plan_slices, *([job.plan] if job.plan else [])]:
+        deps.blobs.delete(EXPORTS_CONTAINER, blob)
     for part in range(job.parts):
         for section in range(sections):
             deps.blobs.delete(EXPORTS_CONTAINER, part_name(name, part, section))
