@@ -4,6 +4,7 @@ change written with its audit event, and the actor's progress counters."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from core.domain.errors import Conflict, NotFound, PreconditionFailed, ProjectPaused
@@ -80,9 +81,11 @@ def save_items(
     events: list[JsonDoc] = []
     for (before, after), body, stored in zip(changes, afters, written, strict=True):
         if stored is not None:
+            # A microsecond apart: an event's id is its time and 32 random bits, and a bulk
+            # write of events overwrites, so a thousand sharing one time must not share an id.
             event = audit_event(
                 project_id=after.project_id,
-                at=now,
+                at=now + timedelta(microseconds=len(events)),
                 actor=actor,
                 action=action,
                 subject=after.id,

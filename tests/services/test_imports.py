@@ -18,7 +18,7 @@ from core.domain.items import Item, ItemState, MediaFacts
 from core.domain.projects import Project, Role
 from core.ports import Deps, DocumentContainer, JsonDoc, Query
 from core.services import imports
-from core.services.collections import IMPORTS, ITEMS, PROJECTS, load, scan
+from core.services.collections import EVENTS, IMPORTS, ITEMS, PROJECTS, load, scan
 from core.services.imports import ImportFormat, ImportMode, import_labels
 from tests.support.faults import Crash, FaultyDocuments
 from tests.support.labeling import add_items, running_project
@@ -234,3 +234,19 @@ def test_a_class_change_while_writing_stops_the_import_with_a_conflict(deps: Dep
     assert len([i for i in items(deps, project).values() if i.final]) <= imports.BATCH
     with pytest.raises(InvalidImport, match="classes the project lacks: cat"):
         run(deps, project, jsonl(lines))
+
+
+def test_every_item_written_in_bulk_has_its_own_audit_event(deps: Deps) -> None:
+    """A thousand items are written at once under one clock reading: their events still have
+    an id each (a bulk write of events would silently keep one of two sharing an id)."""
+    count = imports.BATCH + 10
+    project = project_of(deps, count)
+    boxes = [{"boxes": [box("cat", i % 400)]} for i in range(count)]
+    lines = [{"path": f"img/{i:06d}.jpg", "final": value} for i, value in enumerate(boxes)]
+    report = run(deps, project, jsonl(lines))
+    assert report.updated == count
+    query = Query(page_size=1000)
+    events = [e.body for e in scan(deps.documents.container(EVENTS), project.id, query)]
+    imported = [e for e in events if e["action"] == "item.imported.final"]
+    assert len(imported) == count
+    assert len({e["subject"] for e in imported}) == count
