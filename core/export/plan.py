@@ -27,9 +27,6 @@ from core.export import voc
 from core.export.records import TRAIN, VALIDATION, Options, Record
 from core.export.split import shares, split_key
 
-PLAN_FACTOR = 4
-"""A plan slice holds this many parts' items: reading ids, paths and labels costs about a
-quarter of writing the items."""
 _KEPT = 0xFFFFFFFF
 """A slice's label set of an item a kept split has: not split again."""
 _ITEM = np.dtype([("key", "<u8"), ("name", "<u8"), ("labels", "<u4")])

@@ -31,7 +31,7 @@ from core.domain.exports import ExportJob
 from core.domain.messages import EXPORT_RUN, RunExport
 from core.export import bundle, deflated
 from core.export.parts import Layout, Member, ZipLayout, directory, write_part
-from core.export.plan import PLAN_FACTOR, Plan, combine, needs_plan, slice_of
+from core.export.plan import Plan, combine, needs_plan, slice_of
 from core.export.records import TRAIN, VALIDATION, Record, record
 from core.ports import Deps, Query, Where
 from core.services.collections import EXPORTS, ITEMS, scan
@@ -97,11 +97,12 @@ def _record(deps: Deps, updated: ExportJob, etag: str, step: str) -> bool:
 
 
 def _plan(deps: Deps, job: ExportJob, etag: str, made: bundle.Target, name: str) -> None:
-    """The plan's next slice (`PLAN_FACTOR` parts' items, read after the plan's cursor) as a
-    blob recorded on the job; the last one (short) puts them all together into the plan. What
-    a delivery writes is recorded only over the version it read, else removed: the slices and
-    the plan the job names are the ones every part reads."""
-    size = deps.export_part_items * PLAN_FACTOR
+    """The plan's next slice (as many items as a part, read after the plan's cursor: reading
+    them is most of what a part of a light format costs) as a blob recorded on the job; the
+    last one (short) puts them all together into the plan. What a delivery writes is recorded
+    only over the version it read, else removed: the slices and the plan the job names are the
+    ones every part reads."""
+    size = deps.export_part_items
     records = _slice(deps, job, made, job.plan_cursor, size)
     data = slice_of(made.format, made.options, records)
     token = uuid.uuid4().hex
