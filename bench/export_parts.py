@@ -5,9 +5,11 @@ folder of blobs). A Function's time limit bounds each call, so the longest call,
 is what stops a large export; the total is printed beside it.
 
 VOC and exports with a split (COCO and Loupe JSONL at a 0.2 validation fraction) are planned
-first (one call over every item's id, path and labels); beside them, `before` is what the
-export stage did in one call until they were written in parts: the whole file, and for a split
-a second pass over the items to record it.
+first (slices of a part's items, each reading ids, paths and labels; the last puts the
+slices together); beside them, `before` is what the export stage did in one call until they
+were written in parts: the whole file, and for a split a second pass over the items to record
+it. The plan's last call is the one that grows with the project: its putting together is timed
+alone over 1M items (200k with --quick) of synthetic slices.
 
     python bench/export_parts.py            # 10k and 100k items: COCO, Loupe JSONL, the zips
                                             # Azure ML (MLTable), YOLO and VOC (labels only),
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import random
 import sys
 import tempfile
 import time
@@ -37,7 +40,8 @@ from core.domain.exports import PART_ITEMS, ExportFormat
 from core.domain.messages import EXPORT_RUN
 from core.domain.projects import Project
 from core.export import bundle
-from core.export.records import TRAIN, VALIDATION
+from core.export.plan import combine, slice_of
+from core.export.records import TRAIN, VALIDATION, Options, Record
 from core.ports import Deps
 from core.services import exports, stages
 from core.services.collections import PROJECTS, load
@@ -117,6 +121,25 @@ def before(deps: Deps, project_id: str, fmt: ExportFormat, options: ExportOption
     return time.perf_counter() - start
 
 
+def combine_seconds(count: int) -> float:
+    """Seconds `plan.combine` takes over `count` items' slices (VOC ids and a 0.2 split of two
+    labels of 20 each), the slices made beforehand."""
+    rng = random.Random(1)
+    classes = [f"class {n}" for n in range(20)]
+    options = Options(validation=0.2, seed=1)
+    size = PART_ITEMS
+    slices = []
+    for start in range(0, count, size):
+        recs = [
+            Record(f"{n:032x}", f"f{n % 7}/{n}.jpg", "labeled", {"labels": rng.sample(classes, 2)})
+            for n in range(start, min(start + size, count))
+        ]
+        slices.append(slice_of(ExportFormat.VOC, options, recs))
+    start_s = time.perf_counter()
+    combine(ExportFormat.VOC, options, slices)
+    return time.perf_counter() - start_s
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true")
@@ -160,6 +183,10 @@ def main() -> None:
                         f"{key}_before_ratio": round(parted["longest_s"] / was, 3),
                     }
             deps.close()
+    synthetic = 200_000 if args.quick else 1_000_000
+    seconds = combine_seconds(synthetic)
+    print(f"the plan's slices put together, {synthetic:,} items: {seconds:.2f} s")
+    figures[f"plan_combine_{synthetic}_s"] = round(seconds, 3)
     print(json.dumps(figures))
 
 
