@@ -11,12 +11,14 @@ alternate the import and the floor; medians and spread of `--runs` (3) runs.
     python bench/imports.py            # 20k classes and 10k boxes, 3 runs
     python bench/imports.py --quick    # 4k and 2k, 2 runs
     python bench/imports.py --profile boxes    # one import under cProfile: where time goes
+    python bench/imports.py --code /tmp/old    # the same with an older tree's core/
 """
 
 from __future__ import annotations
 
 import argparse
 import cProfile
+import dataclasses
 import io
 import json
 import pstats
@@ -30,7 +32,10 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+if "--code" in sys.argv:  # another tree's `core` (a folder holding it), for a before/after
+    sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
 
+from core.adapters.clock import SystemClock  # noqa: E402
 from core.domain.items import Item, MediaFacts  # noqa: E402
 from core.domain.projects import Project  # noqa: E402
 from core.ports import Deps, Query, Where  # noqa: E402
@@ -71,7 +76,8 @@ def coco(count: int, boxes: bool, seed: int = 20) -> bytes:
 
 
 def fresh(folder: Path, count: int, boxes: bool) -> tuple[Deps, Project]:
-    deps = local_deps(folder)
+    # A clock that moves, as a server's does: audit events are named by their time.
+    deps = dataclasses.replace(local_deps(folder), clock=SystemClock())
     task_type = "image_bounding_box" if boxes else "image_multiclass"
     project = running_project(deps, task_type=task_type, classes=CLASSES)
     add_items(deps, project, count, media=MEDIA, prefix="img/")  # img/000000.jpg, …
@@ -147,6 +153,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4k and 2k items, 2 runs")
     parser.add_argument("--runs", type=int, default=None)
+    parser.add_argument(
+        "--code", type=Path, help="run an older tree's core/ (`git archive OLD core | tar -x`)"
+    )
     parser.add_argument(
         "--profile", choices=("classes", "boxes"), help="one import under cProfile, then stop"
     )
