@@ -52,10 +52,12 @@ LABEL_STUDIO_10K_BOXES_S = 7.1
 
 def coco(count: int, boxes: bool, seed: int = 20) -> bytes:
     shuffle = random.Random(seed)
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for index in range(count):
-        images.append({"id": index + 1, "file_name": f"img/{index:06d}.jpg", "width": 640})
-        images[-1]["height"] = 480
+        images.append(
+            {"id": index + 1, "file_name": f"img/{index:06d}.jpg", "width": 640, "height": 480}
+        )
         shapes = shuffle.randint(1, 3) if boxes else 1
         for _ in range(shapes):
             x, y = shuffle.uniform(0, 500), shuffle.uniform(0, 380)
