@@ -52,7 +52,8 @@ class ExportJob(DomainModel):
         "set, VOC's ids), made before the first part",
     )
     plan_slices: list[str] = Field(
-        default_factory=list, description="The blobs of the plan's slices written so far"
+        default_factory=list,
+        description="The plan's slices written so far, each by the token in its blob's name",
     )
     plan_cursor: str | None = Field(
         default=None, description="The id of the last item the plan's slices have"

@@ -105,16 +105,16 @@ def _plan(deps: Deps, job: ExportJob, etag: str, made: bundle.Target, name: str)
     size = deps.export_part_items
     records = _slice(deps, job, made, job.plan_cursor, size)
     data = slice_of(made.format, made.options, records)
-    token = uuid.uuid4().hex
-    written = [f"{name}.parts/plan-{len(job.plan_slices):06d}-{token}"]
+    token = uuid.uuid4().hex[:12]  # tells apart slices two deliveries wrote at once
+    slices = [*job.plan_slices, token]
+    written = [plan_slice_name(name, len(job.plan_slices), token)]
     deps.blobs.put(EXPORTS_CONTAINER, written[0], data)
-    slices = [*job.plan_slices, written[0]]
     update: dict[str, object] = {
         "plan_slices": slices,
         "plan_cursor": records[-1].id if records else job.plan_cursor,
     }
     if len(records) < size:
-        earlier = (deps.blobs.get(EXPORTS_CONTAINER, blob) for blob in job.plan_slices)
+        earlier = (deps.blobs.get(EXPORTS_CONTAINER, blob) for blob in _plan_slices(name, job))
         plan = combine(made.format, made.options, itertools.chain(earlier, [data]))
         written.append(f"{name}.parts/plan-{token}")
         deps.blobs.put(EXPORTS_CONTAINER, written[1], plan.to_bytes())
@@ -129,6 +129,14 @@ def _plan(deps: Deps, job: ExportJob, etag: str, made: bundle.Target, name: str)
         return
     body = RunExport(project_id=job.project_id, export_id=job.id).to_doc()
     deps.queue.send(EXPORT_RUN, body, message_id=f"{job.id}-plan-{len(slices)}")
+
+
+def plan_slice_name(name: str, number: int, token: str) -> str:
+    return f"{name}.parts/plan-{number:06d}-{token}"
+
+
+def _plan_slices(name: str, job: ExportJob) -> list[str]:
+    return [plan_slice_name(name, n, token) for n, token in enumerate(job.plan_slices)]
 
 
 def _slice(
@@ -184,7 +192,7 @@ def _join(
 def _remove(deps: Deps, job: ExportJob, name: str, sections: int) -> None:
     """The parts and the plan, the first part first (deleting a missing blob is no error)."""
     deps.blobs.delete(EXPORTS_CONTAINER, part_name(name, 0, 0))
-    for blob in [*job.plan_slices, *([job.plan] if job.plan else [])]:
+    for blob in [*_plan_slices(name, job), *([job.plan] if job.plan else [])]:
         deps.blobs.delete(EXPORTS_CONTAINER, blob)
     for part in range(job.parts):
         for section in range(sections):

@@ -16,14 +16,15 @@ import pytest
 from PIL import Image
 
 from core.domain.datasets import dataset_root
-from core.domain.exports import ExportFormat
+from core.domain.exports import ExportFormat, ExportJob
 from core.domain.items import ItemState
 from core.domain.messages import EXPORT_RUN
 from core.domain.projects import Project
 from core.domain.runs import JobStatus
+from core.export import bundle, parts
 from core.ports import Deps, Query
-from core.services import exports, stages
-from core.services.collections import ITEMS, scan
+from core.services import export_parts, exports, stages
+from core.services.collections import EXPORTS, ITEMS, load, scan
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions
 from tests.export.test_export_services import MEDIA, box, labeled_project
 from tests.support.labeling import add_items
@@ -300,6 +301,38 @@ def unsigned(data: bytes) -> list[tuple[str, bytes]]:
         (name, re.sub(rb"\?[^\"]*", b"", body) if name.endswith(".jsonl") else body)
         for name, body in members(data)
     ]
+
+
+@pytest.mark.parametrize("format", [ExportFormat.CSV, ExportFormat.VOC])
+def test_two_deliveries_at_once_make_one_plan_and_one_file(
+    deps: Deps, format: ExportFormat
+) -> None:
+    """Each step run twice over the same version of the job, as two deliveries at once: one
+    records its slice, plan or part, the other's plan blobs are removed, and the file is the
+    one part's, nothing left behind."""
+    project = labeled_project(deps)
+    options = ExportOptions(validation=0.25, seed=7)
+    whole, _, _ = split_job(deps, project.id, format, 1, options=options)
+    deps.export_part_items = 4
+    job = exports.request_export(
+        deps, project_id=project.id, actor="olive", format=format, options=options
+    )
+    made = exports.target(deps, project, format, options, "olive")
+    name = f"{project.id}/{job.id}/{bundle.file_name(made)}"
+    jobs = deps.documents.container(EXPORTS)
+    while True:
+        stored = jobs.get(project.id, job.id)
+        assert stored is not None
+        current = load(ExportJob, stored)
+        done = [
+            export_parts.step(deps, current, stored.etag, made, name, parts.layout(made))
+            for _ in range(2)
+        ]
+        if done[0]:
+            break
+    data = deps.blobs.get(EXPORTS_CONTAINER, name)
+    assert data == whole if format is ExportFormat.CSV else members(data) == members(whole)
+    assert [i.name for i in deps.blobs.list(EXPORTS_CONTAINER) if ".parts/" in i.name] == []
 
 
 def recorded_split(deps: Deps, project_id: str, export_id: str) -> bytes:
