@@ -27,8 +27,6 @@ from core.export import voc
 from core.export.records import TRAIN, VALIDATION, Options, Record
 from core.export.split import shares, split_key
 
-_KEPT = 0xFFFFFFFF
-"""A slice's label set of an item a kept split has: not split again."""
 _ITEM = np.dtype([("key", "<u8"), ("name", "<u8"), ("labels", "<u4")])
 """What a slice keeps of an item: its split key, its VOC id hashed, its label set's number."""
 
@@ -42,15 +40,14 @@ class Plan:
     seed: int = 0
 
     def split(self, rec: Record, options: Options) -> Record:
-        """`rec` on its side: a kept split's, else the planned one."""
+        """`rec` on its side (a kept split's validation items are in the planned validation
+        set, so a part never reads the kept split)."""
         if options.validation <= 0:
             return rec
-        side = options.kept.side(rec.id) if options.kept is not None else None
-        if side is None:
-            key = split_key(options.seed, rec.id)
-            at = int(np.searchsorted(self.validation, np.uint64(key)))
-            found = at < len(self.validation) and int(self.validation[at]) == key
-            side = VALIDATION if found else TRAIN
+        key = split_key(options.seed, rec.id)
+        at = int(np.searchsorted(self.validation, np.uint64(key)))
+        found = at < len(self.validation) and int(self.validation[at]) == key
+        side = VALIDATION if found else TRAIN
         return replace(rec, split=side) if side != rec.split else rec
 
     def voc_id(self, rec: Record) -> str:
@@ -77,12 +74,12 @@ def needs_plan(format: ExportFormat, options: Options) -> bool:
 
 def slice_of(format: ExportFormat, options: Options, records: Iterable[Record]) -> bytes:
     """What the plan needs of `records` (a slice of the items, in the file's order)."""
-    kept, split = options.kept, options.validation > 0
+    split = options.validation > 0
     sets: dict[tuple[str, ...], int] = {}
     rows = []
     for rec in records:
-        labels = _KEPT
-        if split and (kept is None or kept.side(rec.id) is None):
+        labels = 0
+        if split:
             labels = sets.setdefault(tuple(sorted(value_labels(rec.value))), len(sets))
         name = _hash(voc.flat_id(rec.path)) if format is ExportFormat.VOC else 0
         rows.append((split_key(options.seed, rec.id), name, labels))
@@ -99,23 +96,30 @@ def combine(format: ExportFormat, options: Options, slices: Iterable[bytes]) -> 
         size = int.from_bytes(data[:8], "big")
         local = [table.setdefault(tuple(s), len(table)) for s in json.loads(data[8 : 8 + size])]
         items = np.frombuffer(data[8 + size :], dtype=_ITEM).copy()
-        split = items["labels"] != _KEPT
-        items["labels"][split] = np.array(local, dtype=np.uint32)[items["labels"][split]]
+        if local:
+            items["labels"] = np.array(local, dtype=np.uint32)[items["labels"]]
         parts.append(items)
     items = np.concatenate(parts) if parts else np.zeros(0, dtype=_ITEM)
     validation = np.zeros(0, dtype=np.uint64)
     if options.validation > 0:
-        validation = _validation(items, list(table), options.validation)
+        validation = _validation(items, list(table), options)
     names = _ranks(items) if format is ExportFormat.VOC else {}
     return Plan(validation, names, options.seed)
 
 
 def _validation(
-    items: npt.NDArray[np.void], sets: list[tuple[str, ...]], fraction: float
+    items: npt.NDArray[np.void], sets: list[tuple[str, ...]], options: Options
 ) -> npt.NDArray[np.uint64]:
-    """`split.validation_keys` over the items a new split divides: grouped by their rarest
-    label, each group giving its share of smallest keys."""
-    mine = items[items["labels"] != _KEPT]
+    """`split.validation_keys` over the items a new split divides (those a kept split does not
+    have): grouped by their rarest label, each group giving its share of smallest keys; and
+    the keys of the kept split's validation items, wherever they are now."""
+    fraction, kept, seed = options.validation, options.kept, options.seed
+    mine = items
+    chosen: list[npt.NDArray[np.uint64]] = []
+    if kept is not None:
+        old = np.array([split_key(seed, i) for i in kept.validation | kept.train], dtype=np.uint64)
+        mine = items[~np.isin(items["key"], old)]
+        chosen.append(np.array([split_key(seed, i) for i in kept.validation], dtype=np.uint64))
     per_set = np.bincount(mine["labels"], minlength=len(sets))
     frequency: Counter[str] = Counter()
     for labels, count in zip(sets, per_set.tolist(), strict=True):
@@ -126,7 +130,7 @@ def _validation(
     group = group_of[mine["labels"]]
     sizes = np.bincount(group, minlength=len(groups)).tolist()
     share = shares(dict(zip(groups, sizes, strict=True)), fraction)
-    chosen = [np.sort(mine["key"][group == n])[: share[g]] for n, g in enumerate(groups)]
+    chosen += [np.sort(mine["key"][group == n])[: share[g]] for n, g in enumerate(groups)]
     return np.unique(np.concatenate(chosen)) if chosen else np.zeros(0, dtype=np.uint64)
 
 

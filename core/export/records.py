@@ -10,18 +10,43 @@ from typing import Any
 TRAIN, VALIDATION = "train", "validation"
 
 
-@dataclass(frozen=True)
 class KeptSplit:
     """An earlier export's split, kept: its items stay on their side; items it did not have
-    are split anew at the asked fraction (so a validation set stays one as a project grows)."""
+    are split anew at the asked fraction (so a validation set stays one as a project grows).
+    Given by its sides, or by `load`, which reads them when first asked (an export job in parts
+    reads them only while it plans)."""
 
-    validation: frozenset[str]
-    train: frozenset[str]
+    def __init__(
+        self,
+        validation: frozenset[str] = frozenset(),
+        train: frozenset[str] = frozenset(),
+        *,
+        load: Callable[[], tuple[frozenset[str], frozenset[str]]] | None = None,
+    ) -> None:
+        self._sides = None if load is not None else (validation, train)
+        self._load = load
+
+    @property
+    def sides(self) -> tuple[frozenset[str], frozenset[str]]:
+        """(validation, train)."""
+        if self._sides is None:
+            assert self._load is not None
+            self._sides = self._load()
+        return self._sides
+
+    @property
+    def validation(self) -> frozenset[str]:
+        return self.sides[0]
+
+    @property
+    def train(self) -> frozenset[str]:
+        return self.sides[1]
 
     def side(self, item_id: str) -> str | None:
-        if item_id in self.validation:
+        validation, train = self.sides
+        if item_id in validation:
             return VALIDATION
-        return TRAIN if item_id in self.train else None
+        return TRAIN if item_id in train else None
 
 
 @dataclass(frozen=True)

@@ -219,17 +219,19 @@ def _kept_split(deps: Deps, project_id: str, options: ExportOptions) -> KeptSpli
         raise InvalidInput.one("validation", "keeping a split needs a validation fraction")
     found = deps.documents.container(EXPORTS).get(project_id, str(earlier))
     job = load(ExportJob, found) if found is not None else None
-    try:
-        if job is None or job.blob_name is None:
-            raise NotFound(str(earlier))
-        sides = json.loads(deps.blobs.get(EXPORTS_CONTAINER, _split_blob(job.blob_name)))
-    except NotFound:
+    blob = _split_blob(job.blob_name) if job is not None and job.blob_name else None
+    if blob is None or not deps.blobs.exists(EXPORTS_CONTAINER, blob):
         raise InvalidInput.one(
             "keepSplitOf",
             f"export {earlier!r} of this project has no split to keep: only finished export "
             "jobs with a validation fraction record theirs",
-        ) from None
-    return KeptSplit(validation=frozenset(sides[VALIDATION]), train=frozenset(sides[TRAIN]))
+        )
+
+    def sides() -> tuple[frozenset[str], frozenset[str]]:
+        found = json.loads(deps.blobs.get(EXPORTS_CONTAINER, blob))
+        return frozenset(found[VALIDATION]), frozenset(found[TRAIN])
+
+    return KeptSplit(load=sides)  # read when asked: by a plan, or a direct download
 
 
 def _finish(deps: Deps, job: ExportJob, changes: dict[str, Any]) -> ExportJob:

@@ -240,10 +240,28 @@ def test_a_split_export_in_tiny_parts_delivered_twice_is_the_one_part_file(
         final={"boxes": []},
     )  # fmt: skip
     kept = ExportOptions(validation=0.25, seed=99, keep_split_of=second)
+    blobs, deps.blobs = deps.blobs, Reads(deps.blobs)
     _, _, third = split_job(deps, project.id, format, 2, items=32, options=kept)
+    reads, deps.blobs = deps.blobs.reads, blobs
+    assert sum(n.endswith(exports.SPLIT_SUFFIX) for n in reads) == 1  # by the plan, once
     later = json.loads(recorded_split(deps, project.id, third))
     assert set(validation) <= set(later["validation"])
     assert len(later["train"]) + len(later["validation"]) == 32
+
+
+class Reads:
+    """A blob store that notes the blobs read whole."""
+
+    def __init__(self, blobs: Any) -> None:
+        self.blobs, self.reads = blobs, list[str]()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.blobs, name)
+
+    def get(self, container: str, name: str) -> bytes:
+        self.reads.append(name)
+        data: bytes = self.blobs.get(container, name)
+        return data
 
 
 class CutOff:

@@ -1,6 +1,7 @@
 """The plan of an export in parts, made in slices, decides as one pass over the items does:
-the same validation set as `split.validation_keys` (a kept split's items left out), the same
-VOC ids as `voc.VocIds`, however the items are cut."""
+the same validation set as `split.validation_keys` (a kept split's items left out, its
+validation items added), the same sides, the same VOC ids as `voc.VocIds`, however the items
+are cut."""
 
 from __future__ import annotations
 
@@ -52,7 +53,8 @@ def test_the_plan_in_slices_is_the_split_one_pass_chooses() -> None:
         plan = sliced(ExportFormat.COCO, options, recs, rng)
         new = [(r.id, r.value) for r in recs if keep is None or keep.side(r.id) is None]
         expected = validation_keys(new, fraction=fraction, seed=seed)
-        assert plan.validation.tolist() == sorted(expected)
+        kept_validation = {split_key(seed, i) for i in keep.validation} if keep else set()
+        assert plan.validation.tolist() == sorted(expected | kept_validation)
         sides = [plan.split(r, options).split for r in recs]
         one_pass = [
             (keep.side(r.id) if keep else None)
@@ -60,6 +62,12 @@ def test_the_plan_in_slices_is_the_split_one_pass_chooses() -> None:
             for r in recs
         ]
         assert sides == one_pass
+        if keep is not None:  # kept items the plan did not see (labeled again meanwhile)
+            unseen = sliced(
+                ExportFormat.COCO, options, [r for r in recs if r.id not in keep.train], rng
+            )
+            assert unseen.validation.tolist() == plan.validation.tolist()
+            assert [unseen.split(r, options).split for r in recs] == one_pass
 
 
 def test_the_plan_in_slices_gives_the_voc_ids_one_pass_gives() -> None:
