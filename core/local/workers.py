@@ -41,6 +41,7 @@ class QueueWorker:
         handler: Handler,
         *,
         poll_s: float = 0.2,
+        idle_poll_s: float = 2.0,
         gate: Callable[[], bool] | None = None,
         waited: Callable[[str], contextlib.AbstractContextManager[object]] | None = None,
     ) -> None:
@@ -48,6 +49,10 @@ class QueueWorker:
         self._specs = {spec.name: spec for spec in specs}
         self._handler = handler
         self._poll_s = poll_s
+        self._idle_poll_s = max(idle_poll_s, poll_s)
+        """While the queues stay empty the pause between polls doubles up to this; a queue
+        that wakes its waiters on a send (the SQLite one) ends the pause at once."""
+        self._gated = False
         self._gate = gate
         """Asked before each message: False leaves the queues alone for now."""
         self._waited = waited
@@ -60,11 +65,15 @@ class QueueWorker:
 
     def stop(self, timeout: float = 10.0) -> None:
         self._stop.set()
+        interrupt = getattr(self._deps.queue, "interrupt_waits", None)
+        if interrupt is not None:
+            interrupt()
         self._thread.join(timeout)
 
     def run_once(self) -> bool:
         """Handle one message from the first queue that has one; True if there was one."""
-        if self._gate is not None and not self._gate():
+        self._gated = self._gate is not None and not self._gate()
+        if self._gated:
             return False
         for name in self._specs:
             for message in self._deps.queue.receive(name, max_messages=1):
@@ -73,14 +82,29 @@ class QueueWorker:
         return False
 
     def _run(self) -> None:
+        pause = self._poll_s
         while not self._stop.is_set():
             try:
                 busy = self.run_once()
             except Exception:  # the queue itself failed: log, breathe, carry on
                 log.exception("the stage worker could not receive")
                 busy = False
-            if not busy:
+            if busy:
+                pause = self._poll_s
+            elif self._gated:  # work may be waiting: ask the gate again soon
                 self._stop.wait(self._poll_s)
+            elif self._pause(pause):
+                pause = self._poll_s
+            else:
+                pause = min(pause * 2, self._idle_poll_s)
+
+    def _pause(self, seconds: float) -> bool:
+        """Wait between polls; True if a send ended the wait early."""
+        wait = getattr(self._deps.queue, "wait_for_send", None)
+        if wait is None:  # a queue that cannot wake us: keep polling at the short interval
+            self._stop.wait(self._poll_s)
+            return False
+        return bool(wait(self._specs.keys(), seconds))
 
     def _process(self, message: ReceivedMessage) -> None:
         renewing = _LockRenewal(self._deps, message, self._specs[message.queue].lock_seconds)

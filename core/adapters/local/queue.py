@@ -15,7 +15,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -24,6 +24,7 @@ from typing import Any
 from core.adapters.clock import aware
 from core.adapters.jsonquery import encode_body
 from core.adapters.local.connections import Connections
+from core.adapters.local.wake import Wakes
 from core.domain.errors import Conflict, InvalidInput, NotFound
 from core.ports import Clock, DeadLetter, JsonDoc, QueueSpec, ReceivedMessage
 
@@ -83,6 +84,7 @@ class SqliteWorkQueue:
         self._specs = dict(specs)
         self._db = Connections(path)
         self._sent = threading.Condition()  # wakes waiting receivers of this instance early
+        self._wakes = Wakes(path)  # wakes idle receivers in other processes
         with self._db.write() as conn:
             for statement in _SCHEMA.split(";"):
                 if statement.strip():
@@ -111,9 +113,22 @@ class SqliteWorkQueue:
             " VALUES (?, ?, ?, ?, ?)",
             (queue, message_id, text, now, visible),
         )
+        self._woken(queue)
+        return message_id
+
+    def _woken(self, queue: str) -> None:
         with self._sent:
             self._sent.notify_all()
-        return message_id
+        self._wakes.notify(queue)
+
+    def wait_for_send(self, queues: Collection[str], timeout: float) -> bool:
+        """Sleep up to `timeout` seconds, less if a message is sent to one of `queues` on
+        this machine (or `interrupt_waits` is called); True if woken early. For idle workers:
+        a wake-up lost costs only the timeout."""
+        return self._wakes.wait(queues, timeout)
+
+    def interrupt_waits(self) -> None:
+        self._wakes.interrupt()
 
     def receive(
         self, queue: str, *, max_messages: int = 1, wait_s: float = 0.0
@@ -210,8 +225,7 @@ class SqliteWorkQueue:
                 " WHERE seq = ?",
                 (now, seq),
             )
-        with self._sent:
-            self._sent.notify_all()
+        self._woken(message.queue)
 
     def renew_lock(self, message: ReceivedMessage) -> ReceivedMessage:
         with self._db.write() as conn:
@@ -262,8 +276,7 @@ class SqliteWorkQueue:
                 (queue, new_id, row[1], now, now),
             )
             conn.execute("DELETE FROM dead_letters WHERE seq = ?", (row[0],))
-        with self._sent:
-            self._sent.notify_all()
+        self._woken(queue)
         return new_id
 
     def release_locks(self) -> int:
@@ -281,6 +294,7 @@ class SqliteWorkQueue:
         self._db.checkpoint()
 
     def close(self) -> None:
+        self._wakes.close()
         self._db.close()
 
 
