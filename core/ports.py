@@ -91,10 +91,10 @@ class Page:
 @dataclass(frozen=True)
 class ContainerSpec:
     """A container's name, its partition key field (top-level), and the field tuples that
-    filtered and ordered queries use. SQLite builds an expression index per tuple; Cosmos gets
-    the composite indexes they imply. A query may order only by a suffix of one tuple, in one
-    direction (every adapter refuses other orders, as Cosmos does), and order fields hold one
-    JSON type."""
+    filtered and ordered queries use. SQLite builds an index per tuple (over columns it fills
+    from the bodies); Cosmos gets the composite indexes they imply. A query may order only by a
+    suffix of one tuple, in one direction (every adapter refuses other orders, as Cosmos does),
+    and order fields hold one JSON type."""
 
     name: str
     partition_key: str

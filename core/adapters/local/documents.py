@@ -1,7 +1,12 @@
-"""Cosmos-shaped document containers in SQLite: one table per container, (pk, id, body, etag).
+"""Cosmos-shaped document containers in SQLite: one table per container, (pk, id, body, etag),
+and a column per field that `ContainerSpec.indexes` names (`sql.indexed_fields`).
 
-Each `ContainerSpec.indexes` entry becomes an expression index on (pk, fields..., id), so
-filtered, ordered queries within a partition read the index in order and stop at the page size.
+The adapter fills those columns from the parsed body when it writes, so SQLite never parses a
+body to keep an index (an expression index on `json_extract` parses the body once per index on
+every write). Each `indexes` entry becomes an index on (pk, fields' columns..., id), so filtered,
+ordered queries within a partition read the index in order and stop at the page size. A file
+written before a field had its column (the expression indexes) gets the column, filled once by
+`json_extract`, when it is opened; its old indexes are dropped.
 """
 
 from __future__ import annotations
@@ -56,20 +61,27 @@ class SqliteContainer:
         self.spec = spec
         self._db = connections
         table = sql.table_name(spec)
-        self._insert = f"INSERT INTO {table} (pk, id, body, etag) VALUES (?, ?, ?, ?)"  # noqa: S608
-        self._upsert = (
-            f"{self._insert} ON CONFLICT (pk, id) DO UPDATE SET"
-            " body = excluded.body, etag = excluded.etag"
-        )
+        self._fields = sql.indexed_fields(spec)
+        columns = [sql.column_name(f) for f in self._fields]
+        names = ", ".join(["pk", "id", "body", "etag", *columns])
+        marks = ", ".join("?" * (4 + len(columns)))
+        self._insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
+        updates = ", ".join(f"{c} = excluded.{c}" for c in ("body", "etag", *columns))
+        self._upsert = f"{self._insert} ON CONFLICT (pk, id) DO UPDATE SET {updates}"
         self._select = f"SELECT body, etag FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
-        self._replace = (
-            f"UPDATE {table} SET body = ?, etag = ? WHERE pk = ? AND id = ? AND etag = ?"  # noqa: S608
-        )
+        sets = ", ".join(f"{c} = ?" for c in ("body", "etag", *columns))
+        self._replace = f"UPDATE {table} SET {sets} WHERE pk = ? AND id = ? AND etag = ?"  # noqa: S608
         self._delete = f"DELETE FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
 
-    def _row(self, body: JsonDoc) -> tuple[str, str, str, str]:
+    def _row(self, body: JsonDoc) -> tuple[Any, ...]:
+        """(pk, id, text, etag, indexed fields' values...) of a body about to be written."""
         pk, doc_id = document_key(self.spec, body)
-        return pk, doc_id, encode_body(body), new_etag()
+        text = encode_body(body)
+        return (pk, doc_id, text, new_etag(), *(sql.column_value(body, f) for f in self._fields))
+
+    @staticmethod
+    def _replace_params(row: tuple[Any, ...], if_match: str) -> tuple[Any, ...]:
+        return (*row[2:], row[0], row[1], if_match)
 
     def create(self, body: JsonDoc) -> Document:
         row = self._row(body)
@@ -90,19 +102,20 @@ class SqliteContainer:
         return None if found is None else Document(json.loads(found[0]), found[1])
 
     def upsert(self, body: JsonDoc, *, if_match: str | None = None) -> Document:
-        pk, doc_id, text, etag = self._row(body)
+        row = self._row(body)
+        pk, doc_id, text, etag = row[:4]
         if if_match is None:
-            self._db.get().execute(self._upsert, (pk, doc_id, text, etag))
+            self._db.get().execute(self._upsert, row)
         else:
             with self._db.write() as conn:
-                if not conn.execute(self._replace, (text, etag, pk, doc_id, if_match)).rowcount:
+                if not conn.execute(self._replace, self._replace_params(row, if_match)).rowcount:
                     self._raise_mismatch(conn, pk, doc_id)
         return Document(json.loads(text), etag)
 
     def upsert_many(self, bodies: Iterable[JsonDoc]) -> int:
         count = 0
 
-        def rows() -> Iterator[tuple[str, str, str, str]]:
+        def rows() -> Iterator[tuple[Any, ...]]:
             nonlocal count
             for body in bodies:
                 count += 1
@@ -116,10 +129,10 @@ class SqliteContainer:
         rows = [(self._row(body), if_match) for body, if_match in changes]
         written: list[Document | None] = []
         with self._db.write() as conn:  # one transaction: one commit for them all
-            for ((pk, doc_id, text, etag), if_match), (body, _) in zip(rows, changes, strict=True):
-                done = conn.execute(self._replace, (text, etag, pk, doc_id, if_match)).rowcount
+            for (row, if_match), (body, _) in zip(rows, changes, strict=True):
+                done = conn.execute(self._replace, self._replace_params(row, if_match)).rowcount
                 # The body as written (its text is what is stored): no second parse per item.
-                written.append(Document(body, etag) if done else None)
+                written.append(Document(body, row[3]) if done else None)
         return written
 
     def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None:
@@ -181,14 +194,8 @@ class SqliteDocumentStore:
             found = self._containers.get(spec.name)
             if found is not None and found.spec == spec:
                 return found
-            table = sql.table_name(spec)
             with self._db.write() as conn:
-                conn.execute(
-                    f"CREATE TABLE IF NOT EXISTS {table} (pk TEXT NOT NULL, id TEXT NOT NULL,"
-                    " body TEXT NOT NULL, etag TEXT NOT NULL, PRIMARY KEY (pk, id))"
-                )
-                for fields in spec.indexes:
-                    conn.execute(sql.index_sql(spec, fields))
+                _prepare(conn, spec)
             found = self._containers[spec.name] = SqliteContainer(spec, self._db)
             return found
 
@@ -197,3 +204,32 @@ class SqliteDocumentStore:
 
     def close(self) -> None:
         self._db.close()
+
+
+def _prepare(conn: sqlite3.Connection, spec: ContainerSpec) -> None:
+    """The container's table, a column per indexed field (added and filled from the bodies
+    where an older file lacks it) and its indexes; indexes of this container that its spec no
+    longer makes (the old expression indexes) are dropped. In the caller's write transaction,
+    so processes opening the same file at once do it once."""
+    table = sql.table_name(spec)
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {table} (pk TEXT NOT NULL, id TEXT NOT NULL,"
+        " body TEXT NOT NULL, etag TEXT NOT NULL, PRIMARY KEY (pk, id))"
+    )
+    wanted = {sql.index_name(spec, fields) for fields in spec.indexes}
+    prefix = f"ix_{spec.name}_"
+    for (name,) in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ?", (spec.name,)
+    ).fetchall():
+        if name.startswith(prefix) and name not in wanted:
+            conn.execute('DROP INDEX "{}"'.format(name.replace('"', '""')))
+    present = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+    # Filled before the new indexes exist: SQLite builds each one in a single pass after.
+    added = [f for f in sql.indexed_fields(spec) if f"$.{f}" not in present]
+    for field in added:
+        conn.execute(f"ALTER TABLE {table} ADD COLUMN {sql.column_name(field)}")
+    if added:
+        fills = ", ".join(f"{sql.column_name(f)} = json_extract(body, '$.{f}')" for f in added)
+        conn.execute(f"UPDATE {table} SET {fills}")  # noqa: S608 (checked names and paths)
+    for fields in spec.indexes:
+        conn.execute(sql.index_sql(spec, fields))

@@ -17,9 +17,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
-from core.adapters.jsonquery import MISSING, field_value
+from core.adapters.jsonquery import MISSING, encode_body, field_value
 from core.domain.errors import InvalidInput
 from core.ports import FIELD_PATH, ContainerSpec, JsonDoc, Order, Where
 
@@ -34,28 +35,70 @@ def table_name(spec: ContainerSpec) -> str:
 
 
 def field_sql(spec: ContainerSpec, field: str) -> str:
-    """The SQL for a field's value: the `id`/`pk` columns, else `json_extract` (written the
-    same way everywhere, so that SQLite matches it to the expression indexes). `Where` and
-    `Order` check their paths when made; `index_sql` checks the spec's."""
+    """The SQL for a field's value: the `id`/`pk` columns, an indexed field's own column
+    (`column_name`), else `json_extract`. `Where` and `Order` check their paths when made;
+    `indexed_fields` checks the spec's."""
     if field == "id":
         return "id"
     if field == spec.partition_key:
         return "pk"
+    if field in indexed_fields(spec):
+        return column_name(field)
     return f"json_extract(body, '$.{field}')"
 
 
+def column_name(field: str) -> str:
+    """The column holding an indexed field's value as `json_extract` gives it: a quoted
+    identifier that no plain dotted path can turn into anything else."""
+    return f'"$.{field}"'
+
+
+@lru_cache(maxsize=64)
+def indexed_fields(spec: ContainerSpec) -> tuple[str, ...]:
+    """The fields of `spec.indexes` that get a column of their own (not `id`, not the
+    partition key), in order of first mention."""
+    fields: list[str] = []
+    for index in spec.indexes:
+        for field in index:
+            if not FIELD_PATH.fullmatch(field):
+                raise InvalidInput.one(
+                    "indexes", f"field path {field!r} is not a plain dotted name"
+                )
+            if field not in ("id", spec.partition_key, *fields):
+                fields.append(field)
+    return tuple(fields)
+
+
+def column_value(body: JsonDoc, field: str) -> Any:
+    """What `json_extract(body, '$.field')` gives, computed from the parsed body: the adapter
+    fills the columns at write time, so SQLite never parses a body to keep an index."""
+    value = field_value(body, field)
+    if value is MISSING or value is None:
+        return None
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)
+    if isinstance(value, dict | list):
+        return encode_body({"v": value})[5:-1]
+    return value
+
+
+def index_name(spec: ContainerSpec, fields: Sequence[str]) -> str:
+    digest = hashlib.sha256("\0".join(("columns", *fields)).encode()).hexdigest()[:12]
+    return f"ix_{spec.name}_{digest}"
+
+
 def index_sql(spec: ContainerSpec, fields: Sequence[str]) -> str:
-    """An index on (pk, fields..., id): serves equality filters on leading fields and
-    ORDER BY the rest within a partition, without a sort."""
+    """An index on (pk, fields..., id) over the fields' columns: serves equality filters on
+    leading fields and ORDER BY the rest within a partition, without a sort."""
     columns = ["pk"]
+    indexed_fields(spec)  # checks the paths
     for field in (*fields, "id"):
-        if not FIELD_PATH.fullmatch(field):
-            raise InvalidInput.one("indexes", f"field path {field!r} is not a plain dotted name")
         column = field_sql(spec, field)
         if column not in columns:
             columns.append(column)
-    digest = hashlib.sha256("\0".join(fields).encode()).hexdigest()[:12]
-    name = f'"ix_{spec.name}_{digest}"'
+    name = f'"{index_name(spec, fields)}"'
     return f"CREATE INDEX IF NOT EXISTS {name} ON {table_name(spec)} ({', '.join(columns)})"
 
 

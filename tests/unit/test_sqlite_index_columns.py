@@ -1,0 +1,126 @@
+"""The SQLite document store keeps each indexed field in a column it fills at write time, and
+opens files written with the older expression indexes: it adds the columns, fills them once,
+and answers queries as before."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from core.adapters.local.documents import SqliteDocumentStore
+from core.adapters.memory import MemoryDocumentStore
+from core.ports import Order, Query, Where
+from core.services.collections import ITEMS, scan
+
+LANE_QUERY = Query(where=(Where("lane", "=", "open"),), order_by=(Order("rank"),), page_size=7)
+QUERIES = [
+    LANE_QUERY,
+    Query(where=(Where("state", "=", "unlabeled"),), order_by=(Order("rank"),), page_size=5),
+    Query(where=(Where("lease.until", "<", 30),), page_size=4),
+    Query(where=(Where("assignee", "missing"),), order_by=(Order("rank"),), page_size=9),
+    Query(where=(Where("state", "=", "labeled"),), order_by=(Order("updatedAt", True),)),
+    Query(where=(Where("path", "startswith", "a/1"),), order_by=(Order("path"),), page_size=3),
+]
+
+
+def body(n: int) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "id": f"i{n:03d}",
+        "projectId": "p",
+        "path": f"a/{n}.jpg",
+        "state": "labeled" if n % 3 == 0 else "unlabeled",
+        "lane": "open" if n % 2 else "done",
+        "rank": n % 17 + (0.5 if n % 5 == 0 else 0),
+        "updatedAt": f"2026-01-{n % 28 + 1:02d}",
+        "createdAt": "2026-01-01",
+    }
+    if n % 4 == 0:
+        doc["lease"] = {"until": n % 60}
+    if n % 7 == 0:
+        doc["assignee"] = True if n % 2 else f"u{n % 3}"
+    return doc
+
+
+def old_file(path: Path, bodies: list[dict[str, Any]]) -> None:
+    """A file as the store wrote it before: expression indexes over the JSON bodies."""
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            'CREATE TABLE "items" (pk TEXT NOT NULL, id TEXT NOT NULL, body TEXT NOT NULL,'
+            " etag TEXT NOT NULL, PRIMARY KEY (pk, id))"
+        )
+        for fields in ITEMS.indexes:
+            digest = hashlib.sha256("\0".join(fields).encode()).hexdigest()[:12]
+            columns = ", ".join(f"json_extract(body, '$.{f}')" for f in fields)
+            conn.execute(f'CREATE INDEX "ix_items_{digest}" ON "items" (pk, {columns}, id)')
+        conn.executemany(
+            'INSERT INTO "items" VALUES (?, ?, ?, ?)',
+            [(b["projectId"], b["id"], json.dumps(b), f"e{b['id']}") for b in bodies],
+        )
+
+
+def ids(container: Any, query: Query) -> list[str]:
+    return [d.body["id"] for d in scan(container, "p", query)]
+
+
+def test_an_old_file_opens_answers_the_same_and_takes_new_writes(tmp_path: Path) -> None:
+    bodies = [body(n) for n in range(120)]
+    old_file(tmp_path / "docs.sqlite", bodies)
+    memory = MemoryDocumentStore().container(ITEMS)
+    memory.upsert_many(bodies)
+
+    store = SqliteDocumentStore(tmp_path / "docs.sqlite")
+    items = store.container(ITEMS)
+    for query in QUERIES:
+        assert ids(items, query) == ids(memory, query), query
+
+    changed = [{**body(n), "lane": "open", "rank": -n} for n in range(120, 130)]
+    items.upsert_many(changed)
+    memory.upsert_many(changed)
+    first = items.read("p", "i000")
+    items.upsert({**first.body, "lane": "open", "rank": -1000}, if_match=first.etag)
+    memory.upsert({**first.body, "lane": "open", "rank": -1000})
+    for query in QUERIES:
+        assert ids(items, query) == ids(memory, query), query
+    assert ids(items, LANE_QUERY)[0] == "i000"
+    store.close()
+
+    with sqlite3.connect(tmp_path / "docs.sqlite") as conn:
+        indexes = conn.execute("SELECT sql FROM sqlite_master WHERE type = 'index'").fetchall()
+    assert not any("json_extract" in (sql or "") for (sql,) in indexes)
+    # opened again: nothing left to add, the same answers
+    store = SqliteDocumentStore(tmp_path / "docs.sqlite")
+    for query in QUERIES:
+        assert ids(store.container(ITEMS), query) == ids(memory, query), query
+    store.close()
+
+
+def test_the_lane_query_reads_the_column_index_in_order(tmp_path: Path) -> None:
+    store = SqliteDocumentStore(tmp_path / "docs.sqlite")
+    items = store.container(ITEMS)
+    items.upsert_many(body(n) for n in range(300))
+    first = items.query("p", LANE_QUERY)
+    for plan in (
+        items.explain("p", LANE_QUERY),
+        items.explain("p", LANE_QUERY, first.continuation),
+    ):
+        text = " ".join(plan)
+        assert "USING INDEX ix_items_" in text, plan
+        assert "(pk=? AND $.lane=?" in text, plan
+        assert not any(s.startswith("SCAN") or "TEMP B-TREE" in s for s in plan), plan
+    store.close()
+
+
+def test_an_insert_does_not_parse_the_body_per_index(tmp_path: Path) -> None:
+    store = SqliteDocumentStore(tmp_path / "docs.sqlite")
+    store.container(ITEMS)
+    with sqlite3.connect(tmp_path / "docs.sqlite") as conn:
+        indexes = conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'items'"
+        ).fetchall()
+    made = [sql for (sql,) in indexes if sql]
+    assert len(made) == len(ITEMS.indexes)
+    assert not any("body" in sql for sql in made)
+    store.close()
