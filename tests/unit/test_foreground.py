@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import time
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from core.adapters.memory import ManualClock, MemoryWorkQueue
@@ -14,6 +16,12 @@ from core.local.foreground import NoteForeground, Yield, is_foreground, shared_s
 from core.local.workers import QueueWorker, queue_worker
 from core.ports import QueueSpec
 from tests.support.deps import memory_deps
+
+
+def run(coroutine: Coroutine[Any, Any, None]) -> None:
+    """On a thread of its own: a browser test's sync Playwright keeps a loop running here."""
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, coroutine).result()
 
 
 class Stamp:
@@ -55,11 +63,11 @@ def test_the_middleware_stamps_foreground_requests_only() -> None:
 
     middleware = NoteForeground(app, stamp)
     scope = {"type": "http", "method": "GET", "path": "/api/projects/p/dashboard"}
-    asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
+    run(middleware(scope, None, None))  # type: ignore[arg-type]
     assert stamp.value == 0.0
     before = time.monotonic()
     scope = {"type": "http", "method": "POST", "path": "/api/projects/p/tasks/next"}
-    asyncio.run(middleware(scope, None, None))  # type: ignore[arg-type]
+    run(middleware(scope, None, None))  # type: ignore[arg-type]
     assert stamp.value >= before
     assert seen == ["/api/projects/p/dashboard", "/api/projects/p/tasks/next"]
 
