@@ -17,7 +17,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.domain.errors import InvalidImport, InvalidInput, LoupeError, NotFound, Violation
+from core.domain.errors import (
+    InvalidImport,
+    InvalidInput,
+    LoupeError,
+    NotFound,
+    Violation,
+)
 from core.domain.imports import (
     FINAL,
     IMPORT_FILES,
@@ -43,6 +49,7 @@ from core.services.imports import (
     read_records,
     sha256_of,
 )
+from core.services.job_record import JobRecord, Overtaken
 from core.services.spool import spooled
 from core.services.uploads import Transfer, check_size, write_link
 from core.services.worklog import member_project
@@ -137,18 +144,21 @@ def run_import(deps: Deps, *, message: RunImport) -> None:
         return  # delivered again after it ended, or of an attempt started over since
     if message.start != job.done:
         return  # a window written already (its successor has been sent)
+    record = JobRecord(deps, found.etag)
     try:
-        job = _window(deps, job, message.start)
+        _window(deps, job, message.start, record)
+    except Overtaken:
+        return  # a delivery of the same window at once recorded it first: its record stands
     except InvalidImport as refused:
-        _end(deps, _refused(job, refused))
+        record.end(_refused(job, refused))
     except LoupeError as error:  # a conflict, the project gone: told, not retried
-        container.upsert(_failed(deps, job, error).to_doc())
+        record.keep(_failed(deps, job, error))
     except Exception as error:
-        container.upsert(_failed(deps, job, error).to_doc())
+        record.keep(_failed(deps, job, error))
         raise
 
 
-def _window(deps: Deps, job: ImportJob, start: int) -> ImportJob:
+def _window(deps: Deps, job: ImportJob, start: int, record: JobRecord) -> None:
     project = member_project(deps, job.project_id, job.actor, Role.OWNER)
     format, mode = ImportFormat(job.format), ImportMode(job.mode)
     check_fits(project, format)
@@ -159,7 +169,8 @@ def _window(deps: Deps, job: ImportJob, start: int) -> ImportJob:
             raise InvalidImport([Violation("file", _NOT_DECLARED)])
         plan = plan_import(deps, project, read_records(deps, project, format, file, job.normalized))
     if start == 0:
-        job = _checked(deps, job, plan)
+        job = _checked(job, plan)
+        record.save(job)
     end = min(start + WINDOW, len(plan.entries))
     report = ImportReport(job=job.id)
     for at in range(start, end, BATCH):
@@ -177,19 +188,18 @@ def _window(deps: Deps, job: ImportJob, start: int) -> ImportJob:
         }
     )
     if end < len(plan.entries):
-        deps.documents.container(IMPORTS).upsert(job.to_doc())
+        record.save(job)
         _send(deps, job, end)
-        return job
-    _end(deps, job.model_copy(update={"status": ImportStatus.APPLIED}))
-    return job
+        return
+    record.end(job.model_copy(update={"status": ImportStatus.APPLIED}))
 
 
 _NOT_DECLARED = "its bytes are not the file whose SHA-256 was declared: put the file again"
 
 
-def _checked(deps: Deps, job: ImportJob, plan: Plan) -> ImportJob:
+def _checked(job: ImportJob, plan: Plan) -> ImportJob:
     """The file passed every check: what it holds, before the first write."""
-    checked = job.model_copy(
+    return job.model_copy(
         update={
             "status": ImportStatus.APPLYING,
             "items": len(plan.entries),
@@ -205,8 +215,6 @@ def _checked(deps: Deps, job: ImportJob, plan: Plan) -> ImportJob:
             "unknown_classes": [],
         }
     )
-    deps.documents.container(IMPORTS).upsert(checked.to_doc())
-    return checked
 
 
 def _refused(job: ImportJob, refused: InvalidImport) -> ImportJob:
@@ -231,13 +239,6 @@ def _failed(deps: Deps, job: ImportJob, error: Exception) -> ImportJob:
             "finished_at": deps.clock.now(),
         }
     )
-
-
-def _end(deps: Deps, job: ImportJob) -> None:
-    """Applied or refused: recorded, and its file removed (sending it again puts it again)."""
-    done = job.model_copy(update={"finished_at": deps.clock.now()})
-    deps.documents.container(IMPORTS).upsert(done.to_doc())
-    deps.blobs.delete(IMPORT_FILES, job.source or "")
 
 
 def _send(deps: Deps, job: ImportJob, start: int) -> None:

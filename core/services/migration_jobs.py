@@ -27,6 +27,7 @@ from core.domain.task_types import TaskType
 from core.ports import Deps
 from core.services.collections import IMPORTS, load
 from core.services.imports import sha256_of
+from core.services.job_record import JobRecord, Overtaken
 from core.services.migrations import MigrationReport, migrate_azureml
 from core.services.spool import spooled
 from core.services.uploads import Transfer, check_size, write_link
@@ -110,16 +111,18 @@ def run_migration(deps: Deps, *, message: RunImport) -> None:
     job = load(MigrationJob, found)
     if job.status in FINAL or message.attempt != job.attempts:
         return
-    job = job.model_copy(update={"status": ImportStatus.APPLYING, "error": None})
-    documents.upsert(job.to_doc())
-
-    def made(project: Project) -> None:
-        nonlocal job
-        if job.project != project.id:
-            job = job.model_copy(update={"project": project.id})
-            documents.upsert(job.to_doc())
-
+    record = JobRecord(deps, found.etag)
     try:
+        # Claimed over the version read: of two deliveries at once, one goes on.
+        job = job.model_copy(update={"status": ImportStatus.APPLYING, "error": None})
+        record.save(job)
+
+        def made(project: Project) -> None:
+            nonlocal job
+            if job.project != project.id:
+                job = job.model_copy(update={"project": project.id})
+                record.save(job)
+
         with spooled(deps.blobs, IMPORT_FILES, job.source) as file:
             if sha256_of(file) != job.sha256:
                 raise InvalidImport([Violation("file", _NOT_DECLARED)])
@@ -133,15 +136,17 @@ def run_migration(deps: Deps, *, message: RunImport) -> None:
                 existing=job.project,
                 made=made,
             )
+    except Overtaken:
+        return  # another delivery recorded the job first: its record stands
     except InvalidInput as refused:  # the file (or what it says) cannot be migrated
-        _end(deps, _refused(job, refused))
+        record.end(_refused(job, refused))
     except LoupeError as error:  # the name taken meanwhile, the role gone: told, not retried
-        documents.upsert(_failed(deps, job, str(error)).to_doc())
+        record.keep(_failed(deps, job, str(error)))
     except Exception as error:
-        documents.upsert(_failed(deps, job, f"{type(error).__name__}: {error}").to_doc())
+        record.keep(_failed(deps, job, f"{type(error).__name__}: {error}"))
         raise
     else:
-        _end(deps, _applied(job, report))
+        record.end(_applied(job, report))
 
 
 _NOT_DECLARED = "its bytes are not the file whose SHA-256 was declared: put the file again"
@@ -189,9 +194,3 @@ def _failed(deps: Deps, job: MigrationJob, reason: str) -> MigrationJob:
             "finished_at": deps.clock.now(),
         }
     )
-
-
-def _end(deps: Deps, job: MigrationJob) -> None:
-    done = job.model_copy(update={"finished_at": deps.clock.now()})
-    deps.documents.container(IMPORTS).upsert(done.to_doc())
-    deps.blobs.delete(IMPORT_FILES, job.source)
