@@ -72,3 +72,19 @@ def test_a_receiver_that_died_is_forgotten(tmp_path: Path) -> None:
         sender.send("jobs", {})  # no error
     finally:
         sender.close()
+
+
+def test_stopping_does_not_block_on_a_full_wake_buffer(tmp_path: Path) -> None:
+    clock = ManualClock(START)
+    waiter = SqliteWorkQueue(tmp_path / "q.db", clock, {})
+    sender = SqliteWorkQueue(tmp_path / "q.db", clock, {})
+    try:
+        waiter.wait_for_send(["jobs"], 0)  # binds its socket, then stays busy: no draining
+        for _ in range(500):
+            sender.send("jobs", {})
+        done = threading.Event()
+        threading.Thread(target=lambda: (waiter.interrupt_waits(), done.set())).start()
+        assert done.wait(2)
+    finally:
+        waiter.close()
+        sender.close()

@@ -140,7 +140,9 @@ class _Listener:
                 return True
 
     def poke(self) -> None:
+        """Never blocks: with its buffer full (a busy worker), the receiver is awake anyway."""
         with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as s:
+            s.setblocking(False)
             s.sendto(_POKE, self.path)
 
     def close(self) -> None:
