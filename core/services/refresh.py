@@ -62,24 +62,9 @@ def matching_projects(deps: Deps, *, container: str, name: str) -> Iterator[Proj
     """Upload projects by their folder; blob projects by one indexed query on the container."""
     _, _, rest = name.partition("/")
     if container == deps.data_container and name.startswith(upload_prefix(rest.split("/")[0])):
-        project_id = rest.split("/", 1)[0]
-        found = deps.documents.container(PROJECTS).get(project_id, project_id)
-        if found is not None:
-            project = load_project(found)
-            if _takes_uploads(project):
-                yield project
-    query = Query(
-        where=(
-            Where("dataset.container", "=", container),
-            Where("incrementalRefresh", "=", True),
-            Where("status", "in", LIVE),
-            Where("deletedAt", "missing"),
-        ),
-        page_size=100,
-    )
-    for document in scan(deps.documents.container(PROJECTS), None, query):
-        project = load_project(document)
-        if project.dataset.matches(name) and readable(deps, project):
+        yield from _upload_project(deps, rest.split("/", 1)[0])
+    for project in _blob_projects(deps, container):
+        if project.dataset.matches(name):
             yield project
 
 
@@ -177,9 +162,19 @@ def _taking(deps: Deps, container: str, names: Sequence[str]) -> Iterator[Projec
         if container == deps.data_container and name.startswith(UPLOADS) and name.count("/") >= 2
     }
     for project_id in sorted(uploads):
-        found = deps.documents.container(PROJECTS).get(project_id, project_id)
-        if found is not None and _takes_uploads(project := load_project(found)):
-            yield project
+        yield from _upload_project(deps, project_id)
+    yield from _blob_projects(deps, container)
+
+
+def _upload_project(deps: Deps, project_id: str) -> Iterator[Project]:
+    """The upload project of that id, if it takes uploads now."""
+    found = deps.documents.container(PROJECTS).get(project_id, project_id)
+    if found is not None and _takes_uploads(project := load_project(found)):
+        yield project
+
+
+def _blob_projects(deps: Deps, container: str) -> Iterator[Project]:
+    """The live, readable projects that refresh from `container`: one indexed query."""
     query = Query(
         where=(
             Where("dataset.container", "=", container),
