@@ -5,7 +5,6 @@ in the Details tab; the dashboard's panel counting down to the next training by 
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,17 +12,9 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.ui import Ui, png
+from tests.support.ui import Ui, eventually, png
 
 pytestmark = pytest.mark.slow
-
-
-def eventually(check: Any, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, "the API never reached the expected state"
-        time.sleep(0.2)
-    return found
 
 
 def test_assist_settings_dashboard_and_train_now(ui: Ui, page: Page, tmp_path: Path) -> None:

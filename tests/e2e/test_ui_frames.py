@@ -7,26 +7,17 @@ from __future__ import annotations
 
 import statistics
 import time
-from typing import Any
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
 from tests.support.media import multiframe_dicom
-from tests.support.ui import Ui
+from tests.support.ui import Ui, eventually
 
 pytestmark = pytest.mark.slow
 
 FRAMES, STEP = 12, 300  # frame k: a ramp of 0…252 lifted by 300 × k (12 bits)
 WINDOW = (2000.0, 4000.0)  # 0 … 4000: grey = value / 4000 × 255
-
-
-def eventually(check: Any, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, "the API never reached the expected state"
-        time.sleep(0.2)
-    return found
 
 
 def grey(page: Page, canvas: str, x: int = 0) -> int:

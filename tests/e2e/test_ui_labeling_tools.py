@@ -5,25 +5,14 @@ image project labeled by keys."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import numpy as np
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.support.media import made_dicom
-from tests.support.ui import Ui, png
+from tests.support.ui import Ui, eventually, png
 
 pytestmark = pytest.mark.slow
-
-
-def eventually(check: Any, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, "the API never reached the expected state"
-        time.sleep(0.2)
-    return found
 
 
 def grey(page: Page, x: int, y: int = 10) -> int:

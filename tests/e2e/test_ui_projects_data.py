@@ -5,23 +5,14 @@ an item the labelers disagreed on with a label of their own in the viewer."""
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.support.ui import Ui, png
+from tests.support.ui import Ui, eventually, png
 
 pytestmark = pytest.mark.slow
-
-
-def eventually(check: Any, timeout: float = 20) -> Any:
-    deadline = time.monotonic() + timeout
-    while not (found := check()):
-        assert time.monotonic() < deadline, "the API never reached the expected state"
-        time.sleep(0.2)
-    return found
 
 
 def test_wizard_with_a_container_path(ui: Ui, page: Page) -> None:

@@ -108,3 +108,12 @@ def serve_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
         yield Ui(server, data_dir, owner)
     finally:
         assert server.stop() == 0
+
+
+def eventually(check: Any, timeout: float = 20) -> Any:
+    """`check()` once it is truthy, polled every 0.2 s for up to `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (found := check()):
+        assert time.monotonic() < deadline, "the API never reached the expected state"
+        time.sleep(0.2)
+    return found
