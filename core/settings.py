@@ -176,6 +176,19 @@ class Settings:
     (LOUPE_RECONCILE_S): new files arrive by events at once (the folder watcher, blob events
     on Azure); the sweep catches what they missed, within one interval (on Azure the timer runs
     every two minutes, so less acts as 120)."""
+    refresh_sweep_s: float = _env("LOUPE_REFRESH_SWEEP_S", 10.0, _seconds)
+    """How often the reconciliation sweep looks for projects due (LOUPE_REFRESH_SWEEP_S; each
+    is due every `reconcile_s`). The periodic jobs' intervals (`core.schedule`) are run as
+    set by the embedded runtime; Azure's timers fire at most once a minute (this one every two),
+    so less acts as that there."""
+    lease_sweep_s: float = _env("LOUPE_LEASE_SWEEP_S", 30.0, _seconds)
+    """How often expired task leases go back to the queue (LOUPE_LEASE_SWEEP_S; a quarter of
+    the lease when that is shorter)."""
+    relabel_sweep_s: float = _env("LOUPE_RELABEL_SWEEP_S", 30.0, _seconds)
+    """How soon a label-class change whose writer died starts rewriting its items
+    (LOUPE_RELABEL_SWEEP_S)."""
+    training_sweep_s: float = _env("LOUPE_TRAINING_SWEEP_S", 10.0, _seconds)
+    """How soon a project due for ML-assist training starts its cycle (LOUPE_TRAINING_SWEEP_S)."""
     item_cap: int = _env("LOUPE_ITEM_CAP", DEFAULT_ITEM_CAP, _up_to(PARTITION_ITEMS))
     """The most items one project may hold (LOUPE_ITEM_CAP, default 11,000,000): half of the
     ~23 million one project's Cosmos DB logical partition holds (20 GB), so that items have

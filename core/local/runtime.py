@@ -5,6 +5,7 @@ kill, loses nothing that was acknowledged; Ctrl-C stops the workers between mess
 
 from __future__ import annotations
 
+import functools
 import gc
 import logging
 import multiprocessing
@@ -13,7 +14,6 @@ import signal
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import timedelta
 
 import uvicorn
 
@@ -26,20 +26,14 @@ from core.local import recovery
 from core.local.demo import ensure_demo
 from core.local.foreground import NoteForeground, shared_stamp
 from core.local.scheduler import Job, Scheduler
-from core.local.watcher import ingest_jobs
+from core.local.watcher import watcher_jobs
 from core.local.workers import WorkerProcesses
 from core.ports import Deps
-from core.services.assist import schedule_training
-from core.services.label_classes import send_pending_rewrites
-from core.services.recount import recount
-from core.services.tasks import expire_leases
+from core.schedule import PERIODIC
 from core.settings import Settings
 
 log = logging.getLogger("loupe")
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-LEASE_SWEEP_S = 30.0  # expired task leases go back to the queue within this
-ASSIST_SWEEP_S = 10.0  # a project due for training starts its cycle within this
-RELABEL_SWEEP_S = 30.0  # a class change whose writer died starts rewriting items within this
 
 
 def serve(settings: Settings, *, demo: bool = True) -> None:
@@ -52,10 +46,10 @@ def serve(settings: Settings, *, demo: bool = True) -> None:
     workers = WorkerProcesses(settings, settings.workers, foreground=foreground)
     derivers = WorkerProcesses(settings, settings.workers, "derivatives", foreground=foreground)
     assist = WorkerProcesses(settings, 1, role="assist")  # `loupe worker assist`, launched here
-    ingest, watcher = ingest_jobs(deps, settings.reconcile_s)
-    scheduler = Scheduler([*local_jobs(deps), *ingest])
-    # On a thread of its own: a scan of a large project must not hold up the lease sweep.
-    recounter = Scheduler([recount_job(deps, settings.recount_s)])
+    watching, watcher = watcher_jobs(deps)
+    shared, apart = periodic_jobs(deps, settings)
+    scheduler = Scheduler([*store_jobs(deps), *shared, *watching])
+    recounter = Scheduler(apart)  # long scans, on a thread of their own
     try:
         link = settings.base_url + "/"
         if demo:
@@ -126,48 +120,25 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
-def local_jobs(deps: Deps) -> list[Job]:
+def store_jobs(deps: Deps) -> list[Job]:
     """Housekeeping the embedded stores need: keep SQLite's write-ahead logs short."""
     jobs = []
     if isinstance(deps.documents, SqliteDocumentStore):
         jobs.append(Job("checkpoint-documents", 60.0, deps.documents.checkpoint))
     if isinstance(deps.queue, SqliteWorkQueue):
         jobs.append(Job("checkpoint-queue", 60.0, deps.queue.checkpoint))
-    # A short lease (tests) is swept often enough to matter; the usual one every 30 s.
-    sweep_s = min(LEASE_SWEEP_S, max(deps.task_lease.total_seconds() / 4, 0.5))
-    jobs.append(Job("lease-sweep", sweep_s, lambda: _log_expired(expire_leases(deps))))
-    jobs.append(
-        Job("assist-schedule", ASSIST_SWEEP_S, lambda: _log_started(schedule_training(deps)))
-    )
-    jobs.append(Job("label-classes-sweep", RELABEL_SWEEP_S, lambda: _log_rewrites(deps)))
     return jobs
 
 
-def recount_job(deps: Deps, every_s: float) -> Job:
-    """The dashboard's counters checked against the items (`core.services.recount`)."""
-    every = timedelta(seconds=every_s)
-    return Job("recount", every_s, lambda: _log_recounted(recount(deps, every=every)))
-
-
-def _log_expired(count: int) -> None:
-    if count:
-        log.info("returned %d expired task lease(s) to the queue", count)
-
-
-def _log_rewrites(deps: Deps) -> None:
-    started = send_pending_rewrites(deps)
-    if started:
-        log.warning("started %d label-class rewrite(s) whose request died before", started)
-
-
-def _log_started(count: int) -> None:
-    if count:
-        log.info("queued %d ML-assist training cycle(s)", count)
-
-
-def _log_recounted(count: int) -> None:
-    if count:
-        log.info("corrected %d dashboard count(s) against the items", count)
+def periodic_jobs(deps: Deps, settings: Settings) -> tuple[list[Job], list[Job]]:
+    """The jobs of `core.schedule` (the ones Azure runs as timer triggers), at the intervals
+    the settings give: those that share the scheduler's thread, and those that need one of
+    their own."""
+    jobs = [
+        (Job(p.name, p.every_s(settings), functools.partial(p, deps, settings)), p.own_thread)
+        for p in PERIODIC
+    ]
+    return [job for job, apart in jobs if not apart], [job for job, apart in jobs if apart]
 
 
 def _announce(server: uvicorn.Server, link: str) -> None:

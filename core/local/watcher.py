@@ -16,7 +16,6 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from datetime import timedelta
 from pathlib import Path
 
 from watchdog.events import (
@@ -45,7 +44,7 @@ from core.services.refresh import LIVE, reconcile, register_blobs
 
 log = logging.getLogger("loupe.watcher")
 
-SWEEP_CHECK_S = 10.0  # how often the sweep looks for projects due (each is due every reconcile_s)
+OVERFLOW_CHECK_S = 10.0  # files the watcher dropped are swept for within this
 WATCH_SYNC_S = 5.0  # a new project's folder is watched within this
 DRAIN_S = 0.5  # a written file is registered within about this
 SETTLE_S = 2.0  # a file created but not closed (a hard link, a move) is taken after this quiet
@@ -61,29 +60,27 @@ EVENTS: list[type[FileSystemEvent]] = [
 ]
 
 
-def ingest_jobs(deps: Deps, reconcile_s: float) -> tuple[list[Job], FolderWatcher | None]:
-    """The sweep, and the watcher's jobs where the blobs are a folder."""
-    every = timedelta(seconds=reconcile_s)
-    watcher = (
-        FolderWatcher(deps, deps.blobs.root) if isinstance(deps.blobs, FolderBlobStore) else None
-    )
+def watcher_jobs(deps: Deps) -> tuple[list[Job], FolderWatcher | None]:
+    """The watcher's jobs where the blobs are a folder (the periodic sweep itself is a job of
+    `core.schedule`): follow the projects, register what was written, and sweep every project
+    at once when the watcher dropped events."""
+    if not isinstance(deps.blobs, FolderBlobStore):
+        return [], None
+    watcher = FolderWatcher(deps, deps.blobs.root)
 
-    def sweep() -> None:
-        if watcher is not None and watcher.take_overflow():
+    def drain() -> None:
+        if added := watcher.drain():
+            log.info("registered %d new file(s) the watcher saw", added)
+
+    def overflowed() -> None:
+        if watcher.take_overflow():
             reconcile(deps)  # the watcher dropped files: every project, now
-        else:
-            reconcile(deps, every=every)
 
-    jobs = [Job("ingest-sweep", min(reconcile_s, SWEEP_CHECK_S), sweep)]
-    if watcher is not None:
-        found = watcher
-
-        def drain() -> None:
-            if added := found.drain():
-                log.info("registered %d new file(s) the watcher saw", added)
-
-        jobs += [Job("watch-sync", WATCH_SYNC_S, watcher.sync), Job("watch-drain", DRAIN_S, drain)]
-    return jobs, watcher
+    return [
+        Job("watch-sync", WATCH_SYNC_S, watcher.sync),
+        Job("watch-drain", DRAIN_S, drain),
+        Job("watch-overflow", OVERFLOW_CHECK_S, overflowed),
+    ], watcher
 
 
 class FolderWatcher(FileSystemEventHandler):

@@ -15,7 +15,6 @@ from core.domain.projects import ProjectSettings, ProjectStatus
 from core.services import projects
 from core.services.collections import INGEST, ITEMS
 from functions import context
-from functions.timers import REFRESH_SCHEDULE
 from tests.functions.test_function_app import bindings, functions_of
 from tests.support.labeling import creator
 from tests.support.media import image_bytes
@@ -79,7 +78,7 @@ def test_ingestion_bindings(app: ModuleType) -> None:
     assert event["type"] == "serviceBusTrigger"
     assert (event["queueName"], event["connection"]) == (BLOB_CREATED, "SERVICEBUS")
     (timer,) = bindings(functions["refresh_sweep"])
-    assert timer["type"] == "timerTrigger" and timer["schedule"] == REFRESH_SCHEDULE
+    assert timer["type"] == "timerTrigger" and timer["schedule"] == "0 */2 * * * *"
     for name, queue in (("ingest_batch", INGEST_BATCH), ("ingest_derivatives", INGEST_DERIVATIVES)):
         (trigger,) = bindings(functions[name])
         assert trigger["type"] == "serviceBusTrigger"

@@ -466,6 +466,41 @@ def test_the_reconcile_interval_refuses_hostile_values(reliability: Any) -> None
     )
 
 
+@pytest.mark.parametrize(
+    ("name", "field", "default"),
+    [
+        ("LOUPE_REFRESH_SWEEP_S", "refresh_sweep_s", 10),
+        ("LOUPE_LEASE_SWEEP_S", "lease_sweep_s", 30),
+        ("LOUPE_RELABEL_SWEEP_S", "relabel_sweep_s", 30),
+        ("LOUPE_TRAINING_SWEEP_S", "training_sweep_s", 10),
+    ],
+)
+def test_the_periodic_jobs_intervals_refuse_hostile_values(
+    reliability: Any, name: str, field: str, default: float
+) -> None:
+    """The intervals of the periodic jobs (`core.schedule`), read by both runtimes."""
+    assert getattr(Settings.from_env({}), field) == default
+    assert getattr(Settings.from_env({name: "45"}), field) == 45
+    refused = 0
+    for value in HOSTILE_SECONDS:
+        with pytest.raises(SettingsError, match=name) as error:
+            Settings.from_env({name: value})
+        assert "from 1 to 86400" in str(error.value)
+        refused += 1
+    reliability.record(
+        Row(
+            suite="Abuse: settings",
+            test=f"{name}: hostile values refused at start",
+            inputs=", ".join(HOSTILE_SECONDS),
+            result={
+                "tried": len(HOSTILE_SECONDS),
+                "refused": refused,
+                "accepted": len(HOSTILE_SECONDS) - refused,
+            },
+        )
+    )
+
+
 HOSTILE_COUNTS = ["0", "-1", "nan", "inf", "1e6", "1_000", "1.5", "ten", "5000 items", "٣"]
 
 

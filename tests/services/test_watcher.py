@@ -17,11 +17,13 @@ from core.adapters.local.blobs import FolderBlobStore
 from core.adapters.memory import ManualClock
 from core.domain.datasets import Dataset, DataSource
 from core.domain.projects import ProjectSettings
-from core.local.watcher import FolderWatcher, ingest_jobs
+from core.local.runtime import periodic_jobs
+from core.local.watcher import FolderWatcher, watcher_jobs
 from core.ports import BlobInfo, Deps, Query
 from core.services import projects, refresh, stages
 from core.services.collections import ITEMS, scan
 from core.services.refresh import reconcile
+from core.settings import Settings
 from tests.support.deps import local_deps
 from tests.support.labeling import creator
 from tests.support.media import image_bytes
@@ -176,6 +178,9 @@ def test_the_sweep_is_rare_and_lists_only_what_changed(
     blobs.put("lake", "in/07/new.png", b"x")
     assert sweep_later() == 1  # one folder changed: only its new file
     assert len(paths(deps, project.id)) == 10
-    jobs, watcher = ingest_jobs(deps, 600)
-    assert [job.name for job in jobs] == ["ingest-sweep", "watch-sync", "watch-drain"]
-    assert jobs[0].every_s == 10 and watcher is not None
+    jobs, watcher = watcher_jobs(deps)
+    assert [job.name for job in jobs] == ["watch-sync", "watch-drain", "watch-overflow"]
+    assert watcher is not None
+    shared, _ = periodic_jobs(deps, Settings(reconcile_s=600))
+    (sweep,) = [job for job in shared if job.name == "refresh_sweep"]
+    assert sweep.every_s == 10  # looks for projects due every 10 s; each is due every 600 s
