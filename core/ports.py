@@ -19,7 +19,7 @@ from core.domain.datasets import DatasetRoot
 from core.domain.errors import InvalidInput
 from core.domain.exports import PART_ITEMS
 from core.domain.links import LinkSigner
-from core.domain.tasks import LEASE
+from core.settings import Settings
 
 # ---------------------------------------------------------------------------------------------
 # Documents: Cosmos-shaped containers of JSON documents with a partition key and etags.
@@ -352,8 +352,8 @@ class Deps:
     data_container: str = "data"
     dataset_roots: tuple[DatasetRoot, ...] = ()
     """Where blob datasets may read (`Settings.dataset_roots`): nowhere unless told."""
-    task_lease: timedelta = LEASE
-    """How long a labeler holds a task (`Settings.task_lease_s`)."""
+    task_lease: timedelta = timedelta(seconds=Settings.task_lease_s)
+    """How long a labeler holds a task (`Settings.task_lease_s`, its one source)."""
     item_cap: int = DEFAULT_ITEM_CAP
     """The most items one project holds (`Settings.item_cap`; an owner may set fewer)."""
     export_part_items: int = PART_ITEMS

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from core.domain.errors import Conflict, InvalidInput
 from core.domain.items import Item, Lease
 from core.domain.task_types import MediaKind, TaskType
 
-LEASE = timedelta(minutes=10)
 PAGE_SIZES = (1, 4, 6, 9)
 
 

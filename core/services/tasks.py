@@ -27,7 +27,6 @@ from core.domain.lanes import (
 from core.domain.model import stamp_text
 from core.domain.progress import ActorStats
 from core.domain.projects import Project, Role
-from core.domain.tasks import LEASE as LEASE  # the default `deps.task_lease`
 from core.domain.tasks import Task, check_page_size, leased, released
 from core.ports import Deps, Document, Order, Query, Where
 from core.services.collections import ITEMS, PROJECTS, STATS, load, scan

@@ -35,7 +35,7 @@ def test_next_task_leases_in_queue_order_and_never_twice(deps: Deps) -> None:
     first = tasks.next_task(deps, project_id=project.id, actor="lee")
     assert [i.id for i in first.items] == [ids[0]]  # one window holds all five: rank order
     assert first.items[0].lease is not None and first.items[0].lease.user == "lee"
-    assert first.lease_until == deps.clock.now() + tasks.LEASE
+    assert first.lease_until == deps.clock.now() + deps.task_lease
     again = tasks.next_task(deps, project_id=project.id, actor="lee")
     assert [i.id for i in again.items] == [ids[0]]  # a reload gets the same task back
     other = tasks.next_task(deps, project_id=project.id, actor="lou")
@@ -212,7 +212,7 @@ def test_leases_renew_release_and_expire(deps: Deps) -> None:
     tasks.next_task(deps, project_id=project.id, actor="lee")
     deps.clock.advance(300)  # type: ignore[attr-defined]
     renewed = tasks.renew_leases(deps, project_id=project.id, actor="lee", item_ids=[ids[0]])
-    assert renewed.lease_until == deps.clock.now() + tasks.LEASE
+    assert renewed.lease_until == deps.clock.now() + deps.task_lease
     with pytest.raises(Conflict, match="no longer leased to you"):
         tasks.renew_leases(deps, project_id=project.id, actor="lou", item_ids=[ids[0]])
     deps.clock.advance(599)  # type: ignore[attr-defined]

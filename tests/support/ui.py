@@ -89,8 +89,11 @@ class Ui:
         return found
 
 
-def serve_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
-    """One server for the whole UI suite (its tests each make projects of their own)."""
+def serve_ui(
+    tmp_path_factory: pytest.TempPathFactory, env: dict[str, str] | None = None
+) -> Iterator[Ui]:
+    """One server for the whole UI suite (its tests each make projects of their own); `env`
+    adds settings for a suite that needs its own server."""
     data_dir = tmp_path_factory.mktemp("ui")
     owner = (
         subprocess.run(
@@ -102,7 +105,7 @@ def serve_ui(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Ui]:
         .stdout.strip()
         .splitlines()[-1]
     )
-    server = start_loupe(data_dir, "--no-demo", env={"LOUPE_DATASETS": "lake"})
+    server = start_loupe(data_dir, "--no-demo", env={"LOUPE_DATASETS": "lake"} | (env or {}))
     server.wait_for(r"Loupe is running")
     try:
         yield Ui(server, data_dir, owner)

@@ -12,7 +12,7 @@ import { frameNavigator } from "./frames.js";
 import { textEditor } from "./editor/text.js";
 import { keyMap, keysHelp } from "./keys.js";
 import { classPicker } from "./picker.js";
-import { taskQueue } from "./queue.js";
+import { leaseKeeper, taskQueue } from "./queue.js";
 import { chosenClasses, classify, clone, describe, newTask, problem, redo, undo } from "./state.js";
 import { zoomable } from "./zoom.js";
 
@@ -66,6 +66,11 @@ export async function labelView({ project, pane }) {
   let editor = null;
   const keys = keyMap(project);
   const windowing = windowControls();
+  // Leases in hand are renewed at half the length the server states (see leaseKeeper).
+  const keeper = leaseKeeper(() => {
+    const ids = queue.held();
+    if (ids.length) post(`${base}/tasks/renew`, { itemIds: ids.slice(0, 100) }).then((t) => keeper.leased(t.leaseSeconds)).catch(() => {});
+  });
   let queue = makeQueue();
 
   const stage = h("div", { id: "stage", class: "stage", tabindex: -1 });
@@ -109,6 +114,7 @@ export async function labelView({ project, pane }) {
     return taskQueue({
       lease: async (n, holding) => {
         const task = await post(`${base}/tasks/next`, { size: n, holding });
+        keeper.leased(task.leaseSeconds);
         const p = S.progress;
         if (task.progress) {
           if (p.before === null) p.before = task.progress.today - p.saved;
@@ -423,10 +429,6 @@ export async function labelView({ project, pane }) {
   }
   document.addEventListener("keydown", onKey);
   stage.addEventListener("wheel", (e) => { S.frames?.wheel(e); }, { passive: false });
-  const renewer = setInterval(() => {
-    const ids = queue.held();
-    if (ids.length) post(`${base}/tasks/renew`, { itemIds: ids.slice(0, 100) }).catch(() => {});
-  }, 4 * 60 * 1000);
 
   showProgress();
   await advance().catch(showError);
@@ -434,7 +436,7 @@ export async function labelView({ project, pane }) {
   return () => {
     S.stopped = true;
     document.removeEventListener("keydown", onKey);
-    clearInterval(renewer);
+    keeper.stop();
     flush().then(release);
   };
 }

@@ -69,3 +69,33 @@ export function taskQueue({ lease, prepare = async () => {}, per, pages, ahead }
     get busy() { return filling !== null; },
   };
 }
+
+/**
+ * Keeps the leases in hand alive: renews every half of the shortest lease the server has
+ * stated (`leaseSeconds`, what is left by its own clock), so no lease runs out while its
+ * labeler works, however short the deployment sets it (LOUPE_TASK_LEASE_S) and whatever the
+ * client's clock says. A shorter lease than before renews at once, then on the shorter beat.
+ * @param {() => void} renew sends the renewal of everything in hand
+ * @param {{ start: (run: () => void, ms: number) => unknown, stop: (handle: unknown) => void }} [timers]
+ */
+export function leaseKeeper(renew, timers = { start: (run, ms) => setInterval(run, ms), stop: (handle) => clearInterval(/** @type {number} */ (handle)) }) {
+  let period = Infinity;
+  /** @type {unknown} */
+  let handle = null;
+  return {
+    /** A lease the server just gave or renewed. @param {number | undefined} seconds */
+    leased(seconds) {
+      if (!seconds || seconds <= 0) return;
+      const half = Math.max(1, Math.floor(Math.round(seconds) / 2)) * 1000; // whole seconds: a reply's latency never restarts the beat
+      if (half >= period) return;
+      const first = handle === null;
+      if (!first) timers.stop(handle);
+      period = half;
+      handle = timers.start(renew, period);
+      if (!first) renew(); // the old beat's next renewal may come too late for the new length
+    },
+    stop() { if (handle !== null) timers.stop(handle); handle = null; },
+    /** Milliseconds between renewals (Infinity before any lease). */
+    get period() { return period; },
+  };
+}

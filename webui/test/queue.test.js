@@ -2,7 +2,7 @@
 // never handed out again, other leases of the caller come back first.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { taskQueue } from "../src/queue.js";
+import { leaseKeeper, taskQueue } from "../src/queue.js";
 
 function fakeServer(total) {
   const free = Array.from({ length: total }, (_, i) => ({ id: `i${i}` }));
@@ -69,4 +69,45 @@ test("a failed lease is reported once the queue runs dry", async () => {
   fail = false;
   queue.retry();
   assert.deepEqual(await queue.next(), [{ id: "x" }]);
+});
+
+function fakeTimers() {
+  const running = new Set();
+  return {
+    running,
+    start(run, ms) { const timer = { run, ms }; running.add(timer); return timer; },
+    stop(timer) { running.delete(timer); },
+  };
+}
+
+test("renews at half the lease the server states, not on a fixed beat", () => {
+  const timers = fakeTimers();
+  let renewals = 0;
+  const keeper = leaseKeeper(() => { renewals++; }, timers);
+  assert.equal(keeper.period, Infinity);
+  keeper.leased(20); // LOUPE_TASK_LEASE_S=20: well under the old fixed 4 minutes
+  assert.equal(keeper.period, 10_000);
+  assert.deepEqual([...timers.running].map((t) => t.ms), [10_000]);
+  keeper.leased(19.97); // the same lease, a reply's latency later: the beat goes on
+  keeper.leased(20);
+  assert.equal(timers.running.size, 1);
+  assert.equal(renewals, 0);
+  keeper.leased(600); // a longer lease never slows the beat a shorter one needs
+  assert.equal(keeper.period, 10_000);
+});
+
+test("a shorter lease renews at once, then on the shorter beat", () => {
+  const timers = fakeTimers();
+  let renewals = 0;
+  const keeper = leaseKeeper(() => { renewals++; }, timers);
+  keeper.leased(600);
+  assert.equal(keeper.period, 300_000);
+  keeper.leased(8);
+  assert.equal(renewals, 1);
+  assert.deepEqual([...timers.running].map((t) => t.ms), [4_000]);
+  keeper.leased(undefined); // an empty answer states no lease
+  keeper.leased(1); // never faster than once a second
+  assert.equal(keeper.period, 1_000);
+  keeper.stop();
+  assert.equal(timers.running.size, 0);
 });

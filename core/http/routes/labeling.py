@@ -72,6 +72,11 @@ class TaskProgress(DomainModel):
 class TaskView(DomainModel):
     items: list[TaskItem]
     lease_until: datetime | None = None
+    lease_seconds: float | None = Field(
+        default=None,
+        description="Seconds the lease has left as the server answers (`leaseUntil` by the "
+        "server's clock): renew before they run out, whatever the client's clock says",
+    )
     progress: TaskProgress | None = None
 
 
@@ -163,8 +168,9 @@ def _view(items: list[Item], user: str) -> list[TaskItem]:
     return [task_item(item, user) for item in items]
 
 
-def _task(task: Task, user: str) -> TaskView:
-    return TaskView(items=_view(task.items, user), lease_until=task.lease_until)
+def _task(task: Task, user: str, now: datetime) -> TaskView:
+    left = None if task.lease_until is None else (task.lease_until - now).total_seconds()
+    return TaskView(items=_view(task.items, user), lease_until=task.lease_until, lease_seconds=left)
 
 
 _NOT_LABELING = "the project is paused, or not running yet"
@@ -191,7 +197,7 @@ def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser)
     found = tasks.next_task(
         deps, project_id=project_id, actor=user.id, size=body.size, holding=body.holding
     )
-    view = _task(found, user.id)
+    view = _task(found, user.id, deps.clock.now())
     done = tasks.labeling_progress(deps, project_id=project_id, actor=user.id)
     progress = TaskProgress(today=done.today, left=done.left)
     return _json(view.model_copy(update={"progress": progress}))
@@ -204,7 +210,7 @@ def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser)
 )
 def renew(project_id: str, body: ItemIds, deps: AppDeps, user: CurrentUser) -> TaskView:
     found = tasks.renew_leases(deps, project_id=project_id, actor=user.id, item_ids=body.item_ids)
-    return _task(found, user.id)
+    return _task(found, user.id, deps.clock.now())
 
 
 @router.post("/tasks/release", responses=conflict("an item changed as it was released: send again"))
