@@ -251,6 +251,11 @@ class DeadLetter:
     dead_lettered_at: datetime | None = None
 
 
+EXHAUSTED = "MaxDeliveryCountExceeded"
+"""The dead-letter reason of a message delivered `max_delivery_count` times without being
+completed: Service Bus's own words, which the local queues use too."""
+
+
 @dataclass(frozen=True)
 class QueueSpec:
     """A queue's settings. Service Bus queues exist only if deployed with these settings
@@ -259,6 +264,11 @@ class QueueSpec:
     name: str
     lock_seconds: float = 60.0
     max_delivery_count: int = 10
+
+    def spent(self, delivery_count: int) -> bool:
+        """Whether a message delivered this often may not be delivered again: once its lock
+        runs out or it is abandoned, it is a dead letter (`EXHAUSTED`)."""
+        return delivery_count >= self.max_delivery_count
 
 
 class WorkQueue(Protocol):

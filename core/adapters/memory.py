@@ -11,7 +11,6 @@ import copy
 import io
 import json
 import threading
-import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +34,8 @@ from core.adapters.jsonquery import (
     matches,
     order_values,
 )
-from core.domain.errors import Conflict, InvalidInput, NotFound, PreconditionFailed
+from core.adapters.queue_core import check_batch, exhausted, lock_lost, receive_within
+from core.domain.errors import Conflict, NotFound, PreconditionFailed
 from core.ports import (
     BlobInfo,
     Clock,
@@ -314,6 +314,9 @@ class _Message:
     locked_until: datetime | None = None
 
 
+_POLL_S = 0.05  # a wait also polls: the clock may move without telling anyone
+
+
 class MemoryWorkQueue:
     def __init__(self, clock: Clock, specs: Mapping[str, QueueSpec]) -> None:
         self._clock = clock
@@ -350,17 +353,15 @@ class MemoryWorkQueue:
     def receive(
         self, queue: str, *, max_messages: int = 1, wait_s: float = 0.0
     ) -> list[ReceivedMessage]:
-        if max_messages < 1:
-            raise InvalidInput.one("max_messages", "must be at least 1")
-        deadline = time.monotonic() + wait_s
-        with self._arrived:
-            while True:
-                taken = self._take(queue, max_messages)
-                remaining = deadline - time.monotonic()
-                if taken or remaining <= 0:
-                    return taken
-                # Wake on a send, and poll: the clock may move without telling anyone.
-                self._arrived.wait(min(remaining, 0.05))
+        check_batch(max_messages)
+        with self._arrived:  # a send wakes the wait
+            return receive_within(
+                wait_s,
+                lambda: self._take(queue, max_messages),
+                self._arrived.wait,
+                first_s=_POLL_S,
+                longest_s=_POLL_S,
+            )
 
     def _take(self, queue: str, max_messages: int) -> list[ReceivedMessage]:
         spec, now = self._spec(queue), self._clock.now()
@@ -372,7 +373,7 @@ class MemoryWorkQueue:
         for m in visible:
             if len(taken) == max_messages:
                 break
-            if m.delivery_count >= spec.max_delivery_count:
+            if spec.spent(m.delivery_count):
                 self._exhausted(m, now)
                 continue
             if m.lock_token is not None:
@@ -399,7 +400,7 @@ class MemoryWorkQueue:
         now = self._clock.now()
         m = self._locked.get(message.lock_token)
         if m is None or m.locked_until is None or m.locked_until <= now:
-            raise Conflict(f"the lock on message {message.message_id!r} was lost")
+            raise lock_lost(message)
         return m, now
 
     def _remove(self, m: _Message) -> None:
@@ -422,8 +423,7 @@ class MemoryWorkQueue:
         )
 
     def _exhausted(self, m: _Message, now: datetime) -> None:
-        description = f"delivered {m.delivery_count} times without being completed"
-        self._to_dead(m, "MaxDeliveryCountExceeded", description, now)
+        self._to_dead(m, *exhausted(m.delivery_count), now)
 
     def complete(self, message: ReceivedMessage) -> None:
         with self._arrived:
@@ -433,7 +433,7 @@ class MemoryWorkQueue:
     def abandon(self, message: ReceivedMessage) -> None:
         with self._arrived:
             m, now = self._holding(message)
-            if m.delivery_count >= self._spec(m.queue).max_delivery_count:
+            if self._spec(m.queue).spent(m.delivery_count):
                 self._exhausted(m, now)
                 return
             del self._locked[message.lock_token]
@@ -456,9 +456,9 @@ class MemoryWorkQueue:
     def dead_letters(self, queue: str, *, max_messages: int = 100) -> list[DeadLetter]:
         with self._arrived:
             # Messages whose last lock ran out at the maximum are dead already (as on Service Bus).
-            now, limit = self._clock.now(), self._spec(queue).max_delivery_count
+            now, spec = self._clock.now(), self._spec(queue)
             for m in list(self._messages.values()):
-                if m.queue == queue and m.visible_at <= now and m.delivery_count >= limit:
+                if m.queue == queue and m.visible_at <= now and spec.spent(m.delivery_count):
                     self._exhausted(m, now)
             dead = [d for d in self._dead if d.queue == queue][:max_messages]
         return [replace(d, body=json.loads(json.dumps(d.body))) for d in dead]  # copies

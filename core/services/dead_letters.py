@@ -12,13 +12,13 @@ from dataclasses import replace
 from core.domain.errors import NotFound
 from core.domain.messages import StageFailure
 from core.domain.projects import Role
-from core.ports import DeadLetter, Deps
+from core.ports import EXHAUSTED, DeadLetter, Deps
 from core.services import audit
 from core.services.collections import FAILURES, load
 from core.services.stages import QUEUE_SPECS
 from core.services.worklog import member_project
 
-GENERIC_REASON = "MaxDeliveryCountExceeded"
+GENERIC_REASON = EXHAUSTED
 """What Service Bus says when the Functions host gives up on a message (not why it failed)."""
 
 MAX_PER_QUEUE = 500

@@ -32,9 +32,7 @@ from azure.servicebus.exceptions import (
     MessagingEntityNotFoundError,
 )
 
-from core.ports import Clock, QueueSpec
-
-MAX_DELIVERY_REASON = "MaxDeliveryCountExceeded"
+from core.ports import EXHAUSTED, Clock, QueueSpec
 
 
 @dataclass
@@ -107,10 +105,10 @@ class _Queue:
 
     def release(self, stored: _Stored, now: datetime) -> None:
         stored.lock_token = stored.locked_until = None
-        if stored.delivery_count >= self.spec.max_delivery_count:
+        if self.spec.spent(stored.delivery_count):
             self.move_to_dlq(
                 stored,
-                MAX_DELIVERY_REASON,
+                EXHAUSTED,
                 f"Message could not be consumed after {stored.delivery_count} delivery attempts.",
             )
 

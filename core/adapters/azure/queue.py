@@ -26,6 +26,7 @@ from azure.servicebus.exceptions import (
 
 from core import telemetry
 from core.adapters.clock import aware
+from core.adapters.queue_core import check_batch
 from core.domain.errors import Conflict, InvalidInput, NotFound
 from core.ports import Clock, DeadLetter, JsonDoc, ReceivedMessage
 
@@ -167,8 +168,7 @@ class ServiceBusWorkQueue:
     def receive(
         self, queue: str, *, max_messages: int = 1, wait_s: float = 0.0
     ) -> list[ReceivedMessage]:
-        if max_messages < 1:
-            raise InvalidInput.one("max_messages", "must be at least 1")
+        check_batch(max_messages)
         self._forget_expired()
         with self._entity(queue):
             receiver = self._receiver(queue)

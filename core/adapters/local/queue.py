@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-import time
 import uuid
 from collections.abc import Collection, Mapping
 from dataclasses import replace
@@ -25,12 +24,12 @@ from core.adapters.clock import aware
 from core.adapters.jsonquery import encode_body
 from core.adapters.local.connections import Connections
 from core.adapters.local.wake import Wakes
-from core.domain.errors import Conflict, InvalidInput, NotFound
+from core.adapters.queue_core import check_batch, exhausted, lock_lost, receive_within
+from core.domain.errors import NotFound
 from core.ports import Clock, DeadLetter, JsonDoc, QueueSpec, ReceivedMessage
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _POLL_S = (0.005, 0.1)  # first and longest sleep between polls while waiting
-EXHAUSTED = "MaxDeliveryCountExceeded"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -133,19 +132,19 @@ class SqliteWorkQueue:
     def receive(
         self, queue: str, *, max_messages: int = 1, wait_s: float = 0.0
     ) -> list[ReceivedMessage]:
-        if max_messages < 1:
-            raise InvalidInput.one("max_messages", "must be at least 1")
-        deadline = time.monotonic() + wait_s
-        pause = _POLL_S[0]
-        while True:
-            taken = self._take(queue, max_messages)
-            remaining = deadline - time.monotonic()
-            if taken or remaining <= 0:
-                return taken
-            # Another process's send cannot notify us, and the clock may move: poll as well.
-            with self._sent:
-                self._sent.wait(min(pause, remaining))
-            pause = min(pause * 2, _POLL_S[1])
+        check_batch(max_messages)
+        # Another process's send cannot notify this one's waits: they poll as well.
+        return receive_within(
+            wait_s,
+            lambda: self._take(queue, max_messages),
+            self._pause,
+            first_s=_POLL_S[0],
+            longest_s=_POLL_S[1],
+        )
+
+    def _pause(self, seconds: float) -> None:
+        with self._sent:
+            self._sent.wait(seconds)
 
     def _take(self, queue: str, max_messages: int) -> list[ReceivedMessage]:
         spec = self._spec(queue)
@@ -162,7 +161,7 @@ class SqliteWorkQueue:
                     break
                 deliver = []
                 for seq, delivery_count in candidates:
-                    if delivery_count >= spec.max_delivery_count:
+                    if spec.spent(delivery_count):
                         self._exhaust(conn, seq, delivery_count, now)
                     else:
                         deliver.append(seq)
@@ -188,8 +187,7 @@ class SqliteWorkQueue:
         ]
 
     def _exhaust(self, conn: sqlite3.Connection, seq: int, delivery_count: int, now: int) -> None:
-        description = f"delivered {delivery_count} times without being completed"
-        self._move_to_dead(conn, seq, EXHAUSTED, description, now)
+        self._move_to_dead(conn, seq, *exhausted(delivery_count), now)
 
     @staticmethod
     def _move_to_dead(
@@ -206,7 +204,7 @@ class SqliteWorkQueue:
             (message.lock_token, now),
         ).fetchone()
         if row is None:
-            raise Conflict(f"the lock on message {message.message_id!r} was lost")
+            raise lock_lost(message)
         return int(row[0]), int(row[1]), now
 
     def complete(self, message: ReceivedMessage) -> None:
@@ -217,7 +215,7 @@ class SqliteWorkQueue:
     def abandon(self, message: ReceivedMessage) -> None:
         with self._db.write() as conn:
             seq, delivery_count, now = self._held(conn, message)
-            if delivery_count >= self._spec(message.queue).max_delivery_count:
+            if self._spec(message.queue).spent(delivery_count):
                 self._exhaust(conn, seq, delivery_count, now)
                 return
             conn.execute(
@@ -248,7 +246,7 @@ class SqliteWorkQueue:
             # Bus), even if no receive has come along to move it.
             now = self._now()
             for seq, delivery_count in conn.execute(
-                f"{_VISIBLE} AND delivery_count >= ?",
+                f"{_VISIBLE} AND delivery_count >= ?",  # `QueueSpec.spent`, in SQL
                 (queue, now, self._spec(queue).max_delivery_count),
             ).fetchall():
                 self._exhaust(conn, seq, delivery_count, now)
