@@ -170,7 +170,8 @@ class Settings:
     recount_s: float = _env("LOUPE_RECOUNT_S", 60.0, _seconds)
     """How often the dashboard's counters are checked against the items (LOUPE_RECOUNT_S), and
     how long a counter may take to land after its item: a count a crash cut off is corrected
-    one to two intervals later (on Azure the timer runs each minute, so less acts as 60)."""
+    one to two intervals later (on Azure its timer fires at most once a minute, so less acts
+    as 60)."""
     reconcile_s: float = _env("LOUPE_RECONCILE_S", 600.0, _seconds)
     """How often each project's reconciliation sweep lists what changed in its data
     (LOUPE_RECONCILE_S): new files arrive by events at once (the folder watcher, blob events
