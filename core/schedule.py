@@ -38,9 +38,11 @@ class Periodic:
     at_second: int
     """Where in the minute the Azure timer fires: the timers are spread, not woken at once."""
     azure_floor_s: float = 60.0
+    """The shortest interval of its Azure timer: each firing is a billed execution."""
     own_thread: bool = False
     """Runs on a scheduler thread of its own locally: a long scan must not hold up the rest."""
     warn: bool = False
+    """Logs a run that did something as a warning: it repaired what a crash left."""
 
     def ncrontab(self, settings: Settings) -> str:
         """The Azure timer's schedule (NCRONTAB, with seconds) for this job's interval."""
