@@ -7,10 +7,9 @@ CLIP, say) into the same container, and projects pick one by name."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from core.assist.manifest import DEFAULT_IMAGE, DEFAULT_TEXT, Backbone, BackboneManifest
 from core.domain.errors import InvalidInput, NotFound
+from core.domain.model import DomainModel
 from core.domain.task_types import MediaKind
 from core.ports import Deps
 
@@ -19,13 +18,14 @@ MANIFEST = "manifest.json"
 DEFAULT_FOR = {MediaKind.IMAGE: DEFAULT_IMAGE, MediaKind.TEXT: DEFAULT_TEXT}
 
 
-@dataclass(frozen=True)
-class ModelEntry:
+class ModelEntry(DomainModel):
+    """A backbone as `GET /api/models` lists it."""
+
     name: str
     modality: str
-    dim: int | None
-    license: str | None
-    source: str | None
+    dim: int | None = None
+    license: str | None = None
+    source: str | None = None
     stored: bool
     """False for a default not derived yet (it will be at first use)."""
 
@@ -40,11 +40,15 @@ def list_models(deps: Deps) -> list[ModelEntry]:
             except InvalidInput:
                 continue  # a broken upload: `load_backbone` says what is wrong when used
             found[manifest.name] = ModelEntry(
-                manifest.name, manifest.modality, manifest.dim, manifest.license,
-                manifest.source, stored=True,
-            )  # fmt: skip
+                name=manifest.name,
+                modality=manifest.modality,
+                dim=manifest.dim,
+                license=manifest.license,
+                source=manifest.source,
+                stored=True,
+            )
     for media, name in DEFAULT_FOR.items():
-        found.setdefault(name, ModelEntry(name, media.value, None, None, None, stored=False))
+        found.setdefault(name, ModelEntry(name=name, modality=media.value, stored=False))
     return sorted(found.values(), key=lambda entry: entry.name)
 
 

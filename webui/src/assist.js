@@ -8,7 +8,7 @@ import { h, showError, words } from "./dom.js";
 /** @typedef {Schemas["AssistSettings"]} AssistSettings */
 /** @typedef {Schemas["AssistView"]} AssistView */
 /** @typedef {Schemas["Run"]} Run */
-/** @typedef {Schemas["ModelView"]} ModelView */
+/** @typedef {Schemas["ModelEntry"]} ModelView */
 
 const modalityOf = (/** @type {string} */ taskType) => (taskType.startsWith("text_") ? "text" : "image");
 const percent = (/** @type {number | null | undefined} */ v) => (v === null || v === undefined ? "—" : `${(v * 100).toFixed(1)}%`);

@@ -48,15 +48,6 @@ class CycleView(DomainModel):
     cycle: str
 
 
-class ModelView(DomainModel):
-    name: str
-    modality: str
-    dim: int | None = None
-    license: str | None = None
-    source: str | None = None
-    stored: bool
-
-
 @router.get("/projects/{project_id}/assist", response_model_exclude_none=True)
 def get_assist(project_id: str, deps: AppDeps, user: CurrentUser) -> AssistView:
     found = assist.assist_status(deps, project_id=project_id, actor=user.id)
@@ -74,5 +65,5 @@ def train_now(project_id: str, deps: AppDeps, user: CurrentUser) -> CycleView:
 
 
 @router.get("/models")
-def list_models(deps: AppDeps) -> list[ModelView]:
-    return [ModelView(**vars(entry)) for entry in model_registry.list_models(deps)]
+def list_models(deps: AppDeps) -> list[model_registry.ModelEntry]:
+    return model_registry.list_models(deps)
