@@ -54,6 +54,13 @@ class _Etags:
 
 
 new_etag = _Etags()
+_LOOKUP = 500
+"""Ids looked up by one query (SQLite allows 32,766 parameters)."""
+
+
+def _same(value: Any, stored: Any) -> bool:
+    """Whether an indexed column keeps its value (1 and 1.0 are equal, but not the same)."""
+    return type(value) is type(stored) and value == stored
 
 
 class SqliteContainer:
@@ -72,6 +79,10 @@ class SqliteContainer:
         sets = ", ".join(f"{c} = ?" for c in ("body", "etag", *columns))
         self._replace = f"UPDATE {table} SET {sets} WHERE pk = ? AND id = ? AND etag = ?"  # noqa: S608
         self._delete = f"DELETE FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
+        self._table, self._columns = table, columns
+        selected = ", ".join(["id", "etag", *columns])
+        self._lookup = f"SELECT {selected} FROM {table} WHERE pk = ? AND id IN ({{marks}})"  # noqa: S608
+        self._replaces: dict[tuple[int, ...], str] = {}
 
     def _row(self, body: JsonDoc) -> tuple[Any, ...]:
         """(pk, id, text, etag, indexed fields' values...) of a body about to be written."""
@@ -126,14 +137,57 @@ class SqliteContainer:
         return count
 
     def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
-        rows = [(self._row(body), if_match) for body, if_match in changes]
+        rows = [self._row(body) for body, _ in changes]
         written: list[Document | None] = []
         with self._db.write() as conn:  # one transaction: one commit for them all
-            for (row, if_match), (body, _) in zip(rows, changes, strict=True):
-                done = conn.execute(self._replace, self._replace_params(row, if_match)).rowcount
+            stored = self._stored_columns(conn, rows)
+            for row, (body, if_match) in zip(rows, changes, strict=True):
+                before = stored.get((row[0], row[1]))
+                if before is None or before[0] != if_match:
+                    written.append(None)
+                    continue
+                # Only the indexed columns whose values change are set: SQLite rewrites the
+                # entries of every index whose column an UPDATE sets, even to the same value.
+                moved = tuple(
+                    n for n, value in enumerate(row[4:]) if not _same(value, before[1 + n])
+                )
+                params = (*row[2:4], *(row[4 + n] for n in moved), row[0], row[1], if_match)
+                if not conn.execute(self._replace_sql(moved), params).rowcount:
+                    written.append(None)
+                    continue
+                stored[(row[0], row[1])] = row[3:]  # a later change of the same document
                 # The body as written (its text is what is stored): no second parse per item.
-                written.append(Document(body, row[3]) if done else None)
+                written.append(Document(body, row[3]))
         return written
+
+    def _stored_columns(
+        self, conn: sqlite3.Connection, rows: Sequence[tuple[Any, ...]]
+    ) -> dict[tuple[str, str], tuple[Any, ...]]:
+        """(etag, indexed columns...) of the stored documents that `rows` would replace, by
+        (pk, id): one query per partition and `_LOOKUP` ids."""
+        ids: dict[str, list[str]] = {}
+        for row in rows:
+            ids.setdefault(row[0], []).append(row[1])
+        stored: dict[tuple[str, str], tuple[Any, ...]] = {}
+        for pk, keys in ids.items():
+            for start in range(0, len(keys), _LOOKUP):
+                chunk = keys[start : start + _LOOKUP]
+                text = self._lookup.format(marks=", ".join("?" * len(chunk)))
+                for found in conn.execute(text, (pk, *chunk)):
+                    stored[(pk, found[0])] = found[1:]
+        return stored
+
+    def _replace_sql(self, moved: tuple[int, ...]) -> str:
+        """The conditional UPDATE setting the body, the etag and the columns numbered `moved`."""
+        found = self._replaces.get(moved)
+        if found is None:
+            sets = ", ".join(
+                f"{c} = ?" for c in ("body", "etag", *(self._columns[n] for n in moved))
+            )
+            found = self._replaces[moved] = (
+                f"UPDATE {self._table} SET {sets} WHERE pk = ? AND id = ? AND etag = ?"  # noqa: S608
+            )
+        return found
 
     def delete(self, pk: str, id: str, *, if_match: str | None = None) -> None:
         if if_match is None:
