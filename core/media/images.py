@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from core.media.decoding import reduced
 from core.media.facts import MediaError, NeedMore, Probe, Rendition, Renditions, check_pixels
+from core.media.headers import read_header
 
 Image.MAX_IMAGE_PIXELS = None  # checked per project by check_pixels, before any decode
 warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -50,6 +51,8 @@ def probe_image(
     `complete=False`, `data` is the file's beginning: raises `NeedMore` if that was too little."""
     if not (data if isinstance(data, bytes) else _at_start(data).read(1)):
         raise MediaError("empty file (0 bytes)")
+    if isinstance(data, bytes) and (found := read_header(data)) is not None:
+        return _probed(found.format, found.width, found.height, 1, found.orientation, max_pixels)
     try:
         with _open(data, extension) as image:
             name = _format(image)
@@ -66,6 +69,12 @@ def probe_image(
         raise MediaError(
             f"damaged or truncated image header ({error}): add the whole file again"
         ) from None
+    return _probed(name, width, height, frames, orientation, max_pixels)
+
+
+def _probed(
+    name: str, width: int, height: int, frames: int, orientation: int, max_pixels: int
+) -> Probe:
     check_pixels(width, height, frames, max_pixels)
     if orientation in _ROTATED:
         width, height = height, width
