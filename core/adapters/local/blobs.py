@@ -107,9 +107,9 @@ class FolderBlobStore:
         with self._open(container, name) as file:
             return file.read()
 
-    def _open(self, container: str, name: str) -> BinaryIO:
+    def _open(self, container: str, name: str, path: Path | None = None) -> BinaryIO:
         try:
-            return self._path(container, name).open("rb")
+            return (path or self._path(container, name)).open("rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise NotFound(f"no blob {name!r} in container {container!r}") from None
 
@@ -118,10 +118,10 @@ class FolderBlobStore:
         midway (a download whose client went away) leaves nothing open, even before its
         generator is collected. A blob replaced or deleted meanwhile fails the read with
         `Conflict`, as Azure's ETag-checked ranges do, rather than mixing two versions."""
-        with self._open(container, name) as file:  # NotFound comes before any chunk
+        path = self._path(container, name)
+        with self._open(container, name, path) as file:  # NotFound comes before any chunk
             first = _identity(os.fstat(file.fileno()))
             head = file.read(chunk_size)  # a header probe reads only this: one open
-        path = self._path(container, name)
 
         def chunks() -> Iterator[bytes]:
             if not head:
@@ -155,14 +155,20 @@ class FolderBlobStore:
             raise NotFound(f"no blob {name!r} in container {container!r}")
         return self._info(container, name, found)
 
-    def _info(self, container: str, name: str, stat: os.stat_result) -> BlobInfo:
+    def _info(
+        self, container: str, name: str, stat: os.stat_result, *, sidecars: bool = True
+    ) -> BlobInfo:
+        """`sidecars=False`: the blob's folder has no content types set (a listing checks
+        once per folder, not once per file)."""
         return BlobInfo(
             container=container,
             name=name,
             size=stat.st_size,
             etag=f"{stat.st_mtime_ns:x}-{stat.st_size:x}",
             last_modified=datetime.fromtimestamp(stat.st_mtime_ns / 1e9, UTC),
-            content_type=self._content_type(container, name),
+            content_type=self._content_type(container, name)
+            if sidecars
+            else mimetypes.guess_type(name, strict=False)[0],
         )
 
     def exists(self, container: str, name: str) -> bool:
@@ -203,6 +209,7 @@ class FolderBlobStore:
         except (FileNotFoundError, NotADirectoryError):
             return
         keyed = sorted((e.name + "/" if e.is_dir() else e.name, e) for e in entries)
+        sidecars = self._meta.joinpath(container, *base.split("/")).is_dir()
         for key, entry in keyed:
             name = base + key
             if key.endswith("/"):
@@ -212,7 +219,7 @@ class FolderBlobStore:
                 with contextlib.suppress(FileNotFoundError):  # deleted meanwhile
                     found = entry.stat()
                     if since_ns is None or _changed_ns(found) >= since_ns:
-                        yield self._info(container, name, found)
+                        yield self._info(container, name, found, sidecars=sidecars)
 
     def _subfolders(self, folder: Path, changed: int) -> _Keys:
         """`folder`'s subfolders as sorted `name/` keys, remembered by the folder's change
