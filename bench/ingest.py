@@ -2,7 +2,9 @@
 
 1. Registration: initialize a project over N small JPEGs (100k; --quick 5k) with the embedded
    runtime's stage worker processes (one per core, up to four); items/s beside a bare
-   single-process loop of `PIL.Image.open(path).size` over the same files.
+   single-process loop of `PIL.Image.open(path).size` over the same files (the baseline the
+   issue names, though registration itself no longer asks Pillow for plain JPEG and PNG
+   headers), run before and after registration and averaged.
 2. Derivatives: thumbnails (and display images where needed) for M 1-megapixel JPEGs in
    images/s on one worker, beside a bare Pillow loop on one core: open, draft mode, decode,
    resize to the thumbnail (the ratio is per-core efficiency).
@@ -106,10 +108,7 @@ def registration(count: int, processes: int) -> dict[str, float]:
     started before the clock as on a running server; the clock stops when the project runs."""
     folder = small_images(count)
     files = sorted(p for p in folder.iterdir() if p.suffix == ".jpg")
-    start = time.perf_counter()
-    for path in files:
-        Image.open(path).size  # noqa: B018  # the bare baseline
-    bare = len(files) / (time.perf_counter() - start)
+    before = bare_probe_rate(files)
 
     with tempfile.TemporaryDirectory() as work:
         settings = Settings(
@@ -144,16 +143,26 @@ def registration(count: int, processes: int) -> dict[str, float]:
         registered = deps.documents.container(ITEMS).count(project.id)
         assert registered == count, registered
         deps.close()
+    bare = (before + bare_probe_rate(files)) / 2  # before and after: a shared machine drifts
     ours = count / elapsed
     print(f"registration: {count:,} items in {elapsed:.2f} s = {ours:,.0f} items/s")
-    print(f"  ({processes} worker processes; bare single-process Image.open(...).size loop:")
-    print(f"  {bare:,.0f} files/s, ratio {ours / bare:.2f})")
+    print(f"  ({processes} worker processes; baseline, as the issue names it: Pillow's bare")
+    print("  single-process `Image.open(path).size` loop over the same files, run before and")
+    print(f"  after: {before:,.0f} and {bare * 2 - before:,.0f} files/s; ratio {ours / bare:.2f})")
     return {
         "registration_items_per_s": round(ours, 1),
         "registration_processes": processes,
         "bare_open_size_per_s": round(bare, 1),
         "registration_ratio": round(ours / bare, 3),
     }
+
+
+def bare_probe_rate(files: list[Path]) -> float:
+    """Files/s of Pillow's header parse alone (`Image.open(path).size`), in this process."""
+    start = time.perf_counter()
+    for path in files:
+        Image.open(path).size  # noqa: B018  # the bare baseline
+    return len(files) / (time.perf_counter() - start)
 
 
 def derivatives(count: int, workers: int) -> dict[str, float]:
@@ -208,6 +217,7 @@ def main() -> None:
     figures |= registration(small, args.workers)
     figures |= derivatives(large, args.workers)
     figures["goal_items_per_s"] = 5000
+    figures["goal_registration_ratio"] = 0.8
     figures["goal_derivatives_ratio"] = 0.8
     print(json.dumps(figures))
 
