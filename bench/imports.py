@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import dataclasses
+import gc
 import io
 import json
 import pstats
@@ -83,6 +84,9 @@ def fresh(folder: Path, count: int, boxes: bool) -> tuple[Deps, Project]:
     task_type = "image_bounding_box" if boxes else "image_multiclass"
     project = running_project(deps, task_type=task_type, classes=CLASSES)
     add_items(deps, project, count, media=MEDIA, prefix="img/")  # img/000000.jpg, …
+    # As `loupe serve` does once started: what is loaded lives on, out of the cyclic
+    # collector's full passes (without it they cost the import a tenth of its time).
+    gc.freeze()
     return deps, project
 
 

@@ -13,6 +13,7 @@ compete with making thumbnails."""
 from __future__ import annotations
 
 import contextlib
+import gc
 import logging
 import multiprocessing
 import os
@@ -249,6 +250,9 @@ def _worker_process(
 
     deps = build(settings)
     worker = queue_worker(deps, role, foreground)
+    # As in the API's process: what is loaded now lives as long as the worker, so keep it out
+    # of the cyclic collector's full passes (a bulk import or registration runs many of them).
+    gc.freeze()
     worker.start()
     try:
         # A parent killed outright cannot say stop: notice being orphaned instead.
