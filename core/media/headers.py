@@ -68,28 +68,35 @@ def _jpeg(head: bytes) -> Header | None:
             return Header("jpeg", *size, orientation)
         segment = head[pos + 4 : end]
         if marker in _SOF:
-            if len(segment) < 6 or segment[0] != 8 or segment[5] not in (1, 3, 4):
+            if (size := _frame_size(segment)) is None:
                 return None
-            if len(segment) != 6 + 3 * segment[5]:
-                return None  # a component's entry cut short fails Pillow
-            height, width = struct.unpack_from(">HH", segment, 1)
-            if not (width and height):
-                return None
-            size = (width, height)
-        elif marker == _DQT:
-            if not _tables_whole(segment):
-                return None
-        elif 0xE0 <= marker <= 0xEF:
-            if not _plain_app(marker, segment):
-                return None
-            if marker == 0xE1 and segment.startswith(_EXIF):
-                if exif is not None:
-                    return None  # EXIF over several segments: Pillow joins them
-                exif = segment[len(_EXIF) :]
-        elif marker not in _SKIPPED:
+        elif not _harmless(marker, segment):
             return None
+        elif marker == 0xE1 and segment.startswith(_EXIF):
+            if exif is not None:
+                return None  # EXIF over several segments: Pillow joins them
+            exif = segment[len(_EXIF) :]
         pos = end
     return None
+
+
+def _frame_size(segment: bytes) -> tuple[int, int] | None:
+    """(width, height) of a frame header Pillow takes: 8-bit, 1, 3 or 4 whole components."""
+    if len(segment) < 6 or segment[0] != 8 or segment[5] not in (1, 3, 4):
+        return None
+    if len(segment) != 6 + 3 * segment[5]:
+        return None  # a component's entry cut short fails Pillow
+    height, width = struct.unpack_from(">HH", segment, 1)
+    return (width, height) if width and height else None
+
+
+def _harmless(marker: int, segment: bytes) -> bool:
+    """A segment other than a frame header that Pillow reads without failing."""
+    if marker == _DQT:
+        return _tables_whole(segment)
+    if 0xE0 <= marker <= 0xEF:
+        return _plain_app(marker, segment)
+    return marker in _SKIPPED
 
 
 def _tables_whole(segment: bytes) -> bool:
