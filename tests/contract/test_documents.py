@@ -178,6 +178,30 @@ def test_replace_many_writes_each_document_only_over_the_version_it_names(
     assert items.replace_many([]) == []
 
 
+def test_replace_many_keeps_indexed_queries_right_whichever_fields_change(
+    items: DocumentContainer,
+) -> None:
+    current = [items.create(doc(f"q{i}", state="new", rank=i / 10, score=i)) for i in range(4)]
+
+    items.replace_many(
+        [
+            (doc("q0", state="done", rank=0.0, score=0), current[0].etag),  # one field moves
+            (doc("q1", state="new", rank=0.1, score=1.0), current[1].etag),  # 1 becomes 1.0
+            (doc("q2", state="done", rank=0.9, score=True), current[2].etag),  # all move
+            (doc("q3", state="new", rank=0.3, score=3), current[3].etag),  # none moves
+        ]
+    )
+
+    def matching(*where: Where) -> list[str]:
+        return sorted(ids(items, "p1", Query(where=where)))
+
+    assert matching(Where("state", "=", "new")) == ["q1", "q3"]
+    assert matching(Where("state", "=", "done"), Where("rank", ">", 0.5)) == ["q2"]
+    assert matching(Where("score", "=", 1)) == ["q1"]
+    assert matching(Where("score", "=", True)) == ["q2"]
+    assert matching(Where("score", ">=", 0)) == ["q0", "q1", "q3"]
+
+
 def test_stored_documents_are_copies(items: DocumentContainer) -> None:
     body = doc("a", tags=["x"])
     created = items.create(body)
