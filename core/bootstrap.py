@@ -11,11 +11,20 @@ import os
 import secrets
 from datetime import timedelta
 from functools import cache
+from random import Random
 from typing import Any
 
 from core.adapters.clock import SystemClock
 from core.domain.links import LinkSigner
-from core.ports import BlobStore, Clock, Deps, DocumentStore, EventPublisher, WorkQueue
+from core.ports import (
+    BlobStore,
+    Clock,
+    Deps,
+    DocumentStore,
+    EventPublisher,
+    RandomIds,
+    WorkQueue,
+)
 from core.services.stages import QUEUE_SPECS
 from core.settings import Settings
 
@@ -29,6 +38,8 @@ def build(settings: Settings, *, clock: Clock | None = None) -> Deps:
         blobs=_blobs(settings),
         queue=_queue(settings, clock),
         clock=clock,
+        ids=RandomIds(),
+        random=Random(),  # noqa: S311 (spreading load, not secrecy)
         data_container=settings.data_container,
         dataset_roots=settings.dataset_roots,
         events=_events(settings),

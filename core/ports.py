@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import re
 import secrets
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from random import Random
 from typing import Any, BinaryIO, Literal, Protocol
 
 from core.domain.capacity import DEFAULT_ITEM_CAP
@@ -348,6 +350,30 @@ class Clock(Protocol):
         ...
 
 
+class Ids(Protocol):
+    def token(self, length: int = 32) -> str:
+        """A new id: `length` lowercase hex digits, unique with the odds of a random uuid."""
+        ...
+
+
+class RandomIds:
+    """Ids from random uuids (`length` at most 32)."""
+
+    def token(self, length: int = 32) -> str:
+        return uuid.uuid4().hex[:length]
+
+
+class CountingIds:
+    """Ids 1, 2, 3… as zero-padded hex: the same ids on every run of a test."""
+
+    def __init__(self) -> None:
+        self.issued = 0
+
+    def token(self, length: int = 32) -> str:
+        self.issued += 1
+        return f"{self.issued:0{length}x}"[-length:]
+
+
 # ---------------------------------------------------------------------------------------------
 # The dependency set services receive (built by `core.bootstrap`).
 # ---------------------------------------------------------------------------------------------
@@ -359,6 +385,9 @@ class Deps:
     blobs: BlobStore
     queue: WorkQueue
     clock: Clock
+    ids: Ids = field(default_factory=RandomIds)
+    random: Random = field(default_factory=Random)
+    """Chance where it spreads load (not secrecy): seeded in tests, so runs repeat."""
     data_container: str = "data"
     dataset_roots: tuple[DatasetRoot, ...] = ()
     """Where blob datasets may read (`Settings.dataset_roots`): nowhere unless told."""
