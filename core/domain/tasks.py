@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from core.domain.errors import Conflict, InvalidInput
-from core.domain.items import Item, Lease
+from core.domain.items import Item, ItemState, Lease, Skip
 from core.domain.task_types import MediaKind, TaskType
 
 PAGE_SIZES = (1, 4, 6, 9)
@@ -35,6 +35,33 @@ def leased(item: Item, user: str, until: datetime, now: datetime) -> Item:
 
 def released(item: Item, now: datetime) -> Item:
     return item.model_copy(update={"lease": None, "updated_at": now})
+
+
+def assigned(item: Item, labeler: str | None, now: datetime) -> Item | None:
+    """Reserved for `labeler` (None: for anyone); None when it is labeled or theirs already."""
+    if item.state is not ItemState.UNLABELED or item.assignee == labeler:
+        return None
+    return item.model_copy(update={"assignee": labeler, "updated_at": now})
+
+
+def skipped(item: Item, user: str, now: datetime, reason: str | None) -> Item:
+    """Set aside (unclear, broken, out of scope): a reviewer accepts or re-queues it."""
+    return item.model_copy(
+        update={
+            "state": ItemState.SKIPPED,
+            "skips": [*item.skips, Skip(user=user, at=now, reason=reason)],
+            "lease": None,
+            "updated_at": now,
+        }
+    )
+
+
+def check_correctable(item: Item, user: str) -> None:
+    """A labeler may correct their answer until a reviewer has seen the item."""
+    if item.review is not None:
+        raise Conflict(f"item {item.id!r} was reviewed already; ask a reviewer to change it")
+    if not any(a.user == user for a in item.annotations):
+        raise Conflict(f"you have no answer on item {item.id!r} (it was reset or rejected)")
 
 
 def check_lease(item: Item, user: str) -> None:

@@ -53,6 +53,13 @@ class User(DomainModel):
         return name
 
 
+def link_principal(user: User, key: str) -> User | None:
+    """`user` signing in by its stable id `key` from now on; None when it has one already."""
+    if user.principal is not None:
+        return None
+    return user.model_copy(update={"principal": key})
+
+
 class PrincipalLink(DomainModel):
     """A Static Web App principal's user: sign-in looks the stable id up here, so a changed
     e-mail or display name still finds the same user, and a name handed to someone else

@@ -4,14 +4,18 @@ first in that labeler's queue and go to nobody else until released."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 
-from core.domain.errors import InvalidInput, PreconditionFailed
-from core.domain.items import Item, ItemState
+from core.domain.errors import InvalidInput
+from core.domain.items import Item
 from core.domain.projects import Role
+from core.domain.tasks import assigned
 from core.ports import Deps, Document, Order, Query, Where
 from core.services import audit
 from core.services.collections import ITEMS, load, scan
-from core.services.worklog import RETRIES, member_project
+from core.services.update import update
+from core.services.versioned import Versioned
+from core.services.worklog import item_target, member_project
 
 MAX_ITEMS = 50_000
 
@@ -115,20 +119,12 @@ def _selected(
 
 
 def _set_assignee(
-    deps: Deps, documents: Iterable[Document], labeler: str | None, now: object
+    deps: Deps, documents: Iterable[Document], labeler: str | None, now: datetime
 ) -> int:
-    items = deps.documents.container(ITEMS)
     changed = 0
     for document in list(documents):
-        for _ in range(RETRIES):
-            item = load(Item, document)
-            if item.state is not ItemState.UNLABELED or item.assignee == labeler:
-                break
-            after = item.model_copy(update={"assignee": labeler, "updated_at": now})
-            try:
-                items.upsert(after.to_doc(), if_match=document.etag)
-                changed += 1
-                break
-            except PreconditionFailed:
-                document = items.read(item.project_id, item.id)
+        item = Versioned(load(Item, document), document.etag)
+        target = item_target(deps, item.value.project_id, item.value.id, gone_ok=True)
+        done = update(target, lambda it: assigned(it, labeler, now), current=item)
+        changed += bool(done and done.written)
     return changed

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
+from core.domain.errors import InvalidInput
 from core.domain.items import Comment, Item, ItemState
 from core.domain.projects import Role
+from core.domain.reviews import commented
 from core.ports import Deps, Query, Where
 from core.services.collections import ITEMS, load
-from core.services.review import NEWEST, comment_id, with_comment
-from core.services.worklog import RETRIES, member_project, read_item, save_item
+from core.services.review import NEWEST, new_comment_id
+from core.services.worklog import change_item, member_project
 
 MAX_TEXT = 2000
 FEEDBACK_PAGE = 50
@@ -25,18 +26,14 @@ def comment_on_item(deps: Deps, *, project_id: str, actor: str, item_id: str, te
         raise InvalidInput.one("text", "write something: a comment cannot be empty")
     if len(words) > MAX_TEXT:
         raise InvalidInput.one("text", f"at most {MAX_TEXT} characters")
-    for _ in range(RETRIES):
-        current = read_item(deps, project_id, item_id)
-        item = current.value
+
+    def comment(item: Item) -> Item:
         now = deps.clock.now()
-        to = [*dict.fromkeys([a.user for a in item.annotations] + [s.user for s in item.skips])]
-        comment = Comment(id=comment_id(now), user=actor, at=now, text=words, to=to)
-        after = item.model_copy(update={"comments": with_comment(item, comment)})
-        try:
-            return save_item(deps, current, after, actor=actor, action="item.commented").value
-        except PreconditionFailed:
-            continue
-    raise Conflict(f"item {item_id!r} keeps changing; try again")
+        token = new_comment_id(deps, now)
+        return commented(item, comment_id=token, actor=actor, now=now, text=words)
+
+    action = "item.commented"
+    return change_item(deps, project_id, item_id, comment, actor=actor, action=action).after.value
 
 
 @dataclass(frozen=True)

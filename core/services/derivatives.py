@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from core.domain.errors import NotFound, PreconditionFailed
+from core.domain.errors import NotFound
 from core.domain.items import Derivatives, Item, ItemState, RawPixels
 from core.domain.media_types import extension
 from core.domain.messages import MakeDerivatives
@@ -22,6 +22,8 @@ from core.services.collections import ITEMS, load
 from core.services.ingestion import source_of
 from core.services.projects import get_project
 from core.services.spool import spooled
+from core.services.update import update
+from core.services.worklog import item_target
 
 DERIVATIVES = "derivatives"
 """The blob container renditions go to, as `<project>/<item>/display.jpg` and so on."""
@@ -118,20 +120,7 @@ def _failed(reason: str) -> Change:
     return change
 
 
-def _update(deps: Deps, item: Item, change: Change, attempts: int = 5) -> None:
-    """Apply `change` to the stored item with its etag: a labeler's concurrent write wins
-    the race, and the change is applied again to what they wrote."""
-    items = deps.documents.container(ITEMS)
-    for _ in range(attempts):
-        found = items.get(item.project_id, item.id)
-        if found is None:
-            return
-        changed = change(load(Item, found))
-        if changed is None:
-            return
-        try:
-            items.upsert(changed.to_doc(), if_match=found.etag)
-            return
-        except PreconditionFailed:
-            continue
-    raise PreconditionFailed(f"item {item.id!r} kept changing while its renditions were saved")
+def _update(deps: Deps, item: Item, change: Change) -> None:
+    """Apply `change` to the stored item: a labeler's concurrent write wins the race, and the
+    change is applied again to what they wrote."""
+    update(item_target(deps, item.project_id, item.id, gone_ok=True), change)

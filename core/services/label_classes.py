@@ -18,7 +18,7 @@ from pydantic import ValidationError
 
 from core.domain.annotation_json import from_json
 from core.domain.annotations import rename_label
-from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
+from core.domain.errors import Conflict, InvalidInput
 from core.domain.items import Item
 from core.domain.labels import LabelClass
 from core.domain.progress import Delta
@@ -36,13 +36,20 @@ from core.domain.relabel import (
     RewriteLabels,
     labeled_before,
 )
+from core.domain.reviews import rejected
 from core.domain.task_types import TaskType
 from core.ports import Deps, Document, Query, Where
 from core.services.collections import ITEMS, PROJECTS, load, scan
-from core.services.projects import for_owner, get_project, load_project, save_project
-from core.services.review import rejected
+from core.services.projects import (
+    change_project,
+    for_owner,
+    get_project,
+    load_project,
+    save_project,
+)
+from core.services.update import update
 from core.services.versioned import Versioned
-from core.services.worklog import RETRIES, changed, count, save_item
+from core.services.worklog import audited, changed, count, item_target
 
 BATCH = 500
 UNSENT_GRACE = timedelta(seconds=30)
@@ -129,20 +136,20 @@ def _sent(deps: Deps, current: Versioned[Project]) -> Versioned[Project]:
 def _update_pending(
     deps: Deps, current: Versioned[Project], job: str, *, sent: bool = False, done: bool = False
 ) -> Versioned[Project]:
-    """Mark the project's pending rewrite `job` sent, or clear it when `done`; retried over
-    concurrent writes to the project (a resume, a member added)."""
-    for _ in range(RETRIES):
-        pending = current.value.relabeling
-        if pending is None or pending.job != job:
-            return current
-        after = None if done else pending.model_copy(update={"sent": sent})
-        updated = current.value.model_copy(update={"relabeling": after})
-        action = "project.label_classes_applied" if done else "project.label_classes_sent"
-        try:
-            return save_project(deps, current, updated, pending.actor, action)
-        except PreconditionFailed:
-            current = get_project(deps, project_id=current.value.id)
-    raise Conflict(f"project {current.value.id!r} kept changing: the class change goes on later")
+    """Mark the project's pending rewrite `job` sent, or clear it when `done`."""
+    pending = current.value.relabeling
+    if pending is None or pending.job != job:
+        return current
+
+    def mark(project: Project) -> Project | None:
+        now_pending = project.relabeling
+        if now_pending is None or now_pending.job != job:
+            return None
+        after = None if done else now_pending.model_copy(update={"sent": sent})
+        return project.model_copy(update={"relabeling": after})
+
+    action = "project.label_classes_applied" if done else "project.label_classes_sent"
+    return change_project(deps, current, mark, actor=pending.actor, action=action)
 
 
 def send_pending_rewrites(deps: Deps, *, now: datetime | None = None) -> int:
@@ -194,30 +201,27 @@ def _rewrite(
     """Rewrite one item; one changed meanwhile is read again and judged anew (a labeler who
     answered after the change keeps the answer, a rename still renames)."""
     action = "labels.renamed" if message.old else f"labels.{message.existing}"
-    found: Document | None = document
-    for _ in range(RETRIES):
-        if found is None:
-            return None  # removed meanwhile
-        current = Versioned(load(Item, found), found.etag)
-        after = _rewritten(project.task_type, current.value, message, deps.clock.now())
-        if after is None:
-            return None
-        try:
-            save_item(deps, current, after, actor=message.actor, action=action)
-        except PreconditionFailed:
-            found = deps.documents.container(ITEMS).get(project.id, current.value.id)
-            continue
-        return changed(current.value, after)
-    raise Conflict(f"item {document.id!r} kept changing; its batch is retried")
+    target = item_target(deps, project.id, document.id, gone_ok=True)
+    done = update(
+        target,
+        lambda item: _rewritten(project.task_type, item, message, deps.clock.now()),
+        current=Versioned(load(Item, document), document.etag),
+    )
+    if done is None or not done.written:
+        return None  # removed meanwhile, or nothing to rewrite
+    return changed(done.before, audited(deps, done, actor=message.actor, action=action))
 
 
-def _rewritten(task_type: TaskType, item: Item, message: RewriteLabels, now: object) -> Item | None:
+def _rewritten(
+    task_type: TaskType, item: Item, message: RewriteLabels, now: datetime
+) -> Item | None:
     if message.old is not None and message.new is not None:
         renamed = _renamed(task_type, item, message.old, message.new)
         return None if renamed is None else renamed.model_copy(update={"updated_at": now})
     if not labeled_before(item, message.before):
         return None
-    reset = rejected(item, actor=message.actor, reason="label classes changed: start over", now=now)
+    reason = "label classes changed: start over"
+    reset = rejected(item, actor=message.actor, reason=reason, now=now)
     if message.existing is ExistingLabels.KEEP_AS_DEFAULTS and item.final is not None:
         return reset.model_copy(update={"prefill": item.final})
     return reset

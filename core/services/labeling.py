@@ -20,24 +20,24 @@ from core.domain.errors import (
     PreconditionFailed,
     Violation,
 )
-from core.domain.items import Annotation, Item, ItemState, Skip
+from core.domain.items import Annotation, Item, ItemState
 from core.domain.labels import label_names
 from core.domain.progress import ActorStats, Delta
 from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
-from core.domain.tasks import check_lease
+from core.domain.tasks import check_correctable, check_lease, skipped
 from core.ports import Deps
 from core.services.collections import ITEMS, STATS, load
 from core.services.versioned import Versioned
 from core.services.worklog import (
     RETRIES,
     audit_change,
+    change_item,
     changed,
     count,
     labeling_project,
     member_project,
     read_item,
-    save_item,
 )
 
 SUBMITTED = "annotation.submitted"
@@ -175,25 +175,14 @@ def skip_item(
 ) -> Item:
     """Set an item aside (unclear, broken, out of scope): a reviewer accepts or re-queues it."""
     project = labeling_project(deps, project_id, actor)
-    for _ in range(RETRIES):
-        current = read_item(deps, project.id, item_id)
-        check_lease(current.value, actor)
-        now = deps.clock.now()
-        after = current.value.model_copy(
-            update={
-                "state": ItemState.SKIPPED,
-                "skips": [*current.value.skips, Skip(user=actor, at=now, reason=reason)],
-                "lease": None,
-                "updated_at": now,
-            }
-        )
-        try:
-            saved = save_item(deps, current, after, actor=actor, action="item.skipped")
-        except PreconditionFailed:
-            continue
-        count(deps, project.id, actor, changed(current.value, saved.value, skipped=1))
-        return saved.value
-    raise Conflict(f"item {item_id!r} keeps changing; try again")
+
+    def skip(item: Item) -> Item:
+        check_lease(item, actor)
+        return skipped(item, actor, deps.clock.now(), reason)
+
+    done = change_item(deps, project.id, item_id, skip, actor=actor, action="item.skipped")
+    count(deps, project.id, actor, changed(done.before, done.after.value, skipped=1))
+    return done.after.value
 
 
 def correct_annotation(
@@ -205,28 +194,18 @@ def correct_annotation(
         raise Conflict(
             f"item {item_id!r} is not your last submission: only that one can be corrected"
         )
-    for _ in range(RETRIES):
-        current = read_item(deps, project.id, item_id)
-        item = current.value
-        if item.review is not None:
-            raise Conflict(f"item {item_id!r} was reviewed already; ask a reviewer to change it")
-        mine = [a for a in item.annotations if a.user == actor]
-        if not mine:
-            raise Conflict(f"you have no answer on item {item_id!r} (it was reset or rejected)")
-        normalized = validated(project, item, value)
+
+    def correct(item: Item) -> Item:
+        check_correctable(item, actor)
         now = deps.clock.now()
-        annotations = [
-            Annotation(user=actor, at=now, value=normalized.to_json()) if a.user == actor else a
-            for a in item.annotations
-        ]
-        after = decided(project, item, annotations, now)
-        try:
-            saved = save_item(deps, current, after, actor=actor, action="annotation.corrected")
-        except PreconditionFailed:
-            continue
-        count(deps, project.id, actor, changed(item, saved.value, corrected=1))
-        return saved.value
-    raise Conflict(f"item {item_id!r} keeps changing; try again")
+        mine = Annotation(user=actor, at=now, value=validated(project, item, value).to_json())
+        annotations = [mine if a.user == actor else a for a in item.annotations]
+        return decided(project, item, annotations, now)
+
+    action = "annotation.corrected"
+    done = change_item(deps, project.id, item_id, correct, actor=actor, action=action)
+    count(deps, project.id, actor, changed(done.before, done.after.value, corrected=1))
+    return done.after.value
 
 
 def last_submission(deps: Deps, *, project_id: str, actor: str) -> str | None:

@@ -11,15 +11,18 @@ newcomer gets a user of their own, the name with a suffix from their id."""
 from __future__ import annotations
 
 import hashlib
+from functools import partial
 
 from pydantic import ValidationError
 
-from core.domain.errors import Conflict, PreconditionFailed, Unauthorized
+from core.domain.errors import Conflict, Unauthorized
 from core.domain.principals import ClientPrincipal
-from core.domain.users import PrincipalLink, User, UserRole
+from core.domain.users import PrincipalLink, User, UserRole, link_principal
 from core.ports import Deps
 from core.services.collections import PRINCIPALS, USERS, load
+from core.services.update import Target, update
 from core.services.users import set_role
+from core.services.versioned import Versioned
 
 
 def principal_key(principal: ClientPrincipal) -> str:
@@ -68,13 +71,7 @@ def _first_visit(deps: Deps, principal: ClientPrincipal, key: str) -> User:
         except Conflict:  # signed in twice at once
             found = users.read(name, name)
     if found is not None:
-        user = load(User, found)
-        if user.principal is None:  # made before stable ids were kept: linked now, once
-            user = user.model_copy(update={"principal": key})
-            try:
-                users.upsert(user.to_doc(), if_match=found.etag)
-            except PreconditionFailed:
-                user = load(User, users.read(name, name))
+        user = _linked_once(deps, Versioned(load(User, found), found.etag), key)
     link = PrincipalLink(id=key, user=user.id, created_at=deps.clock.now())
     try:
         deps.documents.container(PRINCIPALS).create(link.to_doc())
@@ -82,6 +79,13 @@ def _first_visit(deps: Deps, principal: ClientPrincipal, key: str) -> User:
         winner = load(PrincipalLink, deps.documents.container(PRINCIPALS).read(key, key))
         return _linked(deps, winner.user)
     return user
+
+
+def _linked_once(deps: Deps, user: Versioned[User], key: str) -> User:
+    """A user made before stable ids were kept, linked to `key` now, once."""
+    target = Target(deps.documents.container(USERS), User, user.value.id, user.value.id, "user")
+    done = update(target, partial(link_principal, key=key), current=user)
+    return done.after.value if done else user.value
 
 
 def _name(wanted: str) -> str:

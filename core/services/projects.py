@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-import uuid
+from collections.abc import Callable
 
 from core.domain.datasets import Dataset, check_dataset_allowed
 from core.domain.errors import Conflict, NotFound, PreconditionFailed
@@ -27,6 +27,7 @@ from core.domain.projects import (
 from core.ports import Deps, Document, Order, Query, Where
 from core.services import audit, outbound
 from core.services.collections import PROJECT_NAMES, PROJECTS, load, scan
+from core.services.update import Changed, Target, update
 from core.services.users import require_creator
 from core.services.versioned import Versioned, same_etag
 
@@ -35,7 +36,7 @@ def create_project(deps: Deps, *, settings: ProjectSettings, actor: str) -> Vers
     """`actor` needs the creator role, and a blob dataset must be one the deployment allows."""
     require_creator(deps, actor)
     _check_dataset(deps, settings.dataset)
-    project_id = uuid.uuid4().hex[:16]
+    project_id = deps.ids.token(16)
     _reserve_name(deps, settings.name, project_id)
     project = new_project(settings, project_id=project_id, created_by=actor, now=deps.clock.now())
     document = deps.documents.container(PROJECTS).create(project.to_doc())
@@ -166,19 +167,49 @@ def save_project(
     deps: Deps, current: Versioned[Project], updated: Project, actor: str, action: str
 ) -> Versioned[Project]:
     """Write `updated` over `current` (etag-checked) with an audit event of the change."""
-    document = deps.documents.container(PROJECTS).upsert(updated.to_doc(), if_match=current.etag)
-    audit.record(
-        deps,
-        project_id=updated.id,
-        actor=actor,
-        action=action,
-        subject=updated.id,
-        before=current.value.to_doc(),
-        after=updated.to_doc(),
-    )
-    if updated.status is not current.value.status:
-        status_changed(deps, updated, before=current.value.status, actor=actor)
-    return Versioned(updated, document.etag)
+    target = project_target(deps, current.value.id)
+    done = update(target, lambda _: updated, if_match=current.etag, current=current)
+    assert done is not None  # `current` is in hand
+    return recorded(deps, done, actor=actor, action=action)
+
+
+def change_project(
+    deps: Deps,
+    current: Versioned[Project],
+    change: Callable[[Project], Project | None],
+    *,
+    actor: str,
+    action: str,
+) -> Versioned[Project]:
+    """`change` written over the stored project, again on a concurrent write (a resume, a
+    member added), with an audit event; `current` is the version in hand."""
+    done = update(project_target(deps, current.value.id), change, current=current)
+    assert done is not None  # a missing project raised
+    return recorded(deps, done, actor=actor, action=action)
+
+
+def project_target(deps: Deps, project_id: str) -> Target[Project]:
+    missing = f"project {project_id!r} does not exist or was deleted"
+    container = deps.documents.container(PROJECTS)
+    return Target(container, Project, project_id, project_id, noun="project", missing=missing)
+
+
+def recorded(deps: Deps, done: Changed[Project], *, actor: str, action: str) -> Versioned[Project]:
+    """The audit event (and status event) of a change written; the project after it."""
+    before, after = done.before, done.after.value
+    if done.written:
+        audit.record(
+            deps,
+            project_id=after.id,
+            actor=actor,
+            action=action,
+            subject=after.id,
+            before=before.to_doc(),
+            after=after.to_doc(),
+        )
+        if after.status is not before.status:
+            status_changed(deps, after, before=before.status, actor=actor)
+    return done.after
 
 
 def status_changed(deps: Deps, project: Project, *, before: ProjectStatus, actor: str) -> None:

@@ -5,24 +5,23 @@ not; accept or re-queue skipped items; an item's history from the audit trail.""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
+from core.domain.errors import InvalidInput
 from core.domain.events import AuditEvent
-from core.domain.items import MAX_COMMENTS, Comment, Item, ItemState, RemovedLabels, ReviewMark
+from core.domain.items import Item, ItemState
 from core.domain.model import stamp_text
 from core.domain.projects import Project, Role
+from core.domain.reviews import Decision, comment_id, reviewed
 from core.ports import Deps, Order, Query, Where
 from core.services.collections import EVENTS, ITEMS, load
 from core.services.labeling import validated
 from core.services.versioned import Versioned
-from core.services.worklog import RETRIES, changed, count, member_project, read_item, save_item
+from core.services.worklog import change_item, changed, count, member_project, read_item
 
 MAX_PAGE = 200
-Decision = Literal["approve", "reject"]
 Reviewed = Literal["approved", "unreviewed"]
 NEWEST = (Order("updatedAt", descending=True),)
 
@@ -174,88 +173,30 @@ def review_one(
 ) -> Item:
     """`review_item` for a project whose access was checked; with `expected` (the etag the
     reviewer saw), an item changed since is refused with PreconditionFailed."""
-    project_id = project.id
-    for _ in range(RETRIES):
-        current = read_item(deps, project_id, item_id)
-        if expected is not None and _bare(current.etag) != _bare(expected):
-            raise PreconditionFailed(f"item {item_id!r} changed since you saw it: look again")
-        item = current.value
+
+    def review(item: Item) -> Item:
+        fix = None if value is None else lambda it: validated(project, it, value).to_json()
         now = deps.clock.now()
-        mark = ReviewMark(user=actor, at=now, decision=_past(decision), note=note)
-        if item.state in (ItemState.UNLABELED, ItemState.ERROR):
-            raise Conflict(f"item {item_id!r} is {item.state.value}: there is nothing to review")
-        if decision == "reject":
-            after = rejected(item, actor=actor, reason="rejected in review", now=now, note=note)
-        elif item.state is ItemState.SKIPPED:
-            if value is not None:
-                raise InvalidInput.one("value", "accepting a skip takes no value")
-            after = item.model_copy(update={"review": mark, "updated_at": now})
-        else:
-            if value is None and item.state is ItemState.NEEDS_REVIEW:
-                raise InvalidInput.one(
-                    "value", "the labelers did not agree: approve with the label you decide on"
-                )
-            final = item.final if value is None else validated(project, item, value).to_json()
-            after = item.model_copy(
-                update={
-                    "state": ItemState.LABELED,
-                    "final": final,
-                    "review": mark,
-                    "updated_at": now,
-                }
-            )
-        try:
-            saved = save_item(deps, current, after, actor=actor, action=f"item.{mark.decision}")
-        except PreconditionFailed:
-            continue
-        count(deps, project_id, actor, changed(item, saved.value, reviewed=1))
-        return saved.value
-    raise Conflict(f"item {item_id!r} keeps changing; try again")
-
-
-def rejected(item: Item, *, actor: str, reason: str, now: Any, note: str | None = None) -> Item:
-    """`item` back in the queue without its labels; what was removed is kept as history, and
-    `note` becomes a comment to the labelers whose answers (or skips) were taken off."""
-    comments = item.comments
-    if note and note.strip():
-        to = [*dict.fromkeys([a.user for a in item.annotations] + [s.user for s in item.skips])]
-        comments = with_comment(
-            item, Comment(id=comment_id(now), user=actor, at=now, text=note, to=to)
+        return reviewed(
+            item,
+            decision,
+            actor=actor,
+            now=now,
+            note=note,
+            comment_id=new_comment_id(deps, now),
+            fix=fix,
         )
-    removed = RemovedLabels(
-        at=now,
-        by=actor,
-        reason=reason,
-        annotations=item.annotations,
-        skips=item.skips,
-        final=item.final,
+
+    action = f"item.{_past(decision)}"
+    done = change_item(
+        deps, project.id, item_id, review, actor=actor, action=action, if_match=expected
     )
-    return item.model_copy(
-        update={
-            "state": ItemState.UNLABELED,
-            "annotations": [],
-            "skips": [],
-            "final": None,
-            "review": None,
-            "lease": None,
-            "removed": [*item.removed, removed],
-            "comments": comments,
-            "updated_at": now,
-        }
-    )
+    count(deps, project.id, actor, changed(done.before, done.after.value, reviewed=1))
+    return done.after.value
 
 
-def with_comment(item: Item, comment: Comment) -> list[Comment]:
-    """The item's comments with `comment` added (the oldest dropped beyond the bound)."""
-    return [*item.comments, comment][-MAX_COMMENTS:]
-
-
-def comment_id(now: datetime) -> str:
-    return f"{now.strftime('%Y%m%dT%H%M%S%f')}-{uuid.uuid4().hex[:6]}"
-
-
-def _bare(etag: str) -> str:
-    return etag.strip().removeprefix("W/").strip('"')
+def new_comment_id(deps: Deps, now: datetime) -> str:
+    return comment_id(now, deps.ids.token(6))
 
 
 def _past(decision: Decision) -> Literal["approved", "rejected"]:

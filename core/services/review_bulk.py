@@ -17,9 +17,10 @@ from core.domain.errors import InvalidInput, LoupeError
 from core.domain.items import ItemState
 from core.domain.model import stamp_text
 from core.domain.projects import Project, Role
+from core.domain.reviews import Decision
 from core.ports import Deps, Query, Where
 from core.services.collections import ITEMS
-from core.services.review import NEWEST, Decision, ItemFilter, review_one
+from core.services.review import NEWEST, ItemFilter, review_one
 from core.services.worklog import member_project
 
 MAX_ITEMS = 200

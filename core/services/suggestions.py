@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 
-from core.domain.errors import PreconditionFailed
 from core.domain.items import Item, ItemState, Prediction
 from core.ports import Deps, Document
-from core.services.collections import ITEMS, load
-
-ATTEMPTS = 5
+from core.services.update import update
+from core.services.versioned import Versioned
+from core.services.worklog import item_target
 
 
 @dataclass(frozen=True)
@@ -35,23 +35,12 @@ def write_suggestions(
     changes: Mapping[int, Suggestion],
 ) -> int:
     """Apply `changes` (by row of `items`); returns how many items were written."""
-    container = deps.documents.container(ITEMS)
     written = 0
     for row, change in changes.items():
-        item, etag = items[row], documents[row].etag
-        for _ in range(ATTEMPTS):
-            updated = suggested(item, change)
-            if updated is None:
-                break
-            try:
-                container.upsert(updated.to_doc(), if_match=etag)
-                written += 1
-                break
-            except PreconditionFailed:
-                found = container.get(item.project_id, item.id)
-                if found is None:
-                    break
-                item, etag = load(Item, found), found.etag
+        item = Versioned(items[row], documents[row].etag)
+        target = item_target(deps, item.value.project_id, item.value.id, gone_ok=True)
+        done = update(target, partial(suggested, change=change), current=item)
+        written += bool(done and done.written)
     return written
 
 

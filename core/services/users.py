@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import secrets
 
-from core.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed, Unauthorized
+from core.domain.errors import Conflict, Forbidden, NotFound, Unauthorized
 from core.domain.users import TOKEN_PREFIX, Token, User, UserRole, token_hash
 from core.ports import Deps, Query, Where
 from core.services.collections import TOKENS, USERS, load, scan
-
-RETRIES = 5
+from core.services.update import Target, update
 
 
 def create_user(deps: Deps, *, name: str, roles: list[UserRole] | None = None) -> tuple[User, str]:
@@ -54,21 +53,18 @@ def set_role(
     line, whose caller already holds the store itself. The last admin stays an admin."""
     if actor is not None:
         require_admin(deps, actor)
-    users = deps.documents.container(USERS)
-    for _ in range(RETRIES):
-        found = users.get(name, name)
-        if found is None:
-            raise NotFound(f"no user {name!r}: create it with `loupe user create {name}`")
-        user = load(User, found)
+    missing = f"no user {name!r}: create it with `loupe user create {name}`"
+    target = Target(deps.documents.container(USERS), User, name, name, noun="user", missing=missing)
+
+    def change(user: User) -> User:
         roles = sorted({*user.roles, role} if granted else set(user.roles) - {role})
         if user.is_admin and UserRole.ADMIN not in roles and _admins(deps) == {name}:
             raise Conflict(f"{name!r} is the last admin: make someone else admin first")
-        try:
-            users.upsert(user.model_copy(update={"roles": roles}).to_doc(), if_match=found.etag)
-        except PreconditionFailed:
-            continue
         return user.model_copy(update={"roles": roles})
-    raise Conflict(f"user {name!r} keeps changing; try again")
+
+    done = update(target, change)
+    assert done is not None  # a missing user raised
+    return done.after.value
 
 
 def _admins(deps: Deps) -> set[str]:

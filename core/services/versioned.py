@@ -16,4 +16,8 @@ class Versioned(Generic[T]):
 
 def same_etag(a: str, b: str) -> bool:
     """Etags are opaque, but some stores quote them (Cosmos) and HTTP always does."""
-    return a.strip().strip('"') == b.strip().strip('"')
+    return _bare(a) == _bare(b)
+
+
+def _bare(etag: str) -> str:
+    return etag.strip().removeprefix("W/").strip('"')

@@ -3,11 +3,11 @@ change written with its audit event, and the actor's progress counters."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from core.domain.errors import Conflict, NotFound, PreconditionFailed, ProjectPaused
+from core.domain.errors import Conflict, NotFound, ProjectPaused
 from core.domain.events import audit_event
 from core.domain.items import Item
 from core.domain.progress import ActorStats, Delta, add, item_change
@@ -16,9 +16,10 @@ from core.ports import Deps, Document, JsonDoc
 from core.services import audit
 from core.services.collections import EVENTS, ITEMS, STATS, load
 from core.services.projects import get_project
+from core.services.update import ATTEMPTS, Changed, Target, update
 from core.services.versioned import Versioned
 
-RETRIES = 5
+RETRIES = ATTEMPTS
 _AUDITED = (
     "state", "annotations", "skips", "final", "review", "assignee", "prefill", "removed",
     "comments",
@@ -48,11 +49,45 @@ def labeling_project(deps: Deps, project_id: str, actor: str) -> Project:
     return project
 
 
+def item_target(
+    deps: Deps, project_id: str, item_id: str, *, gone_ok: bool = False
+) -> Target[Item]:
+    """The stored item; a missing one is `NotFound`, or nothing to do when `gone_ok`."""
+    missing = None if gone_ok else f"item {item_id!r} is not in this project"
+    return Target(
+        deps.documents.container(ITEMS), Item, project_id, item_id, noun="item", missing=missing
+    )
+
+
 def read_item(deps: Deps, project_id: str, item_id: str) -> Versioned[Item]:
     document = deps.documents.container(ITEMS).get(project_id, item_id)
     if document is None:
         raise NotFound(f"item {item_id!r} is not in this project")
     return Versioned(load(Item, document), document.etag)
+
+
+def change_item(
+    deps: Deps,
+    project_id: str,
+    item_id: str,
+    change: Callable[[Item], Item],
+    *,
+    actor: str,
+    action: str,
+    if_match: str | None = None,
+) -> Changed[Item]:
+    """`change` written over the stored item (again on a concurrent write, unless the caller
+    named the version they saw), with an audit event saying who did what."""
+    done = update(item_target(deps, project_id, item_id), change, if_match=if_match)
+    assert done is not None  # a missing item raised
+    audited(deps, done, actor=actor, action=action)
+    return done
+
+
+def audited(deps: Deps, done: Changed[Item], *, actor: str, action: str) -> Item:
+    """The audit event of a change written; returns the item after it."""
+    audit_change(deps, done.before, done.after.value, actor=actor, action=action)
+    return done.after.value
 
 
 def save_item(
@@ -121,19 +156,16 @@ def _summary_of(document: JsonDoc) -> dict[str, Any]:
 def count(deps: Deps, project_id: str, actor: str, delta: Delta) -> None:
     """Add `delta` to `actor`'s counters; retried on a concurrent write by the same actor."""
     container = deps.documents.container(STATS)
-    for _ in range(RETRIES):
-        found = container.get(project_id, actor)
-        stats = load(ActorStats, found) if found else ActorStats(id=actor, project_id=project_id)
-        updated = add(stats, delta, now=deps.clock.now()).to_doc()
+    target = Target(container, ActorStats, project_id, actor, noun="the counters of")
+
+    def counted(stats: ActorStats) -> ActorStats:
+        return add(stats, delta, now=deps.clock.now())
+
+    if update(target, counted) is None:  # no counters yet
         try:
-            if found is None:
-                container.create(updated)
-            else:
-                container.upsert(updated, if_match=found.etag)
-            return
-        except (Conflict, PreconditionFailed):
-            continue
-    raise Conflict(f"could not update the counters of {actor!r}: too many concurrent writes")
+            container.create(counted(ActorStats(id=actor, project_id=project_id)).to_doc())
+        except Conflict:  # made meanwhile by a concurrent write of the same actor
+            update(target, counted)
 
 
 def changed(before: Item | None, after: Item | None, **events: int | str | None) -> Delta:
