@@ -364,14 +364,14 @@ class RandomIds:
 
 
 class CountingIds:
-    """Ids 1, 2, 3… as zero-padded hex: the same ids on every run of a test."""
+    """Ids 0, 1, 2… as zero-padded hex: the same ids on every run of a test."""
 
     def __init__(self) -> None:
         self.issued = 0
 
     def token(self, length: int = 32) -> str:
-        self.issued += 1
-        return f"{self.issued:0{length}x}"[-length:]
+        issued, self.issued = self.issued, self.issued + 1
+        return f"{issued:0{length}x}"[-length:]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -10,9 +10,10 @@ from core.domain.errors import InvalidInput
 from core.domain.items import Item
 from core.domain.projects import Role
 from core.domain.tasks import assigned
-from core.ports import Deps, Document, Order, Query, Where
+from core.ports import Deps, Document
 from core.services import audit
-from core.services.collections import ITEMS, load, scan
+from core.services.collections import ITEMS, load
+from core.services.repositories.items import Items, assignee_of
 from core.services.update import update
 from core.services.versioned import Versioned
 from core.services.worklog import item_target, member_project
@@ -67,11 +68,10 @@ def release_items(
     whoever holds the matching items."""
     member_project(deps, project_id, actor, Role.OWNER)
     if labeler is not None and item_ids is None and path_prefix is None:
-        query = Query(where=(Where("assignee", "=", labeler),), order_by=(Order("rank"),))
-        matched: Iterable[Document] = scan(deps.documents.container(ITEMS), project_id, query)
+        matched: Iterable[Document] = Items(deps, project_id).reserved_for(labeler)
     else:
         matched = _selected(deps, project_id, item_ids, path_prefix, MAX_ITEMS)
-    chosen = (d for d in matched if labeler is None or d.body.get("assignee") == labeler)
+    chosen = (d for d in matched if labeler is None or assignee_of(d) == labeler)
     changed = _set_assignee(deps, chosen, None, deps.clock.now())
     audit.record(
         deps,
@@ -111,8 +111,7 @@ def _selected(
             yield found
         return
     assert path_prefix is not None
-    query = Query(where=(Where("path", "startswith", path_prefix),), order_by=(Order("path"),))
-    for index, document in enumerate(scan(items, project_id, query)):
+    for index, document in enumerate(Items(deps, project_id).under_path(path_prefix)):
         if index >= limit:
             return
         yield document

@@ -4,7 +4,6 @@ human labels came in. The cycle itself runs in the assist worker (`assist_cycle`
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -20,11 +19,14 @@ from core.domain.items import ItemState
 from core.domain.messages import ASSIST_TRAIN, RunAssist
 from core.domain.projects import Project, ProjectStatus, Role
 from core.domain.runs import Run
-from core.ports import Deps, Order, Query, Where
-from core.services.collections import ASSIST, ITEMS, PROJECTS, RUNS, load, scan
+from core.ports import Deps
+from core.services.collections import ASSIST, load
 from core.services.model_registry import backbone_name
 from core.services.projects import load_project
 from core.services.recount import read_counters
+from core.services.repositories.items import Items
+from core.services.repositories.projects import Projects
+from core.services.repositories.runs import Runs
 from core.services.worklog import member_project
 
 RUNS_SHOWN = 50
@@ -102,8 +104,7 @@ def request_training(deps: Deps, *, project_id: str, actor: str) -> str:
 def schedule_training(deps: Deps) -> int:
     """The timer's sweep: start a cycle in each project that is due; returns how many."""
     started = 0
-    query = Query(where=(Where("assist.enabled", "=", True), Where("deletedAt", "missing")))
-    for document in scan(deps.documents.container(PROJECTS), None, query):
+    for document in Projects(deps).assisted():
         project = load_project(document)
         state = read_state(deps, project.id)
         if training_due(project, state, human_labels(deps, project.id), deps.clock.now()):
@@ -113,9 +114,7 @@ def schedule_training(deps: Deps) -> int:
 
 
 def human_labels(deps: Deps, project_id: str) -> int:
-    return deps.documents.container(ITEMS).count(
-        project_id, [Where("state", "=", ItemState.LABELED.value)]
-    )
+    return Items(deps, project_id).count_in_state(ItemState.LABELED)
 
 
 def read_state(deps: Deps, project_id: str) -> AssistState:
@@ -124,18 +123,16 @@ def read_state(deps: Deps, project_id: str) -> AssistState:
 
 
 def recent_runs(deps: Deps, project_id: str) -> list[Run]:
-    query = Query(order_by=(Order("createdAt", descending=True),), page_size=RUNS_SHOWN)
-    page = deps.documents.container(RUNS).query(project_id, query)
-    return [load(Run, document) for document in page.documents]
+    return Runs(deps, project_id).newest(RUNS_SHOWN)
 
 
-def new_cycle_id(now: datetime) -> str:
-    return f"{now.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
+def new_cycle_id(deps: Deps, now: datetime) -> str:
+    return f"{now.strftime('%Y%m%dT%H%M%S')}-{deps.ids.token(6)}"
 
 
 def _enqueue(deps: Deps, project: Project) -> str:
     now = deps.clock.now()
-    cycle = new_cycle_id(now)
+    cycle = new_cycle_id(deps, now)
     state = read_state(deps, project.id)
     pending = state.model_copy(update={"pending": cycle, "pending_since": now})
     deps.documents.container(ASSIST).upsert(pending.to_doc())

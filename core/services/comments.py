@@ -9,9 +9,10 @@ from core.domain.errors import InvalidInput
 from core.domain.items import Comment, Item, ItemState
 from core.domain.projects import Role
 from core.domain.reviews import commented
-from core.ports import Deps, Query, Where
-from core.services.collections import ITEMS, load
-from core.services.review import NEWEST, new_comment_id
+from core.ports import Deps
+from core.services.collections import load
+from core.services.repositories.items import Items
+from core.services.review import new_comment_id
 from core.services.worklog import change_item, member_project
 
 MAX_TEXT = 2000
@@ -56,10 +57,7 @@ def feedback(
 ) -> FeedbackPage:
     """The items whose comments are addressed to `actor`, most recently changed first."""
     member_project(deps, project_id, actor, Role.LABELER, Role.REVIEWER)
-    query = Query(
-        where=(Where("notify", "contains", actor),), order_by=NEWEST, page_size=FEEDBACK_PAGE
-    )
-    page = deps.documents.container(ITEMS).query(project_id, query, continuation)
+    page = Items(deps, project_id).addressed_to(actor, FEEDBACK_PAGE, continuation)
     entries = []
     for document in page.documents:
         item = load(Item, document)

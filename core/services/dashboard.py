@@ -25,11 +25,11 @@ from core.domain.progress import (
     restored,
 )
 from core.domain.projects import Role
-from core.ports import Deps, Where
+from core.ports import Deps
 from core.services.capacity import capacity
-from core.services.collections import ITEMS
 from core.services.ingestion import last_refresh
 from core.services.recount import read_counters
+from core.services.repositories.items import Items
 from core.services.worklog import member_project
 
 
@@ -65,24 +65,20 @@ class Dashboard:
 
 def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
     project = member_project(deps, project_id, actor, Role.REVIEWER)
-    items = deps.documents.container(ITEMS)
-
-    def count(*where: Where) -> int:
-        return items.count(project_id, where)
-
+    items = Items(deps, project_id)
     # One definition everywhere: `states` are the items' own states and add up to the items;
     # `queue` breaks the unlabeled ones down (leased to a labeler now, or where they wait).
     states = item_states(deps, project_id)
     # ML assist's random sample waits in the pre-labeled lane, without a pre-label.
-    sample = count(Where("lane", "=", PRELABELED), Where("audit", "=", True))
+    sample = items.count_in_lane(PRELABELED, audit=True)
     queue = {
-        "in_progress": count(Where("lane", "startswith", LEASED)),
-        "assigned": count(Where("lane", "startswith", ASSIGNED)),
-        "awaiting_consensus": count(Where("lane", "=", PARTIAL)),
-        "prelabeled": count(Where("lane", "=", PRELABELED)) - sample,
+        "in_progress": items.count_in_lane(LEASED, prefix=True),
+        "assigned": items.count_in_lane(ASSIGNED, prefix=True),
+        "awaiting_consensus": items.count_in_lane(PARTIAL),
+        "prelabeled": items.count_in_lane(PRELABELED) - sample,
         "random_sample": sample,
-        "clustered": count(Where("lane", "startswith", CLUSTERED)),
-        "manual": count(Where("lane", "=", QUEUE)),
+        "clustered": items.count_in_lane(CLUSTERED, prefix=True),
+        "manual": items.count_in_lane(QUEUE),
     }
     counters = read_counters(deps, project_id)
     figures: dict[str, dict[str, int]] = {}
@@ -103,8 +99,8 @@ def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
 
 def item_states(deps: Deps, project_id: str) -> dict[str, int]:
     """How many items are in each state (indexed COUNT queries); they add up to the items."""
-    items = deps.documents.container(ITEMS)
-    return {s.value: items.count(project_id, [Where("state", "=", s.value)]) for s in ItemState}
+    items = Items(deps, project_id)
+    return {s.value: items.count_in_state(s) for s in ItemState}
 
 
 @dataclass(frozen=True)
@@ -116,9 +112,8 @@ class Progress:
 def progress_of(deps: Deps, project_id: str) -> Progress:
     """What a list of projects shows: two COUNT queries, whoever asks (a labeler sees how much
     of the project is done; figures per person stay on the dashboard)."""
-    items = deps.documents.container(ITEMS)
-    labeled = items.count(project_id, [Where("state", "=", ItemState.LABELED.value)])
-    return Progress(items=items.count(project_id), labeled=labeled)
+    items = Items(deps, project_id)
+    return Progress(items=items.count(), labeled=items.count_in_state(ItemState.LABELED))
 
 
 def _labelers(

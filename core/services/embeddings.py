@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import io
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -126,7 +125,8 @@ def _text(deps: Deps, item: Item) -> str:
 def _store_shard(deps: Deps, prefix: str, shard: dict[str, Floats]) -> None:
     buffer = io.BytesIO()
     np.savez(buffer, **shard)  # type: ignore[arg-type]  # (numpy's stub fears allow_pickle=)
-    name = f"{prefix}{time.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:8]}.npz"
+    stamp = deps.clock.now().strftime("%Y%m%dT%H%M%S")
+    name = f"{prefix}{stamp}-{deps.ids.token(8)}.npz"
     deps.blobs.put(DERIVATIVES, name, buffer.getvalue(), content_type="application/octet-stream")
 
 

@@ -21,20 +21,20 @@ from __future__ import annotations
 import itertools
 import json
 import tempfile
-import uuid
 import zipfile
 from collections.abc import Iterator
 from typing import IO
 
-from core.domain.errors import PreconditionFailed
 from core.domain.exports import ExportJob
 from core.domain.messages import EXPORT_RUN, RunExport
 from core.export import bundle, deflated
 from core.export.parts import Layout, Member, ZipLayout, directory, write_part
 from core.export.plan import Plan, combine, needs_plan, slice_of
 from core.export.records import TRAIN, VALIDATION, Record, record
-from core.ports import Deps, Query, Where
-from core.services.collections import EXPORTS, ITEMS, scan
+from core.ports import Deps
+from core.services.collections import EXPORTS
+from core.services.repositories.items import Items
+from core.services.update import write_over
 
 EXPORTS_CONTAINER = "exports"
 PAGE = 1000
@@ -87,9 +87,7 @@ def part_name(name: str, part: int, section: int) -> str:
 def _record(deps: Deps, updated: ExportJob, etag: str, step: str) -> bool:
     """Record the job over the version read and send its message on; False either way (the
     file is not complete)."""
-    try:
-        deps.documents.container(EXPORTS).upsert(updated.to_doc(), if_match=etag)
-    except PreconditionFailed:
+    if write_over(deps.documents.container(EXPORTS), updated, etag) is None:
         return False  # another delivery recorded this step (the same bytes) and goes on
     body = RunExport(project_id=updated.project_id, export_id=updated.id).to_doc()
     deps.queue.send(EXPORT_RUN, body, message_id=f"{updated.id}-{step}")
@@ -105,7 +103,7 @@ def _plan(deps: Deps, job: ExportJob, etag: str, made: bundle.Target, name: str)
     size = deps.export_part_items
     records = _slice(deps, job, made, job.plan_cursor, size)
     data = slice_of(made.format, made.options, records)
-    token = uuid.uuid4().hex[:12]  # tells apart slices two deliveries wrote at once
+    token = deps.ids.token(12)  # tells apart slices two deliveries wrote at once
     slices = [*job.plan_slices, token]
     written = [plan_slice_name(name, len(job.plan_slices), token)]
     deps.blobs.put(EXPORTS_CONTAINER, written[0], data)
@@ -119,11 +117,7 @@ def _plan(deps: Deps, job: ExportJob, etag: str, made: bundle.Target, name: str)
         written.append(f"{name}.parts/plan-{token}")
         deps.blobs.put(EXPORTS_CONTAINER, written[1], plan.to_bytes())
         update["plan"] = written[1]
-    try:
-        deps.documents.container(EXPORTS).upsert(
-            job.model_copy(update=update).to_doc(), if_match=etag
-        )
-    except PreconditionFailed:
+    if write_over(deps.documents.container(EXPORTS), job.model_copy(update=update), etag) is None:
         for blob in written:
             deps.blobs.delete(EXPORTS_CONTAINER, blob)
         return
@@ -143,13 +137,9 @@ def _slice(
     deps: Deps, job: ExportJob, made: bundle.Target, cursor: str | None, size: int
 ) -> list[Record]:
     """The next `size` records after `cursor`, in id order."""
-    where: tuple[Where, ...] = (Where("state", "in", list(made.options.states)),)
-    if cursor is not None:
-        where += (Where("id", ">", cursor),)
     found: list[Record] = []
-    for document in scan(
-        deps.documents.container(ITEMS), job.project_id, Query(where, page_size=PAGE)
-    ):
+    items = Items(deps, job.project_id)
+    for document in items.in_states_after(made.options.states, cursor, PAGE):
         found.append(record(document.body, made.options))
         if len(found) == size:
             break

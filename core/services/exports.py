@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import tempfile
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -35,10 +34,12 @@ from core.export.records import (
     Record,
     record,
 )
-from core.ports import Deps, Order, Query, Where
+from core.ports import Deps
 from core.services import export_parts, outbound
-from core.services.collections import EXPORTS, ITEMS, load, scan
+from core.services.collections import EXPORTS, load
 from core.services.links import download_url
+from core.services.repositories.exports import Exports
+from core.services.repositories.items import Items
 from core.services.worklog import member_project
 
 PAGE = 1000
@@ -122,8 +123,7 @@ def target(
 
 def records(deps: Deps, project_id: str, options: Options) -> Iterator[Record]:
     """The export's items, page by page (never all in memory)."""
-    query = Query(where=(Where("state", "in", list(options.states)),), page_size=PAGE)
-    for document in scan(deps.documents.container(ITEMS), project_id, query):
+    for document in Items(deps, project_id).in_states(options.states, PAGE):
         yield record(document.body, options)
 
 
@@ -163,7 +163,7 @@ def request_export(
     project = member_project(deps, project_id, actor, Role.REVIEWER)
     target(deps, project, format, options, actor)  # refuse a bad request now, not in the job
     job = ExportJob(
-        id=uuid.uuid4().hex,
+        id=deps.ids.token(),
         project_id=project_id,
         format=format,
         options=options.to_doc(),
@@ -250,9 +250,8 @@ def _finish(deps: Deps, job: ExportJob, changes: dict[str, Any]) -> ExportJob:
 def list_exports(deps: Deps, *, project_id: str, actor: str) -> list[ExportView]:
     """The newest exports first (up to `MAX_LIST`)."""
     member_project(deps, project_id, actor, Role.REVIEWER)
-    query = Query(order_by=(Order("createdAt", descending=True),), page_size=MAX_LIST)
-    page = deps.documents.container(EXPORTS).query(project_id, query)
-    return [_view(deps, load(ExportJob, d), actor) for d in page.documents]
+    newest = Exports(deps, project_id).newest(MAX_LIST)
+    return [_view(deps, load(ExportJob, d), actor) for d in newest]
 
 
 def get_export(deps: Deps, *, project_id: str, actor: str, export_id: str) -> ExportView:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from core.domain.errors import PreconditionFailed
 from core.domain.imports import IMPORT_FILES, ImportJob, MigrationJob
 from core.ports import Deps
 from core.services.collections import IMPORTS
+from core.services.update import write_over
 
 
 class Overtaken(Exception):
@@ -25,10 +25,9 @@ class JobRecord:
         self.deps, self.etag = deps, etag
 
     def save(self, job: ImportJob | MigrationJob) -> None:
-        try:
-            saved = self.deps.documents.container(IMPORTS).upsert(job.to_doc(), if_match=self.etag)
-        except PreconditionFailed:
-            raise Overtaken from None
+        saved = write_over(self.deps.documents.container(IMPORTS), job, self.etag)
+        if saved is None:
+            raise Overtaken
         self.etag = saved.etag
 
     def keep(self, job: ImportJob | MigrationJob) -> None:

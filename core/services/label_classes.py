@@ -38,8 +38,8 @@ from core.domain.relabel import (
 )
 from core.domain.reviews import rejected
 from core.domain.task_types import TaskType
-from core.ports import Deps, Document, Query, Where
-from core.services.collections import ITEMS, PROJECTS, load, scan
+from core.ports import Deps, Document
+from core.services.collections import load
 from core.services.projects import (
     change_project,
     for_owner,
@@ -47,6 +47,8 @@ from core.services.projects import (
     load_project,
     save_project,
 )
+from core.services.repositories.items import Items
+from core.services.repositories.projects import Projects
 from core.services.update import update
 from core.services.versioned import Versioned
 from core.services.worklog import audited, changed, count, item_target
@@ -156,9 +158,8 @@ def send_pending_rewrites(deps: Deps, *, now: datetime | None = None) -> int:
     """The sweep (a timer): start the rewrites whose writer died before sending their first
     message; returns how many it started."""
     now = now or deps.clock.now()
-    query = Query(where=(Where("relabeling.sent", "=", False), Where("deletedAt", "missing")))
     started = 0
-    for document in list(scan(deps.documents.container(PROJECTS), None, query)):
+    for document in list(Projects(deps).relabeling_unsent()):
         project = load_project(document)
         pending = project.relabeling
         if pending is not None and now - pending.before >= UNSENT_GRACE:
@@ -175,8 +176,7 @@ def rewrite_labels(deps: Deps, *, message: RewriteLabels) -> int:
     pending = project.value.relabeling
     if message.job is not None and (pending is None or pending.job != message.job):
         return 0  # applied already (a repeated delivery), or superseded
-    items = deps.documents.container(ITEMS)
-    page = items.query(project.value.id, Query(page_size=BATCH), message.continuation)
+    page = Items(deps, project.value.id).page(BATCH, message.continuation)
     delta = Delta()
     rewritten = 0
     for document in page.documents:

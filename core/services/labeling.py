@@ -17,7 +17,6 @@ from core.domain.errors import (
     Conflict,
     InvalidAnnotation,
     LoupeError,
-    PreconditionFailed,
     Violation,
 )
 from core.domain.items import Annotation, Item, ItemState
@@ -28,9 +27,9 @@ from core.domain.task_types import TaskType
 from core.domain.tasks import check_correctable, check_lease, skipped
 from core.ports import Deps
 from core.services.collections import ITEMS, STATS, load
+from core.services.update import retried
 from core.services.versioned import Versioned
 from core.services.worklog import (
-    RETRIES,
     audit_change,
     change_item,
     changed,
@@ -66,15 +65,10 @@ def submit_annotations(
     no-op for the answers already saved, so a retry completes the page."""
     project = labeling_project(deps, project_id, actor)
     _refuse_repeats(answers)
-    for _ in range(RETRIES):
-        steps = _plan(deps, project, actor, answers)
-        try:
-            _write_all(deps, steps)
-        except PreconditionFailed:
-            continue  # an item changed between our read and write: read the page again
-        break
-    else:
-        raise Conflict("the page's items keep changing; try again")
+    steps = retried(  # an item changed between our read and write: read the page again
+        lambda: _write_all(deps, _plan(deps, project, actor, answers)),
+        conflict="the page's items keep changing; try again",
+    )
     delta = Delta()
     for step in steps:
         if step.after is None:
@@ -117,14 +111,11 @@ def _plan(deps: Deps, project: Project, actor: str, answers: list[Answer]) -> li
         try:
             normalized = validated(project, item, answer.value).to_json()
         except InvalidAnnotation as error:
-            if len(answers) > 1:  # which answer of the page broke the rule
-                error = InvalidAnnotation(
-                    [
-                        Violation(_join(f"answers[{index}]", v.field), v.rule)
-                        for v in error.violations
-                    ]
-                )
-            violations += error.violations
+            many = len(answers) > 1  # which answer of the page broke the rule
+            violations += [
+                Violation(_join(f"answers[{index}]", v.field), v.rule) if many else v
+                for v in error.violations
+            ]
             continue
         if answer_of(item, actor) == normalized and not _leased_to(item, actor):
             steps.append(_Step(current, None))
@@ -139,21 +130,26 @@ def _plan(deps: Deps, project: Project, actor: str, answers: list[Answer]) -> li
         steps.append(_Step(current, decided(project, item, [*item.annotations, mine], now)))
     if violations:
         raise InvalidAnnotation(violations)
-    if len(answers) == 1 and lost:
+    _refuse_lost(lost, len(answers))
+    return steps
+
+
+def _refuse_lost(lost: list[str], answers: int) -> None:
+    """Nothing is saved while any lease of the page is lost."""
+    if answers == 1 and lost:
         raise Conflict(lost[0])
     if lost:
         raise Conflict(
-            f"nothing was saved: {len(lost)} of the {len(answers)} items are not yours to "
+            f"nothing was saved: {len(lost)} of the {answers} items are not yours to "
             f"answer now ({'; '.join(lost)}); submit the others again without them"
         )
-    return steps
 
 
 def _leased_to(item: Item, actor: str) -> bool:
     return item.lease is not None and item.lease.user == actor
 
 
-def _write_all(deps: Deps, steps: list[_Step]) -> None:
+def _write_all(deps: Deps, steps: list[_Step]) -> list[_Step]:
     """Write every planned item, or none: on any failure the items written so far are put
     back (etag-checked, so a change made meanwhile by someone else is never overwritten)."""
     items = deps.documents.container(ITEMS)
@@ -168,6 +164,7 @@ def _write_all(deps: Deps, steps: list[_Step]) -> None:
             with suppress(LoupeError):
                 items.upsert(step.before.value.to_doc(), if_match=etag)
         raise
+    return steps
 
 
 def skip_item(

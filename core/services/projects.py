@@ -24,9 +24,10 @@ from core.domain.projects import (
     tombstone,
     transition,
 )
-from core.ports import Deps, Document, Order, Query, Where
+from core.ports import Deps, Document
 from core.services import audit, outbound
-from core.services.collections import PROJECT_NAMES, PROJECTS, load, scan
+from core.services.collections import PROJECT_NAMES, PROJECTS, load
+from core.services.repositories.projects import Projects
 from core.services.update import Changed, Target, update
 from core.services.users import require_creator
 from core.services.versioned import Versioned, same_etag
@@ -68,12 +69,7 @@ def get_project(deps: Deps, *, project_id: str, actor: str | None = None) -> Ver
 
 def list_projects(deps: Deps, *, actor: str) -> list[Project]:
     """Every live project `actor` is a member of, newest first."""
-    query = Query(
-        where=(Where("deletedAt", "missing"),),
-        order_by=(Order("createdAt", descending=True),),
-        page_size=200,
-    )
-    documents = scan(deps.documents.container(PROJECTS), None, query)
+    documents = Projects(deps).live(newest_first=True)
     return [p for p in (load_project(d) for d in documents) if actor in p.members]
 
 

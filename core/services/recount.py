@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.domain.errors import Conflict, PreconditionFailed
-from core.domain.model import stamp_text
 from core.domain.progress import (
     ANSWERS,
     RECOUNT,
@@ -27,9 +26,10 @@ from core.domain.progress import (
     item_figures,
     reconcile,
 )
-from core.domain.projects import ProjectStatus
-from core.ports import Deps, Query, Where
-from core.services.collections import ITEMS, PROJECTS, STATS, load, scan
+from core.ports import Deps, Query
+from core.services.collections import STATS, load, scan
+from core.services.repositories.items import Items
+from core.services.repositories.projects import Projects
 
 log = logging.getLogger(__name__)
 
@@ -74,9 +74,7 @@ def recount(deps: Deps, *, every: timedelta) -> int:
     """The sweep over every live project; returns how many counts it corrected."""
     corrected = 0
     # An initializing project has no labels yet, only items arriving.
-    started = Where("status", "!=", ProjectStatus.INITIALIZING.value)
-    projects = Query(where=(Where("deletedAt", "missing"), started), page_size=100)
-    for document in scan(deps.documents.container(PROJECTS), None, projects):
+    for document in Projects(deps).started():
         try:
             corrected += recount_project(deps, project_id=document.id, every=every)
         except Exception:  # one project's failure must not stop the others
@@ -129,14 +127,13 @@ def _due(deps: Deps, state: Recount, fingerprint: str, now: datetime, every: tim
 
 
 def _changed(deps: Deps, project_id: str, since: datetime) -> bool:
-    recent = [Where("updatedAt", ">=", stamp_text(since))]
-    return deps.documents.container(ITEMS).count(project_id, recent) > 0
+    return Items(deps, project_id).changed_since(since) > 0
 
 
 def _truth(deps: Deps, project_id: str) -> tuple[Counter[str], int]:
     truth: Counter[str] = Counter()
     items = 0
-    for document in scan(deps.documents.container(ITEMS), project_id, Query(page_size=PAGE)):
+    for document in Items(deps, project_id).every(PAGE):
         truth.update(item_figures(document.body))
         items += 1
     return truth, items

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from core.domain.datasets import UPLOADS, DataSource, upload_prefix
 from core.domain.ingest import REFRESH, RefreshState
@@ -19,9 +19,9 @@ from core.domain.items import Item, item_id
 from core.domain.media_types import extension
 from core.domain.projects import Project, ProjectStatus
 from core.media.text import ROW_FILES
-from core.ports import Deps, Query, Where
+from core.ports import Deps
 from core.services import capacity
-from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
+from core.services.collections import INGEST, PROJECTS, load
 from core.services.ingestion import (
     ID_QUERY,
     readable,
@@ -31,6 +31,8 @@ from core.services.ingestion import (
 )
 from core.services.projects import load_project
 from core.services.registration import Skipped, register
+from core.services.repositories.items import Items
+from core.services.repositories.projects import Projects
 
 log = logging.getLogger("loupe.refresh")
 
@@ -72,9 +74,8 @@ def reconcile(deps: Deps, *, every: timedelta = timedelta(0)) -> int:
     """The sweep over every live project that refreshes, each at most once per `every` (the
     events register new files at once; the sweep catches what they missed); returns how many
     items it added."""
-    query = Query(where=(Where("status", "in", LIVE), Where("deletedAt", "missing")), page_size=100)
     added = 0
-    for document in scan(deps.documents.container(PROJECTS), None, query):
+    for document in Projects(deps).working():
         project = load_project(document)
         wanted = project.incremental_refresh or project.dataset.source is DataSource.UPLOAD
         if wanted and readable(deps, project):
@@ -99,27 +100,8 @@ def refresh_project(deps: Deps, project: Project, *, every: timedelta = timedelt
     )
     if state.swept_at is not None and now < state.swept_at + every:
         return 0
-    source = source_of(deps, project)
-    prefix = source.root + project.dataset.listing_prefix
     since = state.swept_at if state.swept_at is not None else state.watermark
-    listing = (
-        deps.blobs.list(source.container, prefix)
-        if since is None
-        else deps.blobs.list_since(source.container, prefix, since - OVERLAP)
-    )
-    newest = state.watermark
-    added = 0
-    candidates: list[Entry] = []
-    for blob in listing:
-        newest = blob.last_modified if newest is None else max(newest, blob.last_modified)
-        if (project.id, blob.name, blob.etag) not in _SEEN and project.dataset.matches(
-            source.path(blob.name)
-        ):
-            candidates.append(Entry(blob.name, blob.size, blob.etag))
-            if len(candidates) >= BATCH:
-                added += _register_many(deps, project, candidates)
-                candidates = []
-    added += _register_many(deps, project, candidates)
+    newest, added = _register_listed(deps, project, since, state.watermark)
     updated = state.model_copy(
         update={
             "watermark": newest,
@@ -175,16 +157,7 @@ def _upload_project(deps: Deps, project_id: str) -> Iterator[Project]:
 
 def _blob_projects(deps: Deps, container: str) -> Iterator[Project]:
     """The live, readable projects that refresh from `container`: one indexed query."""
-    query = Query(
-        where=(
-            Where("dataset.container", "=", container),
-            Where("incrementalRefresh", "=", True),
-            Where("status", "in", LIVE),
-            Where("deletedAt", "missing"),
-        ),
-        page_size=100,
-    )
-    for document in scan(deps.documents.container(PROJECTS), None, query):
+    for document in Projects(deps).refreshing_from(container):
         project = load_project(document)
         if readable(deps, project):
             yield project
@@ -210,6 +183,33 @@ class Entry:
     name: str
     size: int | None = None
     etag: str | None = None
+
+
+def _register_listed(
+    deps: Deps, project: Project, since: datetime | None, newest: datetime | None
+) -> tuple[datetime | None, int]:
+    """Register the project's files changed since `since` (less `OVERLAP`; all, if None) in
+    batches; returns the newest change time seen (at least `newest`) and the items added."""
+    source = source_of(deps, project)
+    prefix = source.root + project.dataset.listing_prefix
+    listing = (
+        deps.blobs.list(source.container, prefix)
+        if since is None
+        else deps.blobs.list_since(source.container, prefix, since - OVERLAP)
+    )
+    added = 0
+    candidates: list[Entry] = []
+    for blob in listing:
+        newest = blob.last_modified if newest is None else max(newest, blob.last_modified)
+        if (project.id, blob.name, blob.etag) not in _SEEN and project.dataset.matches(
+            source.path(blob.name)
+        ):
+            candidates.append(Entry(blob.name, blob.size, blob.etag))
+            if len(candidates) >= BATCH:
+                added += _register_many(deps, project, candidates)
+                candidates = []
+    added += _register_many(deps, project, candidates)
+    return newest, added
 
 
 def _register_many(deps: Deps, project: Project, blobs: list[Entry]) -> int:
@@ -249,12 +249,8 @@ def _existing(deps: Deps, project: Project, names: list[str]) -> set[str]:
     have: set[str] = set()
     pending = list(ids)
     for start in range(0, len(pending), ID_QUERY):
-        query = Query(
-            where=(Where("id", "in", pending[start : start + ID_QUERY]),), page_size=ID_QUERY
-        )
-        have.update(
-            ids[d.id] for d in deps.documents.container(ITEMS).query(project.id, query).documents
-        )
+        found = Items(deps, project.id).with_ids(pending[start : start + ID_QUERY])
+        have.update(ids[d.id] for d in found)
     return have
 
 

@@ -12,64 +12,19 @@ from typing import Any, Literal
 from core.domain.errors import InvalidInput
 from core.domain.events import AuditEvent
 from core.domain.items import Item, ItemState
-from core.domain.model import stamp_text
 from core.domain.projects import Project, Role
 from core.domain.reviews import Decision, comment_id, reviewed
-from core.ports import Deps, Order, Query, Where
-from core.services.collections import EVENTS, ITEMS, load
+from core.ports import Deps
+from core.services.collections import load
 from core.services.labeling import validated
+from core.services.repositories.events import Events
+from core.services.repositories.items import ItemFilter as ItemFilter
+from core.services.repositories.items import Items
+from core.services.repositories.items import Reviewed as Reviewed
 from core.services.versioned import Versioned
 from core.services.worklog import change_item, changed, count, member_project, read_item
 
 MAX_PAGE = 200
-Reviewed = Literal["approved", "unreviewed"]
-NEWEST = (Order("updatedAt", descending=True),)
-
-
-@dataclass(frozen=True)
-class ItemFilter:
-    """What a reviewer narrows the items to; every condition given must hold."""
-
-    state: ItemState | None = None
-    label: str | None = None
-    labeler: str | None = None
-    path: str | None = None
-    """A prefix of the item's path."""
-    since: datetime | None = None
-    until: datetime | None = None
-    """Last changed in [since, until]."""
-    disputed: bool | None = None
-    """The labelers did not all answer alike (or did, with False)."""
-    min_confidence: float | None = None
-    max_confidence: float | None = None
-    """ML assist's confidence in the item's pre-label."""
-    reviewed: Reviewed | None = None
-
-    def where(self) -> list[Where]:
-        found = []
-        if self.state is not None:
-            found.append(Where("state", "=", self.state.value))
-        if self.label is not None:
-            found.append(Where("labels", "contains", self.label))
-        if self.labeler is not None:
-            found.append(Where("labelers", "contains", self.labeler))
-        if self.path:
-            found.append(Where("path", "startswith", self.path))
-        if self.since is not None:
-            found.append(Where("updatedAt", ">=", stamp_text(self.since)))
-        if self.until is not None:
-            found.append(Where("updatedAt", "<=", stamp_text(self.until)))
-        if self.disputed is not None:
-            found.append(Where("disputed", "=", self.disputed))
-        if self.min_confidence is not None:
-            found.append(Where("prediction.confidence", ">=", self.min_confidence))
-        if self.max_confidence is not None:
-            found.append(Where("prediction.confidence", "<=", self.max_confidence))
-        if self.reviewed == "approved":
-            found.append(Where("review.decision", "=", "approved"))
-        elif self.reviewed == "unreviewed":
-            found.append(Where("review", "missing"))
-        return found
 
 
 @dataclass(frozen=True)
@@ -94,10 +49,10 @@ def list_items(
     member_project(deps, project_id, actor, Role.REVIEWER)
     if not 1 <= page_size <= MAX_PAGE:
         raise InvalidInput.one("pageSize", f"must be between 1 and {MAX_PAGE}")
-    conditions = ItemFilter(state=state, label=label, labeler=labeler).where()
-    conditions += where.where() if where else []
-    query = Query(where=tuple(conditions), order_by=NEWEST, page_size=page_size)
-    page = deps.documents.container(ITEMS).query(project_id, query, continuation)
+    given = ItemFilter(state=state, label=label, labeler=labeler)
+    page = Items(deps, project_id).newest(
+        given, where, page_size=page_size, continuation=continuation
+    )
     found = [Versioned(load(Item, d), d.etag) for d in page.documents]
     return ItemPage(found, page.continuation)
 
@@ -105,7 +60,7 @@ def list_items(
 def count_items(deps: Deps, *, project_id: str, actor: str, where: ItemFilter) -> int:
     """How many items match (one COUNT query): what a bulk action over the filter would reach."""
     member_project(deps, project_id, actor, Role.REVIEWER)
-    return deps.documents.container(ITEMS).count(project_id, where.where())
+    return Items(deps, project_id).count(where)
 
 
 HISTORY_PAGE = 100
@@ -129,10 +84,7 @@ def item_history(
     with the values before and after: oldest first, from the audit trail."""
     member_project(deps, project_id, actor, Role.REVIEWER)
     read_item(deps, project_id, item_id)
-    query = Query(
-        where=(Where("subject", "=", item_id),), order_by=(Order("at"),), page_size=HISTORY_PAGE
-    )
-    page = deps.documents.container(EVENTS).query(project_id, query, continuation)
+    page = Events(deps, project_id).about(item_id, HISTORY_PAGE, continuation)
     return HistoryPage([load(AuditEvent, d) for d in page.documents], page.continuation)
 
 

@@ -15,12 +15,11 @@ from datetime import datetime
 
 from core.domain.errors import InvalidInput, LoupeError
 from core.domain.items import ItemState
-from core.domain.model import stamp_text
 from core.domain.projects import Project, Role
 from core.domain.reviews import Decision
-from core.ports import Deps, Query, Where
-from core.services.collections import ITEMS
-from core.services.review import NEWEST, ItemFilter, review_one
+from core.ports import Deps
+from core.services.repositories.items import Items
+from core.services.review import ItemFilter, review_one
 from core.services.worklog import member_project
 
 MAX_ITEMS = 200
@@ -90,15 +89,12 @@ def _matching(
         raise InvalidInput.one(
             "filter.state", f"{where.state.value} items cannot be {decision}d in bulk: {why}"
         )
-    conditions = [*where.where(), Where("updatedAt", "<=", stamp_text(as_of))]
-    if where.state is None:
-        conditions.append(Where("state", "in", [s.value for s in states]))
-    if decision == "approve":
-        if where.reviewed == "approved":
-            raise InvalidInput.one("filter.reviewed", "these items are approved already")
-        conditions.append(Where("review", "missing"))
-    query = Query(where=tuple(conditions), order_by=NEWEST, page_size=MAX_ITEMS)
-    page = deps.documents.container(ITEMS).query(project.id, query)
+    if decision == "approve" and where.reviewed == "approved":
+        raise InvalidInput.one("filter.reviewed", "these items are approved already")
+    reviewable = ItemFilter(
+        until=as_of, states=() if where.state else states, unreviewed=decision == "approve"
+    )
+    page = Items(deps, project.id).newest(where, reviewable, page_size=MAX_ITEMS)
     picked = [Picked(d.id, d.etag) for d in page.documents]
     return picked, page.continuation is not None
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from core.domain.runs import JobStatus, Run, RunKind
 from core.ports import Deps
-from core.services.collections import RUNS
+from core.services.repositories.runs import Runs
 
 
 @dataclass
@@ -44,8 +44,8 @@ class RunLog:
             created_at=now,
             started_at=now,
         )
-        runs = self._deps.documents.container(RUNS)
-        runs.upsert(run.to_doc())
+        runs = Runs(self._deps, self._project_id)
+        runs.save(run)
         step = Step()
         try:
             yield step
@@ -58,7 +58,7 @@ class RunLog:
                     "metrics": step.metrics,
                 }
             )
-            runs.upsert(failed.to_doc())
+            runs.save(failed)
             raise
         done = run.model_copy(
             update={
@@ -69,4 +69,4 @@ class RunLog:
                 "message": step.message,
             }
         )
-        runs.upsert(done.to_doc())
+        runs.save(done)

@@ -13,10 +13,11 @@ from core.domain.links import Grant
 from core.domain.media_types import SNIFF_BYTES, served_type
 from core.domain.projects import Role
 from core.domain.users import Token
-from core.ports import BlobInfo, Deps, Query, Where
-from core.services.collections import TOKENS, USERS, load, scan
+from core.ports import BlobInfo, Deps
+from core.services.collections import USERS, load
 from core.services.ingestion import source_of
 from core.services.links import Rendition
+from core.services.repositories.tokens import Tokens
 from core.services.worklog import member_project, read_item
 
 
@@ -84,8 +85,7 @@ def signs_in(deps: Deps, user: str) -> bool:
     App, whose access is membership alone."""
     if deps.documents.container(USERS).get(user, user) is None:
         return False
-    query = Query(where=(Where("user", "=", user),), page_size=100)
-    tokens = [load(Token, d) for d in scan(deps.documents.container(TOKENS), None, query)]
+    tokens = [load(Token, d) for d in Tokens(deps).of(user)]
     return not tokens or any(t.revoked_at is None for t in tokens)
 
 

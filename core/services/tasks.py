@@ -8,34 +8,29 @@ to the next candidate."""
 
 from __future__ import annotations
 
-import random
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from random import Random
 
-from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
+from core.domain.errors import Conflict, InvalidInput
 from core.domain.items import Item, ItemState
-from core.domain.lanes import (
-    ASSIGNED,
-    LEASED,
-    PARTIAL,
-    PUBLIC_TO,
-    cluster_of,
-)
-from core.domain.model import stamp_text
+from core.domain.lanes import cluster_of
 from core.domain.progress import ActorStats
 from core.domain.projects import Project, Role
 from core.domain.tasks import Task, check_page_size, leased, released
-from core.ports import Deps, Document, Order, Query, Where
-from core.services.collections import ITEMS, PROJECTS, STATS, load, scan
+from core.ports import Deps, Document
+from core.services.collections import ITEMS, STATS, load
+from core.services.repositories.items import Items, answered_by, lane_of
+from core.services.repositories.projects import Projects
+from core.services.update import write_over
 from core.services.worklog import labeling_project, member_project, read_item
 
 WINDOW = 16  # candidates read per query: enough to step past racing labelers
 MAX_HOLDING = 32  # leases a client may keep in hand beyond the task it asks for
 MAX_PAGES = 8  # pages of candidates read per lane before moving on
-_RANK = (Order("rank"),)
 EXACT_LEFT = 2_000
 """Up to this many items left, every next task counts them (an indexed COUNT of that many is
 a fraction of a millisecond)."""
@@ -57,10 +52,9 @@ def next_task(
         raise InvalidInput.one("holding", f"at most {MAX_HOLDING} items in hand")
     now = deps.clock.now()
     until = now + deps.task_lease
-    mine = (Where("lane", "=", LEASED + actor),)
     kept = set(holding)
-    held = [d for d in _query(deps, project.id, mine, _RANK, size + len(kept)) if d.id not in kept]
-    held = held[:size]
+    held = Items(deps, project.id).leased_to(actor, size + len(kept))
+    held = [d for d in held if d.id not in kept][:size]
     if held:
         return Task(_renew(deps, held, actor, until, now), until)
     taken: list[Item] = []
@@ -68,12 +62,12 @@ def next_task(
     for window in _candidates(deps, project, actor, size):
         while window and len(taken) < size:
             document = window.pop(0)
-            lane_cluster = cluster_of(document.body.get("lane"))
+            lane_cluster = cluster_of(lane_of(document))
             if lane_cluster is not None and cluster not in (None, lane_cluster):
                 continue  # a page holds one cluster
             item = _claim(deps, document, actor, until, now)
             if item is None:
-                _spread(window)
+                _spread(window, deps.random)
                 continue
             taken.append(item)
             cluster = cluster or lane_cluster
@@ -105,9 +99,7 @@ def labeling_progress(deps: Deps, *, project_id: str, actor: str) -> Progress:
         counted = _LEFT.get(key)
     if counted is not None and counted.left > EXACT_LEFT and time.monotonic() < counted.until:
         return Progress(today, max(0, counted.left - (submitted - counted.submitted)))
-    left = deps.documents.container(ITEMS).count(
-        project_id, [Where("state", "=", ItemState.UNLABELED.value)]
-    )
+    left = Items(deps, project_id).count_in_state(ItemState.UNLABELED)
     with _LEFT_LOCK:
         if len(_LEFT) >= _LEFT_MAX:
             _LEFT.clear()
@@ -167,61 +159,32 @@ def release_leases(deps: Deps, *, project_id: str, actor: str, item_ids: list[st
 def expire_leases(deps: Deps) -> int:
     """The sweep (a timer): leases past their time go back to the queue; returns how many."""
     now = deps.clock.now()
-    expired = (Where("lease.until", "<", stamp_text(now)),)
-    projects = scan(
-        deps.documents.container(PROJECTS), None, Query(where=(Where("deletedAt", "missing"),))
-    )
     items = deps.documents.container(ITEMS)
     count = 0
-    for project in projects:
-        query = Query(where=expired, order_by=(Order("lease.until"),), page_size=200)
-        for document in list(scan(items, project.id, query)):
-            try:
-                items.upsert(released(load(Item, document), now).to_doc(), if_match=document.etag)
-                count += 1
-            except PreconditionFailed:
-                continue  # renewed or answered meanwhile
+    for project in Projects(deps).live():
+        for document in Items(deps, project.id).leases_expired(now):
+            after = released(load(Item, document), now)
+            count += write_over(items, after, document.etag) is not None  # else renewed, answered
     return count
 
 
 def _candidates(deps: Deps, project: Project, actor: str, size: int) -> Iterator[list[Document]]:
     """Windows of items the caller may take, best first; never one they already answered."""
     window = max(WINDOW, size * 2)
-    yield from _lane(deps, project.id, (Where("lane", "=", ASSIGNED + actor),), _RANK, window)
-    partial = (Where("lane", "=", PARTIAL),)
-    for documents in _lane(deps, project.id, partial, _RANK, window):
-        yield [d for d in documents if actor not in d.body.get("labelers", ())]
-    public = (Where("lane", ">", PARTIAL), Where("lane", "<", PUBLIC_TO))
-    yield from _lane(deps, project.id, public, (Order("lane"), Order("rank")), window)
+    items = Items(deps, project.id)
+    yield from items.assigned_to(actor, window, MAX_PAGES)
+    for documents in items.awaiting_consensus(window, MAX_PAGES):
+        yield [d for d in documents if not answered_by(d, actor)]
+    yield from items.in_public_lanes(window, MAX_PAGES)
 
 
-def _lane(
-    deps: Deps, project_id: str, where: tuple[Where, ...], order: tuple[Order, ...], window: int
-) -> Iterator[list[Document]]:
-    """Up to MAX_PAGES windows of one lane query."""
-    continuation: str | None = None
-    for _ in range(MAX_PAGES):
-        query = Query(where=where, order_by=order, page_size=window)
-        page = deps.documents.container(ITEMS).query(project_id, query, continuation)
-        yield list(page.documents)
-        if not (continuation := page.continuation):
-            return
-
-
-def _spread(window: list[Document]) -> None:
+def _spread(window: list[Document], chance: Random) -> None:
     """After losing a race, rotate the rest of the window by a random amount: labelers asking
     at the same moment then spread over it instead of all racing for the next item, while an
     uncontended queue keeps its exact order."""
     if len(window) > 1:
-        turn = random.randrange(len(window))  # noqa: S311 (spreading load, not secrecy)
+        turn = chance.randrange(len(window))
         window[:] = window[turn:] + window[:turn]
-
-
-def _query(
-    deps: Deps, project_id: str, where: tuple[Where, ...], order: tuple[Order, ...], size: int
-) -> list[Document]:
-    query = Query(where=where, order_by=order, page_size=size)
-    return deps.documents.container(ITEMS).query(project_id, query).documents
 
 
 def _claim(
@@ -230,24 +193,17 @@ def _claim(
     item = load(Item, document)
     if item.state is not ItemState.UNLABELED or item.lease is not None:
         return None
-    try:
-        saved = deps.documents.container(ITEMS).upsert(
-            leased(item, actor, until, now).to_doc(), if_match=document.etag
-        )
-    except PreconditionFailed:
-        return None  # another labeler took it first
-    return load(Item, saved)
+    taken = write_over(
+        deps.documents.container(ITEMS), leased(item, actor, until, now), document.etag
+    )
+    return None if taken is None else taken.value  # None: another labeler took it first
 
 
 def _renew(
     deps: Deps, documents: list[Document], actor: str, until: datetime, now: datetime
 ) -> list[Item]:
-    items = []
-    for document in documents:
-        after = leased(load(Item, document), actor, until, now)
-        try:
-            saved = deps.documents.container(ITEMS).upsert(after.to_doc(), if_match=document.etag)
-        except PreconditionFailed:
-            continue  # swept or answered meanwhile
-        items.append(load(Item, saved))
-    return items
+    container = deps.documents.container(ITEMS)
+    renewed = (
+        write_over(container, leased(load(Item, d), actor, until, now), d.etag) for d in documents
+    )
+    return [r.value for r in renewed if r is not None]  # the others: swept or answered meanwhile

@@ -15,12 +15,13 @@ from typing import Generic, TypeVar
 from core.domain.errors import Conflict, NotFound, PreconditionFailed
 from core.domain.model import DomainModel
 from core.ports import DocumentContainer
-from core.services.collections import load
+from core.services.documents import load
 from core.services.versioned import Versioned, same_etag
 
 ATTEMPTS = 5
 
 M = TypeVar("M", bound=DomainModel)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -68,15 +69,37 @@ def update(
         after = change(current.value)
         if after is None:
             return Changed(current.value, current)
-        try:
-            saved = target.container.upsert(after.to_doc(), if_match=current.etag)
-        except PreconditionFailed:
-            if if_match is not None:
-                raise
+        if (saved := write_over(target.container, after, current.etag, stale=if_match)) is None:
             current = None
             continue
-        return Changed(current.value, Versioned(after, saved.etag))
+        return Changed(current.value, saved)
     raise Conflict(f"{target.noun} {target.id!r} keeps changing; try again")
+
+
+def write_over(
+    container: DocumentContainer, after: M, etag: str, *, stale: str | None = None
+) -> Versioned[M] | None:
+    """`after` written over the stored version `etag`; None when another write came first
+    (the caller moves on: an item another labeler took, a step another delivery recorded),
+    unless the caller sent `stale`, the version they saw: then it is theirs to hear."""
+    try:
+        saved = container.upsert(after.to_doc(), if_match=etag)
+    except PreconditionFailed:
+        if stale is not None:
+            raise
+        return None
+    return Versioned(after, saved.etag)
+
+
+def retried(attempt: Callable[[], T], *, conflict: str, attempts: int = ATTEMPTS) -> T:
+    """`attempt` again while it loses a race (`PreconditionFailed`): for a write of several
+    documents that `update` cannot hold, `attempt` reading them all again each time."""
+    for _ in range(attempts):
+        try:
+            return attempt()
+        except PreconditionFailed:
+            continue
+    raise Conflict(conflict)
 
 
 def _read(target: Target[M]) -> Versioned[M] | None:

@@ -6,8 +6,9 @@ import secrets
 
 from core.domain.errors import Conflict, Forbidden, NotFound, Unauthorized
 from core.domain.users import TOKEN_PREFIX, Token, User, UserRole, token_hash
-from core.ports import Deps, Query, Where
+from core.ports import Deps, Query
 from core.services.collections import TOKENS, USERS, load, scan
+from core.services.repositories.tokens import Tokens
 from core.services.update import Target, update
 
 
@@ -82,8 +83,7 @@ def issue_token(deps: Deps, *, name: str) -> str:
 def revoke_tokens(deps: Deps, *, name: str) -> int:
     """Revoke every live token of `name`; returns how many."""
     tokens = deps.documents.container(TOKENS)
-    query = Query(where=(Where("user", "=", name), Where("revokedAt", "missing")), page_size=500)
-    live = list(scan(tokens, None, query))
+    live = list(Tokens(deps).live_of(name))
     for document in live:
         token = load(Token, document).model_copy(update={"revoked_at": deps.clock.now()})
         tokens.upsert(token.to_doc(), if_match=document.etag)

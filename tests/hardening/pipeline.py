@@ -47,7 +47,8 @@ REPORT = "run-metrics"
 VOLATILE = {"etag", "_etag", "_ts", "_rid", "_self", "_attachments", "itemsPerSecond"}
 """Store bookkeeping that a rewrite of the same content changes, and measured speeds."""
 _WALL_CLOCK = re.compile(r"\d{8}T\d{6}-<fresh>")
-"""Embedding caches are named by the wall clock (`time.strftime`), not by `deps.clock`."""
+"""Embedding caches are named by the time they were made (`deps.clock`), which two worlds may
+not share."""
 
 
 class Ids:

@@ -17,16 +17,17 @@ from core.adapters.memory import (
     MemoryWorkQueue,
 )
 from core.domain.datasets import DatasetRoot
-from core.ports import Deps
+from core.ports import Deps, Ids, RandomIds
 from core.services.stages import QUEUE_SPECS
 
 DATASETS = tuple(DatasetRoot(c) for c in ("lake", "docs", "images", "large", "small", "other"))
 """The containers the tests' blob datasets read, allowed as a deployment would list them."""
 
 
-def memory_deps(clock: ManualClock | None = None) -> Deps:
+def memory_deps(clock: ManualClock | None = None, *, ids: Ids | None = None) -> Deps:
     clock = clock or ManualClock(datetime(2026, 11, 1, 9, 0, tzinfo=UTC))
     return Deps(
+        ids=ids or RandomIds(),
         documents=MemoryDocumentStore(),
         blobs=MemoryBlobStore(clock),
         queue=MemoryWorkQueue(clock, QUEUE_SPECS),
