@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from core.assist.class_thresholds import ClassThreshold
 from core.assist.clustering import cluster_within, order_clusters
 from core.assist.features import pool_features
 from core.assist.heads import HeadResult, best_head, fit_heads, too_few
@@ -97,6 +98,41 @@ def _classification_cycle(
     items = [load(Item, d) for d in documents]
     media = project.task_type.media
     pool = _Pool(items, documents, [r for r, item in enumerate(items) if usable(item, media)])
+    features = _featurize(deps, project, runs, pool)
+    names = [label.name for label in project.label_classes]
+    labeled = pool.slots(lambda i: i.state is ItemState.LABELED and _known(i, names))
+    targets = [_targets(pool.item(s), names) for s in labeled]
+    waiting = pool.slots(lambda i: i.state is ItemState.UNLABELED and not i.annotations)
+    fair = [n for n, s in enumerate(labeled) if _fair(pool.item(s))]
+    vouched = [_vouched(pool.item(s)) for s in range(len(pool.rows))]
+    head = _train(runs, project, features, labeled, targets, names, waiting, fair, vouched)
+    drawn = random_sample([pool.item(s) for s in waiting], project.assist.train_every)
+    sample = {s for s in waiting if pool.item(s).id in drawn}
+    guess = _guess(
+        runs, project, state, pool, head, labeled, [s for s in waiting if s not in sample]
+    )
+    clusters: dict[int, str] = {}
+    if project.task_type in CLUSTERED_TASKS:
+        clusters = _cluster(runs, project, features, pool, guess)
+    with runs.step(RunKind.INFER) as step:
+        # The random sample, and on the first cycle every label made before it (they came in
+        # plain random queue order).
+        audited = [*sample, *(labeled if state.last_cycle is None else [])]
+        changes = _suggestions(project, runs, pool, guess, clusters, audited)
+        write_suggestions(deps, items, documents, changes)
+        coverage = _infer_figures(step, names, guess, len(waiting), len(sample))
+    chosen = _chosen(guess, state)
+    return Outcome(
+        human_labels(deps, project.id),
+        min(chosen.values()) if chosen else None,
+        coverage,
+        len(guess.suggested),
+        chosen,
+        step.per_class,
+    )
+
+
+def _featurize(deps: Deps, project: Project, runs: RunLog, pool: _Pool) -> npt.NDArray[np.float64]:
     with runs.step(RunKind.FEATURIZE) as step:
         featurizer = featurizer_for(deps, project)
         found = item_features(
@@ -110,18 +146,38 @@ def _classification_cycle(
         }
         device, fallback = device_figures(deps, featurizer)
         step.metrics |= device
-        step.message = "; ".join(m for m in (fallback, _left_out(items, pool.rows, media)) if m)
-    features = pool_features(found.embeddings, found.pixels, found.shapes)
-    first = state.last_cycle is None
+        left_out = _left_out(pool.items, pool.rows, project.task_type.media)
+        step.message = "; ".join(m for m in (fallback, left_out) if m)
+    return pool_features(found.embeddings, found.pixels, found.shapes)
+
+
+@dataclass(frozen=True)
+class _Guess:
+    """What the head makes of the waiting items outside the random sample (`candidates`)."""
+
+    head: HeadResult | None
+    candidates: list[int]
+    confidence: npt.NDArray[np.float64]
+    guesses: list[tuple[str, ...]]
+    thresholds: dict[str, float | None]
+    keep: set[int]
+    """Last cycle's pre-labels kept (the new model agrees, and none was shown to drop)."""
+    live: dict[str, Live]
+    suggested: set[int]
+    band: set[int]
+    """The audit band: served without a pre-label, to measure the precision below it."""
+
+
+def _guess(
+    runs: RunLog,
+    project: Project,
+    state: AssistState,
+    pool: _Pool,
+    head: HeadResult | None,
+    labeled: list[int],
+    candidates: list[int],
+) -> _Guess:
     names = [label.name for label in project.label_classes]
-    labeled = pool.slots(lambda i: i.state is ItemState.LABELED and _known(i, names))
-    targets = [_targets(pool.item(s), names) for s in labeled]
-    waiting = pool.slots(lambda i: i.state is ItemState.UNLABELED and not i.annotations)
-    fair = [n for n, s in enumerate(labeled) if _fair(pool.item(s))]
-    vouched = [_vouched(pool.item(s)) for s in range(len(pool.rows))]
-    head = _train(runs, project, features, labeled, targets, names, waiting, fair, vouched)
-    drawn = random_sample([pool.item(s) for s in waiting], project.assist.train_every)
-    sample = {s for s in waiting if pool.item(s).id in drawn}
     thresholds: dict[str, float | None] = dict.fromkeys(names)
     keep: set[int] = set()
     live: dict[str, Live] = {}
@@ -129,20 +185,9 @@ def _classification_cycle(
         with runs.step(RunKind.VALIDATE) as step:
             live = live_by_class([pool.item(s) for s in labeled], _infer_run(state))
             thresholds = _validate(head, names, project.assist.target_precision, live, state, step)
-            standing = {n for n in names if n in state.class_thresholds and thresholds[n] is None}
-            standing -= {n for n, f in live.items() if f.dropped(project.assist.target_precision)}
-            rest = [s for s in waiting if s not in sample]
-            keep = kept(rest, pool.item, head.pool.labels, _infer_run(state), standing)
-            for name in sorted(_kept_classes(keep, head.pool.labels)):
-                count = sum(1 for slot in keep if name in head.pool.labels[slot])
-                _say(
-                    step,
-                    f"{name}: kept {count} pre-label(s) of the last cycle that the new model "
-                    "agrees with (no threshold on the new answers, and no measured drop)",
-                )
+            keep = _keep(step, project, state, pool, head, candidates, thresholds, live)
     confidence = head.pool.confidence if head else np.zeros(len(pool.rows))
     guesses: list[tuple[str, ...]] = head.pool.labels if head else [()] * len(pool.rows)
-    candidates = [s for s in waiting if s not in sample]
     suggested = {
         s for s in candidates if s in keep or _emits(guesses[s], float(confidence[s]), thresholds)
     }
@@ -157,73 +202,122 @@ def _classification_cycle(
         if head
         else set()
     )
-    unsuggested = [s for s in candidates if s not in suggested and s not in band]
-    clusters: dict[int, str] = {}
-    if project.task_type in CLUSTERED_TASKS:
-        with runs.step(RunKind.CLUSTER) as step:
-            # Pages share a guess; items the head can hardly guess are labeled one at a time.
-            rest = [s for s in unsuggested if head is None or confidence[s] >= PAGE_CONFIDENCE]
-            clusters = _clusters(
-                features, rest, guesses if head else None, pool, confidence, project
-            )
-            step.metrics = {"items": len(clusters), "clusters": len(set(clusters.values()))}
-    with runs.step(RunKind.INFER) as step:
-        changes = {}
-        active = head is not None and project.assist.active_learning
-        for slot in candidates:
-            prediction = None
-            if head is not None and slot in suggested:
-                prediction = Prediction(
-                    value=_value(project, guesses[slot]),
-                    confidence=float(confidence[slot]),
-                    run=runs.run_id(RunKind.INFER),
-                )
-            # Pre-labels and the audit band in random order (a fair sample of their band);
-            # the rest by confidence under active learning.
-            served = slot in suggested or slot in band
-            rank = random_rank(pool.item(slot))
-            if active and not served:
-                rank = float(min(confidence[slot], 0.999999))
-            changes[pool.rows[slot]] = Suggestion(
-                prediction, clusters.get(slot), rank, audit=slot in band
-            )
-        # The random sample, and on the first cycle every label made before it (they came in
-        # plain random queue order).
-        for slot in [*sample, *(labeled if first else [])]:
-            changes[pool.rows[slot]] = Suggestion(
-                None, None, random_rank(pool.item(slot)), audit=True
-            )
-        write_suggestions(deps, items, documents, changes)
-        coverage = len(suggested) / len(waiting) if waiting else 0.0
-        step.metrics = {
-            "unlabeled": len(waiting),
-            "randomSample": len(sample),
-            "auditBand": len(band),
-            "prelabeled": len(suggested),
-            "kept": len(keep),
-            "coverage": coverage,
-        }
-        step.per_class = _per_class(
-            names, candidates, guesses, (suggested, keep, band), thresholds, live
+    return _Guess(head, candidates, confidence, guesses, thresholds, keep, live, suggested, band)
+
+
+def _keep(
+    step: Step,
+    project: Project,
+    state: AssistState,
+    pool: _Pool,
+    head: HeadResult,
+    candidates: list[int],
+    thresholds: dict[str, float | None],
+    live: dict[str, Live],
+) -> set[int]:
+    """The last cycle's pre-labels of classes without a threshold now that the new model
+    agrees with, where labelers' answers showed no drop."""
+    names = [label.name for label in project.label_classes]
+    standing = {n for n in names if n in state.class_thresholds and thresholds[n] is None}
+    standing -= {n for n, f in live.items() if f.dropped(project.assist.target_precision)}
+    keep = kept(candidates, pool.item, head.pool.labels, _infer_run(state), standing)
+    for name in sorted(_kept_classes(keep, head.pool.labels)):
+        count = sum(1 for slot in keep if name in head.pool.labels[slot])
+        _say(
+            step,
+            f"{name}: kept {count} pre-label(s) of the last cycle that the new model "
+            "agrees with (no threshold on the new answers, and no measured drop)",
         )
-        if not suggested:
-            step.message = "no pre-labels: " + (
-                "no class reached the target precision" if head else "no model yet"
+    return keep
+
+
+def _cluster(
+    runs: RunLog,
+    project: Project,
+    features: npt.NDArray[np.float64],
+    pool: _Pool,
+    guess: _Guess,
+) -> dict[int, str]:
+    """Clusters of the waiting items served without a pre-label or audit mark."""
+    with runs.step(RunKind.CLUSTER) as step:
+        unsuggested = [
+            s for s in guess.candidates if s not in guess.suggested and s not in guess.band
+        ]
+        # Pages share a guess; items the head can hardly guess are labeled one at a time.
+        head = guess.head
+        rest = [s for s in unsuggested if head is None or guess.confidence[s] >= PAGE_CONFIDENCE]
+        clusters = _clusters(
+            features, rest, guess.guesses if head else None, pool, guess.confidence, project
+        )
+        step.metrics = {"items": len(clusters), "clusters": len(set(clusters.values()))}
+    return clusters
+
+
+def _suggestions(
+    project: Project,
+    runs: RunLog,
+    pool: _Pool,
+    guess: _Guess,
+    clusters: dict[int, str],
+    audited: list[int],
+) -> dict[int, Suggestion]:
+    """Each candidate's pre-label (or none), cluster and queue rank, by row; the `audited`
+    slots marked as random samples."""
+    changes = {}
+    active = guess.head is not None and project.assist.active_learning
+    for slot in guess.candidates:
+        prediction = None
+        if guess.head is not None and slot in guess.suggested:
+            prediction = Prediction(
+                value=_value(project, guess.guesses[slot]),
+                confidence=float(guess.confidence[slot]),
+                run=runs.run_id(RunKind.INFER),
             )
-    chosen = {n: t for n, t in thresholds.items() if t is not None}
+        # Pre-labels and the audit band in random order (a fair sample of their band);
+        # the rest by confidence under active learning.
+        served = slot in guess.suggested or slot in guess.band
+        rank = random_rank(pool.item(slot))
+        if active and not served:
+            rank = float(min(guess.confidence[slot], 0.999999))
+        changes[pool.rows[slot]] = Suggestion(
+            prediction, clusters.get(slot), rank, audit=slot in guess.band
+        )
+    for slot in audited:
+        changes[pool.rows[slot]] = Suggestion(None, None, random_rank(pool.item(slot)), audit=True)
+    return changes
+
+
+def _infer_figures(step: Step, names: list[str], guess: _Guess, waiting: int, sample: int) -> float:
+    """The infer run's figures; returns the coverage."""
+    coverage = len(guess.suggested) / waiting if waiting else 0.0
+    step.metrics = {
+        "unlabeled": waiting,
+        "randomSample": sample,
+        "auditBand": len(guess.band),
+        "prelabeled": len(guess.suggested),
+        "kept": len(guess.keep),
+        "coverage": coverage,
+    }
+    served = (guess.suggested, guess.keep, guess.band)
+    step.per_class = _per_class(
+        names, guess.candidates, guess.guesses, served, guess.thresholds, guess.live
+    )
+    if not guess.suggested:
+        step.message = "no pre-labels: " + (
+            "no class reached the target precision" if guess.head else "no model yet"
+        )
+    return coverage
+
+
+def _chosen(guess: _Guess, state: AssistState) -> dict[str, float]:
+    """The thresholds in force: this cycle's, and the last one's of classes it kept."""
+    chosen = {n: t for n, t in guess.thresholds.items() if t is not None}
     chosen |= {
         n: state.class_thresholds[n]
-        for n in _kept_classes(keep, guesses)
+        for n in _kept_classes(guess.keep, guess.guesses)
         if n in state.class_thresholds and n not in chosen
     }
-    return Outcome(
-        human_labels(deps, project.id),
-        min(chosen.values()) if chosen else None,
-        coverage,
-        len(suggested),
-        chosen,
-        step.per_class,
-    )
+    return chosen
 
 
 def _vouched(item: Item) -> bool:
@@ -321,9 +415,8 @@ def _train(
             step.metrics[f"coverage.{result.method}"] = result.coverage
         step.metrics["heldOutAccuracy"] = head.accuracy
         step.message = (
-            f"{head.method} head chosen (the larger coverage at per-class thresholds); "
-            f"{len(fair)} of the {len(labeled)} labels were fair samples of their band and set "
-            "the thresholds"
+            f"{head.method} head chosen (the larger coverage at per-class thresholds); {len(fair)}"
+            f" of the {len(labeled)} labels were fair samples of their band and set the thresholds"
         )
         return head
 
@@ -358,7 +451,6 @@ def _validate(
     thresholds: dict[str, float | None] = {}
     notes = []
     for found in decision.classes:
-        thresholds[found.name] = found.threshold
         step.per_class[found.name] = {
             "threshold": -1.0 if found.threshold is None else found.threshold,
             "heldOutPrecision": found.precision,
@@ -369,25 +461,31 @@ def _validate(
         }
         if found.reason:
             notes.append(f"{found.name}: {found.reason}")
-        figures = live.get(found.name)
-        if figures is None or not figures.dropped(target):
-            continue
-        said = (
-            f"{found.name}: labelers confirmed {figures.confirmed} of {figures.answered} of its "
-            "pre-labels, surely below the target"
-        )
-        if found.threshold is None:
-            notes.append(f"{said}: withdrawn")
-            continue
-        previous = state.class_thresholds.get(found.name, found.threshold)
-        floor = previous + (1.0 - previous) / 2
-        thresholds[found.name] = max(found.threshold, floor)
-        notes.append(f"{said}: its threshold stays above {floor:.3f}")
+        thresholds[found.name], note = _after_live(found, live.get(found.name), target, state)
+        notes += [note] if note else []
     chosen = [t for t in thresholds.values() if t is not None]
     if chosen:
         step.metrics["threshold"] = min(chosen)
     step.message = "; ".join(notes) or None
     return thresholds
+
+
+def _after_live(
+    found: ClassThreshold, figures: Live | None, target: float, state: AssistState
+) -> tuple[float | None, str | None]:
+    """A class's threshold once labelers' answers to its last pre-labels are heard: when they
+    surely fell below the target, withdrawn, or held above halfway from the last one to 1."""
+    if figures is None or not figures.dropped(target):
+        return found.threshold, None
+    said = (
+        f"{found.name}: labelers confirmed {figures.confirmed} of {figures.answered} of its "
+        "pre-labels, surely below the target"
+    )
+    if found.threshold is None:
+        return None, f"{said}: withdrawn"
+    previous = state.class_thresholds.get(found.name, found.threshold)
+    floor = previous + (1.0 - previous) / 2
+    return max(found.threshold, floor), f"{said}: its threshold stays above {floor:.3f}"
 
 
 def _clusters(

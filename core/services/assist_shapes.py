@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -19,7 +20,7 @@ from core.domain.assist import AssistState, is_audit
 from core.domain.items import Item, ItemState, Prediction
 from core.domain.projects import Project
 from core.domain.runs import RunKind
-from core.domain.task_types import TaskType
+from core.domain.task_types import MediaKind, TaskType
 from core.media.images import decoded_rgb
 from core.ports import Deps
 from core.services.assist import human_labels
@@ -73,10 +74,20 @@ class _CountingEmbed:
         return np.stack([self._seen[key] for key in keys])
 
 
-def shape_cycle(deps: Deps, project: Project, runs: RunLog, state: AssistState) -> Outcome:
-    documents = all_items(deps, project.id)
-    items = [load(Item, d) for d in documents]
-    rows = [row for row, item in enumerate(items) if usable(item, project.task_type.media)]
+@dataclass(frozen=True)
+class _Rows:
+    """Which items (by row) a cycle learns from, leaves to the random sample, and pre-labels."""
+
+    labeled: list[int]
+    """The newest labels (up to `MAX_LABELED`)."""
+    unlabeled: list[int]
+    sample: list[int]
+    waiting: list[int]
+    """Unlabeled items outside the sample, first in the queue (up to `INFER_PER_CYCLE`)."""
+
+
+def _rows(items: list[Item], media: MediaKind) -> _Rows:
+    rows = [row for row, item in enumerate(items) if usable(item, media)]
     labeled = sorted(
         (r for r in rows if items[r].state is ItemState.LABELED and items[r].final is not None),
         key=lambda r: items[r].updated_at,
@@ -84,68 +95,98 @@ def shape_cycle(deps: Deps, project: Project, runs: RunLog, state: AssistState) 
     unlabeled = [
         r for r in rows if items[r].state is ItemState.UNLABELED and not items[r].annotations
     ]
-    sample = [r for r in unlabeled if is_audit(items[r].id)]
     waiting = sorted(
         (r for r in unlabeled if not is_audit(items[r].id)), key=lambda r: items[r].rank
     )[:INFER_PER_CYCLE]
-    first = state.last_cycle is None
-    # Only labels of the random sample (or made before any cycle) measure the threshold.
-    calibrating = [first or items[r].audit for r in labeled]
-    polygons = project.task_type is TaskType.IMAGE_POLYGON
+    return _Rows(labeled, unlabeled, [r for r in unlabeled if is_audit(items[r].id)], waiting)
+
+
+def _featurize(
+    deps: Deps, project: Project, runs: RunLog, items: list[Item], labeled: list[int]
+) -> tuple[_CountingEmbed, dict[int, Image.Image]]:
+    """The crop embedder (crops are embedded as the head needs them) and the labeled images."""
     with runs.step(RunKind.FEATURIZE) as step:
         featurizer = featurizer_for(deps, project)
         embed = _CountingEmbed(featurizer.embed_images)
         images = {row: _image(deps, items[row]) for row in labeled}
         device, fallback = device_figures(deps, featurizer)
         step.metrics = {"labeledImages": len(labeled)} | device
-        step.message = "; ".join(
-            m
-            for m in (
-                fallback,
-                "crops are embedded as the head trains and predicts (see their runs)",
-            )
-            if m
-        )
+        later = "crops are embedded as the head trains and predicts (see their runs)"
+        step.message = "; ".join(m for m in (fallback, later) if m)
+    return embed, images
+
+
+def shape_cycle(deps: Deps, project: Project, runs: RunLog, state: AssistState) -> Outcome:
+    documents = all_items(deps, project.id)
+    items = [load(Item, d) for d in documents]
+    rows = _rows(items, project.task_type.media)
+    labeled = rows.labeled
+    first = state.last_cycle is None
+    # Only labels of the random sample (or made before any cycle) measure the threshold.
+    calibrating = [first or items[r].audit for r in labeled]
+    polygons = project.task_type is TaskType.IMAGE_POLYGON
+    embed, images = _featurize(deps, project, runs, items, labeled)
     names = [label.name for label in project.label_classes]
     with runs.step(RunKind.TRAIN) as step:
         calibration = _calibrate(
             project, items, labeled, images, embed, names, polygons, calibrating
         )
-        step.metrics = {
-            "labeledImages": len(labeled),
-            "calibrationImages": calibration.measurement.images,
-            "shapes": calibration.measurement.shapes,
-            "crops": embed.crops,
-            "cropsPerSecond": embed.crops / embed.seconds if embed.seconds else 0.0,
-        }
+        step.metrics = _train_figures(len(labeled), calibration, embed)
         step.message = calibration.reason
     with runs.step(RunKind.VALIDATE) as step:
         _report(calibration, project.assist.target_precision, step)
     with runs.step(RunKind.INFER) as step:
-        changes: dict[int, Suggestion] = {}
-        if calibration.threshold is not None:
-            for row in waiting:
-                shapes = calibration.suggest(_image(deps, items[row]), embed)
-                changes[row] = Suggestion(
-                    _prediction(shapes, polygons, runs.run_id(RunKind.INFER)), None
-                )
-        else:  # this model cannot vouch for earlier cycles' pre-labels
-            changes = {row: Suggestion(None, None) for row in unlabeled}
-        for row in sample + (labeled if first else []):
+        changes = _suggestions(deps, runs, items, rows, calibration, embed, polygons=polygons)
+        for row in rows.sample + (labeled if first else []):
             changes[row] = Suggestion(None, None, audit=True)
         write_suggestions(deps, items, documents, changes)
         suggested = sum(1 for change in changes.values() if change.prediction is not None)
+        coverage = suggested / len(rows.waiting) if rows.waiting else 0.0
         step.metrics = {
-            "considered": len(waiting),
-            "randomSample": len(sample),
+            "considered": len(rows.waiting),
+            "randomSample": len(rows.sample),
             "prelabeled": suggested,
-            "coverage": suggested / len(waiting) if waiting else 0.0,
+            "coverage": coverage,
             "crops": embed.crops,
         }
         if calibration.threshold is None:
             step.message = "no pre-labels: " + (calibration.reason or "no threshold")
-    coverage = suggested / len(waiting) if waiting else 0.0
     return Outcome(human_labels(deps, project.id), calibration.threshold, coverage, suggested)
+
+
+def _train_figures(
+    labeled: int, calibration: Calibration, embed: _CountingEmbed
+) -> dict[str, float]:
+    return {
+        "labeledImages": labeled,
+        "calibrationImages": calibration.measurement.images,
+        "shapes": calibration.measurement.shapes,
+        "crops": embed.crops,
+        "cropsPerSecond": embed.crops / embed.seconds if embed.seconds else 0.0,
+    }
+
+
+def _suggestions(
+    deps: Deps,
+    runs: RunLog,
+    items: list[Item],
+    rows: _Rows,
+    calibration: Calibration,
+    embed: _CountingEmbed,
+    *,
+    polygons: bool,
+) -> dict[int, Suggestion]:
+    """The waiting items' pre-labels, or, with no threshold, every earlier one taken back
+    (this model cannot vouch for them)."""
+    if calibration.threshold is None:
+        return {row: Suggestion(None, None) for row in rows.unlabeled}
+    run = runs.run_id(RunKind.INFER)
+    return {
+        row: Suggestion(
+            _prediction(calibration.suggest(_image(deps, items[row]), embed), polygons, run), None
+        )
+        for row in rows.waiting
+    }
 
 
 def _calibrate(

@@ -8,6 +8,9 @@ cut off after the project was made resumes that project rather than making anoth
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from core.domain.datasets import Dataset, DataSource
 from core.domain.errors import InvalidImport, InvalidInput, LoupeError, NotFound, Violation
 from core.domain.imports import (
@@ -70,24 +73,24 @@ def start_migration(
             "no file with this digest has arrived: PUT it to the link POST "
             "/api/migrations/azureml/files gave, then start it",
         )
-    job = MigrationJob(
-        id=job_id,
-        project_id=partition,
-        actor=actor,
-        name=name,
-        container=container,
-        path=dataset.path,
-        task_type=type_name,
-        sha256=sha256,
-        source=source,
-        attempts=before.attempts + 1 if before else 1,
-        started_at=deps.clock.now(),
-        project=before.project if before else None,
-    )
+    fields: dict[str, Any] = {"id": job_id, "project_id": partition, "actor": actor, "name": name}
+    fields |= {"container": container, "path": dataset.path, "task_type": type_name}
+    job = MigrationJob(**fields, sha256=sha256, source=source, **_attempt(deps, before))
     documents.upsert(job.to_doc())
     message = RunImport(project_id=partition, job_id=job_id, attempt=job.attempts)
     deps.queue.send(IMPORT_RUN, message.to_doc(), message_id=f"{job_id}-{job.attempts}")
     return job
+
+
+def _attempt(deps: Deps, before: MigrationJob | None) -> dict[str, Any]:
+    """The next attempt after `before`, resuming the project it made, if any."""
+    if before is None:
+        return {"attempts": 1, "started_at": deps.clock.now()}
+    return {
+        "attempts": before.attempts + 1,
+        "started_at": deps.clock.now(),
+        "project": before.project,
+    }
 
 
 def get_migration(deps: Deps, *, actor: str, job_id: str) -> MigrationJob:
@@ -123,19 +126,7 @@ def run_migration(deps: Deps, *, message: RunImport) -> None:
                 job = job.model_copy(update={"project": project.id})
                 record.save(job)
 
-        with spooled(deps.blobs, IMPORT_FILES, job.source) as file:
-            if sha256_of(file) != job.sha256:
-                raise InvalidImport([Violation("file", _NOT_DECLARED)])
-            report = migrate_azureml(
-                deps,
-                actor=job.actor,
-                name=job.name,
-                data=file,
-                dataset=_dataset(job),
-                task_type=TaskType(job.task_type) if job.task_type else None,
-                existing=job.project,
-                made=made,
-            )
+        report = _migrate(deps, job, made)
     except Overtaken:
         return  # another delivery recorded the job first: its record stands
     except InvalidInput as refused:  # the file (or what it says) cannot be migrated
@@ -147,6 +138,23 @@ def run_migration(deps: Deps, *, message: RunImport) -> None:
         raise
     else:
         record.end(_applied(job, report))
+
+
+def _migrate(deps: Deps, job: MigrationJob, made: Callable[[Project], None]) -> MigrationReport:
+    """The job's file migrated, if it is the file declared; `made` hears of the project."""
+    with spooled(deps.blobs, IMPORT_FILES, job.source) as file:
+        if sha256_of(file) != job.sha256:
+            raise InvalidImport([Violation("file", _NOT_DECLARED)])
+        return migrate_azureml(
+            deps,
+            actor=job.actor,
+            name=job.name,
+            data=file,
+            dataset=_dataset(job),
+            task_type=TaskType(job.task_type) if job.task_type else None,
+            existing=job.project,
+            made=made,
+        )
 
 
 _NOT_DECLARED = "its bytes are not the file whose SHA-256 was declared: put the file again"

@@ -83,20 +83,10 @@ def migrate_azureml(
     container the deployment allows), or an upload dataset for text rows. `existing`: the
     project an earlier, interrupted run of the same migration made (the stage resumes it);
     `made` is told of the project as soon as it exists."""
-    with tempfile.SpooledTemporaryFile(8 << 20) as copy:  # json_lines needs to seek
-        shutil.copyfileobj(data, copy, 1 << 20)
-        copy.seek(0)
-        lines = list(json_lines(copy))
+    lines = _lines(data)
     task = task_type or _task_type(lines)
     records, classes = _read(lines, task)
-    texts = any(r.text is not None for r in records)
-    if texts != (dataset.source is DataSource.UPLOAD):
-        raise InvalidInput.one(
-            "dataset",
-            "text rows carry their text and go to an upload project"
-            if texts
-            else "images stay in storage: name the blob container that holds them",
-        )
+    texts = _check_dataset(records, dataset)
     settings = ProjectSettings.model_validate(
         {"name": name, "taskType": task, "labelClasses": [{"name": c} for c in classes]}
         | {"dataset": dataset.to_doc()}
@@ -113,20 +103,53 @@ def migrate_azureml(
         if texts
         else _register_images(deps, project, records, report)
     )
+    _import_labels(deps, report, actor, records, paths)
+    return report
+
+
+def _lines(data: IO[bytes]) -> list[Line | Problem]:
+    with tempfile.SpooledTemporaryFile(8 << 20) as copy:  # json_lines needs to seek
+        shutil.copyfileobj(data, copy, 1 << 20)
+        copy.seek(0)
+        return list(json_lines(copy))
+
+
+def _check_dataset(records: list[_Record], dataset: Dataset) -> bool:
+    """Whether the records are text rows, which go to an upload project (images stay in
+    storage); refused when `dataset` is the other kind."""
+    texts = any(r.text is not None for r in records)
+    if texts != (dataset.source is DataSource.UPLOAD):
+        raise InvalidInput.one(
+            "dataset",
+            "text rows carry their text and go to an upload project"
+            if texts
+            else "images stay in storage: name the blob container that holds them",
+        )
+    return texts
+
+
+def _import_labels(
+    deps: Deps,
+    report: MigrationReport,
+    actor: str,
+    records: list[_Record],
+    paths: list[str | None],
+) -> None:
+    """The records' labels imported all or nothing as final labels of the items at `paths`."""
     labeled = {path: r.value for r, path in zip(records, paths, strict=True) if path and r.value}
     report.unlabeled_records = sum(1 for r in records if not r.value)
-    if labeled:
-        file = "".join(json.dumps({"path": p, "final": v}) + "\n" for p, v in labeled.items())
-        report.imported = import_labels(
-            deps,
-            project_id=project.id,
-            actor=actor,
-            format=ImportFormat.LOUPE_JSONL,
-            data=io.BytesIO(file.encode()),
-            mode=ImportMode.FINAL,
-        )
-        report.labeled = report.imported.updated + report.imported.unchanged
-    return report
+    if not labeled:
+        return
+    file = "".join(json.dumps({"path": p, "final": v}) + "\n" for p, v in labeled.items())
+    report.imported = import_labels(
+        deps,
+        project_id=report.project.id,
+        actor=actor,
+        format=ImportFormat.LOUPE_JSONL,
+        data=io.BytesIO(file.encode()),
+        mode=ImportMode.FINAL,
+    )
+    report.labeled = report.imported.updated + report.imported.unchanged
 
 
 def _task_type(lines: list[Line | Problem]) -> TaskType:
