@@ -135,7 +135,7 @@ def review_one(
             actor=actor,
             now=now,
             note=note,
-            comment_id=new_comment_id(deps, now),
+            comment_id=new_comment_id(deps, now) if note else "",
             fix=fix,
         )
 

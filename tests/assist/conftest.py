@@ -4,9 +4,6 @@ answers with the truth: what ML assist learns from in these tests."""
 from __future__ import annotations
 
 import io
-import itertools
-import types
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
@@ -14,7 +11,7 @@ import pytest
 
 from core.domain.items import Item
 from core.domain.projects import ProjectSettings, Role
-from core.ports import Deps, Query
+from core.ports import CountingIds, Deps, Query
 from core.services.collections import ITEMS, USERS, load, scan
 from core.services.labeling import submit_annotation
 from core.services.members import set_member
@@ -30,18 +27,11 @@ OWNER, LABELER = "olive", "lee"
 
 @pytest.fixture
 def deps() -> Iterator[Deps]:
-    made = memory_deps()
+    """Queue order follows from item ids, which follow from the project id: counted ids make
+    every run label the same items, so a test's figures are the same on every machine."""
+    made = memory_deps(ids=CountingIds())
     yield made
     made.close()
-
-
-@pytest.fixture(autouse=True)
-def _fixed_project_ids(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Queue order follows from item ids, which follow from the project id: fixing it makes
-    every run label the same items, so a test's figures are the same on every machine."""
-    counter = itertools.count(1)
-    fixed = types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=next(counter)))
-    monkeypatch.setattr("core.services.projects.uuid", fixed)
 
 
 @dataclass
