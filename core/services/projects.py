@@ -28,7 +28,7 @@ from core.ports import Deps, Document
 from core.services import audit, outbound
 from core.services.collections import PROJECT_NAMES, PROJECTS, load
 from core.services.repositories.projects import Projects
-from core.services.update import Changed, Target, update
+from core.services.update import Target, update
 from core.services.users import require_creator
 from core.services.versioned import Versioned, same_etag
 
@@ -163,10 +163,9 @@ def save_project(
     deps: Deps, current: Versioned[Project], updated: Project, actor: str, action: str
 ) -> Versioned[Project]:
     """Write `updated` over `current` (etag-checked) with an audit event of the change."""
-    target = project_target(deps, current.value.id)
-    done = update(target, lambda _: updated, if_match=current.etag, current=current)
-    assert done is not None  # `current` is in hand
-    return recorded(deps, done, actor=actor, action=action)
+    return change_project(
+        deps, current, lambda _: updated, actor=actor, action=action, if_match=current.etag
+    )
 
 
 def change_project(
@@ -176,22 +175,15 @@ def change_project(
     *,
     actor: str,
     action: str,
+    if_match: str | None = None,
 ) -> Versioned[Project]:
-    """`change` written over the stored project, again on a concurrent write (a resume, a
-    member added), with an audit event; `current` is the version in hand."""
-    done = update(project_target(deps, current.value.id), change, current=current)
-    assert done is not None  # a missing project raised
-    return recorded(deps, done, actor=actor, action=action)
-
-
-def project_target(deps: Deps, project_id: str) -> Target[Project]:
-    missing = f"project {project_id!r} does not exist or was deleted"
+    """`change` written over the stored project (`current`, the version in hand), again on a
+    concurrent write (a resume, a member added) unless `if_match`, with an audit event."""
+    missing = f"project {current.value.id!r} does not exist or was deleted"
     container = deps.documents.container(PROJECTS)
-    return Target(container, Project, project_id, project_id, noun="project", missing=missing)
-
-
-def recorded(deps: Deps, done: Changed[Project], *, actor: str, action: str) -> Versioned[Project]:
-    """The audit event (and status event) of a change written; the project after it."""
+    target = Target(container, Project, current.value.id, current.value.id, "project", missing)
+    done = update(target, change, current=current, if_match=if_match)
+    assert done is not None  # a missing project raised
     before, after = done.before, done.after.value
     if done.written:
         audit.record(

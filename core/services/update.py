@@ -46,8 +46,6 @@ class Target(Generic[M]):
     id: str
     noun: str
     missing: str | None = None
-    stale: str | None = None
-    """The PreconditionFailed message when the caller's etag is not the stored one."""
 
 
 def update(
@@ -65,7 +63,9 @@ def update(
         if current is None:
             return None
         if if_match is not None and not same_etag(current.etag, if_match):
-            raise PreconditionFailed(target.stale or _stale(target))
+            raise PreconditionFailed(
+                f"{target.noun} {target.id!r} changed since you saw it: look again"
+            )
         after = change(current.value)
         if after is None:
             return Changed(current.value, current)
@@ -109,7 +109,3 @@ def _read(target: Target[M]) -> Versioned[M] | None:
             raise NotFound(target.missing)
         return None
     return Versioned(load(target.model, document), document.etag)
-
-
-def _stale(target: Target[M]) -> str:
-    return f"{target.noun} {target.id!r} changed since you saw it: look again"

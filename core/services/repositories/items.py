@@ -60,45 +60,32 @@ class ItemFilter:
     """Never approved nor rejected (a bulk approval's own condition)."""
 
     def where(self) -> tuple[Where, ...]:
-        found = [
-            *self._labeling(),
-            *self._changed(),
-            *self._prediction(),
-            *self._review(),
-        ]
-        return tuple(found)
-
-    def _labeling(self) -> Iterator[Where]:
+        found = []
         if self.state is not None:
-            yield Where("state", "=", self.state.value)
+            found.append(Where("state", "=", self.state.value))
         elif self.states:
-            yield Where("state", "in", [s.value for s in self.states])
+            found.append(Where("state", "in", [s.value for s in self.states]))
         if self.label is not None:
-            yield Where("labels", "contains", self.label)
+            found.append(Where("labels", "contains", self.label))
         if self.labeler is not None:
-            yield Where("labelers", "contains", self.labeler)
+            found.append(Where("labelers", "contains", self.labeler))
         if self.path:
-            yield Where("path", "startswith", self.path)
-        if self.disputed is not None:
-            yield Where("disputed", "=", self.disputed)
-
-    def _changed(self) -> Iterator[Where]:
+            found.append(Where("path", "startswith", self.path))
         if self.since is not None:
-            yield Where("updatedAt", ">=", stamp_text(self.since))
+            found.append(Where("updatedAt", ">=", stamp_text(self.since)))
         if self.until is not None:
-            yield Where("updatedAt", "<=", stamp_text(self.until))
-
-    def _prediction(self) -> Iterator[Where]:
+            found.append(Where("updatedAt", "<=", stamp_text(self.until)))
+        if self.disputed is not None:
+            found.append(Where("disputed", "=", self.disputed))
         if self.min_confidence is not None:
-            yield Where("prediction.confidence", ">=", self.min_confidence)
+            found.append(Where("prediction.confidence", ">=", self.min_confidence))
         if self.max_confidence is not None:
-            yield Where("prediction.confidence", "<=", self.max_confidence)
-
-    def _review(self) -> Iterator[Where]:
+            found.append(Where("prediction.confidence", "<=", self.max_confidence))
         if self.reviewed == "approved":
-            yield Where("review.decision", "=", "approved")
+            found.append(Where("review.decision", "=", "approved"))
         elif self.reviewed == "unreviewed" or self.unreviewed:
-            yield Where("review", "missing")
+            found.append(Where("review", "missing"))
+        return tuple(found)
 
 
 class Items:
