@@ -63,9 +63,12 @@ class ScoredBox:
     h: float
     confidence: float
 
+    def as_box(self) -> Box:
+        """The annotation's Box (confidence travels separately)."""
+        return Box(self.label, self.x, self.y, self.w, self.h)
+
     def to_json(self) -> dict[str, Any]:
-        """The annotation Box shape (confidence travels separately)."""
-        return Box(self.label, self.x, self.y, self.w, self.h).to_json()
+        return self.as_box().to_json()
 
 
 @dataclass(frozen=True)

@@ -71,9 +71,12 @@ class PolygonSuggestion:
     confidence: float
     """The box head's probability for the class of the box the outline came from."""
 
+    def as_polygon(self) -> Polygon:
+        """The annotation's Polygon (confidence travels separately)."""
+        return Polygon(self.label, self.points)
+
     def to_json(self) -> dict[str, Any]:
-        """The annotation Polygon shape (confidence travels separately)."""
-        return Polygon(self.label, self.points).to_json()
+        return self.as_polygon().to_json()
 
 
 def bounding_box(polygon: LabeledPolygon) -> LabeledBox:

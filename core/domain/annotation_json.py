@@ -1,58 +1,85 @@
-"""Annotation values as stored (JSON dicts, validated when they were submitted): back to their
-typed form, and the labels they use without parsing them."""
+"""Annotation values as JSON, in documents and on the wire: one object per value whose single
+key names its kind (`label`, `labels`, `boxes`, `polygons`, `spans`), read into and written from
+the typed values of `core.domain.annotations`.
+
+The key is the discriminator, so documents stored before the values were typed (the same
+untagged objects) read back as they are, and the API's schema shows one shape per kind."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+
+from pydantic import Discriminator, PlainValidator, Tag, TypeAdapter, ValidationError
 
 from core.domain.annotations import (
     AnnotationValue,
-    Box,
     BoxSet,
     MultiLabel,
-    Polygon,
     PolygonSet,
     SingleLabel,
-    Span,
     SpanSet,
+    labels_of,
 )
-from core.domain.task_types import TaskType
+
+_KIND_OF: dict[type[Any], str] = {
+    SingleLabel: "label",
+    MultiLabel: "labels",
+    BoxSet: "boxes",
+    PolygonSet: "polygons",
+    SpanSet: "spans",
+}
 
 
-def from_json(task_type: TaskType, raw: dict[str, Any]) -> AnnotationValue:
-    """A stored value back as its typed form (the inverse of `to_json`)."""
-    if task_type.is_classification and not task_type.is_multilabel:
-        return SingleLabel(raw["label"])
-    if task_type.is_multilabel:
-        return MultiLabel(tuple(raw["labels"]))
-    if task_type is TaskType.IMAGE_BOUNDING_BOX:
-        return BoxSet(tuple(Box(**box) for box in raw["boxes"]))
-    if task_type is TaskType.IMAGE_POLYGON:
-        return PolygonSet(
-            tuple(
-                Polygon(p["label"], tuple((x, y) for x, y in p["points"])) for p in raw["polygons"]
-            )
-        )
-    return SpanSet(tuple(Span(**span) for span in raw["spans"]))
+def _kind(raw: object) -> str | None:
+    """The kind of a JSON object (its key) or of a typed value (its class)."""
+    if isinstance(raw, dict):
+        return next((kind for kind in _KIND_OF.values() if kind in raw), None)
+    return _KIND_OF.get(type(raw))
 
 
-def value_labels(value: object) -> list[str]:
-    """The distinct labels in a stored value of any task type, in order of use; tolerant of
-    anything else (an imported or partial value), which has none."""
-    if not isinstance(value, dict):
-        return []
-    found: list[str] = []
-    if isinstance(value.get("label"), str):
-        found.append(value["label"])
-    for name in _listed(value.get("labels")):
-        if isinstance(name, str):
-            found.append(name)
-    for key in ("boxes", "polygons", "spans"):
-        for part in _listed(value.get(key)):
-            if isinstance(part, dict) and isinstance(part.get("label"), str):
-                found.append(part["label"])
-    return list(dict.fromkeys(found))
+StoredValue = Annotated[
+    Annotated[SingleLabel, Tag("label")]
+    | Annotated[MultiLabel, Tag("labels")]
+    | Annotated[BoxSet, Tag("boxes")]
+    | Annotated[PolygonSet, Tag("polygons")]
+    | Annotated[SpanSet, Tag("spans")],
+    Discriminator(
+        _kind,
+        custom_error_type="annotation_value",
+        custom_error_message="an annotation value has one of label, labels, boxes, polygons, spans",
+    ),
+]
+"""An `AnnotationValue` in a pydantic field: validated from JSON (or kept when typed already),
+dumped to the same JSON."""
+
+_STORED: TypeAdapter[AnnotationValue] = TypeAdapter(StoredValue)
 
 
-def _listed(raw: object) -> list[Any]:
-    return raw if isinstance(raw, list) else []
+def read_value(raw: object) -> AnnotationValue:
+    """A value as stored (validated when it was submitted) back in its typed form."""
+    return _STORED.validate_python(raw)
+
+
+def stored_labels(raw: object) -> tuple[str, ...]:
+    """The labels of a value read straight from a document (a sweep over stored items, an
+    export) or from a file being imported; none when it is missing or is no value."""
+    if _kind(raw) is None:
+        return ()
+    try:
+        return labels_of(read_value(raw))
+    except ValidationError:
+        return ()
+
+
+def _object(raw: object) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise ValueError("must be an object, a value of the project's task type")
+    return raw
+
+
+SubmittedValue = Annotated[
+    dict[str, Any], PlainValidator(_object, json_schema_input_type=StoredValue)
+]
+"""A value as a labeler or reviewer sends it: any JSON object here, checked against the
+project's rules by `validate_annotation` (which names every broken rule at once); its schema
+is `StoredValue`'s, what the check accepts."""

@@ -155,9 +155,12 @@ def validate_annotation(
     return value
 
 
-def labels_of(value: AnnotationValue) -> tuple[str, ...]:
-    """The distinct labels a value uses, in order of first use."""
+def labels_of(value: AnnotationValue | None) -> tuple[str, ...]:
+    """The distinct labels a value uses, in order of first use (none without a value): the one
+    place that knows where each kind keeps its labels."""
     match value:
+        case None:
+            return ()
         case SingleLabel():
             return (value.label,)
         case MultiLabel():

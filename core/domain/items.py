@@ -8,7 +8,8 @@ from typing import Any, Literal
 
 from pydantic import Field, computed_field, model_validator
 
-from core.domain.annotation_json import value_labels
+from core.domain.annotation_json import StoredValue
+from core.domain.annotations import labels_of
 from core.domain.lanes import lane_of
 from core.domain.model import DomainModel, Stamp
 from core.domain.task_types import MediaKind
@@ -73,7 +74,7 @@ class Annotation(DomainModel):
 
     user: str
     at: Stamp
-    value: dict[str, Any]
+    value: StoredValue
     agreed: bool | None = Field(
         default=None, description="Whether it matched the consensus (set when one was taken)"
     )
@@ -93,7 +94,7 @@ class Skip(DomainModel):
 class Prediction(DomainModel):
     """ML assist's guess, shown for a labeler to confirm or correct."""
 
-    value: dict[str, Any]
+    value: StoredValue
     confidence: float = Field(ge=0, le=1)
     run: str | None = None
 
@@ -127,7 +128,7 @@ class RemovedLabels(DomainModel):
     reason: str
     annotations: list[Annotation] = Field(default_factory=list)
     skips: list[Skip] = Field(default_factory=list)
-    final: dict[str, Any] | None = None
+    final: StoredValue | None = None
 
 
 # Fields derived from the others on every write (for indexed queries); never read back.
@@ -152,7 +153,7 @@ class Item(DomainModel):
     derivatives: Derivatives | None = None
     lease: Lease | None = None
     annotations: list[Annotation] = Field(default_factory=list)
-    final: dict[str, Any] | None = None
+    final: StoredValue | None = None
     # Labeling: reservation, suggestions, skips, review, and labels removed (history).
     assignee: str | None = None
     cluster: str | None = None
@@ -162,7 +163,7 @@ class Item(DomainModel):
         description="In ML assist's random sample: served among the pre-labels but without one, "
         "so its label measures the model's precision without bias",
     )
-    prefill: dict[str, Any] | None = Field(default=None, description="Kept label to confirm")
+    prefill: StoredValue | None = Field(default=None, description="Kept label to confirm")
     skips: list[Skip] = Field(default_factory=list)
     review: ReviewMark | None = None
     comments: list[Comment] = Field(default_factory=list, max_length=MAX_COMMENTS)
@@ -194,7 +195,7 @@ class Item(DomainModel):
     @property
     def labels(self) -> list[str]:
         """The labels of the final value (an item may carry several)."""
-        return value_labels(self.final)
+        return list(labels_of(self.final))
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import Field
 
-from core.domain.annotation_json import value_labels
+from core.domain.annotation_json import stored_labels
 from core.domain.items import Item
 from core.domain.model import DomainModel, Stamp
 
@@ -95,7 +95,7 @@ def item_figures(document: Mapping[str, Any]) -> Counter[str]:
     """What one item, as stored, adds to the item figures. It reads the stored JSON rather than
     the model, so that the sweep's pass over a million items costs no validation."""
     found: Counter[str] = Counter()
-    for label in value_labels(document.get("final")):
+    for label in stored_labels(document.get("final")):
         found[figure(LABEL, label)] += 1
     for annotation in document.get("annotations") or ():
         user = annotation["user"]

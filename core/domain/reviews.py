@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
+from core.domain.annotations import AnnotationValue
 from core.domain.errors import Conflict, InvalidInput
 from core.domain.items import MAX_COMMENTS, Comment, Item, ItemState, RemovedLabels, ReviewMark
 
@@ -21,7 +22,7 @@ def reviewed(
     now: datetime,
     note: str | None,
     comment_id: str,
-    fix: Callable[[Item], dict[str, Any]] | None = None,
+    fix: Callable[[Item], AnnotationValue] | None = None,
 ) -> Item:
     """`item` approved (with `fix`, the reviewer's own value for it: required where consensus
     left it undecided) or rejected, the note going with a rejection as a comment."""

@@ -11,7 +11,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO, Any
 
-from core.domain.annotation_json import value_labels
+from core.domain.annotation_json import stored_labels
 from core.export.jsonl import Line, kind
 from core.export.records import ImageUrl, Imported, Problem, Record, classification_value
 
@@ -102,7 +102,7 @@ def write_text_csv(records: Iterable[Record], out: IO[bytes], *, task_type: str)
     writer.writerow(["text", "labels"])
     count = 0
     for rec in records:
-        labels = value_labels(rec.value)
+        labels = stored_labels(rec.value)
         cell = repr(labels) if task_type.endswith("multilabel") else (labels or [""])[0]
         writer.writerow([rec.text or "", cell])
         count += 1

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import numpy.typing as npt
 
-from core.domain.annotation_json import value_labels
+from core.domain.annotation_json import stored_labels
 from core.domain.exports import ExportFormat
 from core.export import voc
 from core.export.records import TRAIN, VALIDATION, Options, Record
@@ -80,7 +80,7 @@ def slice_of(format: ExportFormat, options: Options, records: Iterable[Record]) 
     for rec in records:
         labels = 0
         if split:
-            labels = sets.setdefault(tuple(sorted(value_labels(rec.value))), len(sets))
+            labels = sets.setdefault(tuple(sorted(stored_labels(rec.value))), len(sets))
         name = _hash(voc.flat_id(rec.path)) if format is ExportFormat.VOC else 0
         rows.append((split_key(options.seed, rec.id), name, labels))
     text = json.dumps(list(sets), separators=(",", ":")).encode()

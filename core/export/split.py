@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from core.domain.annotation_json import value_labels
+from core.domain.annotation_json import stored_labels
 
 
 def split_key(seed: int, item_id: str) -> int:
@@ -30,10 +30,10 @@ def validation_keys(
     """The keys (`split_key`) of the items that go to validation, from (id, value) pairs."""
     if fraction <= 0:
         return frozenset()
-    labelled: list[tuple[int, list[str]]] = []
+    labelled: list[tuple[int, tuple[str, ...]]] = []
     frequency: Counter[str] = Counter()
     for item_id, value in items:
-        labels = value_labels(value)
+        labels = stored_labels(value)
         frequency.update(labels)
         labelled.append((split_key(seed, item_id), labels))
     groups: defaultdict[str, list[int]] = defaultdict(list)

@@ -9,7 +9,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import IO
 
-from core.domain.annotation_json import value_labels
+from core.domain.annotation_json import stored_labels
 from core.export.records import Imported, Record
 
 COLUMNS = ["path", "labels", "labelers", "labeled_at", "state", "split", "value"]
@@ -29,7 +29,7 @@ def write_csv(records: Iterable[Record], out: IO[bytes], *, texts: bool = False)
             [
                 rec.path,
                 *([rec.text or ""] if texts else []),
-                ";".join(value_labels(rec.value)),
+                ";".join(stored_labels(rec.value)),
                 ";".join(rec.labelers),
                 rec.at or "",
                 rec.state,

@@ -21,7 +21,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.assist.calibration import wilson_upper_bound
-from core.domain.annotation_json import value_labels
+from core.domain.annotations import labels_of
 from core.domain.assist import is_audit
 from core.domain.items import Item
 from core.services.registration import rank
@@ -90,8 +90,8 @@ def live_by_class(labeled: Sequence[Item], infer_run: str | None) -> dict[str, L
     for item in labeled:
         if item.prediction is None or item.prediction.run != infer_run:
             continue
-        said = set(value_labels(item.prediction.value))
-        right = said == set(value_labels(item.final))
+        said = set(labels_of(item.prediction.value))
+        right = said == set(labels_of(item.final))
         for name in said:
             live = found.setdefault(name, Live())
             live.answered += 1
@@ -115,7 +115,7 @@ def kept(
         prediction = items(slot).prediction
         if prediction is None or prediction.run != infer_run:
             continue
-        said = set(value_labels(prediction.value))
+        said = set(labels_of(prediction.value))
         if said == set(guesses[slot]) and said <= classes:
             found.add(slot)
     return found

@@ -18,7 +18,7 @@ from core.assist.class_thresholds import ClassThreshold
 from core.assist.clustering import cluster_within, order_clusters
 from core.assist.features import pool_features
 from core.assist.heads import HeadResult, best_head, fit_heads, too_few
-from core.domain.annotation_json import value_labels
+from core.domain.annotations import AnnotationValue, MultiLabel, SingleLabel, labels_of
 from core.domain.assist import CLUSTERED_TASKS, SHAPE_TASKS, AssistState
 from core.domain.errors import NotFound
 from core.domain.items import Item, ItemState, Prediction
@@ -422,11 +422,11 @@ def _train(
 
 
 def _known(item: Item, names: list[str]) -> bool:
-    return bool(set(value_labels(item.final)) & set(names))
+    return bool(set(labels_of(item.final)) & set(names))
 
 
 def _targets(item: Item, names: list[str]) -> tuple[str, ...]:
-    return tuple(label for label in value_labels(item.final) if label in names)
+    return tuple(label for label in labels_of(item.final) if label in names)
 
 
 def _validate(
@@ -507,10 +507,10 @@ def _clusters(
     return {slot: names[int(c)] for slot, c in zip(slots, assignment, strict=True)}
 
 
-def _value(project: Project, labels: tuple[str, ...]) -> dict[str, object]:
+def _value(project: Project, labels: tuple[str, ...]) -> AnnotationValue:
     if project.task_type.is_multilabel:
-        return {"labels": sorted(labels)}
-    return {"label": labels[0]}
+        return MultiLabel(tuple(sorted(labels)))
+    return SingleLabel(labels[0])
 
 
 def _left_out(items: list[Item], pool: list[int], media: MediaKind) -> str | None:

@@ -8,14 +8,19 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from PIL import Image
 
 from core.assist.box_head import BoxHead, Embed, LabeledImage
 from core.assist.boxes import BoxCalibration, calibrate
-from core.assist.polygons import LabeledPolygonImage, PolygonCalibration, calibrate_polygons
+from core.assist.polygons import (
+    LabeledPolygonImage,
+    PolygonCalibration,
+    calibrate_polygons,
+)
+from core.domain.annotations import AnnotationValue, BoxSet, PolygonSet
 from core.domain.assist import AssistState, is_audit
 from core.domain.items import Item, ItemState, Prediction
 from core.domain.projects import Project
@@ -49,6 +54,8 @@ HEAD = BoxHead(max_proposals=40, jitter=1, negatives_per_image=8)
 most objects worth a box (measured on the test scenes); the GPU job could afford more."""
 
 Calibration = BoxCalibration | PolygonCalibration
+
+_Shapes = TypeVar("_Shapes", BoxSet, PolygonSet)
 
 
 class _CountingEmbed:
@@ -206,9 +213,9 @@ def _calibrate(
             LabeledPolygonImage(
                 images[row],
                 tuple(
-                    (p["label"], tuple((x, y) for x, y in p["points"]))
-                    for p in (items[row].final or {}).get("polygons", [])
-                    if p["label"] in known
+                    (p.label, p.points)
+                    for p in _drawn(items[row].final, PolygonSet).polygons
+                    if p.label in known
                 ),
             )
             for row in labeled
@@ -220,9 +227,9 @@ def _calibrate(
         LabeledImage(
             images[row],
             tuple(
-                (b["label"], b["x"], b["y"], b["w"], b["h"])
-                for b in (items[row].final or {}).get("boxes", [])
-                if b["label"] in known
+                (b.label, b.x, b.y, b.w, b.h)
+                for b in _drawn(items[row].final, BoxSet).boxes
+                if b.label in known
             ),
         )
         for row in labeled
@@ -252,12 +259,22 @@ def _report(calibration: Calibration, target: float, step: Step) -> None:
         }
 
 
+def _drawn(value: AnnotationValue | None, kind: type[_Shapes]) -> _Shapes:
+    """A labeled item's shapes (none when it has no value of that kind)."""
+    return value if isinstance(value, kind) else kind(())
+
+
 def _prediction(shapes: Sequence[Any], polygons: bool, run: str) -> Prediction | None:
+    """`shapes`: the PolygonSuggestion or ScoredBox the calibrated head suggests."""
     if not shapes:
         return None
-    key = "polygons" if polygons else "boxes"
+    value: AnnotationValue = (
+        PolygonSet(tuple(s.as_polygon() for s in shapes))
+        if polygons
+        else BoxSet(tuple(s.as_box() for s in shapes))
+    )
     return Prediction(
-        value={key: [shape.to_json() for shape in shapes]},
+        value=value,
         confidence=min(shape.confidence for shape in shapes),
         run=run,
     )

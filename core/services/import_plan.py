@@ -15,7 +15,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from core.domain.annotation_json import value_labels
+from core.domain.annotation_json import stored_labels
 from core.domain.errors import InvalidAnnotation, InvalidImport, Violation
 from core.domain.items import Item, item_id
 from core.domain.labels import label_names
@@ -137,7 +137,7 @@ def _check(
         try:
             normal = validated(project, load(Item, document), record.value)
         except InvalidAnnotation as error:
-            problems.unknown.update(set(value_labels(record.value)) - plan.label_classes)
+            problems.unknown.update(set(stored_labels(record.value)) - plan.label_classes)
             for violation in error.violations:
                 problems.add(position, *_located(record, violation))
             continue

@@ -24,6 +24,8 @@ from enum import StrEnum
 from typing import IO
 from urllib.parse import unquote, urlsplit
 
+from core.domain.annotation_json import read_value
+from core.domain.annotations import AnnotationValue
 from core.domain.datasets import dataset_root, upload_prefix
 from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
 from core.domain.imports import ImportJob, ImportStatus, import_job_id
@@ -225,7 +227,7 @@ def apply_batch(
         if document is None:  # removed since it was checked
             report.unmatched += 1
             continue
-        value = json.loads(entry.value)
+        value = read_value(json.loads(entry.value))
         after = _imported(load(Item, document), value, entry.score, mode, actor, deps, report)
         if after is not None:
             pending.append((entry, document, after))
@@ -265,7 +267,7 @@ def _set(
     report: ImportReport,
 ) -> Delta:
     """Write one item, re-read and retried when a labeler changed it meanwhile."""
-    value = json.loads(entry.value)
+    value = read_value(json.loads(entry.value))
     for _ in range(RETRIES):
         current = Versioned(load(Item, document), document.etag)
         after = _imported(current.value, value, entry.score, mode, actor, deps, report)
@@ -291,7 +293,7 @@ def _set(
 
 def _imported(
     item: Item,
-    value: dict[str, object],
+    value: AnnotationValue,
     score: float | None,
     mode: ImportMode,
     actor: str,

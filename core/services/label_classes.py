@@ -16,8 +16,7 @@ from datetime import datetime, timedelta
 
 from pydantic import ValidationError
 
-from core.domain.annotation_json import from_json
-from core.domain.annotations import rename_label
+from core.domain.annotations import AnnotationValue, rename_label
 from core.domain.errors import Conflict, InvalidInput
 from core.domain.items import Item
 from core.domain.labels import LabelClass
@@ -37,7 +36,6 @@ from core.domain.relabel import (
     labeled_before,
 )
 from core.domain.reviews import rejected
-from core.domain.task_types import TaskType
 from core.ports import Deps, Document
 from core.services.collections import load
 from core.services.projects import (
@@ -204,7 +202,7 @@ def _rewrite(
     target = item_target(deps, project.id, document.id, gone_ok=True)
     done = update(
         target,
-        lambda item: _rewritten(project.task_type, item, message, deps.clock.now()),
+        lambda item: _rewritten(item, message, deps.clock.now()),
         current=Versioned(load(Item, document), document.etag),
     )
     if done is None or not done.written:
@@ -212,11 +210,9 @@ def _rewrite(
     return changed(done.before, audited(deps, done, actor=message.actor, action=action))
 
 
-def _rewritten(
-    task_type: TaskType, item: Item, message: RewriteLabels, now: datetime
-) -> Item | None:
+def _rewritten(item: Item, message: RewriteLabels, now: datetime) -> Item | None:
     if message.old is not None and message.new is not None:
-        renamed = _renamed(task_type, item, message.old, message.new)
+        renamed = _renamed(item, message.old, message.new)
         return None if renamed is None else renamed.model_copy(update={"updated_at": now})
     if not labeled_before(item, message.before):
         return None
@@ -227,11 +223,9 @@ def _rewritten(
     return reset
 
 
-def _renamed(task_type: TaskType, item: Item, old: str, new: str) -> Item | None:
-    def follow(value: dict[str, object] | None) -> dict[str, object] | None:
-        if value is None:
-            return None
-        return rename_label(from_json(task_type, value), old, new).to_json()
+def _renamed(item: Item, old: str, new: str) -> Item | None:
+    def follow(value: AnnotationValue | None) -> AnnotationValue | None:
+        return None if value is None else rename_label(value, old, new)
 
     annotations = [a.model_copy(update={"value": follow(a.value)}) for a in item.annotations]
     prediction = item.prediction

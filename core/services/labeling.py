@@ -10,7 +10,6 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from core.domain.annotation_json import from_json
 from core.domain.annotations import AnnotationValue, validate_annotation
 from core.domain.consensus import Verdict, agreement, decide
 from core.domain.errors import (
@@ -45,11 +44,12 @@ SUBMITTED = "annotation.submitted"
 @dataclass(frozen=True)
 class Answer:
     item_id: str
-    value: dict[str, Any]
+    value: object
+    """As submitted (JSON), checked by `validated`."""
 
 
 def submit_annotation(
-    deps: Deps, *, project_id: str, actor: str, item_id: str, value: dict[str, Any]
+    deps: Deps, *, project_id: str, actor: str, item_id: str, value: object
 ) -> Item:
     return submit_annotations(
         deps, project_id=project_id, actor=actor, answers=[Answer(item_id, value)]
@@ -109,7 +109,7 @@ def _plan(deps: Deps, project: Project, actor: str, answers: list[Answer]) -> li
         current = read_item(deps, project.id, answer.item_id)
         item = current.value
         try:
-            normalized = validated(project, item, answer.value).to_json()
+            normalized = validated(project, item, answer.value)
         except InvalidAnnotation as error:
             many = len(answers) > 1  # which answer of the page broke the rule
             violations += [
@@ -183,7 +183,7 @@ def skip_item(
 
 
 def correct_annotation(
-    deps: Deps, *, project_id: str, actor: str, item_id: str, value: dict[str, Any]
+    deps: Deps, *, project_id: str, actor: str, item_id: str, value: object
 ) -> Item:
     """Replace the caller's answer on their last submitted item, while it is not reviewed."""
     project = labeling_project(deps, project_id, actor)
@@ -195,7 +195,7 @@ def correct_annotation(
     def correct(item: Item) -> Item:
         check_correctable(item, actor)
         now = deps.clock.now()
-        mine = Annotation(user=actor, at=now, value=validated(project, item, value).to_json())
+        mine = Annotation(user=actor, at=now, value=validated(project, item, value))
         annotations = [mine if a.user == actor else a for a in item.annotations]
         return decided(project, item, annotations, now)
 
@@ -214,11 +214,9 @@ def last_submission(deps: Deps, *, project_id: str, actor: str) -> str | None:
 
 def decided(project: Project, item: Item, annotations: list[Annotation], now: Any) -> Item:
     """`item` with `annotations`, its state and final value decided by consensus."""
-    task_type = project.task_type
-    values = [from_json(task_type, a.value) for a in annotations]
     decision = decide(
-        task_type,
-        values,
+        project.task_type,
+        [a.value for a in annotations],
         min_labelers=project.consensus.min_labelers,
         max_labelers=project.consensus.max_labelers,
     )
@@ -235,28 +233,28 @@ def decided(project: Project, item: Item, annotations: list[Annotation], now: An
                 for a, flag in zip(annotations, flags, strict=True)
             ],
             "state": state,
-            "final": decision.final.to_json() if decision.final is not None else None,
+            "final": decision.final,
             "lease": None,
             "updated_at": now,
         }
     )
 
 
-def answer_of(item: Item, actor: str) -> dict[str, Any] | None:
+def answer_of(item: Item, actor: str) -> AnnotationValue | None:
     return next((a.value for a in item.annotations if a.user == actor), None)
 
 
-def _suggestion_outcome(task_type: TaskType, before: Item, answer: dict[str, Any] | None) -> Delta:
+def _suggestion_outcome(task_type: TaskType, before: Item, answer: AnnotationValue | None) -> Delta:
     """A labeler answering an ML pre-label is a fresh, unbiased sample of its precision:
     counted as confirmed when the answer agrees with it as consensus would judge two labelers."""
     prediction = before.prediction
     if prediction is None or prediction.run is None or answer is None:
         return Delta()
-    values = [from_json(task_type, prediction.value), from_json(task_type, answer)]
+    values = [prediction.value, answer]
     return Delta(suggested=1, confirmed=int(agreement(task_type, values).final is not None))
 
 
-def validated(project: Project, item: Item, value: dict[str, Any]) -> AnnotationValue:
+def validated(project: Project, item: Item, value: object) -> AnnotationValue:
     text_length = None
     if project.task_type is TaskType.TEXT_NER:
         text_length = item.chars if item.chars is not None else len(item.text or "")

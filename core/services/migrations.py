@@ -26,7 +26,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import IO, Any
 
-from core.domain.annotation_json import value_labels
+from core.domain.annotation_json import stored_labels
 from core.domain.datasets import Dataset, DataSource, dataset_root, upload_prefix
 from core.domain.errors import InvalidImport, InvalidInput, Violation
 from core.domain.projects import Project, ProjectSettings
@@ -197,14 +197,14 @@ def _read(lines: list[Line | Problem], task: TaskType) -> tuple[list[_Record], l
         raise InvalidImport(problems[:SHOWN], omitted=max(0, len(problems) - SHOWN))
     if not records:
         raise InvalidImport([Violation("file", "holds no records")])
-    classes = list(dict.fromkeys(c for r in records for c in value_labels(r.value)))
+    classes = list(dict.fromkeys(c for r in records for c in stored_labels(r.value)))
     if not classes:
         raise InvalidImport([Violation("file", "no record carries a label: nothing to migrate")])
     return records, classes
 
 
 def _record(found: Imported, text: str | None) -> _Record:
-    empty = found.value is None or not value_labels(found.value)
+    empty = found.value is None or not stored_labels(found.value)
     # An empty list of boxes is an answer ("nothing here") in a box project, not a missing one.
     value = None if empty and not _shapes(found.value) else found.value
     url = None if text is not None else found.path

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from core.domain.errors import InvalidInput
 from core.domain.events import AuditEvent
@@ -100,7 +100,7 @@ def review_item(
     actor: str,
     item_id: str,
     decision: Decision,
-    value: dict[str, Any] | None = None,
+    value: object = None,
     note: str | None = None,
 ) -> Item:
     """Approve (with `value`, the reviewer's own label: required for items consensus left
@@ -119,7 +119,7 @@ def review_one(
     actor: str,
     item_id: str,
     decision: Decision,
-    value: dict[str, Any] | None = None,
+    value: object = None,
     note: str | None = None,
     expected: str | None = None,
 ) -> Item:
@@ -127,7 +127,7 @@ def review_one(
     reviewer saw), an item changed since is refused with PreconditionFailed."""
 
     def review(item: Item) -> Item:
-        fix = None if value is None else lambda it: validated(project, it, value).to_json()
+        fix = None if value is None else lambda it: validated(project, it, value)
         now = deps.clock.now()
         return reviewed(
             item,

@@ -52,13 +52,13 @@ def test_pre_labels_meet_the_target_precision_on_held_out_items(deps):
     assert len(waiting) == 300
     assert len(suggested) / len(waiting) >= 0.5
     assert all(i.prediction.run.endswith("-infer") for i in suggested)
-    right = sum(i.prediction.value["label"] == truth[i.id] for i in suggested)
+    right = sum(i.prediction.value.label == truth[i.id] for i in suggested)
     assert right / len(suggested) >= 0.95, (right, len(suggested))
     # Each class is vouched for on its own: with 300 waiting items a class has a few dozen
     # pre-labels, so one run's share right says little (tests/unit/assist pins the rule on
     # known curves, bench/assist.py measures it over many runs); no class may be far off.
     for digit in DIGITS:
-        mine = [i for i in suggested if i.prediction.value["label"] == digit]
+        mine = [i for i in suggested if i.prediction.value.label == digit]
         wrong = sum(truth[i.id] != digit for i in mine)
         assert wrong <= max(2, 0.05 * len(mine)), (digit, wrong, len(mine))
 

@@ -88,7 +88,7 @@ def test_an_uploaded_backbone_serves_a_project(deps):
     found = items(deps, project_id)
     waiting = [i for i in found if i.state is ItemState.UNLABELED and not i.audit]
     assert waiting and all(i.prediction is not None for i in waiting)
-    assert all(i.prediction.value["label"] == by_id[i.id] for i in waiting)
+    assert all(i.prediction.value.label == by_id[i.id] for i in waiting)
 
 
 @pytest.mark.parametrize(

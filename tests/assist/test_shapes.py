@@ -54,7 +54,7 @@ def test_box_pre_labels_meet_the_target_on_unlabeled_images(deps):
     correct = suggested = 0
     for item in items(deps, project_id):
         if item.state is ItemState.UNLABELED and item.prediction is not None:
-            predicted = [_Scored(**b) for b in item.prediction.value["boxes"]]
+            predicted = [_Scored(**b) for b in item.to_doc()["prediction"]["value"]["boxes"]]
             hits = match(predicted, truth[item.id].labeled().boxes)
             correct, suggested = correct + sum(hits), suggested + len(hits)
     assert suggested >= 4 and correct / suggested >= TARGET, (correct, suggested)
@@ -83,7 +83,7 @@ def test_polygon_pre_labels_are_outlines_that_meet_the_target(deps):
     for item in found:
         outlines = [
             _Outline(p["label"], tuple(map(tuple, p["points"])))
-            for p in item.prediction.value["polygons"]
+            for p in item.to_doc()["prediction"]["value"]["polygons"]
         ]
         hits = match_polygons(outlines, truth[item.id].outlined().polygons)
         correct, suggested = correct + sum(hits), suggested + len(hits)

@@ -74,7 +74,7 @@ def test_text_pre_labels_meet_the_target_on_held_out_texts(deps):
 
     waiting = [i for i in items(deps, project_id) if i.state is ItemState.UNLABELED]
     suggested = [i for i in waiting if i.prediction is not None]
-    right = sum(i.prediction.value["label"] == truth[i.id] for i in suggested)
+    right = sum(i.prediction.value.label == truth[i.id] for i in suggested)
     assert right / len(suggested) >= 0.95 and len(suggested) / len(waiting) >= 0.5
     runs = {run.kind: run for run in assist_status(deps, project_id=project_id, actor=OWNER).runs}
     assert RunKind.CLUSTER not in runs  # pages of similar items are for images
@@ -95,7 +95,7 @@ def test_multi_label_texts_get_label_sets(deps):
 
     suggested = [i for i in items(deps, project_id) if i.prediction is not None]
     assert suggested, "no pre-labels"
-    right = sum(sorted(i.prediction.value["labels"]) == truth[i.id] for i in suggested)
+    right = sum(sorted(i.prediction.value.labels) == truth[i.id] for i in suggested)
     assert right / len(suggested) >= 0.95
 
 

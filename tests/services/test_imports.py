@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from core.domain.annotation_json import read_value
 from core.domain.errors import Conflict, InvalidImport
 from core.domain.imports import ImportStatus
 from core.domain.items import Item, ItemState, MediaFacts
@@ -168,7 +169,8 @@ def test_an_import_cut_off_while_writing_is_completed_by_sending_the_file_again(
     assert (report.resumed, report.updated, report.unchanged) == (True, 100, 130)
     done = items(deps, project)
     assert all(
-        i.state is ItemState.LABELED and i.final == {"boxes": [box("cat", int(p[4:10]))]}
+        i.state is ItemState.LABELED
+        and i.final == read_value({"boxes": [box("cat", int(p[4:10]))]})
         for p, i in done.items()
     )
     assert all(len(i.annotations) == 1 for i in done.values())
@@ -197,7 +199,7 @@ def test_a_labeler_saving_meanwhile_is_read_again(deps: Deps) -> None:
     report = run(racing, project, jsonl(finals_file(3)))
     assert report.updated == 3 and len(interfered) == 3
     for item in items(deps, project).values():
-        assert item.final is not None and item.final["boxes"][0]["label"] == "cat"
+        assert item.final is not None and item.final.boxes[0].label == "cat"
         assert sorted(a.user for a in item.annotations) == ["lee", "olive"]  # lee's answer kept
     # As pre-labels, the labeler's answer wins: the item is left as the labeler made it.
     fresh = running_project(deps, name="Other", task_type="image_bounding_box", classes=CLASSES)

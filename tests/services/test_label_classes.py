@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
+from core.domain.annotation_json import read_value
 from core.domain.errors import Conflict, InvalidInput, LoupeError
 from core.domain.items import Item, ItemState
 from core.domain.labels import LabelClass
@@ -146,7 +147,7 @@ def test_a_crash_mid_rewrite_is_retried_and_every_item_ends_renamed(deps: Deps) 
     drain(deps)
     found = items(deps, project)
     assert len(found) == ITEMS_N and not [i.path for i in found if uses(i, '"cat"')]
-    assert all(i.final == {"label": "kitten"} == i.prefill for i in found)
+    assert all(i.final == read_value({"label": "kitten"}) == i.prefill for i in found)
     assert pending(deps, project) is None and crashes == 3
 
 
@@ -170,7 +171,7 @@ def test_an_item_saved_meanwhile_is_read_again_and_still_renamed(deps: Deps) -> 
     drain(deps, handling=racing)
     found = items(deps, project)
     assert len(interfered) == 3
-    assert all(i.final == {"label": "kitten"} and i.assignee == "lee" for i in found)
+    assert all(i.final == read_value({"label": "kitten"}) and i.assignee == "lee" for i in found)
 
 
 def test_a_change_whose_writer_died_before_the_rewrite_is_started_by_the_sweep(deps: Deps) -> None:
@@ -197,7 +198,7 @@ def test_a_change_whose_writer_died_before_the_rewrite_is_started_by_the_sweep(d
     drain(deps)
     found = items(deps, project)
     assert all(i.state is ItemState.UNLABELED and not i.annotations for i in found)
-    assert all(i.removed and i.removed[0].final == {"label": "cat"} for i in found)
+    assert all(i.removed and i.removed[0].final == read_value({"label": "cat"}) for i in found)
     assert pending(deps, project) is None
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from core.domain.annotation_json import read_value
 from core.domain.errors import (
     Conflict,
     Forbidden,
@@ -115,7 +116,11 @@ def test_submit_validates_against_task_type_classes_and_lease(deps: Deps) -> Non
     done = labeling.submit_annotation(
         deps, project_id=project.id, actor="lee", item_id=ids[0], value={"label": "cat"}
     )
-    assert done.state is ItemState.LABELED and done.final == {"label": "cat"} and done.lease is None
+    assert (
+        done.state is ItemState.LABELED
+        and done.final == read_value({"label": "cat"})
+        and done.lease is None
+    )
     events = [d.body for d in scan(deps.documents.container(EVENTS), project.id, Query())]
     submitted = [e for e in events if e["action"] == "annotation.submitted"]
     assert len(submitted) == 1 and submitted[0]["actor"] == "lee"
@@ -157,7 +162,7 @@ def test_skip_and_correct_last_submission(deps: Deps) -> None:
     fixed = labeling.correct_annotation(
         deps, project_id=project.id, actor="lee", item_id=first, value={"label": "dog"}
     )
-    assert fixed.final == {"label": "dog"} and len(fixed.annotations) == 1
+    assert fixed.final == read_value({"label": "dog"}) and len(fixed.annotations) == 1
     second = tasks.next_task(deps, project_id=project.id, actor="lee").items[0].id
     skipped = labeling.skip_item(
         deps, project_id=project.id, actor="lee", item_id=second, reason="blurry"
@@ -191,7 +196,7 @@ def test_consensus_keeps_items_until_enough_labelers_agree(deps: Deps) -> None:
     assert tasks.next_task(deps, project_id=project.id, actor="lee").items == []
     assert answer("lou", "dog").state is ItemState.UNLABELED  # 1:1, room for a third
     decided = answer("lia", "cat")
-    assert decided.state is ItemState.LABELED and decided.final == {"label": "cat"}
+    assert decided.state is ItemState.LABELED and decided.final == read_value({"label": "cat"})
     assert [a.agreed for a in decided.annotations] == [True, False, True]
 
 

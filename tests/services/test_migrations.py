@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 
+from core.domain.annotation_json import read_value
 from core.domain.datasets import Dataset, DataSource
 from core.domain.errors import Forbidden, InvalidImport, InvalidInput
 from core.domain.items import Item, ItemState
@@ -166,7 +167,9 @@ def test_an_azure_ml_image_project_migrates_whole(deps: Deps, task: str) -> None
         if value is None:  # not labeled in the file: unlabeled here, no pre-label
             assert item.state is ItemState.UNLABELED and item.final is None
         else:
-            assert item.state is ItemState.LABELED and close(item.final, value), item.final
+            assert item.state is ItemState.LABELED and close(item.to_doc()["final"], value), (
+                item.final
+            )
     assert report.missing_urls == [STORE + "pets/gone.jpg"] and report.missing == 1
     assert report.labeled == sum(1 for v in expected.values() if v is not None)
     assert report.unlabeled_records == sum(1 for v in expected.values() if v is None)
@@ -185,14 +188,14 @@ def test_text_rows_become_an_upload_project_with_their_labels(deps: Deps) -> Non
     assert report.project.task_type.value == "text_multiclass"
     texts = {i.text: i for i in items(deps, report.project.id).values()}
     assert texts.keys() == {r["text"] for r in rows}
-    assert texts["Great value,\nwould buy again"].final == {"label": "pos"}
-    assert texts["Broke after a day"].final == {"label": "neg"}
+    assert texts["Great value,\nwould buy again"].final == read_value({"label": "pos"})
+    assert texts["Broke after a day"].final == read_value({"label": "neg"})
     assert texts["Arrived on Tuesday"].state is ItemState.UNLABELED
     multi = [{"text": "a", "label": ["x", "y"]}, {"text": "b", "label": ["y"]}]
     report = migrate_azureml(deps, actor="olive", name="Tags", data=jsonl(multi), dataset=Dataset())
     assert report.project.task_type.value == "text_multilabel"
     assert sorted(
-        i.final["labels"] for i in items(deps, report.project.id).values() if i.final
+        i.to_doc()["final"]["labels"] for i in items(deps, report.project.id).values() if i.final
     ) == [["x", "y"], ["y"]]
 
 

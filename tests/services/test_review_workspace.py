@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from core.domain.annotation_json import read_value
 from core.domain.errors import Forbidden, InvalidInput
 from core.domain.items import Item, ItemState, Prediction
 from core.domain.projects import Project, Role
@@ -201,7 +202,9 @@ def test_a_fix_in_place_is_an_approval_with_the_reviewers_value(deps: Deps) -> N
     after = review.review_item(
         deps, project_id=project.id, actor="rita", item_id=done.id, decision="approve", value=fixed
     )
-    assert after.final == fixed and after.annotations[0].value == {"boxes": [box]}
+    assert after.final == read_value(fixed) and after.annotations[0].value == read_value(
+        {"boxes": [box]}
+    )
     history = review.item_history(deps, project_id=project.id, actor="rita", item_id=done.id)
     assert history.events[-1].after["final"] == fixed
 

@@ -5,11 +5,11 @@ suggestion, and their own answer."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from fastapi import APIRouter, Response
 from pydantic import Field
 
+from core.domain.annotation_json import StoredValue, SubmittedValue
 from core.domain.items import Item, Prediction
 from core.domain.model import DomainModel, JsonInt
 from core.domain.tasks import PAGE_SIZES, Task
@@ -50,9 +50,9 @@ class TaskItem(DomainModel):
     text: str | None = None
     width: int | None = None
     height: int | None = None
-    prefill: dict[str, Any] | None = None
+    prefill: StoredValue | None = None
     prediction: Prediction | None = None
-    mine: dict[str, Any] | None = Field(default=None, description="Your answer, if you gave one")
+    mine: StoredValue | None = Field(default=None, description="Your answer, if you gave one")
     state: str
     dicom: DicomView | None = Field(default=None, description="Greyscale DICOM: window/level")
     frames: int = Field(default=1, ge=1, description="How many frames it shows (DICOM)")
@@ -99,12 +99,12 @@ class ItemIds(DomainModel):
 
 
 class AnswerIn(DomainModel):
-    value: dict[str, Any]
+    value: SubmittedValue
 
 
 class PageAnswer(DomainModel):
     item_id: str
-    value: dict[str, Any]
+    value: SubmittedValue
 
 
 class PageAnswers(DomainModel):

@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BeforeValidator, Field, StrictBool
 
+from core.domain.annotation_json import SubmittedValue
 from core.domain.capacity import Capacity
 from core.domain.events import AuditEvent
 from core.domain.items import Comment, Item, ItemState
@@ -67,7 +68,7 @@ class ItemList(DomainModel):
 
 class ReviewIn(DomainModel):
     decision: Literal["approve", "reject"]
-    value: dict[str, Any] | None = Field(
+    value: SubmittedValue | None = Field(
         default=None, description="Your label: required to approve an item in needs_review"
     )
     note: str | None = Field(default=None, max_length=2000)
