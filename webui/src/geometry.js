@@ -2,9 +2,10 @@
 // Geometry of boxes, polygons and spans in fractions of the displayed image (or characters of
 // the text): pure functions, so the editors and their unit tests share one definition.
 
-/** @typedef {{label: string, x: number, y: number, w: number, h: number}} Box */
-/** @typedef {{label: string, points: [number, number][]}} Polygon */
-/** @typedef {{label: string, start: number, end: number}} Span */
+/** @typedef {import("./api-types").components["schemas"]} Schemas */
+/** @typedef {Schemas["Box"]} Box */
+/** @typedef {Schemas["Polygon"]} Polygon */
+/** @typedef {Schemas["Span"]} Span */
 /** @typedef {[number, number]} Point */
 
 /** @param {number} v @returns {number} */

@@ -18,6 +18,8 @@ import { zoomable } from "./zoom.js";
 
 /** @typedef {import("./state.js").TaskItem} TaskItem */
 /** @typedef {import("./state.js").Task} Task */
+/** @typedef {import("./state.js").AnnotationValue} AnnotationValue */
+/** @typedef {import("./api-types").components["schemas"]["PageAnswer"]} PageAnswer */
 /** @typedef {HTMLImageElement | HTMLCanvasElement} Picture */
 
 const W = /** @type {any} */ (window);
@@ -320,9 +322,11 @@ export async function labelView({ project, pane }) {
     if (wrong) { showError(new Error(wrong)); return; }
     showError(null);
     S.pressedAt = performance.now();
-    const answers = task.items.map((i) => ({ itemId: i.id, value: task.values[i.id] }));
+    // Complete now (`problem` found nothing missing): each value is one the API takes.
+    /** @type {PageAnswer[]} */
+    const answers = task.items.map((i) => ({ itemId: i.id, value: /** @type {AnnotationValue} */ (task.values[i.id]) }));
     const ids = answers.map((a) => a.itemId);
-    const one = (/** @type {{itemId: string, value: any}} */ a) => post(`${base}/items/${encodeURIComponent(a.itemId)}/annotation`, { value: a.value });
+    const one = (/** @type {PageAnswer} */ a) => post(`${base}/items/${encodeURIComponent(a.itemId)}/annotation`, { value: a.value });
     /** @type {Promise<unknown>} */
     let sending;
     if (task.correcting) sending = Promise.all(answers.map((a) => call("PUT", `${base}/items/${encodeURIComponent(a.itemId)}/annotation`, { value: a.value })));
@@ -355,7 +359,7 @@ export async function labelView({ project, pane }) {
 
   /** A page is saved whole or not at all: when some of its items are no longer ours (a lease
    * ran out), save the others one by one and report only the ones that failed.
-   * @param {{itemId: string, value: any}[]} answers @param {(a: {itemId: string, value: any}) => Promise<any>} one */
+   * @param {PageAnswer[]} answers @param {(a: PageAnswer) => Promise<any>} one */
   async function eachAlone(answers, one) {
     const results = await Promise.allSettled(answers.map(one));
     const failed = answers.filter((_, i) => results[i].status === "rejected");

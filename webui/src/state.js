@@ -3,8 +3,10 @@
 // undo/redo, the grid's selection, the class a key applies next, and what the shape tools hold.
 // The screens keep one such object and redraw only what a transition changed.
 
-/** @typedef {import("./api-types").components["schemas"]["TaskItem"]} TaskItem */
-/** @typedef {Record<string, any>} Value an answer, shaped by the task type */
+/** @typedef {import("./api-types").components["schemas"]} Schemas */
+/** @typedef {Schemas["TaskItem"]} TaskItem */
+/** @typedef {NonNullable<TaskItem["mine"]>} AnnotationValue an answer as the API takes and gives it: one shape per task type */
+/** @typedef {Record<string, any>} Value an answer being made: an `AnnotationValue` once complete (a multi-class one has no label until a class is chosen) */
 
 /**
  * @typedef {object} Tool
