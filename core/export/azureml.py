@@ -102,7 +102,7 @@ def write_text_csv(records: Iterable[Record], out: IO[bytes], *, task_type: str)
     writer.writerow(["text", "labels"])
     count = 0
     for rec in records:
-        labels = stored_labels(rec.value)
+        labels = list(stored_labels(rec.value))
         cell = repr(labels) if task_type.endswith("multilabel") else (labels or [""])[0]
         writer.writerow([rec.text or "", cell])
         count += 1

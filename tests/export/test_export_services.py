@@ -67,12 +67,12 @@ def labeled_project(deps: Deps, name: str = "Boxes", count: int = 30) -> Project
 
 def finals(deps: Deps, project: Project) -> dict[str, Any]:
     items = (load(Item, d) for d in scan(deps.documents.container(ITEMS), project.id, Query()))
-    return {i.path: i.final for i in items if i.final is not None}
+    return {i.path: i.to_doc()["final"] for i in items if i.final is not None}
 
 
 def predictions(deps: Deps, project: Project) -> dict[str, Any]:
     items = (load(Item, d) for d in scan(deps.documents.container(ITEMS), project.id, Query()))
-    return {i.path: i.prediction.value for i in items if i.prediction is not None}
+    return {i.path: i.to_doc()["prediction"]["value"] for i in items if i.prediction}
 
 
 def run_exports(deps: Deps) -> None:
