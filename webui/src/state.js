@@ -5,8 +5,9 @@
 
 /** @typedef {import("./api-types").components["schemas"]} Schemas */
 /** @typedef {Schemas["TaskItem"]} TaskItem */
+/** @typedef {Schemas["Span"]} Span */
 /** @typedef {NonNullable<TaskItem["mine"]>} AnnotationValue an answer as the API takes and gives it: one shape per task type */
-/** @typedef {Record<string, any>} Value an answer being made: an `AnnotationValue` once complete (a multi-class one has no label until a class is chosen) */
+/** @typedef {AnnotationValue | {label?: undefined}} Value an answer being made: an `AnnotationValue` once complete (a multi-class one has no label until a class is chosen) */
 
 /**
  * @typedef {object} Tool
@@ -117,37 +118,55 @@ export function classify(task, type, label) {
   if (!ids.length) return false;
   const multi = type.endsWith("multilabel");
   commit(task, (values) => {
-    const all = multi && ids.every((id) => values[id].labels?.includes(label));
+    const all = multi && ids.every((id) => labelsOf(values[id]).includes(label));
     for (const id of ids) {
       if (!multi) { values[id] = { label }; continue; }
-      const set = new Set(values[id].labels || []);
+      const set = new Set(labelsOf(values[id]));
       if (all) set.delete(label); else set.add(label);
       values[id] = { labels: [...set] };
     }
   });
-  if (task.grid && !multi) task.selected = new Set(task.items.filter((i) => !task.values[i.id].label).map((i) => i.id));
+  if (task.grid && !multi) task.selected = new Set(task.items.filter((i) => !labelsOf(task.values[i.id]).length).map((i) => i.id));
   return true;
+}
+
+/** The boxes, polygons or spans of an answer (none in a class answer). @param {Value} value */
+export function partsOf(value) {
+  if ("boxes" in value) return value.boxes;
+  if ("polygons" in value) return value.polygons;
+  if ("spans" in value) return value.spans;
+  return [];
+}
+
+/** The spans of a text_ner answer. @param {Value} value @returns {Span[]} */
+export const spansOf = (value) => ("spans" in value ? value.spans : []);
+
+/**
+ * The classes an answer uses, each once, in order of first use (as the API's item `labels`).
+ * @param {Value | undefined | null} value @returns {string[]}
+ */
+export function labelsOf(value) {
+  if (!value) return [];
+  if ("labels" in value) return value.labels;
+  if ("label" in value) return value.label ? [value.label] : [];
+  return [...new Set(partsOf(value).map((part) => part.label))];
 }
 
 /**
  * The classes an answer holds (what the class list marks as chosen).
  * @param {Value | undefined | null} value @returns {Set<string>}
  */
-export function chosenClasses(value) {
-  if (!value) return new Set();
-  if (value.label) return new Set([value.label]);
-  if (value.labels) return new Set(value.labels);
-  const shapes = value.boxes || value.polygons || value.spans || [];
-  return new Set(shapes.map((/** @type {{label: string}} */ s) => s.label));
-}
+export const chosenClasses = (value) => new Set(labelsOf(value));
+
+const NOUNS = { boxes: "box(es)", polygons: "polygon(s)", spans: "span(s)" };
 
 /** The answer in words. @param {Value | undefined | null} value */
 export function describe(value) {
   if (!value) return "";
-  if (value.label) return value.label;
-  if (value.labels) return value.labels.join(", ");
-  for (const [key, noun] of [["boxes", "box(es)"], ["polygons", "polygon(s)"], ["spans", "span(s)"]]) {
-    if (value[key]) return `${value[key].length} ${noun}: ${value[key].map((/** @type {{label: string}} */ s) => s.label).join(", ")}`;
+  if ("label" in value) return value.label || "";
+  if ("labels" in value) return value.labels.join(", ");
+  for (const [key, noun] of Object.entries(NOUNS)) {
+    if (key in value) return `${partsOf(value).length} ${noun}: ${partsOf(value).map((part) => part.label).join(", ")}`;
   }
   return "";
 }
@@ -158,6 +177,6 @@ export function describe(value) {
  */
 export function problem(task, type) {
   if (!type.endsWith("multiclass")) return null;
-  const open = task.items.some((i) => !task.values[i.id].label);
+  const open = task.items.some((i) => !labelsOf(task.values[i.id]).length);
   return open ? `Choose a label${task.grid ? " for every image" : ""} first (keys 1–9).` : null;
 }

@@ -3,7 +3,7 @@
 // click a span to pick it, Delete removes it). Redrawn only when the value changes.
 import { colorOf, h, showError } from "../dom.js";
 import { overlaps, pieces, trimSpan } from "../geometry.js";
-import { commit } from "../state.js";
+import { commit, spansOf } from "../state.js";
 
 /** @typedef {import("../state.js").Task} Task */
 
@@ -31,7 +31,7 @@ export function textEditor({ item, type, classes, task, changed }) {
 
   function update() {
     if (!ner) { if (!drawn) { box.append(text); drawn = "text"; } return; }
-    const spans = task.values[item.id].spans || [];
+    const spans = spansOf(task.values[item.id]);
     const sig = JSON.stringify([spans, task.tool.selected]);
     if (sig === drawn) return;
     drawn = sig;
@@ -75,17 +75,17 @@ export function textEditor({ item, type, classes, task, changed }) {
   function apply(name) {
     const range = ner ? selection() : null;
     if (range) {
-      const spans = task.values[item.id].spans;
+      const spans = spansOf(task.values[item.id]);
       if (overlaps(spans, range.start, range.end)) { showError(new Error("Spans may not overlap: delete the other span first.")); return true; }
       window.getSelection()?.removeAllRanges();
       kept = null;
-      commit(task, (values) => { values[item.id].spans.push({ label: name, ...range }); });
+      commit(task, (values) => { spansOf(values[item.id]).push({ label: name, ...range }); });
       update(); changed();
       return true;
     }
     const i = task.tool.selected;
     if (ner && i !== null && task.tool.picked) {
-      commit(task, (values) => { values[item.id].spans[i].label = name; });
+      commit(task, (values) => { spansOf(values[item.id])[i].label = name; });
       update(); changed();
       return true;
     }
@@ -96,7 +96,7 @@ export function textEditor({ item, type, classes, task, changed }) {
     const i = task.tool.selected;
     if (!ner || i === null) return false;
     task.tool.selected = null;
-    commit(task, (values) => { values[item.id].spans.splice(i, 1); });
+    commit(task, (values) => { spansOf(values[item.id]).splice(i, 1); });
     update(); changed();
     return true;
   }
