@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Discriminator, PlainValidator, Tag, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter, ValidationError
 
 from core.domain.annotations import (
     AnnotationValue,
@@ -71,15 +71,13 @@ def stored_labels(raw: object) -> tuple[str, ...]:
         return ()
 
 
-def _object(raw: object) -> dict[str, Any]:
-    if not isinstance(raw, dict):
-        raise ValueError("must be an object, a value of the project's task type")
+def _as_sent(raw: object) -> object:
     return raw
 
 
 SubmittedValue = Annotated[
-    dict[str, Any], PlainValidator(_object, json_schema_input_type=StoredValue)
+    dict[str, Any], BeforeValidator(_as_sent, json_schema_input_type=StoredValue)
 ]
-"""A value as a labeler or reviewer sends it: any JSON object here, checked against the
-project's rules by `validate_annotation` (which names every broken rule at once); its schema
-is `StoredValue`'s, what the check accepts."""
+"""A value as a labeler or reviewer sends it: any JSON object here (refused as before when it
+is none), checked against the project's rules by `validate_annotation`, which names every
+broken rule at once. Its schema is `StoredValue`'s: what that check accepts."""
