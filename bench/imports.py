@@ -37,6 +37,7 @@ if "--code" in sys.argv:  # another tree's `core` (a folder holding it), for a b
     sys.path.insert(0, str(Path(sys.argv[sys.argv.index("--code") + 1]).resolve()))
 
 from core.adapters.clock import SystemClock  # noqa: E402
+from core.domain.annotations import SingleLabel  # noqa: E402
 from core.domain.items import Item, MediaFacts  # noqa: E402
 from core.domain.projects import Project  # noqa: E402
 from core.ports import Deps, Query, Where  # noqa: E402
@@ -130,7 +131,7 @@ def measure_floor(count: int, boxes: bool) -> tuple[float, float]:
         try:
             items = deps.documents.container(ITEMS)
             ids = [d.id for d in _all(deps, project)]
-            value: dict[str, Any] = {"label": "cat"}
+            value = SingleLabel("cat")
             started, cpu = time.perf_counter(), time.process_time()
             for start in range(0, len(ids), 100):
                 chunk = ids[start : start + 100]

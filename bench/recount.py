@@ -30,6 +30,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from core.domain.annotations import SingleLabel  # noqa: E402
 from core.domain.items import Annotation, Item, ItemState, Skip  # noqa: E402
 from core.domain.progress import ActorStats, add, item_change  # noqa: E402
 from core.domain.projects import Project, Role  # noqa: E402
@@ -67,7 +68,7 @@ def items(project: Project, count: int, now: Any) -> Iterator[tuple[Item, str | 
             skip = Skip(user=who, at=now, reason="blurry")
             yield base.model_copy(update={"state": ItemState.SKIPPED, "skips": [skip]}), who
             continue
-        value = {"label": rng.choice(CLASSES)}
+        value = SingleLabel(rng.choice(CLASSES))
         answer = Annotation(user=who, at=now, value=value, agreed=True)
         labeled = base.model_copy(
             update={"state": ItemState.LABELED, "annotations": [answer], "final": value}

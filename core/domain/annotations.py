@@ -171,6 +171,8 @@ def labels_of(value: AnnotationValue | None) -> tuple[str, ...]:
             return tuple(dict.fromkeys(polygon.label for polygon in value.polygons))
         case SpanSet():
             return tuple(dict.fromkeys(span.label for span in value.spans))
+        case _:
+            assert_never(value)
 
 
 def rename_label(value: AnnotationValue, old: str, new: str) -> AnnotationValue:
