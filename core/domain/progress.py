@@ -93,7 +93,8 @@ class Delta:
 
 def item_figures(document: Mapping[str, Any]) -> Counter[str]:
     """What one item, as stored, adds to the item figures. It reads the stored JSON rather than
-    the model, so that the sweep's pass over a million items costs no validation."""
+    the model, so that the sweep's pass over a million items validates only the final values
+    (for their labels), not whole items."""
     found: Counter[str] = Counter()
     for label in stored_labels(document.get("final")):
         found[figure(LABEL, label)] += 1

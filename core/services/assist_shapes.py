@@ -15,11 +15,7 @@ from PIL import Image
 
 from core.assist.box_head import BoxHead, Embed, LabeledImage
 from core.assist.boxes import BoxCalibration, calibrate
-from core.assist.polygons import (
-    LabeledPolygonImage,
-    PolygonCalibration,
-    calibrate_polygons,
-)
+from core.assist.polygons import LabeledPolygonImage, PolygonCalibration, calibrate_polygons
 from core.domain.annotations import AnnotationValue, BoxSet, PolygonSet
 from core.domain.assist import AssistState, is_audit
 from core.domain.items import Item, ItemState, Prediction
