@@ -106,6 +106,33 @@ def test_files_are_declared_as_what_they_are() -> None:
     assert {"ETag", "Location"} <= set(created)
 
 
+VALUE_KINDS = {"SingleLabel", "MultiLabel", "BoxSet", "PolygonSet", "SpanSet"}
+
+
+def test_answers_are_one_shape_per_kind_wherever_they_travel() -> None:
+    """What a labeler sends and gets back (answers, pages, reviews, prefills, pre-labels and
+    finals) is the union of the value kinds, never a bare object."""
+    schemas = create_app(memory_deps, Settings(webui_dir=None)).openapi()["components"]["schemas"]
+
+    def kinds(field: dict[str, Any]) -> set[str]:
+        union = next((part for part in field.get("anyOf", [field]) if "oneOf" in part), {})
+        return {ref["$ref"].rsplit("/", 1)[1] for ref in union.get("oneOf", [])}
+
+    fields = {
+        "AnswerIn": ["value"],
+        "PageAnswer": ["value"],
+        "ReviewIn": ["value"],
+        "TaskItem": ["prefill", "mine"],
+        "Prediction": ["value"],
+        "Annotation": ["value"],
+        "ItemView": ["final", "prefill"],
+    }
+    for model, names in fields.items():
+        for name in names:
+            assert kinds(schemas[model]["properties"][name]) == VALUE_KINDS, (model, name)
+    assert schemas["Box"]["required"] == ["label", "x", "y", "w", "h"]
+
+
 def test_problems_are_what_the_schema_says(api: Api) -> None:
     unknown = api.client.get("/api/projects/nope", headers=api.auth())
     Problem.model_validate(unknown.json())
