@@ -59,6 +59,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.assist import class_thresholds  # noqa: E402
+from core.domain.annotations import labels_of  # noqa: E402
 from core.domain.items import Item, ItemState  # noqa: E402
 from core.domain.messages import ASSIST_TRAIN  # noqa: E402
 from core.domain.projects import ProjectSettings, Role  # noqa: E402
@@ -312,7 +313,7 @@ def measure(run: Run, cycle: str, wall: float, pages: int) -> dict[str, Any]:
     items = all_items(run.deps, run.project_id)
     waiting = [i for i in items if i.state is ItemState.UNLABELED and not i.annotations]
     suggested = [i for i in waiting if i.prediction is not None]
-    said = {i.id: i.prediction.value.get("label") for i in suggested if i.prediction}
+    said = {i.id: labels_of(i.prediction.value)[0] for i in suggested if i.prediction}
     right = sum(said[i] == run.truth[i] for i in said)
     precision, coverage = {}, {}
     for digit in DIGITS:

@@ -26,6 +26,7 @@ import httpx
 import pytest
 
 from core.adapters.local.documents import SqliteDocumentStore
+from core.domain.annotations import SingleLabel
 from core.domain.datasets import Dataset, DataSource
 from core.domain.items import Item, ItemState
 from core.domain.projects import ProjectSettings, Role
@@ -257,7 +258,7 @@ def test_sigkill_during_init_labeling_and_export(site: Site, reliability: Record
         item_id
         for item_id, (who, choice) in result.acked.items()
         if items[item_id].state is not ItemState.LABELED
-        or [(a.user, a.value.get("label")) for a in items[item_id].annotations] != [(who, choice)]
+        or [(a.user, a.value) for a in items[item_id].annotations] != [(who, SingleLabel(choice))]
     ]
     assert not lost, f"{len(lost)} acknowledged answers lost or changed: {lost[:5]}"
     labeled = sum(1 for i in items.values() if i.state is ItemState.LABELED)
