@@ -9,6 +9,7 @@ from core.services.documents import load as load
 from core.services.documents import scan as scan
 from core.services.repositories.events import EVENTS as EVENTS
 from core.services.repositories.exports import EXPORTS as EXPORTS
+from core.services.repositories.ingest import INGEST as INGEST
 from core.services.repositories.items import ITEMS as ITEMS
 from core.services.repositories.projects import PROJECTS as PROJECTS
 from core.services.repositories.runs import RUNS as RUNS
@@ -21,8 +22,6 @@ FAILURES = ContainerSpec("failures", partition_key="queue")
 """ML assist's state per project (`core.domain.assist.AssistState`)."""
 IMPORTS = ContainerSpec("imports", partition_key="projectId")
 """Import jobs (`core.domain.imports.ImportJob`): a re-sent file is recognised by its id."""
-INGEST = ContainerSpec("ingest", partition_key="projectId", indexes=(("run",),))
-"""Initialization progress (a plan and one result per batch) and the refresh watermark."""
 USERS = ContainerSpec("users", partition_key="id")
 PRINCIPALS = ContainerSpec("principals", partition_key="id")
 """Who signed in through the Static Web App, by stable principal id → their user

@@ -21,9 +21,10 @@ from core.domain.items import Item, item_id
 from core.domain.labels import label_names
 from core.domain.projects import Project
 from core.export.records import Imported, Problem
-from core.ports import Deps, Document, Query, Where
-from core.services.collections import ITEMS, load, scan
+from core.ports import Deps, Document
+from core.services.collections import load
 from core.services.labeling import validated
+from core.services.repositories.items import Items
 
 SHOWN = 100
 """Problems listed in the refusal (the count of the others is given)."""
@@ -149,13 +150,12 @@ def read_items(deps: Deps, project_id: str, paths: list[str]) -> dict[str, Docum
     path's id is its hash), which every store answers from its primary key (a query on paths
     scans the partition in SQLite)."""
     ids = list(dict.fromkeys(item_id(project_id, path) for path in paths))
-    items = deps.documents.container(ITEMS)
-    found: dict[str, Document] = {}
-    for start in range(0, len(ids), MATCH_BATCH):
-        chunk = ids[start : start + MATCH_BATCH]
-        query = Query(where=(Where("id", "in", chunk),), page_size=len(chunk))
-        found.update((d.body["path"], d) for d in scan(items, project_id, query))
-    return found
+    items = Items(deps, project_id)
+    return {
+        d.body["path"]: d
+        for start in range(0, len(ids), MATCH_BATCH)
+        for d in items.with_ids(ids[start : start + MATCH_BATCH])
+    }
 
 
 def _located(record: Imported, violation: Violation) -> tuple[str, str]:

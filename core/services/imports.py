@@ -27,7 +27,7 @@ from urllib.parse import unquote, urlsplit
 from core.domain.annotation_json import read_value
 from core.domain.annotations import AnnotationValue
 from core.domain.datasets import dataset_root, upload_prefix
-from core.domain.errors import Conflict, InvalidInput, PreconditionFailed
+from core.domain.errors import Conflict, InvalidInput
 from core.domain.imports import ImportJob, ImportStatus, import_job_id
 from core.domain.items import Annotation, Item, ItemState, Prediction
 from core.domain.labels import label_names
@@ -39,18 +39,11 @@ from core.export.coco_reader import read_coco
 from core.export.jsonl import json_lines
 from core.export.records import Imported, Problem
 from core.ports import Deps, Document
-from core.services.collections import IMPORTS, ITEMS, load
+from core.services.collections import IMPORTS, load
 from core.services.import_plan import Plan, Planned, plan_import, read_items
 from core.services.projects import get_project
-from core.services.versioned import Versioned
-from core.services.worklog import (
-    RETRIES,
-    changed,
-    count,
-    member_project,
-    save_item,
-    save_items,
-)
+from core.services.update import update
+from core.services.worklog import audited, changed, count, item_target, member_project, save_items
 
 BATCH = 1000
 """Items written by one bulk write: a SQLite transaction rewrites every index page an item
@@ -234,15 +227,12 @@ def apply_batch(
     action = f"item.imported.{mode}"
     changes = [(document, after) for _, document, after in pending]
     saved = save_items(deps, changes, actor=actor, action=action)
-    items = deps.documents.container(ITEMS)
     for (entry, document, _), stored in zip(pending, saved, strict=True):
         if stored is not None:
             report.updated += 1
             delta += document_change(document.body, stored.body)
-        elif (fresh := items.get(project.id, document.id)) is None:
-            report.unmatched += 1
         else:
-            delta += _set(deps, project, actor, entry, fresh, mode, report)
+            delta += _set(deps, project, actor, entry, document.id, mode, report)
     count(deps, project.id, actor, delta)
 
 
@@ -262,33 +252,32 @@ def _set(
     project: Project,
     actor: str,
     entry: Planned,
-    document: Document,
+    item_id: str,
     mode: ImportMode,
     report: ImportReport,
 ) -> Delta:
-    """Write one item, re-read and retried when a labeler changed it meanwhile."""
+    """Write one item the bulk write missed (a labeler changed it since it was read): read
+    again, and again on a concurrent write."""
     value = read_value(json.loads(entry.value))
-    for _ in range(RETRIES):
-        current = Versioned(load(Item, document), document.etag)
-        after = _imported(current.value, value, entry.score, mode, actor, deps, report)
-        if after is None:
-            return Delta()
-        try:
-            saved = save_item(deps, current, after, actor=actor, action=f"item.imported.{mode}")
-        except PreconditionFailed:
-            fresh = deps.documents.container(ITEMS).get(project.id, current.value.id)
-            if fresh is None:
-                report.unmatched += 1
-                return Delta()
-            document = fresh
-            continue
-        report.updated += 1
-        return changed(current.value, saved.value)
-    raise Conflict(
-        f"item {entry.path!r} kept changing while this import wrote it ({report.updated} "
-        "item(s) written so far): send the same file again to finish; items already written "
-        "are kept"
-    )
+
+    def imported(item: Item) -> Item | None:
+        return _imported(item, value, entry.score, mode, actor, deps, report)
+
+    try:
+        done = update(item_target(deps, project.id, item_id, gone_ok=True), imported)
+    except Conflict:
+        raise Conflict(
+            f"item {entry.path!r} kept changing while this import wrote it ({report.updated} "
+            "item(s) written so far): send the same file again to finish; items already "
+            "written are kept"
+        ) from None
+    if done is None:  # removed since it was read
+        report.unmatched += 1
+        return Delta()
+    if not done.written:
+        return Delta()
+    report.updated += 1
+    return changed(done.before, audited(deps, done, actor=actor, action=f"item.imported.{mode}"))
 
 
 def _imported(

@@ -13,10 +13,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime
 
 from core.domain.datasets import check_dataset_allowed, dataset_root
-from core.domain.errors import Forbidden, NotFound, PreconditionFailed
+from core.domain.errors import Forbidden, NotFound
 from core.domain.ingest import (
-    PLAN,
-    REFRESH,
     BatchResult,
     IngestPlan,
     IngestProgress,
@@ -37,10 +35,10 @@ from core.domain.messages import (
 from core.domain.projects import Project, ProjectStatus, Role, require_role, transition
 from core.domain.task_types import MediaKind
 from core.media.text import ROW_FILES
-from core.ports import Deps, Order, Query, Where
+from core.ports import Deps
 from core.services import audit, capacity
-from core.services.collections import INGEST, ITEMS, PROJECTS, load, scan
-from core.services.projects import get_project, status_changed
+from core.services.collections import load
+from core.services.projects import get_project, project_target, status_changed
 from core.services.registration import (
     OVER_CAP,
     Skipped,
@@ -49,6 +47,9 @@ from core.services.registration import (
     register,
     skip_reason,
 )
+from core.services.repositories.ingest import Ingest
+from core.services.repositories.items import Items
+from core.services.update import update
 
 SYSTEM = "loupe"
 BATCH_FILES = 500
@@ -84,22 +85,20 @@ def initialize_project(deps: Deps, *, project_id: str) -> None:
     if project.status is not ProjectStatus.INITIALIZING:
         return
     run = _run_id(project)
-    ingest = deps.documents.container(INGEST)
-    earlier = ingest.get(project_id, PLAN)
+    ingest = Ingest(deps, project_id)
     started = deps.clock.now()
-    if earlier is not None and (before := load(IngestPlan, earlier)).run == run:
+    if (before := ingest.plan()) is not None and before.run == run:
         started = before.started_at  # a redelivery: same run, same start
     plan = IngestPlan(project_id=project_id, run=run, started_at=started)
-    ingest.upsert(plan.to_doc())
+    ingest.save(plan)
     skipped: Counter[str] = Counter()
     for number, entries in enumerate(_pages(deps, project, skipped)):
         message = IngestBatch(project_id=project_id, run=run, batch=number, entries=entries)
         deps.queue.send(INGEST_BATCH, message.to_doc(), message_id=f"{run}-{number}")
         listed = plan.listed + len(entries)
         plan = plan.model_copy(update={"listed": listed, "batches": number + 1})
-        ingest.upsert(_with_skipped(plan, skipped).to_doc())  # progress while listing
-    plan = _with_skipped(plan, skipped).model_copy(update={"complete": True})
-    ingest.upsert(plan.to_doc())
+        ingest.save(_with_skipped(plan, skipped))  # progress while listing
+    ingest.save(_with_skipped(plan, skipped).model_copy(update={"complete": True}))
     finish_if_done(deps, project_id=project_id, run=run)
 
 
@@ -175,7 +174,7 @@ def ingest_batch(deps: Deps, *, batch: IngestBatch) -> None:
         tally=tally(len(items) - failed, failed, skips),
         done_at=now,
     )
-    deps.documents.container(INGEST).upsert(result.to_doc())
+    Ingest(deps, project.id).save(result)
     request_derivatives(deps, project, items, message_id=f"{batch.run}-{batch.batch}-d")
     finish_if_done(deps, project_id=project.id, run=batch.run)
 
@@ -188,7 +187,7 @@ def save_capped(deps: Deps, project: Project, items: list[Item]) -> tuple[list[I
     left = capacity.room(deps, project)
     refused = 0
     if len(items) > left:
-        have = _have(deps, project.id, [item.id for item in items])
+        have = Items(deps, project.id).existing([item.id for item in items])
         new = [item.id for item in items if item.id not in have]
         kept = have | set(new[:left])
         refused = len(new) - len(kept - have)
@@ -198,27 +197,16 @@ def save_capped(deps: Deps, project: Project, items: list[Item]) -> tuple[list[I
     return items, created, refused
 
 
-def _have(deps: Deps, project_id: str, ids: list[str]) -> set[str]:
-    container = deps.documents.container(ITEMS)
-    have: set[str] = set()
-    for start in range(0, len(ids), ID_QUERY):
-        query = Query(where=(Where("id", "in", ids[start : start + ID_QUERY]),), page_size=ID_QUERY)
-        have.update(found.id for found in container.query(project_id, query).documents)
-    return have
-
-
 def save_new(deps: Deps, project_id: str, items: Iterable[Item]) -> int:
     """Store the items that do not exist yet; existing ones (maybe labeled since) stay as
     they are. Returns how many were new."""
-    container = deps.documents.container(ITEMS)
+    stored = Items(deps, project_id)
     pending = list(items)
     created = 0
     for start in range(0, len(pending), ID_QUERY):
-        chunk = {item.id: item for item in pending[start : start + ID_QUERY]}
-        query = Query(where=(Where("id", "in", list(chunk)),), page_size=ID_QUERY)
-        for found in container.query(project_id, query).documents:
-            chunk.pop(found.id, None)
-        created += container.upsert_many(item.to_doc() for item in chunk.values())
+        chunk = pending[start : start + ID_QUERY]
+        have = stored.existing([item.id for item in chunk])
+        created += stored.container.upsert_many(i.to_doc() for i in chunk if i.id not in have)
     return created
 
 
@@ -237,31 +225,29 @@ def request_derivatives(
 
 
 def finish_if_done(deps: Deps, *, project_id: str, run: str) -> None:
-    ingest = deps.documents.container(INGEST)
-    found = ingest.get(project_id, PLAN)
-    if found is None or not (plan := load(IngestPlan, found)).complete or plan.run != run:
+    ingest = Ingest(deps, project_id)
+    plan = ingest.plan()
+    if plan is None or not plan.complete or plan.run != run:
         return
-    done = ingest.count(project_id, [Where("run", "=", run), Where("id", "startswith", "batch-")])
-    if done >= plan.batches:
+    if ingest.results_count(run) >= plan.batches:
         _start_running(deps, project_id, plan)
 
 
 def _start_running(deps: Deps, project_id: str, plan: IngestPlan) -> None:
-    for _ in range(5):  # an owner's edit may race us; the etag decides, then we read again
-        current = get_project(deps, project_id=project_id)
-        if current.value.status is not ProjectStatus.INITIALIZING:
-            return
-        if deps.documents.container(INGEST).get(project_id, REFRESH) is None:
+    ingest = Ingest(deps, project_id)
+
+    def running(project: Project) -> Project | None:
+        if project.status is not ProjectStatus.INITIALIZING:
+            return None
+        if ingest.refresh_state() is None:
             # No watermark yet: the first sweep compares the whole listing with the items, so
             # a file added while the lister was past its place is caught.
-            state = RefreshState(project_id=project_id, refreshed_at=deps.clock.now())
-            deps.documents.container(INGEST).upsert(state.to_doc())
-        running = transition(current.value, ProjectStatus.RUNNING, now=deps.clock.now())
-        try:
-            deps.documents.container(PROJECTS).upsert(running.to_doc(), if_match=current.etag)
-        except PreconditionFailed:
-            continue
-        status_changed(deps, running, before=ProjectStatus.INITIALIZING, actor=SYSTEM)
+            ingest.save(RefreshState(project_id=project_id, refreshed_at=deps.clock.now()))
+        return transition(project, ProjectStatus.RUNNING, now=deps.clock.now())
+
+    # An owner's edit may race this; the etag decides, then update() reads again.
+    if (done := update(project_target(deps, project_id), running)) is not None and done.written:
+        status_changed(deps, done.after.value, before=ProjectStatus.INITIALIZING, actor=SYSTEM)
         progress = _sum(deps, project_id, plan)
         audit.record(
             deps,
@@ -271,26 +257,22 @@ def _start_running(deps: Deps, project_id: str, plan: IngestPlan) -> None:
             subject=project_id,
             after={"items": progress.registered + progress.failed, **progress.to_doc()},
         )
-        return
-    raise PreconditionFailed(f"project {project_id!r} kept changing while it was started")
 
 
 def ingestion_progress(deps: Deps, *, project_id: str, actor: str) -> IngestProgress:
     """For reviewers and owners: file names and their errors are not a labeler's business."""
     project = get_project(deps, project_id=project_id).value
     require_role(project, actor, Role.REVIEWER)
-    ingest = deps.documents.container(INGEST)
-    found = ingest.get(project_id, PLAN)
-    plan = load(IngestPlan, found) if found is not None else None
-    refresh = ingest.get(project_id, REFRESH)
-    state = load(RefreshState, refresh) if refresh is not None else None
+    ingest = Ingest(deps, project_id)
+    plan = ingest.plan()
+    state = ingest.refresh_state()
     counts = _sum(deps, project_id, plan) if plan is not None else Tally()
-    done = _results(deps, project_id, plan.run) if plan is not None else []
+    done = ingest.results(plan.run) if plan is not None else []
     # Items arrive by the init stage's batches, uploads, new-file events and refresh sweeps:
     # the items themselves are the count (two indexed COUNT queries), never the batches alone.
-    items = deps.documents.container(ITEMS)
-    failed = items.count(project_id, [Where("state", "=", ItemState.ERROR.value)])
-    registered = items.count(project_id) - failed
+    items = Items(deps, project_id)
+    failed = items.count_in_state(ItemState.ERROR)
+    registered = items.count() - failed
     listed = plan.listed + plan.skipped.skipped if plan else 0
     room = capacity.capacity(deps, project, registered + failed)
     if room.refused:  # files refused after initialization (events, uploads, the sweep)
@@ -316,26 +298,15 @@ def ingestion_progress(deps: Deps, *, project_id: str, actor: str) -> IngestProg
 def last_refresh(deps: Deps, *, project_id: str) -> datetime | None:
     """When the project's data last changed: the refresh sweep's record, or, before the
     first sweep, when its newest item was registered."""
-    found = deps.documents.container(INGEST).get(project_id, REFRESH)
-    if found is not None:
-        return load(RefreshState, found).refreshed_at
-    newest = deps.documents.container(ITEMS).query(
-        project_id, Query(order_by=(Order("createdAt", descending=True),), page_size=1)
-    )
-    return load(Item, newest.documents[0]).created_at if newest.documents else None
+    if (state := Ingest(deps, project_id).refresh_state()) is not None:
+        return state.refreshed_at
+    newest = Items(deps, project_id).newest_created()
+    return load(Item, newest).created_at if newest is not None else None
 
 
-def _results(deps: Deps, project_id: str, run: str) -> list[BatchResult]:
-    query = Query(
-        where=(Where("run", "=", run), Where("id", "startswith", "batch-")), page_size=1000
-    )
-    documents = scan(deps.documents.container(INGEST), project_id, query)
-    return [load(BatchResult, d) for d in documents]
-
-
-def _sum(deps: Deps, project_id: str, plan: IngestPlan | None) -> Tally:
-    total = plan.skipped if plan is not None else Tally()
-    for result in _results(deps, project_id, plan.run) if plan is not None else []:
+def _sum(deps: Deps, project_id: str, plan: IngestPlan) -> Tally:
+    total = plan.skipped
+    for result in Ingest(deps, project_id).results(plan.run):
         total = total.plus(result.tally)
     return total
 

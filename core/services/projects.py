@@ -179,10 +179,9 @@ def change_project(
 ) -> Versioned[Project]:
     """`change` written over the stored project (`current`, the version in hand), again on a
     concurrent write (a resume, a member added) unless `if_match`, with an audit event."""
-    missing = f"project {current.value.id!r} does not exist or was deleted"
-    container = deps.documents.container(PROJECTS)
-    target = Target(container, Project, current.value.id, current.value.id, "project", missing)
-    done = update(target, change, current=current, if_match=if_match)
+    done = update(
+        project_target(deps, current.value.id), change, current=current, if_match=if_match
+    )
     assert done is not None  # a missing project raised
     before, after = done.before, done.after.value
     if done.written:
@@ -198,6 +197,12 @@ def change_project(
         if after.status is not before.status:
             status_changed(deps, after, before=before.status, actor=actor)
     return done.after
+
+
+def project_target(deps: Deps, project_id: str) -> Target[Project]:
+    missing = f"project {project_id!r} does not exist or was deleted"
+    container = deps.documents.container(PROJECTS)
+    return Target(container, Project, project_id, project_id, "project", missing)
 
 
 def status_changed(deps: Deps, project: Project, *, before: ProjectStatus, actor: str) -> None:

@@ -246,12 +246,7 @@ def _existing(deps: Deps, project: Project, names: list[str]) -> set[str]:
         for name in names
         if extension(name) not in ROW_FILES
     }
-    have: set[str] = set()
-    pending = list(ids)
-    for start in range(0, len(pending), ID_QUERY):
-        found = Items(deps, project.id).with_ids(pending[start : start + ID_QUERY])
-        have.update(ids[d.id] for d in found)
-    return have
+    return {ids[found] for found in Items(deps, project.id).existing(list(ids), ID_QUERY)}
 
 
 def register_for(deps: Deps, project: Project, name: str) -> list[Item]:

@@ -16,10 +16,9 @@ from core.ports import Deps, Document, JsonDoc
 from core.services import audit
 from core.services.collections import EVENTS, ITEMS, STATS, load
 from core.services.projects import get_project
-from core.services.update import ATTEMPTS, Changed, Target, update
+from core.services.update import Changed, Target, update
 from core.services.versioned import Versioned
 
-RETRIES = ATTEMPTS
 _AUDITED = (
     "state", "annotations", "skips", "final", "review", "assignee", "prefill", "removed",
     "comments",
@@ -90,24 +89,14 @@ def audited(deps: Deps, done: Changed[Item], *, actor: str, action: str) -> Item
     return done.after.value
 
 
-def save_item(
-    deps: Deps, current: Versioned[Item], after: Item, *, actor: str, action: str
-) -> Versioned[Item]:
-    """Write `after` over `current` (etag-checked) with an audit event saying who did what."""
-    document = deps.documents.container(ITEMS).upsert(after.to_doc(), if_match=current.etag)
-    audit_change(deps, current.value, after, actor=actor, action=action)
-    return Versioned(after, document.etag)
-
-
 def save_items(
     deps: Deps, changes: Sequence[tuple[Document, Item]], *, actor: str, action: str
 ) -> list[Document | None]:
-    """`save_item` for many items at the cost of two writes: each item after the change
-    written over the stored `Document` it was made from (etag-checked, one bulk write), then
-    the audit events of those written (one more). In order, the document saved, or None for an
-    item changed or removed since it was read (read it again). Each item is written whole or
-    not at all; a crash between the two writes leaves written items without their events, as
-    it would between `save_item`'s two."""
+    """Many item changes at the cost of two writes: each item after the change written over
+    the stored `Document` it was made from (etag-checked, one bulk write), then the audit
+    events of those written (one more). In order, the document saved, or None for an item
+    changed or removed since it was read (read it again). Each item is written whole or not at
+    all; a crash between the two writes leaves written items without their events."""
     afters = [after.to_doc() for _, after in changes]
     written = deps.documents.container(ITEMS).replace_many(
         [(body, before.etag) for (before, _), body in zip(changes, afters, strict=True)]

@@ -10,16 +10,10 @@ from pathlib import Path
 SERVICES = Path(__file__).resolve().parents[2] / "core" / "services"
 REPOSITORIES = SERVICES / "repositories"
 WRITE_PATH = SERVICES / "update.py"
-NOT_YET = {"import_plan.py", "imports.py", "ingestion.py"}
-"""Import and registration modules still to move onto the repositories and the write path."""
 
 
 def _modules() -> list[Path]:
-    return sorted(
-        path
-        for path in SERVICES.rglob("*.py")
-        if REPOSITORIES not in path.parents and path.name not in NOT_YET
-    )
+    return sorted(path for path in SERVICES.rglob("*.py") if REPOSITORIES not in path.parents)
 
 
 def _tree(path: Path) -> ast.Module:

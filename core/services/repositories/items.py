@@ -134,7 +134,20 @@ class Items:
     def with_ids(self, ids: Sequence[str]) -> list[Document]:
         """Those of `ids` the project has (one query: keep `ids` to a page)."""
         query = Query(where=(Where("id", "in", list(ids)),), page_size=len(ids))
-        return self.container.query(self.project_id, query).documents
+        return list(scan(self.container, self.project_id, query))  # a store may split a page
+
+    def existing(self, ids: Sequence[str], per_query: int = 500) -> set[str]:
+        """Those of `ids` the project has, `per_query` ids looked up at a time."""
+        return {
+            found.id
+            for start in range(0, len(ids), per_query)
+            for found in self.with_ids(ids[start : start + per_query])
+        }
+
+    def newest_created(self) -> Document | None:
+        """The item registered last."""
+        query = Query(order_by=(Order("createdAt", descending=True),), page_size=1)
+        return next(iter(self.container.query(self.project_id, query).documents), None)
 
     # Counts (indexed COUNT queries).
 
