@@ -20,6 +20,7 @@ def record(
     after: Any = None,
 ) -> None:
     event = audit_event(
+        token=deps.ids.token(8),
         project_id=project_id,
         at=deps.clock.now(),
         actor=actor,

@@ -108,6 +108,7 @@ def save_items(
             # A microsecond apart: an event's id is its time and 32 random bits, and a bulk
             # write of events overwrites, so a thousand sharing one time must not share an id.
             event = audit_event(
+                token=deps.ids.token(8),
                 project_id=after.project_id,
                 at=now + timedelta(microseconds=len(events)),
                 actor=actor,

@@ -42,9 +42,14 @@ def test_item_round_trips_and_checks_its_facts() -> None:
 
 
 def test_audit_event_ids_sort_by_time() -> None:
-    first = audit_event(project_id="p", at=NOW, actor="a", action="x.done", subject="p")
+    first = audit_event(token="ff", project_id="p", at=NOW, actor="a", action="x.done", subject="p")
     later = audit_event(
-        project_id="p", at=NOW + timedelta(microseconds=1), actor="a", action="x.done", subject="p"
+        token="00",
+        project_id="p",
+        at=NOW + timedelta(microseconds=1),
+        actor="a",
+        action="x.done",
+        subject="p",
     )
     assert first.id < later.id
 

@@ -8,6 +8,7 @@ import ast
 from pathlib import Path
 
 SERVICES = Path(__file__).resolve().parents[2] / "core" / "services"
+DOMAIN = SERVICES.parent / "domain"
 REPOSITORIES = SERVICES / "repositories"
 WRITE_PATH = SERVICES / "update.py"
 
@@ -70,9 +71,10 @@ def test_no_service_writes_its_own_retry_loop() -> None:
     assert not loops, f"read-change-write-retry loops belong to update(): {loops}"
 
 
-def test_ids_chance_and_time_come_from_deps() -> None:
+def _draws(paths: list[Path]) -> list[str]:
+    """Where `paths` draw ids, chance or the time themselves."""
     found = []
-    for path in _modules():
+    for path in paths:
         for node in ast.walk(_tree(path)):
             if isinstance(node, ast.Import):
                 found += [
@@ -93,7 +95,17 @@ def test_ids_chance_and_time_come_from_deps() -> None:
                 and (node.value.id, node.attr) in {("time", "strftime"), ("datetime", "now")}
             ):
                 found.append(f"{path.name}:{node.lineno} {node.value.id}.{node.attr}")
+    return found
+
+
+def test_ids_chance_and_time_come_from_deps() -> None:
+    found = _draws(_modules())
     assert not found, f"use deps.ids, deps.random and deps.clock: {found}"
+
+
+def test_the_domain_is_handed_ids_chance_and_time() -> None:
+    found = _draws(sorted(DOMAIN.rglob("*.py")))
+    assert not found, f"the domain does no I/O; pass ids, chance and time in: {found}"
 
 
 def test_the_checks_see_the_services() -> None:
@@ -101,3 +113,4 @@ def test_the_checks_see_the_services() -> None:
     names = {path.name for path in _modules()}
     assert {"labeling.py", "review.py", "tasks.py", "projects.py"} <= names
     assert WRITE_PATH.exists() and (REPOSITORIES / "items.py").exists()
+    assert (DOMAIN / "events.py").exists()
