@@ -22,7 +22,6 @@ from core.domain.errors import (
     InvalidInput,
     LoupeError,
     NotFound,
-    Violation,
 )
 from core.domain.imports import (
     FINAL,
@@ -47,10 +46,8 @@ from core.services.imports import (
     apply_batch,
     check_fits,
     read_records,
-    sha256_of,
 )
-from core.services.job_record import JobRecord, Overtaken
-from core.services.spool import spooled
+from core.services.job_record import JobRecord, Overtaken, declared_file
 from core.services.uploads import Transfer, check_size, write_link
 from core.services.worklog import member_project
 
@@ -152,9 +149,9 @@ def run_import(deps: Deps, *, message: RunImport) -> None:
     except InvalidImport as refused:
         record.end(_refused(job, refused))
     except LoupeError as error:  # a conflict, the project gone: told, not retried
-        record.keep(_failed(deps, job, error))
+        record.fail(job, error)
     except Exception as error:
-        record.keep(_failed(deps, job, error))
+        record.fail(job, error)
         raise
 
 
@@ -162,11 +159,7 @@ def _window(deps: Deps, job: ImportJob, start: int, record: JobRecord) -> None:
     project = member_project(deps, job.project_id, job.actor, Role.OWNER)
     format, mode = ImportFormat(job.format), ImportMode(job.mode)
     check_fits(project, format)
-    source = job.source or ""
-    with spooled(deps.blobs, IMPORT_FILES, source) as file:
-        digest = sha256_of(file)
-        if digest != job.sha256:
-            raise InvalidImport([Violation("file", _NOT_DECLARED)])
+    with declared_file(deps, job) as file:
         plan = plan_import(deps, project, read_records(deps, project, format, file, job.normalized))
     if start == 0:
         job = _checked(job, plan)
@@ -192,9 +185,6 @@ def _window(deps: Deps, job: ImportJob, start: int, record: JobRecord) -> None:
         _send(deps, job, end)
         return
     record.end(job.model_copy(update={"status": ImportStatus.APPLIED}))
-
-
-_NOT_DECLARED = "its bytes are not the file whose SHA-256 was declared: put the file again"
 
 
 def _checked(job: ImportJob, plan: Plan) -> ImportJob:
@@ -226,17 +216,6 @@ def _refused(job: ImportJob, refused: InvalidImport) -> ImportJob:
             "errors": problems,
             "omitted": refused.omitted,
             "unknown_classes": refused.unknown_classes,
-        }
-    )
-
-
-def _failed(deps: Deps, job: ImportJob, error: Exception) -> ImportJob:
-    reason = str(error) if isinstance(error, LoupeError) else f"{type(error).__name__}: {error}"
-    return job.model_copy(
-        update={
-            "status": ImportStatus.FAILED,
-            "error": reason[:2000],
-            "finished_at": deps.clock.now(),
         }
     )
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from core.domain.datasets import Dataset, DataSource
-from core.domain.errors import InvalidImport, InvalidInput, LoupeError, NotFound, Violation
+from core.domain.errors import InvalidImport, InvalidInput, LoupeError, NotFound
 from core.domain.imports import (
     FINAL,
     IMPORT_FILES,
@@ -29,10 +29,8 @@ from core.domain.projects import Project
 from core.domain.task_types import TaskType
 from core.ports import Deps
 from core.services.collections import IMPORTS, load
-from core.services.imports import sha256_of
-from core.services.job_record import JobRecord, Overtaken
+from core.services.job_record import JobRecord, Overtaken, declared_file
 from core.services.migrations import MigrationReport, migrate_azureml
-from core.services.spool import spooled
 from core.services.uploads import Transfer, check_size, write_link
 from core.services.users import require_creator
 
@@ -132,9 +130,9 @@ def run_migration(deps: Deps, *, message: RunImport) -> None:
     except InvalidInput as refused:  # the file (or what it says) cannot be migrated
         record.end(_refused(job, refused))
     except LoupeError as error:  # the name taken meanwhile, the role gone: told, not retried
-        record.keep(_failed(deps, job, str(error)))
+        record.fail(job, error)
     except Exception as error:
-        record.keep(_failed(deps, job, f"{type(error).__name__}: {error}"))
+        record.fail(job, error)
         raise
     else:
         record.end(_applied(job, report))
@@ -142,9 +140,7 @@ def run_migration(deps: Deps, *, message: RunImport) -> None:
 
 def _migrate(deps: Deps, job: MigrationJob, made: Callable[[Project], None]) -> MigrationReport:
     """The job's file migrated, if it is the file declared; `made` hears of the project."""
-    with spooled(deps.blobs, IMPORT_FILES, job.source) as file:
-        if sha256_of(file) != job.sha256:
-            raise InvalidImport([Violation("file", _NOT_DECLARED)])
+    with declared_file(deps, job) as file:
         return migrate_azureml(
             deps,
             actor=job.actor,
@@ -155,9 +151,6 @@ def _migrate(deps: Deps, job: MigrationJob, made: Callable[[Project], None]) -> 
             existing=job.project,
             made=made,
         )
-
-
-_NOT_DECLARED = "its bytes are not the file whose SHA-256 was declared: put the file again"
 
 
 def _dataset(job: MigrationJob) -> Dataset:
@@ -192,13 +185,3 @@ def _refused(job: MigrationJob, refused: InvalidInput) -> MigrationJob:
     )
     refusal = {"status": ImportStatus.REFUSED, "error": str(refused), "errors": problems}
     return job.model_copy(update=refusal | extra)
-
-
-def _failed(deps: Deps, job: MigrationJob, reason: str) -> MigrationJob:
-    return job.model_copy(
-        update={
-            "status": ImportStatus.FAILED,
-            "error": reason[:2000],
-            "finished_at": deps.clock.now(),
-        }
-    )
