@@ -41,6 +41,7 @@ from core.export.records import Imported, Problem
 from core.ports import Deps, Document
 from core.services.collections import IMPORTS, load
 from core.services.import_plan import Plan, Planned, plan_import, read_items
+from core.services.labeling import answer_of
 from core.services.projects import get_project
 from core.services.update import update
 from core.services.worklog import audited, changed, count, item_target, member_project, save_items
@@ -300,14 +301,8 @@ def _imported(
             report.unchanged += 1
             return None
         return item.model_copy(update={"prediction": guess, "updated_at": now})
-    mine = next((a for a in item.annotations if a.user == actor), None)
-    if (
-        item.state is ItemState.LABELED
-        and item.final == value
-        and mine is not None
-        and mine.value == value
-        and item.lease is None
-    ):
+    mine = answer_of(item, actor)
+    if item.state is ItemState.LABELED and item.final == mine == value and item.lease is None:
         report.unchanged += 1
         return None
     kept = [a for a in item.annotations if a.user != actor]

@@ -59,7 +59,7 @@ def update(
     """`change` applied to the stored document and written; None when the document is gone
     (and `target.missing` is None). `current` is a version in hand already (saves a read)."""
     for _ in range(attempts):
-        current = current or _read(target)
+        current = current or read(target)
         if current is None:
             return None
         if if_match is not None and not same_etag(current.etag, if_match):
@@ -102,7 +102,8 @@ def retried(attempt: Callable[[], T], *, conflict: str, attempts: int = ATTEMPTS
     raise Conflict(conflict)
 
 
-def _read(target: Target[M]) -> Versioned[M] | None:
+def read(target: Target[M]) -> Versioned[M] | None:
+    """The stored document; None when it is missing (and `target.missing` is None)."""
     document = target.container.get(target.pk, target.id)
     if document is None:
         if target.missing is not None:

@@ -7,16 +7,16 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
-from core.domain.errors import Conflict, NotFound, ProjectPaused
+from core.domain.errors import Conflict, ProjectPaused
 from core.domain.events import audit_event
 from core.domain.items import Item
 from core.domain.progress import ActorStats, Delta, add, item_change
 from core.domain.projects import Project, ProjectStatus, Role, require_role
 from core.ports import Deps, Document, JsonDoc
 from core.services import audit
-from core.services.collections import EVENTS, ITEMS, STATS, load
+from core.services.collections import EVENTS, ITEMS, STATS
 from core.services.projects import get_project
-from core.services.update import Changed, Target, update
+from core.services.update import Changed, Target, read, update
 from core.services.versioned import Versioned
 
 _AUDITED = (
@@ -59,10 +59,9 @@ def item_target(
 
 
 def read_item(deps: Deps, project_id: str, item_id: str) -> Versioned[Item]:
-    document = deps.documents.container(ITEMS).get(project_id, item_id)
-    if document is None:
-        raise NotFound(f"item {item_id!r} is not in this project")
-    return Versioned(load(Item, document), document.etag)
+    current = read(item_target(deps, project_id, item_id))
+    assert current is not None  # a missing item raised
+    return current
 
 
 def change_item(
