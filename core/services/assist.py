@@ -4,8 +4,9 @@ human labels came in. The cycle itself runs in the assist worker (`assist_cycle`
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
+
+from pydantic import Field
 
 from core.domain.assist import (
     AssistState,
@@ -17,6 +18,7 @@ from core.domain.assist import (
 from core.domain.errors import Conflict, InvalidInput
 from core.domain.items import ItemState
 from core.domain.messages import ASSIST_TRAIN, RunAssist
+from core.domain.model import DomainModel
 from core.domain.projects import Project, ProjectStatus, Role
 from core.domain.runs import Run
 from core.ports import Deps
@@ -32,32 +34,33 @@ from core.services.worklog import member_project
 RUNS_SHOWN = 50
 
 
-@dataclass(frozen=True)
-class LiveQuality:
-    threshold: float | None
-    coverage: float | None
+class LiveQuality(DomainModel):
+    threshold: float | None = None
+    coverage: float | None = None
     prelabeled: int
     confirmed: int
     corrected: int
-    live_precision: float | None
-    """Share of pre-labels that labelers confirmed since the last cycle."""
+    live_precision: float | None = Field(
+        default=None, description="Share of pre-labels labelers confirmed since the last cycle"
+    )
 
 
-@dataclass(frozen=True)
-class AssistStatus:
+class AssistStatus(DomainModel):
     enabled: bool
     supported: bool
-    reason: str | None
+    reason: str | None = None
     backbone: str
     target_precision: float
     train_after: int
     train_every: int
     active_learning: bool
     human_labels: int
-    next_training_in: int | None
+    next_training_in: int | None = Field(
+        default=None, description="Human labels until the next cycle starts by itself"
+    )
     pending: bool
-    current: LiveQuality | None
-    runs: list[Run] = field(default_factory=list)
+    current: LiveQuality | None = None
+    runs: list[Run]
 
 
 def assist_status(deps: Deps, *, project_id: str, actor: str) -> AssistStatus:

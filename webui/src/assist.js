@@ -6,7 +6,7 @@ import { h, showError, words } from "./dom.js";
 
 /** @typedef {import("./api-types").components["schemas"]} Schemas */
 /** @typedef {Schemas["AssistSettings"]} AssistSettings */
-/** @typedef {Schemas["AssistView"]} AssistView */
+/** @typedef {Schemas["AssistStatus"]} AssistStatus */
 /** @typedef {Schemas["Run"]} Run */
 /** @typedef {Schemas["ModelEntry"]} ModelView */
 
@@ -101,7 +101,7 @@ export function assistPanel({ base, role }) {
     h("table", { class: "runs", id: "assist-runs" }, h("thead", {}, h("tr", {}, ["Run", "Cycle", "Status", "Duration", "Key metrics", "Message"].map((t) => h("th", {}, t)))), runs));
 
   async function refresh() {
-    /** @type {AssistView} */
+    /** @type {AssistStatus} */
     let a;
     try { a = await get(`${base}/assist`); } catch (e) {
       if (e instanceof ApiError && e.status === 404) { state.textContent = "This server has no ML assist."; if (train) train.disabled = true; return; }

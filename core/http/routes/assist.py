@@ -4,10 +4,8 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, status
-from pydantic import Field
 
 from core.domain.model import DomainModel
-from core.domain.runs import Run
 from core.http.context import AppDeps, CurrentUser
 from core.http.openapi import conflict
 from core.services import assist, model_registry
@@ -15,44 +13,13 @@ from core.services import assist, model_registry
 router = APIRouter(tags=["ml assist"])
 
 
-class LiveQualityView(DomainModel):
-    threshold: float | None = None
-    coverage: float | None = None
-    prelabeled: int
-    confirmed: int
-    corrected: int
-    live_precision: float | None = Field(
-        default=None, description="Share of pre-labels labelers confirmed since the last cycle"
-    )
-
-
-class AssistView(DomainModel):
-    enabled: bool
-    supported: bool
-    reason: str | None = None
-    backbone: str
-    target_precision: float
-    train_after: int
-    train_every: int
-    active_learning: bool
-    human_labels: int
-    next_training_in: int | None = Field(
-        default=None, description="Human labels until the next cycle starts by itself"
-    )
-    pending: bool
-    current: LiveQualityView | None = None
-    runs: list[Run]
-
-
 class CycleView(DomainModel):
     cycle: str
 
 
 @router.get("/projects/{project_id}/assist", response_model_exclude_none=True)
-def get_assist(project_id: str, deps: AppDeps, user: CurrentUser) -> AssistView:
-    found = assist.assist_status(deps, project_id=project_id, actor=user.id)
-    current = LiveQualityView(**vars(found.current)) if found.current else None
-    return AssistView(**{**vars(found), "current": current})
+def get_assist(project_id: str, deps: AppDeps, user: CurrentUser) -> assist.AssistStatus:
+    return assist.assist_status(deps, project_id=project_id, actor=user.id)
 
 
 @router.post(
