@@ -3,10 +3,9 @@ one too), and each labeler's feedback, the comments addressed to them, newest fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from core.domain.errors import InvalidInput
 from core.domain.items import Comment, Item, ItemState
+from core.domain.model import DomainModel
 from core.domain.projects import Role
 from core.domain.reviews import commented
 from core.ports import Deps
@@ -37,8 +36,7 @@ def comment_on_item(deps: Deps, *, project_id: str, actor: str, item_id: str, te
     return change_item(deps, project_id, item_id, comment, actor=actor, action=action).after.value
 
 
-@dataclass(frozen=True)
-class Feedback:
+class Feedback(DomainModel):
     item_id: str
     path: str
     state: ItemState
@@ -46,10 +44,9 @@ class Feedback:
     """Only the comments addressed to the caller, oldest first."""
 
 
-@dataclass(frozen=True)
-class FeedbackPage:
+class FeedbackPage(DomainModel):
     entries: list[Feedback]
-    continuation: str | None
+    continuation: str | None = None
 
 
 def feedback(
@@ -62,5 +59,5 @@ def feedback(
     for document in page.documents:
         item = load(Item, document)
         mine = [c for c in item.comments if actor in c.to]
-        entries.append(Feedback(item.id, item.path, item.state, mine))
-    return FeedbackPage(entries, page.continuation)
+        entries.append(Feedback(item_id=item.id, path=item.path, state=item.state, comments=mine))
+    return FeedbackPage(entries=entries, continuation=page.continuation)

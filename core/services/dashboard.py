@@ -8,9 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from pydantic import Field
+
 from core.domain.capacity import Capacity
 from core.domain.items import ItemState
 from core.domain.lanes import ASSIGNED, CLUSTERED, LEASED, PARTIAL, PRELABELED, QUEUE
+from core.domain.model import DomainModel
 from core.domain.progress import (
     AGREED,
     ANSWERS,
@@ -103,9 +106,8 @@ def item_states(deps: Deps, project_id: str) -> dict[str, int]:
     return {s.value: items.count_in_state(s) for s in ItemState}
 
 
-@dataclass(frozen=True)
-class Progress:
-    items: int
+class Progress(DomainModel):
+    items: int = Field(description="Every item of the project, whatever its state")
     labeled: int
 
 

@@ -68,20 +68,15 @@ def create_project(
     return _view(response, created)
 
 
-class ProgressView(DomainModel):
-    items: int = Field(description="Every item of the project, whatever its state")
-    labeled: int
-
-
 class ListedProject(Project):
-    progress: ProgressView
+    progress: dashboard.Progress
 
 
 @router.get("", response_model_exclude_none=True)
 def list_projects(deps: AppDeps, user: CurrentUser) -> list[ListedProject]:
     """Your projects, newest first, each with how far it is (one request for the whole list)."""
     return [
-        ListedProject(**dict(p), progress=ProgressView(**vars(dashboard.progress_of(deps, p.id))))
+        ListedProject(**dict(p), progress=dashboard.progress_of(deps, p.id))
         for p in projects.list_projects(deps, actor=user.id)
     ]
 

@@ -318,28 +318,12 @@ def item_history(
     return HistoryOut(events=page.events, continuation=page.continuation)
 
 
-class FeedbackEntry(DomainModel):
-    item_id: str
-    path: str
-    state: ItemState
-    comments: list[Comment]
-
-
-class FeedbackOut(DomainModel):
-    entries: list[FeedbackEntry]
-    continuation: str | None = None
-
-
 @router.get("/feedback", response_model_exclude_none=True)
 def my_feedback(
     project_id: str, deps: AppDeps, user: CurrentUser, continuation: str | None = None
-) -> FeedbackOut:
+) -> comments.FeedbackPage:
     """Comments reviewers addressed to you (rejections' reasons included), newest first."""
-    page = comments.feedback(deps, project_id=project_id, actor=user.id, continuation=continuation)
-    return FeedbackOut(
-        entries=[FeedbackEntry(**vars(e)) for e in page.entries],
-        continuation=page.continuation,
-    )
+    return comments.feedback(deps, project_id=project_id, actor=user.id, continuation=continuation)
 
 
 @router.get("/dashboard", response_model_exclude_none=True)
