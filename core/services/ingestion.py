@@ -237,6 +237,8 @@ def _start_running(deps: Deps, project_id: str, plan: IngestPlan) -> None:
     ingest = Ingest(deps, project_id)
 
     def running(project: Project) -> Project | None:
+        if project.is_deleted:
+            raise NotFound(f"project {project_id!r} does not exist or was deleted")
         if project.status is not ProjectStatus.INITIALIZING:
             return None
         if ingest.refresh_state() is None:

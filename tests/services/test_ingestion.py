@@ -7,15 +7,18 @@ import numpy as np
 import pytest
 
 from core.domain.datasets import Dataset, DataSource
+from core.domain.errors import NotFound
+from core.domain.ingest import BatchResult, Tally, batch_id
 from core.domain.items import Item, ItemState
-from core.domain.messages import INGEST_BATCH, PROJECT_INIT
-from core.domain.projects import ProjectSettings, ProjectStatus
+from core.domain.messages import INGEST_BATCH, PROJECT_INIT, IngestBatch
+from core.domain.projects import Project, ProjectSettings, ProjectStatus
 from core.ports import Deps, Query
 from core.services import ingestion, projects, stages
-from core.services.collections import ITEMS, load, scan
+from core.services.collections import ITEMS, PROJECTS, load, scan
 from core.services.derivatives import DERIVATIVES
 from core.services.ingestion import ingestion_progress
 from core.services.refresh import reconcile, register_blob
+from core.services.repositories.ingest import Ingest
 from tests.support.labeling import creator
 from tests.support.media import (
     FORMAT_OF,
@@ -288,3 +291,25 @@ def test_derivatives_are_idempotent(deps: Deps) -> None:
     drain(deps)
     assert deps.blobs.info(*item.derivatives.display.split("/", 1)).etag == blob.etag
     assert items_of(deps, project.id)["in/big.bmp"].derivatives == item.derivatives
+
+
+def test_a_project_deleted_as_its_last_batch_ends_never_starts_running(deps: Deps) -> None:
+    deps.blobs.put("lake", "in/a.png", image_bytes(size=(8, 8)))
+    project = projects.create_project(deps, settings=settings(), actor="ann").value
+    drain(deps, PROJECT_INIT)
+    run = IngestBatch.model_validate(deps.queue.receive(INGEST_BATCH)[0].body).run
+    done = BatchResult(
+        id=batch_id(run, 0),
+        project_id=project.id,
+        run=run,
+        batch=0,
+        tally=Tally(),
+        done_at=deps.clock.now(),
+    )
+    Ingest(deps, project.id).save(done)  # the last batch's result, before it starts the project
+    projects.delete_project(deps, project_id=project.id, actor="ann")
+
+    with pytest.raises(NotFound):
+        ingestion.finish_if_done(deps, project_id=project.id, run=run)
+    stored = load(Project, deps.documents.container(PROJECTS).get(project.id, project.id))
+    assert stored.is_deleted and stored.status is ProjectStatus.INITIALIZING
