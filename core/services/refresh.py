@@ -14,14 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from core.domain.datasets import UPLOADS, DataSource, upload_prefix
-from core.domain.ingest import REFRESH, RefreshState
+from core.domain.ingest import RefreshState
 from core.domain.items import Item, item_id
 from core.domain.media_types import extension
 from core.domain.projects import Project, ProjectStatus
 from core.media.text import ROW_FILES
 from core.ports import Deps
 from core.services import capacity
-from core.services.collections import INGEST, PROJECTS, load
+from core.services.collections import PROJECTS
 from core.services.ingestion import (
     ID_QUERY,
     readable,
@@ -31,6 +31,7 @@ from core.services.ingestion import (
 )
 from core.services.projects import load_project
 from core.services.registration import Skipped, register
+from core.services.repositories.ingest import Ingest
 from core.services.repositories.items import Items
 from core.services.repositories.projects import Projects
 
@@ -90,14 +91,9 @@ def refresh_project(deps: Deps, project: Project, *, every: timedelta = timedelt
     """List what changed since the last sweep began (less `OVERLAP`, for a store whose clock
     lags ours; before any, since the newest blob an older sweep saw), or everything before
     the first sweep; register what is new. Nothing when the last sweep is under `every` old."""
-    ingest = deps.documents.container(INGEST)
-    found = ingest.get(project.id, REFRESH)
+    ingest = Ingest(deps, project.id)
     now = deps.clock.now()
-    state = (
-        load(RefreshState, found)
-        if found
-        else RefreshState(project_id=project.id, refreshed_at=now)
-    )
+    state = ingest.refresh_state() or RefreshState(project_id=project.id, refreshed_at=now)
     if state.swept_at is not None and now < state.swept_at + every:
         return 0
     since = state.swept_at if state.swept_at is not None else state.watermark
@@ -110,7 +106,7 @@ def refresh_project(deps: Deps, project: Project, *, every: timedelta = timedelt
             "registered": state.registered + added,
         }
     )
-    ingest.upsert(updated.to_doc())
+    ingest.save(updated)
     return added
 
 
@@ -164,16 +160,11 @@ def _blob_projects(deps: Deps, container: str) -> Iterator[Project]:
 
 
 def _count_refreshed(deps: Deps, project_id: str, added: int) -> None:
-    ingest = deps.documents.container(INGEST)
-    found = ingest.get(project_id, REFRESH)
+    ingest = Ingest(deps, project_id)
     now = deps.clock.now()
-    state = (
-        load(RefreshState, found)
-        if found
-        else RefreshState(project_id=project_id, refreshed_at=now)
-    )
+    state = ingest.refresh_state() or RefreshState(project_id=project_id, refreshed_at=now)
     updated = {"refreshed_at": now, "registered": state.registered + added}
-    ingest.upsert(state.model_copy(update=updated).to_doc())
+    ingest.save(state.model_copy(update=updated))
 
 
 @dataclass(frozen=True)
