@@ -525,6 +525,9 @@ def main() -> None:
     parser.add_argument("--data", default=None, help="mnist,hard (default both; --quick hard)")
     parser.add_argument("--arms", default="off,on", help="active learning arms: off,on")
     parser.add_argument("--count", type=int, default=None, help="digits (5,000; --quick 1,000)")
+    parser.add_argument(
+        "--checkpoints", default=None, help="human labels at which cycles run (100,200,300,500)"
+    )
     parser.add_argument("--pages", type=int, default=20, help="clustered pages, first run only")
     parser.add_argument(
         "--featurize", type=int, default=200, help="thumbnails for the featurization comparison"
@@ -545,6 +548,8 @@ def main() -> None:
         class_thresholds.MIN_ABOVE = args.min_above
     count = args.count or (1_000 if args.quick else 5_000)
     checkpoints = (100, 200, 300) if args.quick else (100, 200, 300, 500)
+    if args.checkpoints:
+        checkpoints = tuple(int(c) for c in args.checkpoints.split(","))
     runs = args.runs or (2 if args.quick else 10)
     datasets = (args.data or ("hard" if args.quick else "mnist,hard")).split(",")
     arms = args.arms.split(",")
