@@ -42,8 +42,6 @@ import random
 import statistics
 import sys
 import time
-import types
-import uuid
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -65,7 +63,7 @@ from core.domain.messages import ASSIST_TRAIN  # noqa: E402
 from core.domain.projects import ProjectSettings, Role  # noqa: E402
 from core.domain.runs import RunKind  # noqa: E402
 from core.ports import Deps, Query  # noqa: E402
-from core.services import assist_cycle, projects  # noqa: E402
+from core.services import assist_cycle  # noqa: E402
 from core.services.assist import recent_runs, request_training  # noqa: E402
 from core.services.collections import ITEMS, USERS, load, scan  # noqa: E402
 from core.services.derivatives import DERIVATIVES  # noqa: E402
@@ -148,17 +146,16 @@ class Run:
     peekers: list[str] = field(default_factory=list)
 
 
-def seeded_project_id(deps: Deps, settings: ProjectSettings, seed: int) -> str:
-    """Create the project under an id drawn from `seed`: item ids and queue ranks follow from
-    it, so each seed is its own queue order, and a rerun with the same seed labels the same
-    items in the same order."""
-    draw = random.Random(seed).getrandbits(128)
-    fixed = types.SimpleNamespace(uuid4=lambda: uuid.UUID(int=draw))
-    real, projects.uuid = projects.uuid, fixed  # type: ignore[assignment]
-    try:
-        return create_project(deps, settings=settings, actor=OWNER).value.id
-    finally:
-        projects.uuid = real
+class SeededIds:
+    """Ids drawn from `seed`: the project id, hence item ids and queue ranks, follow from it,
+    so each seed is its own queue order, and a rerun with the same seed labels the same items
+    in the same order."""
+
+    def __init__(self, seed: int) -> None:
+        self.draw = random.Random(seed)
+
+    def token(self, length: int = 32) -> str:
+        return f"{self.draw.getrandbits(128):032x}"[:length]
 
 
 def setup(run: Run, pngs: Sequence[bytes], truth: Sequence[str]) -> float:
@@ -173,7 +170,7 @@ def setup(run: Run, pngs: Sequence[bytes], truth: Sequence[str]) -> float:
             "assist": {"enabled": True, "activeLearning": run.arm == "on"},
         }
     )
-    run.project_id = seeded_project_id(deps, settings, run.seed)
+    run.project_id = create_project(deps, settings=settings, actor=OWNER).value.id
     drain(deps)
     set_member(deps, project_id=run.project_id, actor=OWNER, user=LABELER, role=Role.LABELER)
     started = time.perf_counter()
@@ -494,7 +491,7 @@ def one_run(
     cache: dict[str, dict[str, np.ndarray]],
     pages: int,
 ) -> tuple[Run, list[dict[str, Any]]]:
-    run = Run(data, arm, seed, memory_deps())
+    run = Run(data, arm, seed, memory_deps(ids=SeededIds(seed)))
     seconds = setup(run, pngs, truth)
     plant(run, cache)
     rows = []
