@@ -52,18 +52,24 @@ not share."""
 
 
 class Ids:
-    """uuid4 made deterministic: the same sequence in every world while it is prepared."""
+    """Deterministic ids, the same sequence in every world while it is prepared: the services'
+    (`deps.ids`, a counter of their own, so that a library's thread left over from another test
+    drawing a uuid cannot shift them) and uuid4 for adapters and libraries."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self._lock = threading.Lock()
-        self._counter: Iterator[int] = itertools.count()
+        self._counters: dict[str, Iterator[int]] = {}
         self._prefix = ""
-        monkeypatch.setattr(uuid, "uuid4", self._next)
+        self._start = 0
+        monkeypatch.setattr(uuid, "uuid4", lambda: self._next("uuid4"))
         random.seed(7)
 
-    def _next(self) -> uuid.UUID:
+    def token(self, length: int = 32) -> str:
+        return self._next("deps").hex[:length]
+
+    def _next(self, kind: str) -> uuid.UUID:
         with self._lock:
-            number = next(self._counter)
+            number = next(self._counters.setdefault(kind, itertools.count(self._start)))
         # Unique in the first six digits too: ids are often cut to 6, 8 or 16 of them.
         return uuid.UUID(hex=f"{self._prefix}{number:0{6 - len(self._prefix)}x}{number:026x}")
 
@@ -71,7 +77,8 @@ class Ids:
         """From now on every id says it was made after `prepare` (a process of its own starts
         at its own `start`, so that two processes make different ids)."""
         with self._lock:
-            self._counter = itertools.count(start)
+            self._counters.clear()
+            self._start = start
             self._prefix = FRESH
 
 

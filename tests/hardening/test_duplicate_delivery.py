@@ -89,6 +89,7 @@ def deliver_by_processes(target: Target) -> int:
     def worker(index: int) -> None:
         target.ids.fresh(start=0x4000 * (index + 1))
         deps = local_deps(target.folder, target.deps.clock)
+        deps.ids = target.ids
         start.wait()
         try:
             code = min(target.deliver(deps), 98)
@@ -131,6 +132,7 @@ def world(
     with monkeypatch.context() as patch:
         ids = Ids(patch)
         deps = ADAPTERS[adapter](folder)
+        deps.ids = ids
         try:
             body = prepare(deps, queue)
             ids.fresh()
