@@ -68,7 +68,25 @@ def stored_labels(raw: object) -> tuple[str, ...]:
     try:
         return labels_of(read_value(raw))
     except ValidationError:
+        return _named(raw)
+
+
+def _named(raw: object) -> tuple[str, ...]:
+    """The labels a value too broken to read still names (a box without coordinates names its
+    class): an import refused for both problems lists the unknown class in its summary too."""
+    kind = _kind(raw)
+    if kind is None or not isinstance(raw, dict):
         return ()
+    content = raw[kind]
+    if kind == "label":
+        named = [content]
+    elif not isinstance(content, list):
+        named = []
+    elif kind == "labels":
+        named = content
+    else:
+        named = [part.get("label") for part in content if isinstance(part, dict)]
+    return tuple(dict.fromkeys(label for label in named if isinstance(label, str)))
 
 
 def _as_sent(raw: object) -> object:

@@ -75,14 +75,17 @@ def test_a_bad_line_after_the_first_batch_refuses_the_whole_file(deps: Deps) -> 
     lines[119] = b'{"path": "img/000119.jpg", "final": {"boxes": ['  # cut off
     lines[139] = {"path": "img/000139.jpg", "final": {"boxes": [box("zebra", 1)]}}
     lines[144] = {"path": "img/000144.jpg", "final": {"boxes": "none"}}
+    lines[146] = {"path": "img/000146.jpg", "final": {"boxes": [{"label": "yak"}]}}
     with pytest.raises(InvalidImport) as refused:
         run(deps, project, jsonl(lines))
     found = [(v.field, v.rule) for v in refused.value.violations]
-    assert [where for where, _ in found] == ["line 120", "line 140", "line 145"]
+    assert [where for where, _ in found][:3] == ["line 120", "line 140", "line 145"]
+    assert {where for where, _ in found[3:]} == {"line 147"}
     assert found[0][1].startswith("is not valid JSON")
     assert "'zebra' is not a label class" in found[1][1]
     assert found[2][1].startswith("boxes: must be a list")
-    assert refused.value.unknown_classes == ["zebra"] and refused.value.omitted == 0
+    # A box without coordinates still names its unknown class in the summary.
+    assert refused.value.unknown_classes == ["yak", "zebra"] and refused.value.omitted == 0
     assert stored(deps, project) == before
     assert deps.documents.container(IMPORTS).count(project.id) == 0
 
