@@ -69,6 +69,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
   async function load() {
     const id = ids[at];
     position.textContent = `${at + 1} of ${ids.length}`;
+    editor = null; frames = null; // keys pressed while the next item loads never act on the last one's editor
     try { item = /** @type {ItemView} */ (await get(`${base}/items/${encodeURIComponent(id)}`)); } catch (e) { showError(e); return; }
     if (!item || item.id !== ids[at]) return;
     const start = item.final || item.annotations?.[0]?.value || emptyValue(type);
@@ -80,7 +81,6 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     title.textContent = item.path;
     stage.dataset.itemId = item.id;
     stage.replaceChildren();
-    editor = null; frames = null;
     windowing.attach(null);
     if (item.kind === "text") {
       editor = textEditor({ item: view, type, classes, task, changed: refresh });
