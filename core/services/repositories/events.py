@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from core.ports import ContainerSpec, Deps, Order, Page, Query, Where
+from core.ports import ContainerSpec, Order, Page, Query, Where
+from core.services.repositories import ProjectScoped
 
 EVENTS = ContainerSpec("events", partition_key="projectId", indexes=(("at",),))
 
 
-class Events:
-    def __init__(self, deps: Deps, project_id: str) -> None:
-        self.container = deps.documents.container(EVENTS)
-        self.project_id = project_id
+class Events(ProjectScoped):
+    SPEC = EVENTS
 
     def about(self, subject: str, page_size: int, continuation: str | None = None) -> Page:
         """A page of the events about `subject` (an item, say), oldest first."""

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from core.ports import ContainerSpec, Deps, Document, Order, Query
+from core.ports import ContainerSpec, Document, Order, Query
+from core.services.repositories import ProjectScoped
 
 EXPORTS = ContainerSpec("exports", partition_key="projectId", indexes=(("createdAt",),))
 
 
-class Exports:
-    def __init__(self, deps: Deps, project_id: str) -> None:
-        self.container = deps.documents.container(EXPORTS)
-        self.project_id = project_id
+class Exports(ProjectScoped):
+    SPEC = EXPORTS
 
     def newest(self, count: int) -> list[Document]:
         """The `count` most recent jobs, newest first."""

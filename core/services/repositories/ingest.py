@@ -5,16 +5,15 @@ from __future__ import annotations
 
 from core.domain.ingest import PLAN, REFRESH, BatchResult, IngestPlan, RefreshState
 from core.domain.model import DomainModel
-from core.ports import ContainerSpec, Deps, Query, Where
+from core.ports import ContainerSpec, Query, Where
 from core.services.documents import load, scan
+from core.services.repositories import ProjectScoped
 
 INGEST = ContainerSpec("ingest", partition_key="projectId", indexes=(("run",),))
 
 
-class Ingest:
-    def __init__(self, deps: Deps, project_id: str) -> None:
-        self.container = deps.documents.container(INGEST)
-        self.project_id = project_id
+class Ingest(ProjectScoped):
+    SPEC = INGEST
 
     def save(self, record: DomainModel) -> None:
         self.container.upsert(record.to_doc())

@@ -11,8 +11,9 @@ from typing import Literal
 from core.domain.items import ItemState
 from core.domain.lanes import ASSIGNED, LEASED, PARTIAL, PUBLIC_TO
 from core.domain.model import stamp_text
-from core.ports import ContainerSpec, Deps, Document, Order, Page, Query, Where
+from core.ports import ContainerSpec, Document, Order, Page, Query, Where
 from core.services.documents import scan
+from core.services.repositories import ProjectScoped
 
 ITEMS = ContainerSpec(
     "items",
@@ -88,12 +89,10 @@ class ItemFilter:
         return tuple(found)
 
 
-class Items:
+class Items(ProjectScoped):
     """One project's items."""
 
-    def __init__(self, deps: Deps, project_id: str) -> None:
-        self.container = deps.documents.container(ITEMS)
-        self.project_id = project_id
+    SPEC = ITEMS
 
     # The task queue (`core.domain.lanes`): one indexed query per step.
 

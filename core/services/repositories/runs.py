@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from core.domain.runs import Run
-from core.ports import ContainerSpec, Deps, Order, Query
+from core.ports import ContainerSpec, Order, Query
 from core.services.documents import load
+from core.services.repositories import ProjectScoped
 
 RUNS = ContainerSpec("runs", partition_key="projectId", indexes=(("createdAt",),))
 
 
-class Runs:
-    def __init__(self, deps: Deps, project_id: str) -> None:
-        self.container = deps.documents.container(RUNS)
-        self.project_id = project_id
+class Runs(ProjectScoped):
+    SPEC = RUNS
 
     def save(self, run: Run) -> None:
         """Write `run` whole (its id is fixed by cycle and kind: a repeat rewrites it)."""
