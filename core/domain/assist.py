@@ -23,7 +23,7 @@ schedule may start another."""
 AUDIT_EVERY = 10
 """One item in this many is in the reservoir of the random sample: each cycle serves a few of
 its items among the pre-labels, without one (`Item.audit`), so that every region of confidence
-keeps getting unbiased answers (DESIGN §8); see `core.services.assist_bands`."""
+keeps getting unbiased answers (DESIGN §8); see `core.assist.bands`."""
 
 CLUSTERED_TASKS = frozenset({TaskType.IMAGE_MULTICLASS, TaskType.IMAGE_MULTILABEL})
 SHAPE_TASKS = frozenset({TaskType.IMAGE_BOUNDING_BOX, TaskType.IMAGE_POLYGON})

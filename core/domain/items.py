@@ -221,3 +221,8 @@ def item_id(project_id: str, path: str) -> str:
     """Stable per (project, path), so registering the same file twice is idempotent."""
     digest = hashlib.sha256(f"{project_id}\n{path}".encode()).hexdigest()
     return digest[:32]
+
+
+def rank(identity: str) -> float:
+    """A stable pseudo-random position in the queue: the shuffle survives redelivery."""
+    return int(hashlib.sha256(identity.encode()).hexdigest()[:13], 16) / float(1 << 52)

@@ -14,6 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from core.assist.bands import (
+    Live,
+    audit_band,
+    kept,
+    live_by_class,
+    random_rank,
+    random_sample,
+)
 from core.assist.class_thresholds import ClassThreshold
 from core.assist.clustering import cluster_within, order_clusters
 from core.assist.features import pool_features
@@ -30,14 +38,6 @@ from core.domain.task_types import MediaKind
 from core.ports import Deps, Document
 from core.services import outbound
 from core.services.assist import human_labels, read_state, suggestions_since
-from core.services.assist_bands import (
-    Live,
-    audit_band,
-    kept,
-    live_by_class,
-    random_rank,
-    random_sample,
-)
 from core.services.assist_inputs import (
     Outcome,
     all_items,
@@ -91,66 +91,6 @@ class _Pool:
         return [slot for slot, row in enumerate(self.rows) if keep(self.items[row])]
 
 
-def _classification_cycle(
-    deps: Deps, project: Project, runs: RunLog, state: AssistState
-) -> Outcome:
-    documents = all_items(deps, project.id)
-    items = [load(Item, d) for d in documents]
-    media = project.task_type.media
-    pool = _Pool(items, documents, [r for r, item in enumerate(items) if usable(item, media)])
-    features = _featurize(deps, project, runs, pool)
-    names = [label.name for label in project.label_classes]
-    labeled = pool.slots(lambda i: i.state is ItemState.LABELED and _known(i, names))
-    targets = [_targets(pool.item(s), names) for s in labeled]
-    waiting = pool.slots(lambda i: i.state is ItemState.UNLABELED and not i.annotations)
-    fair = [n for n, s in enumerate(labeled) if _fair(pool.item(s))]
-    vouched = [_vouched(pool.item(s)) for s in range(len(pool.rows))]
-    head = _train(runs, project, features, labeled, targets, names, waiting, fair, vouched)
-    drawn = random_sample([pool.item(s) for s in waiting], project.assist.train_every)
-    sample = {s for s in waiting if pool.item(s).id in drawn}
-    guess = _guess(
-        runs, project, state, pool, head, labeled, [s for s in waiting if s not in sample]
-    )
-    clusters: dict[int, str] = {}
-    if project.task_type in CLUSTERED_TASKS:
-        clusters = _cluster(runs, project, features, pool, guess)
-    with runs.step(RunKind.INFER) as step:
-        # The random sample, and on the first cycle every label made before it (they came in
-        # plain random queue order).
-        audited = [*sample, *(labeled if state.last_cycle is None else [])]
-        changes = _suggestions(project, runs, pool, guess, clusters, audited)
-        write_suggestions(deps, items, documents, changes)
-        coverage = _infer_figures(step, names, guess, len(waiting), len(sample))
-    chosen = _chosen(guess, state)
-    return Outcome(
-        human_labels(deps, project.id),
-        min(chosen.values()) if chosen else None,
-        coverage,
-        len(guess.suggested),
-        chosen,
-        step.per_class,
-    )
-
-
-def _featurize(deps: Deps, project: Project, runs: RunLog, pool: _Pool) -> npt.NDArray[np.float64]:
-    with runs.step(RunKind.FEATURIZE) as step:
-        featurizer = featurizer_for(deps, project)
-        found = item_features(
-            deps, [pool.item(s) for s in range(len(pool.rows))], featurizer, project_id=project.id
-        )
-        step.metrics = {
-            "items": len(pool.rows),
-            "computed": found.computed,
-            "cached": len(pool.rows) - found.computed,
-            "itemsPerSecond": found.computed / found.seconds if found.seconds else 0.0,
-        }
-        device, fallback = device_figures(deps, featurizer)
-        step.metrics |= device
-        left_out = _left_out(pool.items, pool.rows, project.task_type.media)
-        step.message = "; ".join(m for m in (fallback, left_out) if m)
-    return pool_features(found.embeddings, found.pixels, found.shapes)
-
-
 @dataclass(frozen=True)
 class _Guess:
     """What the head makes of the waiting items outside the random sample (`candidates`)."""
@@ -168,123 +108,251 @@ class _Guess:
     """The audit band: served without a pre-label, to measure the precision below it."""
 
 
-def _guess(
-    runs: RunLog,
-    project: Project,
-    state: AssistState,
-    pool: _Pool,
-    head: HeadResult | None,
-    labeled: list[int],
-    candidates: list[int],
-) -> _Guess:
-    names = [label.name for label in project.label_classes]
-    thresholds: dict[str, float | None] = dict.fromkeys(names)
-    keep: set[int] = set()
-    live: dict[str, Live] = {}
-    if head is not None:
-        with runs.step(RunKind.VALIDATE) as step:
-            live = live_by_class([pool.item(s) for s in labeled], _infer_run(state))
-            thresholds = _validate(head, names, project.assist.target_precision, live, state, step)
-            keep = _keep(step, project, state, pool, head, candidates, thresholds, live)
-    confidence = head.pool.confidence if head else np.zeros(len(pool.rows))
-    guesses: list[tuple[str, ...]] = head.pool.labels if head else [()] * len(pool.rows)
-    suggested = {
-        s for s in candidates if s in keep or _emits(guesses[s], float(confidence[s]), thresholds)
-    }
-    band = (
-        audit_band(
-            [s for s in candidates if s not in suggested],
-            guesses,
-            confidence,
-            thresholds,
-            lambda slot: random_rank(pool.item(slot)),
+def _classification_cycle(
+    deps: Deps, project: Project, runs: RunLog, state: AssistState
+) -> Outcome:
+    documents = all_items(deps, project.id)
+    items = [load(Item, d) for d in documents]
+    media = project.task_type.media
+    pool = _Pool(items, documents, [r for r, item in enumerate(items) if usable(item, media)])
+    return _Cycle(deps, project, runs, state, pool).run()
+
+
+class _Cycle:
+    """One classification cycle over `pool`: the slots it learns from (`labeled`) and those
+    waiting for a label (`waiting`)."""
+
+    def __init__(
+        self, deps: Deps, project: Project, runs: RunLog, state: AssistState, pool: _Pool
+    ) -> None:
+        self.deps, self.project, self.runs, self.state, self.pool = deps, project, runs, state, pool
+        self.names = [label.name for label in project.label_classes]
+        self.target = project.assist.target_precision
+        self.labeled = pool.slots(lambda i: i.state is ItemState.LABELED and _known(i, self.names))
+        self.waiting = pool.slots(lambda i: i.state is ItemState.UNLABELED and not i.annotations)
+
+    def run(self) -> Outcome:
+        pool = self.pool
+        features = self._featurize()
+        head = self._train(features)
+        drawn = random_sample([pool.item(s) for s in self.waiting], self.project.assist.train_every)
+        sample = {s for s in self.waiting if pool.item(s).id in drawn}
+        guess = self._guess(head, [s for s in self.waiting if s not in sample])
+        clusters: dict[int, str] = {}
+        if self.project.task_type in CLUSTERED_TASKS:
+            clusters = self._cluster(features, guess)
+        with self.runs.step(RunKind.INFER) as step:
+            # The random sample, and on the first cycle every label made before it (they came in
+            # plain random queue order).
+            audited = [*sample, *(self.labeled if self.state.last_cycle is None else [])]
+            changes = self._suggestions(guess, clusters, audited)
+            write_suggestions(self.deps, pool.items, pool.documents, changes)
+            coverage = _infer_figures(step, self.names, guess, len(self.waiting), len(sample))
+        chosen = _chosen(guess, self.state)
+        return Outcome(
+            human_labels(self.deps, self.project.id),
+            min(chosen.values()) if chosen else None,
+            coverage,
+            len(guess.suggested),
+            chosen,
+            step.per_class,
         )
-        if head
-        else set()
-    )
-    return _Guess(head, candidates, confidence, guesses, thresholds, keep, live, suggested, band)
 
+    def _featurize(self) -> npt.NDArray[np.float64]:
+        pool = self.pool
+        with self.runs.step(RunKind.FEATURIZE) as step:
+            featurizer = featurizer_for(self.deps, self.project)
+            every = [pool.item(s) for s in range(len(pool.rows))]
+            found = item_features(self.deps, every, featurizer, project_id=self.project.id)
+            step.metrics = {
+                "items": len(pool.rows),
+                "computed": found.computed,
+                "cached": len(pool.rows) - found.computed,
+                "itemsPerSecond": found.computed / found.seconds if found.seconds else 0.0,
+            }
+            device, fallback = device_figures(self.deps, featurizer)
+            step.metrics |= device
+            left_out = _left_out(pool.items, self.project.task_type.media)
+            step.message = "; ".join(m for m in (fallback, left_out) if m)
+        return pool_features(found.embeddings, found.pixels, found.shapes)
 
-def _keep(
-    step: Step,
-    project: Project,
-    state: AssistState,
-    pool: _Pool,
-    head: HeadResult,
-    candidates: list[int],
-    thresholds: dict[str, float | None],
-    live: dict[str, Live],
-) -> set[int]:
-    """The last cycle's pre-labels of classes without a threshold now that the new model
-    agrees with, where labelers' answers showed no drop."""
-    names = [label.name for label in project.label_classes]
-    standing = {n for n in names if n in state.class_thresholds and thresholds[n] is None}
-    standing -= {n for n, f in live.items() if f.dropped(project.assist.target_precision)}
-    keep = kept(candidates, pool.item, head.pool.labels, _infer_run(state), standing)
-    for name in sorted(_kept_classes(keep, head.pool.labels)):
-        count = sum(1 for slot in keep if name in head.pool.labels[slot])
-        _say(
-            step,
-            f"{name}: kept {count} pre-label(s) of the last cycle that the new model "
-            "agrees with (no threshold on the new answers, and no measured drop)",
-        )
-    return keep
-
-
-def _cluster(
-    runs: RunLog,
-    project: Project,
-    features: npt.NDArray[np.float64],
-    pool: _Pool,
-    guess: _Guess,
-) -> dict[int, str]:
-    """Clusters of the waiting items served without a pre-label or audit mark."""
-    with runs.step(RunKind.CLUSTER) as step:
-        unsuggested = [
-            s for s in guess.candidates if s not in guess.suggested and s not in guess.band
-        ]
-        # Pages share a guess; items the head can hardly guess are labeled one at a time.
-        head = guess.head
-        rest = [s for s in unsuggested if head is None or guess.confidence[s] >= PAGE_CONFIDENCE]
-        clusters = _clusters(
-            features, rest, guess.guesses if head else None, pool, guess.confidence, project
-        )
-        step.metrics = {"items": len(clusters), "clusters": len(set(clusters.values()))}
-    return clusters
-
-
-def _suggestions(
-    project: Project,
-    runs: RunLog,
-    pool: _Pool,
-    guess: _Guess,
-    clusters: dict[int, str],
-    audited: list[int],
-) -> dict[int, Suggestion]:
-    """Each candidate's pre-label (or none), cluster and queue rank, by row; the `audited`
-    slots marked as random samples."""
-    changes = {}
-    active = guess.head is not None and project.assist.active_learning
-    for slot in guess.candidates:
-        prediction = None
-        if guess.head is not None and slot in guess.suggested:
-            prediction = Prediction(
-                value=_value(project, guess.guesses[slot]),
-                confidence=float(guess.confidence[slot]),
-                run=runs.run_id(RunKind.INFER),
+    def _train(self, features: npt.NDArray[np.float64]) -> HeadResult | None:
+        """The best head on every label, its thresholds set for the waiting slots by the labels
+        that were fair samples of their band; `vouched`: the slots an earlier cycle pre-labeled."""
+        pool, labeled = self.pool, self.labeled
+        targets = [_targets(pool.item(s), self.names) for s in labeled]
+        fair = [n for n, s in enumerate(labeled) if _fair(pool.item(s))]
+        with self.runs.step(RunKind.TRAIN) as step:
+            step.metrics = {"labels": len(labeled), "calibrationLabels": len(fair)}
+            if reason := too_few(targets, minimum=MIN_LABELS):
+                step.message = f"not trained: {reason}"
+                return None
+            results = fit_heads(
+                features,
+                np.array(labeled, dtype=np.int64),
+                targets,
+                self.names,
+                multi_label=self.project.task_type.is_multilabel,
+                target_precision=self.target,
+                waiting=self.waiting,
+                calibration=fair,
+                vouched=[_vouched(pool.item(s)) for s in range(len(pool.rows))],
             )
-        # Pre-labels and the audit band in random order (a fair sample of their band);
-        # the rest by confidence under active learning.
-        served = slot in guess.suggested or slot in guess.band
-        rank = random_rank(pool.item(slot))
-        if active and not served:
-            rank = float(min(guess.confidence[slot], 0.999999))
-        changes[pool.rows[slot]] = Suggestion(
-            prediction, clusters.get(slot), rank, audit=slot in guess.band
+            head = best_head(results)
+            for result in results:  # what each candidate would have given, for comparison
+                step.metrics[f"heldOutAccuracy.{result.method}"] = result.accuracy
+                step.metrics[f"coverage.{result.method}"] = result.coverage
+            step.metrics["heldOutAccuracy"] = head.accuracy
+            step.message = (
+                f"{head.method} head chosen (the larger coverage at per-class thresholds); "
+                f"{len(fair)} of the {len(labeled)} labels were fair samples of their band and "
+                "set the thresholds"
+            )
+            return head
+
+    def _guess(self, head: HeadResult | None, candidates: list[int]) -> _Guess:
+        thresholds: dict[str, float | None] = dict.fromkeys(self.names)
+        keep: set[int] = set()
+        live: dict[str, Live] = {}
+        if head is not None:
+            with self.runs.step(RunKind.VALIDATE) as step:
+                labeled = [self.pool.item(s) for s in self.labeled]
+                live = live_by_class(labeled, _infer_run(self.state))
+                thresholds = self._validate(head, live, step)
+                keep = self._keep(step, head, candidates, thresholds, live)
+        confidence = head.pool.confidence if head else np.zeros(len(self.pool.rows))
+        guesses: list[tuple[str, ...]] = head.pool.labels if head else [()] * len(self.pool.rows)
+        suggested = {
+            s
+            for s in candidates
+            if s in keep or _emits(guesses[s], float(confidence[s]), thresholds)
+        }
+        unsuggested = [s for s in candidates if s not in suggested]
+        band = (
+            audit_band(unsuggested, guesses, confidence, thresholds, self._rank) if head else set()
         )
-    for slot in audited:
-        changes[pool.rows[slot]] = Suggestion(None, None, random_rank(pool.item(slot)), audit=True)
-    return changes
+        return _Guess(
+            head, candidates, confidence, guesses, thresholds, keep, live, suggested, band
+        )
+
+    def _rank(self, slot: int) -> float:
+        return random_rank(self.pool.item(slot))
+
+    def _validate(
+        self, head: HeadResult, live: dict[str, Live], step: Step
+    ) -> dict[str, float | None]:
+        """Each class's threshold, with why a class has none, and a class whose last pre-labels
+        labelers surely found below the target asked for more confidence than before."""
+        decision = head.decision
+        step.metrics.update(
+            targetPrecision=self.target,
+            heldOut=len(head.held_out.labels),
+            pooledPrecision=decision.pooled_precision,
+            pooledLowerBound=decision.pooled_lower_bound,
+            pooledSupport=decision.pooled_support,
+            classesWithThreshold=sum(1 for c in decision.classes if c.threshold is not None),
+        )
+        thresholds: dict[str, float | None] = {}
+        notes = []
+        for found in decision.classes:
+            step.per_class[found.name] = {
+                "threshold": -1.0 if found.threshold is None else found.threshold,
+                "heldOutPrecision": found.precision,
+                "lowerBound": found.lower_bound,
+                "support": found.support,
+                "answers": float(found.answers),
+                "answersRight": float(found.right),
+            }
+            if found.reason:
+                notes.append(f"{found.name}: {found.reason}")
+            figures = live.get(found.name)
+            thresholds[found.name], note = _after_live(found, figures, self.target, self.state)
+            notes += [note] if note else []
+        chosen = [t for t in thresholds.values() if t is not None]
+        if chosen:
+            step.metrics["threshold"] = min(chosen)
+        step.message = "; ".join(notes) or None
+        return thresholds
+
+    def _keep(
+        self,
+        step: Step,
+        head: HeadResult,
+        candidates: list[int],
+        thresholds: dict[str, float | None],
+        live: dict[str, Live],
+    ) -> set[int]:
+        """The last cycle's pre-labels of classes without a threshold now that the new model
+        agrees with, where labelers' answers showed no drop."""
+        standing = {n for n in self.names if n in self.state.class_thresholds}
+        standing -= {n for n in self.names if thresholds[n] is not None}
+        standing -= {n for n, f in live.items() if f.dropped(self.target)}
+        labels = head.pool.labels
+        keep = kept(candidates, self.pool.item, labels, _infer_run(self.state), standing)
+        for name in sorted(_kept_classes(keep, labels)):
+            count = sum(1 for slot in keep if name in labels[slot])
+            _say(
+                step,
+                f"{name}: kept {count} pre-label(s) of the last cycle that the new model "
+                "agrees with (no threshold on the new answers, and no measured drop)",
+            )
+        return keep
+
+    def _cluster(self, features: npt.NDArray[np.float64], guess: _Guess) -> dict[int, str]:
+        """Cluster ids of the waiting items served without a pre-label or audit mark, within
+        the head's guessed class when there is a head."""
+        with self.runs.step(RunKind.CLUSTER) as step:
+            unsuggested = [
+                s for s in guess.candidates if s not in guess.suggested and s not in guess.band
+            ]
+            # Pages share a guess; items the head can hardly guess are labeled one at a time.
+            head = guess.head
+            slots = [
+                s for s in unsuggested if head is None or guess.confidence[s] >= PAGE_CONFIDENCE
+            ]
+            clusters: dict[int, str] = {}
+            if slots:
+                groups = [",".join(guess.guesses[s]) if head else "" for s in slots]
+                assignment = cluster_within(features[slots], groups)
+                active = head is not None and self.project.assist.active_learning
+                priority = [
+                    guess.confidence[s] if active else self.pool.item(s).rank for s in slots
+                ]
+                names = order_clusters(assignment, np.array(priority))
+                clusters = {s: names[int(c)] for s, c in zip(slots, assignment, strict=True)}
+            step.metrics = {"items": len(clusters), "clusters": len(set(clusters.values()))}
+        return clusters
+
+    def _suggestions(
+        self, guess: _Guess, clusters: dict[int, str], audited: list[int]
+    ) -> dict[int, Suggestion]:
+        """Each candidate's pre-label (or none), cluster and queue rank, by row; the `audited`
+        slots marked as random samples."""
+        pool = self.pool
+        changes = {}
+        active = guess.head is not None and self.project.assist.active_learning
+        for slot in guess.candidates:
+            prediction = None
+            if guess.head is not None and slot in guess.suggested:
+                prediction = Prediction(
+                    value=_value(self.project, guess.guesses[slot]),
+                    confidence=float(guess.confidence[slot]),
+                    run=self.runs.run_id(RunKind.INFER),
+                )
+            # Pre-labels and the audit band in random order (a fair sample of their band);
+            # the rest by confidence under active learning.
+            served = slot in guess.suggested or slot in guess.band
+            rank = self._rank(slot)
+            if active and not served:
+                rank = float(min(guess.confidence[slot], 0.999999))
+            changes[pool.rows[slot]] = Suggestion(
+                prediction, clusters.get(slot), rank, audit=slot in guess.band
+            )
+        for slot in audited:
+            changes[pool.rows[slot]] = Suggestion(
+                None, None, random_rank(pool.item(slot)), audit=True
+            )
+        return changes
 
 
 def _infer_figures(step: Step, names: list[str], guess: _Guess, waiting: int, sample: int) -> float:
@@ -298,15 +366,35 @@ def _infer_figures(step: Step, names: list[str], guess: _Guess, waiting: int, sa
         "kept": len(guess.keep),
         "coverage": coverage,
     }
-    served = (guess.suggested, guess.keep, guess.band)
-    step.per_class = _per_class(
-        names, guess.candidates, guess.guesses, served, guess.thresholds, guess.live
-    )
+    step.per_class = _per_class(names, guess)
     if not guess.suggested:
         step.message = "no pre-labels: " + (
             "no class reached the target precision" if guess.head else "no model yet"
         )
     return coverage
+
+
+def _per_class(names: list[str], guess: _Guess) -> dict[str, dict[str, float]]:
+    """What each class got: its threshold (-1: none), the waiting items guessed as it, how many
+    of them are pre-labeled (coverage; kept: of the last cycle's, without a threshold now) or in
+    the audit band, and the live answers to the last cycle's pre-labels of it."""
+    figures = {}
+    for name in names:
+        mine = [s for s in guess.candidates if name in guess.guesses[s]]
+        said = sum(1 for s in mine if s in guess.suggested)
+        found = guess.live.get(name, Live())
+        threshold = guess.thresholds[name]
+        figures[name] = {
+            "threshold": -1.0 if threshold is None else float(threshold),
+            "guessed": float(len(mine)),
+            "prelabeled": float(said),
+            "coverage": said / len(mine) if mine else 0.0,
+            "kept": float(sum(1 for s in mine if s in guess.keep)),
+            "auditBand": float(sum(1 for s in mine if s in guess.band)),
+            "liveAnswered": float(found.answered),
+            "liveConfirmed": float(found.confirmed),
+        }
+    return figures
 
 
 def _chosen(guess: _Guess, state: AssistState) -> dict[str, float]:
@@ -346,79 +434,8 @@ def _kept_classes(keep: set[int], guesses: list[tuple[str, ...]]) -> set[str]:
     return {name for slot in keep for name in guesses[slot]}
 
 
-def _per_class(
-    names: list[str],
-    candidates: list[int],
-    guesses: list[tuple[str, ...]],
-    served: tuple[set[int], set[int], set[int]],
-    thresholds: dict[str, float | None],
-    live: dict[str, Live],
-) -> dict[str, dict[str, float]]:
-    """What each class got: its threshold (-1: none), the waiting items guessed as it, how many
-    of them are pre-labeled (coverage; kept: of the last cycle's, without a threshold now) or in
-    the audit band, and the live answers to the last cycle's pre-labels of it."""
-    suggested, keep, band = served
-    figures = {}
-    for name in names:
-        mine = [s for s in candidates if name in guesses[s]]
-        said = sum(1 for s in mine if s in suggested)
-        found = live.get(name, Live())
-        figures[name] = {
-            "threshold": -1.0 if thresholds[name] is None else float(thresholds[name] or 0.0),
-            "guessed": float(len(mine)),
-            "prelabeled": float(said),
-            "coverage": said / len(mine) if mine else 0.0,
-            "kept": float(sum(1 for s in mine if s in keep)),
-            "auditBand": float(sum(1 for s in mine if s in band)),
-            "liveAnswered": float(found.answered),
-            "liveConfirmed": float(found.confirmed),
-        }
-    return figures
-
-
 def _say(step: Step, text: str) -> None:
     step.message = f"{step.message}; {text}" if step.message else text
-
-
-def _train(
-    runs: RunLog,
-    project: Project,
-    features: npt.NDArray[np.float64],
-    labeled: list[int],
-    targets: list[tuple[str, ...]],
-    names: list[str],
-    waiting: list[int],
-    fair: list[int],
-    vouched: list[bool],
-) -> HeadResult | None:
-    """The best head on every label, its thresholds set for the `waiting` slots by the labels
-    at positions `fair`; `vouched`: the slots an earlier cycle pre-labeled."""
-    with runs.step(RunKind.TRAIN) as step:
-        step.metrics = {"labels": len(labeled), "calibrationLabels": len(fair)}
-        if reason := too_few(targets, minimum=MIN_LABELS):
-            step.message = f"not trained: {reason}"
-            return None
-        results = fit_heads(
-            features,
-            np.array(labeled, dtype=np.int64),
-            targets,
-            names,
-            multi_label=project.task_type.is_multilabel,
-            target_precision=project.assist.target_precision,
-            waiting=waiting,
-            calibration=fair,
-            vouched=vouched,
-        )
-        head = best_head(results)
-        for result in results:  # what each candidate would have given, for comparison
-            step.metrics[f"heldOutAccuracy.{result.method}"] = result.accuracy
-            step.metrics[f"coverage.{result.method}"] = result.coverage
-        step.metrics["heldOutAccuracy"] = head.accuracy
-        step.message = (
-            f"{head.method} head chosen (the larger coverage at per-class thresholds); {len(fair)}"
-            f" of the {len(labeled)} labels were fair samples of their band and set the thresholds"
-        )
-        return head
 
 
 def _known(item: Item, names: list[str]) -> bool:
@@ -427,47 +444,6 @@ def _known(item: Item, names: list[str]) -> bool:
 
 def _targets(item: Item, names: list[str]) -> tuple[str, ...]:
     return tuple(label for label in labels_of(item.final) if label in names)
-
-
-def _validate(
-    head: HeadResult,
-    names: list[str],
-    target: float,
-    live: dict[str, Live],
-    state: AssistState,
-    step: Step,
-) -> dict[str, float | None]:
-    """Each class's threshold, with why a class has none, and a class whose last pre-labels
-    labelers surely found below the target asked for more confidence than before."""
-    decision = head.decision
-    step.metrics.update(
-        targetPrecision=target,
-        heldOut=len(head.held_out.labels),
-        pooledPrecision=decision.pooled_precision,
-        pooledLowerBound=decision.pooled_lower_bound,
-        pooledSupport=decision.pooled_support,
-        classesWithThreshold=sum(1 for c in decision.classes if c.threshold is not None),
-    )
-    thresholds: dict[str, float | None] = {}
-    notes = []
-    for found in decision.classes:
-        step.per_class[found.name] = {
-            "threshold": -1.0 if found.threshold is None else found.threshold,
-            "heldOutPrecision": found.precision,
-            "lowerBound": found.lower_bound,
-            "support": found.support,
-            "answers": float(found.answers),
-            "answersRight": float(found.right),
-        }
-        if found.reason:
-            notes.append(f"{found.name}: {found.reason}")
-        thresholds[found.name], note = _after_live(found, live.get(found.name), target, state)
-        notes += [note] if note else []
-    chosen = [t for t in thresholds.values() if t is not None]
-    if chosen:
-        step.metrics["threshold"] = min(chosen)
-    step.message = "; ".join(notes) or None
-    return thresholds
 
 
 def _after_live(
@@ -488,32 +464,13 @@ def _after_live(
     return max(found.threshold, floor), f"{said}: its threshold stays above {floor:.3f}"
 
 
-def _clusters(
-    features: npt.NDArray[np.float64],
-    slots: list[int],
-    guesses: list[tuple[str, ...]] | None,
-    pool: _Pool,
-    confidence: npt.NDArray[np.float64],
-    project: Project,
-) -> dict[int, str]:
-    """Cluster ids for `slots`, within the head's guessed class when there is a head."""
-    if not slots:
-        return {}
-    groups = [",".join(guesses[slot]) if guesses else "" for slot in slots]
-    assignment = cluster_within(features[slots], groups)
-    active = guesses is not None and project.assist.active_learning
-    priority = np.array([confidence[s] if active else pool.item(s).rank for s in slots])
-    names = order_clusters(assignment, priority)
-    return {slot: names[int(c)] for slot, c in zip(slots, assignment, strict=True)}
-
-
 def _value(project: Project, labels: tuple[str, ...]) -> AnnotationValue:
     if project.task_type.is_multilabel:
         return MultiLabel(tuple(sorted(labels)))
     return SingleLabel(labels[0])
 
 
-def _left_out(items: list[Item], pool: list[int], media: MediaKind) -> str | None:
+def _left_out(items: list[Item], media: MediaKind) -> str | None:
     dicom = sum(1 for item in items if item.dicom is not None)
     waiting = sum(
         1

@@ -7,13 +7,12 @@ raise (a store failure) is worth retrying."""
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 
 from core.domain.errors import NotFound
-from core.domain.items import Item, ItemState, MediaFacts, item_id
+from core.domain.items import Item, ItemState, MediaFacts, item_id, rank
 from core.domain.media_types import accepts, extension
 from core.domain.projects import Project
 from core.domain.task_types import MediaKind
@@ -44,11 +43,6 @@ class Source:
 class Skipped:
     reason: str
     count: int = 1
-
-
-def rank(identity: str) -> float:
-    """A stable pseudo-random position in the queue: the shuffle survives redelivery."""
-    return int(hashlib.sha256(identity.encode()).hexdigest()[:13], 16) / float(1 << 52)
 
 
 def skip_reason(project: Project, path: str) -> str | None:

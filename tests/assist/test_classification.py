@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 from core.domain.assist import is_audit
-from core.domain.items import ItemState
+from core.domain.items import ItemState, rank
 from core.domain.messages import ASSIST_TRAIN
 from core.domain.runs import JobStatus, RunKind
 from core.services import stages
 from core.services.assist import assist_status, request_training, schedule_training
-from core.services.registration import rank
 from core.services.tasks import next_task
 from tests.assist.conftest import LABELER, OWNER, create, items, label, upload
 from tests.support.assist import drain, mnist

@@ -8,9 +8,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from core.domain.assist import is_audit
-from core.domain.items import Item, ItemState, Prediction
-from core.services.assist_bands import (
+from core.assist.bands import (
     AUDIT_BAND,
     BAND_WIDTH,
     RANDOM_SHARE,
@@ -21,6 +19,8 @@ from core.services.assist_bands import (
     random_rank,
     random_sample,
 )
+from core.domain.assist import is_audit
+from core.domain.items import Item, ItemState, Prediction
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
 

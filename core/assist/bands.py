@@ -23,8 +23,7 @@ import numpy.typing as npt
 from core.assist.calibration import wilson_upper_bound
 from core.domain.annotations import labels_of
 from core.domain.assist import is_audit
-from core.domain.items import Item
-from core.services.registration import rank
+from core.domain.items import Item, rank
 
 RANDOM_SHARE = 10
 AUDIT_BAND = 3
