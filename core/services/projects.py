@@ -178,10 +178,16 @@ def change_project(
     if_match: str | None = None,
 ) -> Versioned[Project]:
     """`change` written over the stored project (`current`, the version in hand), again on a
-    concurrent write (a resume, a member added) unless `if_match`, with an audit event."""
-    done = update(
-        project_target(deps, current.value.id), change, current=current, if_match=if_match
-    )
+    concurrent write (a resume, a member added) unless `if_match`, with an audit event; a
+    project deleted meanwhile is not found, its tombstone left as it is."""
+    target = project_target(deps, current.value.id)
+
+    def alive(project: Project) -> Project | None:
+        if project.is_deleted:
+            raise NotFound(target.missing)
+        return change(project)
+
+    done = update(target, alive, current=current, if_match=if_match)
     assert done is not None  # a missing project raised
     before, after = done.before, done.after.value
     if done.written:

@@ -8,10 +8,10 @@ from core.domain.datasets import Dataset, DataSource
 from core.domain.errors import Conflict, Forbidden, NotFound, PreconditionFailed
 from core.domain.items import Item, ItemState
 from core.domain.messages import PROJECT_INIT
-from core.domain.projects import ProjectPatch, ProjectSettings, ProjectStatus
+from core.domain.projects import Project, ProjectPatch, ProjectSettings, ProjectStatus
 from core.ports import Deps, Query
 from core.services import projects, stages
-from core.services.collections import EVENTS, ITEMS, load, scan
+from core.services.collections import EVENTS, ITEMS, PROJECTS, load, scan
 from core.services.ingestion import source_of
 from core.services.refresh import register_blob
 from tests.support.labeling import creator
@@ -209,3 +209,24 @@ def test_blob_datasets_only_where_the_deployment_allows(deps: Deps) -> None:
     assert register_blob(closed, container="lake", name="birds/a.jpg") == []
     with pytest.raises(Forbidden, match="outside the places"):
         source_of(closed, projects.get_project(closed, project_id=created.value.id).value)
+
+
+def test_a_change_to_a_project_deleted_meanwhile_is_not_found_and_records_nothing(
+    deps: Deps,
+) -> None:
+    seen = projects.create_project(deps, settings=birds(), actor="ann")
+    projects.delete_project(deps, project_id=seen.value.id, actor="ann")
+    events = deps.documents.container(EVENTS)
+    before = len(list(scan(events, seen.value.id, Query())))
+
+    def rename(project: Project) -> Project:
+        return project.model_copy(update={"name": "Seabirds"})
+
+    # Retried over the stored version after the delete: the tombstone, which stays as it is.
+    with pytest.raises(NotFound, match="deleted"):
+        projects.change_project(deps, seen, rename, actor="ann", action="project.renamed")
+    assert len(list(scan(events, seen.value.id, Query()))) == before
+    document = deps.documents.container(PROJECTS).get(seen.value.id, seen.value.id)
+    assert document is not None
+    stored = load(Project, document)
+    assert stored.is_deleted and stored.name == "Birds"
