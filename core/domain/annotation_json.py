@@ -1,6 +1,6 @@
 """Annotation values as JSON, in documents and on the wire: one object per value whose single
-key names its kind (`label`, `labels`, `boxes`, `polygons`, `spans`), read into and written from
-the typed values of `core.domain.annotations`.
+key names its kind (`label`, `labels`, `boxes`, `polygons`, `spans`, `keypoints`), read into
+and written from the typed values of `core.domain.annotations`.
 
 The key is the discriminator, so documents stored before the values were typed (the same
 untagged objects) read back as they are, and the API's schema shows one shape per kind."""
@@ -14,6 +14,7 @@ from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter, Validatio
 from core.domain.annotations import (
     AnnotationValue,
     BoxSet,
+    KeypointSet,
     MultiLabel,
     PolygonSet,
     SingleLabel,
@@ -27,6 +28,7 @@ _KIND_OF: dict[type[Any], str] = {
     BoxSet: "boxes",
     PolygonSet: "polygons",
     SpanSet: "spans",
+    KeypointSet: "keypoints",
 }
 
 
@@ -42,11 +44,13 @@ StoredValue = Annotated[
     | Annotated[MultiLabel, Tag("labels")]
     | Annotated[BoxSet, Tag("boxes")]
     | Annotated[PolygonSet, Tag("polygons")]
-    | Annotated[SpanSet, Tag("spans")],
+    | Annotated[SpanSet, Tag("spans")]
+    | Annotated[KeypointSet, Tag("keypoints")],
     Discriminator(
         _kind,
         custom_error_type="annotation_value",
-        custom_error_message="an annotation value has one of label, labels, boxes, polygons, spans",
+        custom_error_message="an annotation value has one of label, labels, boxes, polygons, "
+        "spans, keypoints",
     ),
 ]
 """An `AnnotationValue` in a pydantic field: validated from JSON (or kept when typed already),

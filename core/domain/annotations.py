@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable, Collection, Sequence, Set
+from collections.abc import Callable, Collection, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
 from typing import Any, TypeAlias, TypeVar, assert_never
 
 from core.domain.errors import InvalidAnnotation, Violation
 from core.domain.geometry import Point, clamp_unit, drop_repeats, polygon_area
+from core.domain.keypoints import ABSENT, VISIBLE, KeypointTemplate
 from core.domain.task_types import TaskType
 
 MAX_VIOLATIONS = 50
@@ -116,7 +117,32 @@ class SpanSet(_Json):
     spans: tuple[Span, ...]
 
 
-AnnotationValue: TypeAlias = SingleLabel | MultiLabel | BoxSet | PolygonSet | SpanSet
+@dataclass(frozen=True)
+class Keypoint(_Json):
+    """One template point: where (fractions of the image) and its visibility `v`, COCO's
+    0 absent / 1 occluded / 2 visible. An absent point has no place: it is stored at 0, 0."""
+
+    x: float
+    y: float
+    v: int
+
+
+@dataclass(frozen=True)
+class KeypointInstance(_Json):
+    """One object: a point per point of its class's template, in the template's order."""
+
+    label: str
+    points: tuple[Keypoint, ...]
+
+
+@dataclass(frozen=True)
+class KeypointSet(_Json):
+    """image_keypoints; no instances means the labeler saw no objects."""
+
+    keypoints: tuple[KeypointInstance, ...]
+
+
+AnnotationValue: TypeAlias = SingleLabel | MultiLabel | BoxSet | PolygonSet | SpanSet | KeypointSet
 
 
 def validate_annotation(
@@ -126,13 +152,17 @@ def validate_annotation(
     label_names: Collection[str],
     text_length: int | None = None,
     text: str | None = None,
+    templates: Mapping[str, KeypointTemplate] | None = None,
 ) -> AnnotationValue:
     """Check a submitted value against `task_type`'s rules and the project's label classes
     (shown in the order given when a label is unknown). `text_length` is required for text_ner;
     with the `text` itself, spans are also trimmed of the whitespace at their edges, so that
-    every span stored is one token formats (CoNLL) can hold exactly."""
+    every span stored is one token formats (CoNLL) can hold exactly. `templates` (each class's
+    point template) is required for image_keypoints."""
     if task_type is TaskType.TEXT_NER and text_length is None:
         raise TypeError("text_ner annotations need text_length, the item's length in characters")
+    if task_type is TaskType.IMAGE_KEYPOINTS and templates is None:
+        raise TypeError("image_keypoints annotations need each class's point template")
     check = _Checker(label_names, f"{task_type.value} annotations")
     value: AnnotationValue | None
     match task_type:
@@ -148,6 +178,10 @@ def validate_annotation(
         case TaskType.TEXT_NER:
             assert text_length is not None
             value = _spans(check, raw, text_length, text)
+        case TaskType.IMAGE_KEYPOINTS:
+            assert templates is not None
+            read = _instance_reader(templates)
+            value = _shapes(check, raw, "keypoints", read, KeypointSet)
         case _:
             assert_never(task_type)
     if check.violations or value is None:
@@ -171,6 +205,8 @@ def labels_of(value: AnnotationValue | None) -> tuple[str, ...]:
             return tuple(dict.fromkeys(polygon.label for polygon in value.polygons))
         case SpanSet():
             return tuple(dict.fromkeys(span.label for span in value.spans))
+        case KeypointSet():
+            return tuple(dict.fromkeys(instance.label for instance in value.keypoints))
         case _:
             assert_never(value)
 
@@ -193,6 +229,8 @@ def rename_label(value: AnnotationValue, old: str, new: str) -> AnnotationValue:
             return PolygonSet(tuple(replace(p, label=follow(p.label)) for p in value.polygons))
         case SpanSet():
             return SpanSet(tuple(replace(s, label=follow(s.label)) for s in value.spans))
+        case KeypointSet():
+            return KeypointSet(tuple(replace(k, label=follow(k.label)) for k in value.keypoints))
 
 
 class _Checker:
@@ -432,6 +470,61 @@ def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
         check.fail(f"{path}.points", "encloses no area (are all points on one line?)")
         return None
     return Polygon(label, tuple(ring)) if label is not None else None
+
+
+def _instance_reader(
+    templates: Mapping[str, KeypointTemplate],
+) -> Callable[[_Checker, object, str], KeypointInstance | None]:
+    def read(check: _Checker, raw: object, path: str) -> KeypointInstance | None:
+        fields = check.fields(raw, path, ("label", "points"), "a keypoint instance")
+        if fields is None:
+            return None
+        label = check.label(fields["label"], f"{path}.label")
+        items = check.array(fields["points"], f"{path}.points", "points {x, y, v}")
+        template = templates.get(label) if label is not None else None
+        if items is None or label is None:
+            return None
+        if template is None:
+            check.fail(f"{path}.label", f"{label!r} has no point template")
+            return None
+        if len(items) != len(template.points):
+            names = ", ".join(template.points[:10]) + (", …" if len(template.points) > 10 else "")
+            check.fail(
+                f"{path}.points",
+                f"has {len(items)} points; {label!r} has {len(template.points)} ({names}), "
+                "one entry each in this order (absent ones with v: 0)",
+            )
+            return None
+        points = [_keypoint(check, item, f"{path}.points[{i}]") for i, item in enumerate(items)]
+        kept = tuple(p for p in points if p is not None)
+        if len(kept) < len(points):
+            return None
+        if all(p.v == ABSENT for p in kept):
+            check.fail(f"{path}.points", "are all absent (v: 0): remove the instance instead")
+            return None
+        return KeypointInstance(label, kept)
+
+    return read
+
+
+def _keypoint(check: _Checker, raw: object, path: str) -> Keypoint | None:
+    """`{x, y, v}`; an absent point (v 0) may leave out x and y, and is stored at 0, 0."""
+    if isinstance(raw, dict) and raw.get("v") == ABSENT and not {"x", "y"} & raw.keys():
+        raw = {"x": 0, "y": 0, "v": ABSENT}
+    fields = check.fields(raw, path, ("x", "y", "v"), "a keypoint")
+    if fields is None:
+        return None
+    x = check.coordinate(fields["x"], f"{path}.x", "width")
+    y = check.coordinate(fields["y"], f"{path}.y", "height")
+    v = fields["v"]
+    if v is _MISSING:
+        return None
+    if isinstance(v, bool) or v not in range(ABSENT, VISIBLE + 1):
+        check.fail(f"{path}.v", "must be 0 (absent), 1 (occluded) or 2 (visible)")
+        return None
+    if x is None or y is None:
+        return None
+    return Keypoint(0.0, 0.0, ABSENT) if v == ABSENT else Keypoint(x, y, int(v))
 
 
 def _spans(check: _Checker, raw: object, text_length: int, text: str | None) -> SpanSet | None:

@@ -39,6 +39,11 @@ def unsupported_reason(task_type: TaskType) -> str | None:
     """Why ML assist cannot help this task type, or None when it can."""
     if task_type is TaskType.TEXT_NER:
         return "ML assist suggests classes, boxes and polygons; it has no span model for NER yet"
+    if task_type is TaskType.IMAGE_KEYPOINTS:
+        return (
+            "ML assist suggests classes, boxes and polygons; it has no keypoint model yet, so "
+            "keypoint projects get no suggestions"
+        )
     return None
 
 

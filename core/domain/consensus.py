@@ -1,7 +1,8 @@
 """Consensus: when several labelers answer the same item, what the item's label is.
 
 Classes go by strict majority (for multi-label, each class on its own). Boxes and polygons are
-matched across labelers by IoU ≥ 0.5, spans only when their offsets are exactly equal; a shape
+matched across labelers by IoU ≥ 0.5, keypoint instances by object keypoint similarity (OKS,
+`core.domain.keypoints`) ≥ 0.5, spans only when their offsets are exactly equal; a shape
 that a strict majority of labelers drew, with a label a strict majority of them chose, is kept,
 one that a minority drew is dropped, and anything else (an even split) is a disagreement. A
 disagreement after the most labelers allowed goes to review.
@@ -10,7 +11,7 @@ disagreement after the most labelers allowed goes to review.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Generic, TypeVar
@@ -19,6 +20,9 @@ from core.domain.annotations import (
     AnnotationValue,
     Box,
     BoxSet,
+    Keypoint,
+    KeypointInstance,
+    KeypointSet,
     MultiLabel,
     Polygon,
     PolygonSet,
@@ -27,11 +31,16 @@ from core.domain.annotations import (
     SpanSet,
 )
 from core.domain.geometry import box_iou, polygon_iou
+from core.domain.keypoints import ABSENT, DEFAULT_SIGMA, OCCLUDED, VISIBLE, oks
 from core.domain.task_types import TaskType
 
 MATCH_IOU = 0.5
+MATCH_OKS = 0.5
+"""COCO's loosest keypoint threshold (its AP averages 0.5 to 0.95)."""
 
-S = TypeVar("S", Box, Polygon, Span)
+S = TypeVar("S", Box, Polygon, Span, KeypointInstance)
+Sigmas = Mapping[str, Sequence[float]]
+"""Each class's per-point sigmas for OKS (`KeypointTemplate.sigma_list`)."""
 
 
 class Verdict(StrEnum):
@@ -55,13 +64,18 @@ class _Agreement:
 
 
 def decide(
-    task_type: TaskType, values: Sequence[AnnotationValue], *, min_labelers: int, max_labelers: int
+    task_type: TaskType,
+    values: Sequence[AnnotationValue],
+    *,
+    min_labelers: int,
+    max_labelers: int,
+    sigmas: Sigmas | None = None,
 ) -> Decision:
     if len(values) < min_labelers:
         return Decision(Verdict.PENDING)
     if len(values) == 1:
         return Decision(Verdict.AGREED, values[0])
-    found = agreement(task_type, values)
+    found = agreement(task_type, values, sigmas=sigmas)
     if found.final is not None:
         return Decision(Verdict.AGREED, found.final, found.agreed)
     if len(values) < max_labelers:
@@ -69,7 +83,10 @@ def decide(
     return Decision(Verdict.DISAGREED, None, found.agreed)
 
 
-def agreement(task_type: TaskType, values: Sequence[AnnotationValue]) -> _Agreement:
+def agreement(
+    task_type: TaskType, values: Sequence[AnnotationValue], *, sigmas: Sigmas | None = None
+) -> _Agreement:
+    """`sigmas`: image_keypoints' per-point sigmas by class (missing: `DEFAULT_SIGMA`)."""
     if task_type.is_classification and not task_type.is_multilabel:
         return _single([_as(SingleLabel, v) for v in values])
     if task_type.is_multilabel:
@@ -78,6 +95,8 @@ def agreement(task_type: TaskType, values: Sequence[AnnotationValue]) -> _Agreem
         return _boxes([_as(BoxSet, v).boxes for v in values])
     if task_type is TaskType.IMAGE_POLYGON:
         return _polygons([_as(PolygonSet, v).polygons for v in values])
+    if task_type is TaskType.IMAGE_KEYPOINTS:
+        return _keypoints([_as(KeypointSet, v).keypoints for v in values], sigmas or {})
     return _spans([_as(SpanSet, v).spans for v in values])
 
 
@@ -89,6 +108,17 @@ def _boxes(answers: list[tuple[Box, ...]]) -> _Agreement:
 def _polygons(answers: list[tuple[Polygon, ...]]) -> _Agreement:
     found = _shapes(answers, lambda a, b: polygon_iou(a.points, b.points), MATCH_IOU, _medoid)
     return _Agreement(None if found.final is None else PolygonSet(found.final), found.agreed)
+
+
+def _keypoints(answers: list[tuple[KeypointInstance, ...]], sigmas: Sigmas) -> _Agreement:
+    def similarity(a: KeypointInstance, b: KeypointInstance) -> float:
+        # Instances of two classes compare by the first's sigmas: they match only when their
+        # templates have as many points, and then the label vote decides.
+        spread = sigmas.get(a.label) or (DEFAULT_SIGMA,) * len(a.points)
+        return oks(a.points, b.points, spread)
+
+    found = _shapes(answers, similarity, MATCH_OKS, _mean_points)
+    return _Agreement(None if found.final is None else KeypointSet(found.final), found.agreed)
 
 
 def _spans(answers: list[tuple[Span, ...]]) -> _Agreement:
@@ -221,3 +251,21 @@ def _same_offsets(a: Span, b: Span) -> float:
 
 def _first_span(spans: list[Span], label: str) -> Span:
     return Span(label, spans[0].start, spans[0].end)  # matched spans share their offsets
+
+
+def _mean_points(instances: list[KeypointInstance], label: str) -> KeypointInstance:
+    """Each point where the labelers who placed it put it on average, with the visibility most
+    of them gave (a tie reads occluded: placed, but not plainly seen); absent when most of them
+    left it out."""
+    points = []
+    for drawn in zip(*(i.points for i in instances), strict=True):
+        placed = [p for p in drawn if p.v != ABSENT]
+        if len(placed) * 2 <= len(drawn):
+            points.append(Keypoint(0.0, 0.0, ABSENT))
+            continue
+        visible = sum(p.v == VISIBLE for p in placed)
+        v = VISIBLE if visible * 2 > len(placed) else OCCLUDED
+        x = sum(p.x for p in placed) / len(placed)
+        y = sum(p.y for p in placed) / len(placed)
+        points.append(Keypoint(x, y, v))
+    return KeypointInstance(label, tuple(points))

@@ -13,7 +13,9 @@ from collections.abc import Iterable, Sequence
 from pydantic import Field, field_validator
 
 from core.domain.errors import InvalidInput, Violation
+from core.domain.keypoints import KeypointTemplate
 from core.domain.model import DomainModel
+from core.domain.task_types import TaskType
 
 MAX_DEPTH = 6
 MAX_CLASSES = 1000
@@ -44,6 +46,11 @@ class LabelClass(DomainModel):
         default=None,
         description="Keyboard shortcut: one digit or lowercase letter, unique in the project.",
         json_schema_extra={"pattern": KEY_PATTERN},
+    )
+    keypoints: KeypointTemplate | None = Field(
+        default=None,
+        description="image_keypoints: the points an instance of this class has and the skeleton "
+        "between them (every class of such a project has one; other task types take none)",
     )
 
     @field_validator("name")
@@ -131,3 +138,43 @@ def with_default_keys(classes: Iterable[LabelClass]) -> list[LabelClass]:
 
 def label_names(classes: Iterable[LabelClass]) -> frozenset[str]:
     return frozenset(label.name for label in classes)
+
+
+def keypoint_templates(classes: Iterable[LabelClass]) -> dict[str, KeypointTemplate]:
+    """Each class's point template by class name (classes without one left out)."""
+    return {label.name: label.keypoints for label in classes if label.keypoints is not None}
+
+
+def check_templates(
+    classes: Sequence[LabelClass], task_type: TaskType, field: str = "labelClasses"
+) -> None:
+    """Every class of an image_keypoints project has a point template; no other class has one
+    (it would be silently unused)."""
+    wanted = task_type is TaskType.IMAGE_KEYPOINTS
+    problems = [
+        Violation(
+            f"{field}[{index}].keypoints",
+            f"{label.name!r} needs a point template (its points' names, and the skeleton's "
+            "edges) in an image_keypoints project"
+            if wanted
+            else f"only image_keypoints projects use point templates, this one is "
+            f"{task_type.value}: leave keypoints out",
+        )
+        for index, label in enumerate(classes)
+        if (label.keypoints is None) == wanted
+    ]
+    if problems:
+        raise InvalidInput(problems)
+
+
+def check_templates_kept(before: Sequence[LabelClass], after: Sequence[LabelClass]) -> None:
+    """A class's template is fixed once items may be labeled with it: its stored instances
+    have one point per template point."""
+    was = keypoint_templates(before)
+    for index, label in enumerate(after):
+        if label.name in was and label.keypoints != was[label.name]:
+            raise InvalidInput.one(
+                f"labelClasses[{index}].keypoints",
+                f"cannot change the point template of {label.name!r} after initialization: "
+                "labeled instances have one point per template point (add a new class instead)",
+            )

@@ -17,7 +17,15 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 
 from core.domain.datasets import Dataset
 from core.domain.errors import Conflict, Forbidden, InvalidInput, Violation
-from core.domain.labels import CONTROL, SPACE, LabelClass, check_label_classes, with_default_keys
+from core.domain.labels import (
+    CONTROL,
+    SPACE,
+    LabelClass,
+    check_label_classes,
+    check_templates,
+    check_templates_kept,
+    with_default_keys,
+)
 from core.domain.model import DomainModel, JsonFloat, JsonInt, Stamp
 from core.domain.relabel import PendingRewrite
 from core.domain.task_types import TaskType
@@ -151,6 +159,11 @@ class ProjectSettings(DomainModel):
         check_label_classes(classes)
         return with_default_keys(classes)
 
+    @model_validator(mode="after")
+    def _templates_fit_the_task(self) -> ProjectSettings:
+        check_templates(self.label_classes, self.task_type)
+        return self
+
 
 class Project(ProjectSettings):
     id: str
@@ -227,6 +240,7 @@ def apply_patch(project: Project, patch: ProjectPatch, *, now: datetime) -> Proj
             )
         if patch.label_classes is not None:
             _check_no_class_removed(project.label_classes, patch.label_classes)
+            check_templates_kept(project.label_classes, patch.label_classes)
             if project.relabeling is not None and patch.label_classes != project.label_classes:
                 raise still_relabeling(project.relabeling)
     merged = project.model_dump() | {name: getattr(patch, name) for name in changes}

@@ -15,6 +15,7 @@ class TaskType(StrEnum):
     IMAGE_MULTILABEL = "image_multilabel"
     IMAGE_BOUNDING_BOX = "image_bounding_box"
     IMAGE_POLYGON = "image_polygon"
+    IMAGE_KEYPOINTS = "image_keypoints"
     TEXT_MULTICLASS = "text_multiclass"
     TEXT_MULTILABEL = "text_multilabel"
     TEXT_NER = "text_ner"

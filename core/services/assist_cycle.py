@@ -27,7 +27,7 @@ from core.assist.clustering import cluster_within, order_clusters
 from core.assist.features import pool_features
 from core.assist.heads import HeadResult, best_head, fit_heads, too_few
 from core.domain.annotations import AnnotationValue, MultiLabel, SingleLabel, labels_of
-from core.domain.assist import CLUSTERED_TASKS, SHAPE_TASKS, AssistState
+from core.domain.assist import CLUSTERED_TASKS, SHAPE_TASKS, AssistState, unsupported_reason
 from core.domain.errors import NotFound
 from core.domain.items import Item, ItemState, Prediction
 from core.domain.messages import RunAssist
@@ -68,11 +68,21 @@ def run_assist(deps: Deps, *, message: RunAssist) -> None:
     if state.last_cycle == message.cycle:
         return  # finished already: a repeated delivery
     runs = RunLog(deps, project.id, message.cycle)
-    if project.task_type in SHAPE_TASKS:
+    skipped = unsupported_reason(project.task_type)
+    if skipped is not None:  # a cycle asked before the task type was known to be unsupported
+        outcome = _skipped(deps, project, runs, skipped)
+    elif project.task_type in SHAPE_TASKS:
         outcome = shape_cycle(deps, project, runs, state)
     else:
         outcome = _classification_cycle(deps, project, runs, state)
     _finish(deps, project.id, message.cycle, outcome)
+
+
+def _skipped(deps: Deps, project: Project, runs: RunLog, reason: str) -> Outcome:
+    """No model for this task type: the cycle records why in its one run and writes nothing."""
+    with runs.step(RunKind.TRAIN) as step:
+        step.message = f"skipped: {reason}"
+    return Outcome(labels=human_labels(deps, project.id))
 
 
 @dataclass(frozen=True)

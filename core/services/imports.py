@@ -129,6 +129,12 @@ def check_fits(project: Project, format: ImportFormat) -> None:
         raise InvalidInput.one(
             "format", "COCO holds image labels; a text project imports loupe_jsonl"
         )
+    if format is not ImportFormat.LOUPE_JSONL and project.task_type is TaskType.IMAGE_KEYPOINTS:
+        raise InvalidInput.one(
+            "format",
+            f"{format.value} import does not read keypoints yet (Azure ML has no keypoint "
+            "schema); a keypoint project imports loupe_jsonl",
+        )
     if format is ImportFormat.AZUREML_JSONL and project.task_type is TaskType.TEXT_NER:
         raise InvalidInput.one(
             "format", "Azure ML JSONL holds image and class labels; NER imports loupe_jsonl"

@@ -19,7 +19,8 @@ from core.domain.errors import (
     Violation,
 )
 from core.domain.items import Annotation, Item, ItemState
-from core.domain.labels import label_names
+from core.domain.keypoints import sigmas_of
+from core.domain.labels import keypoint_templates, label_names
 from core.domain.progress import ActorStats, Delta
 from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
@@ -219,6 +220,7 @@ def decided(project: Project, item: Item, annotations: list[Annotation], now: An
         [a.value for a in annotations],
         min_labelers=project.consensus.min_labelers,
         max_labelers=project.consensus.max_labelers,
+        sigmas=sigmas_of(keypoint_templates(project.label_classes)),
     )
     flags = decision.agreed or (None,) * len(annotations)
     state = {
@@ -265,6 +267,7 @@ def validated(project: Project, item: Item, value: object) -> AnnotationValue:
             label_names=label_names(project.label_classes),
             text_length=text_length,
             text=item.text,
+            templates=keypoint_templates(project.label_classes),
         )
     except InvalidAnnotation as error:
         raise InvalidAnnotation(

@@ -41,7 +41,10 @@ def project(status: ProjectStatus = ProjectStatus.INITIALIZING) -> Project:
 
 @pytest.mark.parametrize("task_type", list(TaskType))
 def test_every_task_type_makes_a_project(task_type: TaskType) -> None:
-    made = new_project(settings(taskType=task_type.value), project_id="p", created_by="a", now=NOW)
+    changes: dict[str, object] = {"taskType": task_type.value}
+    if task_type is TaskType.IMAGE_KEYPOINTS:  # its classes need a point template
+        changes["labelClasses"] = [{"name": "Bird", "keypoints": {"points": ["head", "tail"]}}]
+    made = new_project(settings(**changes), project_id="p", created_by="a", now=NOW)
     assert made.status is ProjectStatus.INITIALIZING
     assert made.task_type.media is (
         MediaKind.TEXT if task_type.value.startswith("text") else MediaKind.IMAGE

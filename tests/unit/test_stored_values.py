@@ -36,6 +36,8 @@ BEFORE: dict[str, list[dict[str, Any]]] = json.loads(
     (Path(__file__).parent / "items_before_typed_values.json").read_text()
 )
 KINDS = {SingleLabel, MultiLabel, BoxSet, PolygonSet, SpanSet}
+BEFORE_TYPED = [t for t in TaskType if t.value in BEFORE]
+"""The task types that existed before values were typed (later ones have no older documents)."""
 TEXT = "Ada Lovelace met  Charles Babbage in London ."
 BOX, OTHER = (
     {"label": "dog", "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.3},
@@ -127,7 +129,7 @@ def _values(item: Item) -> list[AnnotationValue | None]:
     return found
 
 
-@pytest.mark.parametrize("task_type", list(TaskType))
+@pytest.mark.parametrize("task_type", BEFORE_TYPED)
 def test_documents_written_before_read_back_identical(task_type: TaskType) -> None:
     documents = BEFORE[task_type.value]
     items = [Item.model_validate(document) for document in documents]
@@ -137,13 +139,13 @@ def test_documents_written_before_read_back_identical(task_type: TaskType) -> No
     assert {type(value) for value in values} <= KINDS
 
 
-@pytest.mark.parametrize("task_type", list(TaskType))
+@pytest.mark.parametrize("task_type", BEFORE_TYPED)
 def test_the_same_steps_write_the_same_documents(task_type: TaskType) -> None:
     now = sorted(map(_comparable, _written(task_type.value)))
     assert now == sorted(map(_comparable, BEFORE[task_type.value]))
 
 
-@pytest.mark.parametrize("task_type", list(TaskType))
+@pytest.mark.parametrize("task_type", BEFORE_TYPED)
 def test_an_items_labels_are_those_of_its_final_value(task_type: TaskType) -> None:
     for document in BEFORE[task_type.value]:
         item = Item.model_validate(document)
