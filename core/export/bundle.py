@@ -6,14 +6,15 @@ from __future__ import annotations
 import functools
 import io
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import IO
 
 from PIL import Image
 
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat
+from core.domain.keypoints import KeypointTemplate
 from core.export import azureml, coco, conll, loupe_jsonl, table, voc, yolo
 from core.export.records import (
     TRAIN,
@@ -34,13 +35,20 @@ Spool = Callable[[], IO[bytes]]
 
 _IMAGE = {"image_multiclass", "image_multilabel", "image_bounding_box", "image_polygon"}
 _SHAPES = {"image_bounding_box", "image_polygon"}
+_KEYPOINTS = "image_keypoints"
 _FITS: dict[ExportFormat, set[str]] = {
-    ExportFormat.COCO: _IMAGE,
+    ExportFormat.COCO: _IMAGE | {_KEYPOINTS},
     ExportFormat.AZUREML_JSONL: _IMAGE | {"text_multiclass", "text_multilabel"},
     ExportFormat.VOC: _IMAGE,
-    ExportFormat.YOLO: _SHAPES,
+    ExportFormat.YOLO: _SHAPES | {_KEYPOINTS},
     ExportFormat.CONLL: {"text_ner"},
 }
+_WHY_NOT = {
+    (ExportFormat.AZUREML_JSONL, _KEYPOINTS): "Azure ML's image schemas (classification, "
+    "object detection, instance segmentation) have no keypoints",
+    (ExportFormat.VOC, _KEYPOINTS): "Pascal VOC's annotation XML has no keypoints",
+}
+"""Why a format refuses a task type, where the list of what it takes does not say enough."""
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,13 @@ class Target:
     name: str = "export"
     pictures: Pictures | None = None
     """Where YOLO and VOC get the images they ship beside the labels; None: labels only."""
+    templates: Mapping[str, KeypointTemplate] = field(default_factory=dict)
+    """image_keypoints: each category's point template (COCO's and YOLO pose's point lists)."""
+
+    @property
+    def keypoints(self) -> int:
+        """The most points a category's template has (YOLO pose's `kpt_shape`)."""
+        return max((len(t.points) for t in self.templates.values()), default=0)
 
 
 WITH_PICTURES = frozenset({ExportFormat.YOLO, ExportFormat.VOC})
@@ -64,9 +79,13 @@ WITH_PICTURES = frozenset({ExportFormat.YOLO, ExportFormat.VOC})
 def check_fits(format: ExportFormat, task_type: str) -> None:
     fits = _FITS.get(format)
     if fits is not None and task_type not in fits:
+        why = _WHY_NOT.get((format, task_type))
         raise InvalidInput.one(
             "format",
-            f"{format.value} does not hold {task_type} labels; it takes " + ", ".join(sorted(fits)),
+            f"{format.value} does not hold {task_type} labels"
+            + (f" ({why}); export coco, yolo, csv or loupe_jsonl" if why else "")
+            + "; it takes "
+            + ", ".join(sorted(fits)),
         )
 
 
@@ -154,6 +173,7 @@ def _single(target: Target, records: Iterable[Record], out: IO[bytes], spool: Sp
                 spool=annotations,
                 normalized=target.options.normalized_coco,
                 description=target.name,
+                templates=target.templates,
             )
     else:
         conll.write_conll(records, out)
@@ -187,7 +207,8 @@ def _archive(
 
 
 def _yolo(target: Target, scan: Scan, archive: zipfile.ZipFile, *, validation: bool) -> None:
-    archive.writestr("data.yaml", yolo.data_yaml(target.categories, validation=validation))
+    yaml = yolo.data_yaml(target.categories, validation=validation, keypoints=target.keypoints)
+    archive.writestr("data.yaml", yaml)
     yolo_entries(target, scan(), archive)
 
 
@@ -200,7 +221,7 @@ def yolo_entries(target: Target, records: Iterable[Record], archive: zipfile.Zip
         if picture is not None:
             _put(archive, image, picture.chunks)
         # Every image has a label file, empty for one without shapes (a background image).
-        archive.writestr(yolo.label_name(image), yolo.label_lines(rec, class_id))
+        archive.writestr(yolo.label_name(image), yolo.label_lines(rec, class_id, target.keypoints))
 
 
 _JPEG = frozenset({"jpeg"})

@@ -1,24 +1,29 @@
 """COCO: pixel coordinates, 1-based category ids, `file_name` the dataset-relative path, every
-image listed, `area`/`bbox` computed for polygons, `iscrowd` 0. Classification becomes one
-annotation per class whose box is the whole image (`[0, 0, width, height]`): the form COCO
-tools read (pycocotools' `loadRes` and `COCOeval` take it; an annotation without geometry they
-do not). An image listed without labels (an unlabeled item of an export that asked for them)
-carries `"unlabeled": true`, so that importing the file leaves it unlabeled rather than
-"labeled, nothing in it".
+image listed, `area`/`bbox` computed for polygons, `iscrowd` 0. Keypoint instances are COCO's
+person-keypoints form: the category names its points (`keypoints`) and its skeleton's 1-based
+edges (`skeleton`); an annotation has `keypoints` as [x, y, v] per template point (absent points
+0, 0, 0), `num_keypoints` (those not absent), `bbox` around them and `area` that box's (never
+below `MIN_AREA` of the image, the scale consensus gives a lone point: COCOeval divides by it).
+Classification becomes one annotation per class whose box is the whole image (`[0, 0, width,
+height]`): the form COCO tools read (pycocotools' `loadRes` and `COCOeval` take it; an
+annotation without geometry they do not). An image listed without labels (an unlabeled item of
+an export that asked for them) carries `"unlabeled": true`, so that importing the file leaves it
+unlabeled rather than "labeled, nothing in it".
 
-The writer streams: images go straight to `out` while annotations go to `spool` (a temp file
-the caller owns), appended after the images; so one pass over the items and flat memory. The
-reader is `core.export.coco_reader`."""
+The writer streams: images go straight to `out` while annotations go to `spool` (a temp file the
+caller owns), appended after the images; so one pass over the items and flat memory. The reader
+is `core.export.coco_reader`."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from json.encoder import encode_basestring
-from typing import IO, NamedTuple
+from typing import IO, Any, NamedTuple
 
 from core.domain.geometry import polygon_area
+from core.domain.keypoints import ABSENT, MIN_AREA, KeypointTemplate
 from core.export.records import Record
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -33,10 +38,11 @@ def write_coco(
     spool: IO[bytes],
     normalized: bool = False,
     description: str = "",
+    templates: Mapping[str, KeypointTemplate] | None = None,
 ) -> int:
     """Write one COCO file; returns how many images it lists."""
     category_id = category_ids(categories)
-    out.write(coco_head(categories, description))
+    out.write(coco_head(categories, description, templates))
     images = annotations = 0
     for rec in records:
         images += 1
@@ -60,17 +66,29 @@ def category_ids(categories: Sequence[str]) -> dict[str, int]:
     return {name: index for index, name in enumerate(categories, start=1)}
 
 
-def coco_head(categories: Sequence[str], description: str) -> bytes:
-    """The file up to its first image: info, licenses, categories."""
+def coco_head(
+    categories: Sequence[str],
+    description: str,
+    templates: Mapping[str, KeypointTemplate] | None = None,
+) -> bytes:
+    """The file up to its first image: info, licenses, categories (with their point names and
+    skeleton when they have a keypoint template)."""
     head = {
         "info": {"description": description, "version": "1.0"},
         "licenses": [],
         "categories": [
             {"id": i, "name": name, "supercategory": name.rsplit("/", 1)[0] if "/" in name else ""}
+            | _skeleton((templates or {}).get(name))
             for name, i in category_ids(categories).items()
         ],
     }
     return _dumps(head)[:-1].encode() + b',"images":['
+
+
+def _skeleton(template: KeypointTemplate | None) -> dict[str, object]:
+    if template is None:
+        return {}
+    return {"keypoints": template.points, "skeleton": [[a + 1, b + 1] for a, b in template.edges]}
 
 
 class Annotations(NamedTuple):
@@ -127,9 +145,25 @@ def _annotations(
             f'{head}{category_id[polygon["label"]]},"segmentation":[[{flat}]],'
             f'"area":{polygon_area(ring)!r},"bbox":[{bbox}]{tail}'
         )
+    for instance in value.get("keypoints", ()):
+        found.append(f"{head}{category_id[instance['label']]},{_keypoints(instance, sx, sy)}{tail}")
     labels = [value["label"]] if "label" in value else value.get("labels", [])
     for label in labels:
         found.append(
             f'{head}{category_id[label]},"bbox":[0,0,{sx!r},{sy!r}],"area":{sx * sy!r}{tail}'
         )
     return found
+
+
+def _keypoints(instance: dict[str, Any], sx: float, sy: float) -> str:
+    """An instance's `keypoints`, `num_keypoints`, `bbox` and `area` members."""
+    points = instance["points"]
+    flat = ",".join(f"{p['x'] * sx!r},{p['y'] * sy!r},{p['v']}" for p in points)
+    placed = [(p["x"] * sx, p["y"] * sy) for p in points if p["v"] != ABSENT]
+    xs, ys = [x for x, _ in placed] or [0.0], [y for _, y in placed] or [0.0]
+    w, h = max(xs) - min(xs), max(ys) - min(ys)
+    area = max(w * h, MIN_AREA * sx * sy)
+    return (
+        f'"keypoints":[{flat}],"num_keypoints":{len(placed)},'
+        f'"bbox":[{min(xs)!r},{min(ys)!r},{w!r},{h!r}],"area":{area!r}'
+    )

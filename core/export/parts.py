@@ -83,14 +83,16 @@ def layout(target: Target) -> Layout | ZipLayout:
         texts = target.task_type.startswith("text_")
         return Layout((_written(lambda out: table.write_csv((), out, texts=texts)), 0))
     if fmt is ExportFormat.YOLO:
-        data_yaml = yolo.data_yaml(target.categories, validation=split).encode()
+        data_yaml = yolo.data_yaml(
+            target.categories, validation=split, keypoints=target.keypoints
+        ).encode()
         return ZipLayout((Member("data.yaml", (data_yaml,)), Entries(0)))
     if fmt is ExportFormat.VOC:
         lists = (Member(f"{VOC_SETS}train.txt", (2,)), Member(f"{VOC_SETS}trainval.txt", (2, 3)))
         val = (Member(f"{VOC_SETS}val.txt", (3,)),) if split else ()
         return ZipLayout((Entries(0), *lists, *val))
     if not split and fmt is ExportFormat.COCO:
-        head = coco.coco_head(target.categories, target.name)
+        head = coco.coco_head(target.categories, target.name, target.templates)
         return Layout((head, 0, coco.COCO_MIDDLE, 1, coco.COCO_TAIL))
     if not split and fmt is ExportFormat.CONLL:
         return Layout((_written(lambda out: conll.write_conll((), out)), 0))
@@ -117,7 +119,7 @@ def _members(target: Target, folder: str, side: str, first: int) -> list[Member]
     """One split's file (or the whole file's members, without a split): COCO, CoNLL or an
     Azure ML table, its sections numbered from `first`."""
     if target.format is ExportFormat.COCO:
-        head = coco.coco_head(target.categories, target.name)
+        head = coco.coco_head(target.categories, target.name, target.templates)
         pieces = (head, first, coco.COCO_MIDDLE, first + 1, coco.COCO_TAIL)
         return [Member(f"{folder}{side}.json", pieces)]
     if target.format is ExportFormat.CONLL:

@@ -121,7 +121,7 @@ def keep_labels(value: dict[str, Any], keep: frozenset[str]) -> dict[str, Any] |
         return value if value["label"] in keep else None
     if "labels" in value:
         return {"labels": [label for label in value["labels"] if label in keep]}
-    for key in ("boxes", "polygons", "spans"):
+    for key in ("boxes", "polygons", "spans", "keypoints"):
         if key in value:
             return {key: [part for part in value[key] if part["label"] in keep]}
     return value
@@ -176,7 +176,11 @@ class Problem:
 
 def empty_value(task_type: str) -> dict[str, Any] | None:
     """What an item with no shapes in a file is labeled (None: classification has no 'none')."""
-    return {"image_bounding_box": {"boxes": []}, "image_polygon": {"polygons": []}}.get(task_type)
+    return {
+        "image_bounding_box": {"boxes": []},
+        "image_polygon": {"polygons": []},
+        "image_keypoints": {"keypoints": []},
+    }.get(task_type)
 
 
 def classification_value(task_type: str, labels: list[str]) -> dict[str, Any] | None:

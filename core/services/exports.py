@@ -16,6 +16,7 @@ from core.domain.datasets import dataset_root
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat, ExportJob
 from core.domain.items import ItemState
+from core.domain.labels import keypoint_templates
 from core.domain.links import Grant
 from core.domain.messages import EXPORT_RUN, RunExport
 from core.domain.model import DomainModel, JsonFloat, JsonInt
@@ -116,6 +117,11 @@ def target(
         image_url=_image_url(deps, project, options.datastore, actor),
         name=_slug(project.name),
         pictures=_pictures(deps, project) if options.images else None,
+        templates={
+            name: template
+            for name, template in keypoint_templates(project.label_classes).items()
+            if name in categories
+        },
     )
     bundle.check_fits(format, made.task_type)
     return made

@@ -4,6 +4,7 @@ class's template, consensus by OKS, and ML assist declining the type in its run 
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import pytest
@@ -11,11 +12,12 @@ import pytest
 from core.domain.annotations import KeypointSet
 from core.domain.datasets import Dataset
 from core.domain.errors import InvalidAnnotation, InvalidInput
+from core.domain.exports import ExportFormat
 from core.domain.items import Item, ItemState
 from core.domain.messages import RunAssist
 from core.domain.projects import Role
 from core.domain.task_types import TaskType
-from core.services import labeling, tasks
+from core.services import exports, labeling, tasks
 from core.services.assist import recent_runs
 from core.services.assist_cycle import run_assist
 from core.services.collections import ITEMS, load
@@ -92,3 +94,20 @@ def test_azure_ml_had_no_keypoint_projects_to_migrate() -> None:
             dataset=Dataset(),
             task_type=TaskType.IMAGE_KEYPOINTS,
         )
+
+
+def test_a_coco_export_of_the_project_names_each_class_points_and_skeleton() -> None:
+    deps = memory_deps()
+    users(deps, "olive")
+    skeleton = FACE | {"keypoints": FACE["keypoints"] | {"edges": [[0, 1], [0, 2]]}}
+    project = running_project(deps, task_type="image_keypoints", labelClasses=[skeleton])
+    _, _, chunks = exports.open_export(
+        deps,
+        project_id=project.id,
+        actor="olive",
+        format=ExportFormat.COCO,
+        options=exports.ExportOptions(),
+    )
+    (category,) = json.loads(b"".join(chunks))["categories"]
+    assert category["keypoints"] == ["nose", "left_eye", "right_eye"]
+    assert category["skeleton"] == [[1, 2], [1, 3]]
