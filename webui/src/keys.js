@@ -14,6 +14,10 @@ export const ACTIONS = {
   instructions: { key: "i", what: "show or hide instructions" },
   selectAll: { key: "a", what: "select all images (grid)" },
   resetWindow: { key: "r", what: "reset the DICOM window to the file's" },
+  newInstance: { key: "n", what: "start a keypoint instance of the next class (keypoints)" },
+  visible: { key: "v", what: "mark the current point visible, placing it if it is not (keypoints)" },
+  occluded: { key: "o", what: "mark the current point occluded: hidden, its place known (keypoints)" },
+  absent: { key: "x", what: "mark the current point absent: not in the image (keypoints)" },
 };
 
 /** Keys with a fixed meaning: Enter submits, Esc cancels, ? helps, zoom, window and frame keys. */
@@ -64,7 +68,8 @@ export function keyMap(project) {
 
 const FIXED_HELP = [
   ["Enter", "submit (or close the polygon being drawn)"], ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"],
-  ["Delete", "delete the selected box, polygon or span"], ["Esc", "cancel the box or polygon being drawn; clear the selection"],
+  ["Delete", "delete the selected box, polygon, span or keypoint instance"],
+  ["Arrows (Shift: further) / Tab, Shift+Tab", "keypoints: move the current point / go to the next or previous point"], ["Esc", "cancel the box or polygon being drawn; clear the selection"],
   ["+ / − / 0, Ctrl+wheel", "zoom in, out, reset; drag (middle button on shapes) to pan"],
   ["[ ] and ; '", "DICOM window width and centre (or right-drag on the image)"],
   [", . or PageUp / PageDown, wheel", "previous / next frame of a multi-frame DICOM (Home / End: first / last)"], ["?", "this help"],

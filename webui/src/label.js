@@ -7,6 +7,7 @@
 import { call, post } from "./api.js";
 import { dicomCanvas, windowControls } from "./dicom.js";
 import { colorOf, h, markdown, showError } from "./dom.js";
+import { keypointEditor } from "./editor/keypoints.js";
 import { shapeEditor } from "./editor/shapes.js";
 import { frameNavigator } from "./frames.js";
 import { textEditor } from "./editor/text.js";
@@ -37,6 +38,7 @@ export async function labelView({ project, pane }) {
   const isImage = type.startsWith("image_");
   const isClassify = type.endsWith("multiclass") || type.endsWith("multilabel");
   const shapesType = type === "image_bounding_box" || type === "image_polygon";
+  const keypointsType = type === "image_keypoints";
   const canGrid = isImage && isClassify;
 
   /** The session: everything the screen's behaviour depends on, in one place. */
@@ -64,7 +66,7 @@ export async function labelView({ project, pane }) {
   };
   /** @type {Map<string, Promise<Picture>>} */
   const pictures = new Map();
-  /** @type {{update: () => void, cancel: () => boolean, deleteSelected: () => boolean, relabel?: (n: string) => boolean, apply?: (n: string) => boolean, zoom?: (f: number) => void, drafting?: boolean, closeDraft?: () => void} | null} */
+  /** @type {{update: () => void, cancel: () => boolean, deleteSelected: () => boolean, relabel?: (n: string) => boolean, apply?: (n: string) => boolean, zoom?: (f: number) => void, drafting?: boolean, closeDraft?: () => void, key?: (e: KeyboardEvent, action?: string | null) => boolean} | null} */
   let editor = null;
   const keys = keyMap(project);
   const windowing = windowControls();
@@ -215,6 +217,12 @@ export async function labelView({ project, pane }) {
       stage.replaceChildren(h("p", { class: "note" }, type === "image_bounding_box"
         ? "Drag to draw a box; click a box to pick it (a key then relabels it), drag it to move, a corner to resize."
         : "Click to add points; click the first point or press Enter to close. Click a polygon to pick it.", " ", suggestion(item)), frames?.node || "", shapes.node);
+    } else if (keypointsType && pic) {
+      const points = keypointEditor({ item, classes, task, image: pic, active: () => S.next, changed: refresh, keyOf: keys.actionKey, windowing, vh: 68 });
+      editor = points;
+      stage.replaceChildren(h("p", { class: "note" }, "Place an instance's points in order by clicking (the hint names the next one); drag a point to move it. Keyboard: ",
+        `${keys.actionKey("newInstance").toUpperCase()} starts an instance, ${keys.actionKey("visible").toUpperCase()} / ${keys.actionKey("occluded").toUpperCase()} / ${keys.actionKey("absent").toUpperCase()} mark the point visible / occluded / absent, arrows move it, Tab goes to the next point.`,
+      " ", suggestion(item)), frames?.node || "", points.node);
     } else if (isImage && pic) {
       pic.classList.add("photo");
       const frame = h("div", { class: "frame" }, pic);
@@ -275,8 +283,8 @@ export async function labelView({ project, pane }) {
       picker.setChosen(chosenClasses(value));
     }
     const picked = task.tool.selected !== null && task.tool.picked;
-    if (shapesType || type === "text_ner") {
-      const noun = type === "image_bounding_box" ? "box" : type === "image_polygon" ? "polygon" : "span";
+    if (shapesType || keypointsType || type === "text_ner") {
+      const noun = type === "image_bounding_box" ? "box" : type === "image_polygon" ? "polygon" : keypointsType ? "instance" : "span";
       picker.setNext(S.next, picked ? `Picked ${noun}: a key relabels it. Next ${noun}:` : `Next ${noun}:`);
     } else picker.setNext(null);
   }
@@ -414,6 +422,7 @@ export async function labelView({ project, pane }) {
     if (S.frames?.key(e)) return;
     const bound = key.length === 1 ? keys.lookup(key) : null;
     if (bound?.kind === "class") { e.preventDefault(); return choose(bound.name); }
+    if (editor?.key?.(e, bound?.kind === "action" ? bound.name : null)) { e.preventDefault(); return; }
     if (key === "Enter") { e.preventDefault(); return submit(); }
     if (key === "Delete" || key === "Backspace") { if (editor?.deleteSelected()) e.preventDefault(); return; }
     if (bound?.kind === "action") {

@@ -6,6 +6,7 @@ import { pathOf, sortFiles, uploadAll } from "./files.js";
 import { skippedList } from "./owner.js";
 import { h, markdown, showError, words } from "./dom.js";
 import { assistFields } from "./assist.js";
+import { parseClassLine } from "./keypoints.js";
 import { labelView } from "./label.js";
 import { dashboardView, detailsView } from "./manage.js";
 import { reviewView } from "./review.js";
@@ -236,7 +237,7 @@ function migrateView() {
 
 /** The wizard's task types, in its order: checked against the API's enum, so each one the API has is here and none other.
  * @type {Record<Schemas["TaskType"], true>} */
-const WIZARD_TYPES = { image_multiclass: true, image_multilabel: true, image_bounding_box: true, image_polygon: true, text_multiclass: true, text_multilabel: true, text_ner: true };
+const WIZARD_TYPES = { image_multiclass: true, image_multilabel: true, image_bounding_box: true, image_polygon: true, image_keypoints: true, text_multiclass: true, text_multilabel: true, text_ner: true };
 const TASK_TYPES = Object.keys(WIZARD_TYPES);
 
 /** The create wizard: details, data, classes, instructions, review; then create and upload. */
@@ -257,7 +258,18 @@ function wizard() {
     max: h("input", { id: "w-max", type: "number", min: 1, max: 10, value: 1 }),
   };
   const assist = assistFields({}, f.type.value, "w-assist");
-  f.type.addEventListener("change", () => assist.setTaskType(f.type.value));
+  const classesNote = h("p", { class: "note", id: "w-classes-note" });
+  const showClassesNote = () => {
+    const points = f.type.value === "image_keypoints";
+    f.classes.placeholder = points
+      ? "One class per row: its name, then after ':' its points in order and after '|' the skeleton's edges\nface: nose, left_eye, right_eye | 0-1, 0-2"
+      : "One class per row; levels as Animal/Cat; optional key as 'Cat = c'";
+    classesNote.textContent = points
+      ? "Keypoints: each class lists its points in the order labelers place them, then the edges drawn between them as pairs of point numbers counted from 0 (0-1 joins the first two). A key goes before the colon: 'face = f: nose, …'. The first nine get keys 1–9 unless you give one."
+      : "The first nine get keys 1–9 unless you give one.";
+  };
+  showClassesNote();
+  f.type.addEventListener("change", () => { assist.setTaskType(f.type.value); showClassesNote(); });
   const preview = h("div", { class: "preview" });
   f.instructions.addEventListener("input", () => preview.replaceChildren(markdown(f.instructions.value)));
   const blobRow = h("div", { hidden: true }, h("label", {}, "Container ", f.container), h("label", {}, "Path (globs allowed) ", f.path));
@@ -276,7 +288,7 @@ function wizard() {
     h("fieldset", {}, h("legend", {}, "1. Project"), h("label", {}, "Name ", f.name), h("label", {}, "Task type ", f.type)),
     h("fieldset", {}, h("legend", {}, "2. Data"), h("label", {}, "Source ", f.source), uploadRow, blobRow,
       h("label", {}, f.refresh, " Incremental refresh (new files become items)")),
-    h("fieldset", {}, h("legend", {}, "3. Label classes"), f.classes, h("p", { class: "note" }, "The first nine get keys 1–9 unless you give one.")),
+    h("fieldset", {}, h("legend", {}, "3. Label classes"), f.classes, classesNote),
     h("fieldset", {}, h("legend", {}, "4. Instructions"), h("div", { class: "split" }, f.instructions, preview), h("label", {}, "or a URL ", f.url)),
     h("fieldset", {}, h("legend", {}, "5. Options"), assist.node,
       h("label", {}, "Consensus: at least ", f.min), h("label", {}, " at most ", f.max, " labelers per item")),
@@ -294,10 +306,8 @@ function wizard() {
   function files() { return sorted().take; }
   /** The project as the wizard's fields say. @returns {NewProject & Pick<ProjectSettings, "assist" | "consensus">} */
   function settings() {
-    const classes = f.classes.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => {
-      const m = line.match(/^(.*?)\s*=\s*([0-9a-z])$/);
-      return m ? { name: m[1], key: m[2] } : { name: line };
-    });
+    const points = f.type.value === "image_keypoints";
+    const classes = f.classes.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => parseClassLine(line, points));
     /** @type {ReturnType<typeof settings>} */
     const body = {
       name: f.name.value.trim(), taskType: /** @type {ProjectSettings["taskType"]} */ (f.type.value), labelClasses: classes,
@@ -331,7 +341,7 @@ function wizard() {
       review.replaceChildren(h("legend", {}, "Review"), h("dl", {},
         h("dt", {}, "Name"), h("dd", {}, b.name), h("dt", {}, "Task type"), h("dd", {}, words(b.taskType)),
         h("dt", {}, "Data"), h("dd", {}, b.dataset ? `${b.dataset.container}/${b.dataset.path}` : `${files().length} file(s) to upload${skippedRows().length ? ` (${skippedRows().length} left out)` : ""}`),
-        h("dt", {}, "Classes"), h("dd", {}, b.labelClasses.map((c) => c.name).join(", ")),
+        h("dt", {}, "Classes"), h("dd", { id: "w-review-classes" }, b.labelClasses.map((c) => c.keypoints ? `${c.name} (points: ${c.keypoints.points.join(", ")}; ${(c.keypoints.edges || []).length} edges)` : c.name).join("; ")),
         h("dt", {}, "Consensus"), h("dd", {}, `${b.consensus.minLabelers}–${b.consensus.maxLabelers}`),
         h("dt", {}, "ML assist"), h("dd", { id: "w-review-assist" }, b.assist.enabled
           ? `on · ${b.assist.backbone || "default backbone"} · precision ${b.assist.targetPrecision} · first after ${b.assist.trainAfter}, every ${b.assist.trainEvery}${b.assist.activeLearning ? " · active learning" : ""}` : "off")));

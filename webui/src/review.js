@@ -5,6 +5,7 @@
 // full-size viewer (viewer.js) where a reviewer fixes any item with the labeling tools.
 import { get, post } from "./api.js";
 import { confirmAction } from "./dialogs.js";
+import { drawThumbKeypoints } from "./editor/keypoints.js";
 import { colorOf, h, s, showError, words } from "./dom.js";
 import { pieces } from "./geometry.js";
 import { describe } from "./state.js";
@@ -39,6 +40,7 @@ export function thumb(item, classes) {
   if (item.thumbnailUrl) figure.append(h("img", { src: item.thumbnailUrl, loading: "lazy", alt: "" }));
   const svg = s("svg", { viewBox: "0 0 100 100", preserveAspectRatio: "none", class: "overlay-shapes" });
   for (const b of value.boxes || []) svg.append(s("rect", { x: b.x * 100, y: b.y * 100, width: b.w * 100, height: b.h * 100, stroke: colorOf(classes, b.label) }));
+  drawThumbKeypoints(svg, value.keypoints || [], classes);
   for (const p of value.polygons || []) svg.append(s("polygon", { points: p.points.map((/** @type {number[]} */ [x, y]) => `${x * 100},${y * 100}`).join(" "), stroke: colorOf(classes, p.label) }));
   figure.append(svg);
   if ((item.frames || 1) > 1) figure.append(h("span", { class: "frames-badge", title: "Frames: open it to move through them" }, `${item.frames} frames`));

@@ -14,6 +14,8 @@
  * @property {number | null} selected the selected shape or span (index into the value)
  * @property {boolean} picked whether the user picked it (a click): then a class key relabels it
  * @property {[number, number][] | null} draft the polygon being drawn
+ * @property {number} point keypoints: the current point of the selected instance
+ * @property {boolean} placing keypoints: a click places the current point, then moves on
  * @property {number} zoom
  * @property {[number, number] | null} center the view's centre while zoomed
  */
@@ -34,7 +36,7 @@
 export const clone = (value) => JSON.parse(JSON.stringify(value));
 
 /** @returns {Tool} */
-export const freshTool = () => ({ selected: null, picked: false, draft: null, zoom: 1, center: null });
+export const freshTool = () => ({ selected: null, picked: false, draft: null, point: 0, placing: false, zoom: 1, center: null });
 
 /** The empty answer of a task type. @param {string} type @returns {Value} */
 export function emptyValue(type) {
@@ -42,11 +44,13 @@ export function emptyValue(type) {
   if (type.endsWith("multilabel")) return { labels: [] };
   if (type === "image_bounding_box") return { boxes: [] };
   if (type === "image_polygon") return { polygons: [] };
+  if (type === "image_keypoints") return { keypoints: [] };
   return { spans: [] };
 }
 
 /** The value's list of shapes or spans, by task type. @param {string} type */
 export function shapeKey(type) {
+  if (type === "image_keypoints") return "keypoints";
   return type === "image_bounding_box" ? "boxes" : type === "image_polygon" ? "polygons" : "spans";
 }
 
@@ -135,6 +139,7 @@ export function partsOf(value) {
   if ("boxes" in value) return value.boxes;
   if ("polygons" in value) return value.polygons;
   if ("spans" in value) return value.spans;
+  if ("keypoints" in value) return value.keypoints;
   return [];
 }
 
@@ -158,7 +163,7 @@ export function labelsOf(value) {
  */
 export const chosenClasses = (value) => new Set(labelsOf(value));
 
-const NOUNS = { boxes: "box(es)", polygons: "polygon(s)", spans: "span(s)" };
+const NOUNS = { boxes: "box(es)", polygons: "polygon(s)", spans: "span(s)", keypoints: "instance(s)" };
 
 /** The answer in words. @param {Value | undefined | null} value */
 export function describe(value) {
@@ -176,6 +181,11 @@ export function describe(value) {
  * @param {Task} task @param {string} type @returns {string | null}
  */
 export function problem(task, type) {
+  if (type === "image_keypoints") {
+    const instances = task.items.flatMap((i) => { const v = task.values[i.id]; return "keypoints" in v ? v.keypoints : []; });
+    const empty = instances.find((k) => k.points.every((p) => !p.v));
+    return empty ? `A ${empty.label} has no point placed: place one (or press Delete to remove it).` : null;
+  }
   if (!type.endsWith("multiclass")) return null;
   const open = task.items.some((i) => !labelsOf(task.values[i.id]).length);
   return open ? `Choose a label${task.grid ? " for every image" : ""} first (keys 1–9).` : null;

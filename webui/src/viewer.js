@@ -8,14 +8,20 @@ import { call, get, post } from "./api.js";
 import { dicomCanvas, windowControls } from "./dicom.js";
 import { confirmAction } from "./dialogs.js";
 import { colorOf, h, showError, words } from "./dom.js";
+import { keypointEditor } from "./editor/keypoints.js";
 import { shapeEditor } from "./editor/shapes.js";
 import { textEditor } from "./editor/text.js";
 import { frameNavigator } from "./frames.js";
+import { ACTIONS } from "./keys.js";
 import { classPicker } from "./picker.js";
 import { chosenClasses, classify, clone, describe, emptyValue, newTask, redo, undo } from "./state.js";
 import { zoomable } from "./zoom.js";
 
 /** @typedef {import("./api-types").components["schemas"]["ItemView"]} ItemView */
+
+/** @param {string} action */
+/** The keypoint editor's action keys (the labeling screen's defaults). @type {Record<string, string>} */
+const POINT_KEYS = Object.fromEntries(["newInstance", "visible", "occluded", "absent"].map((a) => [ACTIONS[a].key, a]));
 
 /** @param {string} action */
 const said = (action) => ({
@@ -37,6 +43,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
   const type = project.taskType;
   const classes = project.labelClasses;
   const shapesType = type === "image_bounding_box" || type === "image_polygon";
+  const keypointsType = type === "image_keypoints";
   const isClassify = type.endsWith("multiclass") || type.endsWith("multilabel");
   const stage = h("div", { class: "viewer-stage", id: "viewer-stage" });
   const side = h("aside", { class: "viewer-side" });
@@ -93,6 +100,9 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
       if (shapesType) {
         editor = shapeEditor({ item: view, type, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 72 : 78 });
         stage.append(editor.node);
+      } else if (keypointsType) {
+        editor = keypointEditor({ item: view, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 68 : 74 });
+        stage.append(editor.node);
       } else {
         pic.classList.add("photo");
         const zoom = zoomable(h("div", { class: "frame" }, pic), view, task.tool, { pan: "left", vh: frames ? 72 : 78, windowing });
@@ -136,7 +146,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
       h("p", { class: "chosen", id: "viewer-answer" }),
       item.prediction ? h("p", { class: "note" }, `ML assist: ${describe(item.prediction.value)} (${Math.round(item.prediction.confidence * 100)}%)`) : "",
       windowing.panel,
-      isClassify || shapesType || type === "text_ner" ? picker.node : "",
+      isClassify || shapesType || keypointsType || type === "text_ner" ? picker.node : "",
       reviewer ? h("div", { class: "actions" },
         h("button", { class: "primary approve", id: "viewer-approve", disabled: !reviewable, onclick: () => approve() }, "Approve (A)"),
         h("button", { class: "reject", id: "viewer-reject", disabled: !reviewable, onclick: () => reject() }, "Reject… (R)"),
@@ -157,7 +167,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     const answer = document.getElementById("viewer-answer");
     if (answer) answer.textContent = describe(v) || "—";
     picker?.setChosen(chosenClasses(v));
-    if (shapesType || type === "text_ner") picker?.setNext(next, task.tool.picked ? "Picked: a key relabels it. Next:" : "Next:");
+    if (shapesType || keypointsType || type === "text_ner") picker?.setNext(next, task.tool.picked ? "Picked: a key relabels it. Next:" : "Next:");
     const fix = document.getElementById("viewer-fix");
     if (fix) fix.textContent = changed() ? "Changed: Approve saves your fix as the item's label." : "";
     const approve = document.getElementById("viewer-approve");
@@ -266,6 +276,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     if (key === "Escape") { if (!editor?.cancel()) close(); return; }
     if (frames?.key(e)) return;
     if (windowing.key(key)) { e.preventDefault(); return; }
+    if (keypointsType && reviewer && editor?.key?.(e, POINT_KEYS[key.toLowerCase()] || null)) { e.preventDefault(); return; }
     if (key === "ArrowRight") { e.preventDefault(); go(1); return; }
     if (key === "ArrowLeft") { e.preventDefault(); go(-1); return; }
     if (key === "Delete" || key === "Backspace") { if (editor?.deleteSelected()) e.preventDefault(); return; }
