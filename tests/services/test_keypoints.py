@@ -14,10 +14,12 @@ from core.domain.datasets import Dataset
 from core.domain.errors import InvalidAnnotation, InvalidInput
 from core.domain.exports import ExportFormat
 from core.domain.items import Item, ItemState
+from core.domain.labels import LabelClass
 from core.domain.messages import RunAssist
 from core.domain.projects import Role
+from core.domain.relabel import ExistingLabels
 from core.domain.task_types import TaskType
-from core.services import exports, labeling, tasks
+from core.services import exports, label_classes, labeling, projects, tasks
 from core.services.assist import recent_runs
 from core.services.assist_cycle import run_assist
 from core.services.collections import ITEMS, load
@@ -111,3 +113,22 @@ def test_a_coco_export_of_the_project_names_each_class_points_and_skeleton() -> 
     (category,) = json.loads(b"".join(chunks))["categories"]
     assert category["keypoints"] == ["nose", "left_eye", "right_eye"]
     assert category["skeleton"] == [[1, 2], [1, 3]]
+
+
+def test_a_class_added_mid_project_brings_its_template_or_is_refused() -> None:
+    deps = memory_deps()
+    project = running_project(deps, task_type="image_keypoints", labelClasses=[FACE])
+    projects.pause_project(deps, project_id=project.id, actor="olive")
+    with pytest.raises(InvalidInput, match="'hand' needs a point template"):
+        label_classes.add_label_classes(
+            deps,
+            project_id=project.id,
+            actor="olive",
+            classes=[LabelClass(name="hand")],
+            existing=ExistingLabels.KEEP,
+        )
+    hand = LabelClass.model_validate({"name": "hand", "keypoints": {"points": ["wrist"]}})
+    added = label_classes.add_label_classes(
+        deps, project_id=project.id, actor="olive", classes=[hand], existing=ExistingLabels.KEEP
+    )
+    assert [c.name for c in added.value.label_classes] == ["face", "hand"]

@@ -4,6 +4,7 @@ import { Chart, ArcElement, BarController, BarElement, CategoryScale, DoughnutCo
 import { call, get, post } from "./api.js";
 import { assistFields, assistPanel } from "./assist.js";
 import { failuresPanel } from "./failures.js";
+import { parseClassLine } from "./keypoints.js";
 import { confirmAction } from "./dialogs.js";
 import { addFilesCard, deleteCard, exportsCard, ingestCard } from "./owner.js";
 import { colorOf, h, markdown, showError, words } from "./dom.js";
@@ -105,7 +106,8 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
     const preview = h("div", { class: "preview" }, markdown(md.value));
     md.addEventListener("input", () => preview.replaceChildren(markdown(md.value)));
     // Classes
-    const addNames = h("textarea", { id: "add-classes", rows: 2, placeholder: "New classes, one per row" });
+    const points = project.taskType === "image_keypoints";
+    const addNames = h("textarea", { id: "add-classes", rows: 2, placeholder: points ? "New classes, one per row, each with its points: hand: wrist, thumb | 0-1" : "New classes, one per row" });
     const choice = h("fieldset", { class: "choices" }, h("legend", {}, "Labels already given"),
       [["keep", "Keep them; new classes apply from now on"], ["keep_as_defaults", "Send items back to the queue with their labels pre-filled"], ["start_over", "Start over: remove every label"]].map(([v, t], i) =>
         h("label", {}, h("input", { type: "radio", name: "existing", value: v, checked: i === 0 }), ` ${t}`)));
@@ -136,11 +138,13 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
           ? h("button", { id: "resume", onclick: () => withEtag("POST", `${base}/resume`).then(() => done("Resumed."), fail) }, "Resume")
           : h("button", { id: "pause", onclick: () => withEtag("POST", `${base}/pause`).then(() => done("Paused."), fail) }, "Pause"))),
       h("section", { class: "card" }, h("h2", {}, "Label classes"),
-        h("ol", { id: "class-list" }, project.labelClasses.map((c) => h("li", {}, h("kbd", {}, c.key || ""), " ", c.name))),
+        h("ol", { id: "class-list" }, project.labelClasses.map((c) => h("li", {}, h("kbd", {}, c.key || ""), " ", c.name,
+          c.keypoints ? h("span", { class: "note" }, ` — ${c.keypoints.points.join(", ")}${c.keypoints.edges?.length ? ` | ${c.keypoints.edges.map(([a, b]) => `${a}-${b}`).join(", ")}` : ""}`) : ""))),
         paused ? null : h("p", { class: "note" }, "Pause the project to add or rename classes."),
         h("h3", {}, "Add"), addNames, choice,
         h("button", { id: "add-classes-button", disabled: !paused, onclick: () => {
-          const classes = addNames.value.split("\n").map((l) => l.trim()).filter(Boolean).map((name) => ({ name }));
+          let classes;
+          try { classes = addNames.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => (points ? parseClassLine(line, true) : { name: line })); } catch (e) { fail(e); return; }
           const existingLabels = choice.querySelector("input:checked")?.getAttribute("value") || "keep";
           const add = () => withEtag("POST", `${base}/label-classes/add`, { classes, existingLabels }).then(() => done("Classes added."), fail);
           if (existingLabels === "keep") return add();
