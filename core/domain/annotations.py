@@ -25,7 +25,7 @@ MAX_VIOLATIONS = 50
 MAX_SHAPES = 1_000
 """Boxes, polygons or spans in one answer."""
 MAX_POINTS = 10_000
-"""Polygon vertices in one answer, all polygons together."""
+"""Polygon vertices, or keypoints, in one answer, all shapes together."""
 # Float error the drawing tools may leave at the image border; larger overshoots are mistakes.
 EDGE_TOLERANCE = 1e-6
 # Image areas are fractions of the image: 1e-12 is far below one pixel of a 100k x 100k image, yet
@@ -173,7 +173,7 @@ def validate_annotation(
         case TaskType.IMAGE_BOUNDING_BOX:
             value = _shapes(check, raw, "boxes", _box, BoxSet)
         case TaskType.IMAGE_POLYGON:
-            fits = _points_fit(check, raw)
+            fits = _points_fit(check, raw, "polygons", "simplify the outlines (fewer vertices)")
             value = _shapes(check, raw, "polygons", _polygon, PolygonSet) if fits else None
         case TaskType.TEXT_NER:
             assert text_length is not None
@@ -181,7 +181,8 @@ def validate_annotation(
         case TaskType.IMAGE_KEYPOINTS:
             assert templates is not None
             read = _instance_reader(templates)
-            value = _shapes(check, raw, "keypoints", read, KeypointSet)
+            fits = _points_fit(check, raw, "keypoints", "split the objects over fewer instances")
+            value = _shapes(check, raw, "keypoints", read, KeypointSet) if fits else None
         case _:
             assert_never(task_type)
     if check.violations or value is None:
@@ -383,22 +384,20 @@ def _few_enough(check: _Checker, items: list[Any], key: str) -> bool:
     return False
 
 
-def _points_fit(check: _Checker, raw: object) -> bool:
+def _points_fit(check: _Checker, raw: object, key: str, advice: str) -> bool:
     """Counted before any point is checked, so a giant answer costs no validation time."""
-    polygons = raw.get("polygons") if isinstance(raw, dict) else None
-    if not isinstance(polygons, list):
+    shapes = raw.get(key) if isinstance(raw, dict) else None
+    if not isinstance(shapes, list):
         return True
     total = sum(
         len(p["points"])
-        for p in polygons
+        for p in shapes
         if isinstance(p, dict) and isinstance(p.get("points"), list)
     )
     if total <= MAX_POINTS:
         return True
     check.fail(
-        "polygons",
-        f"have {total:,} points in all; one answer may have at most {MAX_POINTS:,}: "
-        "simplify the outlines (fewer vertices)",
+        key, f"have {total:,} points in all; one answer may have at most {MAX_POINTS:,}: {advice}"
     )
     return False
 

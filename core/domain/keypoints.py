@@ -123,15 +123,6 @@ def labeled_area(points: Iterable[PlacedPoint]) -> float:
     return (max(xs) - min(xs)) * (max(ys) - min(ys)) if xs else 0.0
 
 
-def bounds(points: Iterable[PlacedPoint]) -> tuple[float, float, float, float] | None:
-    """(x, y, w, h) of the points not absent; None when all are."""
-    labeled = [(p.x, p.y) for p in points if p.v != ABSENT]
-    if not labeled:
-        return None
-    xs, ys = [x for x, _ in labeled], [y for _, y in labeled]
-    return min(xs), min(ys), max(xs) - min(xs), max(ys) - min(ys)
-
-
 def oks(a: Sequence[PlacedPoint], b: Sequence[PlacedPoint], sigmas: Sequence[float]) -> float:
     """Object keypoint similarity of two instances of one template, in [0, 1] (see the module
     text); 0 when their point counts differ or neither labeled any point."""

@@ -10,6 +10,7 @@ import pytest
 
 from core.domain.annotations import MAX_POINTS, MAX_SHAPES, validate_annotation
 from core.domain.errors import InvalidAnnotation
+from core.domain.keypoints import KeypointTemplate
 from core.domain.task_types import TaskType
 
 BOX = {"label": "cat", "x": 0.1, "y": 0.1, "w": 0.1, "h": 0.1}
@@ -46,3 +47,24 @@ def test_an_answer_at_the_limit_passes_and_one_past_it_is_refused(
     assert time.perf_counter() - started < 1.0  # refused without checking every shape
     (violation,) = refused.value.violations
     assert violation.field == field and "at most" in violation.rule
+
+
+def test_keypoint_answers_are_bounded_by_points_before_any_is_checked() -> None:
+    template = KeypointTemplate(points=[f"p{k}" for k in range(10)])
+    point = {"x": 0.5, "y": 0.5, "v": 2}
+
+    def instances(count: int) -> dict[str, object]:
+        return {"keypoints": [{"label": "cat", "points": [point] * 10}] * count}
+
+    def check(raw: object) -> None:
+        validate_annotation(
+            TaskType.IMAGE_KEYPOINTS, raw, label_names=["cat"], templates={"cat": template}
+        )
+
+    check(instances(MAX_POINTS // 10))
+    started = time.perf_counter()
+    with pytest.raises(InvalidAnnotation) as refused:
+        check(instances(MAX_POINTS * 10))
+    assert time.perf_counter() - started < 1.0
+    (violation,) = refused.value.violations
+    assert violation.field == "keypoints" and f"at most {MAX_POINTS:,}" in violation.rule

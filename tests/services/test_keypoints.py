@@ -19,7 +19,7 @@ from core.domain.messages import RunAssist
 from core.domain.projects import Role
 from core.domain.relabel import ExistingLabels
 from core.domain.task_types import TaskType
-from core.services import exports, label_classes, labeling, projects, tasks
+from core.services import exports, imports, label_classes, labeling, projects, tasks
 from core.services.assist import recent_runs
 from core.services.assist_cycle import run_assist
 from core.services.collections import ITEMS, load
@@ -132,3 +132,27 @@ def test_a_class_added_mid_project_brings_its_template_or_is_refused() -> None:
         deps, project_id=project.id, actor="olive", classes=[hand], existing=ExistingLabels.KEEP
     )
     assert [c.name for c in added.value.label_classes] == ["face", "hand"]
+
+
+def test_keypoint_labels_import_from_loupe_jsonl_and_other_formats_say_so() -> None:
+    deps = memory_deps()
+    project = running_project(deps, task_type="image_keypoints", labelClasses=[FACE])
+    (item_id,) = add_items(deps, project, 1)
+    path = load(Item, deps.documents.container(ITEMS).read(project.id, item_id)).path
+    for format in (imports.ImportFormat.COCO, imports.ImportFormat.AZUREML_JSONL):
+        with pytest.raises(InvalidInput, match="does not read keypoints yet"):
+            imports.import_labels(
+                deps, project_id=project.id, actor="olive", format=format, data=io.BytesIO(b"{}")
+            )
+    line = json.dumps({"path": path, "final": face()}).encode()
+    report = imports.import_labels(
+        deps,
+        project_id=project.id,
+        actor="olive",
+        format=imports.ImportFormat.LOUPE_JSONL,
+        data=io.BytesIO(line),
+        mode=imports.ImportMode.FINAL,
+    )
+    assert report.updated == 1
+    item = load(Item, deps.documents.container(ITEMS).read(project.id, item_id))
+    assert isinstance(item.final, KeypointSet) and item.final.keypoints[0].points[1].v == 0
