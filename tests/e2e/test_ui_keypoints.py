@@ -1,8 +1,8 @@
-"""Keypoints in a real browser: the wizard gives a class its point template; a labeler places an
-instance's points in template order by clicking (the hint names the next point), marks one
-absent, drags one, steps to another and marks it occluded; a second item is labeled with the
-keyboard alone; the review grid draws the points, and the viewer moves a point and approves the
-fix. What is submitted is what the API holds."""
+"""Keypoints in a real browser: the wizard gives a class its point template (and Details a class
+added later its own); a labeler places an instance's points in template order by clicking (the
+hint names the next point), marks one absent, drags one, steps to another and marks it occluded;
+a second item is labeled with the keyboard alone; the review grid draws the points, and the
+viewer moves a point and approves the fix. What is submitted is what the API holds."""
 
 from __future__ import annotations
 
@@ -62,6 +62,21 @@ def test_the_wizard_gives_each_class_its_point_template(ui: Ui, page: Page, tmp_
     assert project["labelClasses"] == [
         {"name": "face", "key": "f", "keypoints": FACE["keypoints"]},
     ]
+
+    # Details: a class added mid-project brings its own template.
+    page.click("#tab-details")
+    page.click("#pause")
+    expect(page.locator("#details-status")).to_contain_text("paused")
+    classes = page.locator("#class-list li")
+    expect(classes.first).to_contain_text("face — nose, left_eye, right_eye | 0-1, 0-2")
+    page.fill("#add-classes", "hand")  # no template: said before anything is sent
+    page.click("#add-classes-button")
+    expect(page.locator("#error")).to_contain_text("“hand” has no point template")
+    page.fill("#add-classes", "hand: wrist, thumb | 0-1")
+    page.click("#add-classes-button")
+    expect(classes.filter(has_text="hand — wrist, thumb | 0-1")).to_have_count(1)
+    hand = ui.api("GET", f"/projects/{project['id']}/label-classes")[1]
+    assert {k: v for k, v in hand["keypoints"].items() if v is not None} == HAND["keypoints"]
 
 
 def test_place_edit_by_mouse_and_keyboard_submit_and_review(ui: Ui, page: Page) -> None:
