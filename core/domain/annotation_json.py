@@ -1,6 +1,6 @@
 """Annotation values as JSON, in documents and on the wire: one object per value whose single
-key names its kind (`label`, `labels`, `boxes`, `polygons`, `spans`, `keypoints`), read into
-and written from the typed values of `core.domain.annotations`.
+key names its kind (`label`, `labels`, `boxes`, `polygons`, `spans`, `keypoints`, `masks`),
+read into and written from the typed values of `core.domain.annotations`.
 
 The key is the discriminator, so documents stored before the values were typed (the same
 untagged objects) read back as they are, and the API's schema shows one shape per kind."""
@@ -21,6 +21,7 @@ from core.domain.annotations import (
     SpanSet,
     labels_of,
 )
+from core.domain.masks import MaskSet
 
 _KIND_OF: dict[type[Any], str] = {
     SingleLabel: "label",
@@ -29,6 +30,7 @@ _KIND_OF: dict[type[Any], str] = {
     PolygonSet: "polygons",
     SpanSet: "spans",
     KeypointSet: "keypoints",
+    MaskSet: "masks",
 }
 
 
@@ -45,12 +47,13 @@ StoredValue = Annotated[
     | Annotated[BoxSet, Tag("boxes")]
     | Annotated[PolygonSet, Tag("polygons")]
     | Annotated[SpanSet, Tag("spans")]
-    | Annotated[KeypointSet, Tag("keypoints")],
+    | Annotated[KeypointSet, Tag("keypoints")]
+    | Annotated[MaskSet, Tag("masks")],
     Discriminator(
         _kind,
         custom_error_type="annotation_value",
         custom_error_message="an annotation value has one of label, labels, boxes, polygons, "
-        "spans, keypoints",
+        "spans, keypoints, masks",
     ),
 ]
 """An `AnnotationValue` in a pydantic field: validated from JSON (or kept when typed already),

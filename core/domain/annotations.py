@@ -17,6 +17,8 @@ from typing import Any, TypeAlias, TypeVar, assert_never
 from core.domain.errors import InvalidAnnotation, Violation
 from core.domain.geometry import Point, clamp_unit, drop_repeats, polygon_area
 from core.domain.keypoints import ABSENT, VISIBLE, KeypointTemplate
+from core.domain.mask_rules import read_masks
+from core.domain.masks import MaskSet
 from core.domain.task_types import TaskType
 
 MAX_VIOLATIONS = 50
@@ -142,7 +144,9 @@ class KeypointSet(_Json):
     keypoints: tuple[KeypointInstance, ...]
 
 
-AnnotationValue: TypeAlias = SingleLabel | MultiLabel | BoxSet | PolygonSet | SpanSet | KeypointSet
+AnnotationValue: TypeAlias = (
+    SingleLabel | MultiLabel | BoxSet | PolygonSet | SpanSet | KeypointSet | MaskSet
+)
 
 
 def validate_annotation(
@@ -153,12 +157,14 @@ def validate_annotation(
     text_length: int | None = None,
     text: str | None = None,
     templates: Mapping[str, KeypointTemplate] | None = None,
+    mask_grid: tuple[int, int] | None = None,
 ) -> AnnotationValue:
     """Check a submitted value against `task_type`'s rules and the project's label classes
     (shown in the order given when a label is unknown). `text_length` is required for text_ner;
     with the `text` itself, spans are also trimmed of the whitespace at their edges, so that
     every span stored is one token formats (CoNLL) can hold exactly. `templates` (each class's
-    point template) is required for image_keypoints."""
+    point template) is required for image_keypoints. `mask_grid` is the displayed image's
+    [height, width], which every mask must cover (see `core.domain.masks`)."""
     if task_type is TaskType.TEXT_NER and text_length is None:
         raise TypeError("text_ner annotations need text_length, the item's length in characters")
     if task_type is TaskType.IMAGE_KEYPOINTS and templates is None:
@@ -183,6 +189,11 @@ def validate_annotation(
             read = _instance_reader(templates)
             fits = _points_fit(check, raw, "keypoints", "split the objects over fewer instances")
             value = _shapes(check, raw, "keypoints", read, KeypointSet) if fits else None
+        case TaskType.IMAGE_SEMANTIC_SEGMENTATION | TaskType.IMAGE_INSTANCE_SEGMENTATION:
+            semantic = task_type is TaskType.IMAGE_SEMANTIC_SEGMENTATION
+            value = read_masks(
+                check, raw, grid=mask_grid, one_per_class=semantic, max_masks=MAX_SHAPES
+            )
         case _:
             assert_never(task_type)
     if check.violations or value is None:
@@ -208,6 +219,8 @@ def labels_of(value: AnnotationValue | None) -> tuple[str, ...]:
             return tuple(dict.fromkeys(span.label for span in value.spans))
         case KeypointSet():
             return tuple(dict.fromkeys(instance.label for instance in value.keypoints))
+        case MaskSet():
+            return tuple(dict.fromkeys(mask.label for mask in value.masks))
         case _:
             assert_never(value)
 
@@ -232,6 +245,8 @@ def rename_label(value: AnnotationValue, old: str, new: str) -> AnnotationValue:
             return SpanSet(tuple(replace(s, label=follow(s.label)) for s in value.spans))
         case KeypointSet():
             return KeypointSet(tuple(replace(k, label=follow(k.label)) for k in value.keypoints))
+        case MaskSet():
+            return MaskSet(tuple(replace(m, label=follow(m.label)) for m in value.masks))
 
 
 class _Checker:

@@ -44,6 +44,8 @@ def unsupported_reason(task_type: TaskType) -> str | None:
             "ML assist suggests classes, boxes and polygons; it has no keypoint model yet, so "
             "keypoint projects get no suggestions"
         )
+    if task_type.is_mask:
+        return "ML assist suggests classes, boxes and polygons; it does not suggest masks yet"
     return None
 
 

@@ -1,11 +1,11 @@
 """Consensus: when several labelers answer the same item, what the item's label is.
 
-Classes go by strict majority (for multi-label, each class on its own). Boxes and polygons are
-matched across labelers by IoU ≥ 0.5, keypoint instances by object keypoint similarity (OKS,
-`core.domain.keypoints`) ≥ 0.5, spans only when their offsets are exactly equal; a shape
-that a strict majority of labelers drew, with a label a strict majority of them chose, is kept,
-one that a minority drew is dropped, and anything else (an even split) is a disagreement. A
-disagreement after the most labelers allowed goes to review.
+Classes go by strict majority (for multi-label, each class on its own). Boxes, polygons and
+masks are matched across labelers by IoU ≥ 0.5 (masks by their pixels), keypoint instances by
+object keypoint similarity (OKS, `core.domain.keypoints`) ≥ 0.5, spans only when their offsets
+are exactly equal; a shape that a strict majority of labelers drew, with a label a strict
+majority of them chose, is kept, one that a minority drew is dropped, and anything else (an
+even split) is a disagreement. A disagreement after the most labelers allowed goes to review.
 """
 
 from __future__ import annotations
@@ -32,13 +32,14 @@ from core.domain.annotations import (
 )
 from core.domain.geometry import box_iou, polygon_iou
 from core.domain.keypoints import ABSENT, DEFAULT_SIGMA, OCCLUDED, VISIBLE, oks
+from core.domain.masks import Mask, MaskSet, disjoint, mask_iou
 from core.domain.task_types import TaskType
 
 MATCH_IOU = 0.5
 MATCH_OKS = 0.5
 """COCO's loosest keypoint threshold (its AP averages 0.5 to 0.95)."""
 
-S = TypeVar("S", Box, Polygon, Span, KeypointInstance)
+S = TypeVar("S", Box, Polygon, Span, KeypointInstance, Mask)
 Sigmas = Mapping[str, Sequence[float]]
 """Each class's per-point sigmas for OKS (`KeypointTemplate.sigma_list`)."""
 
@@ -97,6 +98,8 @@ def agreement(
         return _polygons([_as(PolygonSet, v).polygons for v in values])
     if task_type is TaskType.IMAGE_KEYPOINTS:
         return _keypoints([_as(KeypointSet, v).keypoints for v in values], sigmas or {})
+    if task_type.is_mask:
+        return _masks([_as(MaskSet, v).masks for v in values])
     return _spans([_as(SpanSet, v).spans for v in values])
 
 
@@ -119,6 +122,11 @@ def _keypoints(answers: list[tuple[KeypointInstance, ...]], sigmas: Sigmas) -> _
 
     found = _shapes(answers, similarity, MATCH_OKS, _mean_points)
     return _Agreement(None if found.final is None else KeypointSet(found.final), found.agreed)
+
+
+def _masks(answers: list[tuple[Mask, ...]]) -> _Agreement:
+    found = _shapes(answers, mask_iou, MATCH_IOU, _medoid_mask)
+    return _Agreement(None if found.final is None else disjoint(found.final), found.agreed)
 
 
 def _spans(answers: list[tuple[Span, ...]]) -> _Agreement:
@@ -243,6 +251,13 @@ def _medoid(polygons: list[Polygon], label: str) -> Polygon:
 
     best = max(polygons, key=closeness)
     return Polygon(label, best.points)
+
+
+def _medoid_mask(masks: list[Mask], label: str) -> Mask:
+    """The painted mask closest to the others: a pixel vote could leave the kept masks sharing
+    pixels, which no answer may."""
+    best = max(masks, key=lambda m: sum(mask_iou(m, n) for n in masks if n is not m))
+    return Mask(label, best.size, best.counts)
 
 
 def _same_offsets(a: Span, b: Span) -> float:

@@ -16,6 +16,8 @@ class TaskType(StrEnum):
     IMAGE_BOUNDING_BOX = "image_bounding_box"
     IMAGE_POLYGON = "image_polygon"
     IMAGE_KEYPOINTS = "image_keypoints"
+    IMAGE_SEMANTIC_SEGMENTATION = "image_semantic_segmentation"
+    IMAGE_INSTANCE_SEGMENTATION = "image_instance_segmentation"
     TEXT_MULTICLASS = "text_multiclass"
     TEXT_MULTILABEL = "text_multilabel"
     TEXT_NER = "text_ner"
@@ -27,6 +29,12 @@ class TaskType(StrEnum):
     @property
     def is_classification(self) -> bool:
         return self in _CLASSIFICATION
+
+    @property
+    def is_mask(self) -> bool:
+        """Painted masks (`core.domain.masks`): semantic, one per class; instance, one per
+        object."""
+        return self in (TaskType.IMAGE_SEMANTIC_SEGMENTATION, TaskType.IMAGE_INSTANCE_SEGMENTATION)
 
     @property
     def is_multilabel(self) -> bool:

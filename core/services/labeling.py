@@ -268,11 +268,20 @@ def validated(project: Project, item: Item, value: object) -> AnnotationValue:
             text_length=text_length,
             text=item.text,
             templates=keypoint_templates(project.label_classes),
+            mask_grid=mask_grid(item) if project.task_type.is_mask else None,
         )
     except InvalidAnnotation as error:
         raise InvalidAnnotation(
             [Violation(_join("value", v.field), v.rule) for v in error.violations]
         ) from None
+
+
+def mask_grid(item: Item) -> tuple[int, int] | None:
+    """The [height, width] masks are painted on: the display rendition's (`core.domain.masks`)."""
+    shown = item.derivatives or item.media
+    if shown is None or shown.width is None or shown.height is None:
+        return None
+    return (shown.height, shown.width)
 
 
 def _join(prefix: str, field: str) -> str:
