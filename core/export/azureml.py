@@ -1,6 +1,7 @@
 """Azure ML data for AutoML: JSONL + MLTable for the four image task types, as AutoML for Images
 reads them (`image_url`, `image_details`, `label` as a class, a list of classes, a list of boxes
-or a list of polygons, all fractions of the image), and CSV + MLTable for text classification,
+or a list of polygons, all fractions of the image; a mask as the polygons of its outlines, holes
+left out, as AutoML's instance segmentation takes them), and CSV + MLTable for text classification,
 as AutoML NLP reads it (`text,labels`)."""
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import IO, Any
 
 from core.domain.annotation_json import stored_labels
 from core.export.jsonl import Line, kind
+from core.export.mask_pixels import mask_polygons
 from core.export.records import ImageUrl, Imported, Problem, Record, classification_value
 
 _BATCH = 500
@@ -70,6 +72,15 @@ def image_line(rec: Record, task_type: str, image_url: ImageUrl) -> dict[str, An
                 "isCrowd": 0,
             }
             for b in value.get("boxes", ())
+        ]
+    elif "masks" in value:  # AutoML's instance segmentation: a mask's outlines as polygons
+        line["label"] = [
+            {
+                "label": m["label"],
+                "polygon": [[c for pt in ring for c in pt] for ring in mask_polygons(m)],
+                "isCrowd": 0,
+            }
+            for m in value["masks"]
         ]
     else:
         line["label"] = [

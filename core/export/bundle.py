@@ -15,7 +15,7 @@ from PIL import Image
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat
 from core.domain.keypoints import KeypointTemplate
-from core.export import azureml, coco, conll, loupe_jsonl, table, voc, yolo
+from core.export import azureml, coco, conll, loupe_jsonl, mask_pixels, table, voc, yolo
 from core.export.records import (
     TRAIN,
     VALIDATION,
@@ -37,9 +37,9 @@ _IMAGE = {"image_multiclass", "image_multilabel", "image_bounding_box", "image_p
 _SHAPES = {"image_bounding_box", "image_polygon"}
 _KEYPOINTS = "image_keypoints"
 _FITS: dict[ExportFormat, set[str]] = {
-    ExportFormat.COCO: _IMAGE | {_KEYPOINTS},
-    ExportFormat.AZUREML_JSONL: _IMAGE | {"text_multiclass", "text_multilabel"},
-    ExportFormat.VOC: _IMAGE,
+    ExportFormat.COCO: _IMAGE | voc.MASK_TASKS | {_KEYPOINTS},
+    ExportFormat.AZUREML_JSONL: _IMAGE | voc.MASK_TASKS | {"text_multiclass", "text_multilabel"},
+    ExportFormat.VOC: _IMAGE | voc.MASK_TASKS,
     ExportFormat.YOLO: _SHAPES | {_KEYPOINTS},
     ExportFormat.CONLL: {"text_ner"},
 }
@@ -230,8 +230,13 @@ _JPEG = frozenset({"jpeg"})
 def _voc(target: Target, scan: Scan, archive: zipfile.ZipFile, *, validation: bool) -> None:
     ids = voc.VocIds()
     listed = voc_entries(target, scan(), archive, lambda rec: ids.id(rec.path))
-    for name, members in voc_sets(listed, validation=validation).items():
+    sets = voc_sets(listed, validation=validation)
+    for name, members in sets.items():
         archive.writestr(f"ImageSets/Main/{name}.txt", members)
+    if target.task_type in voc.MASK_TASKS:  # as `parts` lays them out, after Main's
+        for name, members in sets.items():
+            archive.writestr(f"{voc.SEGMENTATION_SETS}{name}.txt", members)
+        archive.writestr("class_table.csv", voc.class_table(list(target.categories)))
 
 
 def voc_entries(
@@ -252,8 +257,35 @@ def voc_entries(
             _put(archive, f"JPEGImages/{name}.jpg", functools.partial(_as_jpeg, picture))
             xml = voc.voc_xml(rec, name, width=picture.width, height=picture.height)
         archive.writestr(f"Annotations/{name}.xml", xml)
+        if target.task_type in voc.MASK_TASKS:
+            size = (picture.height, picture.width) if picture else (rec.height, rec.width)
+            _voc_masks(target, rec, name, archive, size)
         listed[rec.split].append(name)
     return listed
+
+
+def _voc_masks(
+    target: Target,
+    rec: Record,
+    name: str,
+    archive: zipfile.ZipFile,
+    size: tuple[int | None, int | None],
+) -> None:
+    """The record's class-index PNG (and object-index PNG for instances), at the picture's size
+    (the mask's own when the image's is unknown)."""
+    masks = (rec.value or {}).get("masks", [])
+    height, width = size
+    if not height or not width:
+        height, width = masks[0]["size"] if masks else (1, 1)
+    classes = mask_pixels.class_index(rec.value, target.categories, height, width)
+    archive.writestr(
+        f"SegmentationClass/{name}.png", mask_pixels.index_png(classes, len(target.categories))
+    )
+    if target.task_type == "image_instance_segmentation":
+        objects = mask_pixels.object_index(rec.value, height, width)
+        archive.writestr(
+            f"SegmentationObject/{name}.png", mask_pixels.index_png(objects, len(masks))
+        )
 
 
 def voc_sets(listed: dict[str, list[str]], *, validation: bool) -> dict[str, str]:

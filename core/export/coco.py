@@ -1,14 +1,16 @@
 """COCO: pixel coordinates, 1-based category ids, `file_name` the dataset-relative path, every
-image listed, `area`/`bbox` computed for polygons, `iscrowd` 0. Keypoint instances are COCO's
-person-keypoints form: the category names its points (`keypoints`) and its skeleton's 1-based
-edges (`skeleton`); an annotation has `keypoints` as [x, y, v] per template point (absent points
-0, 0, 0), `num_keypoints` (those not absent), `bbox` around them and `area` that box's (never
-below `MIN_AREA` of the image, the scale consensus gives a lone point: COCOeval divides by it).
-Classification becomes one annotation per class whose box is the whole image (`[0, 0, width,
-height]`): the form COCO tools read (pycocotools' `loadRes` and `COCOeval` take it; an
-annotation without geometry they do not). An image listed without labels (an unlabeled item of
-an export that asked for them) carries `"unlabeled": true`, so that importing the file leaves it
-unlabeled rather than "labeled, nothing in it".
+image listed, `area`/`bbox` computed for polygons and masks, `iscrowd` 0. A mask is an RLE
+`segmentation` (`{"size": [height, width], "counts": "..."}`, COCO's compressed counts) at the
+image's size, which pycocotools decodes and COCOeval scores with `iouType="segm"`. Keypoint
+instances are COCO's person-keypoints form: the category names its points (`keypoints`) and its
+skeleton's 1-based edges (`skeleton`); an annotation has `keypoints` as [x, y, v] per template
+point (absent points 0, 0, 0), `num_keypoints` (those not absent), `bbox` around them and `area`
+that box's (never below `MIN_AREA` of the image, the scale consensus gives a lone point:
+COCOeval divides by it). Classification becomes one annotation per class whose box is the whole
+image (`[0, 0, width, height]`): the form COCO tools read (pycocotools' `loadRes` and `COCOeval`
+take it; an annotation without geometry they do not). An image listed without labels (an
+unlabeled item of an export that asked for them) carries `"unlabeled": true`, so that importing
+the file leaves it unlabeled rather than "labeled, nothing in it".
 
 The writer streams: images go straight to `out` while annotations go to `spool` (a temp file the
 caller owns), appended after the images; so one pass over the items and flat memory. The reader
@@ -24,6 +26,7 @@ from typing import IO, Any, NamedTuple
 
 from core.domain.geometry import polygon_area
 from core.domain.keypoints import ABSENT, MIN_AREA, KeypointTemplate
+from core.export import mask_pixels
 from core.export.records import Record
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -147,6 +150,8 @@ def _annotations(
         )
     for instance in value.get("keypoints", ()):
         found.append(f"{head}{category_id[instance['label']]},{_keypoints(instance, sx, sy)}{tail}")
+    for mask in value.get("masks", ()):
+        found.append(f"{head}{category_id[mask['label']]},{_rle(mask, rec)}{tail}")
     labels = [value["label"]] if "label" in value else value.get("labels", [])
     for label in labels:
         found.append(
@@ -166,4 +171,18 @@ def _keypoints(instance: dict[str, Any], sx: float, sy: float) -> str:
     return (
         f'"keypoints":[{flat}],"num_keypoints":{len(placed)},'
         f'"bbox":[{min(xs)!r},{min(ys)!r},{w!r},{h!r}],"area":{area!r}'
+    )
+
+
+def _rle(mask: dict[str, Any], rec: Record) -> str:
+    """A mask's segmentation, area and box, at the image's size (the mask's own without one)."""
+    grid = mask_pixels.to_grid(mask)
+    if rec.width and rec.height:
+        grid = mask_pixels.resized(grid, rec.height, rec.width)
+    height, width = grid.shape
+    counts = mask_pixels.counts_of_grid(grid)
+    x, y, w, h = mask_pixels.bounding_box(grid) or (0, 0, 0, 0)
+    return (
+        f'"segmentation":{{"size":[{height},{width}],"counts":{_string(counts)}}},'
+        f'"area":{int(grid.sum())},"bbox":[{x},{y},{w},{h}]'
     )

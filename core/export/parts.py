@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.domain.exports import ExportFormat
-from core.export import azureml, coco, conll, deflated, loupe_jsonl, table, yolo
+from core.export import azureml, coco, conll, deflated, loupe_jsonl, table, voc, yolo
 from core.export.bundle import Target, voc_entries, yolo_entries
 from core.export.plan import Plan
 from core.export.records import TRAIN, VALIDATION, Record
@@ -90,7 +90,7 @@ def layout(target: Target) -> Layout | ZipLayout:
     if fmt is ExportFormat.VOC:
         lists = (Member(f"{VOC_SETS}train.txt", (2,)), Member(f"{VOC_SETS}trainval.txt", (2, 3)))
         val = (Member(f"{VOC_SETS}val.txt", (3,)),) if split else ()
-        return ZipLayout((Entries(0), *lists, *val))
+        return ZipLayout((Entries(0), *lists, *val, *_voc_segmentation(target, split)))
     if not split and fmt is ExportFormat.COCO:
         head = coco.coco_head(target.categories, target.name, target.templates)
         return Layout((head, 0, coco.COCO_MIDDLE, 1, coco.COCO_TAIL))
@@ -104,6 +104,16 @@ def layout(target: Target) -> Layout | ZipLayout:
 
 
 VOC_SETS = "ImageSets/Main/"
+
+
+def _voc_segmentation(target: Target, split: bool) -> tuple[Member, ...]:
+    """A mask project's segmentation lists (the same ids as Main's) and its class table."""
+    if target.task_type not in voc.MASK_TASKS:
+        return ()
+    folder = voc.SEGMENTATION_SETS
+    lists = [Member(f"{folder}train.txt", (2,)), Member(f"{folder}trainval.txt", (2, 3))]
+    lists += [Member(f"{folder}val.txt", (3,))] if split else []
+    return (*lists, Member("class_table.csv", (voc.class_table(list(target.categories)).encode(),)))
 
 
 def _splits(target: Target) -> tuple[str, ...]:

@@ -121,7 +121,7 @@ def keep_labels(value: dict[str, Any], keep: frozenset[str]) -> dict[str, Any] |
         return value if value["label"] in keep else None
     if "labels" in value:
         return {"labels": [label for label in value["labels"] if label in keep]}
-    for key in ("boxes", "polygons", "spans", "keypoints"):
+    for key in ("boxes", "polygons", "spans", "keypoints", "masks"):
         if key in value:
             return {key: [part for part in value[key] if part["label"] in keep]}
     return value

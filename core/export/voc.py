@@ -7,8 +7,13 @@ VOCDetection among them) read it. Ids are flat (the item path without its suffix
 Boxes are whole pixels, 1-based and inclusive as in the VOC devkit: a box over the pixel
 columns 0 to 9 (0-based) of the image is xmin 1, xmax 10. A box's edges, stored as fractions
 of the image, are rounded to the nearest pixel edge, so a round trip moves an edge by at most
-half a pixel. Polygons are written as their bounding boxes; a class label of a classification
-project as an object covering the whole image. `<path>` keeps the item's path."""
+half a pixel. Polygons and masks are written as their bounding boxes; a class label of a
+classification project as an object covering the whole image. `<path>` keeps the item's path.
+
+Mask projects also get VOC's segmentation layout (written by `core.export.bundle`):
+`SegmentationClass/<id>.png`, a palette PNG of class indices (0 background, then the project's
+classes in order, VOC's colours), `SegmentationObject/<id>.png` for instance masks (1, 2, … per
+object), `ImageSets/Segmentation/` lists, and `class_table.csv` naming each index."""
 
 from __future__ import annotations
 
@@ -17,6 +22,7 @@ import xml.etree.ElementTree as ET
 from collections import Counter
 from typing import Any
 
+from core.export.mask_pixels import bounding_box, palette, to_grid
 from core.export.records import Imported, Record
 
 _UNSAFE = re.compile(r"[^\w.-]+")
@@ -72,8 +78,8 @@ def voc_xml(
     size = ET.SubElement(root, "size")
     for tag, number in (("width", width), ("height", height), ("depth", 3)):
         _text(size, tag, str(number))
-    _text(root, "segmented", "0")
     value = rec.value or {}
+    _text(root, "segmented", "1" if "masks" in value else "0")
     shapes: list[tuple[str, float, float, float, float]] = [
         (b["label"], b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"])
         for b in value.get("boxes", ())
@@ -82,6 +88,11 @@ def voc_xml(
         xs = [p[0] for p in polygon["points"]]
         ys = [p[1] for p in polygon["points"]]
         shapes.append((polygon["label"], min(xs), min(ys), max(xs), max(ys)))
+    for mask in value.get("masks", ()):
+        found = bounding_box(to_grid(mask))
+        if found is not None:
+            (x, y, w, h), (rows, cols) = found, mask["size"]
+            shapes.append((mask["label"], x / cols, y / rows, (x + w) / cols, (y + h) / rows))
     for label in [value["label"]] if "label" in value else value.get("labels", []):
         shapes.append((label, 0.0, 0.0, 1.0, 1.0))
     for label, x0, y0, x1, y1 in shapes:
@@ -114,3 +125,17 @@ def read_voc(data: bytes) -> Imported:
         y1 = float(obj.findtext("bndbox/ymax") or 0) / height
         boxes.append({"label": obj.findtext("name"), "x": x0, "y": y0, "w": x1 - x0, "h": y1 - y0})
     return Imported(root.findtext("path") or "", {"boxes": boxes})
+
+
+MASK_TASKS = frozenset({"image_semantic_segmentation", "image_instance_segmentation"})
+SEGMENTATION_SETS = "ImageSets/Segmentation/"
+
+
+def class_table(categories: list[str] | tuple[str, ...]) -> str:
+    """`class_table.csv`: each index of the class PNGs, its class and its palette colour."""
+    colours = palette(len(categories))
+    rows = ["index,class,red,green,blue", "0,background,0,0,0"]
+    for index, name in enumerate(categories, start=1):
+        quoted = '"' + name.replace('"', '""') + '"' if any(c in name for c in ',"\n') else name
+        rows.append(f"{index},{quoted},{','.join(map(str, colours[index]))}")
+    return "\n".join(rows) + "\n"
