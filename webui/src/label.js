@@ -8,13 +8,14 @@ import { call, post } from "./api.js";
 import { dicomCanvas, windowControls } from "./dicom.js";
 import { colorOf, h, markdown, showError } from "./dom.js";
 import { keypointEditor } from "./editor/keypoints.js";
+import { maskEditor } from "./editor/masks.js";
 import { shapeEditor } from "./editor/shapes.js";
 import { frameNavigator } from "./frames.js";
 import { textEditor } from "./editor/text.js";
 import { keyMap, keysHelp } from "./keys.js";
 import { classPicker } from "./picker.js";
 import { leaseKeeper, taskQueue } from "./queue.js";
-import { chosenClasses, classify, clone, describe, newTask, problem, redo, undo } from "./state.js";
+import { chosenClasses, classify, clone, describe, isMaskType, newTask, problem, redo, undo } from "./state.js";
 import { zoomable } from "./zoom.js";
 
 /** @typedef {import("./state.js").TaskItem} TaskItem */
@@ -39,6 +40,7 @@ export async function labelView({ project, pane }) {
   const isClassify = type.endsWith("multiclass") || type.endsWith("multilabel");
   const shapesType = type === "image_bounding_box" || type === "image_polygon";
   const keypointsType = type === "image_keypoints";
+  const masksType = isMaskType(type);
   const canGrid = isImage && isClassify;
 
   /** The session: everything the screen's behaviour depends on, in one place. */
@@ -223,6 +225,11 @@ export async function labelView({ project, pane }) {
       stage.replaceChildren(h("p", { class: "note" }, "Place an instance's points in order by clicking (the hint names the next one); drag a point to move it. Keyboard: ",
         `${keys.actionKey("newInstance").toUpperCase()} starts an instance, ${keys.actionKey("visible").toUpperCase()} / ${keys.actionKey("occluded").toUpperCase()} / ${keys.actionKey("absent").toUpperCase()} mark the point visible / occluded / absent, arrows move it, Tab goes to the next point.`,
       " ", suggestion(item)), frames?.node || "", points.node);
+    } else if (masksType && pic) {
+      const masks = maskEditor({ item, type, classes, task, image: pic, active: () => S.next, changed: refresh, windowing, vh: 66 });
+      editor = masks;
+      stage.replaceChildren(h("p", { class: "note" }, "Paint with the brush (B), erase (E), fill a region of like colour (F); [ and ] size the brush",
+        type === "image_instance_segmentation" ? "; N starts the next object." : ".", " ", suggestion(item)), frames?.node || "", masks.node);
     } else if (isImage && pic) {
       pic.classList.add("photo");
       const frame = h("div", { class: "frame" }, pic);
@@ -283,7 +290,8 @@ export async function labelView({ project, pane }) {
       picker.setChosen(chosenClasses(value));
     }
     const picked = task.tool.selected !== null && task.tool.picked;
-    if (shapesType || keypointsType || type === "text_ner") {
+    if (masksType) picker.setNext(S.next, "Paint with:");
+    else if (shapesType || keypointsType || type === "text_ner") {
       const noun = type === "image_bounding_box" ? "box" : type === "image_polygon" ? "polygon" : keypointsType ? "instance" : "span";
       picker.setNext(S.next, picked ? `Picked ${noun}: a key relabels it. Next ${noun}:` : `Next ${noun}:`);
     } else picker.setNext(null);
@@ -421,6 +429,7 @@ export async function labelView({ project, pane }) {
     if (key === "/" && picker.focusSearch()) { e.preventDefault(); return; }
     if (S.frames?.key(e)) return;
     const bound = key.length === 1 ? keys.lookup(key) : null;
+    if (masksType && bound?.kind !== "class" && editor?.key?.(e)) { e.preventDefault(); return; } // the mask tools' letters
     if (bound?.kind === "class") { e.preventDefault(); return choose(bound.name); }
     if (editor?.key?.(e, bound?.kind === "action" ? bound.name : null)) { e.preventDefault(); return; }
     if (key === "Enter") { e.preventDefault(); return submit(); }

@@ -237,7 +237,7 @@ function migrateView() {
 
 /** The wizard's task types, in its order: checked against the API's enum, so each one the API has is here and none other.
  * @type {Record<Schemas["TaskType"], true>} */
-const WIZARD_TYPES = { image_multiclass: true, image_multilabel: true, image_bounding_box: true, image_polygon: true, image_keypoints: true, text_multiclass: true, text_multilabel: true, text_ner: true };
+const WIZARD_TYPES = { image_multiclass: true, image_multilabel: true, image_bounding_box: true, image_polygon: true, image_keypoints: true, image_semantic_segmentation: true, image_instance_segmentation: true, text_multiclass: true, text_multilabel: true, text_ner: true };
 const TASK_TYPES = Object.keys(WIZARD_TYPES);
 
 /** The create wizard: details, data, classes, instructions, review; then create and upload. */

@@ -8,6 +8,7 @@ import { confirmAction } from "./dialogs.js";
 import { drawThumbKeypoints } from "./editor/keypoints.js";
 import { colorOf, h, s, showError, words } from "./dom.js";
 import { pieces } from "./geometry.js";
+import { sampled } from "./masks.js";
 import { describe } from "./state.js";
 import { openViewer } from "./viewer.js";
 
@@ -42,9 +43,24 @@ export function thumb(item, classes) {
   for (const b of value.boxes || []) svg.append(s("rect", { x: b.x * 100, y: b.y * 100, width: b.w * 100, height: b.h * 100, stroke: colorOf(classes, b.label) }));
   drawThumbKeypoints(svg, value.keypoints || [], classes);
   for (const p of value.polygons || []) svg.append(s("polygon", { points: p.points.map((/** @type {number[]} */ [x, y]) => `${x * 100},${y * 100}`).join(" "), stroke: colorOf(classes, p.label) }));
-  figure.append(svg);
+  figure.append(value.masks?.length ? maskOverlay(value.masks, classes) : svg);
   if ((item.frames || 1) > 1) figure.append(h("span", { class: "frames-badge", title: "Frames: open it to move through them" }, `${item.frames} frames`));
   return figure;
+}
+
+/** The masks of a thumbnail, sampled onto a small canvas in their classes' colours.
+ * @param {import("./masks.js").Mask[]} masks @param {{name: string}[]} classes */
+function maskOverlay(masks, classes) {
+  const [height, width] = masks[0].size;
+  const cols = 96; const rows = Math.max(1, Math.round((cols * height) / width));
+  const canvas = h("canvas", { width: cols, height: rows, class: "overlay-masks", dataset: { masks: masks.length } });
+  const ctx = canvas.getContext("2d");
+  if (!ctx) return canvas;
+  const image = ctx.createImageData(cols, rows);
+  const colours = masks.map((m) => colorOf(classes, m.label)).map((hex) => [1, 3, 5].map((i) => parseInt(hex.slice(i, i + 2), 16)));
+  sampled(masks, cols, rows).forEach((id, p) => { if (id) image.data.set([...colours[id - 1], 140], p * 4); });
+  ctx.putImageData(image, 0, 0);
+  return canvas;
 }
 
 /** @param {{project: any, pane: HTMLElement, role: string}} context */

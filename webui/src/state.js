@@ -45,12 +45,17 @@ export function emptyValue(type) {
   if (type === "image_bounding_box") return { boxes: [] };
   if (type === "image_polygon") return { polygons: [] };
   if (type === "image_keypoints") return { keypoints: [] };
+  if (isMaskType(type)) return { masks: [] };
   return { spans: [] };
 }
+
+/** Semantic or instance segmentation: painted masks (editor/masks.js). @param {string} type */
+export const isMaskType = (type) => type === "image_semantic_segmentation" || type === "image_instance_segmentation";
 
 /** The value's list of shapes or spans, by task type. @param {string} type */
 export function shapeKey(type) {
   if (type === "image_keypoints") return "keypoints";
+  if (isMaskType(type)) return "masks";
   return type === "image_bounding_box" ? "boxes" : type === "image_polygon" ? "polygons" : "spans";
 }
 
@@ -140,6 +145,7 @@ export function partsOf(value) {
   if ("polygons" in value) return value.polygons;
   if ("spans" in value) return value.spans;
   if ("keypoints" in value) return value.keypoints;
+  if ("masks" in value) return value.masks;
   return [];
 }
 
@@ -163,7 +169,7 @@ export function labelsOf(value) {
  */
 export const chosenClasses = (value) => new Set(labelsOf(value));
 
-const NOUNS = { boxes: "box(es)", polygons: "polygon(s)", spans: "span(s)", keypoints: "instance(s)" };
+const NOUNS = { boxes: "box(es)", polygons: "polygon(s)", spans: "span(s)", keypoints: "instance(s)", masks: "mask(s)" };
 
 /** The answer in words. @param {Value | undefined | null} value */
 export function describe(value) {

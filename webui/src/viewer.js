@@ -9,12 +9,13 @@ import { dicomCanvas, windowControls } from "./dicom.js";
 import { confirmAction } from "./dialogs.js";
 import { colorOf, h, showError, words } from "./dom.js";
 import { keypointEditor } from "./editor/keypoints.js";
+import { maskEditor } from "./editor/masks.js";
 import { shapeEditor } from "./editor/shapes.js";
 import { textEditor } from "./editor/text.js";
 import { frameNavigator } from "./frames.js";
 import { ACTIONS } from "./keys.js";
 import { classPicker } from "./picker.js";
-import { chosenClasses, classify, clone, describe, emptyValue, newTask, redo, undo } from "./state.js";
+import { chosenClasses, classify, clone, describe, emptyValue, isMaskType, newTask, redo, undo } from "./state.js";
 import { zoomable } from "./zoom.js";
 
 /** @typedef {import("./api-types").components["schemas"]["ItemView"]} ItemView */
@@ -44,6 +45,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
   const classes = project.labelClasses;
   const shapesType = type === "image_bounding_box" || type === "image_polygon";
   const keypointsType = type === "image_keypoints";
+  const masksType = isMaskType(type);
   const isClassify = type.endsWith("multiclass") || type.endsWith("multilabel");
   const stage = h("div", { class: "viewer-stage", id: "viewer-stage" });
   const side = h("aside", { class: "viewer-side" });
@@ -103,6 +105,9 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
       } else if (keypointsType) {
         editor = keypointEditor({ item: view, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 68 : 74 });
         stage.append(editor.node);
+      } else if (masksType) {
+        editor = maskEditor({ item: view, type, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 66 : 72 });
+        stage.append(editor.node);
       } else {
         pic.classList.add("photo");
         const zoom = zoomable(h("div", { class: "frame" }, pic), view, task.tool, { pan: "left", vh: frames ? 72 : 78, windowing });
@@ -146,7 +151,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
       h("p", { class: "chosen", id: "viewer-answer" }),
       item.prediction ? h("p", { class: "note" }, `ML assist: ${describe(item.prediction.value)} (${Math.round(item.prediction.confidence * 100)}%)`) : "",
       windowing.panel,
-      isClassify || shapesType || keypointsType || type === "text_ner" ? picker.node : "",
+      isClassify || shapesType || keypointsType || masksType || type === "text_ner" ? picker.node : "",
       reviewer ? h("div", { class: "actions" },
         h("button", { class: "primary approve", id: "viewer-approve", disabled: !reviewable, onclick: () => approve() }, "Approve (A)"),
         h("button", { class: "reject", id: "viewer-reject", disabled: !reviewable, onclick: () => reject() }, "Reject… (R)"),
@@ -167,7 +172,8 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     const answer = document.getElementById("viewer-answer");
     if (answer) answer.textContent = describe(v) || "—";
     picker?.setChosen(chosenClasses(v));
-    if (shapesType || keypointsType || type === "text_ner") picker?.setNext(next, task.tool.picked ? "Picked: a key relabels it. Next:" : "Next:");
+    if (masksType) picker?.setNext(next, "Paint with:");
+    else if (shapesType || keypointsType || type === "text_ner") picker?.setNext(next, task.tool.picked ? "Picked: a key relabels it. Next:" : "Next:");
     const fix = document.getElementById("viewer-fix");
     if (fix) fix.textContent = changed() ? "Changed: Approve saves your fix as the item's label." : "";
     const approve = document.getElementById("viewer-approve");
@@ -287,6 +293,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     if (!reviewer) return;
     const cls = classes.find((/** @type {any} */ c) => c.key && c.key.toLowerCase() === key.toLowerCase());
     if (cls) { e.preventDefault(); choose(cls.name); return; }
+    if (masksType && editor?.key?.(e)) { e.preventDefault(); return; } // the mask tools' letters and [ ]
     if (key.toLowerCase() === "a") { e.preventDefault(); approve(); return; }
     if (key.toLowerCase() === "r") { e.preventDefault(); reject(); }
   }

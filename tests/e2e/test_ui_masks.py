@@ -1,0 +1,154 @@
+"""Masks in a real browser, keyboard first: fill a region that stops at the image's edge (F),
+paint with the brush (B) and a bigger size (]), erase (E), undo and redo; the answer the API
+holds decodes (pycocotools) to exactly the pixels the canvas shows, and review shows the same
+pixels on the thumbnail and in the viewer. Instance masks: N starts the next object."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+from playwright.sync_api import Page, expect
+from pycocotools import mask as coco_mask  # type: ignore[import-untyped]
+
+from tests.support.ui import Ui
+
+pytestmark = pytest.mark.slow
+
+W, H = 200, 100
+CLASS_COLOURS = {"road": (0xE6, 0x19, 0x4B), "sky": (0x3C, 0xB4, 0x4B)}  # the UI's palette
+
+
+def halves() -> bytes:
+    """Red on the left, blue on the right: the fill must stop where they meet."""
+    image = Image.new("RGB", (W, H), (40, 40, 220))
+    image.paste((220, 40, 40), (0, 0, W // 2, H))
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()
+
+
+class Painter:
+    def __init__(self, page: Page, canvas: str = "#mask-canvas") -> None:
+        self.page = page
+        box = page.locator(canvas).bounding_box()
+        assert box is not None
+        self.box = box
+        self.canvas = canvas
+
+    def at(self, x: float, y: float) -> tuple[float, float]:
+        return self.box["x"] + x * self.box["width"], self.box["y"] + y * self.box["height"]
+
+    def stroke(self, start: tuple[float, float], end: tuple[float, float]) -> None:
+        mouse = self.page.mouse
+        mouse.move(*self.at(*start))
+        mouse.down()
+        mouse.move(*self.at(*end), steps=8)
+        mouse.up()
+
+    def shown(self) -> dict[str, np.ndarray]:
+        """Each class's pixels as the canvas shows them (the overlay's colour per pixel)."""
+        data = self.page.evaluate(
+            """(sel) => {
+                const c = document.querySelector(sel);
+                return Array.from(c.getContext('2d').getImageData(0, 0, c.width, c.height).data);
+            }""",
+            self.canvas,
+        )
+        rgba = np.array(data, dtype=np.int16).reshape(H, W, 4)
+        # A canvas keeps colours premultiplied by alpha: read back, they are a step or two off.
+        return {
+            name: (rgba[..., 3] > 0) & (abs(rgba[..., :3] - colour) <= 4).all(axis=-1)
+            for name, colour in CLASS_COLOURS.items()
+        }
+
+
+def decoded(value: dict[str, Any]) -> dict[str, np.ndarray]:
+    out = {name: np.zeros((H, W), dtype=bool) for name in CLASS_COLOURS}
+    for mask in value["masks"]:
+        assert mask["size"] == [H, W]
+        rle = {"size": mask["size"], "counts": mask["counts"].encode()}
+        out[mask["label"]] |= coco_mask.decode(rle).astype(bool)
+    return out
+
+
+def test_fill_paint_erase_undo_submit_and_review(ui: Ui, page: Page) -> None:
+    project_id = ui.project("Street masks", "image_semantic_segmentation", ["road", "sky"])
+    ui.upload(project_id, {"halves.png": halves()})
+    ui.wait_running(project_id, 1)
+    ui.sign_in(page, at=f"/p/{project_id}/label")
+    expect(page.locator("#mask-canvas")).to_be_visible()
+    paint = Painter(page)
+    tool = page.locator("#mask-tool")
+
+    page.keyboard.press("f")
+    expect(tool).to_contain_text("fill")
+    page.mouse.click(*paint.at(0.2, 0.5))  # the red half, and nothing of the blue
+    left = np.zeros((H, W), dtype=bool)
+    left[:, : W // 2] = True
+    assert (paint.shown()["road"] == left).all()
+
+    page.keyboard.press("2")  # sky
+    page.keyboard.press("b")
+    page.keyboard.press("]")
+    expect(tool).to_contain_text("brush")
+    paint.stroke((0.6, 0.5), (0.9, 0.5))
+    sky = paint.shown()["sky"]
+    assert sky[50, 130] and sky[50, 170] and not sky[:, : W // 2].any()
+
+    page.keyboard.press("e")
+    paint.stroke((0.1, 0.2), (0.3, 0.2))
+    erased = paint.shown()["road"]
+    assert not erased[20, 40] and erased[80, 40]
+    page.keyboard.press("Control+z")  # the eraser's stroke is one step
+    assert (paint.shown()["road"] == left).all()
+    page.keyboard.press("Control+Shift+z")
+    expected = paint.shown()
+    assert (expected["road"] == erased).all()
+
+    page.keyboard.press("Enter")
+    expect(page.locator("#no-tasks")).to_be_visible()
+    (item,) = ui.items(project_id, "labeled")
+    stored = decoded(item["final"])
+    assert [m["label"] for m in item["final"]["masks"]] == ["road", "sky"]
+    for name in CLASS_COLOURS:
+        assert (stored[name] == expected[name]).all(), name
+
+    ui.sign_in(page, at=f"/p/{project_id}/data")
+    tile = page.locator(f'article[data-item-id="{item["id"]}"]')
+    expect(tile.locator("canvas.overlay-masks")).to_have_attribute("data-masks", "2")
+    tile.click()
+    viewer = page.locator("#viewer")
+    expect(viewer.locator("#mask-canvas")).to_be_visible()
+    expect(viewer.locator("#viewer-answer")).to_have_text("2 mask(s): road, sky")
+    page.wait_for_function("() => document.querySelector('#mask-tool')?.textContent")
+    shown = Painter(page).shown()
+    for name in CLASS_COLOURS:
+        assert (shown[name] == expected[name]).all(), name
+
+
+def test_instance_masks_are_one_per_object(ui: Ui, page: Page) -> None:
+    project_id = ui.project("Cars", "image_instance_segmentation", ["road", "sky"])
+    ui.upload(project_id, {"cars.png": halves()})
+    ui.wait_running(project_id, 1)
+    ui.sign_in(page, at=f"/p/{project_id}/label")
+    expect(page.locator("#mask-canvas")).to_be_visible()
+    paint = Painter(page)
+    paint.stroke((0.1, 0.3), (0.3, 0.3))
+    page.keyboard.press("n")  # the next stroke is another object of the same class
+    expect(page.locator("#mask-tool")).to_contain_text("object 2")
+    paint.stroke((0.6, 0.7), (0.8, 0.7))
+    paint.stroke((0.6, 0.8), (0.8, 0.8))  # still object 2
+    page.keyboard.press("Enter")
+    expect(page.locator("#no-tasks")).to_be_visible()
+    (item,) = ui.items(project_id, "labeled")
+    masks = item["final"]["masks"]
+    assert [m["label"] for m in masks] == ["road", "road"]
+    first, second = (
+        coco_mask.decode({"size": m["size"], "counts": m["counts"].encode()}) for m in masks
+    )
+    assert first[30, 40] and not first[70, 140]
+    assert second[70, 140] and second[80, 140] and not second[30, 40]
