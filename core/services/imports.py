@@ -139,6 +139,10 @@ def check_fits(project: Project, format: ImportFormat) -> None:
         raise InvalidInput.one(
             "format", "Azure ML JSONL holds image and class labels; NER imports loupe_jsonl"
         )
+    if project.task_type.is_mask and format is not ImportFormat.LOUPE_JSONL:
+        raise InvalidInput.one(
+            "format", "mask projects import loupe_jsonl (COCO RLE and Azure ML are not read yet)"
+        )
 
 
 def read_records(
