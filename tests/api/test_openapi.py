@@ -106,7 +106,15 @@ def test_files_are_declared_as_what_they_are() -> None:
     assert {"ETag", "Location"} <= set(created)
 
 
-VALUE_KINDS = {"SingleLabel", "MultiLabel", "BoxSet", "PolygonSet", "SpanSet", "KeypointSet"}
+VALUE_KINDS = {
+    "SingleLabel",
+    "MultiLabel",
+    "BoxSet",
+    "PolygonSet",
+    "SpanSet",
+    "KeypointSet",
+    "MaskSet",
+}
 
 
 def test_answers_are_one_shape_per_kind_wherever_they_travel() -> None:
