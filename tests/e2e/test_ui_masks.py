@@ -1,7 +1,8 @@
 """Masks in a real browser, keyboard first: fill a region that stops at the image's edge (F),
 paint with the brush (B) and a bigger size (]), erase (E), undo and redo; the answer the API
 holds decodes (pycocotools) to exactly the pixels the canvas shows, and review shows the same
-pixels on the thumbnail and in the viewer. Instance masks: N starts the next object."""
+pixels on the thumbnail and in the viewer. Instance masks: N starts the next object, and a
+polygon (L, Enter) fills what it encloses."""
 
 from __future__ import annotations
 
@@ -142,13 +143,24 @@ def test_instance_masks_are_one_per_object(ui: Ui, page: Page) -> None:
     expect(page.locator("#mask-tool")).to_contain_text("object 2")
     paint.stroke((0.6, 0.7), (0.8, 0.7))
     paint.stroke((0.6, 0.8), (0.8, 0.8))  # still object 2
+    page.keyboard.press("n")
+    page.keyboard.press("2")
+    page.keyboard.press("l")  # a polygon: its corners, then Enter fills it as object 3
+    assert page.locator("#mask-canvas").bounding_box() == paint.box  # the picture stays put
+    for corner in ((0.1, 0.6), (0.3, 0.6), (0.3, 0.9), (0.1, 0.9)):
+        page.mouse.click(*paint.at(*corner))
+    expect(page.locator("#mask-draft")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator("#mask-draft")).to_have_count(0)
+    expect(page.locator("#mask-tool")).to_contain_text("object 3")
     page.keyboard.press("Enter")
     expect(page.locator("#no-tasks")).to_be_visible()
     (item,) = ui.items(project_id, "labeled")
     masks = item["final"]["masks"]
-    assert [m["label"] for m in masks] == ["road", "road"]
-    first, second = (
+    assert [m["label"] for m in masks] == ["road", "road", "sky"]
+    first, second, third = (
         coco_mask.decode({"size": m["size"], "counts": m["counts"].encode()}) for m in masks
     )
     assert first[30, 40] and not first[70, 140]
     assert second[70, 140] and second[80, 140] and not second[30, 40]
+    assert third[62:88, 22:58].all() and not third[50, 40] and not third[75, 70]

@@ -158,3 +158,23 @@ export function sampled(masks, cols, rows) {
   });
   return out;
 }
+
+/** The pixels whose centres a polygon encloses (even-odd), as the server rasterizes polygons
+ * (core/export/mask_pixels.py `fill_rings`). @param {[number, number][]} points in pixels
+ * @param {number} width @param {number} height @param {(index: number) => void} visit */
+export function fillPolygon(points, width, height, visit) {
+  for (let row = 0; row < height; row++) {
+    const y = row + 0.5;
+    /** @type {number[]} */
+    const xs = [];
+    points.forEach(([x0, y0], i) => {
+      const [x1, y1] = points[(i + 1) % points.length];
+      if ((y0 <= y) !== (y1 <= y)) xs.push(x0 + ((y - y0) / (y1 - y0)) * (x1 - x0));
+    });
+    xs.sort((a, b) => a - b);
+    for (let k = 0; k + 1 < xs.length; k += 2) {
+      const start = Math.max(0, Math.ceil(xs[k] - 0.5)); const end = Math.min(width, Math.ceil(xs[k + 1] - 0.5));
+      for (let col = start; col < end; col++) visit(row * width + col);
+    }
+  }
+}

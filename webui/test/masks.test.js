@@ -2,7 +2,7 @@
 // and the edge-following fill.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decodeCounts, encodeCounts, floodRegion, fromLabelMap, toLabelMap } from "../src/masks.js";
+import { decodeCounts, encodeCounts, fillPolygon, floodRegion, fromLabelMap, toLabelMap } from "../src/masks.js";
 
 test("counts compress as pycocotools does, large runs and negative deltas too", () => {
   assert.equal(encodeCounts([0, 3, 1]), "031"); // pycocotools on [[1, 1], [1, 0]]
@@ -31,4 +31,11 @@ test("the fill stops where the colour changes", () => {
   rgba.set([20, 15, 12, 255], 4); // a little noise inside the dark half
   assert.deepEqual([...floodRegion(rgba, width, height, 0, 0, 16)], [1, 1, 0, 0, 1, 1, 0, 0]);
   assert.deepEqual([...floodRegion(rgba, width, height, 0, 0, 4)], [1, 0, 0, 0, 1, 1, 0, 0]);
+});
+
+test("a polygon takes the pixels whose centres it encloses", () => {
+  /** @type {number[]} */
+  const inside = [];
+  fillPolygon([[2, 2], [6, 2], [6, 6], [2, 6]], 8, 8, (p) => inside.push(p));
+  assert.deepEqual(inside, [2, 3, 4, 5].flatMap((row) => [2, 3, 4, 5].map((col) => row * 8 + col)));
 });

@@ -1,19 +1,19 @@
 // @ts-check
 // The mask editor over one image, for labeling and for review alike: a brush and an eraser
-// with sizes, a fill that stops at the image's edges (masks.js), painted on a canvas of the
-// image's own pixels over the picture. Semantic segmentation paints one region per class;
+// with sizes, a fill that stops at the image's edges (masks.js) and a polygon that fills what
+// it encloses, painted on a canvas of the image's own pixels over the picture. Semantic segmentation paints one region per class;
 // instance segmentation one per object (N starts the next). Each stroke or fill is one undo
 // step; the answer is the regions as COCO RLE, encoded when a stroke ends.
-import { colorOf, h } from "../dom.js";
+import { colorOf, h, s } from "../dom.js";
 import { fraction } from "../geometry.js";
-import { dab, floodRegion, fromLabelMap, toLabelMap } from "../masks.js";
+import { dab, fillPolygon, floodRegion, fromLabelMap, toLabelMap } from "../masks.js";
 import { clone, settle } from "../state.js";
 import { zoomable } from "../zoom.js";
 
 /** @typedef {import("../state.js").Task} Task */
 /** @typedef {import("../masks.js").Mask} Mask */
 
-const TOOLS = { b: "brush", e: "eraser", f: "fill" };
+const TOOLS = { b: "brush", e: "eraser", f: "fill", l: "polygon" };
 const ALPHA = 120;
 
 /**
@@ -34,8 +34,9 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
   const canvas = h("canvas", { width: W, height: H, id: "mask-canvas", class: "canvas mask-canvas" });
   const ctx = /** @type {CanvasRenderingContext2D} */ (canvas.getContext("2d"));
   const paint = ctx.createImageData(W, H);
+  const drafts = s("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", class: "canvas mask-draft" });
   image.classList.add("photo");
-  const frame = h("div", { class: "frame" }, image, canvas);
+  const frame = h("div", { class: "frame" }, image, canvas, drafts);
   const view = zoomable(frame, item, task.tool, { pan: "middle", vh, windowing });
   const state = { tool: "brush", size: Math.max(3, Math.round(Math.max(W, H) / 40)), tolerance: 32 };
   /** @type {number | null} the object (instance) the brush paints, 1-based; null: a new one */
@@ -47,6 +48,8 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
   let pixels;
   /** @type {null | {before: any, id: number, last: [number, number]}} */
   let stroke = null;
+  /** @type {[number, number][] | null} the polygon being drawn, in pixels */
+  let draft = null;
 
   const toolNote = h("span", { class: "note", id: "mask-tool", "aria-live": "polite" });
   const buttons = Object.entries(TOOLS).map(([key, name]) => h("button", { type: "button", dataset: { tool: name }, onclick: () => setTool(name) }, `${name[0].toUpperCase()}${name.slice(1)} (${key.toUpperCase()})`));
@@ -61,7 +64,8 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
 
   function say() {
     for (const b of buttons) b.classList.toggle("primary", b.dataset.tool === state.tool);
-    const what = state.tool === "fill" ? `tolerance ${state.tolerance}` : `size ${state.size} px ([ and ])`;
+    const what = state.tool === "fill" ? `tolerance ${state.tolerance}`
+      : state.tool === "polygon" ? "corners, then Enter" : `size ${state.size} px ([ and ])`;
     const who = instances ? ` · object ${current ?? lm.labels.length + 1}` : "";
     toolNote.textContent = `${state.tool}, ${what}${who}`;
     canvas.dataset.tool = state.tool;
@@ -163,11 +167,38 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
     store(before);
   }
 
+  function drawDraft() {
+    drafts.replaceChildren();
+    if (!draft) return;
+    const r = Math.max(W, H) * 0.006;
+    drafts.append(s("polyline", { class: "temp", id: "mask-draft", points: draft.map(([x, y]) => `${x},${y}`).join(" ") }));
+    draft.forEach(([x, y], k) => drafts.append(s("circle", { class: `handle ${k === 0 ? "first" : ""}`, cx: x, cy: y, r })));
+  }
+
+  /** Fills the polygon drawn into the region painted now: one undo step. */
+  function closeDraft() {
+    const points = draft;
+    draft = null;
+    drawDraft();
+    if (!points || points.length < 3) return;
+    const before = clone(task.values);
+    const id = region();
+    fillPolygon(points, W, H, (p) => { lm.map[p] = id; });
+    store(before);
+  }
+
   canvas.addEventListener("pointerdown", (e) => {
     if (e.button !== 0 || view.pinching || e.shiftKey) return;
     e.preventDefault();
     const [x, y] = at(e);
     if (state.tool === "fill") { fill(x, y); return; }
+    if (state.tool === "polygon") {
+      const rect = canvas.getBoundingClientRect();
+      const close = draft && draft.length >= 3 && Math.hypot(((x - draft[0][0]) * rect.width) / W, ((y - draft[0][1]) * rect.height) / H) < 8;
+      if (close) closeDraft();
+      else { (draft ||= []).push([x, y]); drawDraft(); }
+      return;
+    }
     canvas.setPointerCapture(e.pointerId);
     const before = clone(task.values);
     const id = state.tool === "eraser" ? 0 : region();
@@ -194,10 +225,13 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
   });
 
   /** @param {string} name */
-  function setTool(name) { state.tool = name; say(); }
+  function setTool(name) {
+    if (name !== "polygon" && draft) { draft = null; drawDraft(); }
+    state.tool = name; say();
+  }
   function newObject() { current = null; say(); }
 
-  /** The editor's keys: B, E, F tools, [ and ] size, N a new object. @param {KeyboardEvent} e */
+  /** The editor's keys: B, E, F, L tools, [ and ] size, N a new object. @param {KeyboardEvent} e */
   function key(e) {
     const k = e.key.toLowerCase();
     if (k in TOOLS) { setTool(TOOLS[/** @type {"b" | "e" | "f"} */ (k)]); return true; }
@@ -210,8 +244,9 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
     return false;
   }
 
-  /** Esc: the stroke under way; false when there was none. */
+  /** Esc: the stroke or polygon under way; false when there was none. */
   function cancel() {
+    if (draft) { draft = null; drawDraft(); return true; }
     if (!stroke) return false;
     task.values = stroke.before; stroke = null; shownSig = ""; update();
     return true;
@@ -228,5 +263,8 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
   }
 
   update();
-  return { node: h("div", {}, toolbar, view.scroller), update, cancel, deleteSelected, key, zoom: view.zoom };
+  return {
+    node: h("div", {}, toolbar, view.scroller), update, cancel, deleteSelected, key, zoom: view.zoom, closeDraft,
+    get drafting() { return draft !== null; },
+  };
 }
