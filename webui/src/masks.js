@@ -103,19 +103,25 @@ export function floodRegion(rgba, width, height, x, y, tolerance) {
   const out = new Uint8Array(width * height);
   const seed = (y * width + x) * 4;
   const [r0, g0, b0] = [rgba[seed], rgba[seed + 1], rgba[seed + 2]];
-  const near = (/** @type {number} */ p) => Math.abs(rgba[p * 4] - r0) <= tolerance && Math.abs(rgba[p * 4 + 1] - g0) <= tolerance && Math.abs(rgba[p * 4 + 2] - b0) <= tolerance;
   const stack = new Int32Array(width * height);
   let top = 0;
+  /** Marks and stacks pixel q when it is new and near the seed's colour. @param {number} q */
+  const visit = (q) => {
+    if (out[q]) return;
+    const o = q * 4;
+    if (Math.abs(rgba[o] - r0) > tolerance || Math.abs(rgba[o + 1] - g0) > tolerance || Math.abs(rgba[o + 2] - b0) > tolerance) return;
+    out[q] = 1;
+    stack[top++] = q;
+  };
   stack[top++] = y * width + x;
   out[y * width + x] = 1;
   while (top) {
     const p = stack[--top];
     const px = p % width;
-    for (const q of [px > 0 ? p - 1 : -1, px < width - 1 ? p + 1 : -1, p - width, p + width]) {
-      if (q < 0 || q >= out.length || out[q] || !near(q)) continue;
-      out[q] = 1;
-      stack[top++] = q;
-    }
+    if (px > 0) visit(p - 1);
+    if (px < width - 1) visit(p + 1);
+    if (p >= width) visit(p - width);
+    if (p + width < out.length) visit(p + width);
   }
   return out;
 }
