@@ -1,6 +1,7 @@
 """Regression: answers of any size were accepted; one of 100,000 polygons took 30 s to check
 and made an item document of 6 MB, past Cosmos DB's 2 MB limit. Now bounded, and refused
-before the shapes are checked."""
+before the shapes are checked (masks: their number and their run lengths' characters, before
+any run is decoded)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from core.domain.annotations import MAX_POINTS, MAX_SHAPES, validate_annotation
 from core.domain.errors import InvalidAnnotation
 from core.domain.keypoints import KeypointTemplate
+from core.domain.masks import MAX_MASK_CHARS, encode_counts
 from core.domain.task_types import TaskType
 
 BOX = {"label": "cat", "x": 0.1, "y": 0.1, "w": 0.1, "h": 0.1}
@@ -19,6 +21,24 @@ TRIANGLE = {"label": "cat", "points": [[0.1, 0.1], [0.2, 0.1], [0.2, 0.2]]}
 
 def spans(count: int) -> list[dict[str, object]]:
     return [{"label": "cat", "start": n, "end": n + 1} for n in range(count)]
+
+
+def pixels(count: int) -> dict[str, object]:
+    """`count` masks of one pixel each, on a grid just large enough."""
+    side = int((count + 1) ** 0.5) + 1
+    size, total = [side, side], side * side
+    return {
+        "masks": [
+            {"label": "cat", "size": size, "counts": encode_counts([n, 1, total - n - 1])}
+            for n in range(count)
+        ]
+    }
+
+
+def runs(chars: int) -> dict[str, object]:
+    """One mask of alternating one-pixel runs whose counts take `chars` characters (1, 1, 1,
+    then deltas of 0), on a 300 x 400 grid: exactly covered at the limit."""
+    return {"masks": [{"label": "cat", "size": [300, 400], "counts": "111" + "0" * (chars - 3)}]}
 
 
 CASES = [
@@ -31,6 +51,8 @@ CASES = [
         lambda n: {"polygons": [{"label": "cat", "points": TRIANGLE["points"] * (n // 3)}]},
         MAX_POINTS - MAX_POINTS % 3,
     ),
+    (TaskType.IMAGE_INSTANCE_SEGMENTATION, "masks", pixels, MAX_SHAPES),
+    (TaskType.IMAGE_SEMANTIC_SEGMENTATION, "masks", runs, MAX_MASK_CHARS),
 ]
 
 
