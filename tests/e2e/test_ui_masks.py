@@ -126,9 +126,27 @@ def test_fill_paint_erase_undo_submit_and_review(ui: Ui, page: Page) -> None:
     expect(viewer.locator("#mask-canvas")).to_be_visible()
     expect(viewer.locator("#viewer-answer")).to_have_text("2 mask(s): road, sky")
     page.wait_for_function("() => document.querySelector('#mask-tool')?.textContent")
-    shown = Painter(page).shown()
+    review = Painter(page)
+    shown = review.shown()
     for name in CLASS_COLOURS:
         assert (shown[name] == expected[name]).all(), name
+
+    # The reviewer erases the sky in place and approves the fix; the labeler's answer stays.
+    page.keyboard.press("e")
+    page.keyboard.press("]")
+    page.keyboard.press("]")
+    review.stroke((0.55, 0.5), (0.95, 0.5))
+    expect(viewer.locator("#viewer-approve")).to_have_text("Approve with my fix (A)")
+    fixed = review.shown()
+    page.keyboard.press("a")
+    expect(viewer).to_contain_text("approved by olive")
+    reviewed = ui.api("GET", f"/projects/{project_id}/items/{item['id']}")
+    assert reviewed["review"]["decision"] == "approved"
+    assert reviewed["annotations"][0]["value"] == item["final"]
+    now = decoded(reviewed["final"])
+    for name in CLASS_COLOURS:
+        assert (now[name] == fixed[name]).all(), name
+    assert now["sky"].sum() < stored["sky"].sum()
 
 
 def test_instance_masks_are_one_per_object(ui: Ui, page: Page) -> None:
