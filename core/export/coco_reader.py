@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import ijson  # type: ignore[import-untyped]  # no stubs shipped
 
+from core.export import mask_pixels
 from core.export.jsonl import kind
 from core.export.records import Imported, Problem, classification_value
 
@@ -23,6 +24,9 @@ MAX_DEPTH = 32
 """COCO nests 5 deep (a polygon in a segmentation in an annotation in a list in the file)."""
 _OPEN, _CLOSE = frozenset({"start_map", "start_array"}), frozenset({"end_map", "end_array"})
 _GEOMETRY = {"image_bounding_box": "boxes", "image_polygon": "polygons"}
+_MASKS = frozenset({"image_semantic_segmentation", "image_instance_segmentation"})
+MAX_MASK_PIXELS = 64 << 20
+"""The largest image whose masks import: its pixels are decoded once, a byte each."""
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
@@ -91,7 +95,7 @@ def _images(
 ) -> Generator[Problem, None, dict[Any, _Image]]:
     images: dict[Any, _Image] = {}
     by_path: dict[str, Any] = {}
-    sized = task_type in _GEOMETRY and not normalized
+    sized = (task_type in _GEOMETRY or task_type in _MASKS) and not normalized
     for index, image in source.items("images"):
         try:
             found = _object(image, f"images[{index}]", ("id", "file_name"))
@@ -161,13 +165,38 @@ def _shapes(task_type: str, ann: dict[str, Any], name: str, image: _Image, where
             points = [[numbers[k] / w, numbers[k + 1] / h] for k in range(0, len(numbers), 2)]
             shapes.append(_dumps({"label": name, "points": points}))
         return shapes
+    if task_type in _MASKS:
+        height, width = int(h), int(w)
+        if (height, width) != (h, w):
+            raise _Bad(where, "a mask needs its image's width and height in whole pixels")
+        if height * width > MAX_MASK_PIXELS:
+            raise _Bad(where, f"masks import for images up to {MAX_MASK_PIXELS:,} pixels")
+        try:
+            grid = mask_pixels.segmentation_grid(ann.get("segmentation"), height, width)
+        except ValueError as error:
+            raise _Bad(where, str(error)) from None
+        # Kept as compressed RLE while the file is read (small), joined per image at the end.
+        return [_dumps(mask_pixels.mask_json(name, grid))]
     return [name]
+
+
+def _masks(task_type: str, image: _Image) -> dict[str, Any]:
+    """An image's masks as an answer holds them (`mask_pixels.merged_masks`), at its size."""
+    parts = []
+    for _, shape in image.parts:
+        part = json.loads(shape)
+        parts.append((part["label"], mask_pixels.to_grid(part)))
+    semantic = task_type == "image_semantic_segmentation"
+    return {"masks": mask_pixels.merged_masks(parts, one_per_class=semantic)}
 
 
 def _record(task_type: str, image_id: Any, image: _Image) -> Iterator[Imported | Problem]:
     wheres = tuple(where for where, _ in image.parts)
     if image.unlabeled and not image.parts:
         yield Imported(image.path, None, where=image.where)
+        return
+    if task_type in _MASKS:
+        yield Imported(image.path, _masks(task_type, image), image.score, image.where, wheres)
         return
     key = _GEOMETRY.get(task_type)
     if key is not None:

@@ -218,3 +218,81 @@ def index_png(indices: npt.NDArray[np.uint16], classes: int) -> bytes:
     else:
         Image.fromarray(indices.astype(np.uint16)).save(out, "PNG")
     return out.getvalue()
+
+
+def mask_json(label: str, grid: Grid) -> dict[str, Any]:
+    """A stored mask of `grid`'s pixels."""
+    return {"label": label, "size": list(grid.shape), "counts": counts_of_grid(grid)}
+
+
+def segmentation_grid(segmentation: object, height: int, width: int) -> Grid:
+    """A COCO `segmentation` of a `height` x `width` image as pixels: an RLE (`size` and
+    `counts`, compressed or a list) or polygons in pixels. ValueError says what is wrong."""
+    if isinstance(segmentation, dict):
+        size, counts = segmentation.get("size"), segmentation.get("counts")
+        if size != [height, width]:
+            raise ValueError(f'"segmentation.size" must be [{height}, {width}], the image\'s')
+        if isinstance(counts, list) and all(type(n) is int and n >= 0 for n in counts):
+            counts = encode_counts(counts)
+        if not isinstance(counts, str):
+            raise ValueError('"segmentation.counts" must be COCO\'s compressed string or a list')
+        try:
+            runs = decode_counts(counts)
+        except ValueError as error:
+            raise ValueError(f'"segmentation.counts" {error}') from None
+        if sum(runs) != height * width or any(n < 0 for n in runs):
+            raise ValueError(f'"segmentation.counts" must cover {height * width:,} pixels')
+        return to_grid({"size": [height, width], "counts": counts})
+    if not isinstance(segmentation, list) or not segmentation:
+        raise ValueError('"segmentation" must be an RLE or a list of [x1, y1, x2, y2, ...]')
+    rings = []
+    for ring in segmentation:
+        if not isinstance(ring, list) or len(ring) % 2 or len(ring) < 6:
+            raise ValueError('"segmentation" polygons must be even lists of at least 3 points')
+        if not all(isinstance(c, int | float) and not isinstance(c, bool) for c in ring):
+            raise ValueError('"segmentation" polygons must be numbers')
+        rings.append([(float(ring[k]), float(ring[k + 1])) for k in range(0, len(ring), 2)])
+    return fill_rings(rings, height, width)
+
+
+def merged_masks(parts: Sequence[tuple[str, Grid]], *, one_per_class: bool) -> list[dict[str, Any]]:
+    """Masks read from a file as an answer holds them: a class's regions joined into one
+    (semantic segmentation), an earlier mask keeping a pixel two share, empty ones left out."""
+    if one_per_class:
+        joined: dict[str, Grid] = {}
+        for label, grid in parts:
+            joined[label] = joined[label] | grid if label in joined else grid
+        parts = list(joined.items())
+    taken: Grid | None = None
+    out = []
+    for label, grid in parts:
+        mine = grid if taken is None else grid & ~taken
+        taken = mine if taken is None else taken | mine
+        if mine.any():
+            out.append(mask_json(label, mine))
+    return out
+
+
+def fitted(value: dict[str, Any], height: int, width: int) -> dict[str, Any]:
+    """A mask answer brought to the display rendition's grid (a COCO file's masks are at the
+    image's own size), nearest neighbour. Anything else (another kind, masks of another shape
+    or broken) stays as it is, for validation to name what is wrong."""
+    masks = value.get("masks")
+    if not isinstance(masks, list):
+        return value
+    out = []
+    for mask in masks:
+        size = mask.get("size") if isinstance(mask, dict) else None
+        if size == [height, width]:
+            out.append(mask)
+            continue
+        if not isinstance(mask, dict) or not isinstance(size, list) or len(size) != 2:
+            return value
+        try:
+            rows, cols = size
+            if abs(rows * width - cols * height) > 0.01 * height * width:
+                return value  # not the same picture's shape: no resizing makes it fit
+            out.append(mask_json(mask["label"], resized(to_grid(mask), height, width)))
+        except (ValueError, TypeError, KeyError):
+            return value
+    return {"masks": out}

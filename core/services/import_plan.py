@@ -20,10 +20,11 @@ from core.domain.errors import InvalidAnnotation, InvalidImport, Violation
 from core.domain.items import Item, item_id
 from core.domain.labels import label_names
 from core.domain.projects import Project
+from core.export import mask_pixels
 from core.export.records import Imported, Problem
 from core.ports import Deps, Document
 from core.services.collections import load
-from core.services.labeling import validated
+from core.services.labeling import mask_grid, validated
 from core.services.repositories.items import Items
 
 SHOWN = 100
@@ -136,7 +137,12 @@ def _check(
                 plan.unmatched_paths.append(record.path)
             continue
         try:
-            normal = validated(project, load(Item, document), record.value)
+            item = load(Item, document)
+            value = record.value
+            grid = mask_grid(item) if project.task_type.is_mask else None
+            if grid is not None:  # a file's masks are at the image's size, answers the display's
+                value = mask_pixels.fitted(value, *grid)
+            normal = validated(project, item, value)
         except InvalidAnnotation as error:
             problems.unknown.update(set(stored_labels(record.value)) - plan.label_classes)
             for violation in error.violations:

@@ -139,9 +139,9 @@ def check_fits(project: Project, format: ImportFormat) -> None:
         raise InvalidInput.one(
             "format", "Azure ML JSONL holds image and class labels; NER imports loupe_jsonl"
         )
-    if project.task_type.is_mask and format is not ImportFormat.LOUPE_JSONL:
+    if project.task_type.is_mask and format is ImportFormat.AZUREML_JSONL:
         raise InvalidInput.one(
-            "format", "mask projects import loupe_jsonl (COCO RLE and Azure ML are not read yet)"
+            "format", "mask projects import coco or loupe_jsonl (Azure ML's polygons lose holes)"
         )
 
 

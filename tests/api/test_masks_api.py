@@ -1,6 +1,6 @@
 """Mask projects over HTTP: a labeler's masks are checked against the displayed image's size and
 stored as COCO's compressed RLE; a broken answer is a 422 naming each problem; ML assist says it
-does not suggest masks, and a cycle asked anyway is recorded as skipped; imports take only
+does not suggest masks, and a cycle asked anyway is recorded as skipped; imports take COCO and
 Loupe's JSONL."""
 
 from __future__ import annotations
@@ -110,10 +110,11 @@ def test_assist_does_not_suggest_masks_and_says_so(
     assert run.message.startswith("skipped: ML assist") and "does not suggest masks" in run.message
 
 
-def test_mask_projects_import_loupe_jsonl_only(
+def test_mask_projects_import_coco_and_loupe_jsonl(
     masks_project: tuple[TestClient, dict[str, dict[str, str]], str, Deps, Project],
 ) -> None:
     *_, project = masks_project
-    with pytest.raises(InvalidInput, match="mask projects import loupe_jsonl"):
-        imports.check_fits(project, ImportFormat.COCO)
+    with pytest.raises(InvalidInput, match="mask projects import coco or loupe_jsonl"):
+        imports.check_fits(project, ImportFormat.AZUREML_JSONL)
+    imports.check_fits(project, ImportFormat.COCO)
     imports.check_fits(project, ImportFormat.LOUPE_JSONL)

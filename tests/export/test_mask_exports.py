@@ -22,8 +22,9 @@ from pycocotools.coco import COCO  # type: ignore[import-untyped]
 from pycocotools.cocoeval import COCOeval  # type: ignore[import-untyped]
 
 from core.domain.exports import ExportFormat
-from core.domain.items import ItemState, MediaFacts
+from core.domain.items import Derivatives, ItemState, MediaFacts
 from core.export import bundle
+from core.export.coco_reader import read_coco
 from core.export.mask_pixels import (
     counts_of_grid,
     fill_rings,
@@ -31,10 +32,13 @@ from core.export.mask_pixels import (
     polygon_to_grid,
     to_grid,
 )
-from core.export.records import Options, Record, record
-from core.ports import Deps
+from core.export.records import Imported, Options, Problem, Record, record
+from core.ports import Deps, Query
+from core.services.collections import ITEMS, scan
 from core.services.exports import ExportOptions
+from core.services.imports import ImportFormat, ImportMode, import_labels
 from tests.export.test_export_parts import export_job
+from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project
 
 CLASSES = ["road", "car", "sky"]
@@ -56,7 +60,7 @@ ROAD = grid((30, 48, 0, 64))
 CAR = grid((20, 30, 10, 25))
 CAR2 = grid((22, 34, 40, 56))
 SKY = grid((0, 12, 0, 64))
-RING = grid((2, 14, 2, 14)) & ~grid((6, 10, 6, 10))  # a car with a hole in it
+RING = grid((14, 26, 2, 14)) & ~grid((18, 22, 6, 10))  # a car with a hole in it, below the sky
 VALUES = {
     "street/1.jpg": {
         "masks": [stored("road", ROAD & ~CAR2), stored("car", CAR), stored("car", CAR2)]
@@ -249,3 +253,84 @@ def test_a_mask_project_exported_in_tiny_parts_is_the_one_part_file(deps: Deps) 
 def _members(data: bytes) -> list[tuple[str, bytes]]:
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         return [(info.filename, archive.read(info)) for info in archive.infolist()]
+
+
+def imported_finals(task: str, coco: bytes, scale: int = 2) -> dict[str, Any]:
+    """Import a COCO file into a fresh mask project whose items show at W x H (the display
+    rendition) of pictures `scale` times larger; each item's final value by path."""
+    deps = memory_deps()
+    project = running_project(deps, task_type=task, classes=CLASSES)
+    for path in VALUES:
+        add_items(
+            deps,
+            project,
+            1,
+            prefix=path.removesuffix(".jpg").removesuffix("000000"),
+            media=MediaFacts(format="jpeg", bytes=1000, width=W * scale, height=H * scale),
+            derivatives=Derivatives(display="r/d.png", thumbnail="r/t.jpg", width=W, height=H),
+        )
+    renamed = coco
+    for path in VALUES:  # add_items names items <prefix>000000.jpg
+        stem = path.removesuffix(".jpg")
+        renamed = renamed.replace(f'"{path}"'.encode(), f'"{stem}000000.jpg"'.encode())
+    import_labels(
+        deps,
+        project_id=project.id,
+        actor="olive",
+        data=io.BytesIO(renamed),
+        format=ImportFormat.COCO,
+        mode=ImportMode.FINAL,
+    )
+    found = scan(deps.documents.container(ITEMS), project.id, Query())
+    return {d.body["path"].replace("000000", ""): d.body.get("final") for d in found}
+
+
+def test_coco_rle_exported_from_larger_pictures_imports_back_exactly() -> None:
+    task = "image_instance_segmentation"
+    finals = imported_finals(task, write(ExportFormat.COCO, task, records(2)))
+    assert finals == {path: value for path, value in VALUES.items() if value["masks"]} | {
+        "street/3.jpg": {"masks": []}
+    }
+
+
+def test_a_semantic_import_joins_a_classs_regions_into_one_mask() -> None:
+    task = "image_semantic_segmentation"
+    coco = write(ExportFormat.COCO, "image_instance_segmentation", records(1))
+    finals = imported_finals(task, coco, scale=1)
+    road, car = finals["street/1.jpg"]["masks"]
+    assert (road["label"], car["label"]) == ("road", "car")
+    assert (to_grid(car) == (CAR | CAR2)).all()
+
+
+def test_coco_polygons_import_as_the_pixels_they_enclose_and_bad_rles_are_named() -> None:
+    square = [10, 10, 30, 10, 30, 20, 10, 20]  # pixels 10–29 across, 10–19 down
+    found = list(read_coco(io.BytesIO(coco_with(square)), task_type="image_instance_segmentation"))
+    (one,) = [r for r in found if isinstance(r, Imported)]
+    assert one.value is not None
+    (mask,) = one.value["masks"]
+    assert (to_grid(mask) == grid((10, 20, 10, 30))).all()
+    wrong = {"size": [H + 1, W], "counts": counts_of_grid(np.ones((H + 1, W), dtype=bool))}
+    (problem,) = [
+        r
+        for r in read_coco(io.BytesIO(coco_with(wrong)), task_type="image_instance_segmentation")
+        if isinstance(r, Problem)
+    ]
+    assert problem.rule == '"segmentation.size" must be [48, 64], the image\'s'
+
+
+def coco_with(segmentation: object) -> bytes:
+    polygons = isinstance(segmentation, list)
+    return json.dumps(
+        {
+            "images": [{"id": 1, "file_name": "a.jpg", "width": W, "height": H}],
+            "annotations": [
+                {
+                    "id": 1,
+                    "image_id": 1,
+                    "category_id": 2,
+                    "segmentation": [segmentation] if polygons else segmentation,
+                }
+            ],
+            "categories": [{"id": i, "name": n} for i, n in enumerate(CLASSES, start=1)],
+        }
+    ).encode()
