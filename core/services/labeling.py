@@ -268,6 +268,7 @@ def validated(project: Project, item: Item, value: object) -> AnnotationValue:
             text_length=text_length,
             text=item.text,
             templates=keypoint_templates(project.label_classes),
+            relation_classes=project.relation_classes,
         )
     except InvalidAnnotation as error:
         raise InvalidAnnotation(
