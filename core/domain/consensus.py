@@ -4,7 +4,8 @@ Classes go by strict majority (for multi-label, each class on its own). Boxes an
 matched across labelers by IoU ≥ 0.5, keypoint instances by object keypoint similarity (OKS,
 `core.domain.keypoints`) ≥ 0.5, spans only when their offsets are exactly equal; a shape
 that a strict majority of labelers drew, with a label a strict majority of them chose, is kept,
-one that a minority drew is dropped, and anything else (an even split) is a disagreement. A
+one that a minority drew is dropped, and anything else (an even split) is a disagreement.
+Relations between kept spans follow the same rule (`core.domain.relation_consensus`). A
 disagreement after the most labelers allowed goes to review.
 """
 
@@ -32,6 +33,7 @@ from core.domain.annotations import (
 )
 from core.domain.geometry import box_iou, polygon_iou
 from core.domain.keypoints import ABSENT, DEFAULT_SIGMA, OCCLUDED, VISIBLE, oks
+from core.domain.relation_consensus import agree_on_relations
 from core.domain.task_types import TaskType
 
 MATCH_IOU = 0.5
@@ -97,7 +99,7 @@ def agreement(
         return _polygons([_as(PolygonSet, v).polygons for v in values])
     if task_type is TaskType.IMAGE_KEYPOINTS:
         return _keypoints([_as(KeypointSet, v).keypoints for v in values], sigmas or {})
-    return _spans([_as(SpanSet, v).spans for v in values])
+    return _spans([_as(SpanSet, v) for v in values])
 
 
 def _boxes(answers: list[tuple[Box, ...]]) -> _Agreement:
@@ -121,11 +123,16 @@ def _keypoints(answers: list[tuple[KeypointInstance, ...]], sigmas: Sigmas) -> _
     return _Agreement(None if found.final is None else KeypointSet(found.final), found.agreed)
 
 
-def _spans(answers: list[tuple[Span, ...]]) -> _Agreement:
-    found = _shapes(answers, _same_offsets, 1.0, _first_span)
+def _spans(answers: list[SpanSet]) -> _Agreement:
+    found = _shapes([answer.spans for answer in answers], _same_offsets, 1.0, _first_span)
     if found.final is None:
         return _Agreement(None, found.agreed)
-    return _Agreement(SpanSet(tuple(sorted(found.final, key=lambda s: s.start))), found.agreed)
+    spans = tuple(sorted(found.final, key=lambda s: s.start))
+    links = agree_on_relations(answers, spans)  # relations follow their spans
+    agreed = tuple(a and b for a, b in zip(found.agreed, links.agreed, strict=True))
+    if links.relations is None:
+        return _Agreement(None, agreed)
+    return _Agreement(SpanSet(spans, links.relations), agreed)
 
 
 V = TypeVar("V")
