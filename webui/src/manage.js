@@ -188,7 +188,7 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
 }
 
 /** @type {Record<string, string>} */
-const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", loupe_jsonl: "Loupe JSONL" };
+const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", brat: "BRAT standoff", loupe_jsonl: "Loupe JSONL" };
 
 /** The export dialog: format and options, then a job whose download link appears when done.
  * @param {ProjectView} project @param {string} base @param {() => void} [onDone] */
