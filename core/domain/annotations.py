@@ -131,13 +131,21 @@ def _no_relations(relations: tuple[Relation, ...]) -> bool:
     return not relations
 
 
+def _optional(schema: dict[str, Any]) -> None:
+    """No default in the API's schema: a value without relations has no key (typed clients
+    would take a default to mean the key is always there)."""
+    schema.pop("default", None)
+
+
 @dataclass(frozen=True)
 class SpanSet(_Json):
     """text_ner: spans sorted by start, none overlapping; relations between them sorted by
     their ends. A value without relations has no `relations` key, as before relations existed."""
 
     spans: tuple[Span, ...]
-    relations: Annotated[tuple[Relation, ...], Field(exclude_if=_no_relations)] = ()
+    relations: Annotated[
+        tuple[Relation, ...], Field(exclude_if=_no_relations, json_schema_extra=_optional)
+    ] = ()
 
     def to_json(self) -> dict[str, Any]:
         shown = super().to_json()
