@@ -15,7 +15,7 @@ from collections.abc import Collection, Sequence
 from pydantic import Field, StrictBool, field_validator
 
 from core.domain.errors import InvalidInput, Violation
-from core.domain.labels import CONTROL, SPACE, LabelClass
+from core.domain.labels import CONTROL, MAX_CLASSES, SPACE, LabelClass
 from core.domain.model import DomainModel
 from core.domain.task_types import TaskType
 
@@ -41,11 +41,13 @@ class RelationClass(DomainModel):
     heads: list[str] | None = Field(
         default=None,
         min_length=1,
+        max_length=MAX_CLASSES,
         description="The label classes a head span (`from`) may have; None: any.",
     )
     tails: list[str] | None = Field(
         default=None,
         min_length=1,
+        max_length=MAX_CLASSES,
         description="The label classes a tail span (`to`) may have; None: any.",
     )
 

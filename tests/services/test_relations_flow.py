@@ -4,16 +4,20 @@ follows into the relation classes' ends."""
 
 from __future__ import annotations
 
+import io
 from typing import Any
 
 import pytest
 
-from core.domain.errors import InvalidAnnotation
+from core.domain.errors import InvalidAnnotation, InvalidInput
+from core.domain.exports import ExportFormat
 from core.domain.items import Item, ItemState
 from core.domain.projects import Project, Role
-from core.ports import Deps
-from core.services import label_classes, labeling, projects, review, tasks
-from core.services.collections import ITEMS
+from core.ports import Deps, Query
+from core.services import exports, label_classes, labeling, projects, review, tasks
+from core.services.collections import ITEMS, scan
+from core.services.exports import ExportOptions
+from core.services.imports import ImportFormat, ImportMode, import_labels
 from tests.support.labeling import add_items, running_project
 
 TEXT = "Ada Lovelace met Charles Babbage in London ."
@@ -27,16 +31,19 @@ MET = {"label": "met", "from": 17, "to": 0}
 CREW = {"lee": Role.LABELER, "lou": Role.LABELER, "rita": Role.REVIEWER}
 
 
-def people(deps: Deps, **settings: Any) -> Project:
+RELATION_CLASSES = [
+    {"name": "born_in", "heads": ["PER"], "tails": ["LOC"]},
+    {"name": "met", "directed": False},
+]
+
+
+def people(deps: Deps, relations: list[Any] = RELATION_CLASSES, **settings: Any) -> Project:
     project = running_project(
         deps,
         task_type="text_ner",
         classes=("PER", "LOC"),
         members=CREW,
-        relationClasses=[
-            {"name": "born_in", "heads": ["PER"], "tails": ["LOC"]},
-            {"name": "met", "directed": False},
-        ],
+        relationClasses=relations,
         **settings,
     )
     add_items(deps, project, 1, text=TEXT)
@@ -99,3 +106,40 @@ def test_renaming_a_label_class_renames_it_at_the_relation_classes_ends(deps: De
     )
     assert renamed.value.relation_classes[0].heads == ["Person"]
     assert renamed.value.relation_classes[1].heads is None
+
+
+def test_a_loupe_jsonl_export_imports_with_its_relations_checked(deps: Deps) -> None:
+    project = people(deps, consensus={"minLabelers": 1, "maxLabelers": 1})
+    done = answer(deps, project, "lee", BORN, MET)
+    _, _, body = exports.open_export(
+        deps,
+        project_id=project.id,
+        actor="olive",
+        format=ExportFormat.LOUPE_JSONL,
+        options=ExportOptions(),
+    )
+    data = b"".join(body)
+    copy = people(deps, name="People again")
+    report = import_labels(
+        deps,
+        project_id=copy.id,
+        actor="olive",
+        format=ImportFormat.LOUPE_JSONL,
+        data=io.BytesIO(data),
+        mode=ImportMode.FINAL,
+    )
+    assert report.records == 1
+    found = scan(deps.documents.container(ITEMS), copy.id, Query(page_size=50))
+    (imported,) = [d for d in found if d.body.get("final")]
+    assert imported.body["final"] == stored(deps, project, done.id)["final"]
+    # The same file into a project whose relation classes lack `met` is refused whole.
+    strict = people(deps, [RELATION_CLASSES[0]], name="Births only")
+    with pytest.raises(InvalidInput, match="nothing was imported: the file has 1 problem"):
+        import_labels(
+            deps,
+            project_id=strict.id,
+            actor="olive",
+            format=ImportFormat.LOUPE_JSONL,
+            data=io.BytesIO(data),
+            mode=ImportMode.FINAL,
+        )
