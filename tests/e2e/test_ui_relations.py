@@ -90,3 +90,34 @@ def test_relations_by_mouse_and_keyboard_then_fixed_in_review(ui: Ui, page: Page
     expect(page.locator("#viewer-state")).to_have_text("labeled")
     found = ui.api("GET", f"/projects/{project_id}/items/{labeled['id']}")
     assert found["final"]["relations"] == [{"label": "born_in", "from": ADA, "to": LONDON}]
+
+
+def test_an_owner_adds_relation_classes_in_details(ui: Ui, page: Page) -> None:
+    project_id = ui.project("Kinship", "text_ner", ["PER", "LOC"])
+    ui.sign_in(page, at=f"/p/{project_id}/details")
+    card = page.locator("#relation-classes")
+    expect(card.locator("#relation-class-list")).to_contain_text("None.")
+    card.locator("#relation-name").fill("born_in")
+    card.locator("#relation-heads").select_option(["PER"])
+    card.locator("#relation-tails").select_option(["LOC"])
+    card.locator("#add-relation-class").click()
+    expect(page.locator("#details-note")).to_have_text("Relation classes saved.")
+    expect(page.locator('#relation-class-list li[data-name="born_in"]')).to_have_count(1)
+    card = page.locator("#relation-classes")
+    card.locator("#relation-name").fill("sibling_of")
+    card.locator("#relation-directed").uncheck()
+    card.locator("#add-relation-class").click()
+    expect(page.locator("#relation-class-list li")).to_have_count(2)
+    expect(page.locator('#relation-class-list li[data-name="born_in"]')).to_contain_text(
+        "PER → LOC"
+    )
+    assert ui.api("GET", f"/projects/{project_id}")["relationClasses"] == [
+        {"name": "born_in", "directed": True, "heads": ["PER"], "tails": ["LOC"]},
+        {"name": "sibling_of", "directed": False},
+    ]
+    # A broken one is refused with the API's reason, and nothing changes.
+    expect(page.locator('#relation-class-list li[data-name="sibling_of"]')).to_have_count(1)
+    page.locator("#relation-name").fill("Born_In")
+    page.locator("#add-relation-class").click()
+    expect(page.locator("#error")).to_contain_text("names are unique")
+    assert len(ui.api("GET", f"/projects/{project_id}")["relationClasses"]) == 2
