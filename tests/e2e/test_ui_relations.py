@@ -79,7 +79,9 @@ def test_relations_by_mouse_and_keyboard_then_fixed_in_review(ui: Ui, page: Page
 
     # Review: the viewer lists the relations; the reviewer deletes one and approves the fix.
     ui.sign_in(page, at=f"/p/{project_id}/data")
-    page.locator(f'article[data-item-id="{labeled["id"]}"]').click()
+    tile = page.locator(f'article[data-item-id="{labeled["id"]}"]')
+    expect(tile.locator(".relations-badge")).to_have_text("2 relations")
+    tile.click()
     listed = page.locator("#viewer #relation-list li[data-label]")
     expect(listed).to_have_count(2)
     expect(page.locator("#viewer-answers")).to_contain_text("2 relation(s)")
