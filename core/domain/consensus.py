@@ -34,6 +34,7 @@ from core.domain.annotations import (
 from core.domain.geometry import box_iou, polygon_iou
 from core.domain.keypoints import ABSENT, DEFAULT_SIGMA, OCCLUDED, VISIBLE, oks
 from core.domain.relation_consensus import agree_on_relations
+from core.domain.relations import RelationClass
 from core.domain.task_types import TaskType
 
 MATCH_IOU = 0.5
@@ -72,12 +73,13 @@ def decide(
     min_labelers: int,
     max_labelers: int,
     sigmas: Sigmas | None = None,
+    relation_classes: Sequence[RelationClass] = (),
 ) -> Decision:
     if len(values) < min_labelers:
         return Decision(Verdict.PENDING)
     if len(values) == 1:
         return Decision(Verdict.AGREED, values[0])
-    found = agreement(task_type, values, sigmas=sigmas)
+    found = agreement(task_type, values, sigmas=sigmas, relation_classes=relation_classes)
     if found.final is not None:
         return Decision(Verdict.AGREED, found.final, found.agreed)
     if len(values) < max_labelers:
@@ -86,9 +88,14 @@ def decide(
 
 
 def agreement(
-    task_type: TaskType, values: Sequence[AnnotationValue], *, sigmas: Sigmas | None = None
+    task_type: TaskType,
+    values: Sequence[AnnotationValue],
+    *,
+    sigmas: Sigmas | None = None,
+    relation_classes: Sequence[RelationClass] = (),
 ) -> _Agreement:
-    """`sigmas`: image_keypoints' per-point sigmas by class (missing: `DEFAULT_SIGMA`)."""
+    """`sigmas`: image_keypoints' per-point sigmas by class (missing: `DEFAULT_SIGMA`);
+    `relation_classes`: text_ner's, whose allowed ends a kept relation must still fit."""
     if task_type.is_classification and not task_type.is_multilabel:
         return _single([_as(SingleLabel, v) for v in values])
     if task_type.is_multilabel:
@@ -99,7 +106,7 @@ def agreement(
         return _polygons([_as(PolygonSet, v).polygons for v in values])
     if task_type is TaskType.IMAGE_KEYPOINTS:
         return _keypoints([_as(KeypointSet, v).keypoints for v in values], sigmas or {})
-    return _spans([_as(SpanSet, v) for v in values])
+    return _spans([_as(SpanSet, v) for v in values], relation_classes)
 
 
 def _boxes(answers: list[tuple[Box, ...]]) -> _Agreement:
@@ -123,12 +130,12 @@ def _keypoints(answers: list[tuple[KeypointInstance, ...]], sigmas: Sigmas) -> _
     return _Agreement(None if found.final is None else KeypointSet(found.final), found.agreed)
 
 
-def _spans(answers: list[SpanSet]) -> _Agreement:
+def _spans(answers: list[SpanSet], relation_classes: Sequence[RelationClass]) -> _Agreement:
     found = _shapes([answer.spans for answer in answers], _same_offsets, 1.0, _first_span)
     if found.final is None:
         return _Agreement(None, found.agreed)
     spans = tuple(sorted(found.final, key=lambda s: s.start))
-    links = agree_on_relations(answers, spans)  # relations follow their spans
+    links = agree_on_relations(answers, spans, relation_classes)  # relations follow spans
     agreed = tuple(a and b for a, b in zip(found.agreed, links.agreed, strict=True))
     if links.relations is None:
         return _Agreement(None, agreed)

@@ -221,6 +221,7 @@ def decided(project: Project, item: Item, annotations: list[Annotation], now: An
         min_labelers=project.consensus.min_labelers,
         max_labelers=project.consensus.max_labelers,
         sigmas=sigmas_of(keypoint_templates(project.label_classes)),
+        relation_classes=project.relation_classes,
     )
     flags = decision.agreed or (None,) * len(annotations)
     state = {

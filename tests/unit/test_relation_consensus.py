@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from core.domain.annotations import Relation, Span, SpanSet
 from core.domain.consensus import Verdict, agreement, decide
+from core.domain.relations import RelationClass
 from core.domain.task_types import TaskType
 
 ADA, CHARLES, LONDON = Span("PER", 0, 12), Span("PER", 18, 33), Span("LOC", 37, 43)
@@ -57,3 +58,22 @@ def test_answers_without_relations_agree_as_before() -> None:
             {"label": "LOC", "start": 37, "end": 43},
         ]
     }
+
+
+def test_a_kept_relation_its_class_no_longer_allows_between_the_agreed_spans_is_review() -> None:
+    # Each answer fits `born_in` (undirected, PER and LOC at its ends), one of them turned
+    # round; but the spans' agreed classes are PER and PER, which it does not link.
+    born = RelationClass(name="born_in", directed=False, heads=["PER"], tails=["LOC"])
+    link = Relation("born_in", 0, 18)
+    first = answer(link, spans=(Span("PER", 0, 12), Span("LOC", 18, 33)))
+    second = answer(link, spans=(Span("LOC", 0, 12), Span("PER", 18, 33)))
+    third = answer(spans=(Span("PER", 0, 12), Span("PER", 18, 33)))
+    values = [first, second, third]
+    decided = decide(
+        TaskType.TEXT_NER, values, min_labelers=3, max_labelers=3, relation_classes=[born]
+    )
+    assert decided.verdict is Verdict.DISAGREED
+    # Without the classes (a caller that has none) the majority's relation is kept.
+    assert agreement(TaskType.TEXT_NER, values).final == answer(
+        link, spans=(Span("PER", 0, 12), Span("PER", 18, 33))
+    )
