@@ -5,7 +5,8 @@ text, UTF-8, exactly as labelled) and a `<id>.ann` with a `T` line per span (`T1
 the document's folder and the folders above), so the export opens in brat as it is.
 
 Offsets are Unicode characters, as Loupe counts them. A span across a line break is written
-as brat writes one, in fragments (`0 5;6 12`) that leave the break out. BRAT type names have
+as brat writes one, in fragments (`0 5;6 12`) that leave the break out (a tab too: it separates
+the `.ann` columns). BRAT type names have
 no spaces or slashes: each Loupe name is made safe (`Animal/Big cat` is `Animal-Big_cat`, a
 clash numbered), and `annotation.conf` lists what each type was called in Loupe. Item ids are
 the item path's, made flat and unique as Pascal VOC's (`core.export.voc`); with a split, the
@@ -22,7 +23,9 @@ from core.export.records import Record
 
 CONF = "annotation.conf"
 _UNSAFE = re.compile(r"[^A-Za-z0-9_-]+")
-_BREAK = re.compile(r"[\r\n\u2028\u2029\x85\x0b\x0c]+")
+_BREAK = re.compile(r"[\t\r\n\u2028\u2029\x85\x0b\x0c]+")
+"""Left out of a span's fragments: line breaks (brat's own rule) and tabs, the `.ann` file's
+column separator, which readers split lines on."""
 
 
 def type_names(names: Iterable[str]) -> dict[str, str]:
@@ -84,7 +87,7 @@ def ann(rec: Record, entities: dict[str, str], links: dict[str, str]) -> str:
 
 
 def _fragments(text: str, start: int, end: int) -> list[tuple[int, int]]:
-    """[start, end) without its line breaks, as brat's discontinuous fragments."""
+    """[start, end) without its line breaks and tabs, as brat's discontinuous fragments."""
     pieces = []
     at = start
     for found in _BREAK.finditer(text, start, end):

@@ -176,6 +176,14 @@ def test_spans_and_relations_come_back_from_the_standoff_files() -> None:
     assert files["news_a~2.ann"] == ""
 
 
+def test_a_tab_inside_a_span_is_left_out_as_a_line_break_is() -> None:
+    text = "Ada\tLovelace"
+    value = {"spans": [{"label": "LOC", "start": 0, "end": 12}]}
+    files = brat_zip(Options(), text_doc("t.txt", value, text))
+    assert files["t.ann"] == "T1\tLOC 0 3;4 12\tAda Lovelace\n"
+    assert parse_ann(text, files["t.ann"], parse_conf(files["annotation.conf"])) == value
+
+
 def test_a_class_subset_drops_the_relations_to_spans_left_out() -> None:
     files = brat_zip(
         Options(labels=("Person/Named one",)),
