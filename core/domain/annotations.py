@@ -12,13 +12,16 @@ import dataclasses
 import math
 from collections.abc import Callable, Collection, Mapping, Sequence, Set
 from dataclasses import dataclass, replace
-from typing import Any, TypeAlias, TypeVar, assert_never
+from typing import Annotated, Any, TypeAlias, TypeVar, assert_never
+
+from pydantic import Field
 
 from core.domain.errors import InvalidAnnotation, Violation
 from core.domain.geometry import Point, clamp_unit, drop_repeats, polygon_area
 from core.domain.keypoints import ABSENT, VISIBLE, KeypointTemplate
 from core.domain.mask_rules import read_masks
 from core.domain.masks import MaskSet
+from core.domain.relations import RelationClass
 from core.domain.task_types import TaskType
 
 MAX_VIOLATIONS = 50
@@ -113,10 +116,44 @@ class Span(_Json):
 
 
 @dataclass(frozen=True)
+class Relation(_Json):
+    """A link of relation class `label` from the span that starts at `head` to the one that
+    starts at `tail` (JSON `from` and `to`: spans never overlap, so a start names one span; see
+    `core.domain.relations`). An undirected relation has the earlier span as its head."""
+
+    label: str
+    head: Annotated[int, Field(alias="from")]
+    tail: Annotated[int, Field(alias="to")]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"label": self.label, "from": self.head, "to": self.tail}
+
+
+def _no_relations(relations: tuple[Relation, ...]) -> bool:
+    return not relations
+
+
+def _optional(schema: dict[str, Any]) -> None:
+    """No default in the API's schema: a value without relations has no key (typed clients
+    would take a default to mean the key is always there)."""
+    schema.pop("default", None)
+
+
+@dataclass(frozen=True)
 class SpanSet(_Json):
-    """text_ner: spans sorted by start, none overlapping."""
+    """text_ner: spans sorted by start, none overlapping; relations between them sorted by
+    their ends. A value without relations has no `relations` key, as before relations existed."""
 
     spans: tuple[Span, ...]
+    relations: Annotated[
+        tuple[Relation, ...], Field(exclude_if=_no_relations, json_schema_extra=_optional)
+    ] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        shown = super().to_json()
+        if not self.relations:
+            del shown["relations"]
+        return shown
 
 
 @dataclass(frozen=True)
@@ -158,13 +195,15 @@ def validate_annotation(
     text: str | None = None,
     templates: Mapping[str, KeypointTemplate] | None = None,
     mask_grid: tuple[int, int] | None = None,
+    relation_classes: Sequence[RelationClass] = (),
 ) -> AnnotationValue:
     """Check a submitted value against `task_type`'s rules and the project's label classes
     (shown in the order given when a label is unknown). `text_length` is required for text_ner;
     with the `text` itself, spans are also trimmed of the whitespace at their edges, so that
     every span stored is one token formats (CoNLL) can hold exactly. `templates` (each class's
     point template) is required for image_keypoints. `mask_grid` is the displayed image's
-    [height, width], which every mask must cover (see `core.domain.masks`)."""
+    [height, width], which every mask must cover (see `core.domain.masks`). A text_ner value's
+    relations are checked against `relation_classes`."""
     if task_type is TaskType.TEXT_NER and text_length is None:
         raise TypeError("text_ner annotations need text_length, the item's length in characters")
     if task_type is TaskType.IMAGE_KEYPOINTS and templates is None:
@@ -183,7 +222,7 @@ def validate_annotation(
             value = _shapes(check, raw, "polygons", _polygon, PolygonSet) if fits else None
         case TaskType.TEXT_NER:
             assert text_length is not None
-            value = _spans(check, raw, text_length, text)
+            value = _spans(check, raw, text_length, text, relation_classes)
         case TaskType.IMAGE_KEYPOINTS:
             assert templates is not None
             read = _instance_reader(templates)
@@ -242,7 +281,9 @@ def rename_label(value: AnnotationValue, old: str, new: str) -> AnnotationValue:
         case PolygonSet():
             return PolygonSet(tuple(replace(p, label=follow(p.label)) for p in value.polygons))
         case SpanSet():
-            return SpanSet(tuple(replace(s, label=follow(s.label)) for s in value.spans))
+            return replace(
+                value, spans=tuple(replace(s, label=follow(s.label)) for s in value.spans)
+            )
         case KeypointSet():
             return KeypointSet(tuple(replace(k, label=follow(k.label)) for k in value.keypoints))
         case MaskSet():
@@ -541,18 +582,29 @@ def _keypoint(check: _Checker, raw: object, path: str) -> Keypoint | None:
     return Keypoint(0.0, 0.0, ABSENT) if v == ABSENT else Keypoint(x, y, int(v))
 
 
-def _spans(check: _Checker, raw: object, text_length: int, text: str | None) -> SpanSet | None:
-    fields = check.fields(raw, "", ("spans",), check.what)
+def _spans(
+    check: _Checker,
+    raw: object,
+    text_length: int,
+    text: str | None,
+    relation_classes: Sequence[RelationClass],
+) -> SpanSet | None:
+    related = isinstance(raw, dict) and "relations" in raw  # optional: most answers have none
+    fields = check.fields(raw, "", ("spans", "relations") if related else ("spans",), check.what)
     items = check.array(fields["spans"], "spans", "spans") if fields else None
     if items is None or not _few_enough(check, items, "spans"):
         return None
     spans: list[tuple[int, Span]] = []
+    starts: dict[int, Span] = {}  # a span by its start as sent and as trimmed
     for index, item in enumerate(items):
         span = _span(check, item, f"spans[{index}]", text_length)
+        sent = span
         if span is not None and text is not None:
             span = _trimmed(check, span, f"spans[{index}]", text)
-        if span is not None:
+        if span is not None and sent is not None:
             spans.append((index, span))
+            starts.setdefault(sent.start, span)
+            starts.setdefault(span.start, span)
     spans.sort(key=lambda pair: (pair[1].start, pair[1].end, pair[0]))
     # Sorted by start, a span overlaps an earlier one iff it starts before the furthest end.
     reach: tuple[int, Span] | None = None
@@ -565,7 +617,89 @@ def _spans(check: _Checker, raw: object, text_length: int, text: str | None) -> 
             reach = (index, span)
     if len(spans) < len(items):
         return None
-    return SpanSet(tuple(span for _, span in spans))
+    relations: tuple[Relation, ...] = ()
+    if fields is not None and related:
+        found = _relations(check, fields["relations"], starts, relation_classes)
+        if found is None:
+            return None
+        relations = found
+    return SpanSet(tuple(span for _, span in spans), relations)
+
+
+def _relations(
+    check: _Checker, raw: object, starts: dict[int, Span], classes: Sequence[RelationClass]
+) -> tuple[Relation, ...] | None:
+    items = check.array(raw, "relations", "relations")
+    if items is None or not _few_enough(check, items, "relations"):
+        return None
+    by_name = {relation.name: relation for relation in classes}
+    seen: dict[tuple[str, int, int], int] = {}
+    for index, item in enumerate(items):
+        path = f"relations[{index}]"
+        fields = check.fields(item, path, ("label", "from", "to"), "a relation")
+        if fields is None:
+            continue
+        kind = _relation_class(check, fields["label"], f"{path}.label", by_name)
+        head = _end(check, fields["from"], f"{path}.from", starts)
+        tail = _end(check, fields["to"], f"{path}.to", starts)
+        if kind is None or head is None or tail is None:
+            continue
+        if head is tail:
+            check.fail(path, f"links the span at {head.start}–{head.end} to itself")
+            continue
+        if not kind.allows(head.label, tail.label):
+            check.fail(
+                path,
+                f"{kind.name!r} links {kind.ends_text()}; this one links {head.label} "
+                f"{'→' if kind.directed else '↔'} {tail.label}",
+            )
+            continue
+        if not kind.directed and tail.start < head.start:
+            head, tail = tail, head  # stored one way round, so either drawing is the same
+        key = (kind.name, head.start, tail.start)
+        if key in seen:
+            check.fail(
+                path, f"repeats relations[{seen[key]}] (the same class between the same spans)"
+            )
+        seen.setdefault(key, index)
+    if len(seen) < len(items):
+        return None
+    return tuple(Relation(name, head, tail) for name, head, tail in sorted(seen, key=_by_ends))
+
+
+def _by_ends(key: tuple[str, int, int]) -> tuple[int, int, str]:
+    name, head, tail = key
+    return head, tail, name
+
+
+def _relation_class(
+    check: _Checker, raw: object, path: str, by_name: dict[str, RelationClass]
+) -> RelationClass | None:
+    if raw is _MISSING:
+        return None
+    if not isinstance(raw, str):
+        check.fail(path, "must be a relation class name (a string)")
+        return None
+    found = by_name.get(raw)
+    if found is None:
+        shown = repr(raw) if len(raw) <= 60 else repr(raw[:60]) + "…"
+        known = "known: " + ", ".join(list(by_name)[:_SHOWN_LABELS]) if by_name else "it has none"
+        check.fail(path, f"{shown} is not a relation class of this project; {known}")
+    return found
+
+
+def _end(check: _Checker, raw: object, path: str, starts: dict[int, Span]) -> Span | None:
+    """The span a relation's end names by its start offset."""
+    start = check.offset(raw, path)
+    if start is None:
+        return None
+    span = starts.get(start)
+    if span is None:
+        listed = sorted({s.start for s in starts.values()})
+        shown = ", ".join(map(str, listed[:10])) + (", …" if len(listed) > 10 else "")
+        where = f"spans start at {shown}" if listed else "the answer has no spans"
+        check.fail(path, f"names no span: no span starts at {start} ({where})")
+    return span
 
 
 def _span(check: _Checker, raw: object, path: str, text_length: int) -> Span | None:

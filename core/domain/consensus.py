@@ -5,7 +5,9 @@ masks are matched across labelers by IoU ≥ 0.5 (masks by their pixels), keypoi
 object keypoint similarity (OKS, `core.domain.keypoints`) ≥ 0.5, spans only when their offsets
 are exactly equal; a shape that a strict majority of labelers drew, with a label a strict
 majority of them chose, is kept, one that a minority drew is dropped, and anything else (an
-even split) is a disagreement. A disagreement after the most labelers allowed goes to review.
+even split) is a disagreement. Relations between kept spans follow the same rule
+(`core.domain.relation_consensus`). A disagreement after the most labelers allowed goes to
+review.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from core.domain.annotations import (
 from core.domain.geometry import box_iou, polygon_iou
 from core.domain.keypoints import ABSENT, DEFAULT_SIGMA, OCCLUDED, VISIBLE, oks
 from core.domain.masks import Mask, MaskSet, disjoint, mask_iou
+from core.domain.relation_consensus import agree_on_relations
+from core.domain.relations import RelationClass
 from core.domain.task_types import TaskType
 
 MATCH_IOU = 0.5
@@ -71,12 +75,13 @@ def decide(
     min_labelers: int,
     max_labelers: int,
     sigmas: Sigmas | None = None,
+    relation_classes: Sequence[RelationClass] = (),
 ) -> Decision:
     if len(values) < min_labelers:
         return Decision(Verdict.PENDING)
     if len(values) == 1:
         return Decision(Verdict.AGREED, values[0])
-    found = agreement(task_type, values, sigmas=sigmas)
+    found = agreement(task_type, values, sigmas=sigmas, relation_classes=relation_classes)
     if found.final is not None:
         return Decision(Verdict.AGREED, found.final, found.agreed)
     if len(values) < max_labelers:
@@ -85,9 +90,14 @@ def decide(
 
 
 def agreement(
-    task_type: TaskType, values: Sequence[AnnotationValue], *, sigmas: Sigmas | None = None
+    task_type: TaskType,
+    values: Sequence[AnnotationValue],
+    *,
+    sigmas: Sigmas | None = None,
+    relation_classes: Sequence[RelationClass] = (),
 ) -> _Agreement:
-    """`sigmas`: image_keypoints' per-point sigmas by class (missing: `DEFAULT_SIGMA`)."""
+    """`sigmas`: image_keypoints' per-point sigmas by class (missing: `DEFAULT_SIGMA`);
+    `relation_classes`: text_ner's, whose allowed ends a kept relation must still fit."""
     if task_type.is_classification and not task_type.is_multilabel:
         return _single([_as(SingleLabel, v) for v in values])
     if task_type.is_multilabel:
@@ -100,7 +110,7 @@ def agreement(
         return _keypoints([_as(KeypointSet, v).keypoints for v in values], sigmas or {})
     if task_type.is_mask:
         return _masks([_as(MaskSet, v).masks for v in values])
-    return _spans([_as(SpanSet, v).spans for v in values])
+    return _spans([_as(SpanSet, v) for v in values], relation_classes)
 
 
 def _boxes(answers: list[tuple[Box, ...]]) -> _Agreement:
@@ -129,11 +139,16 @@ def _masks(answers: list[tuple[Mask, ...]]) -> _Agreement:
     return _Agreement(None if found.final is None else disjoint(found.final), found.agreed)
 
 
-def _spans(answers: list[tuple[Span, ...]]) -> _Agreement:
-    found = _shapes(answers, _same_offsets, 1.0, _first_span)
+def _spans(answers: list[SpanSet], relation_classes: Sequence[RelationClass]) -> _Agreement:
+    found = _shapes([answer.spans for answer in answers], _same_offsets, 1.0, _first_span)
     if found.final is None:
         return _Agreement(None, found.agreed)
-    return _Agreement(SpanSet(tuple(sorted(found.final, key=lambda s: s.start))), found.agreed)
+    spans = tuple(sorted(found.final, key=lambda s: s.start))
+    links = agree_on_relations(answers, spans, relation_classes)  # relations follow spans
+    agreed = tuple(a and b for a, b in zip(found.agreed, links.agreed, strict=True))
+    if links.relations is None:
+        return _Agreement(None, agreed)
+    return _Agreement(SpanSet(spans, links.relations), agreed)
 
 
 V = TypeVar("V")

@@ -19,6 +19,7 @@ class ExportFormat(StrEnum):
     YOLO = "yolo"
     CONLL = "conll"
     LOUPE_JSONL = "loupe_jsonl"
+    BRAT = "brat"
 
 
 PART_ITEMS = 5000

@@ -28,6 +28,7 @@ from core.domain.labels import (
 )
 from core.domain.model import DomainModel, JsonFloat, JsonInt, Stamp
 from core.domain.relabel import PendingRewrite
+from core.domain.relations import RelationClass, check_none_removed, check_relation_classes
 from core.domain.task_types import TaskType
 
 MAX_NAME_LENGTH = 100
@@ -128,6 +129,11 @@ class IngestSettings(DomainModel):
     )
 
 
+def _none_yet(classes: list[RelationClass]) -> bool:
+    """Projects without relation classes are stored (and shown) as before relations existed."""
+    return not classes
+
+
 class ProjectSettings(DomainModel):
     """What an owner chooses when creating a project."""
 
@@ -139,6 +145,11 @@ class ProjectSettings(DomainModel):
     )
     task_type: TaskType
     label_classes: list[LabelClass] = Field(min_length=1)
+    relation_classes: list[RelationClass] = Field(
+        default_factory=list,
+        exclude_if=_none_yet,
+        description="text_ner only: the relations labelers may draw between two spans",
+    )
     instructions: Instructions = Instructions()
     dataset: Dataset = Dataset()
     incremental_refresh: StrictBool = True
@@ -162,6 +173,11 @@ class ProjectSettings(DomainModel):
     @model_validator(mode="after")
     def _templates_fit_the_task(self) -> ProjectSettings:
         check_templates(self.label_classes, self.task_type)
+        return self
+
+    @model_validator(mode="after")
+    def _relations_fit(self) -> ProjectSettings:
+        check_relation_classes(self.relation_classes, self.label_classes, self.task_type)
         return self
 
 
@@ -194,6 +210,7 @@ class ProjectPatch(DomainModel):
     )
     task_type: TaskType | None = None
     label_classes: list[LabelClass] | None = Field(default=None, min_length=1)
+    relation_classes: list[RelationClass] | None = None
     instructions: Instructions | None = None
     dataset: Dataset | None = None
     incremental_refresh: StrictBool | None = None
@@ -243,6 +260,8 @@ def apply_patch(project: Project, patch: ProjectPatch, *, now: datetime) -> Proj
             check_templates_kept(project.label_classes, patch.label_classes)
             if project.relabeling is not None and patch.label_classes != project.label_classes:
                 raise still_relabeling(project.relabeling)
+        if patch.relation_classes is not None:
+            check_none_removed(project.relation_classes, patch.relation_classes)
     merged = project.model_dump() | {name: getattr(patch, name) for name in changes}
     merged["updated_at"] = now
     return _revalidate(merged)

@@ -15,7 +15,8 @@ from PIL import Image
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat
 from core.domain.keypoints import KeypointTemplate
-from core.export import azureml, coco, conll, loupe_jsonl, mask_pixels, table, voc, yolo
+from core.domain.relations import RelationClass
+from core.export import azureml, brat, coco, conll, loupe_jsonl, mask_pixels, table, voc, yolo
 from core.export.records import (
     TRAIN,
     VALIDATION,
@@ -42,6 +43,7 @@ _FITS: dict[ExportFormat, set[str]] = {
     ExportFormat.VOC: _IMAGE | voc.MASK_TASKS,
     ExportFormat.YOLO: _SHAPES | {_KEYPOINTS},
     ExportFormat.CONLL: {"text_ner"},
+    ExportFormat.BRAT: {"text_ner"},
 }
 _WHY_NOT = {
     (ExportFormat.AZUREML_JSONL, _KEYPOINTS): "Azure ML's image schemas (classification, "
@@ -63,6 +65,8 @@ class Target:
     name: str = "export"
     pictures: Pictures | None = None
     """Where YOLO and VOC get the images they ship beside the labels; None: labels only."""
+    relation_classes: Sequence[RelationClass] = ()
+    """A text_ner project's, for the formats that declare them (BRAT's annotation.conf)."""
     templates: Mapping[str, KeypointTemplate] = field(default_factory=dict)
     """image_keypoints: each category's point template (COCO's and YOLO pose's point lists)."""
 
@@ -189,6 +193,13 @@ def _archive(
     if fmt is ExportFormat.VOC:
         _voc(target, scan, archive, validation=len(splits) > 1)
         return
+    if fmt is ExportFormat.BRAT:
+        archive.writestr(
+            brat.CONF, brat.annotation_conf(target.categories, target.relation_classes)
+        )
+        ids = voc.VocIds()
+        brat_entries(target, scan(), archive, lambda rec: ids.id(rec.path))
+        return
     for split in splits:
         folder = f"{split}/" if len(splits) > 1 else ""
         records = only(scan(), split) if len(splits) > 1 else scan()
@@ -222,6 +233,19 @@ def yolo_entries(target: Target, records: Iterable[Record], archive: zipfile.Zip
             _put(archive, image, picture.chunks)
         # Every image has a label file, empty for one without shapes (a background image).
         archive.writestr(yolo.label_name(image), yolo.label_lines(rec, class_id, target.keypoints))
+
+
+def brat_entries(
+    target: Target,
+    records: Iterable[Record],
+    archive: zipfile.ZipFile,
+    doc_id: Callable[[Record], str],
+) -> None:
+    """Each record's text and standoff annotations, named by `doc_id` (flat and unique)."""
+    split = target.options.validation > 0
+    classes = target.relation_classes
+    for name, content in brat.documents(records, target.categories, classes, doc_id, split=split):
+        archive.writestr(name, content)
 
 
 _JPEG = frozenset({"jpeg"})
@@ -347,6 +371,14 @@ def snippet(format: ExportFormat, name: str) -> str:
         return f"import pandas as pd\ndf = pd.read_csv({name!r})\nprint(df.head())\n"
     if format is ExportFormat.LOUPE_JSONL:
         return f"import pandas as pd\ndf = pd.read_json({name!r}, lines=True)\nprint(df.head())\n"
+    if format is ExportFormat.BRAT:
+        return unzip + (
+            "from pathlib import Path\n"
+            f"for ann in sorted(Path({folder!r}).rglob('*.ann')):\n"
+            "    lines = ann.read_text(encoding='utf-8').splitlines()\n"
+            "    print(ann.stem, sum(l[0] == 'T' for l in lines), 'spans',"
+            " sum(l[0] == 'R' for l in lines), 'relations')\n"
+        )
     if format is ExportFormat.YOLO:
         return unzip + (
             "from ultralytics import YOLO\n"

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.domain.exports import ExportFormat
-from core.export import azureml, coco, conll, deflated, loupe_jsonl, table, voc, yolo
-from core.export.bundle import Target, voc_entries, yolo_entries
+from core.export import azureml, brat, coco, conll, deflated, loupe_jsonl, table, voc, yolo
+from core.export.bundle import Target, brat_entries, voc_entries, yolo_entries
 from core.export.plan import Plan
 from core.export.records import TRAIN, VALIDATION, Record
 
@@ -87,6 +87,9 @@ def layout(target: Target) -> Layout | ZipLayout:
             target.categories, validation=split, keypoints=target.keypoints
         ).encode()
         return ZipLayout((Member("data.yaml", (data_yaml,)), Entries(0)))
+    if fmt is ExportFormat.BRAT:
+        conf = brat.annotation_conf(target.categories, target.relation_classes).encode()
+        return ZipLayout((Member(brat.CONF, (conf,)), Entries(0)))
     if fmt is ExportFormat.VOC:
         lists = (Member(f"{VOC_SETS}train.txt", (2,)), Member(f"{VOC_SETS}trainval.txt", (2, 3)))
         val = (Member(f"{VOC_SETS}val.txt", (3,)),) if split else ()
@@ -163,6 +166,8 @@ def write_part(
         return [_written(lambda out: table.write_csv(records, out, texts=texts))[len(header) :]]
     if fmt is ExportFormat.YOLO:
         return _entries(lambda archive: yolo_entries(target, records, archive))
+    if fmt is ExportFormat.BRAT:
+        return _entries(lambda archive: brat_entries(target, records, archive, plan.voc_id))
     if fmt is ExportFormat.VOC:
         listed: dict[str, list[str]] = {}
 

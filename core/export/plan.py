@@ -68,8 +68,12 @@ class Plan:
         return cls(keys, {k: v for k, v in head["names"]}, head["seed"])
 
 
+_FLAT_IDS = frozenset({ExportFormat.VOC, ExportFormat.BRAT})
+"""The formats that name an item's files by its path's flat id, made unique (`voc.VocIds`)."""
+
+
 def needs_plan(format: ExportFormat, options: Options) -> bool:
-    return options.validation > 0 or format is ExportFormat.VOC
+    return options.validation > 0 or format in _FLAT_IDS
 
 
 def slice_of(format: ExportFormat, options: Options, records: Iterable[Record]) -> bytes:
@@ -81,7 +85,7 @@ def slice_of(format: ExportFormat, options: Options, records: Iterable[Record]) 
         labels = 0
         if split:
             labels = sets.setdefault(tuple(sorted(stored_labels(rec.value))), len(sets))
-        name = _hash(voc.flat_id(rec.path)) if format is ExportFormat.VOC else 0
+        name = _hash(voc.flat_id(rec.path)) if format in _FLAT_IDS else 0
         rows.append((split_key(options.seed, rec.id), name, labels))
     text = json.dumps(list(sets), separators=(",", ":")).encode()
     return len(text).to_bytes(8, "big") + text + np.array(rows, dtype=_ITEM).tobytes()
@@ -103,7 +107,7 @@ def combine(format: ExportFormat, options: Options, slices: Iterable[bytes]) -> 
     validation = np.zeros(0, dtype=np.uint64)
     if options.validation > 0:
         validation = _validation(items, list(table), options)
-    names = _ranks(items) if format is ExportFormat.VOC else {}
+    names = _ranks(items) if format in _FLAT_IDS else {}
     return Plan(validation, names, options.seed)
 
 

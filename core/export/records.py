@@ -121,10 +121,20 @@ def keep_labels(value: dict[str, Any], keep: frozenset[str]) -> dict[str, Any] |
         return value if value["label"] in keep else None
     if "labels" in value:
         return {"labels": [label for label in value["labels"] if label in keep]}
-    for key in ("boxes", "polygons", "spans", "keypoints", "masks"):
+    if "spans" in value:
+        return _kept_spans(value, keep)
+    for key in ("boxes", "polygons", "keypoints", "masks"):
         if key in value:
             return {key: [part for part in value[key] if part["label"] in keep]}
     return value
+
+
+def _kept_spans(value: dict[str, Any], keep: frozenset[str]) -> dict[str, Any]:
+    """The kept spans, and the relations between two of them."""
+    spans = [span for span in value["spans"] if span["label"] in keep]
+    starts = {span["start"] for span in spans}
+    relations = [r for r in value.get("relations", ()) if {r["from"], r["to"]} <= starts]
+    return {"spans": spans} | ({"relations": relations} if relations else {})
 
 
 def only(records: Iterable[Record], split: str) -> Iterator[Record]:

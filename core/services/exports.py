@@ -122,6 +122,7 @@ def target(
             for name, template in keypoint_templates(project.label_classes).items()
             if name in categories
         },
+        relation_classes=project.relation_classes,
     )
     bundle.check_fits(format, made.task_type)
     return made

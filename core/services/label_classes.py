@@ -35,6 +35,7 @@ from core.domain.relabel import (
     RewriteLabels,
     labeled_before,
 )
+from core.domain.relations import renamed_ends
 from core.domain.reviews import rejected
 from core.ports import Deps, Document
 from core.services.collections import load
@@ -100,7 +101,12 @@ def rename_label_class(
         label.model_copy(update={"name": new}) if label.name == old else label
         for label in current.value.label_classes
     ]
-    fields = current.value.model_dump() | {"label_classes": renamed, "updated_at": deps.clock.now()}
+    relations = renamed_ends(current.value.relation_classes, old, new)
+    fields = current.value.model_dump() | {
+        "label_classes": renamed,
+        "relation_classes": relations,
+        "updated_at": deps.clock.now(),
+    }
     updated = Project.model_validate(fields)  # checks the new name like any other
     if pending is not None:
         raise still_relabeling(pending)

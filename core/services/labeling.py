@@ -221,6 +221,7 @@ def decided(project: Project, item: Item, annotations: list[Annotation], now: An
         min_labelers=project.consensus.min_labelers,
         max_labelers=project.consensus.max_labelers,
         sigmas=sigmas_of(keypoint_templates(project.label_classes)),
+        relation_classes=project.relation_classes,
     )
     flags = decision.agreed or (None,) * len(annotations)
     state = {
@@ -269,6 +270,7 @@ def validated(project: Project, item: Item, value: object) -> AnnotationValue:
             text=item.text,
             templates=keypoint_templates(project.label_classes),
             mask_grid=mask_grid(item) if project.task_type.is_mask else None,
+            relation_classes=project.relation_classes,
         )
     except InvalidAnnotation as error:
         raise InvalidAnnotation(

@@ -33,6 +33,7 @@ from core.export import bundle, parts
 from core.export.records import Options, Picture, Record, record
 from core.services import export_parts
 from core.services.collections import EXPORTS, ITEMS, load
+from tests.export.test_brat import parse_ann, parse_conf
 from tests.support.deps import memory_deps
 
 CLASSES = ["cat", "dog", "animal/bird"]
@@ -97,6 +98,7 @@ FITS = {
     ExportFormat.VOC: list(IMAGE_VALUES),
     ExportFormat.YOLO: ["image_bounding_box", "image_polygon"],
     ExportFormat.CONLL: ["text_ner"],
+    ExportFormat.BRAT: ["text_ner"],
     ExportFormat.CSV: [*IMAGE_VALUES, *TEXT_VALUES, "text_ner"],
     ExportFormat.LOUPE_JSONL: [*IMAGE_VALUES, *TEXT_VALUES, "text_ner"],
 }
@@ -451,6 +453,17 @@ def read_conll(file: Path, task: str) -> None:
     assert sentences[1] == [("Nothing", "O"), ("here", "O")]
 
 
+def read_brat(folder: Path, task: str) -> None:
+    """The standoff files by the strict reader of `test_brat` (no BRAT library is installed):
+    each document's spans back, exactly."""
+    conf = parse_conf((folder / "annotation.conf").read_text(encoding="utf-8"))
+    for path, value in values_of(task).items():
+        name = folder / path.removesuffix(".txt").replace("/", "_")
+        text = name.with_suffix(".txt").read_text(encoding="utf-8")
+        assert text == (NER_TEXT if path == "n/1.txt" else "Nothing here")
+        assert parse_ann(text, name.with_suffix(".ann").read_text(encoding="utf-8"), conf) == value
+
+
 READERS = {
     ExportFormat.COCO: read_coco,
     ExportFormat.AZUREML_JSONL: read_azureml,
@@ -459,6 +472,7 @@ READERS = {
     ExportFormat.VOC: read_voc,
     ExportFormat.YOLO: read_yolo,
     ExportFormat.CONLL: read_conll,
+    ExportFormat.BRAT: read_brat,
 }
 
 

@@ -245,8 +245,20 @@ def oversize_requests(world: World) -> list[tuple[str, str, Any]]:
     polygon = [[0.5, 0.1], [0.9, 0.9], [0.1, 0.9]] * 3334
     deep = "/".join("abcdefg")
     kept = [{"name": name} for name in ("cat", "dog", "bird")]
+    ner = {"name": "Relations", "taskType": "text_ner", "labelClasses": [{"name": "P"}]}
     return [
         ("POST", "/api/projects", {"name": "n" * 10_000, "taskType": "text_ner"}),
+        ("POST", "/api/projects", ner | {"relationClasses": [{"name": "r" * 10_000}]}),
+        (
+            "POST",
+            "/api/projects",
+            ner | {"relationClasses": [{"name": f"r{n}"} for n in range(101)]},
+        ),
+        (
+            "POST",
+            "/api/projects",
+            ner | {"relationClasses": [{"name": "r", "heads": ["P"] * 1001}]},
+        ),
         ("PUT", f"{project}/label-classes", [{"name": "c" * 10_000}]),
         ("PUT", f"{project}/label-classes", [{"name": deep}]),
         ("PUT", f"{project}/label-classes", [*kept, *({"name": f"c{n}"} for n in range(1001))]),

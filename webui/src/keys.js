@@ -18,6 +18,7 @@ export const ACTIONS = {
   visible: { key: "v", what: "mark the current point visible, placing it if it is not (keypoints)" },
   occluded: { key: "o", what: "mark the current point occluded: hidden, its place known (keypoints)" },
   absent: { key: "x", what: "mark the current point absent: not in the image (keypoints)" },
+  relate: { key: "l", what: "link the picked span to another (a relation)" },
 };
 
 /** Keys with a fixed meaning: Enter submits, Esc cancels, ? helps, zoom, window and frame keys. */
@@ -68,7 +69,7 @@ export function keyMap(project) {
 
 const FIXED_HELP = [
   ["Enter", "submit (or close the polygon being drawn)"], ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"],
-  ["Delete", "delete the selected box, polygon, span or keypoint instance"],
+  ["Delete", "delete the selected box, polygon, span or keypoint instance"], ["↓ / ↑", "pick the next / previous span (relations; Enter picks the other end)"],
   ["Arrows (Shift: further) / Tab, Shift+Tab", "keypoints: move the current point / go to the next or previous point"], ["Esc", "cancel the box or polygon being drawn; clear the selection"],
   ["+ / − / 0, Ctrl+wheel", "zoom in, out, reset; drag (middle button on shapes) to pan"],
   ["[ ] and ; '", "DICOM window width and centre (or right-drag on the image)"],

@@ -68,7 +68,7 @@ export async function labelView({ project, pane }) {
   };
   /** @type {Map<string, Promise<Picture>>} */
   const pictures = new Map();
-  /** @type {{update: () => void, cancel: () => boolean, deleteSelected: () => boolean, relabel?: (n: string) => boolean, apply?: (n: string) => boolean, zoom?: (f: number) => void, drafting?: boolean, closeDraft?: () => void, key?: (e: KeyboardEvent, action?: string | null) => boolean} | null} */
+  /** @type {{update: () => void, cancel: () => boolean, deleteSelected: () => boolean, relabel?: (n: string) => boolean, apply?: (n: string) => boolean, zoom?: (f: number) => void, drafting?: boolean, closeDraft?: () => void, key?: (e: KeyboardEvent, action?: string | null) => boolean, linkKey?: (e: KeyboardEvent) => boolean, relate?: () => boolean} | null} */
   let editor = null;
   const keys = keyMap(project);
   const windowing = windowControls();
@@ -237,7 +237,7 @@ export async function labelView({ project, pane }) {
       editor = { update() {}, cancel: () => false, deleteSelected: () => false, zoom: view.zoom };
       stage.replaceChildren(h("figure", { class: "single" }, frames?.node || "", view.scroller, h("figcaption", { class: "chosen" }, "—"), suggestion(item)));
     } else {
-      const text = textEditor({ item, type, classes, task, changed: refresh });
+      const text = textEditor({ item, type, classes, task, changed: refresh, relationClasses: project.relationClasses || [] });
       editor = text;
       stage.replaceChildren(h("p", { class: "note" }, text.hint), text.node, type === "text_ner" ? "" : h("p", { class: "chosen" }, "—"), suggestion(item));
     }
@@ -428,6 +428,7 @@ export async function labelView({ project, pane }) {
     }
     if (key === "/" && picker.focusSearch()) { e.preventDefault(); return; }
     if (S.frames?.key(e)) return;
+    if (editor?.linkKey?.(e)) { e.preventDefault(); return; } // relations: ↓/↑, and Enter and numbers while linking
     const bound = key.length === 1 ? keys.lookup(key) : null;
     if (masksType && bound?.kind !== "class" && editor?.key?.(e)) { e.preventDefault(); return; } // the mask tools' letters
     if (bound?.kind === "class") { e.preventDefault(); return choose(bound.name); }
@@ -441,6 +442,7 @@ export async function labelView({ project, pane }) {
       if (action === "instructions") { instructions.open = !instructions.open; return; }
       if (action === "selectAll" && S.task?.grid) { S.task.selected = new Set(S.task.items.map((i) => i.id)); return refresh(); }
       if (action === "resetWindow") return windowing.reset();
+      if (action === "relate") { editor?.relate?.(); return; }
       return;
     }
     if (key === "?") return showHelp();

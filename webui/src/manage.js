@@ -8,6 +8,7 @@ import { parseClassLine } from "./keypoints.js";
 import { confirmAction } from "./dialogs.js";
 import { addFilesCard, deleteCard, exportsCard, ingestCard } from "./owner.js";
 import { colorOf, h, markdown, showError, words } from "./dom.js";
+import { relationClassesCard } from "./relationclasses.js";
 
 Chart.register(ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip);
 
@@ -87,6 +88,12 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
     const r = await call(method, path, body, etag ? { "If-Match": etag } : {});
     return r.data;
   }
+  /** One more relation class, on the classes and the ETag of one read.
+   * @param {import("./editor/relations.js").RelationClass} added */
+  async function addRelationClass(added) {
+    await load();
+    await call("PATCH", base, { relationClasses: [...(project.relationClasses || []), added] }, etag ? { "If-Match": etag } : {});
+  }
   const done = (/** @type {string} */ message) => { showError(null); note.textContent = message; render(); };
   const fail = (/** @type {unknown} */ e) => showError(e);
   const note = h("p", { class: "note", id: "details-note", role: "status" });
@@ -157,6 +164,7 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
         } }, "Add classes"),
         h("h3", {}, "Rename"), h("div", { class: "bar" }, from, "→", to,
           h("button", { id: "rename-button", disabled: !paused, onclick: () => withEtag("POST", `${base}/label-classes/rename`, { from: from.value, to: to.value.trim() }).then(() => done("Renamed."), fail) }, "Rename"))),
+      project.taskType === "text_ner" ? relationClassesCard(project, (added) => addRelationClass(added).then(() => done("Relation classes saved."), fail)) : null,
       h("section", { class: "card wide" }, h("h2", {}, "Instructions"), h("div", { class: "split" }, md, preview), h("label", {}, "or a URL ", url),
         h("button", { id: "save-instructions", onclick: () => withEtag("PUT", `${base}/instructions`, url.value.trim() ? { url: url.value.trim() } : { markdown: md.value }).then(() => done("Instructions saved."), fail) }, "Save instructions")),
       h("section", { class: "card" }, h("h2", {}, "Members"),
@@ -188,7 +196,7 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
 }
 
 /** @type {Record<string, string>} */
-const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", loupe_jsonl: "Loupe JSONL" };
+const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", brat: "BRAT standoff", loupe_jsonl: "Loupe JSONL" };
 
 /** The export dialog: format and options, then a job whose download link appears when done.
  * @param {ProjectView} project @param {string} base @param {() => void} [onDone] */

@@ -36,6 +36,8 @@ export function thumb(item, classes) {
       mark.style.borderColor = colorOf(classes, p.span.label);
       return mark;
     })));
+    const links = (value.relations || []).length;
+    if (links) figure.append(h("span", { class: "relations-badge", title: "Relations between spans: open it to see them" }, `${links} relation${links === 1 ? "" : "s"}`));
     return figure;
   }
   if (item.thumbnailUrl) figure.append(h("img", { src: item.thumbnailUrl, loading: "lazy", alt: "" }));

@@ -177,7 +177,9 @@ export function describe(value) {
   if ("label" in value) return value.label || "";
   if ("labels" in value) return value.labels.join(", ");
   for (const [key, noun] of Object.entries(NOUNS)) {
-    if (key in value) return `${partsOf(value).length} ${noun}: ${partsOf(value).map((part) => part.label).join(", ")}`;
+    if (!(key in value)) continue;
+    const links = "relations" in value && value.relations?.length ? ` · ${value.relations.length} relation(s)` : "";
+    return `${partsOf(value).length} ${noun}: ${partsOf(value).map((part) => part.label).join(", ")}${links}`;
   }
   return "";
 }

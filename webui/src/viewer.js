@@ -92,7 +92,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     stage.replaceChildren();
     windowing.attach(null);
     if (item.kind === "text") {
-      editor = textEditor({ item: view, type, classes, task, changed: refresh });
+      editor = textEditor({ item: view, type, classes, task, changed: refresh, relationClasses: project.relationClasses || [] });
       stage.append(h("p", { class: "note" }, editor.hint), editor.node);
     } else if (view.url) {
       const pic = await picture(view);
@@ -281,6 +281,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (key === "Escape") { if (!editor?.cancel()) close(); return; }
     if (frames?.key(e)) return;
+    if (reviewer && editor?.linkKey?.(e)) { e.preventDefault(); return; } // relations: ↓/↑, Enter and numbers while linking
     if (windowing.key(key)) { e.preventDefault(); return; }
     if (keypointsType && reviewer && editor?.key?.(e, POINT_KEYS[key.toLowerCase()] || null)) { e.preventDefault(); return; }
     if (key === "ArrowRight") { e.preventDefault(); go(1); return; }
@@ -294,6 +295,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     const cls = classes.find((/** @type {any} */ c) => c.key && c.key.toLowerCase() === key.toLowerCase());
     if (cls) { e.preventDefault(); choose(cls.name); return; }
     if (masksType && editor?.key?.(e)) { e.preventDefault(); return; } // the mask tools' letters and [ ]
+    if (key.toLowerCase() === "l" && editor?.relate?.()) { e.preventDefault(); return; }
     if (key.toLowerCase() === "a") { e.preventDefault(); approve(); return; }
     if (key.toLowerCase() === "r") { e.preventDefault(); reject(); }
   }

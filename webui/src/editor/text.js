@@ -4,6 +4,7 @@
 import { colorOf, h, showError } from "../dom.js";
 import { overlaps, pieces, trimSpan } from "../geometry.js";
 import { commit, spansOf } from "../state.js";
+import { dropRelationsOf, relationTool } from "./relations.js";
 
 /** @typedef {import("../state.js").Task} Task */
 
@@ -22,24 +23,30 @@ function offsetIn(box, node, offset) {
  * @param {{name: string}[]} options.classes
  * @param {Task} options.task
  * @param {() => void} options.changed
+ * @param {import("./relations.js").RelationClass[]} [options.relationClasses] a text_ner project's
  */
-export function textEditor({ item, type, classes, task, changed }) {
+export function textEditor({ item, type, classes, task, changed, relationClasses = [] }) {
   const text = item.text || "";
   const box = h("div", { class: "text", id: "text" });
   const ner = type === "text_ner";
   let drawn = "";
+  const links = ner && relationClasses.length
+    ? relationTool({ task, itemId: item.id, text, relationClasses, changed: () => { update(); changed(); } })
+    : null;
 
   function update() {
     if (!ner) { if (!drawn) { box.append(text); drawn = "text"; } return; }
     const spans = spansOf(task.values[item.id]);
-    const sig = JSON.stringify([spans, task.tool.selected]);
+    links?.update();
+    const sig = JSON.stringify([spans, task.tool.selected, links ? spans.map(links.marks) : null]);
     if (sig === drawn) return;
     drawn = sig;
     box.replaceChildren(...pieces(text, spans).map((piece) => {
       if (!("span" in piece)) return piece.text;
       const color = colorOf(classes, piece.span.label);
-      const mark = h("mark", { class: `span ${task.tool.selected === piece.index ? "selected" : ""}`, dataset: { label: piece.span.label, index: piece.index }, title: piece.span.label,
-        onclick: () => { task.tool.selected = piece.index; task.tool.picked = true; update(); changed(); } }, piece.text);
+      const marked = `${task.tool.selected === piece.index ? "selected" : ""} ${links?.marks(piece.span) || ""}`;
+      const mark = h("mark", { class: `span ${marked}`, dataset: { label: piece.span.label, index: piece.index, start: piece.span.start }, title: piece.span.label,
+        onclick: () => { if (links?.clicked(piece.index)) return; task.tool.selected = piece.index; task.tool.picked = true; update(); changed(); } }, piece.text);
       mark.style.background = `${color}33`;
       mark.style.borderColor = color;
       return mark;
@@ -96,12 +103,16 @@ export function textEditor({ item, type, classes, task, changed }) {
     const i = task.tool.selected;
     if (!ner || i === null) return false;
     task.tool.selected = null;
-    commit(task, (values) => { spansOf(values[item.id]).splice(i, 1); });
+    commit(task, (values) => {
+      const [gone] = spansOf(values[item.id]).splice(i, 1);
+      if (gone) dropRelationsOf(values[item.id], gone.start); // a relation goes with its span
+    });
     update(); changed();
     return true;
   }
 
   function cancel() {
+    if (links?.cancel()) return true;
     if (task.tool.selected === null) return false;
     task.tool.selected = null; update(); changed();
     return true;
@@ -111,5 +122,12 @@ export function textEditor({ item, type, classes, task, changed }) {
   // The listener goes with the text: the editor is dropped when its item leaves the screen.
   const gone = new MutationObserver(() => { if (!box.isConnected) { document.removeEventListener("selectionchange", watch); gone.disconnect(); } });
   queueMicrotask(() => box.parentNode && gone.observe(document.body, { childList: true, subtree: true }));
-  return { node: box, update, apply, deleteSelected, cancel, hint: ner ? "Select text, then press a label key. Click a span and press Delete to remove it, or a key to relabel it." : "" };
+  const hint = ner ? `Select text, then press a label key. Click a span and press Delete to remove it, or a key to relabel it.${links ? " ↓/↑ pick spans by keyboard; L links the picked span to another." : ""}` : "";
+  return {
+    node: links ? h("div", { class: "text-editor" }, box, links.node) : box, update, apply, deleteSelected, cancel, hint,
+    /** Keys the relation tool takes (↓/↑, and Enter and numbers while linking). @param {KeyboardEvent} e */
+    linkKey: (e) => links?.key(e) ?? false,
+    /** Starts linking the picked span to another (false: this project has no relations). */
+    relate: () => links?.start() ?? false,
+  };
 }
