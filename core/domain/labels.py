@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import Field, field_validator
 
+from core.domain.attributes import Attribute, check_attributes
 from core.domain.errors import InvalidInput, Violation
 from core.domain.keypoints import KeypointTemplate
 from core.domain.model import DomainModel
@@ -52,6 +53,11 @@ class LabelClass(DomainModel):
         description="image_keypoints: the points an instance of this class has and the skeleton "
         "between them (every class of such a project has one; other task types take none)",
     )
+    attributes: list[Attribute] | None = Field(
+        default=None,
+        description="What a shape (or a classification answer) of this class may carry beside "
+        "its class: booleans, one of a list, numbers, free text (see README: Attributes)",
+    )
 
     @field_validator("name")
     @classmethod
@@ -76,6 +82,11 @@ class LabelClass(DomainModel):
         if key is not None and not _KEY.fullmatch(key):
             raise ValueError("a key is one digit or one lowercase letter")
         return key
+
+    @field_validator("attributes")
+    @classmethod
+    def _none_when_empty(cls, attributes: list[Attribute] | None) -> list[Attribute] | None:
+        return attributes or None  # stored documents keep no empty list
 
     @property
     def parents(self) -> list[str]:
@@ -110,6 +121,7 @@ def check_label_classes(classes: Sequence[LabelClass], field: str = "labelClasse
                     )
                 )
             keys.setdefault(label.key, index)
+        problems += check_attributes(label.attributes or [], f"{field}[{index}].attributes")
     for label in classes:
         for parent in label.parents:
             if parent.casefold() in seen:
@@ -178,3 +190,8 @@ def check_templates_kept(before: Sequence[LabelClass], after: Sequence[LabelClas
                 f"cannot change the point template of {label.name!r} after initialization: "
                 "labeled instances have one point per template point (add a new class instead)",
             )
+
+
+def declared_attributes(classes: Iterable[LabelClass]) -> dict[str, list[Attribute]]:
+    """Class name → the attributes it declares, for the classes that declare any."""
+    return {label.name: label.attributes for label in classes if label.attributes}
