@@ -192,6 +192,12 @@ def check_templates_kept(before: Sequence[LabelClass], after: Sequence[LabelClas
             )
 
 
+def attribute_names(classes: Iterable[LabelClass]) -> list[str]:
+    """Every attribute name the classes declare, once each, in order of first declaration."""
+    names = (a.name for label in classes for a in label.attributes or ())
+    return list(dict.fromkeys(names))
+
+
 def declared_attributes(classes: Iterable[LabelClass]) -> dict[str, list[Attribute]]:
     """Class name → the attributes it declares, for the classes that declare any."""
     return {label.name: label.attributes for label in classes if label.attributes}

@@ -8,10 +8,16 @@ Boxes are whole pixels, 1-based and inclusive as in the VOC devkit: a box over t
 columns 0 to 9 (0-based) of the image is xmin 1, xmax 10. A box's edges, stored as fractions
 of the image, are rounded to the nearest pixel edge, so a round trip moves an edge by at most
 half a pixel. Polygons are written as their bounding boxes; a class label of a classification
-project as an object covering the whole image. `<path>` keeps the item's path."""
+project as an object covering the whole image. `<path>` keeps the item's path.
+
+Attributes: boolean attributes named `truncated`, `difficult` or `occluded` fill VOC's own
+elements of that name (1 when true; `truncated` and `difficult` are always written, 0 unless
+set, as before); every other attribute goes into an `<attributes>` element of `<attribute>`s
+with `<name>` and `<value>`, the form CVAT writes, which VOC readers that do not know it skip."""
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -74,27 +80,46 @@ def voc_xml(
         _text(size, tag, str(number))
     _text(root, "segmented", "0")
     value = rec.value or {}
-    shapes: list[tuple[str, float, float, float, float]] = [
-        (b["label"], b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"])
+    shapes: list[tuple[str, float, float, float, float, dict[str, Any]]] = [
+        (b["label"], b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"], b.get("attributes") or {})
         for b in value.get("boxes", ())
     ]
     for polygon in value.get("polygons", ()):
         xs = [p[0] for p in polygon["points"]]
         ys = [p[1] for p in polygon["points"]]
-        shapes.append((polygon["label"], min(xs), min(ys), max(xs), max(ys)))
+        attributes = polygon.get("attributes") or {}
+        shapes.append((polygon["label"], min(xs), min(ys), max(xs), max(ys), attributes))
     for label in [value["label"]] if "label" in value else value.get("labels", []):
-        shapes.append((label, 0.0, 0.0, 1.0, 1.0))
-    for label, x0, y0, x1, y1 in shapes:
+        shapes.append((label, 0.0, 0.0, 1.0, 1.0, value.get("attributes") or {}))
+    for label, x0, y0, x1, y1, attributes in shapes:
         obj = ET.SubElement(root, "object")
         _text(obj, "name", label)
-        for tag in ("pose", "truncated", "difficult"):
-            _text(obj, tag, "Unspecified" if tag == "pose" else "0")
+        _text(obj, "pose", "Unspecified")
+        _flags(obj, attributes)
         box = ET.SubElement(obj, "bndbox")
         corners = pixel_box(x0, y0, x1, y1, width, height)
         for tag, number in zip(("xmin", "ymin", "xmax", "ymax"), corners, strict=True):
             _text(box, tag, str(number))
     xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return xml
+
+
+_FLAGS = ("truncated", "difficult", "occluded")
+"""VOC's own per-object flags; `occluded` is written only when a shape has it."""
+
+
+def _flags(obj: ET.Element, attributes: dict[str, Any]) -> None:
+    for tag in _FLAGS:
+        flag = attributes.get(tag)
+        if isinstance(flag, bool) or tag != "occluded":
+            _text(obj, tag, "1" if flag is True else "0")
+    others = [(k, v) for k, v in attributes.items() if not (k in _FLAGS and isinstance(v, bool))]
+    if others:
+        listed = ET.SubElement(obj, "attributes")
+        for name, value in others:
+            one = ET.SubElement(listed, "attribute")
+            _text(one, "name", name)
+            _text(one, "value", json.dumps(value) if isinstance(value, bool) else str(value))
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> None:

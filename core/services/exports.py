@@ -16,7 +16,7 @@ from core.domain.datasets import dataset_root
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat, ExportJob
 from core.domain.items import ItemState
-from core.domain.labels import keypoint_templates
+from core.domain.labels import attribute_names, keypoint_templates
 from core.domain.links import Grant
 from core.domain.messages import EXPORT_RUN, RunExport
 from core.domain.model import DomainModel, JsonFloat, JsonInt
@@ -122,6 +122,7 @@ def target(
             for name, template in keypoint_templates(project.label_classes).items()
             if name in categories
         },
+        attributes=attribute_names(project.label_classes),
     )
     bundle.check_fits(format, made.task_type)
     return made
