@@ -13,6 +13,7 @@ value, which must suit both). Attributes are optional: an answer without them is
 from __future__ import annotations
 
 import math
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
 from typing import Any, TypeAlias
@@ -263,6 +264,35 @@ def _wrong(attribute: Attribute, value: object) -> str | None:
             if len(value) > limit:
                 return f"has {len(value)} characters; at most {limit}"
             return None
+
+
+_UNSET = ("unset", None)
+
+
+def attribute_majority(
+    given: Sequence[Mapping[str, AttributeValue] | None],
+) -> tuple[bool, AttributeValues | None]:
+    """Consensus on attributes among answers that agree on the class: per attribute, the value
+    a strict majority gave (leaving it unset is a vote too, so a value one labeler of three set
+    is dropped); `(False, None)` when some attribute has no strict majority (a tie), which is a
+    disagreement like a tied class."""
+    names = sorted({name for values in given if values for name in values})
+    chosen: dict[str, AttributeValue] = {}
+    for name in names:
+        votes = Counter(_vote(values, name) for values in given)
+        (kind, value), count = votes.most_common(1)[0]
+        if count * 2 <= len(given):
+            return False, None
+        if (kind, value) != _UNSET:
+            chosen[name] = value
+    return True, AttributeValues(chosen) if chosen else None
+
+
+def _vote(values: Mapping[str, AttributeValue] | None, name: str) -> tuple[str, Any]:
+    if not values or name not in values:
+        return _UNSET
+    value = values[name]
+    return ("bool" if isinstance(value, bool) else "value", value)  # true is not 1
 
 
 def attribute_key(name: str, value: AttributeValue) -> str:
