@@ -225,6 +225,24 @@ def labels_of(value: AnnotationValue | None) -> tuple[str, ...]:
             assert_never(value)
 
 
+def attributes_of(value: AnnotationValue | None) -> tuple[AttributeValues, ...]:
+    """Every set of attribute values a value carries (the answer's own, or its shapes')."""
+    match value:
+        case None:
+            return ()
+        case SingleLabel() | MultiLabel():
+            parts: Sequence[SingleLabel | MultiLabel | Box | Polygon | Span] = (value,)
+        case BoxSet():
+            parts = value.boxes
+        case PolygonSet():
+            parts = value.polygons
+        case SpanSet():
+            parts = value.spans
+        case _:
+            assert_never(value)
+    return tuple(part.attributes for part in parts if part.attributes)
+
+
 def rename_label(value: AnnotationValue, old: str, new: str) -> AnnotationValue:
     """The same value with label `old` called `new` (a multi-label value that already had `new`
     keeps it once)."""

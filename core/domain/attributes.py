@@ -295,6 +295,13 @@ def _vote(values: Mapping[str, AttributeValue] | None, name: str) -> tuple[str, 
     return ("bool" if isinstance(value, bool) else "value", value)  # true is not 1
 
 
+def attribute_keys(found: Iterable[Mapping[str, AttributeValue]]) -> list[str] | None:
+    """What an item is found by in review: each attribute's name (it is set) and its
+    `attribute_key`, sorted, once each; None when there are none."""
+    keys = {key for values in found for n, v in values.items() for key in (n, attribute_key(n, v))}
+    return sorted(keys) or None
+
+
 def attribute_key(name: str, value: AttributeValue) -> str:
     """How a value is indexed on an item for review filters: `name=value`, true/false for
     booleans, numbers without a trailing `.0`."""

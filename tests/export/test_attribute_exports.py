@@ -63,10 +63,7 @@ def test_voc_fills_its_flags_and_lists_the_rest(tmp_path: Path) -> None:
     root = ET.parse(tmp_path / "Annotations/a_1.xml").getroot()
     objects = [
         {child.tag: child.text for child in obj if child.tag not in ("bndbox", "attributes")}
-        | {
-            a.findtext("name"): a.findtext("value")
-            for a in obj.iterfind("attributes/attribute")
-        }
+        | {a.findtext("name"): a.findtext("value") for a in obj.iterfind("attributes/attribute")}
         for obj in root.iter("object")
     ]
     assert objects == [
