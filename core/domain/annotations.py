@@ -231,13 +231,16 @@ def attributes_of(value: AnnotationValue | None) -> tuple[AttributeValues, ...]:
         case None:
             return ()
         case SingleLabel() | MultiLabel():
-            parts: Sequence[SingleLabel | MultiLabel | Box | Polygon | Span] = (value,)
+            parts: Sequence[SingleLabel | MultiLabel | Box | Polygon | Span | KeypointInstance]
+            parts = (value,)
         case BoxSet():
             parts = value.boxes
         case PolygonSet():
             parts = value.polygons
         case SpanSet():
             parts = value.spans
+        case KeypointSet():
+            parts = value.keypoints
         case _:
             assert_never(value)
     return tuple(part.attributes for part in parts if part.attributes)

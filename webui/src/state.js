@@ -123,11 +123,12 @@ export function classify(task, type, label) {
   const multi = type.endsWith("multilabel");
   commit(task, (values) => {
     const all = multi && ids.every((id) => labelsOf(values[id]).includes(label));
-    for (const id of ids) {
-      if (!multi) { values[id] = { label }; continue; }
+    for (const id of ids) { // the answer's attributes stay (those no chosen class declares are left out when sent)
+      const { attributes } = /** @type {{attributes?: object}} */ (values[id]);
+      if (!multi) { values[id] = /** @type {Value} */ ({ label, ...(attributes ? { attributes } : {}) }); continue; }
       const set = new Set(labelsOf(values[id]));
       if (all) set.delete(label); else set.add(label);
-      values[id] = { labels: [...set] };
+      values[id] = /** @type {Value} */ ({ labels: [...set], ...(attributes ? { attributes } : {}) });
     }
   });
   if (task.grid && !multi) task.selected = new Set(task.items.filter((i) => !labelsOf(task.values[i.id]).length).map((i) => i.id));
