@@ -16,13 +16,14 @@ import math
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from enum import StrEnum
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
-from pydantic import Field, GetCoreSchemaHandler
+from pydantic import AfterValidator, Field, GetCoreSchemaHandler, field_validator
 from pydantic_core import core_schema
 
 from core.domain.errors import Violation
 from core.domain.model import DomainModel, JsonFloat, JsonInt
+from core.domain.text_patterns import CONTROL, CONTROL_CHARACTER, SPACE
 
 MAX_ATTRIBUTES = 20
 """Attributes one class declares at most."""
@@ -30,9 +31,26 @@ MAX_OPTIONS = 50
 MAX_NAME = 50
 MAX_TEXT = 1000
 DEFAULT_TEXT = 200
-NAME_PATTERN = r"^[^\x00-\x1f\x7f\s](?:[^\x00-\x1f\x7f]*[^\x00-\x1f\x7f\s])?$"
+_EDGE = f"[^{CONTROL}{SPACE}]"
+NAME_PATTERN = f"^{_EDGE}(?:[^{CONTROL}]{{0,{MAX_NAME - 2}}}{_EDGE})?$"
+MAX_OPTION = 100
+OPTION_PATTERN = f"^{_EDGE}(?:[^{CONTROL}]{{0,{MAX_OPTION - 2}}}{_EDGE})?$"
 
 AttributeValue: TypeAlias = bool | int | float | str
+
+
+def _clean_option(option: str) -> str:
+    if not _clean(option, MAX_OPTION):
+        raise ValueError(
+            f"an option is 1 to {MAX_OPTION} characters, without control characters or spaces "
+            "at either end"
+        )
+    return option
+
+
+Option = Annotated[
+    str, AfterValidator(_clean_option), Field(json_schema_extra={"pattern": OPTION_PATTERN})
+]
 
 
 class AttributeType(StrEnum):
@@ -54,7 +72,7 @@ class Attribute(DomainModel):
         description="Unique in its class, ignoring case",
     )
     type: AttributeType
-    options: list[str] | None = Field(
+    options: list[Option] | None = Field(
         default=None, description="one_of: the values to choose from (at least one, unique)"
     )
     min: JsonFloat | None = Field(default=None, description="number: the smallest allowed")
@@ -65,6 +83,13 @@ class Attribute(DomainModel):
         le=MAX_TEXT,
         description=f"text: the most characters (default {DEFAULT_TEXT})",
     )
+
+    @field_validator("name")
+    @classmethod
+    def _clean_name(cls, name: str) -> str:
+        if not _clean(name, MAX_NAME):
+            raise ValueError("must not start or end with spaces or contain control characters")
+        return name
 
 
 def check_attributes(attributes: Sequence[Attribute], field: str) -> list[Violation]:
@@ -106,11 +131,7 @@ def _own_rules(attribute: Attribute, at: str) -> list[Violation]:
             )
         first: dict[str, int] = {}
         for index, option in enumerate(options):
-            if not option.strip() or len(option) > 100:
-                problems.append(
-                    Violation(f"{at}.options[{index}]", "must be 1 to 100 characters, not blank")
-                )
-            elif option in first:
+            if option in first:
                 problems.append(Violation(f"{at}.options[{index}]", f"{option!r} is listed twice"))
             first.setdefault(option, index)
     elif attribute.options is not None:
@@ -129,6 +150,10 @@ def _own_rules(attribute: Attribute, at: str) -> list[Violation]:
     if kind is not AttributeType.TEXT and attribute.max_length is not None:
         problems.append(Violation(f"{at}.maxLength", "only text attributes have maxLength"))
     return problems
+
+
+def _clean(text: str, most: int) -> bool:
+    return 0 < len(text) <= most and text == text.strip() and not CONTROL_CHARACTER.search(text)
 
 
 class AttributeValues(Mapping[str, AttributeValue]):

@@ -17,6 +17,8 @@ from core.domain.errors import InvalidInput, Violation
 from core.domain.keypoints import KeypointTemplate
 from core.domain.model import DomainModel
 from core.domain.task_types import TaskType
+from core.domain.text_patterns import CONTROL as CONTROL  # re-exported: projects use them
+from core.domain.text_patterns import SPACE as SPACE
 
 MAX_DEPTH = 6
 MAX_CLASSES = 1000
@@ -25,10 +27,7 @@ DEFAULT_KEYS = tuple("123456789")
 _KEY = re.compile(r"[0-9a-z]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-# The rules below as JSON Schema patterns, for the OpenAPI document: character classes written
-# out, since a schema's `\s` is not Python's `str.isspace`.
-CONTROL = r"\x00-\x1f\x7f"
-SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# The rules below as JSON Schema patterns, for the OpenAPI document (`text_patterns`).
 _EDGE = f"[^/{CONTROL}{SPACE}]"
 _LEVEL = f"{_EDGE}(?:[^/{CONTROL}]{{0,{MAX_SEGMENT_LENGTH - 2}}}{_EDGE})?"
 NAME_PATTERN = f"^{_LEVEL}(?:/{_LEVEL}){{0,{MAX_DEPTH - 1}}}$"

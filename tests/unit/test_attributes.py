@@ -173,3 +173,13 @@ def test_attribute_names_and_types_are_checked_by_the_model() -> None:
         Attribute.model_validate({"name": "x", "type": "colour"})
     with pytest.raises(ValueError, match="name"):
         Attribute.model_validate({"name": "", "type": "boolean"})
+
+
+def test_names_and_options_follow_their_schema_patterns_when_parsed() -> None:
+    # The route reads the classes before it checks the project's version: a value the OpenAPI
+    # pattern refuses must be refused there already (a 422, not a 412 after accepting it).
+    for broken in (" color", "co\x0flor", "c" * 51):
+        with pytest.raises(ValueError, match="name"):
+            Attribute.model_validate({"name": broken, "type": "boolean"})
+    with pytest.raises(ValueError, match="an option is 1 to 100 characters"):
+        Attribute.model_validate({"name": "c", "type": "one_of", "options": ["red", ""]})
