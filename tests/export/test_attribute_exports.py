@@ -15,13 +15,21 @@ from typing import Any
 
 import globox  # type: ignore[import-untyped]
 import pandas as pd
+import pytest
 from pycocotools.coco import COCO  # type: ignore[import-untyped]
 
+from core.domain.errors import InvalidImport
 from core.domain.exports import ExportFormat
+from core.domain.items import Item, MediaFacts
 from core.export import bundle
 from core.export.coco_reader import read_coco
 from core.export.records import Options, keep_labels
-from tests.export.test_formats import read, recs, target, write
+from core.ports import Query
+from core.services.collections import ITEMS, load
+from core.services.imports import ImportFormat, ImportMode, import_labels
+from tests.export.test_formats import H, W, read, recs, target, write
+from tests.support.deps import memory_deps
+from tests.support.labeling import add_items, running_project
 
 NAMES = ["occluded", "truncated", "color", "doors"]
 CAR = {"label": "cat", "x": 0.1, "y": 0.2, "w": 0.3, "h": 0.4}
@@ -104,3 +112,39 @@ def test_loupe_jsonl_keeps_them_and_a_label_subset_keeps_an_answers() -> None:
     }
     kept = recs(VALUES, Options(labels=("cat",)))[0].value
     assert kept == {"boxes": [VALUES["a/1.jpg"]["boxes"][0]]}
+
+
+def test_a_coco_file_with_attributes_imports_them_checked(tmp_path: Path) -> None:
+    """What COCO carries comes back in: kept when the class declares it, the file refused
+    (naming the annotation and the rule) when it does not suit the declaration."""
+    deps = memory_deps()
+    classes = [{"name": "cat", "attributes": [{"name": "occluded", "type": "boolean"}]}]
+    project = running_project(deps, task_type="image_bounding_box", labelClasses=classes)
+    add_items(deps, project, 1, media=MediaFacts(format="jpeg", bytes=10, width=W, height=H))
+    path = "img/000000.jpg"
+    data = write(
+        made(ExportFormat.COCO, "image_bounding_box"),
+        recs({path: {"boxes": [CAR | {"attributes": {"occluded": True}}]}}),
+    )
+
+    def run(file: bytes) -> None:
+        import_labels(
+            deps,
+            project_id=project.id,
+            actor="olive",
+            data=io.BytesIO(file),
+            format=ImportFormat.COCO,
+            mode=ImportMode.FINAL,
+        )
+
+    run(data)
+    documents = deps.documents.container(ITEMS).query(project.id, Query()).documents
+    (item,) = [load(Item, document) for document in documents]
+    assert item.final is not None and item.final.to_json()["boxes"][0]["attributes"] == {
+        "occluded": True
+    }
+    with pytest.raises(InvalidImport) as refused:
+        run(data.replace(b'"occluded":true', b'"occluded":"yes"'))
+    assert [(v.field, v.rule) for v in refused.value.violations] == [
+        ("image id 1, annotation id 1", "attributes.occluded: must be true or false")
+    ]
