@@ -54,3 +54,12 @@ test("keys step a one-of through its options and back to unset; hints list filte
   assert.equal(stepped({ name: "x", type: "boolean" }, true), false);
   assert.deepEqual(filterHints(CLASSES), ["occluded", "occluded=true", "occluded=false", "color", "color=red", "color=blue", "doors", "note"]);
 });
+
+test("a picked span is a target like a box", () => {
+  const item = { id: "i", path: "t.txt", kind: "text", state: "unlabeled" };
+  const task = newTask("text_ner", [/** @type {any} */ (item)], { values: { i: { spans: [{ label: "car", start: 0, end: 3 }] } } });
+  task.tool.selected = 0;
+  setAttribute(task, "note", "ok");
+  assert.deepEqual(task.values.i, { spans: [{ label: "car", start: 0, end: 3, attributes: { note: "ok" } }] });
+  assert.deepEqual(pruned(task.values.i, CLASSES), task.values.i);
+});
