@@ -17,8 +17,9 @@ from core.domain.annotations import (
     validate_annotation,
     without_attributes,
 )
-from core.domain.attributes import Attribute, AttributeValues, attribute_key
+from core.domain.attributes import Attribute, AttributeType, AttributeValues, attribute_key
 from core.domain.errors import InvalidAnnotation, InvalidInput
+from core.domain.keypoints import KeypointTemplate
 from core.domain.labels import LabelClass, check_label_classes, declared_attributes
 from core.domain.task_types import TaskType
 
@@ -183,3 +184,26 @@ def test_names_and_options_follow_their_schema_patterns_when_parsed() -> None:
             Attribute.model_validate({"name": broken, "type": "boolean"})
     with pytest.raises(ValueError, match="an option is 1 to 100 characters"):
         Attribute.model_validate({"name": "c", "type": "one_of", "options": ["red", ""]})
+
+
+def test_keypoint_instances_carry_attributes_and_their_points_none() -> None:
+    hand = {"hand": KeypointTemplate(points=["wrist", "thumb"])}
+    declared = {"hand": [Attribute(name="side", type=AttributeType.ONE_OF, options=["left"])]}
+    points = [{"x": 0.1, "y": 0.1, "v": 2}, {"x": 0.2, "y": 0.2, "v": 1}]
+
+    def check(raw: object) -> Any:
+        return validate_annotation(
+            TaskType.IMAGE_KEYPOINTS,
+            raw,
+            label_names=["hand"],
+            templates=hand,
+            attributes=declared,
+        )
+
+    instance = {"label": "hand", "points": points, "attributes": {"side": "left"}}
+    value = check({"keypoints": [instance]})
+    assert value.to_json()["keypoints"][0]["attributes"] == {"side": "left"}
+    points[0] = points[0] | {"attributes": {"side": "left"}}
+    with pytest.raises(InvalidAnnotation) as caught:
+        check({"keypoints": [instance | {"points": points}]})
+    assert [v.field for v in caught.value.violations] == ["keypoints[0].points[0].attributes"]
