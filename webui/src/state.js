@@ -169,12 +169,20 @@ const NOUNS = { boxes: "box(es)", polygons: "polygon(s)", spans: "span(s)", keyp
 /** The answer in words. @param {Value | undefined | null} value */
 export function describe(value) {
   if (!value) return "";
-  if ("label" in value) return value.label || "";
-  if ("labels" in value) return value.labels.join(", ");
+  const own = "attributes" in value ? attributesText(value.attributes) : "";
+  if ("label" in value) return (value.label || "") + own;
+  if ("labels" in value) return value.labels.join(", ") + own;
   for (const [key, noun] of Object.entries(NOUNS)) {
-    if (key in value) return `${partsOf(value).length} ${noun}: ${partsOf(value).map((part) => part.label).join(", ")}`;
+    if (key in value) return `${partsOf(value).length} ${noun}: ${partsOf(value).map((part) => part.label + attributesText(part.attributes)).join(", ")}`;
   }
   return "";
+}
+
+/** A part's or answer's attributes in words (` [occluded, color=red]`; false ones left out), so
+ * answers that differ only there are told apart. @param {Record<string, unknown> | null | undefined} attributes */
+function attributesText(attributes) {
+  const shown = Object.entries(attributes || {}).filter(([, v]) => v !== false).map(([k, v]) => (v === true ? k : `${k}=${v}`));
+  return shown.length ? ` [${shown.join(", ")}]` : "";
 }
 
 /**

@@ -63,3 +63,11 @@ test("a picked span is a target like a box", () => {
   assert.deepEqual(task.values.i, { spans: [{ label: "car", start: 0, end: 3, attributes: { note: "ok" } }] });
   assert.deepEqual(pruned(task.values.i, CLASSES), task.values.i);
 });
+
+test("answers that differ only in attributes read differently", async () => {
+  const { describe } = await import("../src/state.js");
+  assert.equal(describe({ boxes: [{ label: "car", x: 0, y: 0, w: 1, h: 1, attributes: { occluded: true, color: "red", parked: false } }] }),
+    "1 box(es): car [occluded, color=red]");
+  assert.equal(describe({ label: "sunny", attributes: { hazy: true } }), "sunny [hazy]");
+  assert.equal(describe({ labels: ["a", "b"] }), "a, b");
+});
