@@ -11,8 +11,11 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from core.domain.items import Item, ItemState
 from core.domain.projects import Role
 from core.http.app import create_app
+from core.services import labeling, tasks
+from core.services.collections import ITEMS, load
 from core.settings import Settings
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project, users
@@ -124,3 +127,27 @@ def test_attributes_are_checked_kept_and_filtered_on(world: World) -> None:
     )
     assert counted.status_code == 200, counted.text
     assert found("occluded=false") == {ids[1]}
+
+
+def test_two_labelers_split_on_an_attribute_send_the_item_to_review() -> None:
+    deps = memory_deps()
+    users(deps, "olive", "lee", "lou")
+    project = running_project(
+        deps,
+        task_type="image_bounding_box",
+        members={"lee": Role.LABELER, "lou": Role.LABELER},
+        labelClasses=CLASSES,
+        consensus={"minLabelers": 2, "maxLabelers": 2},
+    )
+    (item_id,) = add_items(deps, project, 1)
+    car = {"label": "car", "x": 0.1, "y": 0.1, "w": 0.5, "h": 0.5}
+    for who, occluded in (("lee", True), ("lou", False)):
+        task = tasks.next_task(deps, project_id=project.id, actor=who)
+        assert [i.id for i in task.items] == [item_id]
+        value = {"boxes": [car | {"attributes": {"occluded": occluded, "color": "red"}}]}
+        labeling.submit_annotation(
+            deps, project_id=project.id, actor=who, item_id=item_id, value=value
+        )
+    item = load(Item, deps.documents.container(ITEMS).read(project.id, item_id))
+    assert item.state is ItemState.NEEDS_REVIEW and item.final is None
+    assert [a.agreed for a in item.annotations] == [False, False]
