@@ -1,6 +1,7 @@
 """Attributes over HTTP: declared with the classes (a broken declaration is one 422 naming each
 rule), set on shapes when labeling (a wrong value is a 422 naming the attribute), kept in the
-stored answer, and found again by the review filter."""
+stored answer, found again by the review filter; labelers split on an attribute send the item
+to review."""
 
 from __future__ import annotations
 
