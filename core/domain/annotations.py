@@ -4,6 +4,8 @@ The JSON a labeler submits (camelCase keys) is checked by `validate_annotation`,
 every broken rule (up to `MAX_VIOLATIONS`) into one `InvalidAnnotation` and otherwise returns an
 immutable, normalized value whose `to_json()` gives the same JSON shape back. Geometry is
 normalized to [0, 1] of the displayed image (DESIGN §5); text spans are character offsets.
+Every shape and every classification answer may carry `attributes` (`core.domain.attributes`):
+absent when it has none, so values stored before attributes existed read and write unchanged.
 """
 
 from __future__ import annotations
@@ -16,11 +18,12 @@ from typing import Annotated, Any, TypeAlias, TypeVar, assert_never
 
 from pydantic import Field
 
+from core.domain.attributes import Attribute, AttributeValues, declared_for, read_attributes
 from core.domain.errors import InvalidAnnotation, Violation
 from core.domain.geometry import Point, clamp_unit, drop_repeats, polygon_area
 from core.domain.keypoints import ABSENT, VISIBLE, KeypointTemplate
 from core.domain.mask_rules import read_masks
-from core.domain.masks import MaskSet
+from core.domain.masks import Mask, MaskSet
 from core.domain.relations import RelationClass
 from core.domain.task_types import TaskType
 
@@ -45,14 +48,16 @@ _Parts = TypeVar("_Parts")
 
 @dataclass(frozen=True)
 class _Json:
-    """Base of every value and part: field names are the JSON keys, tuples are JSON arrays."""
+    """Base of every value and part: field names are the JSON keys, tuples are JSON arrays,
+    a field that is None (no attributes) is left out."""
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        fields = ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
+        return {name: _plain(value) for name, value in fields if value is not None}
 
 
 def _plain(value: object) -> Any:
-    if isinstance(value, _Json):
+    if isinstance(value, _Json | AttributeValues):
         return value.to_json()
     if isinstance(value, tuple):
         return [_plain(item) for item in value]
@@ -64,6 +69,7 @@ class SingleLabel(_Json):
     """image_multiclass / text_multiclass: exactly one class."""
 
     label: str
+    attributes: AttributeValues | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +77,7 @@ class MultiLabel(_Json):
     """image_multilabel / text_multilabel: one or more classes, sorted so equal sets are equal."""
 
     labels: tuple[str, ...]
+    attributes: AttributeValues | None = None
 
 
 @dataclass(frozen=True)
@@ -82,6 +89,7 @@ class Box(_Json):
     y: float
     w: float
     h: float
+    attributes: AttributeValues | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,7 @@ class Polygon(_Json):
 
     label: str
     points: tuple[Point, ...]
+    attributes: AttributeValues | None = None
 
 
 @dataclass(frozen=True)
@@ -113,6 +122,7 @@ class Span(_Json):
     label: str
     start: int
     end: int
+    attributes: AttributeValues | None = None
 
 
 @dataclass(frozen=True)
@@ -172,6 +182,7 @@ class KeypointInstance(_Json):
 
     label: str
     points: tuple[Keypoint, ...]
+    attributes: AttributeValues | None = None
 
 
 @dataclass(frozen=True)
@@ -196,6 +207,7 @@ def validate_annotation(
     templates: Mapping[str, KeypointTemplate] | None = None,
     mask_grid: tuple[int, int] | None = None,
     relation_classes: Sequence[RelationClass] = (),
+    attributes: Mapping[str, Sequence[Attribute]] | None = None,
 ) -> AnnotationValue:
     """Check a submitted value against `task_type`'s rules and the project's label classes
     (shown in the order given when a label is unknown). `text_length` is required for text_ner;
@@ -203,12 +215,13 @@ def validate_annotation(
     every span stored is one token formats (CoNLL) can hold exactly. `templates` (each class's
     point template) is required for image_keypoints. `mask_grid` is the displayed image's
     [height, width], which every mask must cover (see `core.domain.masks`). A text_ner value's
-    relations are checked against `relation_classes`."""
+    relations are checked against `relation_classes`. `attributes` maps a class name to the
+    attributes it declares (`labels.declared_attributes`); none: no class has any."""
     if task_type is TaskType.TEXT_NER and text_length is None:
         raise TypeError("text_ner annotations need text_length, the item's length in characters")
     if task_type is TaskType.IMAGE_KEYPOINTS and templates is None:
         raise TypeError("image_keypoints annotations need each class's point template")
-    check = _Checker(label_names, f"{task_type.value} annotations")
+    check = _Checker(label_names, f"{task_type.value} annotations", attributes or {})
     value: AnnotationValue | None
     match task_type:
         case TaskType.IMAGE_MULTICLASS | TaskType.TEXT_MULTICLASS:
@@ -264,6 +277,31 @@ def labels_of(value: AnnotationValue | None) -> tuple[str, ...]:
             assert_never(value)
 
 
+def attributes_of(value: AnnotationValue | None) -> tuple[AttributeValues, ...]:
+    """Every set of attribute values a value carries (the answer's own, or its shapes')."""
+    match value:
+        case None:
+            return ()
+        case SingleLabel() | MultiLabel():
+            parts: Sequence[
+                SingleLabel | MultiLabel | Box | Polygon | Span | KeypointInstance | Mask
+            ]
+            parts = (value,)
+        case BoxSet():
+            parts = value.boxes
+        case PolygonSet():
+            parts = value.polygons
+        case SpanSet():
+            parts = value.spans
+        case KeypointSet():
+            parts = value.keypoints
+        case MaskSet():
+            parts = value.masks
+        case _:
+            assert_never(value)
+    return tuple(part.attributes for part in parts if part.attributes)
+
+
 def rename_label(value: AnnotationValue, old: str, new: str) -> AnnotationValue:
     """The same value with label `old` called `new` (a multi-label value that already had `new`
     keeps it once)."""
@@ -273,9 +311,9 @@ def rename_label(value: AnnotationValue, old: str, new: str) -> AnnotationValue:
 
     match value:
         case SingleLabel():
-            return SingleLabel(follow(value.label))
+            return replace(value, label=follow(value.label))
         case MultiLabel():
-            return MultiLabel(tuple(sorted({follow(label) for label in value.labels})))
+            return replace(value, labels=tuple(sorted({follow(label) for label in value.labels})))
         case BoxSet():
             return BoxSet(tuple(replace(box, label=follow(box.label)) for box in value.boxes))
         case PolygonSet():
@@ -290,13 +328,37 @@ def rename_label(value: AnnotationValue, old: str, new: str) -> AnnotationValue:
             return MaskSet(tuple(replace(m, label=follow(m.label)) for m in value.masks))
 
 
+def without_attributes(value: AnnotationValue) -> AnnotationValue:
+    """The same value with no attributes anywhere (what ML assist's pre-labels are judged on:
+    they never carry any)."""
+    match value:
+        case SingleLabel() | MultiLabel():
+            return replace(value, attributes=None)
+        case BoxSet():
+            return BoxSet(tuple(replace(box, attributes=None) for box in value.boxes))
+        case PolygonSet():
+            return PolygonSet(tuple(replace(p, attributes=None) for p in value.polygons))
+        case SpanSet():
+            return replace(value, spans=tuple(replace(s, attributes=None) for s in value.spans))
+        case KeypointSet():
+            return KeypointSet(tuple(replace(k, attributes=None) for k in value.keypoints))
+        case MaskSet():
+            return MaskSet(tuple(replace(m, attributes=None) for m in value.masks))
+
+
 class _Checker:
     """Collects violations while reading raw JSON; each reader returns None when its part is
     unusable, so later rules skip what an earlier one already reported."""
 
-    def __init__(self, label_names: Collection[str], what: str) -> None:
+    def __init__(
+        self,
+        label_names: Collection[str],
+        what: str,
+        declared: Mapping[str, Sequence[Attribute]] | None = None,
+    ) -> None:
         self.violations: list[Violation] = []
         self.what = what
+        self._declared = declared or {}
         self._unlisted = 0
         self._names = label_names
         self._known = label_names if isinstance(label_names, Set) else frozenset(label_names)
@@ -313,21 +375,36 @@ class _Checker:
         return [*self.violations, Violation("", f"… and {self._unlisted} more problems")]
 
     def fields(
-        self, raw: object, path: str, names: Sequence[str], what: str
+        self, raw: object, path: str, names: Sequence[str], what: str, *, labeled: bool = False
     ) -> dict[str, Any] | None:
-        """An object with exactly `names`; a missing field reads as `_MISSING`."""
+        """An object with exactly `names` (and, when it is `labeled` with a class, optionally
+        `attributes`); a missing field reads as `_MISSING`, missing attributes as None."""
         if not isinstance(raw, dict):
             self.fail(path, f"must be an object with {', '.join(names)}")
             return None
         for key in raw:
-            if key not in names:
+            if key not in names and not (labeled and key == "attributes"):
                 self.fail(
                     _join(path, str(key)), f"is not a field of {what}; expected {', '.join(names)}"
                 )
         for name in names:
             if name not in raw:
                 self.fail(_join(path, name), "is required")
-        return {name: raw.get(name, _MISSING) for name in names}
+        found = {name: raw.get(name, _MISSING) for name in names}
+        return found | {"attributes": raw.get("attributes")} if labeled else found
+
+    def attributes(
+        self, raw: object, path: str, labels: Sequence[str | None]
+    ) -> AttributeValues | None:
+        """The attributes at `path` of a shape or answer of `labels` (the one reader every kind
+        of shape uses); a broken one is reported and read as none."""
+        if raw is None:
+            return None
+        known = [label for label in labels if label is not None]
+        if len(known) < len(labels):
+            return None  # an unknown class was reported already; its attributes are unknowable
+        declared = declared_for(self._declared, known)
+        return read_attributes(raw, _join(path, "attributes"), declared, self.fail)
 
     def array(self, raw: object, path: str, what: str) -> list[Any] | None:
         if raw is _MISSING:
@@ -392,14 +469,19 @@ class _Checker:
 
 
 def _single_label(check: _Checker, raw: object) -> SingleLabel | None:
-    fields = check.fields(raw, "", ("label",), check.what)
-    label = check.label(fields["label"], "label") if fields else None
-    return SingleLabel(label) if label is not None else None
+    fields = check.fields(raw, "", ("label",), check.what, labeled=True)
+    if fields is None:
+        return None
+    label = check.label(fields["label"], "label")
+    attributes = check.attributes(fields["attributes"], "", [label])
+    return SingleLabel(label, attributes) if label is not None else None
 
 
 def _multi_label(check: _Checker, raw: object) -> MultiLabel | None:
-    fields = check.fields(raw, "", ("labels",), check.what)
-    items = check.array(fields["labels"], "labels", "class names") if fields else None
+    fields = check.fields(raw, "", ("labels",), check.what, labeled=True)
+    if fields is None:
+        return None
+    items = check.array(fields["labels"], "labels", "class names")
     if items is None:
         return None
     if not items:
@@ -414,7 +496,9 @@ def _multi_label(check: _Checker, raw: object) -> MultiLabel | None:
                 f"labels[{index}]", f"{label!r} is listed twice (also labels[{first_seen[label]}])"
             )
         first_seen.setdefault(label, index)
-    return MultiLabel(tuple(sorted(first_seen)))
+    labels = tuple(sorted(first_seen))
+    chosen: Sequence[str | None] = labels if len(first_seen) == len(items) else [None]
+    return MultiLabel(labels, check.attributes(fields["attributes"], "", chosen))
 
 
 def _shapes(
@@ -459,7 +543,7 @@ def _points_fit(check: _Checker, raw: object, key: str, advice: str) -> bool:
 
 
 def _box(check: _Checker, raw: object, path: str) -> Box | None:
-    fields = check.fields(raw, path, ("label", "x", "y", "w", "h"), "a box")
+    fields = check.fields(raw, path, ("label", "x", "y", "w", "h"), "a box", labeled=True)
     if fields is None:
         return None
     label = check.label(fields["label"], f"{path}.label")
@@ -467,9 +551,10 @@ def _box(check: _Checker, raw: object, path: str) -> Box | None:
     y = check.coordinate(fields["y"], f"{path}.y", "height")
     w = _extent(check, x, fields["w"], f"{path}.w", "width", "right")
     h = _extent(check, y, fields["h"], f"{path}.h", "height", "bottom")
+    attributes = check.attributes(fields["attributes"], path, [label])
     if label is None or x is None or y is None or w is None or h is None:
         return None
-    return Box(label, x, y, w, h)
+    return Box(label, x, y, w, h, attributes)
 
 
 def _extent(
@@ -498,10 +583,11 @@ def _extent(
 
 
 def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
-    fields = check.fields(raw, path, ("label", "points"), "a polygon")
+    fields = check.fields(raw, path, ("label", "points"), "a polygon", labeled=True)
     if fields is None:
         return None
     label = check.label(fields["label"], f"{path}.label")
+    attributes = check.attributes(fields["attributes"], path, [label])
     items = check.array(fields["points"], f"{path}.points", "[x, y] points")
     if items is None:
         return None
@@ -524,17 +610,19 @@ def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
     if polygon_area(ring) <= MIN_POLYGON_AREA:
         check.fail(f"{path}.points", "encloses no area (are all points on one line?)")
         return None
-    return Polygon(label, tuple(ring)) if label is not None else None
+    return Polygon(label, tuple(ring), attributes) if label is not None else None
 
 
 def _instance_reader(
     templates: Mapping[str, KeypointTemplate],
 ) -> Callable[[_Checker, object, str], KeypointInstance | None]:
     def read(check: _Checker, raw: object, path: str) -> KeypointInstance | None:
-        fields = check.fields(raw, path, ("label", "points"), "a keypoint instance")
+        what = "a keypoint instance"
+        fields = check.fields(raw, path, ("label", "points"), what, labeled=True)
         if fields is None:
             return None
         label = check.label(fields["label"], f"{path}.label")
+        attributes = check.attributes(fields["attributes"], path, [label])
         items = check.array(fields["points"], f"{path}.points", "points {x, y, v}")
         template = templates.get(label) if label is not None else None
         if items is None or label is None:
@@ -557,7 +645,7 @@ def _instance_reader(
         if all(p.v == ABSENT for p in kept):
             check.fail(f"{path}.points", "are all absent (v: 0): remove the instance instead")
             return None
-        return KeypointInstance(label, kept)
+        return KeypointInstance(label, kept, attributes)
 
     return read
 
@@ -703,10 +791,11 @@ def _end(check: _Checker, raw: object, path: str, starts: dict[int, Span]) -> Sp
 
 
 def _span(check: _Checker, raw: object, path: str, text_length: int) -> Span | None:
-    fields = check.fields(raw, path, ("label", "start", "end"), "a span")
+    fields = check.fields(raw, path, ("label", "start", "end"), "a span", labeled=True)
     if fields is None:
         return None
     label = check.label(fields["label"], f"{path}.label")
+    attributes = check.attributes(fields["attributes"], path, [label])
     start = check.offset(fields["start"], f"{path}.start")
     end = check.offset(fields["end"], f"{path}.end")
     if start is not None and not 0 <= start < text_length:
@@ -722,7 +811,7 @@ def _span(check: _Checker, raw: object, path: str, text_length: int) -> Span | N
         return None
     if label is None or start is None or end is None:
         return None
-    return Span(label, start, end)
+    return Span(label, start, end, attributes)
 
 
 def _trimmed(check: _Checker, span: Span, path: str, text: str) -> Span | None:
@@ -732,7 +821,7 @@ def _trimmed(check: _Checker, span: Span, path: str, text: str) -> Span | None:
         return None
     start = span.start + len(covered) - len(covered.lstrip())
     end = span.end - (len(covered) - len(covered.rstrip()))
-    return Span(span.label, start, end)
+    return replace(span, start=start, end=end)
 
 
 def _join(path: str, key: str) -> str:

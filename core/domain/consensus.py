@@ -8,13 +8,19 @@ majority of them chose, is kept, one that a minority drew is dropped, and anythi
 even split) is a disagreement. Relations between kept spans follow the same rule
 (`core.domain.relation_consensus`). A disagreement after the most labelers allowed goes to
 review.
+
+Attributes (`core.domain.attributes.attribute_majority`) are decided among the answers that
+agree on the class (the shapes of the kept label in a matched group; for multi-label, every
+answer): each attribute takes the value a strict majority gave, leaving it unset counting as a
+vote; a tie on any attribute is a disagreement, and an answer whose attributes differ from the
+consensus is not counted as agreeing.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Generic, TypeVar
 
@@ -32,6 +38,7 @@ from core.domain.annotations import (
     Span,
     SpanSet,
 )
+from core.domain.attributes import attribute_majority
 from core.domain.geometry import box_iou, polygon_iou
 from core.domain.keypoints import ABSENT, DEFAULT_SIGMA, OCCLUDED, VISIBLE, oks
 from core.domain.masks import Mask, MaskSet, disjoint, mask_iou
@@ -167,8 +174,11 @@ def _majority(counts: Counter[str], total: int) -> str | None:
 
 def _single(values: Sequence[SingleLabel]) -> _Agreement:
     winner = _majority(Counter(v.label for v in values), len(values))
-    agreed = tuple(v.label == winner for v in values)
-    return _Agreement(None if winner is None else SingleLabel(winner), agreed)
+    settled, attributes = attribute_majority([v.attributes for v in values if v.label == winner])
+    agreed = tuple(v.label == winner and v.attributes == attributes for v in values)
+    if winner is None or not settled:
+        return _Agreement(None, agreed)
+    return _Agreement(SingleLabel(winner, attributes), agreed)
 
 
 def _multi(values: Sequence[MultiLabel]) -> _Agreement:
@@ -176,8 +186,11 @@ def _multi(values: Sequence[MultiLabel]) -> _Agreement:
     total = len(values)
     chosen = tuple(sorted(label for label, n in counts.items() if n * 2 > total))
     tied = any(n * 2 == total for n in counts.values())
-    agreed = tuple(v.labels == chosen for v in values)
-    return _Agreement(None if tied or not chosen else MultiLabel(chosen), agreed)
+    settled, attributes = attribute_majority([v.attributes for v in values])
+    agreed = tuple(v.labels == chosen and v.attributes == attributes for v in values)
+    if tied or not chosen or not settled:
+        return _Agreement(None, agreed)
+    return _Agreement(MultiLabel(chosen, attributes), agreed)
 
 
 @dataclass
@@ -210,14 +223,16 @@ def _shapes(
             for who, _ in group.members:
                 fine[who] = False
             continue
-        if len(shapes) * 2 == total or label is None:
+        same = [s for s in shapes if s.label == label]
+        settled, attributes = attribute_majority([s.attributes for s in same])
+        if len(shapes) * 2 == total or label is None or not settled:
             disagreed = True
             for who, _ in group.members:
                 fine[who] = False
             continue
-        kept.append(merge([s for s in shapes if s.label == label], label))
+        kept.append(replace(merge(same, label), attributes=attributes))
         for who, shape in group.members:
-            fine[who] = fine[who] and shape.label == label
+            fine[who] = fine[who] and shape.label == label and shape.attributes == attributes
             drew_kept[who].add(index)
     kept_groups = {i for i, g in enumerate(groups) if len(g.members) * 2 > total}
     agreed = tuple(fine[who] and kept_groups <= drew_kept[who] for who in range(total))

@@ -9,7 +9,8 @@ from typing import Any, Literal
 from pydantic import Field, computed_field, model_validator
 
 from core.domain.annotation_json import StoredValue
-from core.domain.annotations import labels_of
+from core.domain.annotations import attributes_of, labels_of
+from core.domain.attributes import attribute_keys
 from core.domain.lanes import lane_of
 from core.domain.model import DomainModel, Stamp
 from core.domain.task_types import MediaKind
@@ -132,7 +133,7 @@ class RemovedLabels(DomainModel):
 
 
 # Fields derived from the others on every write (for indexed queries); never read back.
-DERIVED_FIELDS = frozenset({"lane", "labels", "labelers", "disputed", "notify"})
+DERIVED_FIELDS = frozenset({"lane", "labels", "labelers", "disputed", "notify", "attributeValues"})
 
 
 class Item(DomainModel):
@@ -196,6 +197,13 @@ class Item(DomainModel):
     def labels(self) -> list[str]:
         """The labels of the final value (an item may carry several)."""
         return list(labels_of(self.final))
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def attribute_values(self) -> list[str] | None:
+        """The final value's attributes as `name` and `name=value` (review filters on them);
+        None without any, so documents without attributes stay as they were."""
+        return attribute_keys(attributes_of(self.final))
 
     @computed_field  # type: ignore[prop-decorator]
     @property

@@ -12,10 +12,13 @@ from collections.abc import Iterable, Sequence
 
 from pydantic import Field, field_validator
 
+from core.domain.attributes import Attribute, check_attributes
 from core.domain.errors import InvalidInput, Violation
 from core.domain.keypoints import KeypointTemplate
 from core.domain.model import DomainModel
 from core.domain.task_types import TaskType
+from core.domain.text_patterns import CONTROL as CONTROL  # re-exported: projects use them
+from core.domain.text_patterns import SPACE as SPACE
 
 MAX_DEPTH = 6
 MAX_CLASSES = 1000
@@ -24,10 +27,7 @@ DEFAULT_KEYS = tuple("123456789")
 _KEY = re.compile(r"[0-9a-z]")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
-# The rules below as JSON Schema patterns, for the OpenAPI document: character classes written
-# out, since a schema's `\s` is not Python's `str.isspace`.
-CONTROL = r"\x00-\x1f\x7f"
-SPACE = r"\t\n\x0b\x0c\r\x1c-\x1f \x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
+# The rules below as JSON Schema patterns, for the OpenAPI document (`text_patterns`).
 _EDGE = f"[^/{CONTROL}{SPACE}]"
 _LEVEL = f"{_EDGE}(?:[^/{CONTROL}]{{0,{MAX_SEGMENT_LENGTH - 2}}}{_EDGE})?"
 NAME_PATTERN = f"^{_LEVEL}(?:/{_LEVEL}){{0,{MAX_DEPTH - 1}}}$"
@@ -51,6 +51,11 @@ class LabelClass(DomainModel):
         default=None,
         description="image_keypoints: the points an instance of this class has and the skeleton "
         "between them (every class of such a project has one; other task types take none)",
+    )
+    attributes: list[Attribute] | None = Field(
+        default=None,
+        description="What a shape (or a classification answer) of this class may carry beside "
+        "its class: booleans, one of a list, numbers, free text (see README: Attributes)",
     )
 
     @field_validator("name")
@@ -76,6 +81,11 @@ class LabelClass(DomainModel):
         if key is not None and not _KEY.fullmatch(key):
             raise ValueError("a key is one digit or one lowercase letter")
         return key
+
+    @field_validator("attributes")
+    @classmethod
+    def _none_when_empty(cls, attributes: list[Attribute] | None) -> list[Attribute] | None:
+        return attributes or None  # stored documents keep no empty list
 
     @property
     def parents(self) -> list[str]:
@@ -110,6 +120,7 @@ def check_label_classes(classes: Sequence[LabelClass], field: str = "labelClasse
                     )
                 )
             keys.setdefault(label.key, index)
+        problems += check_attributes(label.attributes or [], f"{field}[{index}].attributes")
     for label in classes:
         for parent in label.parents:
             if parent.casefold() in seen:
@@ -178,3 +189,14 @@ def check_templates_kept(before: Sequence[LabelClass], after: Sequence[LabelClas
                 f"cannot change the point template of {label.name!r} after initialization: "
                 "labeled instances have one point per template point (add a new class instead)",
             )
+
+
+def attribute_names(classes: Iterable[LabelClass]) -> list[str]:
+    """Every attribute name the classes declare, once each, in order of first declaration."""
+    names = (a.name for label in classes for a in label.attributes or ())
+    return list(dict.fromkeys(names))
+
+
+def declared_attributes(classes: Iterable[LabelClass]) -> dict[str, list[Attribute]]:
+    """Class name → the attributes it declares, for the classes that declare any."""
+    return {label.name: label.attributes for label in classes if label.attributes}

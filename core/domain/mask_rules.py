@@ -91,10 +91,11 @@ def _fits(check: _Checker, items: list[Any], max_masks: int) -> bool:
 def _mask(
     check: _Checker, raw: object, path: str, grid: tuple[int, int] | None
 ) -> tuple[Mask, list[Run]] | None:
-    fields = check.fields(raw, path, _KEYS, "a mask")
+    fields = check.fields(raw, path, _KEYS, "a mask", labeled=True)
     if fields is None or not isinstance(raw, dict):
         return None
     label = check.label(fields["label"], f"{path}.label")
+    attributes = check.attributes(fields["attributes"], path, [label])
     size = _size(check, raw["size"], f"{path}.size", grid) if "size" in raw else None
     counts = _counts(check, raw["counts"], f"{path}.counts") if "counts" in raw else None
     if label is None or size is None or counts is None:
@@ -112,7 +113,7 @@ def _mask(
     if not runs:
         check.fail(f"{path}.counts", "paints no pixel; leave an empty mask out")
         return None
-    return Mask(label, size, encode_counts(counts)), runs
+    return Mask(label, size, encode_counts(counts), attributes), runs
 
 
 def _size(

@@ -16,8 +16,10 @@ an uncompressed list of run lengths is accepted on input and compressed.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
+
+from core.domain.attributes import AttributeValues
 
 Run = tuple[int, int]
 """A foreground stretch [start, end) of pixel indices, column-major."""
@@ -38,9 +40,11 @@ class Mask:
     label: str
     size: tuple[int, int]
     counts: str
+    attributes: AttributeValues | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {"label": self.label, "size": list(self.size), "counts": self.counts}
+        shown = {"label": self.label, "size": list(self.size), "counts": self.counts}
+        return shown | ({"attributes": dict(self.attributes)} if self.attributes else {})
 
     @property
     def runs(self) -> list[Run]:
@@ -200,6 +204,6 @@ def disjoint(masks: Iterable[Mask]) -> MaskSet:
         height, width = mask.size
         runs = without(mask.runs, taken)
         if runs:
-            kept.append(Mask(mask.label, mask.size, encode_counts(counts_of(runs, height * width))))
+            kept.append(replace(mask, counts=encode_counts(counts_of(runs, height * width))))
             taken = merged(taken, runs)
     return MaskSet(tuple(kept))

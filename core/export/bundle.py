@@ -69,6 +69,8 @@ class Target:
     """A text_ner project's, for the formats that declare them (BRAT's annotation.conf)."""
     templates: Mapping[str, KeypointTemplate] = field(default_factory=dict)
     """image_keypoints: each category's point template (COCO's and YOLO pose's point lists)."""
+    attributes: Sequence[str] = ()
+    """The attribute names the classes declare, in order (CSV gives each a column)."""
 
     @property
     def keypoints(self) -> int:
@@ -128,7 +130,8 @@ def write(target: Target, scan: Scan, out: IO[bytes], spool: Spool) -> None:
     scan = split_scan(target.options, scan)
     fmt = target.format
     if fmt is ExportFormat.CSV:
-        table.write_csv(scan(), out, texts=target.task_type.startswith("text_"))
+        texts = target.task_type.startswith("text_")
+        table.write_csv(scan(), out, texts=texts, attributes=target.attributes)
     elif fmt is ExportFormat.LOUPE_JSONL:
         loupe_jsonl.write_loupe_jsonl(
             scan(), out, predictions=target.options.predictions, split=len(splits) > 1

@@ -10,7 +10,8 @@ COCOeval divides by it). Classification becomes one annotation per class whose b
 image (`[0, 0, width, height]`): the form COCO tools read (pycocotools' `loadRes` and `COCOeval`
 take it; an annotation without geometry they do not). An image listed without labels (an
 unlabeled item of an export that asked for them) carries `"unlabeled": true`, so that importing
-the file leaves it unlabeled rather than "labeled, nothing in it".
+the file leaves it unlabeled rather than "labeled, nothing in it". A shape's or answer's
+attributes are the annotation's `attributes` object (the form CVAT writes and reads).
 
 The writer streams: images go straight to `out` while annotations go to `spool` (a temp file the
 caller owns), appended after the images; so one pass over the items and flat memory. The reader
@@ -137,7 +138,7 @@ def _annotations(
         x, y, w, h = box["x"] * sx, box["y"] * sy, box["w"] * sx, box["h"] * sy
         found.append(
             f'{head}{category_id[box["label"]]},"bbox":[{x!r},{y!r},{w!r},{h!r}],'
-            f'"area":{w * h!r},"segmentation":[]{tail}'
+            f'"area":{w * h!r},"segmentation":[]{tail}{_attributes(box)}'
         )
     for polygon in value.get("polygons", ()):
         ring = [(x * sx, y * sy) for x, y in polygon["points"]]
@@ -146,16 +147,22 @@ def _annotations(
         flat = ",".join(repr(c) for point in ring for c in point)
         found.append(
             f'{head}{category_id[polygon["label"]]},"segmentation":[[{flat}]],'
-            f'"area":{polygon_area(ring)!r},"bbox":[{bbox}]{tail}'
+            f'"area":{polygon_area(ring)!r},"bbox":[{bbox}]{tail}{_attributes(polygon)}'
         )
     for instance in value.get("keypoints", ()):
-        found.append(f"{head}{category_id[instance['label']]},{_keypoints(instance, sx, sy)}{tail}")
+        members = _keypoints(instance, sx, sy)
+        found.append(
+            f"{head}{category_id[instance['label']]},{members}{tail}{_attributes(instance)}"
+        )
     for mask in value.get("masks", ()):
-        found.append(f"{head}{category_id[mask['label']]},{_rle(mask, rec)}{tail}")
+        found.append(
+            f"{head}{category_id[mask['label']]},{_rle(mask, rec)}{tail}{_attributes(mask)}"
+        )
     labels = [value["label"]] if "label" in value else value.get("labels", [])
     for label in labels:
         found.append(
             f'{head}{category_id[label]},"bbox":[0,0,{sx!r},{sy!r}],"area":{sx * sy!r}{tail}'
+            f"{_attributes(value)}"
         )
     return found
 
@@ -186,3 +193,8 @@ def _rle(mask: dict[str, Any], rec: Record) -> str:
         f'"segmentation":{{"size":[{height},{width}],"counts":{_string(counts)}}},'
         f'"area":{int(grid.sum())},"bbox":[{x},{y},{w},{h}]'
     )
+
+
+def _attributes(part: dict[str, Any]) -> str:
+    attributes = part.get("attributes")
+    return f',"attributes":{_dumps(attributes)}' if attributes else ""

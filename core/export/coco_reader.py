@@ -150,7 +150,8 @@ def _shapes(task_type: str, ann: dict[str, Any], name: str, image: _Image, where
         if not isinstance(bbox, list) or len(bbox) != 4:
             raise _Bad(where, '"bbox" must be [x, y, width, height] for a box project')
         x, y, bw, bh = (_number(c, where, "bbox") for c in bbox)
-        return [_dumps({"label": name, "x": x / w, "y": y / h, "w": bw / w, "h": bh / h})]
+        box = {"label": name, "x": x / w, "y": y / h, "w": bw / w, "h": bh / h}
+        return [_dumps(box | _attributes(ann))]
     if task_type == "image_polygon":
         rings = ann.get("segmentation")
         if isinstance(rings, dict):
@@ -163,7 +164,7 @@ def _shapes(task_type: str, ann: dict[str, Any], name: str, image: _Image, where
                 raise _Bad(where, f'"segmentation[{j}]" must be an even list of coordinates')
             numbers = [_number(c, where, f"segmentation[{j}]") for c in flat]
             points = [[numbers[k] / w, numbers[k + 1] / h] for k in range(0, len(numbers), 2)]
-            shapes.append(_dumps({"label": name, "points": points}))
+            shapes.append(_dumps({"label": name, "points": points} | _attributes(ann)))
         return shapes
     if task_type in _MASKS:
         height, width = int(h), int(w)
@@ -188,6 +189,13 @@ def _masks(task_type: str, image: _Image) -> dict[str, Any]:
         parts.append((part["label"], mask_pixels.to_grid(part)))
     semantic = task_type == "image_semantic_segmentation"
     return {"masks": mask_pixels.merged_masks(parts, one_per_class=semantic)}
+
+
+def _attributes(ann: dict[str, Any]) -> dict[str, Any]:
+    """A shape's attributes as Loupe and CVAT write them (checked against the project's classes
+    when imported); classification answers import without theirs."""
+    attributes = ann.get("attributes")
+    return {"attributes": attributes} if isinstance(attributes, dict) and attributes else {}
 
 
 def _record(task_type: str, image_id: Any, image: _Image) -> Iterator[Imported | Problem]:

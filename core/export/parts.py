@@ -80,8 +80,10 @@ def layout(target: Target) -> Layout | ZipLayout:
     if fmt is ExportFormat.LOUPE_JSONL:
         return Layout((0,))
     if fmt is ExportFormat.CSV:
-        texts = target.task_type.startswith("text_")
-        return Layout((_written(lambda out: table.write_csv((), out, texts=texts)), 0))
+        texts, names = target.task_type.startswith("text_"), target.attributes
+        return Layout(
+            (_written(lambda out: table.write_csv((), out, texts=texts, attributes=names)), 0)
+        )
     if fmt is ExportFormat.YOLO:
         data_yaml = yolo.data_yaml(
             target.categories, validation=split, keypoints=target.keypoints
@@ -161,9 +163,10 @@ def write_part(
         write = loupe_jsonl.write_loupe_jsonl
         return [_written(lambda out: write(records, out, predictions=predictions, split=split))]
     if fmt is ExportFormat.CSV:
-        texts = target.task_type.startswith("text_")
-        header = _written(lambda out: table.write_csv((), out, texts=texts))
-        return [_written(lambda out: table.write_csv(records, out, texts=texts))[len(header) :]]
+        texts, names = target.task_type.startswith("text_"), target.attributes
+        header = _written(lambda out: table.write_csv((), out, texts=texts, attributes=names))
+        rows = _written(lambda out: table.write_csv(records, out, texts=texts, attributes=names))
+        return [rows[len(header) :]]
     if fmt is ExportFormat.YOLO:
         return _entries(lambda archive: yolo_entries(target, records, archive))
     if fmt is ExportFormat.BRAT:

@@ -119,8 +119,8 @@ def keep_labels(value: dict[str, Any], keep: frozenset[str]) -> dict[str, Any] |
     """`value` with only the classes in `keep`; None when a single label is not kept."""
     if "label" in value:
         return value if value["label"] in keep else None
-    if "labels" in value:
-        return {"labels": [label for label in value["labels"] if label in keep]}
+    if "labels" in value:  # the answer's attributes stay with it
+        return value | {"labels": [label for label in value["labels"] if label in keep]}
     if "spans" in value:
         return _kept_spans(value, keep)
     for key in ("boxes", "polygons", "keypoints", "masks"):

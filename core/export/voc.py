@@ -13,10 +13,16 @@ classification project as an object covering the whole image. `<path>` keeps the
 Mask projects also get VOC's segmentation layout (written by `core.export.bundle`):
 `SegmentationClass/<id>.png`, a palette PNG of class indices (0 background, then the project's
 classes in order, VOC's colours), `SegmentationObject/<id>.png` for instance masks (1, 2, … per
-object), `ImageSets/Segmentation/` lists, and `class_table.csv` naming each index."""
+object), `ImageSets/Segmentation/` lists, and `class_table.csv` naming each index.
+
+Attributes: boolean attributes named `truncated`, `difficult` or `occluded` fill VOC's own
+elements of that name (1 when true; `truncated` and `difficult` are always written, 0 unless
+set, as before); every other attribute goes into an `<attributes>` element of `<attribute>`s
+with `<name>` and `<value>`, the form CVAT writes, which VOC readers that do not know it skip."""
 
 from __future__ import annotations
 
+import json
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
@@ -80,32 +86,52 @@ def voc_xml(
         _text(size, tag, str(number))
     value = rec.value or {}
     _text(root, "segmented", "1" if "masks" in value else "0")
-    shapes: list[tuple[str, float, float, float, float]] = [
-        (b["label"], b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"])
+    shapes: list[tuple[str, float, float, float, float, dict[str, Any]]] = [
+        (b["label"], b["x"], b["y"], b["x"] + b["w"], b["y"] + b["h"], b.get("attributes") or {})
         for b in value.get("boxes", ())
     ]
     for polygon in value.get("polygons", ()):
         xs = [p[0] for p in polygon["points"]]
         ys = [p[1] for p in polygon["points"]]
-        shapes.append((polygon["label"], min(xs), min(ys), max(xs), max(ys)))
+        attributes = polygon.get("attributes") or {}
+        shapes.append((polygon["label"], min(xs), min(ys), max(xs), max(ys), attributes))
     for mask in value.get("masks", ()):
         found = bounding_box(to_grid(mask))
         if found is not None:
             (x, y, w, h), (rows, cols) = found, mask["size"]
-            shapes.append((mask["label"], x / cols, y / rows, (x + w) / cols, (y + h) / rows))
+            edges = (x / cols, y / rows, (x + w) / cols, (y + h) / rows)
+            shapes.append((mask["label"], *edges, mask.get("attributes") or {}))
     for label in [value["label"]] if "label" in value else value.get("labels", []):
-        shapes.append((label, 0.0, 0.0, 1.0, 1.0))
-    for label, x0, y0, x1, y1 in shapes:
+        shapes.append((label, 0.0, 0.0, 1.0, 1.0, value.get("attributes") or {}))
+    for label, x0, y0, x1, y1, attributes in shapes:
         obj = ET.SubElement(root, "object")
         _text(obj, "name", label)
-        for tag in ("pose", "truncated", "difficult"):
-            _text(obj, tag, "Unspecified" if tag == "pose" else "0")
+        _text(obj, "pose", "Unspecified")
+        _flags(obj, attributes)
         box = ET.SubElement(obj, "bndbox")
         corners = pixel_box(x0, y0, x1, y1, width, height)
         for tag, number in zip(("xmin", "ymin", "xmax", "ymax"), corners, strict=True):
             _text(box, tag, str(number))
     xml: bytes = ET.tostring(root, encoding="utf-8", xml_declaration=True)
     return xml
+
+
+_FLAGS = ("truncated", "difficult", "occluded")
+"""VOC's own per-object flags; `occluded` is written only when a shape has it."""
+
+
+def _flags(obj: ET.Element, attributes: dict[str, Any]) -> None:
+    for tag in _FLAGS:
+        flag = attributes.get(tag)
+        if isinstance(flag, bool) or tag != "occluded":
+            _text(obj, tag, "1" if flag is True else "0")
+    others = [(k, v) for k, v in attributes.items() if not (k in _FLAGS and isinstance(v, bool))]
+    if others:
+        listed = ET.SubElement(obj, "attributes")
+        for name, value in others:
+            one = ET.SubElement(listed, "attribute")
+            _text(one, "name", name)
+            _text(one, "value", json.dumps(value) if isinstance(value, bool) else str(value))
 
 
 def _text(parent: ET.Element, tag: str, text: str) -> None:

@@ -16,7 +16,7 @@ from core.domain.datasets import dataset_root
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat, ExportJob
 from core.domain.items import ItemState
-from core.domain.labels import keypoint_templates
+from core.domain.labels import attribute_names, keypoint_templates
 from core.domain.links import Grant
 from core.domain.messages import EXPORT_RUN, RunExport
 from core.domain.model import DomainModel, JsonFloat, JsonInt
@@ -123,6 +123,7 @@ def target(
             if name in categories
         },
         relation_classes=project.relation_classes,
+        attributes=attribute_names(project.label_classes),
     )
     bundle.check_fits(format, made.task_type)
     return made

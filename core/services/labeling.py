@@ -10,7 +10,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
-from core.domain.annotations import AnnotationValue, validate_annotation
+from core.domain.annotations import AnnotationValue, validate_annotation, without_attributes
 from core.domain.consensus import Verdict, agreement, decide
 from core.domain.errors import (
     Conflict,
@@ -20,7 +20,7 @@ from core.domain.errors import (
 )
 from core.domain.items import Annotation, Item, ItemState
 from core.domain.keypoints import sigmas_of
-from core.domain.labels import keypoint_templates, label_names
+from core.domain.labels import declared_attributes, keypoint_templates, label_names
 from core.domain.progress import ActorStats, Delta
 from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
@@ -253,7 +253,7 @@ def _suggestion_outcome(task_type: TaskType, before: Item, answer: AnnotationVal
     prediction = before.prediction
     if prediction is None or prediction.run is None or answer is None:
         return Delta()
-    values = [prediction.value, answer]
+    values = [prediction.value, without_attributes(answer)]  # pre-labels carry none
     return Delta(suggested=1, confirmed=int(agreement(task_type, values).final is not None))
 
 
@@ -271,6 +271,7 @@ def validated(project: Project, item: Item, value: object) -> AnnotationValue:
             templates=keypoint_templates(project.label_classes),
             mask_grid=mask_grid(item) if project.task_type.is_mask else None,
             relation_classes=project.relation_classes,
+            attributes=declared_attributes(project.label_classes),
         )
     except InvalidAnnotation as error:
         raise InvalidAnnotation(

@@ -428,6 +428,7 @@ def test_review_workspace_inputs_are_bounded_and_change_nothing(
         ("POST", f"{base}/items/{world.item}/comments", {"text": " \n\t "}),
         ("GET", f"{base}/items?since=0", None),
         ("GET", f"{base}/items?minConfidence=2", None),
+        ("GET", f"{base}/items?attribute={'a' * 1052}", None),
         ("POST", f"{base}/tasks/next", {"size": 1, "holding": [f"h{n}" for n in range(33)]}),
     ]
     for method, url, body in attempts:
@@ -446,7 +447,8 @@ def test_review_workspace_inputs_are_bounded_and_change_nothing(
             test="bulk review, comments, filters and tasks in hand over their limits",
             inputs=f"{len(attempts)} requests (201 items, repeats, both or neither of items and "
             "filter, a state bulk cannot take, a Unix time, 2,001-character notes and comments, "
-            "blank comments, confidence 2, 33 items in hand), then a hostile comment",
+            "blank comments, confidence 2, a 1,052-character attribute filter, 33 items in hand), "
+            "then a hostile comment",
             result={"refused with 422": len(attempts), "5xx": 0, "changes made": 0},
         )
     )

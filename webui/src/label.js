@@ -5,6 +5,8 @@
 // network; a multi-frame DICOM item moves through its frames (frames.js). One state object
 // (`S`) holds the session; the editors redraw only what changed.
 import { call, post } from "./api.js";
+import { attributePanel } from "./attrpanel.js";
+import { pruned, setAttribute, targetOf } from "./attrs.js";
 import { dicomCanvas, windowControls } from "./dicom.js";
 import { colorOf, h, markdown, showError } from "./dom.js";
 import { keypointEditor } from "./editor/keypoints.js";
@@ -34,7 +36,7 @@ export async function labelView({ project, pane }) {
   const base = `/projects/${encodeURIComponent(project.id)}`;
   /** @type {string} */
   const type = project.taskType;
-  /** @type {{name: string, key?: string}[]} */
+  /** @type {{name: string, key?: string, attributes?: import("./attrs.js").Attribute[] | null}[]} */
   const classes = project.labelClasses;
   const isImage = type.startsWith("image_");
   const isClassify = type.endsWith("multiclass") || type.endsWith("multilabel");
@@ -87,6 +89,8 @@ export async function labelView({ project, pane }) {
     classes, keys, color: (name) => colorOf(classes, name), onPick: (name) => choose(name),
     onRebind: (name, kbd) => { kbd.textContent = "…"; kbd.classList.add("waiting"); rebind(`class:${name}`, () => kbd.classList.remove("waiting")); },
   });
+  const attributes = attributePanel({ classes, read: () => targetOf(S.task),
+    write: (name, value) => { if (S.task && setAttribute(S.task, name, value)) refresh(); } });
   const instructions = h("details", { id: "instructions", open: !localStorage.getItem("loupe.hideInstructions") },
     h("summary", {}, "Instructions (I)"),
     project.instructions?.url
@@ -112,7 +116,7 @@ export async function labelView({ project, pane }) {
     h("button", { id: "previous", onclick: () => previous() }, "Previous (P)"),
     h("button", { id: "help-button", onclick: () => showHelp() }, "?"));
   pane.replaceChildren(h("div", { class: "labeling" }, h("div", { class: "work" }, remarks, stage),
-    h("aside", {}, progress, sizeSelect ? h("label", {}, "Show ", sizeSelect) : null, info, windowing.panel, picker.node, buttons, feedback.node, instructions)), help);
+    h("aside", {}, progress, sizeSelect ? h("label", {}, "Show ", sizeSelect) : null, info, windowing.panel, picker.node, attributes.node, buttons, feedback.node, instructions)), help);
   instructions.addEventListener("toggle", () => localStorage[instructions.open ? "removeItem" : "setItem"]("loupe.hideInstructions", "1"));
 
   function makeQueue() {
@@ -295,6 +299,7 @@ export async function labelView({ project, pane }) {
       const noun = type === "image_bounding_box" ? "box" : type === "image_polygon" ? "polygon" : keypointsType ? "instance" : "span";
       picker.setNext(S.next, picked ? `Picked ${noun}: a key relabels it. Next ${noun}:` : `Next ${noun}:`);
     } else picker.setNext(null);
+    attributes.update();
   }
 
   /** @param {TaskItem} item */
@@ -340,7 +345,7 @@ export async function labelView({ project, pane }) {
     S.pressedAt = performance.now();
     // Complete now (`problem` found nothing missing): each value is one the API takes.
     /** @type {PageAnswer[]} */
-    const answers = task.items.map((i) => ({ itemId: i.id, value: /** @type {AnnotationValue} */ (task.values[i.id]) }));
+    const answers = task.items.map((i) => ({ itemId: i.id, value: /** @type {AnnotationValue} */ (pruned(task.values[i.id], classes)) }));
     const ids = answers.map((a) => a.itemId);
     const one = (/** @type {PageAnswer} */ a) => post(`${base}/items/${encodeURIComponent(a.itemId)}/annotation`, { value: a.value });
     /** @type {Promise<unknown>} */
@@ -429,6 +434,7 @@ export async function labelView({ project, pane }) {
     if (key === "/" && picker.focusSearch()) { e.preventDefault(); return; }
     if (S.frames?.key(e)) return;
     if (editor?.linkKey?.(e)) { e.preventDefault(); return; } // relations: ↓/↑, and Enter and numbers while linking
+    if (attributes.key(e)) { e.preventDefault(); return; }
     const bound = key.length === 1 ? keys.lookup(key) : null;
     if (masksType && bound?.kind !== "class" && editor?.key?.(e)) { e.preventDefault(); return; } // the mask tools' letters
     if (bound?.kind === "class") { e.preventDefault(); return choose(bound.name); }

@@ -1,9 +1,11 @@
 // @ts-check
 // The review workspace (the Data tab): a grid of thumbnails with shapes and spans drawn on,
-// filters (state, label, labeler, path, date, disagreement, pre-label confidence, review),
+// filters (state, label, labeler, path, date, disagreement, pre-label confidence, review,
+// attribute),
 // keyboard navigation, a selection for bulk approve/reject or "everything matching", and the
 // full-size viewer (viewer.js) where a reviewer fixes any item with the labeling tools.
 import { get, post } from "./api.js";
+import { anyAttributes, filterHints } from "./attrs.js";
 import { confirmAction } from "./dialogs.js";
 import { drawThumbKeypoints } from "./editor/keypoints.js";
 import { colorOf, h, s, showError, words } from "./dom.js";
@@ -81,7 +83,9 @@ export async function reviewView({ project, pane, role }) {
     min: h("input", { id: "filter-min-confidence", type: "number", min: 0, max: 1, step: 0.05, placeholder: "min" }),
     max: h("input", { id: "filter-max-confidence", type: "number", min: 0, max: 1, step: 0.05, placeholder: "max" }),
     reviewed: h("select", { id: "filter-reviewed" }, h("option", { value: "" }, "reviewed or not"), h("option", { value: "unreviewed" }, "not reviewed"), h("option", { value: "approved" }, "approved")),
+    attribute: h("input", { id: "filter-attribute", list: "filter-attribute-list", placeholder: "attribute or attribute=value", autocomplete: "off", hidden: !anyAttributes(classes) }),
   };
+  const attributeHints = h("datalist", { id: "filter-attribute-list" }, filterHints(classes).map((hint) => h("option", { value: hint })));
   const labels = h("datalist", { id: "filter-label-list" }, classes.map((/** @type {{name: string}} */ c) => h("option", { value: c.name })));
   const grid = h("div", { class: "review-grid", id: "items", role: "grid", "aria-label": "Items" });
   const sentinel = h("div", { class: "sentinel" }, "…");
@@ -98,7 +102,7 @@ export async function reviewView({ project, pane, role }) {
   const bar = h("div", { class: "bar bulkbar", id: "bulk-bar" }, total, selectedNote, reviewer ? [bulk.all, bulk.none, bulk.approve, bulk.reject, bulk.approveAll, bulk.rejectAll] : []);
   pane.replaceChildren(h("div", { class: "filters bar", id: "filters" }, f.state, f.label, labels, f.labeler, f.path,
     h("label", {}, "from ", f.since), h("label", {}, "to ", f.until), h("label", {}, f.disputed, " labelers disagree"),
-    h("label", { title: "ML assist's confidence in the pre-label" }, "confidence ", f.min, "–", f.max), f.reviewed,
+    h("label", { title: "ML assist's confidence in the pre-label" }, "confidence ", f.min, "–", f.max), f.reviewed, f.attribute, attributeHints,
     h("button", { id: "filter-clear", type: "button", onclick: () => { for (const el of Object.values(f)) { if (el instanceof HTMLInputElement && el.type === "checkbox") el.checked = false; else /** @type {HTMLInputElement} */ (el).value = ""; } reset(); } }, "Clear filters")),
     bar, grid, sentinel,
     h("p", { class: "note keys-note" }, "Keys: arrows move · Space selects · Enter opens · A approves · R rejects · Ctrl+A selects all shown · Esc clears"));
@@ -128,6 +132,7 @@ export async function reviewView({ project, pane, role }) {
     if (v(f.min)) out.minConfidence = Number(v(f.min));
     if (v(f.max)) out.maxConfidence = Number(v(f.max));
     if (v(f.reviewed)) out.reviewed = v(f.reviewed);
+    if (v(f.attribute)) out.attribute = v(f.attribute);
     return out;
   }
 

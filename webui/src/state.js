@@ -128,11 +128,12 @@ export function classify(task, type, label) {
   const multi = type.endsWith("multilabel");
   commit(task, (values) => {
     const all = multi && ids.every((id) => labelsOf(values[id]).includes(label));
-    for (const id of ids) {
-      if (!multi) { values[id] = { label }; continue; }
+    for (const id of ids) { // the answer's attributes stay (those no chosen class declares are left out when sent)
+      const { attributes } = /** @type {{attributes?: object}} */ (values[id]);
+      if (!multi) { values[id] = /** @type {Value} */ ({ label, ...(attributes ? { attributes } : {}) }); continue; }
       const set = new Set(labelsOf(values[id]));
       if (all) set.delete(label); else set.add(label);
-      values[id] = { labels: [...set] };
+      values[id] = /** @type {Value} */ ({ labels: [...set], ...(attributes ? { attributes } : {}) });
     }
   });
   if (task.grid && !multi) task.selected = new Set(task.items.filter((i) => !labelsOf(task.values[i.id]).length).map((i) => i.id));
@@ -174,14 +175,22 @@ const NOUNS = { boxes: "box(es)", polygons: "polygon(s)", spans: "span(s)", keyp
 /** The answer in words. @param {Value | undefined | null} value */
 export function describe(value) {
   if (!value) return "";
-  if ("label" in value) return value.label || "";
-  if ("labels" in value) return value.labels.join(", ");
+  const own = "attributes" in value ? attributesText(value.attributes) : "";
+  if ("label" in value) return (value.label || "") + own;
+  if ("labels" in value) return value.labels.join(", ") + own;
   for (const [key, noun] of Object.entries(NOUNS)) {
     if (!(key in value)) continue;
     const links = "relations" in value && value.relations?.length ? ` · ${value.relations.length} relation(s)` : "";
-    return `${partsOf(value).length} ${noun}: ${partsOf(value).map((part) => part.label).join(", ")}${links}`;
+    return `${partsOf(value).length} ${noun}: ${partsOf(value).map((part) => part.label + attributesText(part.attributes)).join(", ")}${links}`;
   }
   return "";
+}
+
+/** A part's or answer's attributes in words (` [occluded, color=red]`; false ones left out), so
+ * answers that differ only there are told apart. @param {Record<string, unknown> | null | undefined} attributes */
+function attributesText(attributes) {
+  const shown = Object.entries(attributes || {}).filter(([, v]) => v !== false).map(([k, v]) => (v === true ? k : `${k}=${v}`));
+  return shown.length ? ` [${shown.join(", ")}]` : "";
 }
 
 /**

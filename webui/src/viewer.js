@@ -5,6 +5,8 @@
 // the labelers see, the item's history, and previous/next through the grid. Greyscale DICOM
 // gets the labeling screen's window/level, and a multi-frame item its frames.
 import { call, get, post } from "./api.js";
+import { attributePanel } from "./attrpanel.js";
+import { pruned, setAttribute, targetOf } from "./attrs.js";
 import { dicomCanvas, windowControls } from "./dicom.js";
 import { confirmAction } from "./dialogs.js";
 import { colorOf, h, showError, words } from "./dom.js";
@@ -73,6 +75,8 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
   let frames = null;
 
   const value = () => (task && item ? task.values[item.id] : null);
+  const attributes = attributePanel({ classes, read: () => targetOf(task),
+    write: (name, v) => { if (reviewer && task && setAttribute(task, name, v)) refresh(); } });
   const changed = () => JSON.stringify(value()) !== original;
 
   async function load() {
@@ -152,6 +156,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
       item.prediction ? h("p", { class: "note" }, `ML assist: ${describe(item.prediction.value)} (${Math.round(item.prediction.confidence * 100)}%)`) : "",
       windowing.panel,
       isClassify || shapesType || keypointsType || masksType || type === "text_ner" ? picker.node : "",
+      attributes.node,
       reviewer ? h("div", { class: "actions" },
         h("button", { class: "primary approve", id: "viewer-approve", disabled: !reviewable, onclick: () => approve() }, "Approve (A)"),
         h("button", { class: "reject", id: "viewer-reject", disabled: !reviewable, onclick: () => reject() }, "Reject… (R)"),
@@ -178,6 +183,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     if (fix) fix.textContent = changed() ? "Changed: Approve saves your fix as the item's label." : "";
     const approve = document.getElementById("viewer-approve");
     if (approve) approve.textContent = changed() ? "Approve with my fix (A)" : "Approve (A)";
+    attributes.update();
   }
 
   /** @param {string} name */
@@ -201,7 +207,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
 
   async function approve() {
     if (!item) return;
-    const v = value();
+    const v = pruned(value(), classes);
     const body = changed() || item.state === "needs_review" ? { decision: "approve", value: v } : { decision: "approve" };
     try {
       await post(`${base}/items/${encodeURIComponent(item.id)}/review`, body);
@@ -292,6 +298,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     if (key === "-") return editor?.zoom?.(0.8);
     if (key === "0") return editor?.zoom?.(0);
     if (!reviewer) return;
+    if (attributes.key(e)) { e.preventDefault(); return; }
     const cls = classes.find((/** @type {any} */ c) => c.key && c.key.toLowerCase() === key.toLowerCase());
     if (cls) { e.preventDefault(); choose(cls.name); return; }
     if (masksType && editor?.key?.(e)) { e.preventDefault(); return; } // the mask tools' letters and [ ]

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BeforeValidator, Field, StrictBool
 
 from core.domain.annotation_json import SubmittedValue
+from core.domain.attributes import MAX_NAME, MAX_TEXT
 from core.domain.capacity import Capacity
 from core.domain.events import AuditEvent
 from core.domain.items import Comment, Item, ItemState
@@ -110,6 +111,13 @@ class DashboardView(DomainModel):
     capacity: CapacityView | None = None
 
 
+MAX_ATTRIBUTE = MAX_NAME + 1 + MAX_TEXT
+_ATTRIBUTE = (
+    "An attribute of the final value's answer or shapes: `name` (set to anything) or "
+    "`name=value` (true/false, a number such as 4 or 2.5, an option, a text)"
+)
+
+
 class FilterIn(DomainModel):
     """Which items: every condition given must hold (the same as GET .../items takes)."""
 
@@ -127,6 +135,9 @@ class FilterIn(DomainModel):
         default=None, ge=0, le=1, description="ML assist's confidence in the pre-label"
     )
     reviewed: review.Reviewed | None = None
+    attribute: str | None = Field(
+        default=None, min_length=1, max_length=MAX_ATTRIBUTE, description=_ATTRIBUTE
+    )
 
     def filter(self) -> review.ItemFilter:
         return review.ItemFilter(**dict(self))
@@ -145,6 +156,9 @@ def query_filter(
     min_confidence: Annotated[float | None, Query(alias="minConfidence", ge=0, le=1)] = None,
     max_confidence: Annotated[float | None, Query(alias="maxConfidence", ge=0, le=1)] = None,
     reviewed: review.Reviewed | None = None,
+    attribute: Annotated[
+        str | None, Query(min_length=1, max_length=MAX_ATTRIBUTE, description=_ATTRIBUTE)
+    ] = None,
 ) -> review.ItemFilter:
     return review.ItemFilter(
         state=state,
@@ -157,6 +171,7 @@ def query_filter(
         min_confidence=min_confidence,
         max_confidence=max_confidence,
         reviewed=reviewed,
+        attribute=attribute,
     )
 
 

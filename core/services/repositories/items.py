@@ -59,6 +59,9 @@ class ItemFilter:
     """One of these states (with `state` unset)."""
     unreviewed: bool = False
     """Never approved nor rejected (a bulk approval's own condition)."""
+    attribute: str | None = None
+    """The final value has this attribute set (`name`) or set to a value (`name=value`, see
+    `core.domain.attributes.attribute_key`)."""
 
     def where(self) -> tuple[Where, ...]:
         found = []
@@ -70,6 +73,8 @@ class ItemFilter:
             found.append(Where("labels", "contains", self.label))
         if self.labeler is not None:
             found.append(Where("labelers", "contains", self.labeler))
+        if self.attribute is not None:
+            found.append(Where("attributeValues", "contains", self.attribute))
         if self.path:
             found.append(Where("path", "startswith", self.path))
         if self.since is not None:
