@@ -32,6 +32,8 @@ EDGE_TOLERANCE = 1e-6
 # far above the rounding noise of three collinear points.
 MIN_POLYGON_AREA = 1e-12
 _SHOWN_LABELS = 20
+_ON_SLICE = ("slice",)
+"""What a box or polygon may carry besides its geometry: the slice of a volume it is on."""
 _MISSING: Any = object()
 
 _Part = TypeVar("_Part")
@@ -43,7 +45,13 @@ class _Json:
     """Base of every value and part: field names are the JSON keys, tuples are JSON arrays."""
 
     def to_json(self) -> dict[str, Any]:
-        return {f.name: _plain(getattr(self, f.name)) for f in dataclasses.fields(self)}
+        """Optional fields (default None) are left out when absent: values stored before a
+        field existed write back as they were."""
+        return {
+            f.name: _plain(value)
+            for f in dataclasses.fields(self)
+            if (value := getattr(self, f.name)) is not None or f.default is not None
+        }
 
 
 def _plain(value: object) -> Any:
@@ -77,6 +85,8 @@ class Box(_Json):
     y: float
     w: float
     h: float
+    slice: int | None = None
+    """The slice of a volume it is drawn on (from 0); None: the whole item."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +102,8 @@ class Polygon(_Json):
 
     label: str
     points: tuple[Point, ...]
+    slice: int | None = None
+    """The slice of a volume it is drawn on (from 0); None: the whole item."""
 
 
 @dataclass(frozen=True)
@@ -153,17 +165,19 @@ def validate_annotation(
     text_length: int | None = None,
     text: str | None = None,
     templates: Mapping[str, KeypointTemplate] | None = None,
+    frames: int = 1,
 ) -> AnnotationValue:
     """Check a submitted value against `task_type`'s rules and the project's label classes
     (shown in the order given when a label is unknown). `text_length` is required for text_ner;
     with the `text` itself, spans are also trimmed of the whitespace at their edges, so that
     every span stored is one token formats (CoNLL) can hold exactly. `templates` (each class's
-    point template) is required for image_keypoints."""
+    point template) is required for image_keypoints. A box or polygon may name the slice it is
+    on, one of the item's `frames`."""
     if task_type is TaskType.TEXT_NER and text_length is None:
         raise TypeError("text_ner annotations need text_length, the item's length in characters")
     if task_type is TaskType.IMAGE_KEYPOINTS and templates is None:
         raise TypeError("image_keypoints annotations need each class's point template")
-    check = _Checker(label_names, f"{task_type.value} annotations")
+    check = _Checker(label_names, f"{task_type.value} annotations", frames)
     value: AnnotationValue | None
     match task_type:
         case TaskType.IMAGE_MULTICLASS | TaskType.TEXT_MULTICLASS:
@@ -238,9 +252,10 @@ class _Checker:
     """Collects violations while reading raw JSON; each reader returns None when its part is
     unusable, so later rules skip what an earlier one already reported."""
 
-    def __init__(self, label_names: Collection[str], what: str) -> None:
+    def __init__(self, label_names: Collection[str], what: str, frames: int = 1) -> None:
         self.violations: list[Violation] = []
         self.what = what
+        self.frames = frames
         self._unlisted = 0
         self._names = label_names
         self._known = label_names if isinstance(label_names, Set) else frozenset(label_names)
@@ -257,21 +272,41 @@ class _Checker:
         return [*self.violations, Violation("", f"… and {self._unlisted} more problems")]
 
     def fields(
-        self, raw: object, path: str, names: Sequence[str], what: str
+        self,
+        raw: object,
+        path: str,
+        names: Sequence[str],
+        what: str,
+        optional: Sequence[str] = (),
     ) -> dict[str, Any] | None:
-        """An object with exactly `names`; a missing field reads as `_MISSING`."""
+        """An object with exactly `names` and maybe some of `optional`; a missing field reads
+        as `_MISSING`."""
         if not isinstance(raw, dict):
             self.fail(path, f"must be an object with {', '.join(names)}")
             return None
         for key in raw:
-            if key not in names:
-                self.fail(
-                    _join(path, str(key)), f"is not a field of {what}; expected {', '.join(names)}"
-                )
+            if key not in names and key not in optional:
+                expected = ", ".join([*names, *(f"{o} (optional)" for o in optional)])
+                self.fail(_join(path, str(key)), f"is not a field of {what}; expected {expected}")
         for name in names:
             if name not in raw:
                 self.fail(_join(path, name), "is required")
-        return {name: raw.get(name, _MISSING) for name in names}
+        return {name: raw.get(name, _MISSING) for name in (*names, *optional)}
+
+    def slice(self, raw: object, path: str) -> int | None:
+        """A shape's slice: absent (the whole item), or one of the item's frames."""
+        if raw is _MISSING or raw is None:
+            return None
+        count = f"{self.frames} slice{'s' if self.frames != 1 else ''}"
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            self.fail(path, f"must be a whole number, the slice from 0 (the item has {count})")
+        elif not 0 <= raw < self.frames:
+            self.fail(
+                path, f"is slice {raw}, but the item has {count}, numbered 0 to {self.frames - 1}"
+            )
+        else:
+            return raw
+        return None
 
     def array(self, raw: object, path: str, what: str) -> list[Any] | None:
         if raw is _MISSING:
@@ -403,7 +438,7 @@ def _points_fit(check: _Checker, raw: object, key: str, advice: str) -> bool:
 
 
 def _box(check: _Checker, raw: object, path: str) -> Box | None:
-    fields = check.fields(raw, path, ("label", "x", "y", "w", "h"), "a box")
+    fields = check.fields(raw, path, ("label", "x", "y", "w", "h"), "a box", _ON_SLICE)
     if fields is None:
         return None
     label = check.label(fields["label"], f"{path}.label")
@@ -413,7 +448,7 @@ def _box(check: _Checker, raw: object, path: str) -> Box | None:
     h = _extent(check, y, fields["h"], f"{path}.h", "height", "bottom")
     if label is None or x is None or y is None or w is None or h is None:
         return None
-    return Box(label, x, y, w, h)
+    return Box(label, x, y, w, h, check.slice(fields["slice"], f"{path}.slice"))
 
 
 def _extent(
@@ -442,7 +477,7 @@ def _extent(
 
 
 def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
-    fields = check.fields(raw, path, ("label", "points"), "a polygon")
+    fields = check.fields(raw, path, ("label", "points"), "a polygon", _ON_SLICE)
     if fields is None:
         return None
     label = check.label(fields["label"], f"{path}.label")
@@ -468,7 +503,8 @@ def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
     if polygon_area(ring) <= MIN_POLYGON_AREA:
         check.fail(f"{path}.points", "encloses no area (are all points on one line?)")
         return None
-    return Polygon(label, tuple(ring)) if label is not None else None
+    on = check.slice(fields["slice"], f"{path}.slice")
+    return Polygon(label, tuple(ring), on) if label is not None else None
 
 
 def _instance_reader(

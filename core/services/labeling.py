@@ -25,6 +25,7 @@ from core.domain.progress import ActorStats, Delta
 from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
 from core.domain.tasks import check_correctable, check_lease, skipped
+from core.domain.volumes import volume_frames
 from core.ports import Deps
 from core.services.collections import ITEMS, STATS, load
 from core.services.update import retried
@@ -268,6 +269,7 @@ def validated(project: Project, item: Item, value: object) -> AnnotationValue:
             text_length=text_length,
             text=item.text,
             templates=keypoint_templates(project.label_classes),
+            frames=volume_frames(item),
         )
     except InvalidAnnotation as error:
         raise InvalidAnnotation(
