@@ -85,6 +85,20 @@ def item_frame(
     return open_blob(deps, DERIVATIVES, name)
 
 
+def frame_display(deps: Deps, project: Project, item: Item, frame: int) -> tuple[str, str]:
+    """Where frame `frame`'s display is (container, name), for an export that ships the
+    slices of a volume: rendered now when no labeler has looked at it yet. `NotFound` for a
+    frame that cannot be shown (the reason given)."""
+    assert item.derivatives is not None
+    if frame == 0:
+        container, _, name = item.derivatives.display.partition("/")
+        return container, name
+    name = frame_name(item, frame, FrameRendition.DISPLAY)
+    if not deps.blobs.exists(DERIVATIVES, name):
+        _render(deps, project, source_of(deps, project), item, frame, frame_count(item))
+    return DERIVATIVES, name
+
+
 def frame_name(item: Item, frame: int, rendition: FrameRendition) -> str:
     """Where a frame is kept: under the item's folder and the source version it shows."""
     assert item.derivatives is not None
