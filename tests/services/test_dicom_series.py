@@ -168,3 +168,26 @@ def test_a_shape_may_name_a_slice_of_the_series(deps: Deps) -> None:
     )
     item = only_item(deps, project_id)
     assert item.final is not None and item.final.to_json() == {"boxes": [box | {"slice": 2}]}
+
+
+def test_shapes_move_with_their_slice_when_one_arrives_between_them(deps: Deps) -> None:
+    put_slices(deps, [SLICES[0], SLICES[1]])  # a (30 mm) and b (10 mm): b is slice 0
+    project_id = series_project(deps)
+    drain(deps)
+    [item] = tasks.next_task(deps, project_id=project_id, actor="ann").items
+    box = {"label": "a", "x": 0.1, "y": 0.1, "w": 0.2, "h": 0.2}
+    on_a, on_b, whole = box | {"slice": 1}, box | {"slice": 0}, box
+    labeling.submit_annotation(
+        deps,
+        project_id=project_id,
+        item_id=item.id,
+        value={"boxes": [on_a, on_b, whole]},
+        actor="ann",
+    )
+    put_slices(deps, [SLICES[2]])  # c (20 mm) arrives between them
+    register_blob(deps, container="lake", name=SLICES[2][0])
+    moved = only_item(deps, project_id)
+    expected = {"boxes": [box | {"slice": 2}, on_b, whole]}
+    assert moved.final is not None and moved.final.to_json() == expected
+    assert moved.annotations[0].value.to_json() == expected
+    assert moved.state is ItemState.LABELED
