@@ -1,7 +1,8 @@
 """A multi-frame DICOM in a real browser: the labeling screen and the review viewer move through
 its frames with , . and PageUp/PageDown, the mouse wheel over the image, the slider and Home/End,
 say "n / N", draw each frame from its own values through the window the labeler set (which
-stays as the frames change, and with the item when it is shown again), and the answer is the item's, whatever frame it was given on."""
+stays as the frames change, and with the item when it is shown again), and the answer is the
+item's, whatever frame it was given on."""
 
 from __future__ import annotations
 
