@@ -120,3 +120,15 @@ def test_a_series_is_one_item_with_shapes_per_slice(ui: Ui, page: Page) -> None:
     on_slice(frames, 2)
     expect(shown).to_have_count(1)
     expect(shown.first).to_have_attribute("data-slice", "2")
+
+
+def test_the_owner_turns_series_on_in_the_ingestion_settings(ui: Ui, page: Page) -> None:
+    project_id = ui.project("Series later", "image_bounding_box", ["lesion"])
+    ui.sign_in(page, at=f"/p/{project_id}/details")
+    box = page.locator("#ingest-series")
+    expect(box).not_to_be_checked()
+    box.check()
+    page.locator("#ingest-save").click()
+    eventually(lambda: ui.api("GET", f"/projects/{project_id}")["ingest"].get("dicomSeries"))
+    page.reload()
+    expect(page.locator("#ingest-series")).to_be_checked()
