@@ -106,7 +106,10 @@ def test_a_series_is_one_item_with_shapes_per_slice(ui: Ui, page: Page) -> None:
 
     # The reviewer: the box is on slice 3 only.
     page.goto(f"{ui.url}/#/p/{project_id}/data")
-    page.locator(f'article[data-item-id="{item["id"]}"]').click()
+    tile = page.locator(f'article[data-item-id="{item["id"]}"]')
+    expect(tile.locator(".frames-badge")).to_have_text(f"{COUNT} frames · shapes on 1")
+    expect(tile.locator(".overlay-shapes rect")).to_have_count(0)  # the thumbnail is slice 1
+    tile.click()
     viewer = page.locator("#viewer")
     frames = viewer.locator("#frames")
     on_slice(frames, 0)
