@@ -142,6 +142,16 @@ def test_voc_writes_an_annotation_per_slice_that_globox_reads(deps: Deps, tmp_pa
     assert len(list((tmp_path / "JPEGImages").iterdir())) == 4
 
 
+def test_azureml_jsonl_has_a_line_per_slice_image(deps: Deps) -> None:
+    project_id = labeled_volumes(deps)
+    data = streamed(deps, project_id, ExportFormat.AZUREML_JSONL, datastore="azureml://d")
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        lines = [json.loads(line) for line in archive.read("data.jsonl").splitlines()]
+    urls = {line["image_url"].rsplit("/paths/", 1)[-1]: line["label"] for line in lines}
+    assert sorted(urls) == sorted(["in/ct/a.dcm", "in/ct/b.dcm", SERIES_PATH, "in/clip.dcm%233"])
+    assert len(urls["in/ct/a.dcm"]) == 2 and len(urls[SERIES_PATH]) == 1
+
+
 def test_the_loupe_jsonl_keeps_the_slices_in_the_value(deps: Deps) -> None:
     project_id = labeled_volumes(deps)
     lines = streamed(deps, project_id, ExportFormat.LOUPE_JSONL).decode().splitlines()
