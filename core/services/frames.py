@@ -115,7 +115,10 @@ def _render(
     are not kept yet for as long again as fetching the file took (at least `NEAR_SECONDS`, at
     most `NEAR_FRAMES`): scrolling through a large volume fetches it once per run of frames,
     not once per frame."""
-    where = frame_source(item.path, item.series, frame)
+    try:
+        where = frame_source(item.path, item.series, frame)
+    except IndexError:  # a slice refused since (its file written again at another size)
+        raise NotFound(f"item {item.id!r} shows no slice {frame} any more") from None
     started, name = time.monotonic(), source.root + where.path
     with ExitStack() as stack:
         try:
