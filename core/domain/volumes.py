@@ -2,8 +2,9 @@
 and polygons may each belong to one slice.
 
 A shape without a slice belongs to the whole item, as every shape did before shapes had
-slices. `slice_shapes` is what a per-slice writer starts from (the exports' image per slice,
-and later a DICOM-SEG writer: one segment frame per slice that has shapes)."""
+slices. `slice_shapes` and `source_files` are what a per-slice writer starts from (the
+exports' image per slice, and a DICOM-SEG writer: the source images in slice order, and each
+slice's shapes)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ def volume_frames(item: Item) -> int:
     slices; one for any other image (a multi-page TIFF shows its first page)."""
     media = item.media
     return media.frames if media is not None and media.format == "dicom" else 1
+
+
+def source_files(item: Item) -> list[str]:
+    """The files a volume's slices come from, in slice order: a series' slices, one file
+    each, or the item's one multi-frame file (its frames are the slices). What a writer that
+    refers to the source images (DICOM-SEG) reads, beside `slice_shapes`."""
+    if item.series is not None:
+        return [member.path for member in item.series.shown]
+    return [item.path]
 
 
 def slice_shapes(value: AnnotationValue | None) -> dict[int | None, list[Shape]]:

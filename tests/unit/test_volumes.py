@@ -23,7 +23,7 @@ from core.domain.series import (
     with_slice,
 )
 from core.domain.task_types import MediaKind, TaskType
-from core.domain.volumes import renumbered, slice_shapes, volume_frames
+from core.domain.volumes import renumbered, slice_shapes, source_files, volume_frames
 
 BOXES, POLYS = TaskType.IMAGE_BOUNDING_BOX, TaskType.IMAGE_POLYGON
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
@@ -130,6 +130,7 @@ def test_shapes_follow_their_slices_when_one_arrives_between_them() -> None:
     after = with_slice(before, member("b", 2.0))
     moves = renumbering(before, after)
     assert moves == {0: 0, 1: 2}
+    assert [s.path for s in after.shown] == ["a", "b", "c"]
     value = BoxSet((Box("Cat", 0.1, 0.1, 0.2, 0.2, 1), Box("Cat", 0.5, 0.5, 0.2, 0.2)))
     item = Item(
         id="i",
@@ -153,3 +154,19 @@ def test_shapes_follow_their_slices_when_one_arrives_between_them() -> None:
         None: [Box("Cat", 0.5, 0.5, 0.2, 0.2)],
         2: [Box("Cat", 0.1, 0.1, 0.2, 0.2, 2)],
     }
+
+
+def test_a_volumes_source_files_are_in_slice_order() -> None:
+    found = series(member("late", 3.0), member("early", 1.0), member("wide", 2.0, width=9))
+    item = Item(
+        id="i",
+        project_id="p",
+        path="ct/1.2.3.dcm",
+        kind=MediaKind.IMAGE,
+        rank=0.5,
+        series=found,
+        created_at=NOW,
+        updated_at=NOW,
+    )
+    assert source_files(item) == ["early", "late"]
+    assert source_files(item.model_copy(update={"series": None})) == ["ct/1.2.3.dcm"]
