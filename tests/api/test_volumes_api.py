@@ -80,3 +80,18 @@ def test_uploaded_slices_are_one_item_and_a_shape_names_its_slice(world: World) 
     )
     assert done.status_code == 200, done.text
     assert done.json()["mine"] == {"boxes": [box | {"slice": 2}]}
+
+
+def test_dicom_series_is_a_true_or_false_setting(world: World) -> None:
+    refused = world.client.post(
+        "/api/projects",
+        json={
+            "name": "Bad",
+            "taskType": "image_bounding_box",
+            "labelClasses": [{"name": "a"}],
+            "ingest": {"dicomSeries": "yes"},
+        },
+        headers=world.auth("olive"),
+    )
+    assert refused.status_code == 422
+    assert "dicomSeries" in refused.text
