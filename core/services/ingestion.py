@@ -187,9 +187,10 @@ def save_capped(deps: Deps, project: Project, items: list[Item]) -> tuple[list[I
     again refuses nothing."""
     left = capacity.room(deps, project)
     refused = 0
-    if len(items) > left:
-        have = Items(deps, project.id).existing([item.id for item in items])
-        new = [item.id for item in items if item.id not in have]
+    ids = list(dict.fromkeys(item.id for item in items))  # the slices of a series: one item
+    if len(ids) > left:
+        have = Items(deps, project.id).existing(ids)
+        new = [identity for identity in ids if identity not in have]
         kept = have | set(new[:left])
         refused = len(new) - len(kept - have)
         items = [item for item in items if item.id in kept]

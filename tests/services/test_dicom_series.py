@@ -16,8 +16,9 @@ from core.domain.items import Item, ItemState
 from core.ports import Deps
 from core.services import labeling, projects, tasks
 from core.services.frames import FRAME_PIXELS, FrameRendition, item_frame
+from core.services.ingestion import ingestion_progress
 from core.services.links import frame_count, frames_url
-from core.services.refresh import register_blob
+from core.services.refresh import register_blob, register_blobs
 from tests.services.test_ingestion import drain, items_of, settings
 from tests.support.labeling import creator
 from tests.support.media import bundled_dicom, series_slice
@@ -191,3 +192,15 @@ def test_shapes_move_with_their_slice_when_one_arrives_between_them(deps: Deps) 
     assert moved.final is not None and moved.final.to_json() == expected
     assert moved.annotations[0].value.to_json() == expected
     assert moved.state is ItemState.LABELED
+
+
+def test_a_series_is_one_item_against_the_item_cap(deps: Deps) -> None:
+    chosen = settings(task="image_bounding_box", ingest={"dicomSeries": True, "itemCap": 1})
+    project_id = projects.create_project(deps, settings=chosen, actor="ann").value.id
+    drain(deps)
+    put_slices(deps, SLICES)  # a folder watcher's batch: three files, one item
+    assert register_blobs(deps, container="lake", names=[name for name, *_ in SLICES]) == 1
+    item = only_item(deps, project_id)
+    assert item.media is not None and item.media.frames == 3
+    progress = ingestion_progress(deps, project_id=project_id, actor="ann")
+    assert "over the item cap" not in progress.skipped_reasons
