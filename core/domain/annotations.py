@@ -40,6 +40,8 @@ EDGE_TOLERANCE = 1e-6
 # far above the rounding noise of three collinear points.
 MIN_POLYGON_AREA = 1e-12
 _SHOWN_LABELS = 20
+_ON_SLICE = ("slice",)
+"""What a box or polygon may carry besides its geometry: the slice of a volume it is on."""
 _MISSING: Any = object()
 
 _Part = TypeVar("_Part")
@@ -52,8 +54,13 @@ class _Json:
     a field that is None (no attributes) is left out."""
 
     def to_json(self) -> dict[str, Any]:
-        fields = ((f.name, getattr(self, f.name)) for f in dataclasses.fields(self))
-        return {name: _plain(value) for name, value in fields if value is not None}
+        """Optional fields (default None) are left out when absent (no attributes, no slice):
+        values stored before a field existed write back as they were."""
+        return {
+            f.name: _plain(value)
+            for f in dataclasses.fields(self)
+            if (value := getattr(self, f.name)) is not None or f.default is not None
+        }
 
 
 def _plain(value: object) -> Any:
@@ -90,6 +97,8 @@ class Box(_Json):
     w: float
     h: float
     attributes: AttributeValues | None = None
+    slice: int | None = None
+    """The slice of a volume it is drawn on (from 0); None: the whole item."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +115,8 @@ class Polygon(_Json):
     label: str
     points: tuple[Point, ...]
     attributes: AttributeValues | None = None
+    slice: int | None = None
+    """The slice of a volume it is drawn on (from 0); None: the whole item."""
 
 
 @dataclass(frozen=True)
@@ -208,6 +219,7 @@ def validate_annotation(
     mask_grid: tuple[int, int] | None = None,
     relation_classes: Sequence[RelationClass] = (),
     attributes: Mapping[str, Sequence[Attribute]] | None = None,
+    frames: int = 1,
 ) -> AnnotationValue:
     """Check a submitted value against `task_type`'s rules and the project's label classes
     (shown in the order given when a label is unknown). `text_length` is required for text_ner;
@@ -216,12 +228,13 @@ def validate_annotation(
     point template) is required for image_keypoints. `mask_grid` is the displayed image's
     [height, width], which every mask must cover (see `core.domain.masks`). A text_ner value's
     relations are checked against `relation_classes`. `attributes` maps a class name to the
-    attributes it declares (`labels.declared_attributes`); none: no class has any."""
+    attributes it declares (`labels.declared_attributes`); none: no class has any. A box or
+    polygon may name the slice it is on, one of the item's `frames`."""
     if task_type is TaskType.TEXT_NER and text_length is None:
         raise TypeError("text_ner annotations need text_length, the item's length in characters")
     if task_type is TaskType.IMAGE_KEYPOINTS and templates is None:
         raise TypeError("image_keypoints annotations need each class's point template")
-    check = _Checker(label_names, f"{task_type.value} annotations", attributes or {})
+    check = _Checker(label_names, f"{task_type.value} annotations", attributes or {}, frames)
     value: AnnotationValue | None
     match task_type:
         case TaskType.IMAGE_MULTICLASS | TaskType.TEXT_MULTICLASS:
@@ -355,10 +368,12 @@ class _Checker:
         label_names: Collection[str],
         what: str,
         declared: Mapping[str, Sequence[Attribute]] | None = None,
+        frames: int = 1,
     ) -> None:
         self.violations: list[Violation] = []
         self.what = what
         self._declared = declared or {}
+        self.frames = frames
         self._unlisted = 0
         self._names = label_names
         self._known = label_names if isinstance(label_names, Set) else frozenset(label_names)
@@ -375,22 +390,29 @@ class _Checker:
         return [*self.violations, Violation("", f"… and {self._unlisted} more problems")]
 
     def fields(
-        self, raw: object, path: str, names: Sequence[str], what: str, *, labeled: bool = False
+        self,
+        raw: object,
+        path: str,
+        names: Sequence[str],
+        what: str,
+        optional: Sequence[str] = (),
+        *,
+        labeled: bool = False,
     ) -> dict[str, Any] | None:
-        """An object with exactly `names` (and, when it is `labeled` with a class, optionally
-        `attributes`); a missing field reads as `_MISSING`, missing attributes as None."""
+        """An object with exactly `names` and maybe some of `optional` (and, when it is
+        `labeled` with a class, `attributes`); a missing field reads as `_MISSING`, missing
+        attributes as None."""
         if not isinstance(raw, dict):
             self.fail(path, f"must be an object with {', '.join(names)}")
             return None
         for key in raw:
-            if key not in names and not (labeled and key == "attributes"):
-                self.fail(
-                    _join(path, str(key)), f"is not a field of {what}; expected {', '.join(names)}"
-                )
+            if key not in names and key not in optional and not (labeled and key == "attributes"):
+                expected = ", ".join([*names, *(f"{o} (optional)" for o in optional)])
+                self.fail(_join(path, str(key)), f"is not a field of {what}; expected {expected}")
         for name in names:
             if name not in raw:
                 self.fail(_join(path, name), "is required")
-        found = {name: raw.get(name, _MISSING) for name in names}
+        found = {name: raw.get(name, _MISSING) for name in (*names, *optional)}
         return found | {"attributes": raw.get("attributes")} if labeled else found
 
     def attributes(
@@ -405,6 +427,21 @@ class _Checker:
             return None  # an unknown class was reported already; its attributes are unknowable
         declared = declared_for(self._declared, known)
         return read_attributes(raw, _join(path, "attributes"), declared, self.fail)
+
+    def slice(self, raw: object, path: str) -> int | None:
+        """A shape's slice: absent (the whole item), or one of the item's frames."""
+        if raw is _MISSING or raw is None:
+            return None
+        count = f"{self.frames} slice{'s' if self.frames != 1 else ''}"
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            self.fail(path, f"must be a whole number, the slice from 0 (the item has {count})")
+        elif not 0 <= raw < self.frames:
+            self.fail(
+                path, f"is slice {raw}, but the item has {count}, numbered 0 to {self.frames - 1}"
+            )
+        else:
+            return raw
+        return None
 
     def array(self, raw: object, path: str, what: str) -> list[Any] | None:
         if raw is _MISSING:
@@ -543,7 +580,9 @@ def _points_fit(check: _Checker, raw: object, key: str, advice: str) -> bool:
 
 
 def _box(check: _Checker, raw: object, path: str) -> Box | None:
-    fields = check.fields(raw, path, ("label", "x", "y", "w", "h"), "a box", labeled=True)
+    fields = check.fields(
+        raw, path, ("label", "x", "y", "w", "h"), "a box", _ON_SLICE, labeled=True
+    )
     if fields is None:
         return None
     label = check.label(fields["label"], f"{path}.label")
@@ -554,7 +593,7 @@ def _box(check: _Checker, raw: object, path: str) -> Box | None:
     attributes = check.attributes(fields["attributes"], path, [label])
     if label is None or x is None or y is None or w is None or h is None:
         return None
-    return Box(label, x, y, w, h, attributes)
+    return Box(label, x, y, w, h, attributes, check.slice(fields["slice"], f"{path}.slice"))
 
 
 def _extent(
@@ -583,7 +622,7 @@ def _extent(
 
 
 def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
-    fields = check.fields(raw, path, ("label", "points"), "a polygon", labeled=True)
+    fields = check.fields(raw, path, ("label", "points"), "a polygon", _ON_SLICE, labeled=True)
     if fields is None:
         return None
     label = check.label(fields["label"], f"{path}.label")
@@ -610,7 +649,8 @@ def _polygon(check: _Checker, raw: object, path: str) -> Polygon | None:
     if polygon_area(ring) <= MIN_POLYGON_AREA:
         check.fail(f"{path}.points", "encloses no area (are all points on one line?)")
         return None
-    return Polygon(label, tuple(ring), attributes) if label is not None else None
+    on = check.slice(fields["slice"], f"{path}.slice")
+    return Polygon(label, tuple(ring), attributes, on) if label is not None else None
 
 
 def _instance_reader(

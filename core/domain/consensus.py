@@ -51,6 +51,7 @@ MATCH_OKS = 0.5
 """COCO's loosest keypoint threshold (its AP averages 0.5 to 0.95)."""
 
 S = TypeVar("S", Box, Polygon, Span, KeypointInstance, Mask)
+R = TypeVar("R", Box, Polygon)
 Sigmas = Mapping[str, Sequence[float]]
 """Each class's per-point sigmas for OKS (`KeypointTemplate.sigma_list`)."""
 
@@ -121,12 +122,12 @@ def agreement(
 
 
 def _boxes(answers: list[tuple[Box, ...]]) -> _Agreement:
-    found = _shapes(answers, box_iou, MATCH_IOU, _mean_box)
+    found = _shapes(answers, _same_slice(box_iou), MATCH_IOU, _mean_box)
     return _Agreement(None if found.final is None else BoxSet(found.final), found.agreed)
 
 
 def _polygons(answers: list[tuple[Polygon, ...]]) -> _Agreement:
-    found = _shapes(answers, lambda a, b: polygon_iou(a.points, b.points), MATCH_IOU, _medoid)
+    found = _shapes(answers, _same_slice(_polygon_iou), MATCH_IOU, _medoid)
     return _Agreement(None if found.final is None else PolygonSet(found.final), found.agreed)
 
 
@@ -204,6 +205,15 @@ class _ShapeAgreement(Generic[S]):
     agreed: tuple[bool, ...]
 
 
+def _polygon_iou(a: Polygon, b: Polygon) -> float:
+    return polygon_iou(a.points, b.points)
+
+
+def _same_slice(similarity: Callable[[R, R], float]) -> Callable[[R, R], float]:
+    """Shapes on different slices of a volume never match, however they overlap."""
+    return lambda a, b: similarity(a, b) if a.slice == b.slice else 0.0
+
+
 def _shapes(
     answers: Sequence[Sequence[S]],
     similarity: Callable[[S, S], float],
@@ -270,7 +280,7 @@ def _mean_box(boxes: list[Box], label: str) -> Box:
     y = sum(b.y for b in boxes) / count
     w = min(sum(b.w for b in boxes) / count, 1.0 - x)
     h = min(sum(b.h for b in boxes) / count, 1.0 - y)
-    return Box(label, x, y, w, h)
+    return Box(label, x, y, w, h, slice=boxes[0].slice)  # matched boxes share their slice
 
 
 def _medoid(polygons: list[Polygon], label: str) -> Polygon:
@@ -280,7 +290,7 @@ def _medoid(polygons: list[Polygon], label: str) -> Polygon:
         return sum(polygon_iou(p.points, q.points) for q in polygons if q is not p)
 
     best = max(polygons, key=closeness)
-    return Polygon(label, best.points)
+    return Polygon(label, best.points, slice=best.slice)
 
 
 def _medoid_mask(masks: list[Mask], label: str) -> Mask:

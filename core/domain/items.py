@@ -13,6 +13,7 @@ from core.domain.annotations import attributes_of, labels_of
 from core.domain.attributes import attribute_keys
 from core.domain.lanes import lane_of
 from core.domain.model import DomainModel, Stamp
+from core.domain.series import DicomSeries
 from core.domain.task_types import MediaKind
 
 
@@ -151,6 +152,9 @@ class Item(DomainModel):
     chars: int | None = Field(default=None, ge=0)
     text_ref: str | None = Field(default=None, description="container/blob of a text too large")
     dicom: DicomTags | None = None
+    series: DicomSeries | None = Field(
+        default=None, description="A DICOM series: its member files, one per slice, in order"
+    )
     derivatives: Derivatives | None = None
     lease: Lease | None = None
     annotations: list[Annotation] = Field(default_factory=list)

@@ -127,6 +127,11 @@ class IngestSettings(DomainModel):
         le=10_000_000_000,
         description="Larger images (width × height × frames) are refused as decompression bombs",
     )
+    dicom_series: StrictBool = Field(
+        default=False,
+        description="Single-frame DICOM files sharing a SeriesInstanceUID become one item, a "
+        "volume of slices (files registered before it was set stay items of their own)",
+    )
 
 
 def _none_yet(classes: list[RelationClass]) -> bool:

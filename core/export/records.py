@@ -61,6 +61,8 @@ class Options:
     predictions: bool = False
     normalized_coco: bool = False
     """Azure ML's old COCO flavour: boxes and polygons as fractions of the image."""
+    slices: bool = False
+    """A volume's slices with shapes are images of their own (`core.export.slices`)."""
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,8 @@ class Record:
     score: float | None = None
     split: str = TRAIN
     """Set by the writer once the split is chosen (`core.export.split`)."""
+    slice: int | None = None
+    """The slice of a volume this image is (`core.export.slices`); None: the item's own."""
     document: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     # Read only by the formats that show them (CSV), so computed on demand.

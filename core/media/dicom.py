@@ -34,6 +34,7 @@ from core.media.facts import (
     Pixels,
     Probe,
     Renditions,
+    SliceFacts,
     check_pixels,
 )
 from core.media.images import DISPLAY_MAX, fit, renditions, stretch
@@ -62,8 +63,38 @@ def probe_dicom(data: bytes | BinaryIO, *, complete: bool, max_pixels: int) -> P
     if complete and not _has_pixels(data):
         raise MediaError(_NO_PIXELS)
     return Probe(
-        format="dicom", width=int(columns), height=int(rows), frames=frames, dicom=tags(header)
+        format="dicom",
+        width=int(columns),
+        height=int(rows),
+        frames=frames,
+        dicom=tags(header),
+        slice=slice_facts(header),
     )
+
+
+def slice_facts(header: Dataset) -> SliceFacts | None:
+    """What places the file in its series; None without a SeriesInstanceUID."""
+    uid = str(header.get("SeriesInstanceUID") or "").strip()
+    if not uid:
+        return None
+    sop = str(header.get("SOPInstanceUID") or "").strip() or None
+    number = _int(header.get("InstanceNumber"), 0) if "InstanceNumber" in header else None
+    return SliceFacts(
+        series_uid=uid,
+        sop_uid=sop,
+        position=_numbers(header.get("ImagePositionPatient"), 3),
+        orientation=_numbers(header.get("ImageOrientationPatient"), 6),
+        number=number,
+    )
+
+
+def _numbers(value: Any, count: int) -> tuple[float, ...] | None:
+    """`count` finite numbers from a multi-valued tag, or None."""
+    try:
+        found = tuple(float(v) for v in value) if value is not None else ()
+    except (TypeError, ValueError):
+        return None
+    return found if len(found) == count and all(math.isfinite(v) for v in found) else None
 
 
 def render_dicom(data: bytes | BinaryIO, *, max_pixels: int, frame: int = 0) -> Renditions:

@@ -27,6 +27,20 @@ class NeedMore(Exception):
 
 
 @dataclass(frozen=True)
+class SliceFacts:
+    """Where a DICOM file lies in its series, as its header says."""
+
+    series_uid: str
+    sop_uid: str | None
+    position: tuple[float, ...] | None
+    """ImagePositionPatient"""
+    orientation: tuple[float, ...] | None
+    """ImageOrientationPatient"""
+    number: int | None
+    """InstanceNumber"""
+
+
+@dataclass(frozen=True)
 class Probe:
     format: str
     width: int
@@ -36,6 +50,8 @@ class Probe:
     dicom: DicomTags | None = None
     orientation: int = 1
     """EXIF orientation (1: upright as stored); the size above is already the upright one."""
+    slice: SliceFacts | None = None
+    """A DICOM file with a SeriesInstanceUID: what places it in its series."""
 
 
 @dataclass(frozen=True)

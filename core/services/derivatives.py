@@ -14,6 +14,7 @@ from core.domain.errors import NotFound
 from core.domain.items import Derivatives, Item, ItemState, RawPixels
 from core.domain.media_types import extension
 from core.domain.messages import MakeDerivatives
+from core.domain.series import frame_source
 from core.domain.task_types import MediaKind
 from core.media.facts import MediaError, Rendition, Renditions
 from core.media.probe import render
@@ -46,7 +47,7 @@ def make_derivatives(deps: Deps, *, message: MakeDerivatives) -> int:
         found = items.get(project.id, item_id)
         if found is None or not _needs_renditions(item := load(Item, found)):
             continue
-        name = source.root + item.path
+        name = source.root + frame_source(item.path, item.series, 0).path  # a series' first slice
         try:
             # Read from a local copy as the decoder needs it: the file never sits in memory
             # whole, and decoding stays within the media budget (core.media.decoding).

@@ -30,7 +30,8 @@ from core.domain.messages import EXPORT_RUN, RunExport
 from core.export import bundle, deflated
 from core.export.parts import Layout, Member, ZipLayout, directory, write_part
 from core.export.plan import Plan, combine, needs_plan, slice_of
-from core.export.records import TRAIN, VALIDATION, Record, record
+from core.export.records import TRAIN, VALIDATION, Record
+from core.export.slices import records_of
 from core.ports import Deps
 from core.services.collections import EXPORTS
 from core.services.repositories.items import Items
@@ -140,8 +141,8 @@ def _slice(
     found: list[Record] = []
     items = Items(deps, job.project_id)
     for document in items.in_states_after(made.options.states, cursor, PAGE):
-        found.append(record(document.body, made.options))
-        if len(found) == size:
+        found.extend(records_of(document.body, made.options))  # a volume's slices stay together
+        if len(found) >= size:
             break
     return found
 

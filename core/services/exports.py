@@ -15,7 +15,7 @@ from pydantic import Field, StrictBool
 from core.domain.datasets import dataset_root
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat, ExportJob
-from core.domain.items import ItemState
+from core.domain.items import Item, ItemState
 from core.domain.labels import attribute_names, keypoint_templates
 from core.domain.links import Grant
 from core.domain.messages import EXPORT_RUN, RunExport
@@ -33,11 +33,12 @@ from core.export.records import (
     Picture,
     Pictures,
     Record,
-    record,
 )
+from core.export.slices import PER_SLICE, records_of
 from core.ports import Deps
 from core.services import export_parts, outbound
 from core.services.collections import EXPORTS, load
+from core.services.frames import frame_display
 from core.services.links import download_url
 from core.services.repositories.exports import Exports
 from core.services.repositories.items import Items
@@ -108,6 +109,7 @@ def target(
         kept=_kept_split(deps, project.id, options) if options.keep_split_of else None,
         predictions=options.predictions,
         normalized_coco=options.normalized_coco,
+        slices=format in PER_SLICE,
     )
     made = bundle.Target(
         format=format,
@@ -132,7 +134,7 @@ def target(
 def records(deps: Deps, project_id: str, options: Options) -> Iterator[Record]:
     """The export's items, page by page (never all in memory)."""
     for document in Items(deps, project_id).in_states(options.states, PAGE):
-        yield record(document.body, options)
+        yield from records_of(document.body, options)
 
 
 def open_export(
@@ -300,6 +302,8 @@ def _pictures(deps: Deps, project: Project) -> Pictures:
     )
 
     def picture(rec: Record, formats: frozenset[str]) -> Picture | None:
+        if rec.slice is not None:
+            return _slice_picture(deps, project, rec)
         media = rec.document.get("media") or {}
         upright = media.get("orientation", 1) == 1  # a turned photo ships its upright rendition
         if (
@@ -326,6 +330,22 @@ def _pictures(deps: Deps, project: Project) -> Pictures:
         )
 
     return picture
+
+
+def _slice_picture(deps: Deps, project: Project, rec: Record) -> Picture | None:
+    """A volume's slice as the labeler saw it: the frame's display rendition (a JPEG)."""
+    item = Item.model_validate(rec.document)
+    frame = rec.slice
+    if item.derivatives is None or frame is None:
+        return None
+    try:
+        container, name = frame_display(deps, project, item, frame)
+        shown = deps.blobs.info(container, name)
+    except NotFound:  # a slice that cannot be shown: its labels go without it
+        return None
+    kind = "png" if shown.content_type == "image/png" else "jpeg"
+    size = (item.derivatives.width, item.derivatives.height)
+    return Picture(kind, *size, lambda: deps.blobs.stream(container, name))
 
 
 def _spool() -> IO[bytes]:

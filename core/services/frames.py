@@ -21,6 +21,7 @@ from core.domain.errors import NotFound
 from core.domain.items import Item
 from core.domain.media_types import extension
 from core.domain.projects import Project, Role
+from core.domain.series import frame_source
 from core.media.facts import MediaError, Renditions
 from core.media.probe import render
 from core.ports import Deps
@@ -84,6 +85,20 @@ def item_frame(
     return open_blob(deps, DERIVATIVES, name)
 
 
+def frame_display(deps: Deps, project: Project, item: Item, frame: int) -> tuple[str, str]:
+    """Where frame `frame`'s display is (container, name), for an export that ships the
+    slices of a volume: rendered now when no labeler has looked at it yet. `NotFound` for a
+    frame that cannot be shown (the reason given)."""
+    assert item.derivatives is not None
+    if frame == 0:
+        container, _, name = item.derivatives.display.partition("/")
+        return container, name
+    name = frame_name(item, frame, FrameRendition.DISPLAY)
+    if not deps.blobs.exists(DERIVATIVES, name):
+        _render(deps, project, source_of(deps, project), item, frame, frame_count(item))
+    return DERIVATIVES, name
+
+
 def frame_name(item: Item, frame: int, rendition: FrameRendition) -> str:
     """Where a frame is kept: under the item's folder and the source version it shows."""
     assert item.derivatives is not None
@@ -100,16 +115,23 @@ def _render(
     are not kept yet for as long again as fetching the file took (at least `NEAR_SECONDS`, at
     most `NEAR_FRAMES`): scrolling through a large volume fetches it once per run of frames,
     not once per frame."""
-    started, name = time.monotonic(), source.root + item.path
+    try:
+        where = frame_source(item.path, item.series, frame)
+    except IndexError:  # a slice refused since (its file written again at another size)
+        raise NotFound(f"item {item.id!r} shows no slice {frame} any more") from None
+    started, name = time.monotonic(), source.root + where.path
     with ExitStack() as stack:
         try:
             file = stack.enter_context(spooled(deps.blobs, source.container, name))
         except NotFound:
             raise NotFound(
-                f"item {item.id!r}: its file was deleted, its frames cannot be shown"
+                f"item {item.id!r}: its file {where.path!r} was deleted, frame {frame} "
+                "cannot be shown"
             ) from None
         fetched = time.monotonic() - started
-        _store(deps, item, frame, _rendered(project, item, file, frame))
+        _store(deps, item, frame, _rendered(project, item, file, frame, where.frame))
+        if item.series is not None:
+            return  # each slice of a series is a file of its own: nothing more in this one
         stop = time.monotonic() + max(fetched, NEAR_SECONDS)
         for near in _around(frame, count):
             if time.monotonic() >= stop:
@@ -117,7 +139,7 @@ def _render(
             if deps.blobs.exists(DERIVATIVES, frame_name(item, near, _KEPT)):
                 continue
             try:
-                _store(deps, item, near, _rendered(project, item, file, near))
+                _store(deps, item, near, _rendered(project, item, file, near, near))
             except NotFound:  # a damaged frame: said when it is asked for
                 continue
 
@@ -136,9 +158,11 @@ def _around(frame: int, count: int) -> list[int]:
     return order[:NEAR_FRAMES]
 
 
-def _rendered(project: Project, item: Item, file: BinaryIO, frame: int) -> Renditions:
+def _rendered(project: Project, item: Item, file: BinaryIO, frame: int, in_file: int) -> Renditions:
+    """Frame `frame` of the item, which is frame `in_file` of `file`."""
     try:
-        return render(extension(item.path), file, max_pixels=project.ingest.max_pixels, frame=frame)
+        limit = project.ingest.max_pixels
+        return render(extension(item.path), file, max_pixels=limit, frame=in_file)
     except MediaError as error:
         raise NotFound(f"frame {frame} of item {item.id!r} cannot be shown: {error}") from None
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from core.domain.datasets import check_dataset_allowed, dataset_root
@@ -49,6 +49,7 @@ from core.services.registration import (
 )
 from core.services.repositories.ingest import Ingest
 from core.services.repositories.items import Items
+from core.services.series import save_series
 from core.services.update import update
 
 SYSTEM = "loupe"
@@ -186,9 +187,10 @@ def save_capped(deps: Deps, project: Project, items: list[Item]) -> tuple[list[I
     again refuses nothing."""
     left = capacity.room(deps, project)
     refused = 0
-    if len(items) > left:
-        have = Items(deps, project.id).existing([item.id for item in items])
-        new = [item.id for item in items if item.id not in have]
+    ids = list(dict.fromkeys(item.id for item in items))  # the slices of a series: one item
+    if len(ids) > left:
+        have = Items(deps, project.id).existing(ids)
+        new = [identity for identity in ids if identity not in have]
         kept = have | set(new[:left])
         refused = len(new) - len(kept - have)
         items = [item for item in items if item.id in kept]
@@ -197,12 +199,13 @@ def save_capped(deps: Deps, project: Project, items: list[Item]) -> tuple[list[I
     return items, created, refused
 
 
-def save_new(deps: Deps, project_id: str, items: Iterable[Item]) -> int:
+def save_new(deps: Deps, project_id: str, items: Sequence[Item]) -> int:
     """Store the items that do not exist yet; existing ones (maybe labeled since) stay as
-    they are. Returns how many were new."""
+    they are, but for DICOM series, which take the slices that arrived. Returns how many
+    were new."""
     stored = Items(deps, project_id)
-    pending = list(items)
-    created = 0
+    pending = [item for item in items if item.series is None]
+    created = save_series(deps, project_id, (item for item in items if item.series is not None))
     for start in range(0, len(pending), ID_QUERY):
         chunk = pending[start : start + ID_QUERY]
         have = stored.existing([item.id for item in chunk])

@@ -25,6 +25,7 @@ from core.domain.progress import ActorStats, Delta
 from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
 from core.domain.tasks import check_correctable, check_lease, skipped
+from core.domain.volumes import volume_frames
 from core.ports import Deps
 from core.services.collections import ITEMS, STATS, load
 from core.services.update import retried
@@ -272,6 +273,7 @@ def validated(project: Project, item: Item, value: object) -> AnnotationValue:
             mask_grid=mask_grid(item) if project.task_type.is_mask else None,
             relation_classes=project.relation_classes,
             attributes=declared_attributes(project.label_classes),
+            frames=volume_frames(item),
         )
     except InvalidAnnotation as error:
         raise InvalidAnnotation(

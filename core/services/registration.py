@@ -15,8 +15,16 @@ from core.domain.errors import NotFound
 from core.domain.items import Item, ItemState, MediaFacts, item_id, rank
 from core.domain.media_types import accepts, extension
 from core.domain.projects import Project
+from core.domain.series import (
+    DicomSeries,
+    SeriesSlice,
+    position_along_normal,
+    series_key,
+    series_path,
+    with_slice,
+)
 from core.domain.task_types import MediaKind
-from core.media.facts import MediaError, NeedMore
+from core.media.facts import MediaError, NeedMore, Probe
 from core.media.probe import probe
 from core.media.text import ROW_FILES, Record, records, text_facts
 from core.ports import BlobStore
@@ -133,7 +141,49 @@ def _image(
         etag=etag,
         orientation=found.orientation,
     )
+    if project.ingest.dicom_series and found.slice is not None and found.frames == 1:
+        return _series_item(project, path, now, media, found)
     return new_item(project, path, now, media=media, dicom=found.dicom)
+
+
+def _series_item(
+    project: Project, path: str, now: datetime, media: MediaFacts, found: Probe
+) -> Item:
+    """The item of the file's series, holding that one slice: saving merges it into the
+    series item if there is one (`core.services.series`)."""
+    facts = found.slice
+    assert facts is not None
+    member = SeriesSlice(
+        path=path,
+        etag=media.etag.strip('"') if media.etag else None,  # listings may quote it, reads not
+        bytes=media.bytes,
+        sop_uid=facts.sop_uid,
+        position=position_along_normal(facts.position, facts.orientation),
+        number=facts.number,
+        width=found.width,
+        height=found.height,
+    )
+    series = with_slice(DicomSeries(uid=facts.series_uid), member)
+    item = new_item(
+        project, series_path(path, series.uid), now, media=media, dicom=found.dicom, series=series
+    )
+    identity = item_id(project.id, series_key(series.uid))
+    return item.model_copy(
+        update={"id": identity, "rank": rank(identity), "media": series_media(series, media)}
+    )
+
+
+def series_media(series: DicomSeries, first: MediaFacts) -> MediaFacts:
+    """A series' media facts: its slices shown are its frames, their versions its etag."""
+    shown = series.shown
+    return first.model_copy(
+        update={
+            "frames": max(1, len(shown)),
+            "bytes": sum(s.bytes for s in series.slices),
+            "etag": series.version,
+            **({"width": shown[0].width, "height": shown[0].height} if shown else {}),
+        }
+    )
 
 
 def _head(blobs: BlobStore, container: str, name: str, size: int | None) -> tuple[bytes, bool]:

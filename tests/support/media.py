@@ -114,3 +114,28 @@ def multiframe_dicom(
 
 def read_dicom_rows(data: bytes) -> int:
     return int(dcmread(io.BytesIO(data), stop_before_pixels=True).Rows)
+
+
+def series_slice(
+    series_uid: str,
+    *,
+    z: float | None,
+    number: int | None = None,
+    value: int = 0,
+    size: tuple[int, int] = (16, 16),
+    sop_uid: str | None = None,
+) -> bytes:
+    """One CT slice of series `series_uid`, at height `z` (None: no position), filled with
+    `value` so that each slice tells itself apart by its pixels."""
+    ds = dcmread(io.BytesIO(made_dicom(np.full(size, value), modality="CT")))
+    ds.SeriesInstanceUID = series_uid
+    if sop_uid is not None:
+        ds.SOPInstanceUID = ds.file_meta.MediaStorageSOPInstanceUID = sop_uid
+    if z is not None:
+        ds.ImagePositionPatient = [-100.0, -100.0, z]
+        ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
+    if number is not None:
+        ds.InstanceNumber = number
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()

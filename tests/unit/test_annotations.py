@@ -170,7 +170,11 @@ def test_no_boxes_means_no_objects() -> None:
             "y + h = 1.1 must be ≤ 1 (the box runs past the bottom",
         ),
         ({"label": "Dog"}, "boxes[0].label", "'Dog' is not a label class of this project"),
-        ({"score": 0.9}, "boxes[0].score", "is not a field of a box; expected label, x, y, w, h"),
+        (
+            {"score": 0.9},
+            "boxes[0].score",
+            "is not a field of a box; expected label, x, y, w, h, slice (optional)",
+        ),
     ],
 )
 def test_box_rules(fields: dict[str, object], field: str, rule: str) -> None:
@@ -233,7 +237,7 @@ def test_every_broken_rule_is_reported_at_once() -> None:
         boxes(box(), box(label="Dog", x=math.nan, w=0, extra=1), box(h=True)),
     )
     assert found == {
-        "boxes[1].extra": "is not a field of a box; expected label, x, y, w, h",
+        "boxes[1].extra": "is not a field of a box; expected label, x, y, w, h, slice (optional)",
         "boxes[1].label": "'Dog' is not a label class of this project; known: Cat, Bird, "
         "Animal/Dog",
         "boxes[1].x": "must be a finite number, not nan",
@@ -326,7 +330,10 @@ def test_polygon_points_on_the_border_within_float_error_are_clamped() -> None:
 def test_polygon_fields_are_checked() -> None:
     raw = {"polygons": [{"label": "Fish", "points": "0,0 1,1", "closed": True}]}
     found = problems(POLY, raw)
-    assert found["polygons[0].closed"] == "is not a field of a polygon; expected label, points"
+    assert (
+        found["polygons[0].closed"]
+        == "is not a field of a polygon; expected label, points, slice (optional)"
+    )
     assert found["polygons[0].label"].startswith("'Fish' is not a label class")
     assert found["polygons[0].points"] == "must be a list of [x, y] points"
 

@@ -2,8 +2,11 @@
 // DICOM window/level: the item's values (modality LUT applied, as the server stored them) are
 // drawn on a canvas through a window (centre and width), redrawn as the window changes: the
 // real thing, not brightness and contrast on an 8-bit picture. A multi-frame item shows its
-// other frames' values on the same canvas, through the same window (frames.js).
+// other frames' values on the same canvas, through the same window (frames.js). The window
+// starts as the file's (WindowCenter/WindowWidth) or as the labeler last left it on this item
+// (windows.js).
 import { h } from "./dom.js";
+import { browserStore, savedWindow, saveWindow } from "./windows.js";
 
 /** @typedef {import("./api-types").components["schemas"]["DicomView"]} DicomView */
 /** @typedef {{id: string, width?: number | null, height?: number | null, dicom?: DicomView | null}} DicomItem */
@@ -89,9 +92,11 @@ export async function dicomCanvas(item) {
   const fileCenter = dicom.windowCenter ?? (min + max) / 2;
   const fileWidth = dicom.windowWidth ?? Math.max(max - min, 1);
   let queued = false;
+  const store = browserStore();
+  const [center, span] = savedWindow(store, item.id) || [fileCenter, fileWidth];
   /** @type {Windowing} */
   const w = {
-    center: fileCenter, width: fileWidth, min, max, fileCenter, fileWidth, modality: dicom.modality, values,
+    center, width: span, min, max, fileCenter, fileWidth, modality: dicom.modality, values,
     draw() {
       const { stored, offset, scale } = values;
       const low = w.center - w.width / 2;
@@ -107,9 +112,15 @@ export async function dicomCanvas(item) {
       canvas.dataset.width = String(w.width);
     },
     set(center, width) {
-      const tidy = (/** @type {number} */ v) => Math.round(v * 1000) / 1000; // no 703.9999999 in the readout
       w.center = tidy(center); w.width = Math.max(0.001, tidy(width));
-      if (!queued) { queued = true; requestAnimationFrame(() => { queued = false; w.draw(); w.onchange?.(); }); }
+      if (!queued) {
+        queued = true;
+        requestAnimationFrame(() => {
+          queued = false; w.draw(); w.onchange?.();
+          const own = w.center === tidy(fileCenter) && w.width === Math.max(0.001, tidy(fileWidth));
+          saveWindow(store, item.id, own ? null : [w.center, w.width]); // the file's own: nothing to remember
+        });
+      }
     },
     reset: () => w.set(fileCenter, fileWidth),
     show(next) {
@@ -126,6 +137,9 @@ export async function dicomCanvas(item) {
   canvas.windowing = w;
   return canvas;
 }
+
+/** No 703.9999999 in the readout. @param {number} v */
+const tidy = (v) => Math.round(v * 1000) / 1000;
 
 /** @param {number} v */
 const round = (v) => (Math.abs(v) >= 100 ? Math.round(v) : Math.round(v * 100) / 100);

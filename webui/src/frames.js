@@ -5,7 +5,8 @@
 // element (the shapes drawn over it and the zoom stay put): a greyscale canvas is given the
 // frame's values and keeps its window; a colour picture shows the frame's display image.
 // Frames load as asked, newest wins, and the next ones in the direction of travel are fetched
-// ahead; a few dozen stay in memory.
+// ahead; a few dozen stay in memory. Shapes drawn on a slice belong to it: `onframe` tells the
+// editor which slice is on screen, and `mark` ticks the slices that have shapes on the slider.
 import { frameValues } from "./dicom.js";
 import { h, showError } from "./dom.js";
 import { frameKey, stepped, wheelSteps } from "./framestep.js";
@@ -18,9 +19,9 @@ const KEPT = 48; // frames held in memory per item
 const AHEAD = 3; // frames fetched ahead in the direction of travel
 /**
  * Navigation for `item`'s frames on `picture` (null for an item of one frame).
- * @param {{item: FramedItem, picture: HTMLImageElement | HTMLCanvasElement}} options
+ * @param {{item: FramedItem, picture: HTMLImageElement | HTMLCanvasElement, onframe?: (n: number) => void}} options
  */
-export function frameNavigator({ item, picture }) {
+export function frameNavigator({ item, picture, onframe }) {
   const count = item.frames || 1;
   const base = item.framesUrl;
   if (count < 2 || !base) return null;
@@ -37,9 +38,12 @@ export function frameNavigator({ item, picture }) {
   const slider = /** @type {HTMLInputElement} */ (h("input", { type: "range", id: "frame-slider", min: 1, max: count, step: 1, value: wanted + 1,
     "aria-label": "Frame", oninput: () => go(Number(slider.value) - 1) }));
   const readout = h("output", { id: "frame-readout", "aria-live": "polite" });
+  const ticks = h("span", { class: "frame-marks", id: "frame-marks", "aria-hidden": "true" });
+  /** @type {Set<number>} */
+  let marked = new Set();
   const node = h("div", { class: "frames bar", id: "frames", dataset: { count: String(count) } },
     h("button", { type: "button", id: "frame-prev", title: "Previous frame (, or PageUp)", onclick: () => step(-1) }, "‹"),
-    h("label", { class: "frame-label" }, "Frame ", slider), readout,
+    h("label", { class: "frame-label" }, "Frame ", h("span", { class: "frame-track" }, slider, ticks)), readout,
     h("button", { type: "button", id: "frame-next", title: "Next frame (. or PageDown)", onclick: () => step(1) }, "›"),
     h("span", { class: "note" }, "Wheel, PgUp/PgDn or , . to move through the frames"));
 
@@ -69,8 +73,10 @@ export function frameNavigator({ item, picture }) {
   function go(n) {
     n = stepped(n, 0, count);
     if (n !== wanted) direction = n > wanted ? 1 : -1;
+    const moved = n !== wanted;
     wanted = n;
     label();
+    if (moved) onframe?.(n);
     load(n).then((frame) => {
       if (wanted !== n) return;
       if (windowing && !(frame instanceof HTMLImageElement)) windowing.show?.(frame);
@@ -83,8 +89,21 @@ export function frameNavigator({ item, picture }) {
 
   function label() {
     slider.value = String(wanted + 1);
-    readout.textContent = `${wanted + 1} / ${count}`;
+    readout.textContent = `${wanted + 1} / ${count}${marked.has(wanted) ? " ●" : ""}`;
+    readout.title = marked.has(wanted) ? "This slice has shapes" : "";
     node.dataset.frame = String(wanted);
+  }
+
+  /** Ticks the slices that have shapes under the slider. @param {Iterable<number>} slices */
+  function mark(slices) {
+    marked = new Set(slices);
+    const sig = [...marked].sort((a, b) => a - b).join(",");
+    if (ticks.dataset.slices !== sig) {
+      ticks.dataset.slices = sig;
+      ticks.replaceChildren(...[...marked].filter((n) => n >= 0 && n < count).map((n) =>
+        h("i", { class: "frame-mark", style: `left: ${(n / Math.max(count - 1, 1)) * 100}%`, dataset: { slice: String(n) } })));
+    }
+    label();
   }
 
   /** @param {number} by */
@@ -98,6 +117,7 @@ export function frameNavigator({ item, picture }) {
     get frame() { return wanted; },
     step,
     go,
+    mark,
     /** The wheel over the image: true if it moved (or was about to move) the frames. @param {WheelEvent} e */
     wheel(e) {
       if (e.ctrlKey) return false; // Ctrl+wheel zooms

@@ -70,7 +70,7 @@ export async function labelView({ project, pane }) {
   };
   /** @type {Map<string, Promise<Picture>>} */
   const pictures = new Map();
-  /** @type {{update: () => void, cancel: () => boolean, deleteSelected: () => boolean, relabel?: (n: string) => boolean, apply?: (n: string) => boolean, zoom?: (f: number) => void, drafting?: boolean, closeDraft?: () => void, key?: (e: KeyboardEvent, action?: string | null) => boolean, linkKey?: (e: KeyboardEvent) => boolean, relate?: () => boolean} | null} */
+  /** @type {{update: () => void, cancel: () => boolean, deleteSelected: () => boolean, relabel?: (n: string) => boolean, apply?: (n: string) => boolean, zoom?: (f: number) => void, drafting?: boolean, closeDraft?: () => void, key?: (e: KeyboardEvent, action?: string | null) => boolean, linkKey?: (e: KeyboardEvent) => boolean, relate?: () => boolean, sliceChanged?: () => void, slices?: () => Set<number>} | null} */
   let editor = null;
   const keys = keyMap(project);
   const windowing = windowControls();
@@ -215,10 +215,11 @@ export async function labelView({ project, pane }) {
     showRemarks(task.items);
     /** @type {Picture | null} */
     const pic = pics[0] || null;
-    const frames = S.frames = !task.grid && pic ? frameNavigator({ item, picture: pic }) : null;
+    const frames = S.frames = !task.grid && pic ? frameNavigator({ item, picture: pic, onframe: () => editor?.sliceChanged?.() }) : null;
     if (task.grid) { editor = null; stage.replaceChildren(...gridView(task, /** @type {Picture[]} */ (pics))); }
     else if (shapesType && pic) {
-      const shapes = shapeEditor({ item, type, classes, task, image: pic, active: () => S.next, changed: refresh, windowing, vh: 72 });
+      const slice = frames ? () => frames.frame : undefined; // a volume: shapes go on the slice on screen
+      const shapes = shapeEditor({ item, type, classes, task, image: pic, active: () => S.next, changed: refresh, windowing, vh: 72, slice });
       editor = shapes;
       stage.replaceChildren(h("p", { class: "note" }, type === "image_bounding_box"
         ? "Drag to draw a box; click a box to pick it (a key then relabels it), drag it to move, a corner to resize."
@@ -273,6 +274,7 @@ export async function labelView({ project, pane }) {
     const task = S.task;
     if (!task) return;
     editor?.update();
+    if (editor?.slices) S.frames?.mark(editor.slices());
     const item = task.items[0];
     const value = task.values[item.id];
     if (task.grid) {

@@ -254,6 +254,7 @@ function wizard() {
     instructions: h("textarea", { id: "w-instructions", rows: 8, placeholder: "Markdown" }),
     url: h("input", { id: "w-url", placeholder: "https://… (instead of markdown)" }),
     refresh: h("input", { id: "w-refresh", type: "checkbox", checked: true }),
+    series: h("input", { id: "w-series", type: "checkbox" }),
     min: h("input", { id: "w-min", type: "number", min: 1, max: 10, value: 1 }),
     max: h("input", { id: "w-max", type: "number", min: 1, max: 10, value: 1 }),
   };
@@ -287,7 +288,8 @@ function wizard() {
   const steps = [
     h("fieldset", {}, h("legend", {}, "1. Project"), h("label", {}, "Name ", f.name), h("label", {}, "Task type ", f.type)),
     h("fieldset", {}, h("legend", {}, "2. Data"), h("label", {}, "Source ", f.source), uploadRow, blobRow,
-      h("label", {}, f.refresh, " Incremental refresh (new files become items)")),
+      h("label", {}, f.refresh, " Incremental refresh (new files become items)"),
+      h("label", { id: "w-series-row" }, f.series, " DICOM series: slices sharing a SeriesInstanceUID become one item (a volume)")),
     h("fieldset", {}, h("legend", {}, "3. Label classes"), f.classes, classesNote),
     h("fieldset", {}, h("legend", {}, "4. Instructions"), h("div", { class: "split" }, f.instructions, preview), h("label", {}, "or a URL ", f.url)),
     h("fieldset", {}, h("legend", {}, "5. Options"), assist.node,
@@ -316,6 +318,9 @@ function wizard() {
       consensus: { minLabelers: Number(f.min.value), maxLabelers: Number(f.max.value) },
     };
     if (f.source.value === "blob") body.dataset = { source: "blob", container: f.container.value.trim(), path: f.path.value.trim() };
+    if (f.series.checked && !f.type.value.startsWith("text_")) { // the other ingestion settings keep their defaults
+      body.ingest = /** @type {ProjectSettings["ingest"]} */ (/** @type {unknown} */ ({ dicomSeries: true }));
+    }
     return body;
   }
   /** Goes to step `to` (the review after the last), checking what the step before needs. @param {number} to */

@@ -38,7 +38,7 @@ export function addFilesCard(project, after) {
     h("label", {}, "Files ", files), h("label", {}, "or a folder ", folder), h("div", { class: "bar" }, go, progress), status, report);
 }
 
-/** Ingestion settings (`ingest`): item cap, CSV column, JSONL field, the pixel limit.
+/** Ingestion settings (`ingest`): item cap, CSV column, JSONL field, the pixel limit, DICOM series.
  * @param {any} project @param {(body: any) => Promise<unknown>} patch */
 export function ingestCard(project, patch) {
   const ingest = project.ingest || {};
@@ -46,18 +46,23 @@ export function ingestCard(project, patch) {
   const column = h("input", { id: "ingest-column", value: ingest.textColumn ?? "", placeholder: "text, or the only column" });
   const field = h("input", { id: "ingest-field", value: ingest.textField ?? "text" });
   const pixels = h("input", { id: "ingest-pixels", type: "number", min: 1, value: ingest.maxPixels ?? "" });
+  const series = h("input", { id: "ingest-series", type: "checkbox", checked: !!ingest.dicomSeries });
   const text = project.taskType.startsWith("text_");
   const value = (/** @type {HTMLElement} */ el) => /** @type {HTMLInputElement} */ (el).value.trim();
   return h("section", { class: "card", id: "ingest-card" }, h("h2", {}, "Ingestion"),
     h("label", {}, "Keep the first ", cap, " items (empty: all)"),
     text ? h("label", {}, "CSV/TSV column ", column) : "", text ? h("label", {}, "JSONL field ", field) : "",
     text ? "" : h("label", {}, "Largest picture (pixels × frames) ", pixels),
+    text ? "" : h("label", {}, series, " DICOM series: slices sharing a SeriesInstanceUID become one item"),
     h("p", { class: "note" }, "Applies to files ingested from now on."),
     h("button", { id: "ingest-save", onclick: () => {
       /** @type {Record<string, any>} */
       const body = { ...ingest, itemCap: value(cap) ? Number(value(cap)) : null };
       if (text) { body.textColumn = value(column) || null; body.textField = value(field) || "text"; }
-      else if (value(pixels)) body.maxPixels = Number(value(pixels));
+      else {
+        if (value(pixels)) body.maxPixels = Number(value(pixels));
+        body.dicomSeries = /** @type {HTMLInputElement} */ (series).checked;
+      }
       for (const k of Object.keys(body)) if (body[k] === null) delete body[k];
       patch({ ingest: body });
     } }, "Save ingestion settings"));

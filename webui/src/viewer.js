@@ -101,10 +101,12 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     } else if (view.url) {
       const pic = await picture(view);
       if (!task || item.id !== ids[at]) return;
-      frames = frameNavigator({ item: view, picture: pic });
+      frames = frameNavigator({ item: view, picture: pic, onframe: () => editor?.sliceChanged?.() });
       if (frames) stage.append(frames.node);
       if (shapesType) {
-        editor = shapeEditor({ item: view, type, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 72 : 78 });
+        const shown = frames;
+        const slice = shown ? () => shown.frame : undefined; // a volume: shapes go on the slice on screen
+        editor = shapeEditor({ item: view, type, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 72 : 78, slice });
         stage.append(editor.node);
       } else if (keypointsType) {
         editor = keypointEditor({ item: view, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 68 : 74 });
@@ -173,6 +175,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
   function refresh() {
     if (!task || !item) return;
     editor?.update();
+    if (editor?.slices) frames?.mark(editor.slices());
     const v = value();
     const answer = document.getElementById("viewer-answer");
     if (answer) answer.textContent = describe(v) || "—";

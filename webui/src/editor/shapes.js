@@ -1,7 +1,10 @@
 // @ts-check
 // The box and polygon editor over one image, for labeling and for review alike: draw, move,
 // resize, edit points, delete, with mouse, pen or one finger (two fingers pinch-zoom). Shapes
-// live in an SVG in image pixels; a gesture redraws only the shape it moves.
+// live in an SVG in image pixels; a gesture redraws only the shape it moves. On a volume (a
+// multi-frame DICOM or a series) shapes belong to the slice they were drawn on: only the
+// slice on screen's are shown and editable, and new ones take its number (`slice`); shapes
+// without one (drawn before shapes had slices) belong to the whole item and show on every slice.
 import { colorOf, h, s } from "../dom.js";
 import { boxFrom, fixedCorner, fraction, moveBox, movePolygon, near, resizeBox, tooSmall } from "../geometry.js";
 import { clone, commit, settle, shapeKey } from "../state.js";
@@ -23,8 +26,9 @@ import { zoomable } from "../zoom.js";
  * @param {() => void} options.changed called after the values or the selection changed
  * @param {import("../zoom.js").Windowing} [options.windowing]
  * @param {number} [options.vh] the height the image fits at zoom 1, in % of the screen's
+ * @param {() => number} [options.slice] the slice on screen, for an item of several
  */
-export function shapeEditor({ item, type, classes, task, image, active, changed, windowing, vh = 74 }) {
+export function shapeEditor({ item, type, classes, task, image, active, changed, windowing, vh = 74, slice }) {
   const W = item.width || 1000; const H = item.height || 1000;
   const key = shapeKey(type);
   const boxes = type === "image_bounding_box";
@@ -42,6 +46,10 @@ export function shapeEditor({ item, type, classes, task, image, active, changed,
   let gesture = null;
 
   const shapes = () => /** @type {any[]} */ (task.values[item.id][key]);
+  /** Whether a shape is on the slice on screen (or on the whole item). @param {{slice?: number | null}} shape */
+  const onSlice = (shape) => !slice || shape.slice === undefined || shape.slice === null || shape.slice === slice();
+  /** A new shape, on the slice on screen. @template {Record<string, any>} T @param {T} shape @returns {T} */
+  const placed = (shape) => (slice ? Object.assign(shape, { slice: slice() }) : shape);
   const label = (/** @type {number} */ x, /** @type {number} */ y, /** @type {string} */ text, /** @type {string} */ color) => {
     const t = s("text", { x, y, fill: color, "font-size": 3 * r });
     t.textContent = text;
@@ -57,7 +65,9 @@ export function shapeEditor({ item, type, classes, task, image, active, changed,
     g.setAttribute("class", `shape ${selected ? "selected" : ""} ${selected && task.tool.picked ? "picked" : ""}`);
     g.dataset.index = String(i);
     g.dataset.label = shape.label;
+    if (shape.slice !== undefined && shape.slice !== null) g.dataset.slice = String(shape.slice);
     g.replaceChildren();
+    if (!onSlice(shape)) { g.classList.add("off-slice"); if (!g.isConnected) layer.append(g); shown[i] = g; return; }
     if (boxes) {
       g.append(s("rect", { x: shape.x * W, y: shape.y * H, width: shape.w * W, height: shape.h * H, stroke: color, fill: `${color}22`, "data-body": i }),
         label(shape.x * W + r, shape.y * H + 3 * r, shape.label, color));
@@ -77,7 +87,7 @@ export function shapeEditor({ item, type, classes, task, image, active, changed,
     const list = shapes();
     while (shown.length > list.length) shown.pop()?.remove();
     list.forEach((shape, i) => {
-      const sig = JSON.stringify(shape) + (task.tool.selected === i ? (task.tool.picked ? "P" : "S") : "");
+      const sig = JSON.stringify(shape) + (task.tool.selected === i ? (task.tool.picked ? "P" : "S") : "") + (onSlice(shape) ? "" : "H");
       if (shown[i]?.dataset.sig !== sig) { drawShape(i); shown[i].dataset.sig = sig; }
     });
     drawTemp();
@@ -163,7 +173,7 @@ export function shapeEditor({ item, type, classes, task, image, active, changed,
     if (!g) return;
     gesture = null;
     if (g.kind === "draw") {
-      const box = boxFrom(active(), g.from, g.to);
+      const box = placed(boxFrom(active(), g.from, g.to));
       const slip = Math.abs(e.clientX - g.sx) < 4 || Math.abs(e.clientY - g.sy) < 4;
       if (!slip && e.type !== "pointercancel") {
         commit(task, (values) => { values[item.id][key].push(box); });
@@ -190,7 +200,7 @@ export function shapeEditor({ item, type, classes, task, image, active, changed,
     const points = task.tool.draft;
     task.tool.draft = null;
     if (points && points.length >= 3) {
-      commit(task, (values) => { values[item.id][key].push({ label: active(), points }); });
+      commit(task, (values) => { values[item.id][key].push(placed({ label: active(), points })); });
       task.tool.selected = shapes().length - 1;
       task.tool.picked = false;
     }
@@ -223,9 +233,23 @@ export function shapeEditor({ item, type, classes, task, image, active, changed,
     return true;
   }
 
+  /** Another slice is on screen: what was under way on the last one ends, its shapes hide. */
+  function sliceChanged() {
+    if (gesture) { task.values = gesture.before; gesture = null; }
+    task.tool.draft = null;
+    const sel = task.tool.selected;
+    if (sel !== null && !onSlice(shapes()[sel] || {})) { task.tool.selected = null; task.tool.picked = false; }
+    update(); changed();
+  }
+
+  /** The slices that have shapes of their own. */
+  function slices() {
+    return new Set(shapes().map((shape) => shape.slice).filter((n) => typeof n === "number"));
+  }
+
   update();
   return {
-    node: view.scroller, update, cancel, deleteSelected, relabel, zoom: view.zoom,
+    node: view.scroller, update, cancel, deleteSelected, relabel, zoom: view.zoom, sliceChanged, slices,
     get drafting() { return task.tool.draft !== null; }, closeDraft,
   };
 }
