@@ -65,7 +65,6 @@ from core.domain.runs import RunKind  # noqa: E402
 from core.ports import Deps, Query  # noqa: E402
 from core.services import assist_cycle  # noqa: E402
 from core.services.assist import recent_runs, request_training  # noqa: E402
-from core.services.collections import ITEMS, USERS, load, scan  # noqa: E402
 from core.services.derivatives import DERIVATIVES  # noqa: E402
 from core.services.labeling import submit_annotation  # noqa: E402
 from core.services.members import set_member  # noqa: E402
@@ -73,6 +72,7 @@ from core.services.projects import create_project, get_project  # noqa: E402
 from core.services.tasks import next_task, release_leases  # noqa: E402
 from core.services.uploads import upload_file  # noqa: E402
 from core.services.users import create_user  # noqa: E402
+from core.store.collections import ITEMS, USERS, load, scan  # noqa: E402
 from tests.support.assist import degraded_mnist, drain, mnist  # noqa: E402
 from tests.support.deps import memory_deps  # noqa: E402
 from tests.support.labeling import creator  # noqa: E402

@@ -55,9 +55,9 @@ from core.domain.messages import BLOB_CREATED  # noqa: E402
 from core.domain.projects import ProjectSettings, Role  # noqa: E402
 from core.ports import Deps, Query  # noqa: E402
 from core.services import labeling, projects, review, stages, tasks  # noqa: E402
-from core.services.collections import ITEMS, PROJECTS, scan  # noqa: E402
 from core.services.exports import ExportOptions, request_export  # noqa: E402
 from core.services.users import create_user  # noqa: E402
+from core.store.collections import ITEMS, PROJECTS, scan  # noqa: E402
 from tests.support.emulators import start_azurite, start_cosmos  # noqa: E402
 from tests.support.fake_servicebus import FakeServiceBusClient  # noqa: E402
 from tests.support.labeling import add_items, creator, running_project  # noqa: E402

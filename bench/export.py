@@ -34,9 +34,9 @@ from core.domain.exports import ExportFormat
 from core.domain.projects import ProjectSettings
 from core.ports import Deps
 from core.services import exports, projects
-from core.services.collections import ITEMS, PROJECTS, load
 from core.services.exports import ExportOptions
 from core.services.users import create_user
+from core.store.collections import ITEMS, PROJECTS, load
 
 CLASSES = ("car", "person", "bicycle", "dog", "cat")
 BATCH = 10_000

@@ -44,9 +44,9 @@ from core.export.plan import combine, slice_of
 from core.export.records import TRAIN, VALIDATION, Options, Record
 from core.ports import Deps
 from core.services import exports, stages
-from core.services.collections import PROJECTS, load
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions
 from core.services.stages import QUEUE_SPECS
+from core.store.collections import PROJECTS, load
 
 SPLIT = ExportOptions(validation=0.2, seed=1)
 CASES: tuple[tuple[str, ExportFormat, ExportOptions], ...] = (

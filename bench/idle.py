@@ -39,12 +39,12 @@ from core.domain.messages import INGEST_BATCH, PROJECT_INIT
 from core.domain.projects import ProjectSettings
 from core.ports import Deps, Query, Where
 from core.services import projects, stages
-from core.services.collections import ITEMS, PROJECTS, scan
 from core.services.ingestion import readable, source_of
 from core.services.projects import load_project
 from core.services.refresh import LIVE, OVERLAP
 from core.services.users import create_user
 from core.settings import Settings
+from core.store.collections import ITEMS, PROJECTS, scan
 
 LOUPE = Path(sys.executable).parent / "loupe"
 PER_FOLDER = 1_000

@@ -41,8 +41,8 @@ from core.domain.annotations import SingleLabel  # noqa: E402
 from core.domain.items import Item, MediaFacts  # noqa: E402
 from core.domain.projects import Project  # noqa: E402
 from core.ports import Deps, Query, Where  # noqa: E402
-from core.services.collections import ITEMS, load  # noqa: E402
 from core.services.imports import ImportFormat, ImportMode, import_labels  # noqa: E402
+from core.store.collections import ITEMS, load  # noqa: E402
 from tests.support.deps import local_deps  # noqa: E402
 from tests.support.labeling import add_items, running_project  # noqa: E402
 
@@ -155,7 +155,7 @@ def measure_pair(
 
 
 def _all(deps: Deps, project: Project) -> list[Any]:
-    from core.services.collections import scan
+    from core.store.collections import scan
 
     return list(scan(deps.documents.container(ITEMS), project.id, Query(page_size=1000)))
 

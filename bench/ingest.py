@@ -42,9 +42,9 @@ from core.local.workers import WorkerProcesses
 from core.media.images import THUMBNAIL_MAX
 from core.ports import Deps
 from core.services import projects, stages
-from core.services.collections import ITEMS
 from core.services.users import create_user
 from core.settings import Settings
+from core.store.collections import ITEMS
 
 CACHE = Path(__file__).resolve().parent.parent / ".bench-cache" / "ingest"
 

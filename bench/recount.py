@@ -36,7 +36,7 @@ from core.domain.progress import ActorStats, add, item_change  # noqa: E402
 from core.domain.projects import Project, Role  # noqa: E402
 from core.ports import Deps  # noqa: E402
 from core.services import dashboard, recount  # noqa: E402
-from core.services.collections import ITEMS, STATS  # noqa: E402
+from core.store.collections import ITEMS, STATS  # noqa: E402
 from tests.support.deps import local_deps  # noqa: E402
 from tests.support.labeling import running_project  # noqa: E402
 

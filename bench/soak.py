@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 from core.domain.datasets import Dataset, DataSource  # noqa: E402
 from core.domain.projects import ProjectSettings, Role  # noqa: E402
 from core.services import projects  # noqa: E402
-from core.services.collections import PROJECTS  # noqa: E402
+from core.store.collections import PROJECTS  # noqa: E402
 from tests.support.deps import local_deps  # noqa: E402
 from tests.support.labeling import users  # noqa: E402
 from tests.support.reliability import TABLE, Recorder, Row, render  # noqa: E402

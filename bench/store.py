@@ -31,7 +31,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.adapters.local.documents import SqliteDocumentStore
 from core.ports import Order, Query, Where
-from core.services.collections import ITEMS
+from core.store.collections import ITEMS
 
 PROJECT = "bench-project"
 BATCH = 10_000

@@ -37,10 +37,10 @@ from core.domain.datasets import DataSource
 from core.domain.errors import InvalidInput
 from core.local.scheduler import Job
 from core.ports import Deps, Query, Where
-from core.services.collections import PROJECTS, scan
 from core.services.ingestion import readable, source_of
 from core.services.projects import load_project
 from core.services.refresh import LIVE, reconcile, register_blobs
+from core.store.collections import PROJECTS, scan
 
 log = logging.getLogger("loupe.watcher")
 

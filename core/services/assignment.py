@@ -12,11 +12,11 @@ from core.domain.projects import Role
 from core.domain.tasks import assigned
 from core.ports import Deps, Document
 from core.services import audit
-from core.services.collections import ITEMS, load
-from core.services.repositories.items import Items, assignee_of
-from core.services.update import update
-from core.services.versioned import Versioned
 from core.services.worklog import item_target, member_project
+from core.store.collections import ITEMS, load
+from core.store.repositories.items import Items, assignee_of
+from core.store.update import update
+from core.store.versioned import Versioned
 
 MAX_ITEMS = 50_000
 

@@ -22,14 +22,14 @@ from core.domain.model import DomainModel
 from core.domain.projects import Project, ProjectStatus, Role
 from core.domain.runs import Run
 from core.ports import Deps
-from core.services.collections import ASSIST, load
 from core.services.model_registry import backbone_name
 from core.services.projects import load_project
 from core.services.recount import read_counters
-from core.services.repositories.items import Items
-from core.services.repositories.projects import Projects
-from core.services.repositories.runs import Runs
 from core.services.worklog import member_project
+from core.store.collections import ASSIST, load
+from core.store.repositories.items import Items
+from core.store.repositories.projects import Projects
+from core.store.repositories.runs import Runs
 
 RUNS_SHOWN = 50
 

@@ -46,11 +46,11 @@ from core.services.assist_inputs import (
     usable,
 )
 from core.services.assist_shapes import shape_cycle
-from core.services.collections import ASSIST, load
 from core.services.embeddings import item_features
 from core.services.projects import get_project
 from core.services.runs import RunLog, Step
 from core.services.suggestions import Suggestion, write_suggestions
+from core.store.collections import ASSIST, load
 
 PAGE_CONFIDENCE = 0.5
 """Below this, the head's guess is no better than a coin: clustering such items by it makes

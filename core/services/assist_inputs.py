@@ -10,8 +10,8 @@ from core.domain.items import Item, ItemState
 from core.domain.projects import Project
 from core.domain.task_types import MediaKind
 from core.ports import Deps, Document, Query
-from core.services.collections import ITEMS, scan
 from core.services.model_registry import backbone_name, load_backbone, registry_version
+from core.store.collections import ITEMS, scan
 
 _featurizers: dict[str, Featurizer] = {}
 

@@ -32,10 +32,10 @@ from core.services.assist_inputs import (
     featurizer_for,
     usable,
 )
-from core.services.collections import load
 from core.services.runs import RunLog, Step
 from core.services.spool import spooled
 from core.services.suggestions import Suggestion, write_suggestions
+from core.store.collections import load
 
 IMAGE_SIDE = 512
 """Images are worked on at most this large: objects worth a shape survive, memory stays small."""

@@ -6,7 +6,7 @@ from typing import Any
 
 from core.domain.events import audit_event
 from core.ports import Deps
-from core.services.collections import EVENTS
+from core.store.collections import EVENTS
 
 
 def record(

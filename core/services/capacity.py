@@ -16,7 +16,7 @@ from core.domain.capacity import DEPLOYMENT, Capacity, item_cap
 from core.domain.model import DomainModel, Stamp
 from core.domain.projects import Project
 from core.ports import Deps
-from core.services.collections import INGEST, ITEMS, load
+from core.store.collections import INGEST, ITEMS, load
 
 FRESH_S = 30.0
 REFUSED = "refused"

@@ -9,10 +9,10 @@ from core.domain.model import DomainModel
 from core.domain.projects import Role
 from core.domain.reviews import commented
 from core.ports import Deps
-from core.services.collections import load
-from core.services.repositories.items import Items
 from core.services.review import new_comment_id
 from core.services.worklog import change_item, member_project
+from core.store.collections import load
+from core.store.repositories.items import Items
 
 MAX_TEXT = 2000
 FEEDBACK_PAGE = 50

@@ -32,8 +32,8 @@ from core.ports import Deps
 from core.services.capacity import capacity
 from core.services.ingestion import last_refresh
 from core.services.recount import read_counters
-from core.services.repositories.items import Items
 from core.services.worklog import member_project
+from core.store.repositories.items import Items
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from core.domain.messages import StageFailure
 from core.domain.projects import Role
 from core.ports import EXHAUSTED, DeadLetter, Deps
 from core.services import audit
-from core.services.collections import FAILURES, load
 from core.services.stages import QUEUE_SPECS
 from core.services.worklog import member_project
+from core.store.collections import FAILURES, load
 
 GENERIC_REASON = EXHAUSTED
 """What Service Bus says when the Functions host gives up on a message (not why it failed)."""

@@ -19,12 +19,12 @@ from core.domain.task_types import MediaKind
 from core.media.facts import MediaError, Rendition, Renditions
 from core.media.probe import render
 from core.ports import Deps
-from core.services.collections import ITEMS, load
 from core.services.ingestion import source_of
 from core.services.projects import get_project
 from core.services.spool import spooled
-from core.services.update import update
 from core.services.worklog import item_target
+from core.store.collections import ITEMS, load
+from core.store.update import update
 
 DERIVATIVES = "derivatives"
 """The blob container renditions go to, as `<project>/<item>/display.jpg` and so on."""

@@ -33,9 +33,9 @@ from core.export.plan import Plan, combine, needs_plan, slice_of
 from core.export.records import TRAIN, VALIDATION, Record
 from core.export.slices import records_of
 from core.ports import Deps
-from core.services.collections import EXPORTS
-from core.services.repositories.items import Items
-from core.services.update import write_over
+from core.store.collections import EXPORTS
+from core.store.repositories.items import Items
+from core.store.update import write_over
 
 EXPORTS_CONTAINER = "exports"
 PAGE = 1000

@@ -37,12 +37,12 @@ from core.export.records import (
 from core.export.slices import PER_SLICE, records_of
 from core.ports import Deps
 from core.services import export_parts, outbound
-from core.services.collections import EXPORTS, load
 from core.services.frames import frame_display
 from core.services.links import download_url
-from core.services.repositories.exports import Exports
-from core.services.repositories.items import Items
 from core.services.worklog import member_project
+from core.store.collections import EXPORTS, load
+from core.store.repositories.exports import Exports
+from core.store.repositories.items import Items
 
 PAGE = 1000
 LINK_SECONDS = 7 * 24 * 3600  # the longest a user-delegation SAS may live

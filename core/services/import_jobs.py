@@ -36,7 +36,6 @@ from core.domain.links import Grant
 from core.domain.messages import IMPORT_RUN, RunImport
 from core.domain.projects import Role
 from core.ports import Deps
-from core.services.collections import IMPORTS, load
 from core.services.import_plan import Plan, plan_import
 from core.services.imports import (
     BATCH,
@@ -50,6 +49,7 @@ from core.services.imports import (
 from core.services.job_record import JobRecord, Overtaken, declared_file
 from core.services.uploads import Transfer, check_size, write_link
 from core.services.worklog import member_project
+from core.store.collections import IMPORTS, load
 
 WINDOW = 10_000
 """Items one stage message writes (a few seconds: items are written 1,000 a bulk write), so no

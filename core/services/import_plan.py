@@ -23,9 +23,9 @@ from core.domain.projects import Project
 from core.export import mask_pixels
 from core.export.records import Imported, Problem
 from core.ports import Deps, Document
-from core.services.collections import load
 from core.services.labeling import mask_grid, validated
-from core.services.repositories.items import Items
+from core.store.collections import load
+from core.store.repositories.items import Items
 
 SHOWN = 100
 """Problems listed in the refusal (the count of the others is given)."""

@@ -39,12 +39,12 @@ from core.export.coco_reader import read_coco
 from core.export.jsonl import json_lines
 from core.export.records import Imported, Problem
 from core.ports import Deps, Document
-from core.services.collections import IMPORTS, load
 from core.services.import_plan import Plan, Planned, plan_import, read_items
 from core.services.labeling import answer_of
 from core.services.projects import get_project
-from core.services.update import update
 from core.services.worklog import audited, changed, count, item_target, member_project, save_items
+from core.store.collections import IMPORTS, load
+from core.store.update import update
 
 BATCH = 1000
 """Items written by one bulk write: a SQLite transaction rewrites every index page an item

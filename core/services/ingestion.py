@@ -37,7 +37,6 @@ from core.domain.task_types import MediaKind
 from core.media.text import ROW_FILES
 from core.ports import Deps
 from core.services import audit, capacity
-from core.services.collections import load
 from core.services.projects import get_project, project_target, status_changed
 from core.services.registration import (
     OVER_CAP,
@@ -47,10 +46,11 @@ from core.services.registration import (
     register,
     skip_reason,
 )
-from core.services.repositories.ingest import Ingest
-from core.services.repositories.items import Items
 from core.services.series import save_series
-from core.services.update import update
+from core.store.collections import load
+from core.store.repositories.ingest import Ingest
+from core.store.repositories.items import Items
+from core.store.update import update
 
 SYSTEM = "loupe"
 BATCH_FILES = 500

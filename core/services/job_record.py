@@ -14,10 +14,10 @@ from typing import Any, BinaryIO
 from core.domain.errors import InvalidImport, LoupeError, Violation
 from core.domain.imports import IMPORT_FILES, ImportJob, ImportStatus, MigrationJob
 from core.ports import Deps
-from core.services.collections import IMPORTS
 from core.services.imports import sha256_of
 from core.services.spool import spooled
-from core.services.update import write_over
+from core.store.collections import IMPORTS
+from core.store.update import write_over
 
 NOT_DECLARED = "its bytes are not the file whose SHA-256 was declared: put the file again"
 

@@ -38,7 +38,6 @@ from core.domain.relabel import (
 from core.domain.relations import renamed_ends
 from core.domain.reviews import rejected
 from core.ports import Deps, Document
-from core.services.collections import load
 from core.services.projects import (
     change_project,
     for_owner,
@@ -46,11 +45,12 @@ from core.services.projects import (
     load_project,
     save_project,
 )
-from core.services.repositories.items import Items
-from core.services.repositories.projects import Projects
-from core.services.update import update
-from core.services.versioned import Versioned
 from core.services.worklog import audited, changed, count, item_target
+from core.store.collections import load
+from core.store.repositories.items import Items
+from core.store.repositories.projects import Projects
+from core.store.update import update
+from core.store.versioned import Versioned
 
 BATCH = 500
 UNSENT_GRACE = timedelta(seconds=30)

@@ -27,9 +27,6 @@ from core.domain.task_types import TaskType
 from core.domain.tasks import check_correctable, check_lease, skipped
 from core.domain.volumes import volume_frames
 from core.ports import Deps
-from core.services.collections import ITEMS, STATS, load
-from core.services.update import retried
-from core.services.versioned import Versioned
 from core.services.worklog import (
     audit_change,
     change_item,
@@ -39,6 +36,9 @@ from core.services.worklog import (
     member_project,
     read_item,
 )
+from core.store.collections import ITEMS, STATS, load
+from core.store.update import retried
+from core.store.versioned import Versioned
 
 SUBMITTED = "annotation.submitted"
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 from core.domain.errors import Conflict, InvalidInput, NotFound
 from core.domain.projects import Project, Role
 from core.ports import Deps
-from core.services.collections import USERS
 from core.services.projects import for_owner, save_project
-from core.services.versioned import Versioned
+from core.store.collections import USERS
+from core.store.versioned import Versioned
 
 
 def list_members(deps: Deps, *, project_id: str, actor: str) -> dict[str, Role]:

@@ -28,11 +28,11 @@ from core.domain.messages import IMPORT_RUN, RunImport
 from core.domain.projects import Project
 from core.domain.task_types import TaskType
 from core.ports import Deps
-from core.services.collections import IMPORTS, load
 from core.services.job_record import JobRecord, Overtaken, declared_file
 from core.services.migrations import MigrationReport, migrate_azureml
 from core.services.uploads import Transfer, check_size, write_link
 from core.services.users import require_creator
+from core.store.collections import IMPORTS, load
 
 
 def migration_link(deps: Deps, *, actor: str, sha256: str, size: int, max_bytes: int) -> Transfer:

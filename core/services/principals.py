@@ -19,10 +19,10 @@ from core.domain.errors import Conflict, Unauthorized
 from core.domain.principals import ClientPrincipal
 from core.domain.users import PrincipalLink, User, UserRole, link_principal
 from core.ports import Deps
-from core.services.collections import PRINCIPALS, USERS, load
-from core.services.update import Target, update
 from core.services.users import set_role
-from core.services.versioned import Versioned
+from core.store.collections import PRINCIPALS, USERS, load
+from core.store.update import Target, update
+from core.store.versioned import Versioned
 
 
 def principal_key(principal: ClientPrincipal) -> str:

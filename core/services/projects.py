@@ -26,11 +26,11 @@ from core.domain.projects import (
 )
 from core.ports import Deps, Document
 from core.services import audit, outbound
-from core.services.collections import PROJECT_NAMES, PROJECTS, load
-from core.services.repositories.projects import Projects
-from core.services.update import Target, update
 from core.services.users import require_creator
-from core.services.versioned import Versioned, same_etag
+from core.store.collections import PROJECT_NAMES, PROJECTS, load
+from core.store.repositories.projects import Projects
+from core.store.update import Target, update
+from core.store.versioned import Versioned, same_etag
 
 
 def create_project(deps: Deps, *, settings: ProjectSettings, actor: str) -> Versioned[Project]:

@@ -27,9 +27,9 @@ from core.domain.progress import (
     reconcile,
 )
 from core.ports import Deps, Query
-from core.services.collections import STATS, load, scan
-from core.services.repositories.items import Items
-from core.services.repositories.projects import Projects
+from core.store.collections import STATS, load, scan
+from core.store.repositories.items import Items
+from core.store.repositories.projects import Projects
 
 log = logging.getLogger(__name__)
 

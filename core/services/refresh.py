@@ -21,7 +21,6 @@ from core.domain.projects import Project, ProjectStatus
 from core.media.text import ROW_FILES
 from core.ports import Deps
 from core.services import capacity
-from core.services.collections import PROJECTS
 from core.services.ingestion import (
     ID_QUERY,
     readable,
@@ -31,9 +30,10 @@ from core.services.ingestion import (
 )
 from core.services.projects import load_project
 from core.services.registration import Skipped, register
-from core.services.repositories.ingest import Ingest
-from core.services.repositories.items import Items
-from core.services.repositories.projects import Projects
+from core.store.collections import PROJECTS
+from core.store.repositories.ingest import Ingest
+from core.store.repositories.items import Items
+from core.store.repositories.projects import Projects
 
 log = logging.getLogger("loupe.refresh")
 

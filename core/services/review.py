@@ -15,14 +15,14 @@ from core.domain.items import Item, ItemState
 from core.domain.projects import Project, Role
 from core.domain.reviews import Decision, comment_id, reviewed
 from core.ports import Deps
-from core.services.collections import load
 from core.services.labeling import validated
-from core.services.repositories.events import Events
-from core.services.repositories.items import ItemFilter as ItemFilter
-from core.services.repositories.items import Items
-from core.services.repositories.items import Reviewed as Reviewed
-from core.services.versioned import Versioned
 from core.services.worklog import change_item, changed, count, member_project, read_item
+from core.store.collections import load
+from core.store.repositories.events import Events
+from core.store.repositories.items import ItemFilter as ItemFilter
+from core.store.repositories.items import Items
+from core.store.repositories.items import Reviewed as Reviewed
+from core.store.versioned import Versioned
 
 MAX_PAGE = 200
 

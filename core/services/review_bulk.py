@@ -18,9 +18,9 @@ from core.domain.items import ItemState
 from core.domain.projects import Project, Role
 from core.domain.reviews import Decision
 from core.ports import Deps
-from core.services.repositories.items import Items
 from core.services.review import ItemFilter, review_one
 from core.services.worklog import member_project
+from core.store.repositories.items import Items
 
 MAX_ITEMS = 200
 """Items one request reviews at most; a filter matching more answers `more` to send it again."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 
 from core.domain.runs import JobStatus, Run, RunKind
 from core.ports import Deps
-from core.services.repositories.runs import Runs
+from core.store.repositories.runs import Runs
 
 
 @dataclass

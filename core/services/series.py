@@ -18,10 +18,10 @@ from core.domain.messages import INGEST_DERIVATIVES, MakeDerivatives
 from core.domain.series import DicomSeries, renumbering, with_slice
 from core.domain.volumes import renumbered
 from core.ports import Deps
-from core.services.collections import ITEMS
 from core.services.registration import series_media
-from core.services.update import update
 from core.services.worklog import item_target
+from core.store.collections import ITEMS
+from core.store.update import update
 
 
 def save_series(deps: Deps, project_id: str, items: Iterable[Item]) -> int:

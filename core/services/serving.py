@@ -14,11 +14,11 @@ from core.domain.media_types import SNIFF_BYTES, served_type
 from core.domain.projects import Role
 from core.domain.users import Token
 from core.ports import BlobInfo, Deps
-from core.services.collections import USERS, load
 from core.services.ingestion import source_of
 from core.services.links import Rendition
-from core.services.repositories.tokens import Tokens
 from core.services.worklog import member_project, read_item
+from core.store.collections import USERS, load
+from core.store.repositories.tokens import Tokens
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,9 @@ from functools import partial
 
 from core.domain.items import Item, ItemState, Prediction
 from core.ports import Deps, Document
-from core.services.update import update
-from core.services.versioned import Versioned
 from core.services.worklog import item_target
+from core.store.update import update
+from core.store.versioned import Versioned
 
 
 @dataclass(frozen=True)

@@ -22,11 +22,11 @@ from core.domain.progress import ActorStats
 from core.domain.projects import Project, Role
 from core.domain.tasks import Task, check_page_size, leased, released
 from core.ports import Deps, Document
-from core.services.collections import ITEMS, STATS, load
-from core.services.repositories.items import Items, answered_by, lane_of
-from core.services.repositories.projects import Projects
-from core.services.update import write_over
 from core.services.worklog import labeling_project, member_project, read_item
+from core.store.collections import ITEMS, STATS, load
+from core.store.repositories.items import Items, answered_by, lane_of
+from core.store.repositories.projects import Projects
+from core.store.update import write_over
 
 WINDOW = 16  # candidates read per query: enough to step past racing labelers
 MAX_HOLDING = 32  # leases a client may keep in hand beyond the task it asks for

@@ -24,12 +24,12 @@ from core.domain.links import Grant
 from core.domain.projects import Project, ProjectStatus, Role, require_role
 from core.ports import BlobInfo, Deps
 from core.services import capacity
-from core.services.collections import ITEMS
 from core.services.projects import get_project
 from core.services.refresh import register_for
 from core.services.registration import skip_reason
 from core.services.serving import signs_in
 from core.services.users import require_creator
+from core.store.collections import ITEMS
 
 TRANSFER_S = 900
 """How long a link to write a file lives: long enough to start a large PUT (a PUT begun before

@@ -7,9 +7,9 @@ import secrets
 from core.domain.errors import Conflict, Forbidden, NotFound, Unauthorized
 from core.domain.users import TOKEN_PREFIX, Token, User, UserRole, token_hash
 from core.ports import Deps, Query
-from core.services.collections import TOKENS, USERS, load, scan
-from core.services.repositories.tokens import Tokens
-from core.services.update import Target, update
+from core.store.collections import TOKENS, USERS, load, scan
+from core.store.repositories.tokens import Tokens
+from core.store.update import Target, update
 
 
 def create_user(deps: Deps, *, name: str, roles: list[UserRole] | None = None) -> tuple[User, str]:

@@ -14,10 +14,10 @@ from core.domain.progress import ActorStats, Delta, add, item_change
 from core.domain.projects import Project, ProjectStatus, Role, require_role
 from core.ports import Deps, Document, JsonDoc
 from core.services import audit
-from core.services.collections import EVENTS, ITEMS, STATS
 from core.services.projects import get_project
-from core.services.update import Changed, Target, read, update
-from core.services.versioned import Versioned
+from core.store.collections import EVENTS, ITEMS, STATS
+from core.store.update import Changed, Target, read, update
+from core.store.versioned import Versioned
 
 _AUDITED = (
     "state", "annotations", "skips", "final", "review", "assignee", "prefill", "removed",

@@ -16,8 +16,8 @@ from core.domain.items import Item, ItemState
 from core.domain.projects import Role
 from core.http.app import create_app
 from core.services import labeling, tasks
-from core.services.collections import ITEMS, load
 from core.settings import Settings
+from core.store.collections import ITEMS, load
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project, users
 

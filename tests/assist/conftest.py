@@ -12,12 +12,12 @@ import pytest
 from core.domain.items import Item
 from core.domain.projects import ProjectSettings, Role
 from core.ports import CountingIds, Deps, Query
-from core.services.collections import ITEMS, USERS, load, scan
 from core.services.labeling import submit_annotation
 from core.services.members import set_member
 from core.services.projects import create_project
 from core.services.tasks import next_task
 from core.services.uploads import upload_file
+from core.store.collections import ITEMS, USERS, load, scan
 from tests.support.assist import drain
 from tests.support.deps import memory_deps
 from tests.support.labeling import users

@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from core.adapters.local.documents import SqliteDocumentStore
-from core.services.collections import ITEMS
+from core.store.collections import ITEMS
 from tests.support.servers import LoupeProcess, start_loupe
 
 TOKEN_LINE = r"Loupe is running: (http://127\.0\.0\.1:\d+)/#token=(\S+)"

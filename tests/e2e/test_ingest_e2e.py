@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from core.adapters.local.documents import SqliteDocumentStore
-from core.services.collections import ITEMS
+from core.store.collections import ITEMS
 from tests.support.media import image_bytes
 from tests.support.servers import LOUPE, LoupeProcess, start_loupe
 

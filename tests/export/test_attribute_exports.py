@@ -25,8 +25,8 @@ from core.export import bundle
 from core.export.coco_reader import read_coco
 from core.export.records import Options, keep_labels
 from core.ports import Query
-from core.services.collections import ITEMS, load
 from core.services.imports import ImportFormat, ImportMode, import_labels
+from core.store.collections import ITEMS, load
 from tests.export.test_formats import H, W, read, recs, target, write
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project

@@ -24,8 +24,8 @@ from core.domain.runs import JobStatus
 from core.export import bundle, parts
 from core.ports import Deps, Query
 from core.services import export_parts, exports, stages
-from core.services.collections import EXPORTS, ITEMS, load, scan
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions
+from core.store.collections import EXPORTS, ITEMS, load, scan
 from tests.export.test_export_services import MEDIA, box, labeled_project
 from tests.support.labeling import add_items
 

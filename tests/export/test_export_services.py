@@ -23,10 +23,10 @@ from core.domain.projects import Project, Role
 from core.domain.runs import JobStatus
 from core.ports import Deps, Query
 from core.services import exports, stages
-from core.services.collections import ITEMS, load, scan
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions
 from core.services.imports import ImportFormat, ImportMode, import_labels
 from core.services.uploads import upload_file
+from core.store.collections import ITEMS, load, scan
 from tests.support.assist import drain
 from tests.support.labeling import add_items, creator, running_project
 from tests.support.media import jpeg_with_orientation

@@ -34,9 +34,9 @@ from core.export.mask_pixels import (
 )
 from core.export.records import Imported, Options, Problem, Record, record
 from core.ports import Deps, Query
-from core.services.collections import ITEMS, scan
 from core.services.exports import ExportOptions
 from core.services.imports import ImportFormat, ImportMode, import_labels
+from core.store.collections import ITEMS, scan
 from tests.export.test_export_parts import export_job
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project

@@ -32,7 +32,7 @@ from core.domain.task_types import TaskType
 from core.export import bundle, parts
 from core.export.records import Options, Picture, Record, record
 from core.services import export_parts
-from core.services.collections import EXPORTS, ITEMS, load
+from core.store.collections import EXPORTS, ITEMS, load
 from tests.export.test_brat import parse_ann, parse_conf
 from tests.support.deps import memory_deps
 

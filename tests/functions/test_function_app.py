@@ -17,11 +17,11 @@ from core.domain.messages import ASSIST_TRAIN, EXPORT_RUN, IMPORT_RUN, PROJECT_I
 from core.domain.projects import ProjectSettings, ProjectStatus, Role
 from core.domain.relabel import LABEL_CLASSES, RewriteLabels
 from core.services import projects
-from core.services.collections import ITEMS
 from core.services.dead_letters import list_dead_letters
 from core.services.stages import QUEUE_SPECS
 from core.services.tasks import next_task
 from core.services.users import create_user
+from core.store.collections import ITEMS
 from functions import context
 from tests.support.labeling import add_items, creator, running_project
 

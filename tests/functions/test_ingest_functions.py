@@ -13,7 +13,7 @@ from core.domain.datasets import upload_prefix
 from core.domain.messages import BLOB_CREATED, INGEST_BATCH, INGEST_DERIVATIVES
 from core.domain.projects import ProjectSettings, ProjectStatus
 from core.services import projects
-from core.services.collections import INGEST, ITEMS
+from core.store.collections import INGEST, ITEMS
 from functions import context
 from tests.functions.test_function_app import bindings, functions_of
 from tests.support.labeling import creator

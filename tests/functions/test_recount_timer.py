@@ -11,9 +11,9 @@ import pytest
 from core.domain.progress import RECOUNT
 from core.domain.projects import Role
 from core.services import dashboard
-from core.services.collections import STATS
 from core.services.labeling import submit_annotation
 from core.services.tasks import next_task
+from core.store.collections import STATS
 from functions import context
 from tests.functions.test_function_app import bindings, functions_of
 from tests.support.labeling import add_items, running_project

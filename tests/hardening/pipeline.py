@@ -29,11 +29,11 @@ from core.domain.projects import ProjectSettings
 from core.domain.relabel import ExistingLabels
 from core.ports import Deps, Query
 from core.services import assist, import_jobs, label_classes, labeling, projects, stages, tasks
-from core.services.collections import ALL, ITEMS, TOKENS, scan
 from core.services.derivatives import DERIVATIVES
 from core.services.exports import EXPORTS_CONTAINER, ExportOptions, request_export
 from core.services.import_jobs import ImportFile
 from core.services.imports import ImportFormat, ImportMode
+from core.store.collections import ALL, ITEMS, TOKENS, scan
 from tests.support.labeling import creator
 from tests.support.media import image_bytes
 

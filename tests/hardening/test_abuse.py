@@ -25,9 +25,9 @@ from core.domain.principals import HEADER
 from core.domain.projects import Role
 from core.http.app import create_app
 from core.ports import Deps, Query
-from core.services.collections import ALL, ITEMS, scan
 from core.services.users import create_user, issue_token, revoke_tokens
 from core.settings import Settings, SettingsError
+from core.store.collections import ALL, ITEMS, scan
 from tests.e2e.test_ui_manage import HOSTILE, INSTRUCTIONS, LABEL
 from tests.support.deps import local_deps, memory_deps
 from tests.support.labeling import add_items, running_project, users

@@ -38,9 +38,10 @@ from core.domain.projects import Role
 from core.http.app import create_app
 from core.http.routing import api_routes
 from core.ports import Deps, Query
-from core.services import collections, exports
-from core.services.collections import scan
+from core.services import exports
 from core.settings import Settings
+from core.store import collections
+from core.store.collections import scan
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project, users
 from tests.support.media import image_bytes

@@ -26,8 +26,8 @@ from core.local.workers import QueueWorker
 from core.media.text import MAX_TEXT_CHARS
 from core.ports import Deps, Query
 from core.services import projects, stages
-from core.services.collections import ITEMS, load, scan
 from core.services.ingestion import ingestion_progress
+from core.store.collections import ITEMS, load, scan
 from tests.support.deps import local_deps
 from tests.support.labeling import creator
 from tests.support.media import FORMAT_OF, bundled_dicom, image_bytes, made_dicom

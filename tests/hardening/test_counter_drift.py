@@ -26,8 +26,8 @@ from core.domain.progress import RECOUNT, Recount
 from core.domain.projects import Role
 from core.ports import Deps
 from core.services import dashboard, labeling, recount, review, tasks
-from core.services.collections import STATS, load
 from core.settings import Settings, SettingsError
+from core.store.collections import STATS, load
 from tests.support.counters import counter_lost, shown, truth
 from tests.support.labeling import add_items, running_project
 from tests.support.reliability import Row

@@ -32,7 +32,7 @@ from core.domain.items import Item, ItemState
 from core.domain.projects import ProjectSettings, Role
 from core.ports import Query, Where
 from core.services import projects
-from core.services.collections import EXPORTS, ITEMS, PROJECTS, load, scan
+from core.store.collections import EXPORTS, ITEMS, PROJECTS, load, scan
 from tests.support.counters import Figures, from_board, from_counters, from_items
 from tests.support.deps import local_deps, memory_deps
 from tests.support.reliability import Recorder, Row

@@ -57,7 +57,7 @@ from pathlib import Path
 import core.media.probe  # noqa: F401
 from core.domain.items import Item
 from core.services import stages
-from core.services.collections import ITEMS, load
+from core.store.collections import ITEMS, load
 from core.services.uploads import upload_file
 from tests.support.deps import local_deps
 from tests.support.labeling import running_project

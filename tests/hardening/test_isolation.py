@@ -18,8 +18,8 @@ from core.domain.projects import Role
 from core.http.app import create_app
 from core.ports import Deps, Query
 from core.services import members, users
-from core.services.collections import ITEMS, scan
 from core.settings import Settings, SettingsError
+from core.store.collections import ITEMS, scan
 from tests.export.test_export_services import run_exports
 from tests.support.assist import drain
 from tests.support.deps import DATASETS, local_deps

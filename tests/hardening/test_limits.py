@@ -19,8 +19,8 @@ from core.http.app import create_app
 from core.http.limits import MAX_JSON_BYTES, RateLimiter
 from core.local.upload import upload
 from core.ports import Deps, Query
-from core.services.collections import ITEMS, scan
 from core.settings import Settings, SettingsError
+from core.store.collections import ITEMS, scan
 from tests.support.deps import memory_deps
 from tests.support.labeling import running_project, users
 from tests.support.reliability import Row

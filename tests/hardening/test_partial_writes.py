@@ -23,8 +23,8 @@ from core.domain.items import ItemState, MediaFacts
 from core.domain.projects import Project, Role
 from core.http.app import create_app
 from core.ports import Deps, Query
-from core.services.collections import IMPORTS, ITEMS, PROJECTS, scan
 from core.settings import Settings
+from core.store.collections import IMPORTS, ITEMS, PROJECTS, scan
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project, users
 from tests.support.reliability import Recorder, Row

@@ -14,8 +14,8 @@ from core.domain.projects import ProjectSettings
 from core.local.workers import QueueWorker
 from core.ports import Query
 from core.services import projects, stages
-from core.services.collections import ITEMS, scan
 from core.services.refresh import reconcile
+from core.store.collections import ITEMS, scan
 from tests.support.deps import memory_deps
 from tests.support.labeling import creator
 from tests.support.reliability import Recorder, Row

@@ -17,8 +17,8 @@ from typing import Any
 from core.adapters.azure.cosmos_sql import indexing_policy
 from core.domain.messages import ASSIST_TRAIN, BLOB_CREATED
 from core.ports import QueueSpec
-from core.services.collections import ALL, EVENTS
 from core.services.stages import QUEUE_SPECS
+from core.store.collections import ALL, EVENTS
 
 CATALOG = Path(__file__).resolve().parents[2] / "infra" / "bicep" / "catalog.json"
 

@@ -16,10 +16,10 @@ import pytest
 from core.adapters.azure.cosmos_sql import indexing_policy
 from core.domain.messages import BLOB_CREATED
 from core.http import headers
-from core.services.collections import ALL
 from core.services.derivatives import DERIVATIVES
 from core.services.stages import QUEUE_SPECS
 from core.settings import Settings
+from core.store.collections import ALL
 from tests.infra import bicep
 from tests.infra.bicep import Expr
 from tests.infra.catalog import CATALOG, MAX_LOCK_SECONDS, TRAINING_QUEUE, iso_duration, render

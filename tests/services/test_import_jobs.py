@@ -23,10 +23,10 @@ from core.domain.messages import IMPORT_RUN
 from core.domain.task_types import TaskType
 from core.ports import Deps, Query
 from core.services import import_jobs, migration_jobs, stages
-from core.services.collections import ITEMS, scan
 from core.services.import_jobs import ImportFile
 from core.services.imports import ImportFormat, ImportMode
 from core.services.uploads import Transfer, receive_upload
+from core.store.collections import ITEMS, scan
 from tests.support.labeling import add_items, creator, running_project
 from tests.support.media import image_bytes
 

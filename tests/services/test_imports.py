@@ -19,8 +19,8 @@ from core.domain.items import Item, ItemState, MediaFacts
 from core.domain.projects import Project, Role
 from core.ports import Deps, DocumentContainer, JsonDoc, Query
 from core.services import imports
-from core.services.collections import EVENTS, IMPORTS, ITEMS, PROJECTS, load, scan
 from core.services.imports import ImportFormat, ImportMode, import_labels
+from core.store.collections import EVENTS, IMPORTS, ITEMS, PROJECTS, load, scan
 from tests.support.faults import Crash, FaultyDocuments
 from tests.support.labeling import add_items, running_project
 

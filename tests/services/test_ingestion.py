@@ -14,11 +14,11 @@ from core.domain.messages import INGEST_BATCH, PROJECT_INIT, IngestBatch
 from core.domain.projects import Project, ProjectSettings, ProjectStatus
 from core.ports import Deps, Query
 from core.services import ingestion, projects, stages
-from core.services.collections import ITEMS, PROJECTS, load, scan
 from core.services.derivatives import DERIVATIVES
 from core.services.ingestion import ingestion_progress
 from core.services.refresh import reconcile, register_blob
-from core.services.repositories.ingest import Ingest
+from core.store.collections import ITEMS, PROJECTS, load, scan
+from core.store.repositories.ingest import Ingest
 from tests.support.labeling import creator
 from tests.support.media import (
     FORMAT_OF,

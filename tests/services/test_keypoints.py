@@ -22,8 +22,8 @@ from core.domain.task_types import TaskType
 from core.services import exports, imports, label_classes, labeling, projects, tasks
 from core.services.assist import recent_runs
 from core.services.assist_cycle import run_assist
-from core.services.collections import ITEMS, load
 from core.services.migrations import migrate_azureml
+from core.store.collections import ITEMS, load
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project, users
 

@@ -19,7 +19,7 @@ from core.domain.projects import Project, Role
 from core.domain.relabel import LABEL_CLASSES, ExistingLabels
 from core.ports import Deps, DocumentContainer, JsonDoc, Query
 from core.services import label_classes, projects, stages
-from core.services.collections import ITEMS, PROJECTS, load, scan
+from core.store.collections import ITEMS, PROJECTS, load, scan
 from tests.support.faults import Crash, FaultyDocuments
 from tests.support.labeling import add_items, running_project
 

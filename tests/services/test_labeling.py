@@ -20,7 +20,7 @@ from core.domain.items import Item, ItemState, Prediction
 from core.domain.projects import Role
 from core.ports import Deps, Query
 from core.services import labeling, projects, tasks
-from core.services.collections import EVENTS, ITEMS, STATS, load, scan
+from core.store.collections import EVENTS, ITEMS, STATS, load, scan
 from tests.support.labeling import add_items, running_project
 
 CREW = {"lee": Role.LABELER, "lou": Role.LABELER, "rita": Role.REVIEWER}

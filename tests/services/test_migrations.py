@@ -16,9 +16,9 @@ from core.domain.datasets import Dataset, DataSource
 from core.domain.errors import Forbidden, InvalidImport, InvalidInput
 from core.domain.items import Item, ItemState
 from core.ports import Deps, Query
-from core.services.collections import ITEMS, PROJECTS, load, scan
 from core.services.migrations import migrate_azureml
 from core.services.users import create_user
+from core.store.collections import ITEMS, PROJECTS, load, scan
 from tests.support.labeling import creator
 from tests.support.media import image_bytes
 

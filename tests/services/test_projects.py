@@ -11,9 +11,9 @@ from core.domain.messages import PROJECT_INIT
 from core.domain.projects import Project, ProjectPatch, ProjectSettings, ProjectStatus
 from core.ports import Deps, Query
 from core.services import projects, stages
-from core.services.collections import EVENTS, ITEMS, PROJECTS, load, scan
 from core.services.ingestion import source_of
 from core.services.refresh import register_blob
+from core.store.collections import EVENTS, ITEMS, PROJECTS, load, scan
 from tests.support.labeling import creator
 from tests.support.media import image_bytes
 

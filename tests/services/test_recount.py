@@ -11,7 +11,7 @@ from core.domain.progress import RECOUNT, Recount
 from core.domain.projects import Project, ProjectSettings, Role
 from core.ports import Deps
 from core.services import dashboard, labeling, projects, recount, review, tasks
-from core.services.collections import STATS, load
+from core.store.collections import STATS, load
 from tests.support import counters
 from tests.support.counters import counter_lost, item_write_lost
 from tests.support.labeling import add_items, running_project

@@ -15,9 +15,9 @@ from core.domain.items import Item, ItemState
 from core.domain.projects import Project, Role
 from core.ports import Deps, Query
 from core.services import exports, label_classes, labeling, projects, review, tasks
-from core.services.collections import ITEMS, scan
 from core.services.exports import ExportOptions
 from core.services.imports import ImportFormat, ImportMode, import_labels
+from core.store.collections import ITEMS, scan
 from tests.support.labeling import add_items, running_project
 
 TEXT = "Ada Lovelace met Charles Babbage in London ."

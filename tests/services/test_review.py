@@ -23,8 +23,8 @@ from core.services import (
     stages,
     tasks,
 )
-from core.services.collections import ITEMS, load
 from core.services.users import create_user
+from core.store.collections import ITEMS, load
 from tests.support.labeling import add_items, running_project
 
 CREW = {"lee": Role.LABELER, "lou": Role.LABELER, "rita": Role.REVIEWER}

@@ -14,9 +14,9 @@ from core.domain.items import Item, ItemState, Prediction
 from core.domain.projects import Project, Role
 from core.ports import Deps
 from core.services import comments, labeling, review, review_bulk, tasks
-from core.services.collections import ITEMS, load
 from core.services.review import ItemFilter
 from core.services.review_bulk import Picked
+from core.store.collections import ITEMS, load
 from tests.support.labeling import add_items, running_project
 
 CREW = {"lee": Role.LABELER, "lou": Role.LABELER, "rita": Role.REVIEWER}

@@ -21,9 +21,9 @@ from core.local.runtime import periodic_jobs
 from core.local.watcher import FolderWatcher, watcher_jobs
 from core.ports import BlobInfo, Deps, Query
 from core.services import projects, refresh, stages
-from core.services.collections import ITEMS, scan
 from core.services.refresh import reconcile
 from core.settings import Settings
+from core.store.collections import ITEMS, scan
 from tests.support.deps import local_deps
 from tests.support.labeling import creator
 from tests.support.media import image_bytes

@@ -13,8 +13,8 @@ from core.domain.items import Item
 from core.domain.progress import AGREED, ANSWERS, COMPARED, LABEL, counted, kind_of
 from core.ports import Deps, Query
 from core.services import dashboard
-from core.services.collections import ITEMS, STATS, load, scan
 from core.services.recount import read_counters
+from core.store.collections import ITEMS, STATS, load, scan
 
 
 @contextmanager

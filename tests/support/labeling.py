@@ -14,8 +14,8 @@ from core.domain.task_types import TaskType
 from core.domain.users import UserRole
 from core.ports import Deps
 from core.services import projects
-from core.services.collections import ITEMS, PROJECTS
 from core.services.users import create_user, set_role
+from core.store.collections import ITEMS, PROJECTS
 
 
 def running_project(

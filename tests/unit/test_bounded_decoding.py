@@ -165,8 +165,8 @@ class NoWholeReads:
 def test_the_derivatives_stage_never_reads_a_file_whole() -> None:
     from core.domain.items import Item
     from core.domain.messages import MakeDerivatives
-    from core.services.collections import ITEMS, load
     from core.services.uploads import upload_file
+    from core.store.collections import ITEMS, load
 
     deps: Deps = memory_deps()
     project = running_project(deps)

@@ -1,6 +1,6 @@
 """The shape of `core.services`, kept by reading its source: queries are named by the
 repositories (which sit beside the indexes they need), writes that may lose a race go through
-`core.services.update`, and ids, chance and time come from `Deps`."""
+`core.store.update`, and ids, chance and time come from `Deps`."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ from pathlib import Path
 
 SERVICES = Path(__file__).resolve().parents[2] / "core" / "services"
 DOMAIN = SERVICES.parent / "domain"
-REPOSITORIES = SERVICES / "repositories"
-WRITE_PATH = SERVICES / "update.py"
+STORE = SERVICES.parent / "store"
+REPOSITORIES = STORE / "repositories"
+WRITE_PATH = STORE / "update.py"
 
 
 def _modules() -> list[Path]:
-    return sorted(path for path in SERVICES.rglob("*.py") if REPOSITORIES not in path.parents)
+    return sorted(SERVICES.rglob("*.py"))
 
 
 def _tree(path: Path) -> ast.Module:
@@ -46,7 +47,7 @@ def test_services_name_queries_instead_of_spelling_document_fields() -> None:
         and isinstance(node.value, str)
         and "SELECT " in node.value.upper()
     ]
-    assert not spelled, f"query conditions belong in core/services/repositories: {spelled}"
+    assert not spelled, f"query conditions belong in core/store/repositories: {spelled}"
     assert not sql, f"SQL belongs in the adapters: {sql}"
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from core.adapters.local.documents import SqliteDocumentStore
 from core.adapters.memory import MemoryDocumentStore
 from core.ports import Order, Query, Where
-from core.services.collections import ITEMS, scan
+from core.store.collections import ITEMS, scan
 
 LANE_QUERY = Query(where=(Where("lane", "=", "open"),), order_by=(Order("rank"),), page_size=7)
 QUERIES = [

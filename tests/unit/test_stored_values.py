@@ -28,7 +28,7 @@ from core.domain.items import Item, Prediction
 from core.domain.projects import Role
 from core.domain.task_types import TaskType
 from core.services import labeling, review, tasks
-from core.services.collections import ITEMS, load
+from core.store.collections import ITEMS, load
 from tests.support.deps import memory_deps
 from tests.support.labeling import add_items, running_project, users
 

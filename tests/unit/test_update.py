@@ -13,8 +13,8 @@ from core.adapters.memory import MemoryDocumentStore
 from core.domain.errors import Conflict, NotFound, PreconditionFailed
 from core.domain.users import User, UserRole
 from core.ports import CountingIds
-from core.services.collections import USERS, load
-from core.services.update import Target, update, write_over
+from core.store.collections import USERS, load
+from core.store.update import Target, update, write_over
 
 NOW = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

@@ -13,7 +13,7 @@ from core.http import etags
 from core.http.context import AppDeps, CurrentUser
 from core.http.openapi import conflict
 from core.services import assignment, label_classes, members
-from core.services.versioned import Versioned
+from core.store.versioned import Versioned
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["management"])
 

@@ -21,7 +21,7 @@ from core.http import etags
 from core.http.context import AppDeps, CurrentUser
 from core.http.openapi import conflict, forbidden
 from core.services import dashboard, projects
-from core.services.versioned import Versioned
+from core.store.versioned import Versioned
 
 router = APIRouter(prefix="/projects", tags=["projects"])
 names = APIRouter(prefix="/project-names", tags=["projects"])

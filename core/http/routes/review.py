@@ -21,7 +21,7 @@ from core.http.openapi import conflict
 from core.http.routes.labeling import DicomView, dicom_view
 from core.services import comments, dashboard, review, review_bulk
 from core.services.links import frame_count, frames_url, media_url, thumbnail_url
-from core.services.versioned import Versioned
+from core.store.versioned import Versioned
 
 router = APIRouter(prefix="/projects/{project_id}", tags=["review"])
 

@@ -1,5 +1,5 @@
 // Cosmos DB for NoSQL with local (key) auth off. Every container the code declares
-// (core.services.collections.ALL), with its partition key and the indexing policy
+// (core.store.collections.ALL), with its partition key and the indexing policy
 // core.adapters.azure.cosmos_sql.indexing_policy derives, comes in through `containers`
 // (catalog.json): the app's data-plane role cannot create containers or change their indexes.
 param location string

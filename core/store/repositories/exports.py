@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.ports import ContainerSpec, Document, Order, Query
-from core.services.repositories import ProjectScoped
+from core.store.repositories import ProjectScoped
 
 EXPORTS = ContainerSpec("exports", partition_key="projectId", indexes=(("createdAt",),))
 

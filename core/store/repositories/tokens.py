@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from core.ports import ContainerSpec, Deps, Document, Query, Where
-from core.services.documents import scan
+from core.store.documents import scan
 
 TOKENS = ContainerSpec("tokens", partition_key="id", indexes=(("user",),))
 

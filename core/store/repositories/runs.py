@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from core.domain.runs import Run
 from core.ports import ContainerSpec, Order, Query
-from core.services.documents import load
-from core.services.repositories import ProjectScoped
+from core.store.documents import load
+from core.store.repositories import ProjectScoped
 
 RUNS = ContainerSpec("runs", partition_key="projectId", indexes=(("createdAt",),))
 

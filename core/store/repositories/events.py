@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.ports import ContainerSpec, Order, Page, Query, Where
-from core.services.repositories import ProjectScoped
+from core.store.repositories import ProjectScoped
 
 EVENTS = ContainerSpec("events", partition_key="projectId", indexes=(("at",),))
 

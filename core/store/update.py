@@ -15,8 +15,8 @@ from typing import Generic, TypeVar
 from core.domain.errors import Conflict, NotFound, PreconditionFailed
 from core.domain.model import DomainModel
 from core.ports import DocumentContainer
-from core.services.documents import load
-from core.services.versioned import Versioned, same_etag
+from core.store.documents import load
+from core.store.versioned import Versioned, same_etag
 
 ATTEMPTS = 5
 

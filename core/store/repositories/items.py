@@ -12,8 +12,8 @@ from core.domain.items import ItemState
 from core.domain.lanes import ASSIGNED, LEASED, PARTIAL, PUBLIC_TO
 from core.domain.model import stamp_text
 from core.ports import ContainerSpec, Document, Order, Page, Query, Where
-from core.services.documents import scan
-from core.services.repositories import ProjectScoped
+from core.store.documents import scan
+from core.store.repositories import ProjectScoped
 
 ITEMS = ContainerSpec(
     "items",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 from core.domain.projects import ProjectStatus
 from core.ports import ContainerSpec, Deps, Document, Order, Query, Where
-from core.services.documents import scan
+from core.store.documents import scan
 
 PROJECTS = ContainerSpec(
     "projects", partition_key="id", indexes=(("createdAt",), ("dataset.container",))

@@ -6,8 +6,8 @@ from __future__ import annotations
 from core.domain.ingest import PLAN, REFRESH, BatchResult, IngestPlan, RefreshState
 from core.domain.model import DomainModel
 from core.ports import ContainerSpec, Query, Where
-from core.services.documents import load, scan
-from core.services.repositories import ProjectScoped
+from core.store.documents import load, scan
+from core.store.repositories import ProjectScoped
 
 INGEST = ContainerSpec("ingest", partition_key="projectId", indexes=(("run",),))
 

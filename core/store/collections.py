@@ -1,19 +1,19 @@
 """The document containers Loupe keeps, with their partition keys and the fields its queries
 filter and order by (SQLite indexes them; on Azure, `infra/bicep` declares the same). Those
-that queries filter are declared beside their repositories (`core.services.repositories`)."""
+that queries filter are declared beside their repositories (`core.store.repositories`)."""
 
 from __future__ import annotations
 
 from core.ports import ContainerSpec
-from core.services.documents import load as load
-from core.services.documents import scan as scan
-from core.services.repositories.events import EVENTS as EVENTS
-from core.services.repositories.exports import EXPORTS as EXPORTS
-from core.services.repositories.ingest import INGEST as INGEST
-from core.services.repositories.items import ITEMS as ITEMS
-from core.services.repositories.projects import PROJECTS as PROJECTS
-from core.services.repositories.runs import RUNS as RUNS
-from core.services.repositories.tokens import TOKENS as TOKENS
+from core.store.documents import load as load
+from core.store.documents import scan as scan
+from core.store.repositories.events import EVENTS as EVENTS
+from core.store.repositories.exports import EXPORTS as EXPORTS
+from core.store.repositories.ingest import INGEST as INGEST
+from core.store.repositories.items import ITEMS as ITEMS
+from core.store.repositories.projects import PROJECTS as PROJECTS
+from core.store.repositories.runs import RUNS as RUNS
+from core.store.repositories.tokens import TOKENS as TOKENS
 
 PROJECT_NAMES = ContainerSpec("projectNames", partition_key="id")
 ASSIST = ContainerSpec("assist", partition_key="projectId")
