@@ -92,30 +92,12 @@ def target(
 ) -> bundle.Target:
     """The writer's target for `project`, checked against its task type and classes; the
     image links it writes are `actor`'s."""
-    known = [c.name for c in project.label_classes]
-    if options.labels is not None:
-        unknown = sorted(set(options.labels) - set(known))
-        if unknown:
-            raise InvalidInput.one("labels", f"not classes of this project: {', '.join(unknown)}")
-    categories = [n for n in known if options.labels is None or n in options.labels]
-    states = tuple(s.value for s in options.states)
-    if options.predictions and ItemState.UNLABELED.value not in states:
-        states += (ItemState.UNLABELED.value,)
-    plain = Options(
-        states=states,
-        labels=tuple(options.labels) if options.labels is not None else None,
-        validation=options.validation,
-        seed=options.seed,
-        kept=_kept_split(deps, project.id, options) if options.keep_split_of else None,
-        predictions=options.predictions,
-        normalized_coco=options.normalized_coco,
-        slices=format in PER_SLICE,
-    )
+    categories = _categories(project, options)
     made = bundle.Target(
         format=format,
         task_type=project.task_type.value,
         categories=categories,
-        options=plain,
+        options=_options(deps, project, format, options),
         image_url=_image_url(deps, project, options.datastore, actor),
         name=_slug(project.name),
         pictures=_pictures(deps, project) if options.images else None,
@@ -129,6 +111,33 @@ def target(
     )
     bundle.check_fits(format, made.task_type)
     return made
+
+
+def _categories(project: Project, options: ExportOptions) -> list[str]:
+    """The classes exported: the project's, or those `options.labels` names (all of them its)."""
+    known = [c.name for c in project.label_classes]
+    if options.labels is not None:
+        unknown = sorted(set(options.labels) - set(known))
+        if unknown:
+            raise InvalidInput.one("labels", f"not classes of this project: {', '.join(unknown)}")
+    return [n for n in known if options.labels is None or n in options.labels]
+
+
+def _options(deps: Deps, project: Project, format: ExportFormat, options: ExportOptions) -> Options:
+    """The writer's options: pre-labels bring the unlabeled items along."""
+    states = tuple(s.value for s in options.states)
+    if options.predictions and ItemState.UNLABELED.value not in states:
+        states += (ItemState.UNLABELED.value,)
+    return Options(
+        states=states,
+        labels=tuple(options.labels) if options.labels is not None else None,
+        validation=options.validation,
+        seed=options.seed,
+        kept=_kept_split(deps, project.id, options) if options.keep_split_of else None,
+        predictions=options.predictions,
+        normalized_coco=options.normalized_coco,
+        slices=format in PER_SLICE,
+    )
 
 
 def records(deps: Deps, project_id: str, options: Options) -> Iterator[Record]:

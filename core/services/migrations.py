@@ -83,12 +83,7 @@ def migrate_azureml(
     container the deployment allows), or an upload dataset for text rows. `existing`: the
     project an earlier, interrupted run of the same migration made (the stage resumes it);
     `made` is told of the project as soon as it exists."""
-    if task_type is TaskType.IMAGE_KEYPOINTS:
-        raise InvalidInput.one(
-            "taskType",
-            "Azure ML Data Labeling had no keypoint projects: its exports hold classes, boxes, "
-            "polygons and text labels only",
-        )
+    _refuse_keypoints(task_type)
     lines = _lines(data)
     task = task_type or _task_type(lines)
     records, classes = _read(lines, task)
@@ -111,6 +106,15 @@ def migrate_azureml(
     )
     _import_labels(deps, report, actor, records, paths)
     return report
+
+
+def _refuse_keypoints(task_type: TaskType | None) -> None:
+    if task_type is TaskType.IMAGE_KEYPOINTS:
+        raise InvalidInput.one(
+            "taskType",
+            "Azure ML Data Labeling had no keypoint projects: its exports hold classes, boxes, "
+            "polygons and text labels only",
+        )
 
 
 def _lines(data: IO[bytes]) -> list[Line | Problem]:

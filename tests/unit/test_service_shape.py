@@ -109,6 +109,21 @@ def test_the_domain_is_handed_ids_chance_and_time() -> None:
     assert not found, f"the domain does no I/O; pass ids, chance and time in: {found}"
 
 
+LONGEST = 40
+"""Lines a use case's function may have: a longer one is doing several steps (split them)."""
+
+
+def test_no_use_case_runs_longer_than_a_screen() -> None:
+    found = [
+        f"{path.relative_to(SERVICES)}:{node.lineno} {node.name} ({length} lines)"
+        for path in _modules()
+        for node in ast.walk(_tree(path))
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+        and (length := (node.end_lineno or node.lineno) - node.lineno + 1) > LONGEST
+    ]
+    assert not found, f"split these into their steps: {found}"
+
+
 def test_the_checks_see_the_services() -> None:
     """The source checks above read real modules (a moved folder must not make them pass)."""
     names = {path.name for path in _modules()}
