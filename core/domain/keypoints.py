@@ -21,13 +21,13 @@ width and height), as is everything stored.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 from pydantic import Field, field_validator, model_validator
 
 from core.domain.model import DomainModel, JsonFloat, JsonInt
+from core.domain.text_patterns import CONTROL_CHARACTER
 
 MAX_TEMPLATE_POINTS = 100
 MAX_POINT_NAME = 64
@@ -36,7 +36,6 @@ DEFAULT_SIGMA = 0.05
 MIN_AREA = 0.05**2
 """The smallest object scale s² (a 5 % × 5 % box): a single point has an area of 0."""
 ABSENT, OCCLUDED, VISIBLE = 0, 1, 2
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class KeypointTemplate(DomainModel):
@@ -65,7 +64,7 @@ class KeypointTemplate(DomainModel):
             where = f"point {index} ({name[:20]!r})"
             if not name.strip() or name != name.strip():
                 raise ValueError(f"{where} is blank or starts or ends with spaces")
-            if len(name) > MAX_POINT_NAME or _CONTROL.search(name):
+            if len(name) > MAX_POINT_NAME or CONTROL_CHARACTER.search(name):
                 raise ValueError(
                     f"{where} is longer than {MAX_POINT_NAME} or has control characters"
                 )

@@ -17,15 +17,13 @@ from core.domain.errors import InvalidInput, Violation
 from core.domain.keypoints import KeypointTemplate
 from core.domain.model import DomainModel
 from core.domain.task_types import TaskType
-from core.domain.text_patterns import CONTROL as CONTROL  # re-exported: projects use them
-from core.domain.text_patterns import SPACE as SPACE
+from core.domain.text_patterns import CONTROL, CONTROL_CHARACTER, SPACE
 
 MAX_DEPTH = 6
 MAX_CLASSES = 1000
 MAX_SEGMENT_LENGTH = 100
 DEFAULT_KEYS = tuple("123456789")
 _KEY = re.compile(r"[0-9a-z]")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 # The rules below as JSON Schema patterns, for the OpenAPI document (`text_patterns`).
 _EDGE = f"[^/{CONTROL}{SPACE}]"
@@ -71,7 +69,7 @@ class LabelClass(DomainModel):
                 raise ValueError(f"level {segment!r} starts or ends with spaces")
             if len(segment) > MAX_SEGMENT_LENGTH:
                 raise ValueError(f"level {segment[:20]!r}… is longer than {MAX_SEGMENT_LENGTH}")
-            if _CONTROL.search(segment):
+            if CONTROL_CHARACTER.search(segment):
                 raise ValueError("contains control characters")
         return name
 

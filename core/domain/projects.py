@@ -18,8 +18,6 @@ from pydantic import Field, StrictBool, field_validator, model_validator
 from core.domain.datasets import Dataset
 from core.domain.errors import Conflict, Forbidden, InvalidInput, Violation
 from core.domain.labels import (
-    CONTROL,
-    SPACE,
     LabelClass,
     check_label_classes,
     check_templates,
@@ -30,10 +28,10 @@ from core.domain.model import DomainModel, JsonFloat, JsonInt, Stamp
 from core.domain.relabel import PendingRewrite
 from core.domain.relations import RelationClass, check_none_removed, check_relation_classes
 from core.domain.task_types import TaskType
+from core.domain.text_patterns import CONTROL, CONTROL_CHARACTER, SPACE
 
 MAX_NAME_LENGTH = 100
 MAX_INSTRUCTIONS = 100_000
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 NAME_PATTERN = f"^[^{CONTROL}{SPACE}](?:[^{CONTROL}]*[^{CONTROL}{SPACE}])?$"
 """`_clean_name` as a JSON Schema pattern."""
 URL_PATTERN = f"^[Hh][Tt][Tt][Pp][Ss\u017f]?://[^{SPACE}/$.?#][^{SPACE}]*$"
@@ -165,7 +163,7 @@ class ProjectSettings(DomainModel):
     @field_validator("name")
     @classmethod
     def _clean_name(cls, name: str) -> str:
-        if name != name.strip() or _CONTROL.search(name):
+        if name != name.strip() or CONTROL_CHARACTER.search(name):
             raise ValueError("must not start or end with spaces or contain control characters")
         return name
 

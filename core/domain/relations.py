@@ -9,19 +9,18 @@ labeler's answer that has that span (consensus compares relations as they are)."
 
 from __future__ import annotations
 
-import re
 from collections.abc import Collection, Sequence
 
 from pydantic import Field, StrictBool, field_validator
 
 from core.domain.errors import InvalidInput, Violation
-from core.domain.labels import CONTROL, MAX_CLASSES, SPACE, LabelClass
+from core.domain.labels import MAX_CLASSES, LabelClass
 from core.domain.model import DomainModel
 from core.domain.task_types import TaskType
+from core.domain.text_patterns import CONTROL, CONTROL_CHARACTER, SPACE
 
 MAX_RELATION_CLASSES = 100
 MAX_RELATION_NAME = 100
-_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _EDGE = f"[^{CONTROL}{SPACE}]"
 RELATION_NAME_PATTERN = f"^{_EDGE}(?:[^{CONTROL}]{{0,{MAX_RELATION_NAME - 2}}}{_EDGE})?$"
 
@@ -60,7 +59,7 @@ class RelationClass(DomainModel):
             raise ValueError("must not start or end with spaces")
         if len(name) > MAX_RELATION_NAME:
             raise ValueError(f"is longer than {MAX_RELATION_NAME} characters")
-        if _CONTROL.search(name):
+        if CONTROL_CHARACTER.search(name):
             raise ValueError("contains control characters")
         return name
 
