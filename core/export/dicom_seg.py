@@ -8,7 +8,8 @@ n-1), so the numbering is the same in every item's file; the classes are user-de
 is coded in a private coding scheme (`99LOUPE`, as the standard allows for local codes) under
 the generic category "Anatomical structure" only when nothing better is known. The labels come
 from people (`MANUAL`). Masks drawn at the item's display size are brought back to the source's
-own rows and columns by nearest neighbour, which keeps every pixel one class."""
+own rows and columns by nearest neighbour (`mask_pixels.resized`, as every export of masks
+does), which keeps every pixel one class."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from collections.abc import Mapping, Sequence
 import highdicom as hd
 import numpy as np
 import numpy.typing as npt
-from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.uid import generate_uid
+
+from core.export import mask_pixels
 
 CODING_SCHEME = "99LOUPE"
 """Local codes (the standard reserves designators starting with 99 for them)."""
@@ -107,12 +109,9 @@ def _frames(sources: Sequence[Dataset]) -> int:
 
 
 def _resized(mask: npt.NDArray[np.integer], rows: int, columns: int) -> npt.NDArray[np.integer]:
-    if mask.shape == (rows, columns):
-        return mask
     if mask.ndim != 2:
         raise NotSegmentable(f"a mask must be 2-D, not of shape {mask.shape}")
-    image = Image.fromarray(mask.astype(np.int32), mode="I")
-    return np.asarray(image.resize((columns, rows), Image.Resampling.NEAREST))
+    return mask_pixels.resized(mask, rows, columns)
 
 
 def _segment(number: int, name: str) -> hd.seg.SegmentDescription:

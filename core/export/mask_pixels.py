@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -18,6 +18,7 @@ from PIL import Image
 from core.domain.masks import decode_counts, encode_counts
 
 Grid = npt.NDArray[np.bool_]
+Cell = TypeVar("Cell", bound=np.generic)
 Ring = list[tuple[float, float]]
 """A closed outline (the last point joins the first), in pixels or fractions of the image."""
 
@@ -42,9 +43,10 @@ def counts_of_grid(grid: Grid) -> str:
     return encode_counts(runs)
 
 
-def resized(grid: Grid, height: int, width: int) -> Grid:
+def resized(grid: npt.NDArray[Cell], height: int, width: int) -> npt.NDArray[Cell]:
     """Nearest-neighbour to another size (a mask painted on the display rendition, exported at
-    the source image's size): each target pixel takes the mask pixel under its centre."""
+    the source image's size): each target pixel takes the mask pixel under its centre (a class
+    index map's too)."""
     if grid.shape == (height, width):
         return grid
     rows = ((np.arange(height) + 0.5) * grid.shape[0] / height).astype(int)
