@@ -34,7 +34,7 @@ class TaskType(StrEnum):
     def is_mask(self) -> bool:
         """Painted masks (`core.domain.masks`): semantic, one per class; instance, one per
         object."""
-        return self in (TaskType.IMAGE_SEMANTIC_SEGMENTATION, TaskType.IMAGE_INSTANCE_SEGMENTATION)
+        return self in MASK_TASKS
 
     @property
     def is_multilabel(self) -> bool:
@@ -49,3 +49,5 @@ _CLASSIFICATION = frozenset(
         TaskType.TEXT_MULTILABEL,
     }
 )
+MASK_TASKS = frozenset({TaskType.IMAGE_SEMANTIC_SEGMENTATION, TaskType.IMAGE_INSTANCE_SEGMENTATION})
+"""Task types whose answers are painted masks (equal to their values as strings)."""

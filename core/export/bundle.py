@@ -16,6 +16,7 @@ from core.domain.errors import InvalidInput, NotFound
 from core.domain.exports import ExportFormat
 from core.domain.keypoints import KeypointTemplate
 from core.domain.relations import RelationClass
+from core.domain.task_types import MASK_TASKS
 from core.export import azureml, brat, coco, conll, loupe_jsonl, mask_pixels, table, voc, yolo
 from core.export.records import (
     TRAIN,
@@ -38,9 +39,9 @@ _IMAGE = {"image_multiclass", "image_multilabel", "image_bounding_box", "image_p
 _SHAPES = {"image_bounding_box", "image_polygon"}
 _KEYPOINTS = "image_keypoints"
 _FITS: dict[ExportFormat, set[str]] = {
-    ExportFormat.COCO: _IMAGE | voc.MASK_TASKS | {_KEYPOINTS},
-    ExportFormat.AZUREML_JSONL: _IMAGE | voc.MASK_TASKS | {"text_multiclass", "text_multilabel"},
-    ExportFormat.VOC: _IMAGE | voc.MASK_TASKS,
+    ExportFormat.COCO: _IMAGE | MASK_TASKS | {_KEYPOINTS},
+    ExportFormat.AZUREML_JSONL: _IMAGE | MASK_TASKS | {"text_multiclass", "text_multilabel"},
+    ExportFormat.VOC: _IMAGE | MASK_TASKS,
     ExportFormat.YOLO: _SHAPES | {_KEYPOINTS},
     ExportFormat.CONLL: {"text_ner"},
     ExportFormat.BRAT: {"text_ner"},
@@ -260,7 +261,7 @@ def _voc(target: Target, scan: Scan, archive: zipfile.ZipFile, *, validation: bo
     sets = voc_sets(listed, validation=validation)
     for name, members in sets.items():
         archive.writestr(f"ImageSets/Main/{name}.txt", members)
-    if target.task_type in voc.MASK_TASKS:  # as `parts` lays them out, after Main's
+    if target.task_type in MASK_TASKS:  # as `parts` lays them out, after Main's
         for name, members in sets.items():
             archive.writestr(f"{voc.SEGMENTATION_SETS}{name}.txt", members)
         archive.writestr("class_table.csv", voc.class_table(list(target.categories)))
@@ -284,7 +285,7 @@ def voc_entries(
             _put(archive, f"JPEGImages/{name}.jpg", functools.partial(_as_jpeg, picture))
             xml = voc.voc_xml(rec, name, width=picture.width, height=picture.height)
         archive.writestr(f"Annotations/{name}.xml", xml)
-        if target.task_type in voc.MASK_TASKS:
+        if target.task_type in MASK_TASKS:
             size = (picture.height, picture.width) if picture else (rec.height, rec.width)
             _voc_masks(target, rec, name, archive, size)
         listed[rec.split].append(name)

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 import ijson  # type: ignore[import-untyped]  # no stubs shipped
 
+from core.domain.task_types import MASK_TASKS
 from core.export import mask_pixels
 from core.export.jsonl import kind
 from core.export.records import Imported, Problem, classification_value
@@ -24,7 +25,6 @@ MAX_DEPTH = 32
 """COCO nests 5 deep (a polygon in a segmentation in an annotation in a list in the file)."""
 _OPEN, _CLOSE = frozenset({"start_map", "start_array"}), frozenset({"end_map", "end_array"})
 _GEOMETRY = {"image_bounding_box": "boxes", "image_polygon": "polygons"}
-_MASKS = frozenset({"image_semantic_segmentation", "image_instance_segmentation"})
 MAX_MASK_PIXELS = 64 << 20
 """The largest image whose masks import: its pixels are decoded once, a byte each."""
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
@@ -95,7 +95,7 @@ def _images(
 ) -> Generator[Problem, None, dict[Any, _Image]]:
     images: dict[Any, _Image] = {}
     by_path: dict[str, Any] = {}
-    sized = (task_type in _GEOMETRY or task_type in _MASKS) and not normalized
+    sized = (task_type in _GEOMETRY or task_type in MASK_TASKS) and not normalized
     for index, image in source.items("images"):
         try:
             found = _object(image, f"images[{index}]", ("id", "file_name"))
@@ -166,7 +166,7 @@ def _shapes(task_type: str, ann: dict[str, Any], name: str, image: _Image, where
             points = [[numbers[k] / w, numbers[k + 1] / h] for k in range(0, len(numbers), 2)]
             shapes.append(_dumps({"label": name, "points": points} | _attributes(ann)))
         return shapes
-    if task_type in _MASKS:
+    if task_type in MASK_TASKS:
         height, width = int(h), int(w)
         if (height, width) != (h, w):
             raise _Bad(where, "a mask needs its image's width and height in whole pixels")
@@ -203,7 +203,7 @@ def _record(task_type: str, image_id: Any, image: _Image) -> Iterator[Imported |
     if image.unlabeled and not image.parts:
         yield Imported(image.path, None, where=image.where)
         return
-    if task_type in _MASKS:
+    if task_type in MASK_TASKS:
         yield Imported(image.path, _masks(task_type, image), image.score, image.where, wheres)
         return
     key = _GEOMETRY.get(task_type)

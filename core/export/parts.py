@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.domain.exports import ExportFormat
+from core.domain.task_types import MASK_TASKS
 from core.export import azureml, brat, coco, conll, deflated, loupe_jsonl, table, voc, yolo
 from core.export.bundle import Target, brat_entries, voc_entries, yolo_entries
 from core.export.plan import Plan
@@ -113,7 +114,7 @@ VOC_SETS = "ImageSets/Main/"
 
 def _voc_segmentation(target: Target, split: bool) -> tuple[Member, ...]:
     """A mask project's segmentation lists (the same ids as Main's) and its class table."""
-    if target.task_type not in voc.MASK_TASKS:
+    if target.task_type not in MASK_TASKS:
         return ()
     folder = voc.SEGMENTATION_SETS
     lists = [Member(f"{folder}train.txt", (2,)), Member(f"{folder}trainval.txt", (2, 3))]

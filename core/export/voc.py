@@ -153,7 +153,6 @@ def read_voc(data: bytes) -> Imported:
     return Imported(root.findtext("path") or "", {"boxes": boxes})
 
 
-MASK_TASKS = frozenset({"image_semantic_segmentation", "image_instance_segmentation"})
 SEGMENTATION_SETS = "ImageSets/Segmentation/"
 
 
