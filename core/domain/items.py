@@ -39,6 +39,19 @@ class MediaFacts(DomainModel):
         description="EXIF orientation: other than 1, the file is stored turned",
     )
 
+    def of_series(self, series: DicomSeries) -> MediaFacts:
+        """A series' media facts, these being its first file's: its slices shown are its
+        frames, their versions its etag."""
+        shown = series.shown
+        return self.model_copy(
+            update={
+                "frames": max(1, len(shown)),
+                "bytes": sum(s.bytes for s in series.slices),
+                "etag": series.version,
+                **({"width": shown[0].width, "height": shown[0].height} if shown else {}),
+            }
+        )
+
 
 class DicomTags(DomainModel):
     """What a labeler needs from a DICOM header; the window is the one the display uses."""

@@ -169,20 +169,7 @@ def _series_item(
     )
     identity = item_id(project.id, series_key(series.uid))
     return item.model_copy(
-        update={"id": identity, "rank": rank(identity), "media": series_media(series, media)}
-    )
-
-
-def series_media(series: DicomSeries, first: MediaFacts) -> MediaFacts:
-    """A series' media facts: its slices shown are its frames, their versions its etag."""
-    shown = series.shown
-    return first.model_copy(
-        update={
-            "frames": max(1, len(shown)),
-            "bytes": sum(s.bytes for s in series.slices),
-            "etag": series.version,
-            **({"width": shown[0].width, "height": shown[0].height} if shown else {}),
-        }
+        update={"id": identity, "rank": rank(identity), "media": media.of_series(series)}
     )
 
 

@@ -18,7 +18,6 @@ from core.domain.messages import INGEST_DERIVATIVES, MakeDerivatives
 from core.domain.series import DicomSeries, renumbering, with_slice
 from core.domain.volumes import renumbered
 from core.ports import Deps
-from core.services.registration import series_media
 from core.services.worklog import item_target
 from core.store.collections import ITEMS
 from core.store.update import update
@@ -65,7 +64,7 @@ def joined(arrived: DicomSeries) -> Callable[[Item], Item | None]:
             return None
         moves = renumbering(stored.series, series)
         return renumbered(stored, moves).model_copy(
-            update={"series": series, "media": series_media(series, stored.media)}
+            update={"series": series, "media": stored.media.of_series(series)}
         )
 
     return change
