@@ -20,6 +20,7 @@ class ExportFormat(StrEnum):
     CONLL = "conll"
     LOUPE_JSONL = "loupe_jsonl"
     BRAT = "brat"
+    DICOM_SEG = "dicom_seg"
 
 
 PART_ITEMS = 5000
