@@ -68,6 +68,13 @@ def segmentation(
         seg = _written(sources, labels, classes, identity, software)
     except ValueError as error:  # what highdicom finds wrong with the sources
         raise NotSegmentable(str(error)) from error
+    except AttributeError as error:  # highdicom reads what a Segmentation refers to as it goes
+        raise NotSegmentable(
+            f"the source images lack {error.name or 'an attribute'}, which a Segmentation "
+            "refers to (a DICOM file of a study: patient, study and series)"
+        ) from error
+    except (IndexError, KeyError) as error:  # sources whose frames' descriptions disagree
+        raise NotSegmentable(f"highdicom cannot read the source frames: {error!r}") from error
     out = io.BytesIO()
     seg.save_as(out)
     return out.getvalue()
