@@ -435,6 +435,12 @@ class _Checker:
         """A shape's slice: absent (the whole item), or one of the item's frames."""
         if raw is _MISSING or raw is None:
             return None
+        if self.frames == 0:
+            self.fail(
+                path,
+                "the item is no volume (a DICOM file or series) and has no slices: leave slice out",
+            )
+            return None
         count = f"{self.frames} slice{'s' if self.frames != 1 else ''}"
         if isinstance(raw, bool) or not isinstance(raw, int):
             self.fail(path, f"must be a whole number, the slice from 0 (the item has {count})")

@@ -29,9 +29,10 @@ Shape: TypeAlias = Box | Polygon | KeypointInstance | Mask
 
 def volume_frames(item: Item) -> int:
     """How many slices an item's shapes may be drawn on: a DICOM file's frames or a series'
-    slices; one for any other image (a multi-page TIFF shows its first page)."""
+    slices; none for any other image, which is no volume (a multi-page TIFF shows its first
+    page), so a shape on a slice of it is refused."""
     media = item.media
-    return media.frames if media is not None and media.format == "dicom" else 1
+    return media.frames if media is not None and media.format == "dicom" else 0
 
 
 def source_files(item: Item) -> list[str]:

@@ -24,7 +24,7 @@ from tests.support.assist import drain
 from tests.support.deps import local_deps
 from tests.support.labeling import creator
 from tests.support.labeling import users as make_users
-from tests.support.media import of_a_study, series_slice
+from tests.support.media import image_bytes, of_a_study, series_slice
 
 SERIES = "1.2.826.0.1.3680043.2.1125.99.7"
 SIDE = 16
@@ -128,3 +128,26 @@ def test_a_project_without_masks_is_refused_dicom_seg(world: World) -> None:
         f"{base}/export", params={"format": "dicom_seg"}, headers=world.auth("olive")
     )
     assert streamed.status_code == 422
+
+
+def test_a_mask_on_a_slice_of_an_image_that_is_no_volume_is_refused(world: World) -> None:
+    base = f"/api/projects/{project(world, 'image_semantic_segmentation')}"
+    sent = world.client.put(
+        f"{base}/files/photo.png",
+        content=image_bytes("PNG", (SIDE, SIDE)),
+        headers=world.auth("olive") | {"Content-Type": "image/png"},
+    )
+    assert sent.status_code == 201, sent.text
+    drain(world.deps)
+    task = world.client.post(f"{base}/tasks/next", json={}, headers=world.auth("olive")).json()
+    (item,) = task["items"]
+    painted = {"label": "liver", "size": [SIDE, SIDE], "counts": counts_of_grid(square(2, 4))}
+    url = f"{base}/items/{item['id']}/annotation"
+    bad = world.client.post(
+        url, json={"value": {"masks": [painted | {"slice": 0}]}}, headers=world.auth("olive")
+    )
+    assert bad.status_code == 422
+    [error] = bad.json()["errors"]
+    assert error["field"] == "value.masks[0].slice" and "has no slices" in error["rule"]
+    done = world.client.post(url, json={"value": {"masks": [painted]}}, headers=world.auth("olive"))
+    assert done.status_code == 200, done.text

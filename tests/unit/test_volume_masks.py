@@ -65,9 +65,19 @@ def test_a_slice_the_item_lacks_is_refused(slice: object, rule: str) -> None:
     assert violation.field == "masks[0].slice" and rule in violation.rule
 
 
-def test_a_single_image_has_one_slice_only() -> None:
+def test_a_single_frame_has_one_slice_and_an_item_that_is_no_volume_none() -> None:
     with pytest.raises(InvalidAnnotation, match="the item has 1 slice, numbered 0 to 0"):
         masks(mask(LEFT, slice=1), frames=1)
+    assert masks(mask(LEFT, slice=0), frames=1).masks[0].slice == 0  # a single-frame DICOM
+    for value in ({"masks": [mask(LEFT, slice=0)]}, {"keypoints": [hand(slice=0)]}):
+        task = KEYPOINTS if "keypoints" in value else SEMANTIC
+        with pytest.raises(InvalidAnnotation) as caught:
+            validate_annotation(
+                task, value, label_names={"liver", "hand"}, templates=TEMPLATES, frames=0
+            )
+        [violation] = caught.value.violations
+        assert violation.field.endswith("[0].slice")
+        assert "no volume (a DICOM file or series) and has no slices" in violation.rule
 
 
 def test_semantic_rules_hold_slice_by_slice() -> None:
