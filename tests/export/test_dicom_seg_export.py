@@ -17,12 +17,14 @@ import numpy.typing as npt
 import pytest
 from pydicom import dcmread
 
+from core.domain import exports as export_domain
 from core.domain.errors import InvalidInput
 from core.domain.exports import ExportFormat
 from core.export.mask_pixels import counts_of_grid
 from core.ports import Deps
 from core.services import exports, labeling, projects, tasks
 from core.services.exports import ExportOptions
+from tests.export.test_export_services import run_exports
 from tests.export.test_volume_exports import in_parts, streamed
 from tests.services.test_ingestion import drain, settings
 from tests.support.labeling import creator
@@ -180,3 +182,24 @@ def test_refused_where_it_does_not_apply(
         )
     [violation] = refused.value.violations
     assert violation.field == field and says in violation.rule
+
+
+def test_its_parts_hold_few_items_whatever_the_part_size_setting(
+    deps: Deps, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each item reads every source file of its volume: a part of the usual 5,000 items could
+    outlast a Function's time limit, so DICOM-SEG's parts are capped (here at one item)."""
+    project_id = labeled(deps)
+    monkeypatch.setattr(export_domain, "SEG_PART_ITEMS", 1)
+    assert deps.export_part_items == export_domain.PART_ITEMS
+    job = exports.request_export(
+        deps,
+        project_id=project_id,
+        actor="ann",
+        format=ExportFormat.DICOM_SEG,
+        options=ExportOptions(),
+    )
+    run_exports(deps)
+    done = exports.get_export(deps, project_id=project_id, actor="ann", export_id=job.id).job
+    assert done.status.value == "succeeded" and done.items == 3
+    assert done.parts == 4  # an item a part, and the empty last one that says all are written
