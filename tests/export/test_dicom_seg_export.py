@@ -140,9 +140,10 @@ def test_an_export_job_in_parts_writes_the_same_files(deps: Deps) -> None:
     assert parted.keys() == whole.keys() and parted["skipped.csv"] == whole["skipped.csv"]
     name = f"in_ct_{SERIES}.dcm"
     a, b = (dcmread(io.BytesIO(files[name])) for files in (whole, parted))
-    assert a.PixelData == b.PixelData  # the instance is the same but for when it was made
+    assert a.PixelData == b.PixelData  # the instance is the same, UIDs too, but for its times
     assert (a.SOPInstanceUID, a.SeriesInstanceUID) == (b.SOPInstanceUID, b.SeriesInstanceUID)
     assert a.PerFrameFunctionalGroupsSequence == b.PerFrameFunctionalGroupsSequence
+    assert a.DimensionIndexSequence == b.DimensionIndexSequence
 
 
 def test_a_mask_without_a_slice_is_on_the_first_frame(deps: Deps) -> None:
