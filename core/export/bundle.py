@@ -222,7 +222,9 @@ def _archive(
         return
     if fmt is ExportFormat.DICOM_SEG:
         ids = voc.VocIds()
-        rows = seg_entries(target, scan(), archive, lambda rec: ids.id(rec.path))
+        rows = seg_files.entries(
+            scan(), archive, target.categories, target.source_file, lambda r: ids.id(r.path)
+        )
         archive.writestr(seg_files.SKIPPED, seg_files.skipped_file(rows))
         return
     for split in splits:
@@ -271,20 +273,6 @@ def brat_entries(
     classes = target.relation_classes
     for name, content in brat.documents(records, target.categories, classes, doc_id, split=split):
         archive.writestr(name, content)
-
-
-def seg_entries(
-    target: Target,
-    records: Iterable[Record],
-    archive: zipfile.ZipFile,
-    seg_id: Callable[[Record], str],
-) -> bytes:
-    """Each record's DICOM-SEG file, named by `seg_id`; the skipped items' report rows."""
-    if target.source_file is None:
-        raise ValueError("a DICOM-SEG export reads the items' source files: give source_file")
-    return seg_files.entries(
-        records, archive, categories=target.categories, read=target.source_file, seg_id=seg_id
-    )
 
 
 _JPEG = frozenset({"jpeg"})

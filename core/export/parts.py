@@ -37,7 +37,7 @@ from core.export import (
     voc,
     yolo,
 )
-from core.export.bundle import Target, brat_entries, seg_entries, voc_entries, yolo_entries
+from core.export.bundle import Target, brat_entries, voc_entries, yolo_entries
 from core.export.plan import Plan
 from core.export.records import TRAIN, VALIDATION, Record
 
@@ -188,8 +188,11 @@ def write_part(
         return _entries(lambda archive: brat_entries(target, records, archive, plan.voc_id))
     if fmt is ExportFormat.DICOM_SEG:
         skipped: list[bytes] = []
+        read, categories = target.source_file, target.categories
         entries = _entries(
-            lambda archive: skipped.append(seg_entries(target, records, archive, plan.voc_id))
+            lambda out: skipped.append(
+                seg_files.entries(records, out, categories, read, plan.voc_id)
+            )
         )
         return [*entries, deflated.compress(skipped[0])]
     if fmt is ExportFormat.VOC:

@@ -46,13 +46,14 @@ SKIPPED_HEADER = b"path,reason\r\n"
 def entries(
     records: Iterable[Record],
     archive: zipfile.ZipFile,
-    *,
     categories: Sequence[str],
-    read: SourceFile,
+    read: SourceFile | None,
     seg_id: Callable[[Record], str],
 ) -> bytes:
     """Each record's SEG file in `archive` (named by `seg_id`); the rows of `skipped.csv` for
     the records left out."""
+    if read is None:
+        raise ValueError("a DICOM-SEG export reads the items' source files: give `read`")
     skipped = io.StringIO()
     rows = csv.writer(skipped, lineterminator="\r\n")
     for rec in records:
