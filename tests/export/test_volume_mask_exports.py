@@ -104,3 +104,19 @@ def test_coco_keypoints_are_listed_on_their_slices_image() -> None:
     on = {images[a["image_id"]]: a["keypoints"] for a in data["annotations"]}
     assert set(on) == {"ct/clip.dcm", "ct/clip.dcm#2"}
     assert on["ct/clip.dcm#2"][:2] == [0.2 * COLUMNS, 0.3 * ROWS]
+
+
+def test_yolo_pose_writes_a_label_file_per_slice_with_its_instances() -> None:
+    value = {"keypoints": [hand(0.2, 0.3) | {"slice": 2}, hand(0.5, 0.5), hand(0.6, 0.6)]}
+    data = exported(ExportFormat.YOLO, "image_keypoints", value, list(TEMPLATES))
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        labels = {
+            n: archive.read(n).decode().splitlines()
+            for n in archive.namelist()
+            if n.startswith("labels/")
+        }
+    lines = sorted(len(found) for found in labels.values())
+    assert lines == [1, 2]  # slice 2's instance alone; the item's own image the other two
+    # Labels alone (no images shipped): the slice's file apart from the item's all the same.
+    [on_slice] = [found for name, found in labels.items() if name.endswith("clip.dcm#2.txt")]
+    assert on_slice[0].split()[5:7] == ["0.200000", "0.300000"]
