@@ -41,7 +41,8 @@ EDGE_TOLERANCE = 1e-6
 MIN_POLYGON_AREA = 1e-12
 _SHOWN_LABELS = 20
 _ON_SLICE = ("slice",)
-"""What a box or polygon may carry besides its geometry: the slice of a volume it is on."""
+"""What a box, polygon, keypoint instance or mask may carry besides its geometry: the slice of
+a volume it is on."""
 _MISSING: Any = object()
 
 _Part = TypeVar("_Part")
@@ -194,6 +195,8 @@ class KeypointInstance(_Json):
     label: str
     points: tuple[Keypoint, ...]
     attributes: AttributeValues | None = None
+    slice: int | None = None
+    """The slice of a volume it is placed on (from 0); None: the whole item."""
 
 
 @dataclass(frozen=True)
@@ -432,6 +435,12 @@ class _Checker:
         """A shape's slice: absent (the whole item), or one of the item's frames."""
         if raw is _MISSING or raw is None:
             return None
+        if self.frames == 0:
+            self.fail(
+                path,
+                "the item is no volume (a DICOM file or series) and has no slices: leave slice out",
+            )
+            return None
         count = f"{self.frames} slice{'s' if self.frames != 1 else ''}"
         if isinstance(raw, bool) or not isinstance(raw, int):
             self.fail(path, f"must be a whole number, the slice from 0 (the item has {count})")
@@ -658,7 +667,7 @@ def _instance_reader(
 ) -> Callable[[_Checker, object, str], KeypointInstance | None]:
     def read(check: _Checker, raw: object, path: str) -> KeypointInstance | None:
         what = "a keypoint instance"
-        fields = check.fields(raw, path, ("label", "points"), what, labeled=True)
+        fields = check.fields(raw, path, ("label", "points"), what, _ON_SLICE, labeled=True)
         if fields is None:
             return None
         label = check.label(fields["label"], f"{path}.label")
@@ -685,7 +694,8 @@ def _instance_reader(
         if all(p.v == ABSENT for p in kept):
             check.fail(f"{path}.points", "are all absent (v: 0): remove the instance instead")
             return None
-        return KeypointInstance(label, kept, attributes)
+        on = check.slice(fields["slice"], f"{path}.slice")
+        return KeypointInstance(label, kept, attributes, on)
 
     return read
 

@@ -2,7 +2,8 @@
 
 Classes go by strict majority (for multi-label, each class on its own). Boxes, polygons and
 masks are matched across labelers by IoU ≥ 0.5 (masks by their pixels), keypoint instances by
-object keypoint similarity (OKS, `core.domain.keypoints`) ≥ 0.5, spans only when their offsets
+object keypoint similarity (OKS, `core.domain.keypoints`) ≥ 0.5, each only with those on the
+same slice of a volume, spans only when their offsets
 are exactly equal; a shape that a strict majority of labelers drew, with a label a strict
 majority of them chose, is kept, one that a minority drew is dropped, and anything else (an
 even split) is a disagreement. Relations between kept spans follow the same rule
@@ -51,7 +52,8 @@ MATCH_OKS = 0.5
 """COCO's loosest keypoint threshold (its AP averages 0.5 to 0.95)."""
 
 S = TypeVar("S", Box, Polygon, Span, KeypointInstance, Mask)
-R = TypeVar("R", Box, Polygon)
+R = TypeVar("R", Box, Polygon, KeypointInstance, Mask)
+"""What may be drawn on one slice of a volume."""
 Sigmas = Mapping[str, Sequence[float]]
 """Each class's per-point sigmas for OKS (`KeypointTemplate.sigma_list`)."""
 
@@ -138,12 +140,12 @@ def _keypoints(answers: list[tuple[KeypointInstance, ...]], sigmas: Sigmas) -> _
         spread = sigmas.get(a.label) or (DEFAULT_SIGMA,) * len(a.points)
         return oks(a.points, b.points, spread)
 
-    found = _shapes(answers, similarity, MATCH_OKS, _mean_points)
+    found = _shapes(answers, _same_slice(similarity), MATCH_OKS, _mean_points)
     return _Agreement(None if found.final is None else KeypointSet(found.final), found.agreed)
 
 
 def _masks(answers: list[tuple[Mask, ...]]) -> _Agreement:
-    found = _shapes(answers, mask_iou, MATCH_IOU, _medoid_mask)
+    found = _shapes(answers, _same_slice(mask_iou), MATCH_IOU, _medoid_mask)
     return _Agreement(None if found.final is None else disjoint(found.final), found.agreed)
 
 
@@ -297,7 +299,7 @@ def _medoid_mask(masks: list[Mask], label: str) -> Mask:
     """The painted mask closest to the others: a pixel vote could leave the kept masks sharing
     pixels, which no answer may."""
     best = max(masks, key=lambda m: sum(mask_iou(m, n) for n in masks if n is not m))
-    return Mask(label, best.size, best.counts)
+    return Mask(label, best.size, best.counts, slice=best.slice)
 
 
 def _same_offsets(a: Span, b: Span) -> float:
@@ -323,4 +325,4 @@ def _mean_points(instances: list[KeypointInstance], label: str) -> KeypointInsta
         x = sum(p.x for p in placed) / len(placed)
         y = sum(p.y for p in placed) / len(placed)
         points.append(Keypoint(x, y, v))
-    return KeypointInstance(label, tuple(points))
+    return KeypointInstance(label, tuple(points), slice=instances[0].slice)  # matched: one slice

@@ -1,6 +1,8 @@
 """What a submitted mask answer must be (read by `annotations.validate_annotation`): each mask a
 known class, on the displayed image's grid, with run lengths that cover it exactly, painting at
-least one pixel and sharing none with another mask; the answer within `MAX_MASK_CHARS`."""
+least one pixel and sharing none with another mask of its slice; the answer within
+`MAX_MASK_CHARS`. On a volume a mask may name the slice it is painted on (absent: the item's
+own image); the one-mask-per-class rule of semantic segmentation holds slice by slice."""
 
 from __future__ import annotations
 
@@ -23,6 +25,7 @@ if TYPE_CHECKING:
     from core.domain.annotations import _Checker
 
 _KEYS = ("label", "size", "counts")
+_OPTIONAL = ("slice",)
 
 
 def read_masks(
@@ -40,7 +43,7 @@ def read_masks(
     if items is None or not _fits(check, items, max_masks):
         return None
     masks: list[tuple[Mask, list[Run]]] = []
-    seen: dict[str, int] = {}
+    seen: dict[tuple[str, int | None], int] = {}
     for index, item in enumerate(items):
         path = f"masks[{index}]"
         read = _mask(check, item, path, grid)
@@ -48,22 +51,32 @@ def read_masks(
             continue
         mask, runs = read
         grid = grid or mask.size
-        if one_per_class and mask.label in seen:
+        if one_per_class and (mask.label, mask.slice) in seen:
+            where = "" if mask.slice is None else f" on slice {mask.slice}"
             check.fail(
                 f"{path}.label",
-                f"{mask.label!r} already has masks[{seen[mask.label]}]; semantic segmentation "
-                "keeps one mask per class (paint both regions into one)",
+                f"{mask.label!r} already has masks[{seen[mask.label, mask.slice]}]{where}; "
+                "semantic segmentation keeps one mask per class (paint both regions into one)",
             )
-        seen.setdefault(mask.label, index)
+        seen.setdefault((mask.label, mask.slice), index)
         masks.append((mask, runs))
-    if len(masks) < len(items):
-        return None
-    clash = first_overlap([runs for _, runs in masks])
-    if clash is not None:
-        a, b = clash
-        check.fail(f"masks[{b}]", f"shares pixels with masks[{a}]; each pixel has one mask")
+    if len(masks) < len(items) or not _apart(check, masks):
         return None
     return MaskSet(tuple(mask for mask, _ in masks))
+
+
+def _apart(check: _Checker, masks: list[tuple[Mask, list[Run]]]) -> bool:
+    """No two masks of one slice (or two of the item's own image) share a pixel."""
+    by_slice: dict[int | None, list[int]] = {}
+    for index, (mask, _) in enumerate(masks):
+        by_slice.setdefault(mask.slice, []).append(index)
+    for indices in by_slice.values():
+        clash = first_overlap([masks[i][1] for i in indices])
+        if clash is not None:
+            a, b = indices[clash[0]], indices[clash[1]]
+            check.fail(f"masks[{b}]", f"shares pixels with masks[{a}]; each pixel has one mask")
+            return False
+    return True
 
 
 def _fits(check: _Checker, items: list[Any], max_masks: int) -> bool:
@@ -91,13 +104,14 @@ def _fits(check: _Checker, items: list[Any], max_masks: int) -> bool:
 def _mask(
     check: _Checker, raw: object, path: str, grid: tuple[int, int] | None
 ) -> tuple[Mask, list[Run]] | None:
-    fields = check.fields(raw, path, _KEYS, "a mask", labeled=True)
+    fields = check.fields(raw, path, _KEYS, "a mask", _OPTIONAL, labeled=True)
     if fields is None or not isinstance(raw, dict):
         return None
     label = check.label(fields["label"], f"{path}.label")
     attributes = check.attributes(fields["attributes"], path, [label])
     size = _size(check, raw["size"], f"{path}.size", grid) if "size" in raw else None
     counts = _counts(check, raw["counts"], f"{path}.counts") if "counts" in raw else None
+    on = check.slice(fields["slice"], f"{path}.slice")
     if label is None or size is None or counts is None:
         return None
     height, width = size
@@ -113,7 +127,7 @@ def _mask(
     if not runs:
         check.fail(f"{path}.counts", "paints no pixel; leave an empty mask out")
         return None
-    return Mask(label, size, encode_counts(counts), attributes), runs
+    return Mask(label, size, encode_counts(counts), attributes, on), runs
 
 
 def _size(

@@ -41,10 +41,18 @@ class Mask:
     size: tuple[int, int]
     counts: str
     attributes: AttributeValues | None = None
+    slice: int | None = None
+    """The slice of a volume it is painted on (from 0); None: the item's own image."""
 
     def to_json(self) -> dict[str, Any]:
-        shown = {"label": self.label, "size": list(self.size), "counts": self.counts}
-        return shown | ({"attributes": dict(self.attributes)} if self.attributes else {})
+        shown: dict[str, Any] = {
+            "label": self.label,
+            "size": list(self.size),
+            "counts": self.counts,
+        }
+        if self.attributes:
+            shown["attributes"] = dict(self.attributes)
+        return shown | ({"slice": self.slice} if self.slice is not None else {})
 
     @property
     def runs(self) -> list[Run]:
@@ -58,7 +66,8 @@ class Mask:
 @dataclass(frozen=True)
 class MaskSet:
     """image_semantic_segmentation (one mask per class) and image_instance_segmentation (one
-    mask per object); no two masks share a pixel. No masks: the labeler saw nothing to paint."""
+    mask per object); no two masks of one slice share a pixel (a volume's slices are images of
+    their own). No masks: the labeler saw nothing to paint."""
 
     masks: tuple[Mask, ...]
 
@@ -196,14 +205,14 @@ def merged(a: Sequence[Run], b: Sequence[Run]) -> list[Run]:
 
 
 def disjoint(masks: Iterable[Mask]) -> MaskSet:
-    """Masks kept from different answers, each less the pixels an earlier one has (dropped when
-    nothing is left): a stored answer never has two masks on one pixel."""
+    """Masks kept from different answers, each less the pixels an earlier one of its slice has
+    (dropped when nothing is left): a stored answer never has two masks on one pixel."""
     kept: list[Mask] = []
-    taken: list[Run] = []
+    taken: dict[int | None, list[Run]] = {}
     for mask in masks:
         height, width = mask.size
-        runs = without(mask.runs, taken)
+        runs = without(mask.runs, taken.get(mask.slice, []))
         if runs:
             kept.append(replace(mask, counts=encode_counts(counts_of(runs, height * width))))
-            taken = merged(taken, runs)
+            taken[mask.slice] = merged(taken.get(mask.slice, []), runs)
     return MaskSet(tuple(kept))

@@ -1,5 +1,5 @@
-"""Volumes: items of several slices (a multi-frame DICOM file, or a DICOM series), whose boxes
-and polygons may each belong to one slice.
+"""Volumes: items of several slices (a multi-frame DICOM file, or a DICOM series), whose boxes,
+polygons, keypoint instances and masks may each belong to one slice.
 
 A shape without a slice belongs to the whole item, as every shape did before shapes had
 slices. `slice_shapes` and `source_files` are what a per-slice writer starts from (the
@@ -12,17 +12,27 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import TypeAlias, TypeVar
 
-from core.domain.annotations import AnnotationValue, Box, BoxSet, Polygon, PolygonSet
+from core.domain.annotations import (
+    AnnotationValue,
+    Box,
+    BoxSet,
+    KeypointInstance,
+    KeypointSet,
+    Polygon,
+    PolygonSet,
+)
 from core.domain.items import Annotation, Item
+from core.domain.masks import Mask, MaskSet
 
-Shape: TypeAlias = Box | Polygon
+Shape: TypeAlias = Box | Polygon | KeypointInstance | Mask
 
 
 def volume_frames(item: Item) -> int:
     """How many slices an item's shapes may be drawn on: a DICOM file's frames or a series'
-    slices; one for any other image (a multi-page TIFF shows its first page)."""
+    slices; none for any other image, which is no volume (a multi-page TIFF shows its first
+    page), so a shape on a slice of it is refused."""
     media = item.media
-    return media.frames if media is not None and media.format == "dicom" else 1
+    return media.frames if media is not None and media.format == "dicom" else 0
 
 
 def source_files(item: Item) -> list[str]:
@@ -35,13 +45,18 @@ def source_files(item: Item) -> list[str]:
 
 
 def slice_shapes(value: AnnotationValue | None) -> dict[int | None, list[Shape]]:
-    """The boxes or polygons of a value by the slice they are on (None: the whole item), in
-    slice order, whole-item shapes first; empty for a value without shapes."""
+    """The boxes, polygons, keypoint instances or masks of a value by the slice they are on
+    (None: the whole item), in slice order, whole-item shapes first; empty for a value without
+    shapes."""
     shapes: list[Shape] = []
     if isinstance(value, BoxSet):
         shapes = list(value.boxes)
     elif isinstance(value, PolygonSet):
         shapes = list(value.polygons)
+    elif isinstance(value, KeypointSet):
+        shapes = list(value.keypoints)
+    elif isinstance(value, MaskSet):
+        shapes = list(value.masks)
     found: dict[int | None, list[Shape]] = {}
     for shape in sorted(shapes, key=lambda s: -1 if s.slice is None else s.slice):
         found.setdefault(shape.slice, []).append(shape)
@@ -56,10 +71,14 @@ def moved(value: AnnotationValue, moves: Mapping[int, int]) -> AnnotationValue:
         return BoxSet(tuple(_follow(b, moves) for b in value.boxes))
     if isinstance(value, PolygonSet):
         return PolygonSet(tuple(_follow(p, moves) for p in value.polygons))
+    if isinstance(value, KeypointSet):
+        return KeypointSet(tuple(_follow(k, moves) for k in value.keypoints))
+    if isinstance(value, MaskSet):
+        return MaskSet(tuple(_follow(m, moves) for m in value.masks))
     return value
 
 
-_S = TypeVar("_S", Box, Polygon)
+_S = TypeVar("_S", Box, Polygon, KeypointInstance, Mask)
 
 
 def _follow(shape: _S, moves: Mapping[int, int]) -> _S:

@@ -17,7 +17,18 @@ from core.domain.exports import ExportFormat
 from core.domain.keypoints import KeypointTemplate
 from core.domain.relations import RelationClass
 from core.domain.task_types import MASK_TASKS
-from core.export import azureml, brat, coco, conll, loupe_jsonl, mask_pixels, table, voc, yolo
+from core.export import (
+    azureml,
+    brat,
+    coco,
+    conll,
+    loupe_jsonl,
+    mask_pixels,
+    seg_files,
+    table,
+    voc,
+    yolo,
+)
 from core.export.records import (
     TRAIN,
     VALIDATION,
@@ -45,6 +56,7 @@ _FITS: dict[ExportFormat, set[str]] = {
     ExportFormat.YOLO: _SHAPES | {_KEYPOINTS},
     ExportFormat.CONLL: {"text_ner"},
     ExportFormat.BRAT: {"text_ner"},
+    ExportFormat.DICOM_SEG: set(MASK_TASKS),
 }
 _WHY_NOT = {
     (ExportFormat.AZUREML_JSONL, _KEYPOINTS): "Azure ML's image schemas (classification, "
@@ -72,6 +84,8 @@ class Target:
     """image_keypoints: each category's point template (COCO's and YOLO pose's point lists)."""
     attributes: Sequence[str] = ()
     """The attribute names the classes declare, in order (CSV gives each a column)."""
+    source_file: seg_files.SourceFile | None = None
+    """DICOM-SEG: an item's source files, read by path from the store."""
 
     @property
     def keypoints(self) -> int:
@@ -87,6 +101,8 @@ def check_fits(format: ExportFormat, task_type: str) -> None:
     fits = _FITS.get(format)
     if fits is not None and task_type not in fits:
         why = _WHY_NOT.get((format, task_type))
+        if format is ExportFormat.DICOM_SEG:
+            why = "a DICOM Segmentation holds masks, painted in a segmentation project"
         raise InvalidInput.one(
             "format",
             f"{format.value} does not hold {task_type} labels"
@@ -203,6 +219,13 @@ def _archive(
         )
         ids = voc.VocIds()
         brat_entries(target, scan(), archive, lambda rec: ids.id(rec.path))
+        return
+    if fmt is ExportFormat.DICOM_SEG:
+        ids = voc.VocIds()
+        rows = seg_files.entries(
+            scan(), archive, target.categories, target.source_file, lambda r: ids.id(r.path)
+        )
+        archive.writestr(seg_files.SKIPPED, seg_files.skipped_file(rows))
         return
     for split in splits:
         folder = f"{split}/" if len(splits) > 1 else ""
@@ -382,6 +405,14 @@ def snippet(format: ExportFormat, name: str) -> str:
             "    lines = ann.read_text(encoding='utf-8').splitlines()\n"
             "    print(ann.stem, sum(l[0] == 'T' for l in lines), 'spans',"
             " sum(l[0] == 'R' for l in lines), 'relations')\n"
+        )
+    if format is ExportFormat.DICOM_SEG:
+        return unzip + (
+            "from pathlib import Path\nimport highdicom as hd\n"
+            f"for path in sorted(Path({folder!r}).glob('*.dcm')):\n"
+            "    seg = hd.seg.segread(path)\n"
+            "    print(path.name, [s.segment_label for s in seg.SegmentSequence],"
+            " seg.NumberOfFrames, 'frames')\n"
         )
     if format is ExportFormat.YOLO:
         return unzip + (

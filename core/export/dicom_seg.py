@@ -68,6 +68,14 @@ def segmentation(
         seg = _written(sources, labels, classes, identity, software)
     except ValueError as error:  # what highdicom finds wrong with the sources
         raise NotSegmentable(str(error)) from error
+    except AttributeError as error:  # highdicom reads what a Segmentation refers to as it goes
+        raise NotSegmentable(
+            f"the source images lack {error.name or 'an attribute'}, which a Segmentation "
+            "refers to (a DICOM file of a study: patient, study and series)"
+        ) from error
+    except (IndexError, KeyError) as error:  # sources whose frames' descriptions disagree
+        raise NotSegmentable(f"highdicom cannot read the source frames: {error!r}") from error
+    _organized(seg, generate_uid(entropy_srcs=[identity, "dimensions"]))
     out = io.BytesIO()
     seg.save_as(out)
     return out.getvalue()
@@ -95,6 +103,15 @@ def _written(
         device_serial_number="none",
         omit_empty_frames=True,
     )
+
+
+def _organized(seg: hd.seg.Segmentation, uid: str) -> None:
+    """The dimension organization highdicom names with a random UID, named from the identity
+    instead: every UID of the instance is then the same when it is written again."""
+    for group in seg.DimensionOrganizationSequence:
+        group.DimensionOrganizationUID = uid
+    for index in seg.DimensionIndexSequence:
+        index.DimensionOrganizationUID = uid
 
 
 def _frames(sources: Sequence[Dataset]) -> int:

@@ -6,13 +6,14 @@ ids, each split's own) are carried from part to part, and what a part must know 
 file is the one written in one pass, however it was cut.
 
 Every format is written so. Loupe JSONL, CSV, and COCO and CoNLL without a split are one
-stream of records (`Layout`). The zips (`ZipLayout`: Azure ML, YOLO, VOC, and COCO and CoNLL
-with a split, a file per split) have two kinds of members: one whose data runs through every
-part (data.jsonl, a split's COCO file, VOC's image lists) is a section each part deflates on
-its own (`core.export.deflated`), and the join copies the sections' compressed bytes one after
-the other; members whose data one part holds whole (YOLO's and VOC's images and labels) are
-written by the part as zip entries of their own, which the join copies as they are. Nothing is
-compressed again at the join."""
+stream of records (`Layout`). The zips (`ZipLayout`: Azure ML, YOLO, VOC, DICOM-SEG, and COCO
+and CoNLL with a split, a file per split) have two kinds of members: one whose data runs
+through every part (data.jsonl, a split's COCO file, VOC's image lists, DICOM-SEG's
+skipped.csv) is a section each part deflates on its own (`core.export.deflated`), and the join
+copies the sections' compressed bytes one after the other; members whose data one part holds
+whole (YOLO's and VOC's images and labels, DICOM-SEG's files) are written by the part as zip
+entries of their own, which the join copies as they are. Nothing is compressed again at the
+join."""
 
 from __future__ import annotations
 
@@ -24,7 +25,18 @@ from typing import Any
 
 from core.domain.exports import ExportFormat
 from core.domain.task_types import MASK_TASKS
-from core.export import azureml, brat, coco, conll, deflated, loupe_jsonl, table, voc, yolo
+from core.export import (
+    azureml,
+    brat,
+    coco,
+    conll,
+    deflated,
+    loupe_jsonl,
+    seg_files,
+    table,
+    voc,
+    yolo,
+)
 from core.export.bundle import Target, brat_entries, voc_entries, yolo_entries
 from core.export.plan import Plan
 from core.export.records import TRAIN, VALIDATION, Record
@@ -93,6 +105,8 @@ def layout(target: Target) -> Layout | ZipLayout:
     if fmt is ExportFormat.BRAT:
         conf = brat.annotation_conf(target.categories, target.relation_classes).encode()
         return ZipLayout((Member(brat.CONF, (conf,)), Entries(0)))
+    if fmt is ExportFormat.DICOM_SEG:
+        return ZipLayout((Entries(0), Member(seg_files.SKIPPED, (seg_files.SKIPPED_HEADER, 2))))
     if fmt is ExportFormat.VOC:
         lists = (Member(f"{VOC_SETS}train.txt", (2,)), Member(f"{VOC_SETS}trainval.txt", (2, 3)))
         val = (Member(f"{VOC_SETS}val.txt", (3,)),) if split else ()
@@ -172,6 +186,15 @@ def write_part(
         return _entries(lambda archive: yolo_entries(target, records, archive))
     if fmt is ExportFormat.BRAT:
         return _entries(lambda archive: brat_entries(target, records, archive, plan.voc_id))
+    if fmt is ExportFormat.DICOM_SEG:
+        skipped: list[bytes] = []
+        read, categories = target.source_file, target.categories
+        entries = _entries(
+            lambda out: skipped.append(
+                seg_files.entries(records, out, categories, read, plan.voc_id)
+            )
+        )
+        return [*entries, deflated.compress(skipped[0])]
     if fmt is ExportFormat.VOC:
         listed: dict[str, list[str]] = {}
 

@@ -68,7 +68,7 @@ class Plan:
         return cls(keys, {k: v for k, v in head["names"]}, head["seed"])
 
 
-_FLAT_IDS = frozenset({ExportFormat.VOC, ExportFormat.BRAT})
+_FLAT_IDS = frozenset({ExportFormat.VOC, ExportFormat.BRAT, ExportFormat.DICOM_SEG})
 """The formats that name an item's files by its path's flat id, made unique (`voc.VocIds`)."""
 
 

@@ -1,6 +1,6 @@
 """Volumes in the image formats (COCO, YOLO, Pascal VOC, Azure ML JSONL): a 2D detector trains
-on pictures, so each slice of a volume that has shapes becomes an image of its own, with those
-shapes.
+on pictures, so each slice of a volume that has shapes (boxes, polygons, keypoint instances or
+masks) becomes an image of its own, with those shapes.
 
 A slice's image is named after the file it is in: a DICOM series' slice by its own file's
 path (a DICOM file a reader opens as it is), frame n of a multi-frame file as `path#n`. The
@@ -22,7 +22,7 @@ PER_SLICE = frozenset(
     {ExportFormat.COCO, ExportFormat.YOLO, ExportFormat.VOC, ExportFormat.AZUREML_JSONL}
 )
 """The formats whose entries are pictures: a volume's slices become pictures of their own."""
-_SHAPES = ("boxes", "polygons")
+_SHAPES = ("boxes", "polygons", "keypoints", "masks")
 
 
 def per_slice(rec: Record) -> Iterator[Record]:

@@ -39,7 +39,11 @@ def data_yaml(categories: Sequence[str], *, validation: bool, keypoints: int = 0
 
 def image_name(rec: Record, format: str | None) -> str:
     """Where the record's image goes: its own path, with a suffix Ultralytics recognises
-    added when the shipped file is not what the path's suffix says (a DICOM's rendition)."""
+    added when the shipped file is not what the path's suffix says (a DICOM's rendition). A
+    volume's slice is named so even when no image is shipped: `clip.dcm#2` and `clip.dcm`
+    would share one label file (Ultralytics cuts a name at its last dot)."""
+    if format is None and rec.slice is not None:
+        format = "jpeg"  # what a slice's rendition is shipped as
     name = f"images/{rec.split}/{rec.path}"
     base = rec.path.rsplit("/", 1)[-1]
     own = base.rsplit(".", 1)[-1].lower() if "." in base else ""

@@ -97,7 +97,8 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument(
         "--format",
         default="coco",
-        help="coco, azureml_jsonl, csv, voc, yolo, conll, brat or loupe_jsonl (default coco)",
+        help="coco, azureml_jsonl, csv, voc, yolo, conll, brat, dicom_seg or loupe_jsonl "
+        "(default coco)",
     )
     ex.add_argument("--out", type=Path, help="file or folder to write (default: the export's name)")
     ex.add_argument(

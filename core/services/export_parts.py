@@ -1,6 +1,7 @@
 """A large export written by the export stage in parts, so that no stage call is long whatever
 the project's size (a Function's time limit is ten minutes): each delivery of the job's message
-writes the next `Deps.export_part_items` items (LOUPE_EXPORT_PART_ITEMS; in id order, after
+writes the next `Deps.export_part_items` items (LOUPE_EXPORT_PART_ITEMS, at most
+`SEG_PART_ITEMS` for DICOM-SEG, whose items are heavy; in id order, after
 the job's cursor) as part blobs, records the part on the job, only over the version it read,
 and sends the message on; once every part is written, a last delivery joins them into the
 export file and removes them (`core.export.parts` says how the file is put together).
@@ -25,7 +26,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import IO
 
-from core.domain.exports import ExportJob
+from core.domain.exports import ExportJob, part_items
 from core.domain.messages import EXPORT_RUN, RunExport
 from core.export import bundle, deflated
 from core.export.parts import Layout, Member, ZipLayout, directory, write_part
@@ -60,7 +61,8 @@ def step(
         _plan(deps, job, etag, made, name)
         return False
     plan = Plan.from_bytes(deps.blobs.get(EXPORTS_CONTAINER, job.plan)) if job.plan else Plan()
-    found = _slice(deps, job, made, job.cursor, deps.export_part_items)
+    size = part_items(made.format, deps.export_part_items)
+    found = _slice(deps, job, made, job.cursor, size)
     records = [plan.split(rec, made.options) for rec in found]
     counts = dict(job.counts)
     sections = write_part(made, records, counts, plan)
@@ -75,7 +77,7 @@ def step(
             "items": job.items + len(records),
             "cursor": records[-1].id if records else job.cursor,
             "counts": counts,
-            "written": len(records) < deps.export_part_items,
+            "written": len(records) < size,
         }
     )
     return _record(deps, updated, etag, f"part-{updated.parts}")
@@ -101,7 +103,7 @@ def _plan(deps: Deps, job: ExportJob, etag: str, made: bundle.Target, name: str)
     last one (short) puts them all together into the plan. What a delivery writes is recorded
     only over the version it read, else removed: the slices and the plan the job names are the
     ones every part reads."""
-    size = deps.export_part_items
+    size = part_items(made.format, deps.export_part_items)
     records = _slice(deps, job, made, job.plan_cursor, size)
     data = slice_of(made.format, made.options, records)
     token = deps.ids.token(12)  # tells apart slices two deliveries wrote at once

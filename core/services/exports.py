@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 from urllib.parse import quote
@@ -108,8 +108,15 @@ def target(
         },
         relation_classes=project.relation_classes,
         attributes=attribute_names(project.label_classes),
+        source_file=_source_file(deps, project) if format is ExportFormat.DICOM_SEG else None,
     )
     bundle.check_fits(format, made.task_type)
+    if format is ExportFormat.DICOM_SEG and options.validation > 0:
+        raise InvalidInput.one(
+            "validation",
+            "dicom_seg writes one Segmentation per item, with no train/validation split: "
+            "leave validation at 0",
+        )
     return made
 
 
@@ -339,6 +346,14 @@ def _pictures(deps: Deps, project: Project) -> Pictures:
         )
 
     return picture
+
+
+def _source_file(deps: Deps, project: Project) -> Callable[[str], bytes]:
+    """An item's file by its path (a series' slice by its own), as the dataset holds it."""
+    container, prefix = dataset_root(
+        project.dataset, project_id=project.id, upload_container=deps.data_container
+    )
+    return lambda path: deps.blobs.get(container, prefix + path)
 
 
 def _slice_picture(deps: Deps, project: Project, rec: Record) -> Picture | None:

@@ -95,9 +95,9 @@ STATE_RULES = {
     "POST /api/projects/{project_id}/assignments/release": "itemIds or pathPrefix, one of them",
     "PUT /api/projects/{project_id}/members/{member}": "a user that exists",
     "GET /api/projects/{project_id}/export": "labels that are the project's classes, a format "
-    "that holds its task type",
+    "that holds its task type (dicom_seg: masks, and no split)",
     "POST /api/projects/{project_id}/exports": "labels that are the project's classes, a "
-    "format that holds its task type",
+    "format that holds its task type (dicom_seg: masks, and no split)",
     "GET /api/projects/{project_id}/items": "a continuation token this query handed out",
     "GET /api/projects/{project_id}/items/{item_id}/history": "a continuation token this "
     "query handed out",

@@ -11,7 +11,14 @@ from PIL import Image
 from pydicom import dcmread
 from pydicom.data import get_testdata_file
 from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, SecondaryCaptureImageStorage, generate_uid
+from pydicom.uid import (
+    ExplicitVRLittleEndian,
+    SecondaryCaptureImageStorage,
+    generate_uid,
+)
+from pydicom.uid import (
+    MultiFrameGrayscaleWordSecondaryCaptureImageStorage as MULTIFRAME_WORD_CAPTURE,
+)
 
 FORMAT_OF = {
     ".jpg": "JPEG",
@@ -136,6 +143,27 @@ def series_slice(
         ds.ImageOrientationPatient = [1, 0, 0, 0, 1, 0]
     if number is not None:
         ds.InstanceNumber = number
+    out = io.BytesIO()
+    ds.save_as(out, enforce_file_format=True)
+    return out.getvalue()
+
+
+def of_a_study(data: bytes, *, study: str = "1.2.826.0.1.3680043.2.1125.77.9") -> bytes:
+    """A made DICOM file with what a file from a real study has and DICOM-SEG refers to: the
+    patient, the study and the series' number (the same per `study`), and for a slice placed
+    in the patient its frame of reference and spacing, so highdicom can segment it."""
+    ds = dcmread(io.BytesIO(data))
+    ds.PatientID, ds.PatientName, ds.PatientBirthDate, ds.PatientSex = "p1", "Test^P", "", ""
+    ds.StudyInstanceUID, ds.StudyID, ds.StudyDate, ds.StudyTime = study, "1", "20260101", "000000"
+    ds.AccessionNumber, ds.ReferringPhysicianName = "", ""
+    ds.SeriesNumber = 1
+    if "SeriesInstanceUID" not in ds:
+        ds.SeriesInstanceUID = study + ".1"
+    if int(ds.get("NumberOfFrames", 1) or 1) > 1:  # the secondary capture class of many frames
+        ds.SOPClassUID = ds.file_meta.MediaStorageSOPClassUID = MULTIFRAME_WORD_CAPTURE
+    if "ImagePositionPatient" in ds:  # a slice placed in the patient
+        ds.FrameOfReferenceUID = study + ".2"
+        ds.PixelSpacing, ds.SliceThickness = [0.7, 0.7], 2.5
     out = io.BytesIO()
     ds.save_as(out, enforce_file_format=True)
     return out.getvalue()

@@ -6,7 +6,7 @@
 
 /** @typedef {{points: string[], edges: [number, number][]}} Template */
 /** @typedef {{x: number, y: number, v: number}} Keypoint */
-/** @typedef {{label: string, points: Keypoint[]}} Instance */
+/** @typedef {{label: string, points: Keypoint[], slice?: number | null}} Instance */
 
 export const ABSENT = 0;
 export const OCCLUDED = 1;

@@ -216,22 +216,22 @@ export async function labelView({ project, pane }) {
     /** @type {Picture | null} */
     const pic = pics[0] || null;
     const frames = S.frames = !task.grid && pic ? frameNavigator({ item, picture: pic, onframe: () => editor?.sliceChanged?.() }) : null;
+    const slice = frames ? () => frames.frame : undefined; // a volume: what is drawn goes on the slice on screen
     if (task.grid) { editor = null; stage.replaceChildren(...gridView(task, /** @type {Picture[]} */ (pics))); }
     else if (shapesType && pic) {
-      const slice = frames ? () => frames.frame : undefined; // a volume: shapes go on the slice on screen
       const shapes = shapeEditor({ item, type, classes, task, image: pic, active: () => S.next, changed: refresh, windowing, vh: 72, slice });
       editor = shapes;
       stage.replaceChildren(h("p", { class: "note" }, type === "image_bounding_box"
         ? "Drag to draw a box; click a box to pick it (a key then relabels it), drag it to move, a corner to resize."
         : "Click to add points; click the first point or press Enter to close. Click a polygon to pick it.", " ", suggestion(item)), frames?.node || "", shapes.node);
     } else if (keypointsType && pic) {
-      const points = keypointEditor({ item, classes, task, image: pic, active: () => S.next, changed: refresh, keyOf: keys.actionKey, windowing, vh: 68 });
+      const points = keypointEditor({ item, classes, task, image: pic, active: () => S.next, changed: refresh, keyOf: keys.actionKey, windowing, vh: 68, slice });
       editor = points;
       stage.replaceChildren(h("p", { class: "note" }, "Place an instance's points in order by clicking (the hint names the next one); drag a point to move it. Keyboard: ",
         `${keys.actionKey("newInstance").toUpperCase()} starts an instance, ${keys.actionKey("visible").toUpperCase()} / ${keys.actionKey("occluded").toUpperCase()} / ${keys.actionKey("absent").toUpperCase()} mark the point visible / occluded / absent, arrows move it, Tab goes to the next point.`,
       " ", suggestion(item)), frames?.node || "", points.node);
     } else if (masksType && pic) {
-      const masks = maskEditor({ item, type, classes, task, image: pic, active: () => S.next, changed: refresh, windowing, vh: 66 });
+      const masks = maskEditor({ item, type, classes, task, image: pic, active: () => S.next, changed: refresh, windowing, vh: 66, slice });
       editor = masks;
       stage.replaceChildren(h("p", { class: "note" }, "Paint with the brush (B), erase (E), fill a region of like colour (F) or a polygon (L, Enter closes it); [ and ] size the brush",
         type === "image_instance_segmentation" ? "; N starts the next object." : ".", " ", suggestion(item)), frames?.node || "", masks.node);

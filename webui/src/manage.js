@@ -212,12 +212,15 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
 }
 
 /** @type {Record<string, string>} */
-const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", brat: "BRAT standoff", loupe_jsonl: "Loupe JSONL" };
+const FORMATS = { coco: "COCO", azureml_jsonl: "Azure ML JSONL + MLTable", csv: "CSV", voc: "Pascal VOC", yolo: "YOLO", conll: "CoNLL", brat: "BRAT standoff", dicom_seg: "DICOM-SEG (one per DICOM item)", loupe_jsonl: "Loupe JSONL" };
+/** The formats only some task types have: DICOM-SEG holds masks. @type {Record<string, (taskType: string) => boolean>} */
+const ONLY_FOR = { dicom_seg: (taskType) => taskType.endsWith("_segmentation") };
 
 /** The export dialog: format and options, then a job whose download link appears when done.
  * @param {ProjectView} project @param {string} base @param {() => void} [onDone] */
 function exportDialog(project, base, onDone = () => {}) {
-  const format = h("select", { id: "export-format" }, Object.entries(FORMATS).map(([v, t]) => h("option", { value: v }, t)));
+  const offered = Object.entries(FORMATS).filter(([v]) => ONLY_FOR[v]?.(project.taskType) ?? true);
+  const format = h("select", { id: "export-format" }, offered.map(([v, t]) => h("option", { value: v }, t)));
   const states = h("fieldset", { class: "choices" }, h("legend", {}, "Items"), ["labeled", "needs_review", "skipped", "unlabeled"].map((st) =>
     h("label", {}, h("input", { type: "checkbox", value: st, checked: st === "labeled" }), ` ${words(st)}`)));
   const validation = h("input", { id: "export-validation", type: "number", min: 0, max: 0.9, step: 0.05, value: 0 });

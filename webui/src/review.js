@@ -46,11 +46,13 @@ export function thumb(item, classes) {
   const svg = s("svg", { viewBox: "0 0 100 100", preserveAspectRatio: "none", class: "overlay-shapes" });
   // The thumbnail is a volume's first slice: the shapes of other slices are not drawn on it.
   const onFirst = (/** @type {{slice?: number | null}} */ x) => x.slice === undefined || x.slice === null || x.slice === 0;
-  const slices = new Set([...value.boxes || [], ...value.polygons || []].map((x) => x.slice).filter((n) => typeof n === "number"));
+  const drawn = [...value.boxes || [], ...value.polygons || [], ...value.keypoints || [], ...value.masks || []];
+  const slices = new Set(drawn.map((x) => x.slice).filter((n) => typeof n === "number"));
   for (const b of (value.boxes || []).filter(onFirst)) svg.append(s("rect", { x: b.x * 100, y: b.y * 100, width: b.w * 100, height: b.h * 100, stroke: colorOf(classes, b.label) }));
-  drawThumbKeypoints(svg, value.keypoints || [], classes);
+  drawThumbKeypoints(svg, (value.keypoints || []).filter(onFirst), classes);
   for (const p of (value.polygons || []).filter(onFirst)) svg.append(s("polygon", { points: p.points.map((/** @type {number[]} */ [x, y]) => `${x * 100},${y * 100}`).join(" "), stroke: colorOf(classes, p.label) }));
-  figure.append(value.masks?.length ? maskOverlay(value.masks, classes) : svg);
+  const masks = (value.masks || []).filter(onFirst); // a mask without a slice is on the first
+  figure.append(masks.length ? maskOverlay(masks, classes) : svg);
   if ((item.frames || 1) > 1) figure.append(h("span", { class: "frames-badge", title: "Frames: open it to move through them" },
     `${item.frames} frames${slices.size ? ` · shapes on ${slices.size}` : ""}`));
   return figure;

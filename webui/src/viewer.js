@@ -103,16 +103,16 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
       if (!task || item.id !== ids[at]) return;
       frames = frameNavigator({ item: view, picture: pic, onframe: () => editor?.sliceChanged?.() });
       if (frames) stage.append(frames.node);
+      const shown = frames;
+      const slice = shown ? () => shown.frame : undefined; // a volume: what is drawn goes on the slice on screen
       if (shapesType) {
-        const shown = frames;
-        const slice = shown ? () => shown.frame : undefined; // a volume: shapes go on the slice on screen
         editor = shapeEditor({ item: view, type, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 72 : 78, slice });
         stage.append(editor.node);
       } else if (keypointsType) {
-        editor = keypointEditor({ item: view, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 68 : 74 });
+        editor = keypointEditor({ item: view, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 68 : 74, slice });
         stage.append(editor.node);
       } else if (masksType) {
-        editor = maskEditor({ item: view, type, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 66 : 72 });
+        editor = maskEditor({ item: view, type, classes, task, image: pic, active: () => next, changed: refresh, windowing, vh: frames ? 66 : 72, slice });
         stage.append(editor.node);
       } else {
         pic.classList.add("photo");

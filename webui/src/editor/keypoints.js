@@ -4,7 +4,10 @@
 // and moves on to the next; a point is dragged to move it. From the keyboard: N starts an
 // instance, V / O / X mark the current point visible / occluded / absent (V or O on a point not
 // placed yet puts it beside the last one), the arrows move it (Shift: further), Tab and
-// Shift+Tab step through the points. The skeleton is drawn between placed points.
+// Shift+Tab step through the points. The skeleton is drawn between placed points. On a volume
+// (a multi-frame DICOM or a series) an instance belongs to the slice it was placed on: only the
+// slice on screen's are shown and editable, and new ones take its number; one without a slice
+// (placed before instances had slices) belongs to the whole item and shows on every slice.
 import { colorOf, h, s } from "../dom.js";
 import { fraction } from "../geometry.js";
 import { ABSENT, OCCLUDED, VISIBILITY, VISIBLE, drawnEdges, newInstance, nextUnplaced, nothingPlaced, place, startPlace } from "../keypoints.js";
@@ -26,8 +29,9 @@ import { zoomable } from "../zoom.js";
  * @param {(action: string) => string} [options.keyOf] the key of an action (as the labeler set it)
  * @param {import("../zoom.js").Windowing} [options.windowing]
  * @param {number} [options.vh]
+ * @param {() => number} [options.slice] the slice on screen, for an item of several
  */
-export function keypointEditor({ item, classes, task, image, active, changed, keyOf = (a) => ({ newInstance: "n", visible: "v", occluded: "o", absent: "x" })[a] || "", windowing, vh = 72 }) {
+export function keypointEditor({ item, classes, task, image, active, changed, keyOf = (a) => ({ newInstance: "n", visible: "v", occluded: "o", absent: "x" })[a] || "", windowing, vh = 72, slice }) {
   const W = item.width || 1000; const H = item.height || 1000;
   const r = Math.max(W, H) * 0.007;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, preserveAspectRatio: "none", id: "canvas", class: "canvas keypoints" });
@@ -45,6 +49,10 @@ export function keypointEditor({ item, classes, task, image, active, changed, ke
   const instances = () => /** @type {Instance[]} */ (/** @type {any} */ (task.values[item.id]).keypoints);
   const templateOf = (/** @type {string} */ label) => classes.find((c) => c.name === label)?.keypoints || null;
   const K = (/** @type {string} */ action) => (keyOf(action) || "?").toUpperCase();
+  /** Whether an instance is on the slice on screen (or on the whole item). @param {Instance} instance */
+  const onSlice = (instance) => !slice || instance.slice === undefined || instance.slice === null || instance.slice === slice();
+  /** A new instance, on the slice on screen. @param {string} label @param {Template} template */
+  const made = (label, template) => Object.assign(newInstance(label, template), slice ? { slice: slice() } : {});
 
   function update() {
     layer.replaceChildren(...instances().map(drawInstance));
@@ -57,6 +65,8 @@ export function keypointEditor({ item, classes, task, image, active, changed, ke
     const color = colorOf(classes, instance.label);
     const selected = tool.selected === i;
     const g = s("g", { class: `shape instance ${selected ? "selected" : ""}`, "data-index": i, "data-label": instance.label });
+    if (typeof instance.slice === "number") g.dataset.slice = String(instance.slice);
+    if (!onSlice(instance)) { g.classList.add("off-slice"); return g; }
     for (const [a, b] of template ? drawnEdges(instance, template) : []) {
       const p = instance.points[a]; const q = instance.points[b];
       g.append(s("line", { x1: p.x * W, y1: p.y * H, x2: q.x * W, y2: q.y * H, stroke: color, class: "bone" }));
@@ -133,7 +143,7 @@ export function keypointEditor({ item, classes, task, image, active, changed, ke
       const label = active();
       const template = templateOf(label);
       if (!template) return;
-      const instance = newInstance(label, template);
+      const instance = made(label, template);
       place(instance, 0, at[0], at[1], VISIBLE);
       commit(task, () => { instances().push(instance); });
       tool.selected = instances().length - 1;
@@ -166,7 +176,7 @@ export function keypointEditor({ item, classes, task, image, active, changed, ke
     const label = active();
     const template = templateOf(label);
     if (!template) return false;
-    commit(task, () => { instances().push(newInstance(label, template)); });
+    commit(task, () => { instances().push(made(label, template)); });
     tool.selected = instances().length - 1;
     tool.point = 0;
     tool.placing = true;
@@ -252,8 +262,22 @@ export function keypointEditor({ item, classes, task, image, active, changed, ke
     return true;
   }
 
+  /** Another slice is on screen: a drag or placing under way ends, its instances hide. */
+  function sliceChanged() {
+    if (gesture) { task.values = gesture.before; gesture = null; }
+    tool.placing = false;
+    const i = tool.selected;
+    if (i !== null && !onSlice(instances()[i] || /** @type {Instance} */ ({}))) tool.selected = null;
+    update(); changed();
+  }
+
+  /** The slices that have instances of their own. */
+  function slices() {
+    return new Set(instances().map((instance) => instance.slice).filter((n) => typeof n === "number"));
+  }
+
   update();
-  return { node, update, cancel, deleteSelected, key, relabel: () => false, zoom: view.zoom };
+  return { node, update, cancel, deleteSelected, key, relabel: () => false, zoom: view.zoom, sliceChanged, slices };
 }
 
 /**

@@ -3,7 +3,11 @@
 // with sizes, a fill that stops at the image's edges (masks.js) and a polygon that fills what
 // it encloses, painted on a canvas of the image's own pixels over the picture. Semantic segmentation paints one region per class;
 // instance segmentation one per object (N starts the next). Each stroke or fill is one undo
-// step; the answer is the regions as COCO RLE, encoded when a stroke ends.
+// step; the answer is the regions as COCO RLE, encoded when a stroke ends. On a volume (a
+// multi-frame DICOM or a series) masks belong to the slice they were painted on: the canvas
+// holds the slice on screen's masks only, painting stores that slice's and keeps the others'.
+// A mask without a slice (painted before masks had slices) is on the item's own image, its
+// first slice, as the exports take it; painted again there, it takes that slice's number.
 import { colorOf, h, s } from "../dom.js";
 import { fraction } from "../geometry.js";
 import { dab, fillPolygon, floodRegion, fromLabelMap, toLabelMap } from "../masks.js";
@@ -27,8 +31,9 @@ const ALPHA = 120;
  * @param {() => void} options.changed called after the values changed
  * @param {import("../zoom.js").Windowing} [options.windowing]
  * @param {number} [options.vh]
+ * @param {() => number} [options.slice] the slice on screen, for an item of several
  */
-export function maskEditor({ item, type, classes, task, image, active, changed, windowing, vh = 74 }) {
+export function maskEditor({ item, type, classes, task, image, active, changed, windowing, vh = 74, slice }) {
   const W = item.width || image.width || 1; const H = item.height || image.height || 1;
   const instances = type === "image_instance_segmentation";
   const canvas = h("canvas", { width: W, height: H, id: "mask-canvas", class: "canvas mask-canvas" });
@@ -60,7 +65,10 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
     h("label", {}, "Fill tolerance ", tolerance), toolNote);
 
   const value = () => /** @type {{masks: Mask[]}} */ (task.values[item.id]);
-  const sigOf = (/** @type {Mask[]} */ masks) => masks.map((m) => `${m.label}:${m.counts}`).join("|");
+  /** Whether a mask is on the slice on screen (one without a slice: on the first). @param {Mask} m */
+  const onSlice = (m) => !slice || (m.slice ?? 0) === slice();
+  const mine = () => (value()?.masks || []).filter(onSlice);
+  const sigOf = (/** @type {Mask[]} */ masks) => `${slice ? slice() : ""}@` + masks.map((m) => `${m.label}:${m.counts}`).join("|");
 
   function say() {
     for (const b of buttons) b.classList.toggle("primary", b.dataset.tool === state.tool);
@@ -93,15 +101,26 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
 
   /** Brings the canvas in line with the values (after undo, redo, "use this answer"). */
   function update() {
-    const masks = value()?.masks || [];
+    const masks = mine();
     const sig = sigOf(masks);
     if (sig !== shownSig) {
-      lm = toLabelMap(masks, W, H);
+      lm = oneRegionPerClass(toLabelMap(masks, W, H));
       shownSig = sig;
       if (current !== null && current > lm.labels.length) current = null;
       redrawAll();
     }
     say();
+  }
+
+  /** Semantic segmentation on the first slice of a volume may show a class twice (its mask
+   * without a slice and the slice's own): one region, so the answer keeps one mask per class.
+   * @param {ReturnType<typeof toLabelMap>} map */
+  function oneRegionPerClass(map) {
+    if (instances) return map;
+    const ids = map.labels.map((label) => map.labels.indexOf(label) + 1); // each class its first region
+    if (ids.every((id, i) => id === i + 1)) return map;
+    for (let p = 0; p < map.map.length; p++) if (map.map[p]) map.map[p] = ids[map.map[p] - 1];
+    return map;
   }
 
   /** The region the brush and fill paint now: the class's own (semantic) or the current object. */
@@ -118,12 +137,13 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
 
   /** The region's pixels are now the answer: one undo step. @param {any} before */
   function store(before) {
-    const masks = fromLabelMap(lm);
+    const on = slice?.();
+    const masks = fromLabelMap(lm).map((m) => (on === undefined ? m : { ...m, slice: on }));
     const used = new Uint8Array(lm.labels.length + 1);
     for (let p = 0; p < lm.map.length; p++) used[lm.map[p]] = 1;
     const kept = lm.labels.map((_, i) => i + 1).filter((id) => used[id]); // the answer's regions, in order
     if (current !== null) current = kept.indexOf(current) + 1 || null;
-    task.values[item.id] = { masks };
+    task.values[item.id] = { masks: [...(value()?.masks || []).filter((m) => !onSlice(m)), ...masks] };
     shownSig = sigOf(masks);
     settle(task, before);
     lm = toLabelMap(masks, W, H); // regions the eraser emptied go: the map's numbers are the answer's
@@ -262,9 +282,21 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
     return true;
   }
 
+  /** Another slice is on screen: what was under way ends, the canvas shows that slice's masks. */
+  function sliceChanged() {
+    cancel();
+    current = null;
+    update(); changed();
+  }
+
+  /** The slices that have masks of their own. */
+  function slices() {
+    return new Set((value()?.masks || []).map((m) => m.slice).filter((n) => typeof n === "number"));
+  }
+
   update();
   return {
-    node: h("div", {}, toolbar, view.scroller), update, cancel, deleteSelected, key, zoom: view.zoom, closeDraft,
+    node: h("div", {}, toolbar, view.scroller), update, cancel, deleteSelected, key, zoom: view.zoom, closeDraft, sliceChanged, slices,
     get drafting() { return draft !== null; },
   };
 }
