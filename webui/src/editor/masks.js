@@ -231,8 +231,10 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
   }
   function newObject() { current = null; say(); }
 
-  /** The editor's keys: B, E, F, L tools, [ and ] size, N a new object. @param {KeyboardEvent} e */
-  function key(e) {
+  /** The editor's keys: B, E, F, L tools, [ and ] size, N a new object; a key bound to a class
+   * is the class's. @param {KeyboardEvent} e @param {import("../keys.js").Bound | null} [bound] */
+  function key(e, bound = null) {
+    if (bound?.kind === "class") return false;
     const k = e.key.toLowerCase();
     if (k in TOOLS) { setTool(TOOLS[/** @type {"b" | "e" | "f"} */ (k)]); return true; }
     if (k === "[" || k === "]") {

@@ -125,9 +125,15 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
   const hint = ner ? `Select text, then press a label key. Click a span and press Delete to remove it, or a key to relabel it.${links ? " ↓/↑ pick spans by keyboard; L links the picked span to another." : ""}` : "";
   return {
     node: links ? h("div", { class: "text-editor" }, box, links.node) : box, update, apply, deleteSelected, cancel, hint,
-    /** Keys the relation tool takes (↓/↑, and Enter and numbers while linking). @param {KeyboardEvent} e */
-    linkKey: (e) => links?.key(e) ?? false,
-    /** Starts linking the picked span to another (false: this project has no relations). */
-    relate: () => links?.start() ?? false,
+    key,
   };
+
+  /** The relation tool's keys: ↓/↑, Enter and numbers while linking (before the class keys, so
+   * a number chooses the relation class), and the "relate" action, which starts linking.
+   * @param {KeyboardEvent} e @param {import("../keys.js").Bound | null} [bound] */
+  function key(e, bound = null) {
+    if (!links) return false;
+    if (links.key(e)) return true;
+    return bound?.kind === "action" && bound.name === "relate" && links.start();
+  }
 }
