@@ -234,7 +234,7 @@ export async function labelView({ project, pane }) {
       const masks = maskEditor({ item, type, classes, task, image: pic, active: () => S.next, changed: refresh, windowing, vh: 66 });
       editor = masks;
       stage.replaceChildren(h("p", { class: "note" }, "Paint with the brush (B), erase (E), fill a region of like colour (F) or a polygon (L, Enter closes it); [ and ] size the brush",
-        type === "image_instance_segmentation" ? "; N starts the next object." : ".", " ", suggestion(item)), frames?.node || "", masks.node);
+        type === "image_instance_segmentation" ? "; N starts the next object, ↓/↑ pick a painted one." : ".", " ", suggestion(item)), frames?.node || "", masks.node);
     } else if (isImage && pic) {
       pic.classList.add("photo");
       const frame = h("div", { class: "frame" }, pic);

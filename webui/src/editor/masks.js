@@ -2,8 +2,10 @@
 // The mask editor over one image, for labeling and for review alike: a brush and an eraser
 // with sizes, a fill that stops at the image's edges (masks.js) and a polygon that fills what
 // it encloses, painted on a canvas of the image's own pixels over the picture. Semantic segmentation paints one region per class;
-// instance segmentation one per object (N starts the next). Each stroke or fill is one undo
-// step; the answer is the regions as COCO RLE, encoded when a stroke ends.
+// instance segmentation one per object (N starts the next, ↓/↑ pick another). Each stroke or
+// fill is one undo step; the answer is the regions as COCO RLE, encoded when a stroke ends. The
+// selected mask (`task.tool.selected`, whose attributes the panel edits) is the class's own
+// (semantic) or the current object (instance); a mask keeps its attributes as it is repainted.
 import { colorOf, h, s } from "../dom.js";
 import { fraction } from "../geometry.js";
 import { dab, fillPolygon, floodRegion, fromLabelMap, toLabelMap } from "../masks.js";
@@ -101,7 +103,16 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
       if (current !== null && current > lm.labels.length) current = null;
       redrawAll();
     }
+    task.tool.selected = selected(masks);
     say();
+  }
+
+  /** The index of the mask the attributes panel edits: the class's (semantic) or the current
+   * object (instance), once painted; null otherwise. @param {Mask[]} masks */
+  function selected(masks) {
+    if (instances) return current !== null && current <= masks.length ? current - 1 : null;
+    const found = masks.findIndex((m) => m.label === active());
+    return found < 0 ? null : found;
   }
 
   /** The region the brush and fill paint now: the class's own (semantic) or the current object. */
@@ -122,6 +133,8 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
     const used = new Uint8Array(lm.labels.length + 1);
     for (let p = 0; p < lm.map.length; p++) used[lm.map[p]] = 1;
     const kept = lm.labels.map((_, i) => i + 1).filter((id) => used[id]); // the answer's regions, in order
+    const had = value()?.masks || []; // region n was mask n - 1 before the stroke (new ones come after)
+    kept.forEach((id, i) => { const attributes = had[id - 1]?.attributes; if (attributes) masks[i].attributes = attributes; });
     if (current !== null) current = kept.indexOf(current) + 1 || null;
     task.values[item.id] = { masks };
     shownSig = sigOf(masks);
@@ -229,7 +242,7 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
     if (name !== "polygon" && draft) { draft = null; drawDraft(); }
     state.tool = name; say();
   }
-  function newObject() { current = null; say(); }
+  function newObject() { current = null; changed(); }
 
   /** The editor's keys: B, E, F, L tools, [ and ] size, N a new object; a key bound to a class
    * is the class's. @param {KeyboardEvent} e @param {import("../keys.js").Bound | null} [bound] */
@@ -243,7 +256,17 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
       return true;
     }
     if (k === "n" && instances) { newObject(); return true; }
+    if ((e.key === "ArrowDown" || e.key === "ArrowUp") && instances) return pick(e.key === "ArrowDown" ? 1 : -1);
     return false;
+  }
+
+  /** Makes the next (1) or previous (-1) painted object the current one. @param {number} step */
+  function pick(step) {
+    const n = (value()?.masks || []).length;
+    if (!n) return false;
+    current = current === null || current > n ? (step > 0 ? 1 : n) : ((current - 1 + step + n) % n) + 1;
+    changed();
+    return true;
   }
 
   /** Esc: the stroke or polygon under way; false when there was none. */
