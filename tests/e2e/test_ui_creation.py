@@ -103,7 +103,7 @@ def test_wizard_skips_stray_files_and_details_adds_confirms_deletes(
 def test_the_wizard_declares_attributes_and_relation_classes(ui: Ui, page: Page) -> None:
     ui.sign_in(page)
     page.click("#new-project")
-    page.fill("#w-name", "People and places")
+    page.fill("#w-name", "Who lived where")
     page.select_option("#w-type", "text_ner")
     page.click("#w-next")
     page.click("#w-next")
@@ -144,7 +144,7 @@ def test_the_wizard_declares_attributes_and_relation_classes(ui: Ui, page: Page)
     page.click("#w-create")
     expect(page.locator("#tab-dashboard.active")).to_be_visible()
 
-    project = next(p for p in ui.api("GET", "/projects") if p["name"] == "People and places")
+    project = next(p for p in ui.api("GET", "/projects") if p["name"] == "Who lived where")
     found = ui.api("GET", f"/projects/{project['id']}")
     declared = {
         c["name"]: [

@@ -197,7 +197,8 @@ ROAD = {
 def test_a_class_mask_carries_attributes_set_by_keys_and_fixed_in_review(
     ui: Ui, page: Page
 ) -> None:
-    project_id = ui.project("Wet roads", "image_semantic_segmentation", [], labelClasses=[ROAD, {"name": "sky"}])
+    classes = [ROAD, {"name": "sky"}]
+    project_id = ui.project("Wet roads", "image_semantic_segmentation", [], labelClasses=classes)
     ui.upload(project_id, {"halves.png": halves()})
     ui.wait_running(project_id, 1)
     ui.sign_in(page, at=f"/p/{project_id}/label")
