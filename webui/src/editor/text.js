@@ -4,7 +4,8 @@
 import { colorOf, h, showError } from "../dom.js";
 import { overlaps, pieces, trimSpan } from "../geometry.js";
 import { commit, spansOf } from "../state.js";
-import { dropRelationsOf, relationTool } from "./relations.js";
+import { arcLayer } from "./arcs.js";
+import { dropRelationsOf, relationTool, relationsOf } from "./relations.js";
 
 /** @typedef {import("../state.js").Task} Task */
 
@@ -33,12 +34,16 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
   const links = ner && relationClasses.length
     ? relationTool({ task, itemId: item.id, text, relationClasses, changed: () => { update(); changed(); } })
     : null;
+  const arcs = links ? arcLayer({ box, onPick: (n) => links.select(n) }) : null;
+  const directed = (/** @type {string} */ label) => relationClasses.find((k) => k.name === label)?.directed !== false;
 
   function update() {
     if (!ner) { if (!drawn) { box.append(text); drawn = "text"; } return; }
+    const began = performance.now();
     const spans = spansOf(task.values[item.id]);
+    const relations = relationsOf(task.values[item.id]);
     links?.update();
-    const sig = JSON.stringify([spans, task.tool.selected, links ? spans.map(links.marks) : null]);
+    const sig = JSON.stringify([spans, task.tool.selected, links ? [spans.map(links.marks), relations, links.chosen] : null]);
     if (sig === drawn) return;
     drawn = sig;
     box.replaceChildren(...pieces(text, spans).map((piece) => {
@@ -51,6 +56,8 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
       mark.style.borderColor = color;
       return mark;
     }));
+    if (links && arcs) arcs.draw(relations, directed, links.chosen);
+    performance.measure("loupe:text-drawn", { start: began }); // the spans and arcs, laid out (the browser tests read it)
   }
 
   /** The selected text as a span's range, trimmed; null when none. */
@@ -124,7 +131,7 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
   queueMicrotask(() => box.parentNode && gone.observe(document.body, { childList: true, subtree: true }));
   const hint = ner ? `Select text, then press a label key. Click a span and press Delete to remove it, or a key to relabel it.${links ? " ↓/↑ pick spans by keyboard; L links the picked span to another." : ""}` : "";
   return {
-    node: links ? h("div", { class: "text-editor" }, box, links.node) : box, update, apply, deleteSelected, cancel, hint,
+    node: links && arcs ? h("div", { class: "text-editor" }, arcs.node, links.node) : box, update, apply, deleteSelected, cancel, hint,
     key,
   };
 
