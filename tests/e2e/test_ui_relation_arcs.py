@@ -1,7 +1,8 @@
 """Relations drawn as arcs over the text, in a real browser: an arc per relation from one span
 to the other, named, with an arrow for a directed class; clicking an arc or its list row (or
-reaching the row by Tab) selects both and the two spans; the arcs stay on their spans when the
-text wraps otherwise (a phone's width); and 200 spans with 100 relations draw in under 50 ms."""
+reaching the row by Tab) selects both and the two spans, and Delete then removes it; the arcs
+stay on their spans when the text wraps otherwise (a phone's width); and 200 spans with 100
+relations draw in under 50 ms."""
 
 from __future__ import annotations
 
@@ -114,6 +115,12 @@ def test_arcs_show_select_and_follow_the_wrap(ui: Ui, page: Page) -> None:
     page.set_viewport_size({"width": 1280, "height": 800})
     page.wait_for_function(f"() => ({LINES})() === {wide}")
     page.wait_for_function(f"() => ({ARC_ENDS_OFF})() < 1.5")
+    # Delete takes the selected relation, not a span (a relation or a span is selected, not both).
+    expect(text.locator("mark.selected")).to_have_count(0)
+    page.keyboard.press("Delete")
+    expect(rows).to_have_count(1)
+    expect(arcs).to_have_count(1)
+    expect(text.locator("mark.span")).to_have_count(3)
 
 
 def many(spans: int, relations: int) -> tuple[str, dict[str, Any]]:

@@ -95,12 +95,24 @@ export function relationTool({ task, itemId, text, relationClasses, changed }) {
     changed();
   }
 
-  /** Selects relation n (null: none). @param {number | null} n */
+  /** Selects relation n (null: none). A relation or a span is selected, never both, so Delete
+   * knows which goes. @param {number | null} n */
   function select(n) {
     if (chosen === n) return;
     chosen = n;
+    if (n !== null) { task.tool.selected = null; task.tool.picked = false; }
     changed();
   }
+
+  /** Delete: the selected relation (false: none is). */
+  function removeChosen() {
+    if (chosen === null) return false;
+    remove(chosen);
+    return true;
+  }
+
+  /** A span was picked: the relation selected before lets go (the caller redraws). */
+  function spanPicked() { chosen = null; }
 
   /** @param {number} n */
   function remove(n) {
@@ -130,6 +142,7 @@ export function relationTool({ task, itemId, text, relationClasses, changed }) {
       const next = sorted[at < 0 ? (step > 0 ? 0 : sorted.length - 1) : (at + step + sorted.length) % sorted.length];
       task.tool.selected = all.indexOf(next);
       task.tool.picked = true;
+      spanPicked();
     }
     changed();
   }
@@ -209,5 +222,5 @@ export function relationTool({ task, itemId, text, relationClasses, changed }) {
     }
   }
 
-  return { node, update, key, cancel, clicked, marks, start, select, get chosen() { return chosen; }, get linking() { return Boolean(link); } };
+  return { node, update, key, cancel, clicked, marks, start, select, removeChosen, spanPicked, get chosen() { return chosen; }, get linking() { return Boolean(link); } };
 }

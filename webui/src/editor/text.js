@@ -51,7 +51,7 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
       const color = colorOf(classes, piece.span.label);
       const marked = `${task.tool.selected === piece.index ? "selected" : ""} ${links?.marks(piece.span) || ""}`;
       const mark = h("mark", { class: `span ${marked}`, dataset: { label: piece.span.label, index: piece.index, start: piece.span.start }, title: piece.span.label,
-        onclick: () => { if (links?.clicked(piece.index)) return; task.tool.selected = piece.index; task.tool.picked = true; update(); changed(); } }, piece.text);
+        onclick: () => { if (links?.clicked(piece.index)) return; task.tool.selected = piece.index; task.tool.picked = true; links?.spanPicked(); update(); changed(); } }, piece.text);
       mark.style.background = `${color}33`;
       mark.style.borderColor = color;
       return mark;
@@ -107,6 +107,7 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
   }
 
   function deleteSelected() {
+    if (links?.removeChosen()) return true; // a relation selected (its arc or row)
     const i = task.tool.selected;
     if (!ner || i === null) return false;
     task.tool.selected = null;
