@@ -167,5 +167,5 @@ def test_200_spans_and_100_relations_draw_in_under_50_ms(ui: Ui, page: Page) -> 
         })"""
     )
     print(f"\n200 spans, 100 relations (ms): spans and arcs {took['text']}, arcs {took['arcs']}")
-    assert took["text"] and took["arcs"]
-    assert max(took["text"] + took["arcs"]) < 50, took
+    assert len(took["text"]) == len(took["arcs"]) == 1  # the last of each is kept
+    assert took["text"][0] < 50 and took["arcs"][0] < 50, took

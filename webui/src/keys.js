@@ -83,7 +83,7 @@ export function projectKeys(classes) {
 
 const FIXED_HELP = [
   ["Enter", "submit (or close the polygon being drawn)"], ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"],
-  ["Delete", "delete the selected box, polygon, span or keypoint instance"], ["↓ / ↑", "pick the next / previous span (relations; Enter picks the other end) or painted object (instance masks)"],
+  ["Delete", "delete the selected box, polygon, span, relation, keypoint instance or painted object"], ["↓ / ↑", "pick the next / previous span (relations; Enter picks the other end) or painted object (instance masks)"],
   ["Arrows (Shift: further) / Tab, Shift+Tab", "keypoints: move the current point / go to the next or previous point"], ["Esc", "cancel the box or polygon being drawn; clear the selection"],
   ["+ / − / 0, Ctrl+wheel", "zoom in, out, reset; drag (middle button on shapes) to pan"],
   ["[ ] and ; '", "DICOM window width and centre (or right-drag on the image)"],

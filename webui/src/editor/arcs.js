@@ -11,6 +11,13 @@ import { h, s } from "../dom.js";
 /** @typedef {import("../arclayout.js").Relation} Relation */
 /** @typedef {import("../arclayout.js").Anchor} Anchor */
 
+/** Records how long drawing took, as the page's last `name` measure (the browser tests read it).
+ * @param {string} name @param {number} start */
+export function measured(name, start) {
+  performance.clearMeasures(name); // only the last: a long session does not pile them up
+  performance.measure(name, { start });
+}
+
 /**
  * The arcs' layer over the text box `box` (its marks: `mark.span[data-start]`).
  * @param {object} options
@@ -80,16 +87,20 @@ export function arcLayer({ box, onPick }) {
       }
     }
     svg.replaceChildren(arrowHead, ...groups.values());
-    performance.measure("loupe:arcs-drawn", { start: began }); // the browser tests read it
+    measured("loupe:arcs-drawn", began);
   }
 
   let queued = false;
   let width = -1; // the text wraps otherwise only when its width changes (its height is ours)
-  new ResizeObserver(([entry]) => {
+  let shownOnce = false;
+  const watcher = new ResizeObserver(([entry]) => {
+    if (node.isConnected) shownOnce = true;
+    else if (shownOnce) { watcher.disconnect(); return; } // the item left the screen
     if (queued || entry.contentRect.width === width) return;
     width = entry.contentRect.width;
     queued = true;
     requestAnimationFrame(() => { queued = false; draw(); }); // a frame later: no resize loop
-  }).observe(box);
+  });
+  watcher.observe(box);
   return { node, draw };
 }

@@ -4,7 +4,7 @@
 import { colorOf, h, showError } from "../dom.js";
 import { overlaps, pieces, trimSpan } from "../geometry.js";
 import { commit, spansOf } from "../state.js";
-import { arcLayer } from "./arcs.js";
+import { arcLayer, measured } from "./arcs.js";
 import { dropRelationsOf, relationTool, relationsOf } from "./relations.js";
 
 /** @typedef {import("../state.js").Task} Task */
@@ -57,7 +57,7 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
       return mark;
     }));
     if (links && arcs) arcs.draw(relations, directed, links.chosen);
-    performance.measure("loupe:text-drawn", { start: began }); // the spans and arcs, laid out (the browser tests read it)
+    measured("loupe:text-drawn", began); // the spans and their arcs, laid out
   }
 
   /** The selected text as a span's range, trimmed; null when none. */
