@@ -98,3 +98,67 @@ def test_wizard_skips_stray_files_and_details_adds_confirms_deletes(
     expect(page.locator("#projects")).not_to_contain_text("Strays left out")
     names = ui.api("GET", "/project-names/strays%20left%20out")
     assert names["available"] is False
+
+
+def test_the_wizard_declares_attributes_and_relation_classes(ui: Ui, page: Page) -> None:
+    ui.sign_in(page)
+    page.click("#new-project")
+    page.fill("#w-name", "Who lived where")
+    page.select_option("#w-type", "text_ner")
+    page.click("#w-next")
+    page.click("#w-next")
+    page.fill("#w-classes", "PER\nLOC = l")
+    # The attributes editor Details has: a class at a time, each kept while another is shown.
+    expect(page.locator("#w-attr-class option")).to_have_text(["PER", "LOC"])
+    page.fill("#w-attr-text", "role: one of author, subject\nfamous: boolean")
+    page.select_option("#w-attr-class", "LOC")
+    page.fill("#w-attr-text", "population: number oops")
+    page.click("#w-next")  # a wrong row keeps the wizard on this step, naming the class
+    expect(page.locator("#error")).to_contain_text("Attributes of LOC: Row 1")
+    expect(page.locator("#w-classes")).to_be_visible()
+    page.fill("#w-attr-text", "population: number 0..")
+    page.select_option("#w-attr-class", "PER")
+    expect(page.locator("#w-attr-text")).to_have_value(
+        "role: one of author, subject\nfamous: boolean"
+    )
+
+    # Relation classes, as in Details; one added by mistake is removed before creating.
+    card = page.locator("#w-relations #relation-classes")
+    card.locator("#relation-name").fill("born_in")
+    card.locator("#relation-heads").select_option(["PER"])
+    card.locator("#relation-tails").select_option(["LOC"])
+    card.locator("#add-relation-class").click()
+    card = page.locator("#w-relations #relation-classes")
+    card.locator("#relation-name").fill("BORN_IN")
+    card.locator("#add-relation-class").click()
+    expect(page.locator("#error")).to_contain_text("is there already")
+    card.locator("#relation-name").fill("oops")
+    card.locator("#add-relation-class").click()
+    expect(page.locator("#relation-class-list li")).to_have_count(2)
+    page.locator('#relation-class-list li[data-name="oops"] button').click()
+    expect(page.locator("#relation-class-list li")).to_have_count(1)
+    for _ in range(3):
+        page.click("#w-next")
+    expect(page.locator("#w-review-classes")).to_have_text("PER [role, famous]; LOC [population]")
+    expect(page.locator("#w-review-relations")).to_have_text("born_in (PER → LOC)")
+    page.click("#w-create")
+    expect(page.locator("#tab-dashboard.active")).to_be_visible()
+
+    project = next(p for p in ui.api("GET", "/projects") if p["name"] == "Who lived where")
+    found = ui.api("GET", f"/projects/{project['id']}")
+    declared = {
+        c["name"]: [
+            {k: v for k, v in a.items() if v is not None} for a in c.get("attributes") or []
+        ]
+        for c in found["labelClasses"]
+    }
+    assert declared == {
+        "PER": [
+            {"name": "role", "type": "one_of", "options": ["author", "subject"]},
+            {"name": "famous", "type": "boolean"},
+        ],
+        "LOC": [{"name": "population", "type": "number", "min": 0}],
+    }
+    assert found["relationClasses"] == [
+        {"name": "born_in", "directed": True, "heads": ["PER"], "tails": ["LOC"]}
+    ]

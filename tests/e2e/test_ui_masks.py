@@ -2,7 +2,8 @@
 paint with the brush (B) and a bigger size (]), erase (E), undo and redo; the answer the API
 holds decodes (pycocotools) to exactly the pixels the canvas shows, and review shows the same
 pixels on the thumbnail and in the viewer. Instance masks: N starts the next object, and a
-polygon (L, Enter) fills what it encloses."""
+polygon (L, Enter) fills what it encloses. Attributes: a class's mask (semantic) or each object
+(instance, ↓/↑ pick one) carries its own, set by Shift+1…9 and kept while repainted."""
 
 from __future__ import annotations
 
@@ -182,3 +183,95 @@ def test_instance_masks_are_one_per_object(ui: Ui, page: Page) -> None:
     assert first[30, 40] and not first[70, 140]
     assert second[70, 140] and second[80, 140] and not second[30, 40]
     assert third[62:88, 22:58].all() and not third[50, 40] and not third[75, 70]
+
+
+ROAD = {
+    "name": "road",
+    "attributes": [
+        {"name": "wet", "type": "boolean"},
+        {"name": "lanes", "type": "one_of", "options": ["1", "2"]},
+    ],
+}
+
+
+def test_a_class_mask_carries_attributes_set_by_keys_and_fixed_in_review(
+    ui: Ui, page: Page
+) -> None:
+    classes = [ROAD, {"name": "sky"}]
+    project_id = ui.project("Wet roads", "image_semantic_segmentation", [], labelClasses=classes)
+    ui.upload(project_id, {"halves.png": halves()})
+    ui.wait_running(project_id, 1)
+    ui.sign_in(page, at=f"/p/{project_id}/label")
+    expect(page.locator("#mask-canvas")).to_be_visible()
+    paint = Painter(page)
+    panel = page.locator("#attributes")
+    expect(panel).to_be_hidden()  # road has no mask yet
+    page.keyboard.press("f")
+    page.mouse.click(*paint.at(0.2, 0.5))
+    expect(panel).to_be_visible()  # road's mask, the class painted with
+    page.keyboard.press("Shift+Digit1")
+    page.keyboard.press("Shift+Digit2")
+    expect(panel.locator('input[data-attribute="wet"]')).to_be_checked()
+    expect(panel.locator('select[data-attribute="lanes"]')).to_have_value("1")
+    page.keyboard.press("b")
+    paint.stroke((0.6, 0.2), (0.8, 0.2))  # repainting road keeps its attributes
+    expect(panel.locator('input[data-attribute="wet"]')).to_be_checked()
+    page.keyboard.press("2")  # sky: painted with next, declares nothing
+    expect(panel).to_be_hidden()
+    paint.stroke((0.6, 0.8), (0.8, 0.8))
+    page.keyboard.press("1")
+    expect(panel.locator('select[data-attribute="lanes"]')).to_have_value("1")
+    page.keyboard.press("Control+z")  # undo the sky stroke: road's attributes stay
+    expect(panel.locator('input[data-attribute="wet"]')).to_be_checked()
+    page.keyboard.press("Enter")
+    expect(page.locator("#no-tasks")).to_be_visible()
+    (item,) = ui.items(project_id, "labeled")
+    (road,) = item["final"]["masks"]
+    assert road["label"] == "road"
+    assert road["attributes"] == {"wet": True, "lanes": "1"}
+
+    # The reviewer sees them on road's mask and fixes one by key.
+    ui.sign_in(page, at=f"/p/{project_id}/data")
+    page.locator(f'article[data-item-id="{item["id"]}"]').click()
+    viewer = page.locator("#viewer")
+    expect(viewer.locator("#mask-canvas")).to_be_visible()
+    shown = viewer.locator("#attributes")
+    expect(shown.locator('input[data-attribute="wet"]')).to_be_checked()
+    page.keyboard.press("Shift+Digit1")
+    expect(viewer.locator("#viewer-approve")).to_have_text("Approve with my fix (A)")
+    page.keyboard.press("a")
+    expect(viewer).to_contain_text("approved by")
+    fixed = ui.api("GET", f"/projects/{project_id}/items/{item['id']}")
+    assert fixed["final"]["masks"][0]["attributes"] == {"wet": False, "lanes": "1"}
+
+
+def test_each_object_mask_has_its_own_attributes(ui: Ui, page: Page) -> None:
+    project_id = ui.project("Lanes", "image_instance_segmentation", [], labelClasses=[ROAD])
+    ui.upload(project_id, {"lanes.png": halves()})
+    ui.wait_running(project_id, 1)
+    ui.sign_in(page, at=f"/p/{project_id}/label")
+    expect(page.locator("#mask-canvas")).to_be_visible()
+    paint = Painter(page)
+    panel = page.locator("#attributes")
+    wet = panel.locator('input[data-attribute="wet"]')
+    paint.stroke((0.1, 0.3), (0.3, 0.3))
+    page.keyboard.press("Shift+Digit1")  # object 1 is wet
+    expect(wet).to_be_checked()
+    page.keyboard.press("n")
+    expect(panel).to_be_hidden()  # the next object is not painted yet
+    paint.stroke((0.6, 0.7), (0.8, 0.7))
+    expect(page.locator("#mask-tool")).to_contain_text("object 2")
+    expect(wet).not_to_be_checked()
+    page.keyboard.press("Shift+Digit2")
+    page.keyboard.press("Shift+Digit2")  # object 2: two lanes
+    page.keyboard.press("ArrowUp")  # back to object 1, by keyboard
+    expect(page.locator("#mask-tool")).to_contain_text("object 1")
+    expect(wet).to_be_checked()
+    expect(panel.locator('select[data-attribute="lanes"]')).to_have_value("")
+    page.keyboard.press("Enter")
+    expect(page.locator("#no-tasks")).to_be_visible()
+    (item,) = ui.items(project_id, "labeled")
+    assert [m.get("attributes") for m in item["final"]["masks"]] == [
+        {"wet": True},
+        {"lanes": "2"},
+    ]

@@ -30,11 +30,7 @@ export function keyMap(project) {
   /** @type {Record<string, string>} */
   let custom = {};
   try { custom = JSON.parse(localStorage.getItem(storeKey) || "{}") || {}; } catch { custom = {}; }
-  /** @type {Map<string, string>} */
-  const defaults = new Map([
-    ...project.labelClasses.map((c) => /** @type {[string, string]} */ ([`class:${c.name}`, (c.key || "").toLowerCase()])),
-    ...Object.entries(ACTIONS).map(([id, a]) => /** @type {[string, string]} */ ([`action:${id}`, a.key])),
-  ]);
+  const defaults = defaultKeys(project.labelClasses);
   const keyOf = (/** @type {string} */ id) => (id in custom ? custom[id] : defaults.get(id) || "");
   const owner = (/** @type {string} */ key) => [...defaults.keys()].find((id) => keyOf(id) === key);
   const api = {
@@ -43,12 +39,7 @@ export function keyMap(project) {
     /** @param {string} id */
     actionKey: (id) => keyOf(`action:${id}`),
     /** What a pressed key does: {kind: "class"|"action", name} or null. @param {string} key @returns {Bound | null} */
-    lookup(key) {
-      const id = owner(key.toLowerCase());
-      if (!id) return null;
-      const [kind, ...rest] = id.split(":");
-      return { kind, name: rest.join(":") };
-    },
+    lookup: (key) => boundOf(owner(key.toLowerCase())),
     /** Binds `key` to `id` ("class:NAME" or "action:ID"); returns an error text or null.
      * @param {string} id @param {string} key @returns {string | null} */
     bind(id, key) {
@@ -67,9 +58,32 @@ export function keyMap(project) {
   return api;
 }
 
+/** Each class's and action's key as the project sets them ("class:NAME" / "action:ID" → key).
+ * @param {KeyedProject["labelClasses"]} classes @returns {Map<string, string>} */
+function defaultKeys(classes) {
+  return new Map([
+    ...classes.map((c) => /** @type {[string, string]} */ ([`class:${c.name}`, (c.key || "").toLowerCase()])),
+    ...Object.entries(ACTIONS).map(([id, a]) => /** @type {[string, string]} */ ([`action:${id}`, a.key])),
+  ]);
+}
+
+/** @param {string | undefined} id "class:NAME" or "action:ID" @returns {Bound | null} */
+function boundOf(id) {
+  if (!id) return null;
+  const [kind, ...rest] = id.split(":");
+  return { kind, name: rest.join(":") };
+}
+
+/** What a key does with the project's own keys, not a labeler's (the review viewer's keys).
+ * @param {KeyedProject["labelClasses"]} classes @returns {(key: string) => Bound | null} */
+export function projectKeys(classes) {
+  const defaults = [...defaultKeys(classes)];
+  return (key) => boundOf(defaults.find(([, k]) => k && k === key.toLowerCase())?.[0]);
+}
+
 const FIXED_HELP = [
   ["Enter", "submit (or close the polygon being drawn)"], ["Ctrl+Z / Ctrl+Shift+Z", "undo / redo"],
-  ["Delete", "delete the selected box, polygon, span or keypoint instance"], ["↓ / ↑", "pick the next / previous span (relations; Enter picks the other end)"],
+  ["Delete", "delete the selected box, polygon, span, relation, keypoint instance or painted object"], ["↓ / ↑", "pick the next / previous span (relations; Enter picks the other end) or painted object (instance masks)"],
   ["Arrows (Shift: further) / Tab, Shift+Tab", "keypoints: move the current point / go to the next or previous point"], ["Esc", "cancel the box or polygon being drawn; clear the selection"],
   ["+ / − / 0, Ctrl+wheel", "zoom in, out, reset; drag (middle button on shapes) to pan"],
   ["[ ] and ; '", "DICOM window width and centre (or right-drag on the image)"],

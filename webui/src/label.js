@@ -70,7 +70,7 @@ export async function labelView({ project, pane }) {
   };
   /** @type {Map<string, Promise<Picture>>} */
   const pictures = new Map();
-  /** @type {{update: () => void, cancel: () => boolean, deleteSelected: () => boolean, relabel?: (n: string) => boolean, apply?: (n: string) => boolean, zoom?: (f: number) => void, drafting?: boolean, closeDraft?: () => void, key?: (e: KeyboardEvent, action?: string | null) => boolean, linkKey?: (e: KeyboardEvent) => boolean, relate?: () => boolean, sliceChanged?: () => void, slices?: () => Set<number>} | null} */
+  /** @type {{update: () => void, cancel: () => boolean, deleteSelected: () => boolean, relabel?: (n: string) => boolean, apply?: (n: string) => boolean, zoom?: (f: number) => void, drafting?: boolean, closeDraft?: () => void, key?: (e: KeyboardEvent, bound?: import("./keys.js").Bound | null) => boolean, sliceChanged?: () => void, slices?: () => Set<number>} | null} */
   let editor = null;
   const keys = keyMap(project);
   const windowing = windowControls();
@@ -234,7 +234,7 @@ export async function labelView({ project, pane }) {
       const masks = maskEditor({ item, type, classes, task, image: pic, active: () => S.next, changed: refresh, windowing, vh: 66, slice });
       editor = masks;
       stage.replaceChildren(h("p", { class: "note" }, "Paint with the brush (B), erase (E), fill a region of like colour (F) or a polygon (L, Enter closes it); [ and ] size the brush",
-        type === "image_instance_segmentation" ? "; N starts the next object." : ".", " ", suggestion(item)), frames?.node || "", masks.node);
+        type === "image_instance_segmentation" ? "; N starts the next object, ↓/↑ pick a painted one." : ".", " ", suggestion(item)), frames?.node || "", masks.node);
     } else if (isImage && pic) {
       pic.classList.add("photo");
       const frame = h("div", { class: "frame" }, pic);
@@ -435,12 +435,11 @@ export async function labelView({ project, pane }) {
     }
     if (key === "/" && picker.focusSearch()) { e.preventDefault(); return; }
     if (S.frames?.key(e)) return;
-    if (editor?.linkKey?.(e)) { e.preventDefault(); return; } // relations: ↓/↑, and Enter and numbers while linking
-    if (attributes.key(e)) { e.preventDefault(); return; }
     const bound = key.length === 1 ? keys.lookup(key) : null;
-    if (masksType && bound?.kind !== "class" && editor?.key?.(e)) { e.preventDefault(); return; } // the mask tools' letters
+    // The tool's own keys come first, and each tool says which it takes (editor/*.js `key`).
+    if (editor?.key?.(e, bound)) { e.preventDefault(); return; }
+    if (attributes.key(e)) { e.preventDefault(); return; }
     if (bound?.kind === "class") { e.preventDefault(); return choose(bound.name); }
-    if (editor?.key?.(e, bound?.kind === "action" ? bound.name : null)) { e.preventDefault(); return; }
     if (key === "Enter") { e.preventDefault(); return submit(); }
     if (key === "Delete" || key === "Backspace") { if (editor?.deleteSelected()) e.preventDefault(); return; }
     if (bound?.kind === "action") {
@@ -450,7 +449,6 @@ export async function labelView({ project, pane }) {
       if (action === "instructions") { instructions.open = !instructions.open; return; }
       if (action === "selectAll" && S.task?.grid) { S.task.selected = new Set(S.task.items.map((i) => i.id)); return refresh(); }
       if (action === "resetWindow") return windowing.reset();
-      if (action === "relate") { editor?.relate?.(); return; }
       return;
     }
     if (key === "?") return showHelp();

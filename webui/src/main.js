@@ -6,6 +6,8 @@ import { pathOf, sortFiles, uploadAll } from "./files.js";
 import { skippedList } from "./owner.js";
 import { h, markdown, showError, words } from "./dom.js";
 import { assistFields } from "./assist.js";
+import { ATTRIBUTES_NOTE, attributeEditor } from "./attreditor.js";
+import { relationClassesCard, relationText } from "./relationclasses.js";
 import { parseClassLine } from "./keypoints.js";
 import { labelView } from "./label.js";
 import { dashboardView, detailsView } from "./manage.js";
@@ -270,7 +272,24 @@ function wizard() {
       : "The first nine get keys 1–9 unless you give one.";
   };
   showClassesNote();
-  f.type.addEventListener("change", () => { assist.setTaskType(f.type.value); showClassesNote(); });
+  /** The classes as typed so far (none while a keypoint line is unfinished). */
+  const typedClasses = () => { try { return classLines(); } catch { return []; } };
+  const attrs = attributeEditor({ prefix: "w-attr", classes: typedClasses });
+  /** @type {Schemas["RelationClass"][]} text_ner: the relation classes declared */
+  const relations = [];
+  const relationsBox = h("div", { id: "w-relations" });
+  const showRelations = () => {
+    relationsBox.hidden = f.type.value !== "text_ner";
+    relationsBox.replaceChildren(relationClassesCard({ labelClasses: typedClasses(), relationClasses: relations }, async (added) => {
+      const taken = relations.find((r) => r.name.toLowerCase() === added.name.toLowerCase());
+      if (!added.name || taken) { showError(new Error(added.name ? `“${added.name}” is there already (names are unique, whatever their case).` : "Name the relation class.")); return; }
+      showError(null); relations.push({ ...added, directed: added.directed !== false }); showRelations();
+    }, (name) => { relations.splice(relations.findIndex((r) => r.name === name), 1); showRelations(); }));
+  };
+  const classesChanged = () => { attrs.refresh(); showRelations(); };
+  showRelations();
+  f.classes.addEventListener("input", classesChanged);
+  f.type.addEventListener("change", () => { assist.setTaskType(f.type.value); showClassesNote(); classesChanged(); });
   const preview = h("div", { class: "preview" });
   f.instructions.addEventListener("input", () => preview.replaceChildren(markdown(f.instructions.value)));
   const blobRow = h("div", { hidden: true }, h("label", {}, "Container ", f.container), h("label", {}, "Path (globs allowed) ", f.path));
@@ -290,7 +309,9 @@ function wizard() {
     h("fieldset", {}, h("legend", {}, "2. Data"), h("label", {}, "Source ", f.source), uploadRow, blobRow,
       h("label", {}, f.refresh, " Incremental refresh (new files become items)"),
       h("label", { id: "w-series-row" }, f.series, " DICOM series: slices sharing a SeriesInstanceUID become one item (a volume)")),
-    h("fieldset", {}, h("legend", {}, "3. Label classes"), f.classes, classesNote),
+    h("fieldset", {}, h("legend", {}, "3. Label classes"), f.classes, classesNote,
+      h("h3", {}, "Attributes (optional)"), h("p", { class: "note" }, `${ATTRIBUTES_NOTE} Choose a class, then write its attributes.`), attrs.node,
+      relationsBox),
     h("fieldset", {}, h("legend", {}, "4. Instructions"), h("div", { class: "split" }, f.instructions, preview), h("label", {}, "or a URL ", f.url)),
     h("fieldset", {}, h("legend", {}, "5. Options"), assist.node,
       h("label", {}, "Consensus: at least ", f.min), h("label", {}, " at most ", f.max, " labelers per item")),
@@ -306,10 +327,19 @@ function wizard() {
   const next = h("button", { type: "button", class: "primary", id: "w-next", onclick: () => go(1) }, "Next");
   const create = h("button", { type: "button", class: "primary", id: "w-create", hidden: true, onclick: () => submit() }, "Create project");
   function files() { return sorted().take; }
-  /** The project as the wizard's fields say. @returns {NewProject & Pick<ProjectSettings, "assist" | "consensus">} */
-  function settings() {
+  /** The classes' lines as classes (throws at a line that is not one). */
+  function classLines() {
     const points = f.type.value === "image_keypoints";
-    const classes = f.classes.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => parseClassLine(line, points));
+    return f.classes.value.split("\n").map((l) => l.trim()).filter(Boolean).map((line) => parseClassLine(line, points));
+  }
+  /** The project as the wizard's fields say (throws at a class or attribute row that is wrong).
+   * @returns {NewProject & Pick<ProjectSettings, "assist" | "consensus">} */
+  function settings() {
+    const classes = classLines().map((c) => {
+      const { attributes, error } = attrs.parsed(c.name);
+      if (error) throw new Error(error);
+      return attributes.length ? { ...c, attributes } : c;
+    });
     /** @type {ReturnType<typeof settings>} */
     const body = {
       name: f.name.value.trim(), taskType: /** @type {ProjectSettings["taskType"]} */ (f.type.value), labelClasses: classes,
@@ -317,6 +347,7 @@ function wizard() {
       incrementalRefresh: f.refresh.checked, assist: assist.value(),
       consensus: { minLabelers: Number(f.min.value), maxLabelers: Number(f.max.value) },
     };
+    if (f.type.value === "text_ner" && relations.length) body.relationClasses = relations;
     if (f.source.value === "blob") body.dataset = { source: "blob", container: f.container.value.trim(), path: f.path.value.trim() };
     if (f.series.checked && !f.type.value.startsWith("text_")) { // the other ingestion settings keep their defaults
       body.ingest = /** @type {ProjectSettings["ingest"]} */ (/** @type {unknown} */ ({ dicomSeries: true }));
@@ -346,7 +377,9 @@ function wizard() {
       review.replaceChildren(h("legend", {}, "Review"), h("dl", {},
         h("dt", {}, "Name"), h("dd", {}, b.name), h("dt", {}, "Task type"), h("dd", {}, words(b.taskType)),
         h("dt", {}, "Data"), h("dd", {}, b.dataset ? `${b.dataset.container}/${b.dataset.path}` : `${files().length} file(s) to upload${skippedRows().length ? ` (${skippedRows().length} left out)` : ""}`),
-        h("dt", {}, "Classes"), h("dd", { id: "w-review-classes" }, b.labelClasses.map((c) => c.keypoints ? `${c.name} (points: ${c.keypoints.points.join(", ")}; ${(c.keypoints.edges || []).length} edges)` : c.name).join("; ")),
+        h("dt", {}, "Classes"), h("dd", { id: "w-review-classes" }, b.labelClasses.map((c) => (c.keypoints ? `${c.name} (points: ${c.keypoints.points.join(", ")}; ${(c.keypoints.edges || []).length} edges)` : c.name)
+          + (c.attributes?.length ? ` [${c.attributes.map((a) => a.name).join(", ")}]` : "")).join("; ")),
+        b.relationClasses?.length ? [h("dt", {}, "Relation classes"), h("dd", { id: "w-review-relations" }, b.relationClasses.map((r) => `${r.name} (${relationText(r)})`).join("; "))] : "",
         h("dt", {}, "Consensus"), h("dd", {}, `${b.consensus.minLabelers}–${b.consensus.maxLabelers}`),
         h("dt", {}, "ML assist"), h("dd", { id: "w-review-assist" }, b.assist.enabled
           ? `on · ${b.assist.backbone || "default backbone"} · precision ${b.assist.targetPrecision} · first after ${b.assist.trainAfter}, every ${b.assist.trainEvery}${b.assist.activeLearning ? " · active learning" : ""}` : "off")));

@@ -3,7 +3,7 @@
 import { Chart, ArcElement, BarController, BarElement, CategoryScale, DoughnutController, Legend, LinearScale, Tooltip } from "chart.js";
 import { call, get, post } from "./api.js";
 import { assistFields, assistPanel } from "./assist.js";
-import { SYNTAX, formatAttributes, parseAttributes } from "./attrs.js";
+import { ATTRIBUTES_NOTE, attributeEditor } from "./attreditor.js";
 import { failuresPanel } from "./failures.js";
 import { parseClassLine } from "./keypoints.js";
 import { confirmAction } from "./dialogs.js";
@@ -122,16 +122,13 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
     const from = h("select", { id: "rename-from" }, project.labelClasses.map((c) => h("option", { value: c.name }, c.name)));
     const to = h("input", { id: "rename-to", placeholder: "new name" });
     // Attributes of one class at a time, in their text form
-    const attrClass = h("select", { id: "attr-class" }, project.labelClasses.map((c) => h("option", { value: c.name }, c.name)));
-    const attrText = h("textarea", { id: "attr-text", rows: 4, placeholder: SYNTAX });
-    const showAttributes = () => { attrText.value = formatAttributes(project.labelClasses.find((c) => c.name === attrClass.value)?.attributes); };
-    attrClass.addEventListener("change", showAttributes);
-    showAttributes();
+    const attrs = attributeEditor({ prefix: "attr", classes: () => project.labelClasses });
     const saveAttributes = () => {
-      const { attributes, error } = parseAttributes(attrText.value);
+      const name = attrs.chosen;
+      const { attributes, error } = attrs.parsed(name);
       if (error) { showError(new Error(error)); return; }
-      const classes = project.labelClasses.map((c) => (c.name === attrClass.value ? { ...c, attributes } : c));
-      withEtag("PUT", `${base}/label-classes`, classes).then(() => done(`Attributes of ${attrClass.value} saved.`), fail);
+      const classes = project.labelClasses.map((c) => (c.name === name ? { ...c, attributes } : c));
+      withEtag("PUT", `${base}/label-classes`, classes).then(() => done(`Attributes of ${name} saved.`), fail);
     };
     // Members
     const newUser = h("input", { id: "member-user", placeholder: "user name" });
@@ -178,8 +175,8 @@ export async function detailsView({ project: initial, pane, me, role, every }) {
         } }, "Add classes"),
         h("h3", {}, "Rename"), h("div", { class: "bar" }, from, "→", to,
           h("button", { id: "rename-button", disabled: !paused, onclick: () => withEtag("POST", `${base}/label-classes/rename`, { from: from.value, to: to.value.trim() }).then(() => done("Renamed."), fail) }, "Rename")),
-        h("h3", {}, "Attributes"), h("p", { class: "note" }, "What each box, polygon or span of a class (or a classification answer) may carry; labelers set them with Shift+1…9. Changes apply to answers given from now on."),
-        h("div", { class: "bar" }, attrClass), attrText, h("button", { id: "save-attributes", onclick: saveAttributes }, "Save attributes")),
+        h("h3", {}, "Attributes"), h("p", { class: "note" }, `${ATTRIBUTES_NOTE} Changes apply to answers given from now on.`),
+        attrs.node, h("button", { id: "save-attributes", onclick: saveAttributes }, "Save attributes")),
       project.taskType === "text_ner" ? relationClassesCard(project, (added) => addRelationClass(added).then(() => done("Relation classes saved."), fail)) : null,
       h("section", { class: "card wide" }, h("h2", {}, "Instructions"), h("div", { class: "split" }, md, preview), h("label", {}, "or a URL ", url),
         h("button", { id: "save-instructions", onclick: () => withEtag("PUT", `${base}/instructions`, url.value.trim() ? { url: url.value.trim() } : { markdown: md.value }).then(() => done("Instructions saved."), fail) }, "Save instructions")),

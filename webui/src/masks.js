@@ -4,7 +4,7 @@
 // fill that follows the image's edges: a flood fill over pixels whose colour is near the
 // clicked one, run on the displayed image in the browser (instant, no model, no server).
 
-/** @typedef {{label: string, size: [number, number], counts: string, slice?: number | null}} Mask */
+/** @typedef {{label: string, size: [number, number], counts: string, slice?: number | null, attributes?: Record<string, boolean | number | string>}} Mask */
 /** @typedef {{map: Uint16Array, labels: string[], width: number, height: number}} LabelMap map[y*width+x] = 0 (unpainted) or 1 + an index into labels */
 
 /** COCO's compressed string of run lengths (pycocotools' rleToString). @param {number[]} counts */

@@ -15,16 +15,12 @@ import { maskEditor } from "./editor/masks.js";
 import { shapeEditor } from "./editor/shapes.js";
 import { textEditor } from "./editor/text.js";
 import { frameNavigator } from "./frames.js";
-import { ACTIONS } from "./keys.js";
+import { projectKeys } from "./keys.js";
 import { classPicker } from "./picker.js";
 import { chosenClasses, classify, clone, describe, emptyValue, isMaskType, newTask, redo, undo } from "./state.js";
 import { zoomable } from "./zoom.js";
 
 /** @typedef {import("./api-types").components["schemas"]["ItemView"]} ItemView */
-
-/** @param {string} action */
-/** The keypoint editor's action keys (the labeling screen's defaults). @type {Record<string, string>} */
-const POINT_KEYS = Object.fromEntries(["newInstance", "visible", "occluded", "absent"].map((a) => [ACTIONS[a].key, a]));
 
 /** @param {string} action */
 const said = (action) => ({
@@ -49,6 +45,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
   const keypointsType = type === "image_keypoints";
   const masksType = isMaskType(type);
   const isClassify = type.endsWith("multiclass") || type.endsWith("multilabel");
+  const lookup = projectKeys(classes); // the project's keys: the labeling screen's defaults
   const stage = h("div", { class: "viewer-stage", id: "viewer-stage" });
   const side = h("aside", { class: "viewer-side" });
   const title = h("h2", { id: "viewer-title" });
@@ -290,9 +287,10 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (key === "Escape") { if (!editor?.cancel()) close(); return; }
     if (frames?.key(e)) return;
-    if (reviewer && editor?.linkKey?.(e)) { e.preventDefault(); return; } // relations: ↓/↑, Enter and numbers while linking
     if (windowing.key(key)) { e.preventDefault(); return; }
-    if (keypointsType && reviewer && editor?.key?.(e, POINT_KEYS[key.toLowerCase()] || null)) { e.preventDefault(); return; }
+    const bound = key.length === 1 ? lookup(key) : null;
+    // The tool's own keys (editor/*.js `key`): the reviewer fixes with the labeling screen's keys.
+    if (reviewer && editor?.key?.(e, bound)) { e.preventDefault(); return; }
     if (key === "ArrowRight") { e.preventDefault(); go(1); return; }
     if (key === "ArrowLeft") { e.preventDefault(); go(-1); return; }
     if (key === "Delete" || key === "Backspace") { if (editor?.deleteSelected()) e.preventDefault(); return; }
@@ -302,10 +300,7 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     if (key === "0") return editor?.zoom?.(0);
     if (!reviewer) return;
     if (attributes.key(e)) { e.preventDefault(); return; }
-    const cls = classes.find((/** @type {any} */ c) => c.key && c.key.toLowerCase() === key.toLowerCase());
-    if (cls) { e.preventDefault(); choose(cls.name); return; }
-    if (masksType && editor?.key?.(e)) { e.preventDefault(); return; } // the mask tools' letters and [ ]
-    if (key.toLowerCase() === "l" && editor?.relate?.()) { e.preventDefault(); return; }
+    if (bound?.kind === "class") { e.preventDefault(); choose(bound.name); return; }
     if (key.toLowerCase() === "a") { e.preventDefault(); approve(); return; }
     if (key.toLowerCase() === "r") { e.preventDefault(); reject(); }
   }

@@ -222,9 +222,10 @@ export function keypointEditor({ item, classes, task, image, active, changed, ke
 
   /**
    * The editor's own keys; true when one acted. Actions come by name (as the labeler bound them).
-   * @param {KeyboardEvent} e @param {string | null} [action]
+   * @param {KeyboardEvent} e @param {import("../keys.js").Bound | null} [bound] what the key is bound to
    */
-  function key(e, action = null) {
+  function key(e, bound = null) {
+    const action = bound?.kind === "action" ? bound.name : null;
     if (action === "newInstance") return start();
     if (action === "visible") return mark(VISIBLE);
     if (action === "occluded") return mark(OCCLUDED);

@@ -2,12 +2,14 @@
 // The mask editor over one image, for labeling and for review alike: a brush and an eraser
 // with sizes, a fill that stops at the image's edges (masks.js) and a polygon that fills what
 // it encloses, painted on a canvas of the image's own pixels over the picture. Semantic segmentation paints one region per class;
-// instance segmentation one per object (N starts the next). Each stroke or fill is one undo
-// step; the answer is the regions as COCO RLE, encoded when a stroke ends. On a volume (a
-// multi-frame DICOM or a series) masks belong to the slice they were painted on: the canvas
-// holds the slice on screen's masks only, painting stores that slice's and keeps the others'.
-// A mask without a slice (painted before masks had slices) is on the item's own image, its
-// first slice, as the exports take it; painted again there, it takes that slice's number.
+// instance segmentation one per object (N starts the next, ↓/↑ pick another). Each stroke or
+// fill is one undo step; the answer is the regions as COCO RLE, encoded when a stroke ends. The
+// selected mask (`task.tool.selected`, whose attributes the panel edits) is the class's own
+// (semantic) or the current object (instance); a mask keeps its attributes as it is repainted.
+// On a volume (a multi-frame DICOM or a series) masks belong to the slice they were painted on:
+// the canvas holds the slice on screen's masks only, painting stores that slice's and keeps the
+// others'. A mask without a slice (painted before masks had slices) is on the item's own image,
+// its first slice, as the exports take it; painted again there, it takes that slice's number.
 import { colorOf, h, s } from "../dom.js";
 import { fraction } from "../geometry.js";
 import { dab, fillPolygon, floodRegion, fromLabelMap, toLabelMap } from "../masks.js";
@@ -109,6 +111,7 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
       if (current !== null && current > lm.labels.length) current = null;
       redrawAll();
     }
+    task.tool.selected = selected(masks);
     say();
   }
 
@@ -121,6 +124,15 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
     if (ids.every((id, i) => id === i + 1)) return map;
     for (let p = 0; p < map.map.length; p++) if (map.map[p]) map.map[p] = ids[map.map[p] - 1];
     return map;
+  }
+
+  /** The index in the answer of the mask the attributes panel edits: the class's (semantic) or
+   * the current object (instance) on the slice on screen, once painted; null otherwise.
+   * @param {Mask[]} masks the slice's */
+  function selected(masks) {
+    const pick = instances ? (current !== null ? masks[current - 1] : undefined) : masks.find((m) => m.label === active());
+    const index = pick ? (value()?.masks || []).indexOf(pick) : -1;
+    return index < 0 ? null : index;
   }
 
   /** The region the brush and fill paint now: the class's own (semantic) or the current object. */
@@ -142,6 +154,8 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
     const used = new Uint8Array(lm.labels.length + 1);
     for (let p = 0; p < lm.map.length; p++) used[lm.map[p]] = 1;
     const kept = lm.labels.map((_, i) => i + 1).filter((id) => used[id]); // the answer's regions, in order
+    const had = mine(); // region n was the slice's mask n - 1 before the stroke (new ones come after)
+    kept.forEach((id, i) => { const attributes = had[id - 1]?.attributes; if (attributes) masks[i].attributes = attributes; });
     if (current !== null) current = kept.indexOf(current) + 1 || null;
     task.values[item.id] = { masks: [...(value()?.masks || []).filter((m) => !onSlice(m)), ...masks] };
     shownSig = sigOf(masks);
@@ -249,10 +263,12 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
     if (name !== "polygon" && draft) { draft = null; drawDraft(); }
     state.tool = name; say();
   }
-  function newObject() { current = null; say(); }
+  function newObject() { current = null; changed(); }
 
-  /** The editor's keys: B, E, F, L tools, [ and ] size, N a new object. @param {KeyboardEvent} e */
-  function key(e) {
+  /** The editor's keys: B, E, F, L tools, [ and ] size, N a new object; a key bound to a class
+   * is the class's. @param {KeyboardEvent} e @param {import("../keys.js").Bound | null} [bound] */
+  function key(e, bound = null) {
+    if (bound?.kind === "class") return false;
     const k = e.key.toLowerCase();
     if (k in TOOLS) { setTool(TOOLS[/** @type {"b" | "e" | "f"} */ (k)]); return true; }
     if (k === "[" || k === "]") {
@@ -261,7 +277,17 @@ export function maskEditor({ item, type, classes, task, image, active, changed, 
       return true;
     }
     if (k === "n" && instances) { newObject(); return true; }
+    if ((e.key === "ArrowDown" || e.key === "ArrowUp") && instances) return pick(e.key === "ArrowDown" ? 1 : -1);
     return false;
+  }
+
+  /** Makes the next (1) or previous (-1) painted object the current one. @param {number} step */
+  function pick(step) {
+    const n = mine().length;
+    if (!n) return false;
+    current = current === null || current > n ? (step > 0 ? 1 : n) : ((current - 1 + step + n) % n) + 1;
+    changed();
+    return true;
   }
 
   /** Esc: the stroke or polygon under way; false when there was none. */

@@ -1,9 +1,11 @@
 // @ts-check
 // Relations between the spans of a text_ner answer: pick a span (click, or ↓/↑), press L (or
 // "Link"), pick the other span (click, or ↓/↑ then Enter), then the relation class (click, or
-// its number; with one class allowed it is taken at once). The answer's relations are listed
-// under the text, each with a button that deletes it. A relation names its spans by their
-// start offsets (spans never overlap), so adding or removing other spans never changes it.
+// its number; with one class allowed it is taken at once). The answer's relations are drawn as
+// arcs over the text (arcs.js) and listed under it, each row with a button that deletes it;
+// clicking an arc, or clicking or tabbing to its row, selects the relation (both show it, and
+// its spans). A relation names its spans by their start offsets (spans never overlap), so
+// adding or removing other spans never changes it.
 import { h, showError } from "../dom.js";
 import { commit, spansOf } from "../state.js";
 
@@ -39,6 +41,9 @@ export function dropRelationsOf(value, start) {
 export function relationTool({ task, itemId, text, relationClasses, changed }) {
   /** @type {{from: number, to: number | null, choosing: RelationClass[] | null} | null} */
   let link = null;
+  /** @type {number | null} the selected relation (its arc and row stand out) */
+  let chosen = null;
+  let listed = ""; // the relations the list's rows show: rebuilt only when they change, so a row keeps focus
   const list = h("ol", { id: "relation-list", class: "relation-list" });
   const status = h("p", { class: "note", id: "relation-status", "aria-live": "polite" });
   const choices = h("div", { class: "actions", id: "relation-choices" });
@@ -90,8 +95,28 @@ export function relationTool({ task, itemId, text, relationClasses, changed }) {
     changed();
   }
 
+  /** Selects relation n (null: none). A relation or a span is selected, never both, so Delete
+   * knows which goes. @param {number | null} n */
+  function select(n) {
+    if (chosen === n) return;
+    chosen = n;
+    if (n !== null) { task.tool.selected = null; task.tool.picked = false; }
+    changed();
+  }
+
+  /** Delete: the selected relation (false: none is). */
+  function removeChosen() {
+    if (chosen === null) return false;
+    remove(chosen);
+    return true;
+  }
+
+  /** A span was picked: the relation selected before lets go (the caller redraws). */
+  function spanPicked() { chosen = null; }
+
   /** @param {number} n */
   function remove(n) {
+    chosen = null;
     commit(task, (values) => {
       const value = /** @type {any} */ (values[itemId]);
       const kept = relationsOf(value).filter((_, i) => i !== n);
@@ -117,6 +142,7 @@ export function relationTool({ task, itemId, text, relationClasses, changed }) {
       const next = sorted[at < 0 ? (step > 0 ? 0 : sorted.length - 1) : (at + step + sorted.length) % sorted.length];
       task.tool.selected = all.indexOf(next);
       task.tool.picked = true;
+      spanPicked();
     }
     changed();
   }
@@ -146,29 +172,42 @@ export function relationTool({ task, itemId, text, relationClasses, changed }) {
 
   /** Esc: stops linking (true), or leaves the key to others. */
   function cancel() {
-    if (!link) return false;
-    link = null;
+    if (!link && chosen === null) return false;
+    if (link) link = null; else chosen = null;
     changed();
     return true;
   }
 
-  /** The classes a span's mark carries while linking. @param {Span} span */
+  /** The classes a span's mark carries: while linking, its end; an end of the selected relation. @param {Span} span */
   function marks(span) {
-    if (!link) return "";
-    if (span.start === link.from) return "link-from";
-    return span.start === link.to ? "link-to" : "";
+    const picked = chosen === null ? undefined : relationsOf(task.values[itemId])[chosen];
+    const related = picked && (picked.from === span.start || picked.to === span.start) ? " related" : "";
+    if (!link) return related.trim();
+    if (span.start === link.from) return `link-from${related}`;
+    return span.start === link.to ? `link-to${related}` : related.trim();
+  }
+
+  /** The list's rows, one a relation (Tab reaches each; focusing or clicking one selects it). @param {Relation[]} relations */
+  function rows(relations) {
+    return relations.map((r, n) => {
+      const kind = relationClasses.find((k) => k.name === r.label);
+      const arrow = kind?.directed === false ? "—" : "→";
+      return h("li", { tabindex: 0, dataset: { label: r.label, from: r.from, to: r.to, index: n },
+        onfocus: () => select(n), onclick: (/** @type {Event} */ e) => { if (!(/** @type {HTMLElement} */ (e.target)).closest("button")) select(n); } },
+      `${words(spanAt(r.from))} `, h("strong", {}, `${arrow} ${r.label} ${arrow}`), ` ${words(spanAt(r.to))} `,
+      h("button", { type: "button", class: "relation-delete", "aria-label": `Delete relation ${n + 1} (${r.label})`, onclick: () => remove(n) }, "×"));
+    });
   }
 
   function update() {
     const relations = relationsOf(task.values[itemId]);
-    list.replaceChildren(...relations.map((r, n) => {
-      const kind = relationClasses.find((k) => k.name === r.label);
-      const arrow = kind?.directed === false ? "—" : "→";
-      return h("li", { dataset: { label: r.label, from: r.from, to: r.to } },
-        `${words(spanAt(r.from))} `, h("strong", {}, `${arrow} ${r.label} ${arrow}`), ` ${words(spanAt(r.to))} `,
-        h("button", { type: "button", class: "relation-delete", "aria-label": `Delete relation ${n + 1} (${r.label})`, onclick: () => remove(n) }, "×"));
-    }));
-    if (!relations.length) list.replaceChildren(h("li", { class: "note" }, "None yet."));
+    if (chosen !== null && chosen >= relations.length) chosen = null; // undone, or another item's answer
+    const sig = JSON.stringify([relations, spansOf(task.values[itemId])]);
+    if (sig !== listed) {
+      listed = sig;
+      list.replaceChildren(...(relations.length ? rows(relations) : [h("li", { class: "note" }, "None yet.")]));
+    }
+    for (const row of list.children) row.classList.toggle("selected", chosen !== null && /** @type {HTMLElement} */ (row).dataset.index === String(chosen));
     linkButton.disabled = task.tool.selected === null || Boolean(link);
     if (!link) {
       status.textContent = "Pick a span (click, or ↓/↑), then L to link it to another.";
@@ -183,5 +222,5 @@ export function relationTool({ task, itemId, text, relationClasses, changed }) {
     }
   }
 
-  return { node, update, key, cancel, clicked, marks, start, get linking() { return Boolean(link); } };
+  return { node, update, key, cancel, clicked, marks, start, select, removeChosen, spanPicked, get chosen() { return chosen; }, get linking() { return Boolean(link); } };
 }

@@ -4,7 +4,8 @@
 import { colorOf, h, showError } from "../dom.js";
 import { overlaps, pieces, trimSpan } from "../geometry.js";
 import { commit, spansOf } from "../state.js";
-import { dropRelationsOf, relationTool } from "./relations.js";
+import { arcLayer, measured } from "./arcs.js";
+import { dropRelationsOf, relationTool, relationsOf } from "./relations.js";
 
 /** @typedef {import("../state.js").Task} Task */
 
@@ -33,12 +34,16 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
   const links = ner && relationClasses.length
     ? relationTool({ task, itemId: item.id, text, relationClasses, changed: () => { update(); changed(); } })
     : null;
+  const arcs = links ? arcLayer({ box, onPick: (n) => links.select(n) }) : null;
+  const directed = (/** @type {string} */ label) => relationClasses.find((k) => k.name === label)?.directed !== false;
 
   function update() {
     if (!ner) { if (!drawn) { box.append(text); drawn = "text"; } return; }
+    const began = performance.now();
     const spans = spansOf(task.values[item.id]);
+    const relations = relationsOf(task.values[item.id]);
     links?.update();
-    const sig = JSON.stringify([spans, task.tool.selected, links ? spans.map(links.marks) : null]);
+    const sig = JSON.stringify([spans, task.tool.selected, links ? [spans.map(links.marks), relations, links.chosen] : null]);
     if (sig === drawn) return;
     drawn = sig;
     box.replaceChildren(...pieces(text, spans).map((piece) => {
@@ -46,11 +51,13 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
       const color = colorOf(classes, piece.span.label);
       const marked = `${task.tool.selected === piece.index ? "selected" : ""} ${links?.marks(piece.span) || ""}`;
       const mark = h("mark", { class: `span ${marked}`, dataset: { label: piece.span.label, index: piece.index, start: piece.span.start }, title: piece.span.label,
-        onclick: () => { if (links?.clicked(piece.index)) return; task.tool.selected = piece.index; task.tool.picked = true; update(); changed(); } }, piece.text);
+        onclick: () => { if (links?.clicked(piece.index)) return; task.tool.selected = piece.index; task.tool.picked = true; links?.spanPicked(); update(); changed(); } }, piece.text);
       mark.style.background = `${color}33`;
       mark.style.borderColor = color;
       return mark;
     }));
+    if (links && arcs) arcs.draw(relations, directed, links.chosen);
+    measured("loupe:text-drawn", began); // the spans and their arcs, laid out
   }
 
   /** The selected text as a span's range, trimmed; null when none. */
@@ -100,6 +107,7 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
   }
 
   function deleteSelected() {
+    if (links?.removeChosen()) return true; // a relation selected (its arc or row)
     const i = task.tool.selected;
     if (!ner || i === null) return false;
     task.tool.selected = null;
@@ -124,10 +132,16 @@ export function textEditor({ item, type, classes, task, changed, relationClasses
   queueMicrotask(() => box.parentNode && gone.observe(document.body, { childList: true, subtree: true }));
   const hint = ner ? `Select text, then press a label key. Click a span and press Delete to remove it, or a key to relabel it.${links ? " ↓/↑ pick spans by keyboard; L links the picked span to another." : ""}` : "";
   return {
-    node: links ? h("div", { class: "text-editor" }, box, links.node) : box, update, apply, deleteSelected, cancel, hint,
-    /** Keys the relation tool takes (↓/↑, and Enter and numbers while linking). @param {KeyboardEvent} e */
-    linkKey: (e) => links?.key(e) ?? false,
-    /** Starts linking the picked span to another (false: this project has no relations). */
-    relate: () => links?.start() ?? false,
+    node: links && arcs ? h("div", { class: "text-editor" }, arcs.node, links.node) : box, update, apply, deleteSelected, cancel, hint,
+    key,
   };
+
+  /** The relation tool's keys: ↓/↑, Enter and numbers while linking (before the class keys, so
+   * a number chooses the relation class), and the "relate" action, which starts linking.
+   * @param {KeyboardEvent} e @param {import("../keys.js").Bound | null} [bound] */
+  function key(e, bound = null) {
+    if (!links) return false;
+    if (links.key(e)) return true;
+    return bound?.kind === "action" && bound.name === "relate" && links.start();
+  }
 }
