@@ -147,6 +147,35 @@ def test_masks_are_painted_slice_by_slice_and_reviewed_on_their_slice(ui: Ui, pa
     assert int(seg.NumberOfFrames) == 2  # road on two slices, sky on none
 
 
+WET_ROAD = {"name": "road", "attributes": [{"name": "wet", "type": "boolean"}]}
+
+
+def test_a_slice_mask_carries_its_own_attributes(ui: Ui, page: Page) -> None:
+    project_id, _ = series(ui, "image_semantic_segmentation", [], labelClasses=[WET_ROAD])
+    ui.sign_in(page, at=f"/p/{project_id}/label")
+    frames = page.locator("#stage #frames")
+    on_slice(frames, 0)
+    panel = page.locator("#attributes")
+    page.keyboard.press("b")
+    page.keyboard.press("]")
+    stroke(page, (0.1, 0.2), (0.4, 0.2))
+    page.keyboard.press(".")
+    on_slice(frames, 1)
+    expect(panel).to_be_hidden()  # road has no mask on this slice yet
+    stroke(page, (0.6, 0.7), (0.9, 0.7))
+    expect(panel).to_be_visible()
+    page.keyboard.press("Shift+Digit1")  # this slice's road is wet
+    expect(panel.locator('input[data-attribute="wet"]')).to_be_checked()
+    stroke(page, (0.6, 0.5), (0.9, 0.5))  # repainting keeps it
+    page.keyboard.press(",")
+    on_slice(frames, 0)
+    expect(panel.locator('input[data-attribute="wet"]')).not_to_be_checked()
+    page.keyboard.press("Enter")
+    [labeled] = eventually(lambda: ui.items(project_id, "labeled"))
+    masks = {m["slice"]: m.get("attributes") for m in labeled["final"]["masks"]}
+    assert masks == {0: None, 1: {"wet": True}}
+
+
 HAND = {"name": "hand", "keypoints": {"points": ["wrist", "thumb"], "edges": [[0, 1]]}}
 
 
