@@ -33,10 +33,10 @@ def on_slice(frames: Locator, n: int) -> None:
     expect(frames).to_have_attribute("data-shown", str(n))
 
 
-def series(ui: Ui, task: str, classes: list[str], **settings: Any) -> tuple[str, dict[str, Any]]:
-    project_id = ui.project(
-        f"Series {task}", task, classes, ingest={"dicomSeries": True}, **settings
-    )
+def series(
+    ui: Ui, name: str, task: str, classes: list[str], **settings: Any
+) -> tuple[str, dict[str, Any]]:
+    project_id = ui.project(name, task, classes, ingest={"dicomSeries": True}, **settings)
     ui.upload(
         project_id,
         {
@@ -77,7 +77,7 @@ def stroke(page: Page, start: tuple[float, float], end: tuple[float, float]) -> 
 
 
 def test_masks_are_painted_slice_by_slice_and_reviewed_on_their_slice(ui: Ui, page: Page) -> None:
-    project_id, item = series(ui, "image_semantic_segmentation", ["road", "sky"])
+    project_id, item = series(ui, "Road series", "image_semantic_segmentation", ["road", "sky"])
     ui.sign_in(page, at=f"/p/{project_id}/label")
     frames = page.locator("#stage #frames")
     on_slice(frames, 0)
@@ -151,7 +151,9 @@ WET_ROAD = {"name": "road", "attributes": [{"name": "wet", "type": "boolean"}]}
 
 
 def test_a_slice_mask_carries_its_own_attributes(ui: Ui, page: Page) -> None:
-    project_id, _ = series(ui, "image_semantic_segmentation", [], labelClasses=[WET_ROAD])
+    project_id, _ = series(
+        ui, "Wet road series", "image_semantic_segmentation", [], labelClasses=[WET_ROAD]
+    )
     ui.sign_in(page, at=f"/p/{project_id}/label")
     frames = page.locator("#stage #frames")
     on_slice(frames, 0)
@@ -180,7 +182,7 @@ HAND = {"name": "hand", "keypoints": {"points": ["wrist", "thumb"], "edges": [[0
 
 
 def test_keypoint_instances_belong_to_the_slice_they_are_placed_on(ui: Ui, page: Page) -> None:
-    project_id, _ = series(ui, "image_keypoints", [], labelClasses=[HAND])
+    project_id, _ = series(ui, "Hand series", "image_keypoints", [], labelClasses=[HAND])
     ui.sign_in(page, at=f"/p/{project_id}/label")
     frames = page.locator("#stage #frames")
     on_slice(frames, 0)
