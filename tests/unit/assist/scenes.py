@@ -1,5 +1,6 @@
-"""Generated scenes for the box and polygon assist tests: red squares, blue discs and green
-triangles of varied sizes on noisy, textured backgrounds, with their exact boxes and outlines."""
+"""Generated scenes for the box, polygon and mask assist tests: red squares, blue discs and green
+triangles of varied sizes on noisy, textured backgrounds, with their exact boxes, outlines and
+masks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from PIL import Image, ImageDraw, ImageFilter
 from threadpoolctl import threadpool_limits
 
 from core.assist.box_head import LabeledImage
+from core.assist.masks import LabeledMaskImage
 from core.assist.polygons import LabeledPolygonImage
+from core.domain.masks import Mask
+from core.export.mask_pixels import counts_of_grid, polygon_to_grid
 
 CLASSES = ("square", "disc", "triangle")
 SIDE = 160
@@ -44,6 +48,26 @@ class Scene:
 
     def outlined(self) -> LabeledPolygonImage:
         return LabeledPolygonImage(self.image, tuple((s.label, s.outline) for s in self.shapes))
+
+    def masks(self, *, semantic: bool = False, side: int = SIDE) -> tuple[Mask, ...]:
+        """The shapes painted on a `side` x `side` grid (the item's display size): one mask
+        per shape, or per class (semantic)."""
+        grids: dict[str, np.ndarray] = {}
+        masks = []
+        for n, shape in enumerate(self.shapes):
+            grid = polygon_to_grid(shape.outline, side, side)
+            key = shape.label if semantic else str(n)
+            grids[key] = grids[key] | grid if key in grids else grid
+            masks.append(shape.label)
+        labels = list(dict.fromkeys(masks)) if semantic else masks
+        return tuple(
+            Mask(label, (side, side), counts_of_grid(grid))
+            for label, grid in zip(labels, grids.values(), strict=True)
+            if grid.any()
+        )
+
+    def masked(self, *, semantic: bool = False, side: int = SIDE) -> LabeledMaskImage:
+        return LabeledMaskImage(self.image, self.masks(semantic=semantic, side=side))
 
 
 def background(rng: np.random.Generator) -> Image.Image:
