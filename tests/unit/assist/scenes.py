@@ -16,7 +16,7 @@ from core.assist.box_head import LabeledImage
 from core.assist.masks import LabeledMaskImage
 from core.assist.polygons import LabeledPolygonImage
 from core.domain.masks import Mask
-from core.export.mask_pixels import counts_of_grid, polygon_to_grid
+from core.export.mask_pixels import merged_masks, polygon_to_grid
 
 CLASSES = ("square", "disc", "triangle")
 SIDE = 160
@@ -52,18 +52,10 @@ class Scene:
     def masks(self, *, semantic: bool = False, side: int = SIDE) -> tuple[Mask, ...]:
         """The shapes painted on a `side` x `side` grid (the item's display size): one mask
         per shape, or per class (semantic)."""
-        grids: dict[str, np.ndarray] = {}
-        masks = []
-        for n, shape in enumerate(self.shapes):
-            grid = polygon_to_grid(shape.outline, side, side)
-            key = shape.label if semantic else str(n)
-            grids[key] = grids[key] | grid if key in grids else grid
-            masks.append(shape.label)
-        labels = list(dict.fromkeys(masks)) if semantic else masks
+        parts = [(s.label, polygon_to_grid(s.outline, side, side)) for s in self.shapes]
         return tuple(
-            Mask(label, (side, side), counts_of_grid(grid))
-            for label, grid in zip(labels, grids.values(), strict=True)
-            if grid.any()
+            Mask(m["label"], (side, side), m["counts"])
+            for m in merged_masks(parts, one_per_class=semantic)
         )
 
     def masked(self, *, semantic: bool = False, side: int = SIDE) -> LabeledMaskImage:
