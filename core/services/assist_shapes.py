@@ -140,7 +140,7 @@ def shape_cycle(deps: Deps, project: Project, runs: RunLog, state: AssistState) 
     with runs.step(RunKind.VALIDATE) as step:
         _report(calibration, project.assist.target_precision, step)
     with runs.step(RunKind.INFER) as step:
-        changes = _suggestions(deps, project, runs, items, rows, calibration, embed)
+        changes, refused = _suggestions(deps, project, runs, items, rows, calibration, embed)
         for row in rows.sample + (labeled if first else []):
             changes[row] = Suggestion(None, None, audit=True)
         write_suggestions(deps, items, documents, changes)
@@ -150,6 +150,7 @@ def shape_cycle(deps: Deps, project: Project, runs: RunLog, state: AssistState) 
             "considered": len(rows.waiting),
             "randomSample": len(rows.sample),
             "prelabeled": suggested,
+            "refused": refused,
             "coverage": coverage,
             "crops": embed.crops,
         }
@@ -178,17 +179,21 @@ def _suggestions(
     rows: _Rows,
     calibration: Calibration,
     embed: _CountingEmbed,
-) -> dict[int, Suggestion]:
+) -> tuple[dict[int, Suggestion], int]:
     """The waiting items' pre-labels, or, with no threshold, every earlier one taken back
-    (this model cannot vouch for them)."""
+    (this model cannot vouch for them); and how many items' suggestions were left out for
+    breaking a rule of the answer (`_prediction`)."""
     if calibration.threshold is None:
-        return {row: Suggestion(None, None) for row in rows.unlabeled}
+        return {row: Suggestion(None, None) for row in rows.unlabeled}, 0
     run = runs.run_id(RunKind.INFER)
     changes = {}
+    refused = 0
     for row in rows.waiting:
         shapes = _suggest(calibration, _image(deps, items[row]), items[row], embed)
-        changes[row] = Suggestion(_prediction(project, items[row], shapes, run), None)
-    return changes
+        prediction = _prediction(project, items[row], shapes, run)
+        refused += bool(shapes) and prediction is None
+        changes[row] = Suggestion(prediction, None)
+    return changes, refused
 
 
 def _suggest(

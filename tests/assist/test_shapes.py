@@ -11,6 +11,7 @@ import pytest
 from core.assist.boxes import match
 from core.assist.masks import MaskSuggestion, grid_iou, match_masks
 from core.assist.polygons import match_polygons
+from core.domain import mask_rules
 from core.domain.annotations import validate_annotation
 from core.domain.items import ItemState
 from core.domain.messages import ASSIST_TRAIN
@@ -148,6 +149,22 @@ def test_semantic_pre_labels_are_one_region_a_class_meeting_the_target(deps):
             correct += name in human and grid_iou(grid, human[name]) >= 0.5
             suggested += 1
     assert suggested and correct / suggested >= TARGET, (correct, suggested)
+
+
+def test_a_mask_pre_label_breaking_an_answer_rule_is_not_written(deps, monkeypatch):
+    """Validated as the labeler's answer would be: here the answer's run lengths are capped
+    below what any suggestion takes, so none is written, and the infer run counts them."""
+    project_id, truth = uploaded(deps, "image_instance_segmentation", 26)
+    label(deps, project_id, 20, _masks(truth, semantic=False))
+    monkeypatch.setattr(mask_rules, "MAX_MASK_CHARS", 10)
+    request_training(deps, project_id=project_id, actor=OWNER)
+    drain(deps, ASSIST_TRAIN)
+
+    runs = {r.kind: r for r in assist_status(deps, project_id=project_id, actor=OWNER).runs}
+    assert runs[RunKind.VALIDATE].metrics["threshold"] > 0
+    infer = runs[RunKind.INFER].metrics
+    assert infer["prelabeled"] == 0 and infer["refused"] > 0
+    assert all(i.prediction is None for i in items(deps, project_id))
 
 
 def test_no_mask_pre_labels_while_evidence_is_short(deps):
