@@ -48,7 +48,7 @@ _ITERATIONS = 5
 _TRACE_SCALE = 4
 _MIN_FILL = 0.05
 """A foreground under this share of the box is no object's outline."""
-_FLOOR = 0.3
+FLOOR = 0.3
 """Held-out boxes below this confidence are not outlined during calibration (GrabCut is the
 costly step): no threshold ever falls below it, so none of them could be suggested."""
 
@@ -302,7 +302,7 @@ def calibrate_polygons(
         return PolygonCalibration(measurement, None, max_points)
     boxes = [s.as_boxes() for s in samples]
     predictions, final = cross_fit(
-        boxes, embed, classes, folds=folds, head=template, min_confidence=_FLOOR
+        boxes, embed, classes, folds=folds, head=template, min_confidence=FLOOR
     )
     kept = [True] * len(samples) if calibration is None else list(calibration)
     decisions: list[HeldOutDecision] = []

@@ -1,10 +1,12 @@
-"""Measuring a shape head's threshold out-of-fold by image, for boxes and polygons alike.
+"""Measuring a shape head's threshold out-of-fold by image, for boxes, polygons and masks alike.
 
 Each image's predictions come from a head trained on the other folds only (`cross_fit`); a
 held-out prediction counts as correct when it overlaps an unmatched human shape of its class at
 least MATCH_IOU (`greedy_match`, with whatever overlap the shape calls for), and `measure` takes
 the lowest confidence whose Wilson lower bound on precision reaches the target (DESIGN §8).
-`boxes` and `polygons` differ only in how they turn predictions into held-out decisions."""
+`boxes`, `polygons` and `masks` differ only in how they turn predictions into held-out
+decisions; a semantic mask's class region, which grows as the threshold comes down, is measured
+by `measure_regions`."""
 
 from __future__ import annotations
 
@@ -16,7 +18,7 @@ import numpy as np
 import numpy.typing as npt
 
 from core.assist.box_head import BoxHead, Embed, LabeledImage, ScoredBox
-from core.assist.calibration import Threshold, pick_threshold
+from core.assist.calibration import Threshold, pick_threshold, wilson_lower_bound
 from core.assist.proposals import propose
 
 MATCH_IOU = 0.5
@@ -152,6 +154,69 @@ def measure(
     )
     cut = chosen.confidence if chosen else np.inf
     kept = [d for d in decisions if d.confidence >= cut]
+    return _measurement(chosen, kept, decisions, truth_labels, classes, target, images)
+
+
+@dataclass(frozen=True)
+class GrowingRegion:
+    """One class's region on one held-out image (semantic segmentation), joined from the parts
+    at or above the threshold: lowering the threshold only adds parts. `confidences` are the
+    parts', most confident first; `correct[k]` says whether the region of the first k + 1 parts
+    matches the human region of its class."""
+
+    label: str
+    confidences: tuple[float, ...]
+    correct: tuple[bool, ...]
+
+    def at(self, threshold: float) -> HeldOutDecision | None:
+        """The region as suggested at `threshold` (None: no part reaches it)."""
+        parts = sum(1 for c in self.confidences if c >= threshold)
+        if not parts:
+            return None
+        return HeldOutDecision(self.label, self.confidences[parts - 1], self.correct[parts - 1])
+
+
+def measure_regions(
+    regions: Sequence[GrowingRegion],
+    truth_labels: Sequence[str],
+    classes: Sequence[str],
+    *,
+    target: float,
+    images: int,
+) -> Measurement:
+    """`measure` for regions that grow as the threshold comes down: at each candidate threshold
+    every region is judged as joined there, and the lowest threshold whose Wilson lower bound
+    on precision reaches the target is taken (as `pick_threshold` takes it)."""
+    candidates = sorted({c for r in regions for c in r.confidences}, reverse=True)
+    every = _decisions_at(regions, candidates[-1]) if candidates else []
+    chosen: Threshold | None = None
+    kept: list[HeldOutDecision] = []
+    for cut in candidates:
+        decisions = _decisions_at(regions, cut)
+        right = sum(d.correct for d in decisions)
+        bound = wilson_lower_bound(right, len(decisions))
+        if bound >= target:
+            share = len(decisions) / len(every)
+            chosen = Threshold(cut, right / len(decisions), bound, len(decisions), share)
+            kept = decisions
+    return _measurement(chosen, kept, every, truth_labels, classes, target, images)
+
+
+def _decisions_at(regions: Sequence[GrowingRegion], cut: float) -> list[HeldOutDecision]:
+    return [d for r in regions if (d := r.at(cut)) is not None]
+
+
+def _measurement(
+    chosen: Threshold | None,
+    kept: Sequence[HeldOutDecision],
+    decisions: Sequence[HeldOutDecision],
+    truth_labels: Sequence[str],
+    classes: Sequence[str],
+    target: float,
+    images: int,
+) -> Measurement:
+    """What the `kept` decisions (those at or above the chosen threshold) yield, overall and
+    per class; `decisions` are all the held-out ones, for the reason when none is chosen."""
     labeled = Counter(truth_labels)
     per_class = {
         name: ClassCounts(

@@ -26,7 +26,15 @@ its items among the pre-labels, without one (`Item.audit`), so that every region
 keeps getting unbiased answers (DESIGN §8); see `core.assist.bands`."""
 
 CLUSTERED_TASKS = frozenset({TaskType.IMAGE_MULTICLASS, TaskType.IMAGE_MULTILABEL})
-SHAPE_TASKS = frozenset({TaskType.IMAGE_BOUNDING_BOX, TaskType.IMAGE_POLYGON})
+SHAPE_TASKS = frozenset(
+    {
+        TaskType.IMAGE_BOUNDING_BOX,
+        TaskType.IMAGE_POLYGON,
+        TaskType.IMAGE_SEMANTIC_SEGMENTATION,
+        TaskType.IMAGE_INSTANCE_SEGMENTATION,
+    }
+)
+"""Task types whose suggestions come from the box head (`core.services.assist_shapes`)."""
 
 
 def is_audit(item_id: str) -> bool:
@@ -38,14 +46,15 @@ def is_audit(item_id: str) -> bool:
 def unsupported_reason(task_type: TaskType) -> str | None:
     """Why ML assist cannot help this task type, or None when it can."""
     if task_type is TaskType.TEXT_NER:
-        return "ML assist suggests classes, boxes and polygons; it has no span model for NER yet"
+        return (
+            "ML assist suggests classes, boxes, polygons and masks; it has no span model for "
+            "NER yet"
+        )
     if task_type is TaskType.IMAGE_KEYPOINTS:
         return (
-            "ML assist suggests classes, boxes and polygons; it has no keypoint model yet, so "
-            "keypoint projects get no suggestions"
+            "ML assist suggests classes, boxes, polygons and masks; it has no keypoint model "
+            "yet, so keypoint projects get no suggestions"
         )
-    if task_type.is_mask:
-        return "ML assist suggests classes, boxes and polygons; it does not suggest masks yet"
     return None
 
 

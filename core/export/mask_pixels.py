@@ -265,13 +265,21 @@ def merged_masks(parts: Sequence[tuple[str, Grid]], *, one_per_class: bool) -> l
         for label, grid in parts:
             joined[label] = joined[label] | grid if label in joined else grid
         parts = list(joined.items())
+    kept = claimed([grid for _, grid in parts])
+    return [
+        mask_json(label, mine) for (label, _), mine in zip(parts, kept, strict=True) if mine.any()
+    ]
+
+
+def claimed(grids: Sequence[Grid]) -> list[Grid]:
+    """Each grid less the pixels of the grids before it (one pixel, one mask): the first to
+    claim a pixel keeps it. A grid left with nothing stays, empty, so the lists align."""
     taken: Grid | None = None
     out = []
-    for label, grid in parts:
+    for grid in grids:
         mine = grid if taken is None else grid & ~taken
         taken = mine if taken is None else taken | mine
-        if mine.any():
-            out.append(mask_json(label, mine))
+        out.append(mine)
     return out
 
 

@@ -1,6 +1,6 @@
 """One ML-assist cycle, the assist worker's stage: featurize → train → validate → cluster →
-infer, each recorded as a run. Classification projects (image and text) are handled here; box
-and polygon projects in `assist_shapes`.
+infer, each recorded as a run. Classification projects (image and text) are handled here; box,
+polygon and mask projects in `assist_shapes`.
 
 Pre-labels are written only at a threshold measured on held-out human labels (`calibration`);
 a cycle that finds too few labels, or no threshold reaching the target precision, says so in

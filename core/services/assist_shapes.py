@@ -1,6 +1,7 @@
-"""ML-assist cycles of box and polygon projects: a head learns from crops of the project's own
-shapes, its threshold is measured out-of-fold by image (`core.assist.boxes` and `polygons`), and
-unlabeled images get the shapes it is confident about as a pre-label to confirm or correct."""
+"""ML-assist cycles of box, polygon and mask projects: a head learns from crops of the project's
+own shapes, its threshold is measured out-of-fold by image (`core.assist.boxes`, `polygons` and
+`masks`), and unlabeled images get the shapes it is confident about as a pre-label to confirm or
+correct."""
 
 from __future__ import annotations
 
@@ -8,17 +9,20 @@ import hashlib
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 from PIL import Image
 
 from core.assist.box_head import BoxHead, Embed, LabeledImage
 from core.assist.boxes import BoxCalibration, calibrate
+from core.assist.masks import LabeledMaskImage, MaskCalibration, calibrate_masks
 from core.assist.polygons import LabeledPolygonImage, PolygonCalibration, calibrate_polygons
 from core.domain.annotations import AnnotationValue, BoxSet, PolygonSet
 from core.domain.assist import AssistState, is_audit
+from core.domain.errors import InvalidAnnotation
 from core.domain.items import Item, ItemState, Prediction
+from core.domain.masks import MaskSet
 from core.domain.projects import Project
 from core.domain.runs import RunKind
 from core.domain.task_types import MediaKind, TaskType
@@ -32,6 +36,7 @@ from core.services.assist_inputs import (
     featurizer_for,
     usable,
 )
+from core.services.labeling import mask_grid, validated
 from core.services.runs import RunLog, Step
 from core.services.spool import spooled
 from core.services.suggestions import Suggestion, write_suggestions
@@ -49,9 +54,7 @@ HEAD = BoxHead(max_proposals=40, jitter=1, negatives_per_image=8)
 """Sized for a CPU: every proposal of every image is a crop through the backbone. Forty find
 most objects worth a box (measured on the test scenes); the GPU job could afford more."""
 
-Calibration = BoxCalibration | PolygonCalibration
-
-_Shapes = TypeVar("_Shapes", BoxSet, PolygonSet)
+Calibration = BoxCalibration | PolygonCalibration | MaskCalibration
 
 
 class _CountingEmbed:
@@ -127,19 +130,17 @@ def shape_cycle(deps: Deps, project: Project, runs: RunLog, state: AssistState) 
     first = state.last_cycle is None
     # Only labels of the random sample (or made before any cycle) measure the threshold.
     calibrating = [first or items[r].audit for r in labeled]
-    polygons = project.task_type is TaskType.IMAGE_POLYGON
     embed, images = _featurize(deps, project, runs, items, labeled)
     names = [label.name for label in project.label_classes]
     with runs.step(RunKind.TRAIN) as step:
-        calibration = _calibrate(
-            project, items, labeled, images, embed, names, polygons, calibrating
-        )
+        samples = [(images[row], items[row].final) for row in labeled]
+        calibration = _calibrate(project, samples, embed, names, calibrating)
         step.metrics = _train_figures(len(labeled), calibration, embed)
         step.message = calibration.reason
     with runs.step(RunKind.VALIDATE) as step:
         _report(calibration, project.assist.target_precision, step)
     with runs.step(RunKind.INFER) as step:
-        changes = _suggestions(deps, runs, items, rows, calibration, embed, polygons=polygons)
+        changes, refused = _suggestions(deps, project, runs, items, rows, calibration, embed)
         for row in rows.sample + (labeled if first else []):
             changes[row] = Suggestion(None, None, audit=True)
         write_suggestions(deps, items, documents, changes)
@@ -149,6 +150,7 @@ def shape_cycle(deps: Deps, project: Project, runs: RunLog, state: AssistState) 
             "considered": len(rows.waiting),
             "randomSample": len(rows.sample),
             "prelabeled": suggested,
+            "refused": refused,
             "coverage": coverage,
             "crops": embed.crops,
         }
@@ -171,66 +173,70 @@ def _train_figures(
 
 def _suggestions(
     deps: Deps,
+    project: Project,
     runs: RunLog,
     items: list[Item],
     rows: _Rows,
     calibration: Calibration,
     embed: _CountingEmbed,
-    *,
-    polygons: bool,
-) -> dict[int, Suggestion]:
+) -> tuple[dict[int, Suggestion], int]:
     """The waiting items' pre-labels, or, with no threshold, every earlier one taken back
-    (this model cannot vouch for them)."""
+    (this model cannot vouch for them); and how many items' suggestions were left out for
+    breaking a rule of the answer (`_prediction`)."""
     if calibration.threshold is None:
-        return {row: Suggestion(None, None) for row in rows.unlabeled}
+        return {row: Suggestion(None, None) for row in rows.unlabeled}, 0
     run = runs.run_id(RunKind.INFER)
-    return {
-        row: Suggestion(
-            _prediction(calibration.suggest(_image(deps, items[row]), embed), polygons, run), None
-        )
-        for row in rows.waiting
-    }
+    changes = {}
+    refused = 0
+    for row in rows.waiting:
+        shapes = _suggest(calibration, _image(deps, items[row]), items[row], embed)
+        prediction = _prediction(project, items[row], shapes, run)
+        refused += bool(shapes) and prediction is None
+        changes[row] = Suggestion(prediction, None)
+    return changes, refused
+
+
+def _suggest(
+    calibration: Calibration, image: Image.Image, item: Item, embed: Embed
+) -> Sequence[Any]:
+    """The shapes the calibrated head suggests for an item; masks on its display grid."""
+    if isinstance(calibration, MaskCalibration):
+        grid = mask_grid(item)
+        return calibration.suggest(image, embed, grid) if grid else []
+    return calibration.suggest(image, embed)
 
 
 def _calibrate(
     project: Project,
-    items: list[Item],
-    labeled: list[int],
-    images: dict[int, Image.Image],
+    samples: list[tuple[Image.Image, AnnotationValue | None]],
     embed: Embed,
     names: list[str],
-    polygons: bool,
     calibrating: list[bool],
 ) -> Calibration:
-    target = project.assist.target_precision
-    known = set(names)
-    if polygons:
-        samples = [
+    """`samples`: each labeled image with its final value."""
+    task_type, known = project.task_type, set(names)
+    options: dict[str, Any] = {
+        "target": project.assist.target_precision,
+        "head": HEAD,
+        "calibration": calibrating,
+    }
+    if task_type.is_mask:
+        masks = [LabeledMaskImage(image, tuple(_shapes(v, MaskSet, known))) for image, v in samples]
+        semantic = task_type is TaskType.IMAGE_SEMANTIC_SEGMENTATION
+        return calibrate_masks(masks, embed, names, semantic=semantic, **options)
+    if task_type is TaskType.IMAGE_POLYGON:
+        polygons = [
             LabeledPolygonImage(
-                images[row],
-                tuple(
-                    (p.label, p.points)
-                    for p in _drawn(items[row].final, PolygonSet).polygons
-                    if p.label in known
-                ),
+                image, tuple((p.label, p.points) for p in _shapes(v, PolygonSet, known))
             )
-            for row in labeled
+            for image, v in samples
         ]
-        return calibrate_polygons(
-            samples, embed, names, target=target, head=HEAD, calibration=calibrating
-        )
-    box_samples = [
-        LabeledImage(
-            images[row],
-            tuple(
-                (b.label, b.x, b.y, b.w, b.h)
-                for b in _drawn(items[row].final, BoxSet).boxes
-                if b.label in known
-            ),
-        )
-        for row in labeled
+        return calibrate_polygons(polygons, embed, names, **options)
+    boxes = [
+        LabeledImage(image, tuple((b.label, b.x, b.y, b.w, b.h) for b in _shapes(v, BoxSet, known)))
+        for image, v in samples
     ]
-    return calibrate(box_samples, embed, names, target=target, head=HEAD, calibration=calibrating)
+    return calibrate(boxes, embed, names, **options)
 
 
 def _report(calibration: Calibration, target: float, step: Step) -> None:
@@ -255,25 +261,39 @@ def _report(calibration: Calibration, target: float, step: Step) -> None:
         }
 
 
-def _drawn(value: AnnotationValue | None, kind: type[_Shapes]) -> _Shapes:
-    """A labeled item's shapes (none when it has no value of that kind)."""
-    return value if isinstance(value, kind) else kind(())
+_SHAPES = {BoxSet: "boxes", PolygonSet: "polygons", MaskSet: "masks"}
 
 
-def _prediction(shapes: Sequence[Any], polygons: bool, run: str) -> Prediction | None:
-    """`shapes`: the PolygonSuggestion or ScoredBox the calibrated head suggests."""
+def _shapes(value: AnnotationValue | None, kind: type, known: set[str]) -> list[Any]:
+    """A labeled item's shapes of the project's classes (none when it has no value of `kind`;
+    a shape of a class since removed is no example)."""
+    if not isinstance(value, kind):
+        return []
+    return [shape for shape in getattr(value, _SHAPES[kind]) if shape.label in known]
+
+
+def _prediction(project: Project, item: Item, shapes: Sequence[Any], run: str) -> Prediction | None:
+    """`shapes`: the ScoredBox, PolygonSuggestion or MaskSuggestion the calibrated head
+    suggests. A mask pre-label is validated as the labeler's answer would be (a pre-label is
+    what they submit when they accept it), and left out if it breaks a rule: masks have limits
+    (the answer's run lengths) a suggestion could exceed."""
     if not shapes:
         return None
-    value: AnnotationValue = (
-        PolygonSet(tuple(s.as_polygon() for s in shapes))
-        if polygons
-        else BoxSet(tuple(s.as_box() for s in shapes))
-    )
-    return Prediction(
-        value=value,
-        confidence=min(shape.confidence for shape in shapes),
-        run=run,
-    )
+    value = _value(project.task_type, shapes)
+    if project.task_type.is_mask:
+        try:
+            value = validated(project, item, value.to_json())
+        except InvalidAnnotation:
+            return None
+    return Prediction(value=value, confidence=min(s.confidence for s in shapes), run=run)
+
+
+def _value(task_type: TaskType, shapes: Sequence[Any]) -> AnnotationValue:
+    if task_type.is_mask:
+        return MaskSet(tuple(s.as_mask() for s in shapes))
+    if task_type is TaskType.IMAGE_POLYGON:
+        return PolygonSet(tuple(s.as_polygon() for s in shapes))
+    return BoxSet(tuple(s.as_box() for s in shapes))
 
 
 def _image(deps: Deps, item: Item) -> Image.Image:

@@ -1,7 +1,7 @@
 """Mask projects over HTTP: a labeler's masks are checked against the displayed image's size and
-stored as COCO's compressed RLE; a broken answer is a 422 naming each problem; ML assist says it
-does not suggest masks, and a cycle asked anyway is recorded as skipped; imports take COCO and
-Loupe's JSONL."""
+stored as COCO's compressed RLE; a broken answer is a 422 naming each problem; ML assist
+suggests masks (tests/assist/test_shapes.py runs its cycles) and trains on an owner's demand;
+imports take COCO and Loupe's JSONL."""
 
 from __future__ import annotations
 
@@ -14,11 +14,10 @@ from pycocotools import mask as coco_mask  # type: ignore[import-untyped]
 
 from core.domain.errors import InvalidInput
 from core.domain.items import Derivatives, MediaFacts
-from core.domain.messages import RunAssist
 from core.domain.projects import Project, Role
 from core.ports import Deps
-from core.services import assist_cycle, imports
-from core.services.assist import assist_status, recent_runs
+from core.services import imports
+from core.services.assist import assist_status, read_state
 from core.services.imports import ImportFormat
 from tests.api.test_labeling_api import client_for
 from tests.support.deps import memory_deps
@@ -98,16 +97,16 @@ def test_masks_are_checked_and_stored_as_coco_rle(
     assert stored["labels"] == ["road"]
 
 
-def test_assist_does_not_suggest_masks_and_says_so(
+def test_assist_suggests_masks_and_trains_on_demand(
     masks_project: tuple[TestClient, dict[str, dict[str, str]], str, Deps, Project],
 ) -> None:
-    _, _, _, deps, project = masks_project
+    client, auths, base, deps, project = masks_project
     status = assist_status(deps, project_id=project.id, actor="olive")
-    assert not status.supported and status.reason is not None and "masks" in status.reason
-    assist_cycle.run_assist(deps, message=RunAssist(project_id=project.id, cycle="c1"))
-    (run,) = recent_runs(deps, project.id)
-    assert run.status == "succeeded" and run.message is not None
-    assert run.message.startswith("skipped: ML assist") and "does not suggest masks" in run.message
+    assert status.supported and status.reason is None
+    started = client.post(f"{base}/assist/train", headers=auths["olive"])
+    assert started.status_code in (200, 202), started.text
+    assert read_state(deps, project.id).pending is not None
+    assert client.post(f"{base}/assist/train", headers=auths["lee"]).status_code == 403
 
 
 def test_mask_projects_import_coco_and_loupe_jsonl(

@@ -3,11 +3,13 @@ paint with the brush (B) and a bigger size (]), erase (E), undo and redo; the an
 holds decodes (pycocotools) to exactly the pixels the canvas shows, and review shows the same
 pixels on the thumbnail and in the viewer. Instance masks: N starts the next object, and a
 polygon (L, Enter) fills what it encloses. Attributes: a class's mask (semantic) or each object
-(instance, ↓/↑ pick one) carries its own, set by Shift+1…9 and kept while repainted."""
+(instance, ↓/↑ pick one) carries its own, set by Shift+1…9 and kept while repainted. A
+pre-label's masks open in the editor, to erase in part or accept."""
 
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import numpy as np
@@ -66,6 +68,11 @@ class Painter:
             name: (rgba[..., 3] > 0) & (abs(rgba[..., :3] - colour) <= 4).all(axis=-1)
             for name, colour in CLASS_COLOURS.items()
         }
+
+
+def rle(grid: np.ndarray) -> dict[str, Any]:
+    found = coco_mask.encode(np.asfortranarray(grid.astype(np.uint8)))
+    return {"size": [int(n) for n in found["size"]], "counts": found["counts"].decode()}
 
 
 def decoded(value: dict[str, Any]) -> dict[str, np.ndarray]:
@@ -275,3 +282,55 @@ def test_each_object_mask_has_its_own_attributes(ui: Ui, page: Page) -> None:
         {"wet": True},
         {"lanes": "2"},
     ]
+
+
+def test_a_pre_labeled_mask_opens_in_the_editor_to_erase_or_accept(ui: Ui, page: Page) -> None:
+    """A pre-label's masks (here set by a Loupe JSONL import, as a cycle's would be written) are
+    what the editor starts from: erased in part on one item, accepted as they are on the other."""
+    project_id = ui.project("Assisted masks", "image_instance_segmentation", ["road", "sky"])
+    ui.upload(project_id, {"one.png": halves(), "two.png": halves()})
+    ui.wait_running(project_id, 2)
+    road, sky = np.zeros((H, W), dtype=bool), np.zeros((H, W), dtype=bool)
+    road[:, : W // 2] = True
+    sky[: H // 2, W // 2 :] = True
+    suggested = {"masks": [{"label": "road", **rle(road)}, {"label": "sky", **rle(sky)}]}
+    records = [
+        {"path": path, "prediction": {"value": suggested, "confidence": 0.87}}
+        for path in ("one.png", "two.png")
+    ]
+    body = "".join(json.dumps(r) + "\n" for r in records)
+    ui.api("POST", f"/projects/{project_id}/imports?format=loupe_jsonl&mode=prelabel", content=body)
+
+    ui.sign_in(page, at=f"/p/{project_id}/label")
+    expect(page.locator("#mask-canvas")).to_be_visible()
+    expect(page.locator(".suggestion")).to_have_text("suggested (87%)")
+    paint = Painter(page)
+    page.wait_for_function(
+        "() => document.querySelector('#mask-canvas').getContext('2d')"
+        ".getImageData(10, 10, 1, 1).data[3] > 0"
+    )
+    shown = paint.shown()
+    assert (shown["road"] == road).all() and (shown["sky"] == sky).all()
+    erased_id = page.locator("#stage").get_attribute("data-item-id")
+    page.keyboard.press("e")
+    page.keyboard.press("]")
+    paint.stroke((0.05, 0.5), (0.45, 0.5))  # a strip across the suggested road
+    corrected = paint.shown()
+    assert corrected["road"].sum() < road.sum() and not corrected["road"][50, 50]
+    page.keyboard.press("Enter")
+
+    expect(page.locator("#stage")).not_to_have_attribute("data-item-id", erased_id or "")
+    expect(page.locator(".suggestion")).to_have_text("suggested (87%)")
+    page.wait_for_function(
+        "() => document.querySelector('#mask-canvas').getContext('2d')"
+        ".getImageData(10, 10, 1, 1).data[3] > 0"
+    )
+    page.keyboard.press("Enter")  # accepted as suggested
+    expect(page.locator("#no-tasks")).to_be_visible()
+
+    finals = {i["id"]: i["final"] for i in ui.items(project_id, "labeled")}
+    assert len(finals) == 2 and erased_id in finals
+    accepted = next(value for key, value in finals.items() if key != erased_id)
+    assert accepted == suggested
+    fixed = decoded(finals[erased_id])
+    assert (fixed["road"] == corrected["road"]).all() and (fixed["sky"] == sky).all()

@@ -1,5 +1,6 @@
-"""Generated scenes for the box and polygon assist tests: red squares, blue discs and green
-triangles of varied sizes on noisy, textured backgrounds, with their exact boxes and outlines."""
+"""Generated scenes for the box, polygon and mask assist tests: red squares, blue discs and green
+triangles of varied sizes on noisy, textured backgrounds, with their exact boxes, outlines and
+masks."""
 
 from __future__ import annotations
 
@@ -12,7 +13,10 @@ from PIL import Image, ImageDraw, ImageFilter
 from threadpoolctl import threadpool_limits
 
 from core.assist.box_head import LabeledImage
+from core.assist.masks import LabeledMaskImage
 from core.assist.polygons import LabeledPolygonImage
+from core.domain.masks import Mask
+from core.export.mask_pixels import merged_masks, polygon_to_grid
 
 CLASSES = ("square", "disc", "triangle")
 SIDE = 160
@@ -44,6 +48,18 @@ class Scene:
 
     def outlined(self) -> LabeledPolygonImage:
         return LabeledPolygonImage(self.image, tuple((s.label, s.outline) for s in self.shapes))
+
+    def masks(self, *, semantic: bool = False, side: int = SIDE) -> tuple[Mask, ...]:
+        """The shapes painted on a `side` x `side` grid (the item's display size): one mask
+        per shape, or per class (semantic)."""
+        parts = [(s.label, polygon_to_grid(s.outline, side, side)) for s in self.shapes]
+        return tuple(
+            Mask(m["label"], (side, side), m["counts"])
+            for m in merged_masks(parts, one_per_class=semantic)
+        )
+
+    def masked(self, *, semantic: bool = False, side: int = SIDE) -> LabeledMaskImage:
+        return LabeledMaskImage(self.image, self.masks(semantic=semantic, side=side))
 
 
 def background(rng: np.random.Generator) -> Image.Image:
