@@ -106,45 +106,40 @@ def _grids(masks) -> list[tuple[str, object]]:
     return [(m["label"], to_grid(m)) for m in masks]
 
 
-def test_instance_mask_pre_labels_meet_the_target_and_are_valid_answers(deps):
-    project_id, truth = uploaded(deps, "image_instance_segmentation", 26)
-    label(deps, project_id, 20, _masks(truth, semantic=False))
+def _mask_pre_labels(deps, task_type: TaskType) -> list[tuple[dict, Scene]]:
+    """Each pre-labeled item's suggestion (valid as a labeler's answer) beside its truth, after
+    a cycle on 20 labeled scenes of 26; the held-out bound met the target."""
+    semantic = task_type == TaskType.IMAGE_SEMANTIC_SEGMENTATION
+    project_id, truth = uploaded(deps, task_type.value, 26)
+    label(deps, project_id, 20, _masks(truth, semantic=semantic))
     request_training(deps, project_id=project_id, actor=OWNER)
     drain(deps, ASSIST_TRAIN)
 
     runs = {r.kind: r for r in assist_status(deps, project_id=project_id, actor=OWNER).runs}
     assert {r.status for r in runs.values()} == {JobStatus.SUCCEEDED}
     assert runs[RunKind.VALIDATE].metrics["lowerBound"] >= TARGET
-    found = [i for i in items(deps, project_id) if i.prediction is not None]
+    found = []
+    for item in items(deps, project_id):
+        if item.prediction is not None:
+            raw = item.to_doc()["prediction"]["value"]
+            validate_annotation(task_type, raw, label_names=CLASSES, mask_grid=(SIDE, SIDE))
+            found.append((raw, truth[item.id]))
+    return found
+
+
+def test_instance_mask_pre_labels_meet_the_target_and_are_valid_answers(deps):
     correct = suggested = 0
-    for item in found:
-        raw = item.to_doc()["prediction"]["value"]
-        validate_annotation(
-            TaskType.IMAGE_INSTANCE_SEGMENTATION, raw, label_names=CLASSES, mask_grid=(SIDE, SIDE)
-        )
+    for raw, scene in _mask_pre_labels(deps, TaskType.IMAGE_INSTANCE_SEGMENTATION):
         masks = [MaskSuggestion(n, g, 1.0) for n, g in _grids(raw["masks"])]
-        hits = match_masks(masks, _grids(m.to_json() for m in truth[item.id].masks()))
+        hits = match_masks(masks, _grids(m.to_json() for m in scene.masks()))
         correct, suggested = correct + sum(hits), suggested + len(hits)
     assert suggested and correct / suggested >= TARGET, (correct, suggested)
 
 
 def test_semantic_pre_labels_are_one_region_a_class_meeting_the_target(deps):
-    project_id, truth = uploaded(deps, "image_semantic_segmentation", 26)
-    label(deps, project_id, 20, _masks(truth, semantic=True))
-    request_training(deps, project_id=project_id, actor=OWNER)
-    drain(deps, ASSIST_TRAIN)
-
-    runs = {r.kind: r for r in assist_status(deps, project_id=project_id, actor=OWNER).runs}
-    assert {r.status for r in runs.values()} == {JobStatus.SUCCEEDED}
-    assert runs[RunKind.VALIDATE].metrics["lowerBound"] >= TARGET
-    found = [i for i in items(deps, project_id) if i.prediction is not None]
     correct = suggested = 0
-    for item in found:
-        raw = item.to_doc()["prediction"]["value"]
-        validate_annotation(
-            TaskType.IMAGE_SEMANTIC_SEGMENTATION, raw, label_names=CLASSES, mask_grid=(SIDE, SIDE)
-        )
-        human = dict(_grids(m.to_json() for m in truth[item.id].masks(semantic=True)))
+    for raw, scene in _mask_pre_labels(deps, TaskType.IMAGE_SEMANTIC_SEGMENTATION):
+        human = dict(_grids(m.to_json() for m in scene.masks(semantic=True)))
         for name, grid in _grids(raw["masks"]):
             correct += name in human and grid_iou(grid, human[name]) >= 0.5
             suggested += 1
