@@ -22,10 +22,10 @@ from core.domain.errors import InvalidInput
 from core.domain.exports import ExportFormat
 from core.export.mask_pixels import counts_of_grid
 from core.ports import Deps
-from core.services import exports, labeling, projects, tasks
+from core.services import exports, projects
 from core.services.exports import ExportOptions
 from tests.export.test_export_services import run_exports
-from tests.export.test_volume_exports import in_parts, streamed
+from tests.export.test_volume_exports import answer_each, in_parts, streamed
 from tests.services.test_ingestion import drain, settings
 from tests.support.labeling import creator
 from tests.support.media import image_bytes, multiframe_dicom, of_a_study, series_slice
@@ -76,15 +76,7 @@ def labeled(
     chosen = settings(task=task, ingest={"dicomSeries": True})
     project_id = projects.create_project(deps, settings=chosen, actor="ann").value.id
     drain(deps)
-    for _ in answers:
-        [item] = tasks.next_task(deps, project_id=project_id, actor="ann").items
-        labeling.submit_annotation(
-            deps,
-            project_id=project_id,
-            item_id=item.id,
-            value={"masks": answers[item.path]},
-            actor="ann",
-        )
+    answer_each(deps, project_id, "masks", answers)
     return project_id
 
 

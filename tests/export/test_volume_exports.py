@@ -44,16 +44,23 @@ def labeled_volumes(deps: Deps) -> str:
         SERIES_PATH: [BOX | {"slice": 0}, BOX | {"slice": 2}, BOX | {"slice": 2, "x": 0}, BOX],
         "in/clip.dcm": [BOX | {"slice": 3, "label": "b"}],
     }
+    answer_each(deps, project_id, "boxes", answers)
+    return project_id
+
+
+def answer_each(
+    deps: Deps, project_id: str, key: str, answers: dict[str, list[dict[str, Any]]]
+) -> None:
+    """ann takes as many tasks as `answers` names and answers each with its path's shapes."""
     for _ in answers:
         [item] = tasks.next_task(deps, project_id=project_id, actor="ann").items
         labeling.submit_annotation(
             deps,
             project_id=project_id,
             item_id=item.id,
-            value={"boxes": answers[item.path]},
+            value={key: answers[item.path]},
             actor="ann",
         )
-    return project_id
 
 
 def streamed(deps: Deps, project_id: str, format: ExportFormat, **options: Any) -> bytes:
