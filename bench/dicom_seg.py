@@ -25,6 +25,9 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import CTImageStorage, ExplicitVRLittleEndian, generate_uid
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from export_parts import export_job  # bench/export_parts.py: a job's stage calls, timed
 
 from core.adapters.clock import SystemClock
 from core.adapters.local.blobs import FolderBlobStore
@@ -32,7 +35,6 @@ from core.adapters.local.documents import SqliteDocumentStore
 from core.adapters.memory import MemoryWorkQueue
 from core.domain.datasets import DatasetRoot
 from core.domain.exports import ExportFormat
-from core.domain.messages import EXPORT_RUN
 from core.domain.projects import ProjectSettings
 from core.export.mask_pixels import counts_of_grid
 from core.ports import Deps
@@ -127,17 +129,7 @@ def labeled(folder: Path, slices: int, painted: int) -> tuple[Deps, str]:
 
 def job_seconds(deps: Deps, project_id: str, fmt: ExportFormat) -> tuple[float, float, int]:
     """(longest stage call, all calls, the file's bytes) of an export job."""
-    job = exports.request_export(
-        deps, project_id=project_id, actor="olive", format=fmt, options=ExportOptions()
-    )
-    calls = []
-    while messages := deps.queue.receive(EXPORT_RUN, max_messages=10):
-        for message in messages:
-            start = time.perf_counter()
-            stages.handle(deps, EXPORT_RUN, message.body)
-            calls.append(time.perf_counter() - start)
-            deps.queue.complete(message)
-    view = exports.get_export(deps, project_id=project_id, actor="olive", export_id=job.id)
+    view, calls = export_job(deps, project_id, fmt, ExportOptions())
     assert view.job.status.value == "succeeded", view.job.error
     assert view.job.blob_name is not None
     data = deps.blobs.get(EXPORTS_CONTAINER, view.job.blob_name)

@@ -44,7 +44,7 @@ from core.export.plan import combine, slice_of
 from core.export.records import TRAIN, VALIDATION, Options, Record
 from core.ports import Deps
 from core.services import exports, stages
-from core.services.exports import EXPORTS_CONTAINER, ExportOptions
+from core.services.exports import EXPORTS_CONTAINER, ExportOptions, ExportView
 from core.services.stages import QUEUE_SPECS
 from core.store.collections import PROJECTS, load
 
@@ -76,17 +76,7 @@ def run(
 ) -> dict[str, float]:
     """One export job, its stage calls timed one by one (the first is the plan, where any)."""
     deps.export_part_items = part_items
-    job = exports.request_export(
-        deps, project_id=project_id, actor="olive", format=fmt, options=options
-    )
-    calls: list[float] = []
-    while messages := deps.queue.receive(EXPORT_RUN, max_messages=10):
-        for message in messages:
-            start = time.perf_counter()
-            stages.handle(deps, EXPORT_RUN, message.body)
-            calls.append(time.perf_counter() - start)
-            deps.queue.complete(message)
-    view = exports.get_export(deps, project_id=project_id, actor="olive", export_id=job.id)
+    view, calls = export_job(deps, project_id, fmt, options)
     assert view.job.blob_name is not None
     size = deps.blobs.info(EXPORTS_CONTAINER, view.job.blob_name).size
     return {
@@ -97,6 +87,23 @@ def run(
         "join_s": calls[-1],
         "mb": size / 1e6,
     }
+
+
+def export_job(
+    deps: Deps, project_id: str, fmt: ExportFormat, options: ExportOptions
+) -> tuple[ExportView, list[float]]:
+    """An export job run through the export stage, each call timed."""
+    job = exports.request_export(
+        deps, project_id=project_id, actor="olive", format=fmt, options=options
+    )
+    calls: list[float] = []
+    while messages := deps.queue.receive(EXPORT_RUN, max_messages=10):
+        for message in messages:
+            start = time.perf_counter()
+            stages.handle(deps, EXPORT_RUN, message.body)
+            calls.append(time.perf_counter() - start)
+            deps.queue.complete(message)
+    return exports.get_export(deps, project_id=project_id, actor="olive", export_id=job.id), calls
 
 
 def before(deps: Deps, project_id: str, fmt: ExportFormat, options: ExportOptions) -> float:
