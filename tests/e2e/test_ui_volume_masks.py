@@ -210,3 +210,26 @@ def test_keypoint_instances_belong_to_the_slice_they_are_placed_on(ui: Ui, page:
     formats = page.locator("#export-format option")
     expect(formats.first).to_be_attached()
     assert "dicom_seg" not in [o.get_attribute("value") for o in formats.all()]
+
+
+def test_brackets_size_the_brush_and_shift_brackets_the_window_on_both_screens(
+    ui: Ui, page: Page
+) -> None:
+    project_id, item = series(ui, "Bracket series", "image_semantic_segmentation", ["road"])
+    ui.sign_in(page, at=f"/p/{project_id}/label")
+    on_slice(page.locator("#stage #frames"), 0)
+    tool, panel = page.locator("#mask-tool"), page.locator("#window-level")
+    for where in ("labeling", "review"):
+        expect(tool).to_contain_text("size")
+        expect(panel).to_be_visible()
+        size, width = tool.text_content(), panel.get_attribute("data-width")
+        page.keyboard.press("]")
+        expect(tool).not_to_have_text(size or "")
+        assert panel.get_attribute("data-width") == width  # the brush, not the window
+        page.keyboard.press("Shift+BracketRight")
+        expect(panel).not_to_have_attribute("data-width", width or "")
+        if where == "labeling":  # the same keys in the reviewer's viewer, where they fix masks
+            page.goto(f"{ui.url}/#/p/{project_id}/data")
+            page.locator(f'article[data-item-id="{item["id"]}"]').click()
+            on_slice(page.locator("#viewer #frames"), 0)
+            page.locator("#viewer #mask-canvas").wait_for()

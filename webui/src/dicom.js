@@ -162,7 +162,7 @@ export function windowControls() {
     h("strong", {}, "Window / level"), readout,
     h("label", {}, "Centre (level) ", center), h("label", {}, "Width (window) ", width),
     h("div", { class: "bar" }, presets, reset),
-    h("p", { class: "note" }, "Right-drag or Shift+drag on the image: ↔ width, ↕ centre. Keys [ ] width, ; ' centre."));
+    h("p", { class: "note" }, "Right-drag or Shift+drag on the image: ↔ width, ↕ centre. Keys [ ] width (Shift+[ ] while painting masks), ; ' centre."));
   function ranges() {
     if (!w) return;
     const span = Math.max(w.max - w.min, 1);
@@ -196,9 +196,10 @@ export function windowControls() {
     w.set(w.center + dCenter * step, w.width + dWidth * step);
     return true;
   }
-  /** The window keys: [ ] width, ; ' centre. Returns true if `key` was one (and a window is shown). @param {string} key */
+  /** The window keys: [ ] (or Shift+[ ], which the mask brush leaves free) width, ; ' centre.
+   * Returns true if `key` was one (and a window is shown). @param {string} key */
   function key(key) {
-    const step = /** @type {Record<string, [number, number]>} */ ({ "[": [0, -1], "]": [0, 1], ";": [-1, 0], "'": [1, 0] })[key];
+    const step = /** @type {Record<string, [number, number]>} */ ({ "[": [0, -1], "]": [0, 1], "{": [0, -1], "}": [0, 1], ";": [-1, 0], "'": [1, 0] })[key];
     return !!step && nudge(...step);
   }
   /** Right-drag or Shift+drag on the image adjusts the window; returns true if it took the press. @param {PointerEvent} e */

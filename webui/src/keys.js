@@ -22,7 +22,7 @@ export const ACTIONS = {
 };
 
 /** Keys with a fixed meaning: Enter submits, Esc cancels, ? helps, zoom, window and frame keys. */
-const FIXED = new Set(["enter", "escape", "?", "+", "=", "-", "0", "[", "]", ";", "'", ",", ".", "delete", "backspace", " ", "tab"]);
+const FIXED = new Set(["enter", "escape", "?", "+", "=", "-", "0", "[", "]", "{", "}", ";", "'", ",", ".", "delete", "backspace", " ", "tab"]);
 
 /** The project's keys as this labeler set them. @param {KeyedProject} project */
 export function keyMap(project) {
@@ -86,7 +86,7 @@ const FIXED_HELP = [
   ["Delete", "delete the selected box, polygon, span, relation, keypoint instance or painted object"], ["↓ / ↑", "pick the next / previous span (relations; Enter picks the other end) or painted object (instance masks)"],
   ["Arrows (Shift: further) / Tab, Shift+Tab", "keypoints: move the current point / go to the next or previous point"], ["Esc", "cancel the box or polygon being drawn; clear the selection"],
   ["+ / − / 0, Ctrl+wheel", "zoom in, out, reset; drag (middle button on shapes) to pan"],
-  ["[ ] and ; '", "DICOM window width and centre (or right-drag on the image)"],
+  ["[ ] and ; '", "DICOM window width and centre (or right-drag on the image); Shift+[ ] width where [ ] size the brush (masks)"],
   [", . or PageUp / PageDown, wheel", "previous / next frame of a multi-frame DICOM (Home / End: first / last)"], ["?", "this help"],
 ];
 

@@ -287,10 +287,11 @@ export function openViewer({ project, base, ids, at, reviewer, onChanged, onClos
     if (e.ctrlKey || e.metaKey || e.altKey) return;
     if (key === "Escape") { if (!editor?.cancel()) close(); return; }
     if (frames?.key(e)) return;
-    if (windowing.key(key)) { e.preventDefault(); return; }
     const bound = key.length === 1 ? lookup(key) : null;
-    // The tool's own keys (editor/*.js `key`): the reviewer fixes with the labeling screen's keys.
+    // The tool's own keys (editor/*.js `key`): the reviewer fixes with the labeling screen's keys,
+    // so [ ] size a mask brush here too, and the window's keys come after them as there.
     if (reviewer && editor?.key?.(e, bound)) { e.preventDefault(); return; }
+    if (windowing.key(key)) { e.preventDefault(); return; }
     if (key === "ArrowRight") { e.preventDefault(); go(1); return; }
     if (key === "ArrowLeft") { e.preventDefault(); go(-1); return; }
     if (key === "Delete" || key === "Backspace") { if (editor?.deleteSelected()) e.preventDefault(); return; }
