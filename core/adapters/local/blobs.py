@@ -113,9 +113,9 @@ class FolderBlobStore:
         with self._open(container, name) as file:
             return file.read()
 
-    def _open(self, container: str, name: str, path: Path | None = None) -> BinaryIO:
+    def _open(self, container: str, name: str) -> BinaryIO:
         try:
-            return (path or self._path(container, name)).open("rb")
+            return self._path(container, name).open("rb")
         except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
             raise NotFound(f"no blob {name!r} in container {container!r}") from None
 
