@@ -4,6 +4,7 @@ unknown fields refused (a typo in a setting must not be silently ignored), immut
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Annotated, Any
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, PlainSerializer
@@ -11,7 +12,16 @@ from pydantic.alias_generators import to_camel
 
 
 def stamp_text(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return _utc_text(moment.astimezone(UTC))
+
+
+@lru_cache(maxsize=1024)
+def _utc_text(utc: datetime) -> str:
+    """Remembered: the items of an ingestion batch, and the documents one change writes,
+    share their stamps (formatting one costs a few microseconds)."""
+    if utc.year < 1000:  # isoformat pads the year to four digits, strftime does not
+        return utc.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return utc.isoformat(timespec="microseconds")[:-6] + "Z"  # the same text, faster
 
 
 Stamp = Annotated[datetime, PlainSerializer(stamp_text, return_type=str, when_used="json")]

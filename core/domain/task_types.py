@@ -24,7 +24,9 @@ class TaskType(StrEnum):
 
     @property
     def media(self) -> MediaKind:
-        return MediaKind.TEXT if self.value.startswith("text_") else MediaKind.IMAGE
+        # The member is its value (a str): `.value` would go through the enum's descriptor,
+        # and registration asks this several times per file.
+        return MediaKind.TEXT if self.startswith("text_") else MediaKind.IMAGE
 
     @property
     def is_classification(self) -> bool:

@@ -122,16 +122,16 @@ def _image(
     if size is None or etag is None:
         info = blobs.info(source.container, name)
         size, etag = info.size, info.etag
-    facts = {"format": extension(path).lstrip("."), "bytes": size, "etag": etag}
-    limit = project.ingest.max_pixels
+    suffix, limit = extension(path), project.ingest.max_pixels
     try:
         try:
-            found = probe(extension(path), head, complete=complete, max_pixels=limit)
+            found = probe(suffix, head, complete=complete, max_pixels=limit)
         except NeedMore:  # the header runs past the head: read on from a local copy
             with spooled(blobs, source.container, name) as whole:
-                found = probe(extension(path), whole, complete=True, max_pixels=limit)
+                found = probe(suffix, whole, complete=True, max_pixels=limit)
     except MediaError as error:
-        return failed(project, path, now, str(error), media=MediaFacts.model_validate(facts))
+        facts = MediaFacts(format=suffix.lstrip("."), bytes=size, etag=etag)
+        return failed(project, path, now, str(error), media=facts)
     media = MediaFacts(
         format=found.format,
         bytes=size,

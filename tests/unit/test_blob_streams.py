@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from core.domain.errors import Conflict
+from core.domain.errors import Conflict, NotFound
 from core.ports import BlobStore
 from tests.support.deps import local_deps
 
@@ -62,3 +62,22 @@ def test_a_blob_deleted_while_being_read_fails_the_read(store: BlobStore) -> Non
     store.delete(C, "big.bin")
     with pytest.raises(Conflict):
         list(chunks)
+
+
+def test_reads_cut_short_by_the_file_system_still_give_the_whole_blob(
+    store: BlobStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A network file system may answer a read with fewer bytes than asked before the end.
+    real_read = os.read
+    monkeypatch.setattr(os, "read", lambda fd, size: real_read(fd, min(size, 100)))
+    chunks = list(store.stream(C, "big.bin", chunk_size=CHUNK))
+    assert [len(chunk) for chunk in chunks] == [CHUNK] * 16
+    assert b"".join(chunks) == bytes(range(256)) * 64
+    head = next(store.stream(C, "big.bin", chunk_size=1 << 20))  # a header probe's one read
+    assert head == bytes(range(256)) * 64
+
+
+def test_a_folder_of_blobs_is_no_blob_to_read(store: BlobStore) -> None:
+    store.put(C, "folder/inner.bin", b"x")
+    with pytest.raises(NotFound):
+        store.stream(C, "folder")

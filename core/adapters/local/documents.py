@@ -73,6 +73,7 @@ class SqliteContainer:
         self._db = connections
         table = sql.table_name(spec)
         self._fields = sql.indexed_fields(spec)
+        self._paths = [tuple(field.split(".")) for field in self._fields]
         columns = [sql.column_name(f) for f in self._fields]
         names = ", ".join(["pk", "id", "body", "etag", *columns])
         marks = ", ".join("?" * (4 + len(columns)))
@@ -92,7 +93,7 @@ class SqliteContainer:
         """(pk, id, text, etag, indexed fields' values...) of a body about to be written."""
         pk, doc_id = document_key(self.spec, body)
         text = encode_body(body)
-        return (pk, doc_id, text, new_etag(), *(sql.column_value(body, f) for f in self._fields))
+        return (pk, doc_id, text, new_etag(), *sql.column_values(body, self._paths))
 
     @staticmethod
     def _replace_params(row: tuple[Any, ...], if_match: str) -> tuple[Any, ...]:

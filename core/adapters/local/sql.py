@@ -69,10 +69,20 @@ def indexed_fields(spec: ContainerSpec) -> tuple[str, ...]:
     return tuple(fields)
 
 
-def column_value(body: JsonDoc, field: str) -> Any:
-    """What `json_extract(body, '$.field')` gives, computed from the parsed body: the adapter
-    fills the columns at write time, so SQLite never parses a body to keep an index."""
-    value = field_value(body, field)
+def column_values(body: JsonDoc, paths: Sequence[tuple[str, ...]]) -> list[Any]:
+    """What `json_extract(body, '$.field')` gives for each field, given as its path split at
+    the dots (once, by the caller), computed from the parsed body: the adapter fills the
+    columns at write time, so SQLite never parses a body to keep an index."""
+    values = []
+    for path in paths:
+        value: Any = body
+        for part in path:
+            value = value.get(part, MISSING) if isinstance(value, dict) else MISSING
+        values.append(_as_column(value))
+    return values
+
+
+def _as_column(value: Any) -> Any:
     if value is MISSING or value is None:
         return None
     if isinstance(value, bool):
