@@ -39,6 +39,7 @@ from core.export.coco_reader import read_coco
 from core.export.jsonl import json_lines
 from core.export.records import Imported, Problem
 from core.ports import Deps, Document
+from core.services.cyclic_gc import cyclic_gc_paused
 from core.services.import_plan import Plan, Planned, plan_import, read_items
 from core.services.labeling import answer_of
 from core.services.projects import get_project
@@ -98,7 +99,7 @@ def import_labels(
 ) -> ImportReport:
     project = member_project(deps, project_id, actor, Role.OWNER)
     check_fits(project, format)
-    with seekable(data) as source:
+    with cyclic_gc_paused(), seekable(data) as source:
         digest = sha256_of(source)
         plan = plan_import(deps, project, read_records(deps, project, format, source, normalized))
     job_id = import_job_id(project.id, actor, format.value, mode.value, normalized, digest)
@@ -110,8 +111,10 @@ def import_labels(
         without_labels=plan.without_labels,
     )
     job = _begin(deps, project, actor, format, mode, normalized, digest, plan, report)
-    for start in range(0, len(plan.entries), BATCH):
-        apply_batch(deps, project, actor, plan, plan.entries[start : start + BATCH], mode, report)
+    with cyclic_gc_paused():
+        for start in range(0, len(plan.entries), BATCH):
+            batch = plan.entries[start : start + BATCH]
+            apply_batch(deps, project, actor, plan, batch, mode, report)
     finished = job.model_copy(
         update={
             "status": ImportStatus.APPLIED,
