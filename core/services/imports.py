@@ -240,7 +240,7 @@ def apply_batch(
             pending.append((entry, document, after))
     action = f"item.imported.{mode}"
     changes = [(document, after) for _, document, after in pending]
-    saved = save_items(deps, changes, actor=actor, action=action)
+    saved = save_items(deps, project.id, changes, actor=actor, action=action)
     for (entry, document, _), stored in zip(pending, saved, strict=True):
         if stored is not None:
             report.updated += 1
