@@ -58,13 +58,30 @@ class _Json:
         """Optional fields (default None) are left out when absent (no attributes, no slice):
         values stored before a field existed write back as they were."""
         return {
-            f.name: _plain(value)
-            for f in dataclasses.fields(self)
-            if (value := getattr(self, f.name)) is not None or f.default is not None
+            name: _plain(value)
+            for name, optional in _json_fields(type(self))
+            if (value := getattr(self, name)) is not None or not optional
         }
 
 
+_FIELDS: dict[type[Any], tuple[tuple[str, bool], ...]] = {}
+
+
+def _json_fields(cls: type[Any]) -> tuple[tuple[str, bool], ...]:
+    """Each field's name and whether it is optional (default None): read once per class, as
+    every value written (an import's thousands) goes through `to_json`."""
+    found = _FIELDS.get(cls)
+    if found is None:
+        found = _FIELDS[cls] = tuple((f.name, f.default is None) for f in dataclasses.fields(cls))
+    return found
+
+
+_SCALARS = frozenset((str, float, int, bool, type(None)))
+
+
 def _plain(value: object) -> Any:
+    if type(value) in _SCALARS:  # most of a value's parts: its numbers and names
+        return value
     if isinstance(value, _Json | AttributeValues):
         return value.to_json()
     if isinstance(value, tuple):
