@@ -31,7 +31,7 @@ from core.domain.errors import Conflict, InvalidInput
 from core.domain.imports import ImportJob, ImportStatus, import_job_id
 from core.domain.items import Annotation, Item, ItemState, Prediction
 from core.domain.labels import label_names
-from core.domain.progress import Delta, document_change
+from core.domain.progress import Delta, documents_change
 from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
 from core.export import azureml, loupe_jsonl
@@ -227,7 +227,6 @@ def apply_batch(
     is read again and written alone. Items already as the file says are left alone."""
     _same_classes(deps, project, plan, report)
     found = read_items(deps, project.id, [entry.path for entry in batch])
-    delta = Delta()
     pending: list[tuple[Planned, Document, Item]] = []
     for entry in batch:
         document = found.get(entry.path)
@@ -241,11 +240,12 @@ def apply_batch(
     action = f"item.imported.{mode}"
     changes = [(document, after) for _, document, after in pending]
     saved = save_items(deps, project.id, changes, actor=actor, action=action)
-    for (entry, document, _), stored in zip(pending, saved, strict=True):
-        if stored is not None:
-            report.updated += 1
-            delta += document_change(document.body, stored.body)
-        else:
+    outcomes = list(zip(pending, saved, strict=True))
+    written = [(read.body, s.body) for (_, read, _), s in outcomes if s is not None]
+    report.updated += len(written)
+    delta = documents_change(written)  # the counters' change of the bulk write, summed once
+    for (entry, document, _), stored in outcomes:
+        if stored is None:  # changed since it was read: read again and written alone
             delta += _set(deps, project, actor, entry, document.id, mode, report)
     count(deps, project.id, actor, delta)
 
