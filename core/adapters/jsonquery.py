@@ -25,12 +25,12 @@ from functools import lru_cache
 from typing import Any, Final, get_args
 
 from core.domain.errors import InvalidInput
+from core.domain.json_text import compact_json
 from core.ports import ContainerSpec, JsonDoc, Op, Order, Query, Where
 
 MISSING: Final = object()
 """What `field_value` returns for an absent field (distinct from JSON null)."""
 
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), allow_nan=False)
 _TOKEN_ENCODER = json.JSONEncoder(separators=(",", ":"))
 _FORBIDDEN_ID_CHARS = frozenset("/\\?#")
 
@@ -43,7 +43,7 @@ def encode_body(body: JsonDoc) -> str:
     if not isinstance(body, dict):
         raise InvalidInput.one("body", "must be a JSON object")
     try:
-        return _ENCODER.encode(body)
+        return compact_json(body)
     except (TypeError, ValueError) as error:
         raise InvalidInput.one("body", f"is not JSON: {error}") from error
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter, ValidationError
+from pydantic import BeforeValidator, Discriminator, Tag, TypeAdapter
 
 from core.domain.annotations import (
     AnnotationValue,
@@ -32,6 +32,7 @@ _KIND_OF: dict[type[Any], str] = {
     KeypointSet: "keypoints",
     MaskSet: "masks",
 }
+_TYPED = tuple(_KIND_OF)
 
 
 def _kind(raw: object) -> str | None:
@@ -69,20 +70,15 @@ def read_value(raw: object) -> AnnotationValue:
 
 def stored_labels(raw: object) -> tuple[str, ...]:
     """The labels of a value read straight from a document (a sweep over stored items, an
-    export) or from a file being imported; none when it is missing or is no value."""
-    if _kind(raw) is None:
-        return ()
-    try:
-        return labels_of(read_value(raw))
-    except ValidationError:
-        return _named(raw)
-
-
-def _named(raw: object) -> tuple[str, ...]:
-    """The labels a value too broken to read still names (a box without coordinates names its
-    class): an import refused for both problems lists the unknown class in its summary too."""
+    export, an import's counters) or from a file being imported; none when it is missing or is
+    no value. Read from the JSON itself, as `labels_of` reads a typed value, without building
+    the value: every item written adds up its labels this way. A value too broken to read
+    still names its labels (a box without coordinates names its class): an import refused for
+    both problems lists the unknown class in its summary too."""
+    if not isinstance(raw, dict):
+        return labels_of(raw) if isinstance(raw, _TYPED) else ()
     kind = _kind(raw)
-    if kind is None or not isinstance(raw, dict):
+    if kind is None:
         return ()
     content = raw[kind]
     if kind == "label":

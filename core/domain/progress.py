@@ -95,18 +95,27 @@ def item_figures(document: Mapping[str, Any]) -> Counter[str]:
     """What one item, as stored, adds to the item figures. It reads the stored JSON rather than
     the model, so that the sweep's pass over a million items validates only the final values
     (for their labels), not whole items."""
-    found: Counter[str] = Counter()
+    # Counted in a plain dict (a Counter's += on a new key goes through Python), and an
+    # answer that disagreed adds no "agreed" key rather than a zero one.
+    found: dict[str, int] = {}
     for label in stored_labels(document.get("final")):
-        found[figure(LABEL, label)] += 1
+        key = f"{LABEL}/{label}"
+        found[key] = found.get(key, 0) + 1
     for annotation in document.get("annotations") or ():
         user = annotation["user"]
-        found[figure(ANSWERS, user)] += 1
-        if annotation.get("agreed") is not None:
-            found[figure(COMPARED, user)] += 1
-            found[figure(AGREED, user)] += int(bool(annotation["agreed"]))
+        key = f"{ANSWERS}/{user}"
+        found[key] = found.get(key, 0) + 1
+        agreed = annotation.get("agreed")
+        if agreed is not None:
+            key = f"{COMPARED}/{user}"
+            found[key] = found.get(key, 0) + 1
+            if agreed:
+                key = f"{AGREED}/{user}"
+                found[key] = found.get(key, 0) + 1
     for skip in document.get("skips") or ():
-        found[figure(SKIPS, skip["user"])] += 1
-    return +found  # drops the zero "agreed" of a disagreeing answer
+        key = f"{SKIPS}/{skip['user']}"
+        found[key] = found.get(key, 0) + 1
+    return Counter(found)
 
 
 def item_change(before: Item | None, after: Item | None) -> Delta:
@@ -119,11 +128,21 @@ def item_change(before: Item | None, after: Item | None) -> Delta:
 
 def document_change(before: Mapping[str, Any] | None, after: Mapping[str, Any] | None) -> Delta:
     """`item_change` of the items as stored (a bulk write has their documents at hand)."""
+    return documents_change([(before, after)])
+
+
+def documents_change(
+    changes: Iterable[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]],
+) -> Delta:
+    """The sum of `document_change` over many (before, after) documents: one Delta for a bulk
+    write, rather than one per item added up."""
     delta = Delta()
-    if after is not None:
-        delta.figures.update(item_figures(after))
-    if before is not None:
-        delta.figures.subtract(item_figures(before))
+    figures = delta.figures
+    for before, after in changes:
+        if after is not None:
+            figures.update(item_figures(after))
+        if before is not None:
+            figures.subtract(item_figures(before))
     return delta
 
 

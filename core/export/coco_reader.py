@@ -120,65 +120,84 @@ def _images(
 def _annotations(
     source: _Source, task_type: str, names: dict[Any, str], images: dict[Any, _Image]
 ) -> Iterator[Problem]:
+    image_of, name_of = images.get, names.get  # looked up once, not per annotation
+    shapes_of = _SHAPES.get(task_type, _masks_of if task_type in MASK_TASKS else _class_of)
     for index, annotation in source.items("annotations"):
         where = f"annotations[{index}]"
         try:
             ann = _object(annotation, where, ("image_id", "category_id"))
-            if isinstance(ann.get("id"), int | str) and not isinstance(ann["id"], bool):
-                where = f"annotation id {ann['id']!r}"
-            image = images.get(_id(ann["image_id"], where, "image_id"))
+            ann_id = ann.get("id")
+            if type(ann_id) is int or type(ann_id) is str:  # bool is no id: refused by _id
+                where = f"annotation id {ann_id!r}"
+            image = image_of(_id(ann["image_id"], where, "image_id"))
             if image is None:
                 raise _Bad(where, f"image_id {ann['image_id']!r} is not an image of this file")
-            name = names.get(_id(ann["category_id"], where, "category_id"))
+            name = name_of(_id(ann["category_id"], where, "category_id"))
             if name is None:
                 raise _Bad(where, f"category_id {ann['category_id']!r} is not in the categories")
-            shapes = _shapes(task_type, ann, name, image, where)
-            score = _score(ann, where)
+            shapes = shapes_of(ann, name, image, where)
+            score = _score(ann, where) if "score" in ann else None
         except _Bad as bad:
             yield Problem(bad.where, bad.rule)
             continue
-        image.parts.extend((where, shape) for shape in shapes)
+        for shape in shapes:
+            image.parts.append((where, shape))
         if score is not None:
             image.score = score if image.score is None else min(image.score, score)
 
 
-def _shapes(task_type: str, ann: dict[str, Any], name: str, image: _Image, where: str) -> list[str]:
-    """The annotation's shapes as JSON in Loupe's form (a class name for classification)."""
+def _box_of(ann: dict[str, Any], name: str, image: _Image, where: str) -> list[str]:
+    """An annotation's box as JSON in Loupe's form, in fractions of its image's size."""
+    bbox = ann.get("bbox")
+    if type(bbox) is not list or len(bbox) != 4:
+        raise _Bad(where, '"bbox" must be [x, y, width, height] for a box project')
+    x, y, bw, bh = _numbers(bbox, where, "bbox")
     w, h = image.width, image.height
-    if task_type == "image_bounding_box":
-        bbox = ann.get("bbox")
-        if not isinstance(bbox, list) or len(bbox) != 4:
-            raise _Bad(where, '"bbox" must be [x, y, width, height] for a box project')
-        x, y, bw, bh = (_number(c, where, "bbox") for c in bbox)
-        box = {"label": name, "x": x / w, "y": y / h, "w": bw / w, "h": bh / h}
-        return [_dumps(box | _attributes(ann))]
-    if task_type == "image_polygon":
-        rings = ann.get("segmentation")
-        if isinstance(rings, dict):
-            raise _Bad(where, "is an RLE mask (iscrowd); only polygon segmentations import")
-        if not isinstance(rings, list) or not rings:
-            raise _Bad(where, '"segmentation" must be a list of [x1, y1, x2, y2, ...] polygons')
-        shapes = []
-        for j, flat in enumerate(rings):
-            if not isinstance(flat, list) or len(flat) % 2:
-                raise _Bad(where, f'"segmentation[{j}]" must be an even list of coordinates')
-            numbers = [_number(c, where, f"segmentation[{j}]") for c in flat]
-            points = [[numbers[k] / w, numbers[k + 1] / h] for k in range(0, len(numbers), 2)]
-            shapes.append(_dumps({"label": name, "points": points} | _attributes(ann)))
-        return shapes
-    if task_type in MASK_TASKS:
-        height, width = int(h), int(w)
-        if (height, width) != (h, w):
-            raise _Bad(where, "a mask needs its image's width and height in whole pixels")
-        if height * width > MAX_MASK_PIXELS:
-            raise _Bad(where, f"masks import for images up to {MAX_MASK_PIXELS:,} pixels")
-        try:
-            grid = mask_pixels.segmentation_grid(ann.get("segmentation"), height, width)
-        except ValueError as error:
-            raise _Bad(where, str(error)) from None
-        # Kept as compressed RLE while the file is read (small), joined per image at the end.
-        return [_dumps(mask_pixels.mask_json(name, grid))]
+    box = {"label": name, "x": x / w, "y": y / h, "w": bw / w, "h": bh / h}
+    return [_dumps(box | _attributes(ann))]
+
+
+def _polygons_of(ann: dict[str, Any], name: str, image: _Image, where: str) -> list[str]:
+    """An annotation's polygons as JSON in Loupe's form, in fractions of its image's size."""
+    w, h = image.width, image.height
+    rings = ann.get("segmentation")
+    if isinstance(rings, dict):
+        raise _Bad(where, "is an RLE mask (iscrowd); only polygon segmentations import")
+    if not isinstance(rings, list) or not rings:
+        raise _Bad(where, '"segmentation" must be a list of [x1, y1, x2, y2, ...] polygons')
+    shapes = []
+    for j, flat in enumerate(rings):
+        if not isinstance(flat, list) or len(flat) % 2:
+            raise _Bad(where, f'"segmentation[{j}]" must be an even list of coordinates')
+        numbers = _numbers(flat, where, f"segmentation[{j}]")
+        points = [[numbers[k] / w, numbers[k + 1] / h] for k in range(0, len(numbers), 2)]
+        shapes.append(_dumps({"label": name, "points": points} | _attributes(ann)))
+    return shapes
+
+
+def _masks_of(ann: dict[str, Any], name: str, image: _Image, where: str) -> list[str]:
+    """An annotation's mask, kept as compressed RLE while the file is read (small), joined per
+    image at the end."""
+    h, w = image.height, image.width
+    height, width = int(h), int(w)
+    if (height, width) != (h, w):
+        raise _Bad(where, "a mask needs its image's width and height in whole pixels")
+    if height * width > MAX_MASK_PIXELS:
+        raise _Bad(where, f"masks import for images up to {MAX_MASK_PIXELS:,} pixels")
+    try:
+        grid = mask_pixels.segmentation_grid(ann.get("segmentation"), height, width)
+    except ValueError as error:
+        raise _Bad(where, str(error)) from None
+    return [_dumps(mask_pixels.mask_json(name, grid))]
+
+
+def _class_of(ann: dict[str, Any], name: str, image: _Image, where: str) -> list[str]:
+    """A classification annotation: its class name."""
     return [name]
+
+
+_SHAPES = {"image_bounding_box": _box_of, "image_polygon": _polygons_of}
+"""How each geometry task reads an annotation's shapes as JSON in Loupe's form."""
 
 
 def _masks(task_type: str, image: _Image) -> dict[str, Any]:
@@ -236,6 +255,15 @@ def _id(raw: object, where: str, key: str) -> int | str:
     if not isinstance(raw, int | str) or isinstance(raw, bool):
         raise _Bad(where, f'"{key}" must be an id (a whole number or a string), not {kind(raw)}')
     return raw
+
+
+def _numbers(raw: list[Any], where: str, key: str) -> list[float]:
+    """The list's numbers as floats; the common list of plain finite floats in one pass (NaN
+    fails both comparisons)."""
+    inf = math.inf
+    if all(type(c) is float and -inf < c < inf for c in raw):
+        return raw
+    return [_number(c, where, key) for c in raw]
 
 
 def _number(raw: object, where: str, key: str) -> float:

@@ -36,6 +36,7 @@ from core.domain.links import Grant
 from core.domain.messages import IMPORT_RUN, RunImport
 from core.domain.projects import Role
 from core.ports import Deps
+from core.services.cyclic_gc import cyclic_gc_paused
 from core.services.import_plan import Plan, plan_import
 from core.services.imports import (
     BATCH,
@@ -159,16 +160,17 @@ def _window(deps: Deps, job: ImportJob, start: int, record: JobRecord) -> None:
     project = member_project(deps, job.project_id, job.actor, Role.OWNER)
     format, mode = ImportFormat(job.format), ImportMode(job.mode)
     check_fits(project, format)
-    with declared_file(deps, job) as file:
+    with cyclic_gc_paused(), declared_file(deps, job) as file:
         plan = plan_import(deps, project, read_records(deps, project, format, file, job.normalized))
     if start == 0:
         job = _checked(job, plan)
         record.save(job)
     end = min(start + WINDOW, len(plan.entries))
     report = ImportReport(job=job.id)
-    for at in range(start, end, BATCH):
-        window = plan.entries[at : min(at + BATCH, end)]
-        apply_batch(deps, project, job.actor, plan, window, mode, report)
+    with cyclic_gc_paused():
+        for at in range(start, end, BATCH):
+            window = plan.entries[at : min(at + BATCH, end)]
+            apply_batch(deps, project, job.actor, plan, window, mode, report)
     job = job.model_copy(
         update={
             "done": end,

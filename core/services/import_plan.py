@@ -10,7 +10,6 @@ whose paths match is refused, as that is a wrong path prefix far more often than
 from __future__ import annotations
 
 import heapq
-import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from dataclasses import dataclass, field
 from core.domain.annotation_json import stored_labels
 from core.domain.errors import InvalidAnnotation, InvalidImport, Violation
 from core.domain.items import Item, item_id
+from core.domain.json_text import compact_json
 from core.domain.labels import label_names
 from core.domain.projects import Project
 from core.export import mask_pixels
@@ -35,7 +35,6 @@ SHOWN_PATHS = 1000
 MATCH_BATCH = 100
 """Paths looked up in one query (a Cosmos query's text stays well under its size limit)."""
 _PART = re.compile(r"(boxes|polygons|spans|labels)\[(\d+)\]\.?(.*)")
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,7 +147,7 @@ def _check(
             for violation in error.violations:
                 problems.add(position, *_located(record, violation))
             continue
-        plan.entries.append(Planned(record.path, _dumps(normal.to_json()), record.score))
+        plan.entries.append(Planned(record.path, compact_json(normal.to_json()), record.score))
 
 
 def read_items(deps: Deps, project_id: str, paths: list[str]) -> dict[str, Document]:

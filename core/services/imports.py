@@ -31,7 +31,7 @@ from core.domain.errors import Conflict, InvalidInput
 from core.domain.imports import ImportJob, ImportStatus, import_job_id
 from core.domain.items import Annotation, Item, ItemState, Prediction
 from core.domain.labels import label_names
-from core.domain.progress import Delta, document_change
+from core.domain.progress import Delta, documents_change
 from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
 from core.export import azureml, loupe_jsonl
@@ -39,6 +39,7 @@ from core.export.coco_reader import read_coco
 from core.export.jsonl import json_lines
 from core.export.records import Imported, Problem
 from core.ports import Deps, Document
+from core.services.cyclic_gc import cyclic_gc_paused
 from core.services.import_plan import Plan, Planned, plan_import, read_items
 from core.services.labeling import answer_of
 from core.services.projects import get_project
@@ -98,7 +99,7 @@ def import_labels(
 ) -> ImportReport:
     project = member_project(deps, project_id, actor, Role.OWNER)
     check_fits(project, format)
-    with seekable(data) as source:
+    with cyclic_gc_paused(), seekable(data) as source:
         digest = sha256_of(source)
         plan = plan_import(deps, project, read_records(deps, project, format, source, normalized))
     job_id = import_job_id(project.id, actor, format.value, mode.value, normalized, digest)
@@ -110,8 +111,10 @@ def import_labels(
         without_labels=plan.without_labels,
     )
     job = _begin(deps, project, actor, format, mode, normalized, digest, plan, report)
-    for start in range(0, len(plan.entries), BATCH):
-        apply_batch(deps, project, actor, plan, plan.entries[start : start + BATCH], mode, report)
+    with cyclic_gc_paused():
+        for start in range(0, len(plan.entries), BATCH):
+            batch = plan.entries[start : start + BATCH]
+            apply_batch(deps, project, actor, plan, batch, mode, report)
     finished = job.model_copy(
         update={
             "status": ImportStatus.APPLIED,
@@ -224,7 +227,6 @@ def apply_batch(
     is read again and written alone. Items already as the file says are left alone."""
     _same_classes(deps, project, plan, report)
     found = read_items(deps, project.id, [entry.path for entry in batch])
-    delta = Delta()
     pending: list[tuple[Planned, Document, Item]] = []
     for entry in batch:
         document = found.get(entry.path)
@@ -237,12 +239,13 @@ def apply_batch(
             pending.append((entry, document, after))
     action = f"item.imported.{mode}"
     changes = [(document, after) for _, document, after in pending]
-    saved = save_items(deps, changes, actor=actor, action=action)
-    for (entry, document, _), stored in zip(pending, saved, strict=True):
-        if stored is not None:
-            report.updated += 1
-            delta += document_change(document.body, stored.body)
-        else:
+    saved = save_items(deps, project.id, changes, actor=actor, action=action)
+    outcomes = list(zip(pending, saved, strict=True))
+    written = [(read.body, s.body) for (_, read, _), s in outcomes if s is not None]
+    report.updated += len(written)
+    delta = documents_change(written)  # the counters' change of the bulk write, summed once
+    for (entry, document, _), stored in outcomes:
+        if stored is None:  # changed since it was read: read again and written alone
             delta += _set(deps, project, actor, entry, document.id, mode, report)
     count(deps, project.id, actor, delta)
 

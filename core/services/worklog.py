@@ -4,11 +4,10 @@ change written with its audit event, and the actor's progress counters."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from typing import Any
 
 from core.domain.errors import Conflict, ProjectPaused
-from core.domain.events import audit_event
+from core.domain.events import audit_documents
 from core.domain.items import Item
 from core.domain.progress import ActorStats, Delta, add, item_change
 from core.domain.projects import Project, ProjectStatus, Role, require_role
@@ -89,35 +88,37 @@ def audited(deps: Deps, done: Changed[Item], *, actor: str, action: str) -> Item
 
 
 def save_items(
-    deps: Deps, changes: Sequence[tuple[Document, Item]], *, actor: str, action: str
+    deps: Deps,
+    project_id: str,
+    changes: Sequence[tuple[Document, Item]],
+    *,
+    actor: str,
+    action: str,
 ) -> list[Document | None]:
-    """Many item changes at the cost of two writes: each item after the change written over
-    the stored `Document` it was made from (etag-checked, one bulk write), then the audit
-    events of those written (one more). In order, the document saved, or None for an item
+    """Many item changes in one project at the cost of two writes: each item after the change
+    written over the stored `Document` it was made from (etag-checked, one bulk write), then
+    the audit events of those written (one more). In order, the document saved, or None for an item
     changed or removed since it was read (read it again). Each item is written whole or not at
     all; a crash between the two writes leaves written items without their events."""
     afters = [after.to_doc() for _, after in changes]
     written = deps.documents.container(ITEMS).replace_many(
         [(body, before.etag) for (before, _), body in zip(changes, afters, strict=True)]
     )
-    now = deps.clock.now()
-    events: list[JsonDoc] = []
-    for (before, after), body, stored in zip(changes, afters, written, strict=True):
-        if stored is not None:
-            # A microsecond apart: an event's id is its time and 32 random bits, and a bulk
-            # write of events overwrites, so a thousand sharing one time must not share an id.
-            event = audit_event(
-                token=deps.ids.token(8),
-                project_id=after.project_id,
-                at=now + timedelta(microseconds=len(events)),
-                actor=actor,
-                action=action,
-                subject=after.id,
-                before=_summary_of(before.body),
-                after=_summary_of(body),
-            )
-            events.append(event.to_doc())
-    deps.documents.container(EVENTS).upsert_many(events)  # new ids: nothing is overwritten
+    logged = [
+        (body["id"], _summary_of(before.body), _summary_of(body))
+        for (before, _), body, stored in zip(changes, afters, written, strict=True)
+        if stored is not None
+    ]
+    # Their events, one bulk write of new ids: nothing is overwritten.
+    events = audit_documents(
+        tokens=[deps.ids.token(8) for _ in logged],
+        project_id=project_id,
+        at=deps.clock.now(),
+        actor=actor,
+        action=action,
+        changes=logged,
+    )
+    deps.documents.container(EVENTS).upsert_many(events)
     return written
 
 

@@ -14,6 +14,8 @@ from core.domain.progress import (
     Scan,
     add,
     counted,
+    document_change,
+    documents_change,
     figures_of,
     item_change,
     item_figures,
@@ -66,6 +68,31 @@ def test_an_items_figures_are_its_labels_answers_agreement_and_skips() -> None:
     assert item_figures(item().to_doc()) == Counter()
     # A hierarchical label keeps its slashes after the kind.
     assert item_figures(item(final={"label": "Feline/cat"}).to_doc()) == {"label/Feline/cat": 1}
+
+
+def test_a_bulk_writes_change_is_the_sum_of_its_items_changes() -> None:
+    unlabeled = item().to_doc()
+    one = item(state=ItemState.LABELED, final={"label": "cat"}, annotations=[answer("lee", "cat")])
+    both = item(
+        state=ItemState.LABELED,
+        final={"labels": ["cat", "dog"]},
+        annotations=[answer("lee", "cat", True), answer("lee", "dog", False)],
+    )
+    changes = [(unlabeled, one.to_doc()), (one.to_doc(), both.to_doc()), (None, unlabeled)]
+    summed = Counter[str]()
+    for before, after in changes:
+        summed.update(document_change(before, after).figures)
+    assert (
+        +documents_change(changes).figures
+        == +summed
+        == {
+            "label/cat": 1,
+            "label/dog": 1,
+            "answers/lee": 2,
+            "compared/lee": 2,
+            "agreed/lee": 1,
+        }
+    )
 
 
 def test_a_change_adds_what_it_added_and_takes_back_what_it_removed() -> None:
