@@ -67,6 +67,31 @@ def _same(value: Any, stored: Any) -> bool:
     return type(value) is type(stored) and value == stored
 
 
+class _Stored(Document):
+    """A document of a query page, its body parsed from the stored text on first use: the task
+    queue reads candidates a window at a time but mostly takes the first (parsing an item
+    costs more than reading its row)."""
+
+    def __init__(self, body: JsonDoc | None = None, etag: str = "", *, text: str = "") -> None:
+        # `body` too, so that dataclasses.replace (which passes every field) makes a copy.
+        if body is not None:
+            object.__setattr__(self, "body", body)
+        object.__setattr__(self, "_text", text)
+        object.__setattr__(self, "etag", etag)
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "body":
+            raise AttributeError(name)
+        body = json.loads(self.__dict__["_text"])
+        object.__setattr__(self, "body", body)
+        return body
+
+    def __eq__(self, other: object) -> bool:  # equal to any Document of the same content
+        if not isinstance(other, Document):
+            return NotImplemented
+        return self.body == other.body and self.etag == other.etag
+
+
 class SqliteContainer:
     def __init__(self, spec: ContainerSpec, connections: Connections) -> None:
         self.spec = spec
@@ -217,12 +242,10 @@ class SqliteContainer:
     def query(self, pk: str | None, query: Query, continuation: str | None = None) -> Page:
         text, params, orders = self._page_sql(pk, query, continuation)
         rows = self._db.get().execute(text, params).fetchall()
-        documents = [Document(json.loads(body), etag) for body, etag in rows[: query.page_size]]
+        kept = rows[: query.page_size]
+        documents: list[Document] = [_Stored(text=row[0], etag=row[1]) for row in kept]
         more = len(rows) > query.page_size
-        token = (
-            encode_token(orders, sql.sqlite_values(documents[-1].body, orders)) if more else None
-        )
-        return Page(documents, token)
+        return Page(documents, encode_token(orders, kept[-1][2:]) if more else None)
 
     def count(self, pk: str | None, where: Sequence[Where] = ()) -> int:
         for w in where:

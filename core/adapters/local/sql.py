@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from core.adapters.jsonquery import MISSING, encode_body, field_value
+from core.adapters.jsonquery import MISSING, encode_body
 from core.domain.errors import InvalidInput
 from core.ports import FIELD_PATH, ContainerSpec, JsonDoc, Order, Where
 
@@ -295,21 +295,6 @@ def _nested_after(
     return f"({exprs[0]} {op} ? OR ({exprs[0]} = ? AND {rest}))"
 
 
-def sqlite_values(body: JsonDoc, orders: Sequence[Order]) -> list[Any]:
-    """A row's order values as SQLite sees them (booleans are 1/0), for the next page's keyset."""
-    values = []
-    for order in orders:
-        value = field_value(body, order.field)
-        if value is MISSING:
-            value = None
-        elif isinstance(value, bool):
-            value = int(value)
-        elif isinstance(value, dict | list):
-            value = None  # not orderable; the contract requires scalar order fields
-        values.append(value)
-    return values
-
-
 # -- statements ---------------------------------------------------------------------------------
 
 
@@ -331,12 +316,16 @@ def page_sql(
     last: Sequence[Any] | None,
     limit: int,
 ) -> tuple[str, list[Any]]:
+    """A page's query: each row is (body, etag, its values of `orders`...)."""
     params: list[Any] = []
     conditions = _filters(spec, pk, where, params)
     if last is not None:
         conditions.append(after_sql(spec, orders, last, params))
     params.append(limit)
-    text = f"SELECT body, etag FROM {table_name(spec)}"  # noqa: S608 (checked name)
+    # The order values come with each row, as SQLite compares them (booleans are 1/0): the
+    # next page's keyset, taken without parsing the last body.
+    selected = ", ".join(["body", "etag", *(field_sql(spec, o.field) for o in orders)])
+    text = f"SELECT {selected} FROM {table_name(spec)}"  # noqa: S608 (checked name)
     if conditions:
         text += " WHERE " + " AND ".join(conditions)
     return f"{text} ORDER BY {order_sql(spec, orders)} LIMIT ?", params
