@@ -295,6 +295,29 @@ def test_conditions_combine_with_and(items: DocumentContainer) -> None:
     assert items.count("p1", where) == 1
 
 
+def test_string_conditions_together_never_match_objects_arrays_or_other_types(
+    items: DocumentContainer,
+) -> None:
+    values = ["2b", "4q", "[note]", ["4q"], {"a": "4q"}, 3, True, None]
+    items.upsert_many([doc(f"v{n}", state=value) for n, value in enumerate(values)])
+
+    def matching(*where: Where) -> list[str]:
+        found = ids(items, "p1", Query(where=where))
+        assert items.count("p1", where) == len(found)
+        return found
+
+    # The next task's public lanes: a range whose upper bound is below '[' and '{'.
+    assert matching(Where("state", ">", "1r"), Where("state", "<", "5")) == ["v0", "v1"]
+    assert matching(Where("state", ">", "1r"), Where("state", "<=", "4q")) == ["v0", "v1"]
+    assert matching(Where("state", ">", "1r"), Where("state", "<", "~")) == ["v0", "v1", "v2"]
+    assert matching(Where("state", ">=", "2"), Where("state", "startswith", "4")) == ["v1"]
+    assert matching(Where("state", "!=", "2b"), Where("state", "in", ["4q", "[note]"])) == [
+        "v1",
+        "v2",
+    ]
+    assert matching(Where("state", "!=", "2b"), Where("state", "=", "4q")) == ["v1"]
+
+
 def test_order_ascending_and_descending_breaks_ties_by_ascending_id(
     items: DocumentContainer,
 ) -> None:

@@ -115,7 +115,12 @@ def index_sql(spec: ContainerSpec, fields: Sequence[str]) -> str:
 # -- conditions ---------------------------------------------------------------------------------
 
 
-def condition_sql(spec: ContainerSpec, where: Where, params: list[Any]) -> str:
+def condition_sql(
+    spec: ContainerSpec, where: Where, params: list[Any], *, plain_text: bool = False
+) -> str:
+    """`plain_text`: another condition of the query keeps the field to strings that no
+    object's or array's JSON text can be (`keeps_plain_text`), so this one needs no guard
+    against those."""
     x = field_sql(spec, where.field)
     if x in ("id", "pk"):
         return _column_condition(x, where, params)
@@ -131,7 +136,22 @@ def condition_sql(spec: ContainerSpec, where: Where, params: list[Any]) -> str:
         return _contains(where.field, value, params)
     if op == "startswith":
         return _startswith(x, jt, value, params)
-    return _compare(x, jt, op, value, params)
+    return _compare(x, jt, op, value, params, plain_text=plain_text)
+
+
+def keeps_plain_text(where: Where) -> bool:
+    """Whether `where` alone admits only strings that are not the JSON text of an object or
+    array (which starts with '[' or '{'), with no `json_type` guard of its own."""
+    op, value = where.op, where.value
+    if op in ("=", "<", "<="):
+        return isinstance(value, str) and not _may_admit_json_text(op, value)
+    if op == "startswith":
+        return isinstance(value, str) and value != "" and not value.startswith(("[", "{"))
+    if op == "in":
+        return bool(value) and all(
+            isinstance(v, str) and not v.startswith(("[", "{")) for v in value
+        )
+    return False
 
 
 def _column_condition(column: str, where: Where, params: list[Any]) -> str:
@@ -153,7 +173,9 @@ def _column_condition(column: str, where: Where, params: list[Any]) -> str:
     return f"{column} {op} ?"
 
 
-def _compare(x: str, jt: str, op: str, value: Any, params: list[Any]) -> str:
+def _compare(
+    x: str, jt: str, op: str, value: Any, params: list[Any], *, plain_text: bool = False
+) -> str:
     if value is None:  # validation lets null through with '=' only
         return f"({x} IS NULL AND {jt} = 'null')"
     if isinstance(value, bool):
@@ -165,7 +187,7 @@ def _compare(x: str, jt: str, op: str, value: Any, params: list[Any]) -> str:
     if isinstance(value, str):
         if op in ("<", "<="):
             parts.append(f"{x} >= ''")
-        if _may_admit_json_text(op, value):
+        if _may_admit_json_text(op, value) and not plain_text:
             parts.append(f"{jt} = 'text'")
     else:
         if op in (">", ">="):
@@ -305,7 +327,10 @@ def _filters(
     if pk is not None:
         params.append(pk)
         conditions.append("pk = ?")
-    return conditions + [condition_sql(spec, w, params) for w in where]
+    # A guard parses the body of every row the index range admits: the next task's public
+    # lanes (lane > '1r' AND lane < '5') need none, as the upper bound keeps out '[' and '{'.
+    plain = {w.field for w in where if keeps_plain_text(w)}
+    return conditions + [condition_sql(spec, w, params, plain_text=w.field in plain) for w in where]
 
 
 def page_sql(
