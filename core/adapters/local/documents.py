@@ -130,7 +130,7 @@ class SqliteContainer:
             self._db.get().execute(self._insert, row)
         except sqlite3.IntegrityError:
             raise Conflict(f"a document with id {row[1]!r} already exists") from None
-        return Document(json.loads(row[2]), row[3])
+        return Document(body, row[3])  # as written (its text is what is stored): no parse
 
     def read(self, pk: str, id: str) -> Document:
         document = self.get(pk, id)
@@ -144,14 +144,14 @@ class SqliteContainer:
 
     def upsert(self, body: JsonDoc, *, if_match: str | None = None) -> Document:
         row = self._row(body)
-        pk, doc_id, text, etag = row[:4]
+        pk, doc_id, _, etag = row[:4]
         if if_match is None:
             self._db.get().execute(self._upsert, row)
         else:
             with self._db.write() as conn:
                 if not conn.execute(self._replace, self._replace_params(row, if_match)).rowcount:
                     self._raise_mismatch(conn, pk, doc_id)
-        return Document(json.loads(text), etag)
+        return Document(body, etag)
 
     def upsert_many(self, bodies: Iterable[JsonDoc]) -> int:
         # Encoded before the write lock is taken, so that other writers' work overlaps with
