@@ -19,7 +19,7 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from core.adapters.jsonquery import (
     check_order_declared,
@@ -106,12 +106,13 @@ class SqliteContainer:
         updates = ", ".join(f"{c} = excluded.{c}" for c in ("body", "etag", *columns))
         self._upsert = f"{self._insert} ON CONFLICT (pk, id) DO UPDATE SET {updates}"
         self._select = f"SELECT body, etag FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
-        sets = ", ".join(f"{c} = ?" for c in ("body", "etag", *columns))
-        self._replace = f"UPDATE {table} SET {sets} WHERE pk = ? AND id = ? AND etag = ?"  # noqa: S608
         self._delete = f"DELETE FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
         self._table, self._columns = table, columns
         selected = ", ".join(["id", "etag", *columns])
         self._lookup = f"SELECT {selected} FROM {table} WHERE pk = ? AND id IN ({{marks}})"  # noqa: S608
+        self._columns_of = (
+            f"SELECT {', '.join(['etag', *columns])} FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
+        )
         self._replaces: dict[tuple[int, ...], str] = {}
 
     def _row(self, body: JsonDoc) -> tuple[Any, ...]:
@@ -119,10 +120,6 @@ class SqliteContainer:
         pk, doc_id = document_key(self.spec, body)
         text = encode_body(body)
         return (pk, doc_id, text, new_etag(), *sql.column_values(body, self._paths))
-
-    @staticmethod
-    def _replace_params(row: tuple[Any, ...], if_match: str) -> tuple[Any, ...]:
-        return (*row[2:], row[0], row[1], if_match)
 
     def create(self, body: JsonDoc) -> Document:
         row = self._row(body)
@@ -147,11 +144,29 @@ class SqliteContainer:
         pk, doc_id, _, etag = row[:4]
         if if_match is None:
             self._db.get().execute(self._upsert, row)
-        else:
-            with self._db.write() as conn:
-                if not conn.execute(self._replace, self._replace_params(row, if_match)).rowcount:
-                    self._raise_mismatch(conn, pk, doc_id)
+            return Document(body, etag)
+        with self._db.write() as conn:
+            before = (
+                conn.execute(self._columns_of, (pk, doc_id)).fetchone()
+                if self._columns
+                else (if_match,)  # nothing to compare: the UPDATE checks the etag itself
+            )
+            if before is None or before[0] != if_match:
+                self._raise_mismatch(conn, pk, doc_id)
+            if not self._replace_row(conn, row, before, if_match):
+                self._raise_mismatch(conn, pk, doc_id)
         return Document(body, etag)
+
+    def _replace_row(
+        self, conn: sqlite3.Connection, row: tuple[Any, ...], before: tuple[Any, ...], etag: str
+    ) -> bool:
+        """`row` written over the stored version `etag`, whose (etag, indexed columns...) are
+        `before`; False when that version is no longer the stored one. Only the indexed columns
+        whose values change are set: SQLite rewrites the entries of every index whose column an
+        UPDATE sets, even to the same value (an item has eight)."""
+        moved = tuple(n for n, value in enumerate(row[4:]) if not _same(value, before[1 + n]))
+        params = (*row[2:4], *(row[4 + n] for n in moved), row[0], row[1], etag)
+        return bool(conn.execute(self._replace_sql(moved), params).rowcount)
 
     def upsert_many(self, bodies: Iterable[JsonDoc]) -> int:
         # Encoded before the write lock is taken, so that other writers' work overlaps with
@@ -172,13 +187,7 @@ class SqliteContainer:
                 if before is None or before[0] != if_match:
                     written.append(None)
                     continue
-                # Only the indexed columns whose values change are set: SQLite rewrites the
-                # entries of every index whose column an UPDATE sets, even to the same value.
-                moved = tuple(
-                    n for n, value in enumerate(row[4:]) if not _same(value, before[1 + n])
-                )
-                params = (*row[2:4], *(row[4 + n] for n in moved), row[0], row[1], if_match)
-                if not conn.execute(self._replace_sql(moved), params).rowcount:
+                if not self._replace_row(conn, row, before, if_match):
                     written.append(None)
                     continue
                 stored[(row[0], row[1])] = row[3:]  # a later change of the same document
@@ -224,7 +233,7 @@ class SqliteContainer:
             if not conn.execute(f"{self._delete} AND etag = ?", (pk, id, if_match)).rowcount:
                 self._raise_mismatch(conn, pk, id)
 
-    def _raise_mismatch(self, conn: sqlite3.Connection, pk: str, doc_id: str) -> None:
+    def _raise_mismatch(self, conn: sqlite3.Connection, pk: str, doc_id: str) -> NoReturn:
         if conn.execute(self._select, (pk, doc_id)).fetchone() is None:
             raise NotFound(f"no document with id {doc_id!r} in partition {pk!r}")
         raise PreconditionFailed(f"document {doc_id!r} was changed by someone else")
