@@ -17,7 +17,7 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -56,6 +56,22 @@ class _Etags:
 new_etag = _Etags()
 _LOOKUP = 500
 """Ids looked up by one query (SQLite allows 32,766 parameters)."""
+
+
+_FIRST_PAGES = 1024
+"""First-page statements a container remembers (all are forgotten when it is full)."""
+
+
+def _first_page_key(pk: str | None, query: Query) -> Hashable | None:
+    """What a first page's statement depends on, or None for a query not worth remembering
+    (one with a list of values). Each value goes with its type: a Query treats True and 1
+    as equal, while the statement for each is different."""
+    where = []
+    for w in query.where:
+        if not isinstance(w.value, str | int | float | bool | None):
+            return None
+        where.append((w.field, w.op, type(w.value), w.value))
+    return (pk, tuple(where), tuple(query.order_by), query.page_size)
 
 
 def _key(row: tuple[Any, ...]) -> tuple[str, str]:
@@ -114,6 +130,7 @@ class SqliteContainer:
             f"SELECT {', '.join(['etag', *columns])} FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
         )
         self._replaces: dict[tuple[int, ...], str] = {}
+        self._first_pages: dict[Hashable, tuple[str, tuple[Any, ...], tuple[Order, ...]]] = {}
 
     def _row(self, body: JsonDoc) -> tuple[Any, ...]:
         """(pk, id, text, etag, indexed fields' values...) of a body about to be written."""
@@ -239,6 +256,22 @@ class SqliteContainer:
         raise PreconditionFailed(f"document {doc_id!r} was changed by someone else")
 
     def _page_sql(
+        self, pk: str | None, query: Query, continuation: str | None
+    ) -> tuple[str, list[Any], tuple[Order, ...]]:
+        # A first page's statement is remembered: the task queue asks the same few queries
+        # (a labeler's leases, their assigned items, the lanes) for every next task, and
+        # building one costs about as much as SQLite answering it from its index.
+        key = _first_page_key(pk, query) if continuation is None else None
+        if key is not None and (found := self._first_pages.get(key)) is not None:
+            return found[0], list(found[1]), found[2]
+        text, params, orders = self._build_page_sql(pk, query, continuation)
+        if key is not None:
+            if len(self._first_pages) >= _FIRST_PAGES:
+                self._first_pages.clear()
+            self._first_pages[key] = (text, tuple(params), orders)
+        return text, params, orders
+
+    def _build_page_sql(
         self, pk: str | None, query: Query, continuation: str | None
     ) -> tuple[str, list[Any], tuple[Order, ...]]:
         check_query(query)
