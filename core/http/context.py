@@ -110,7 +110,9 @@ async def current_user(
         user = await run_in_threadpool(
             _signed_in, request, deps, settings, credentials, session, principal
         )
-    request.state.signed_in = user  # for `SignedIn`
+    # For `SignedIn`: on the request's own scope, which no other request shares (a server's
+    # `state` is copied per request only by convention).
+    request.scope[_SIGNED_IN] = user
     return user
 
 
@@ -149,6 +151,8 @@ def _signed_in(
     return authenticate(deps, token=session)
 
 
+_SIGNED_IN = "loupe.signed_in"
+
 CurrentUser = Annotated[User, Depends(current_user)]
 """Who is calling, for a route its router does not sign in."""
 
@@ -157,7 +161,7 @@ async def already_signed_in(request: Request) -> User:
     # FastAPI reuses a dependency's value within a request, but only after walking its
     # sub-dependencies again (the dependency set, the settings and the three credentials):
     # taking the user the router's sign-in left here spares every route that walk.
-    user: User | None = getattr(request.state, "signed_in", None)
+    user: User | None = request.scope.get(_SIGNED_IN)
     if user is None:  # a route under a router that does not sign in: a wiring mistake
         raise RuntimeError(f"{request.url.path}: SignedIn needs the router's sign-in")
     return user
