@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import uvicorn
-from fastapi import Body, Depends
+from fastapi import Body, Depends, FastAPI
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -36,11 +36,8 @@ from core.local.runtime import connection_cap  # noqa: E402
 from core.settings import Settings  # noqa: E402
 
 
-def main() -> None:
-    data_dir, port = Path(sys.argv[1]), int(sys.argv[2])
-    settings = replace(Settings.from_env(), data_dir=data_dir, port=port, webui_dir=None)
-    deps = build(settings)
-    app = create_app(lambda: deps, settings)
+def add_noops(app: FastAPI) -> None:
+    """The two no-op routes (see above) added to `app`."""
 
     @app.post(f"{API}/noop")
     async def noop() -> dict[str, bool]:
@@ -52,6 +49,13 @@ def main() -> None:
     ) -> dict[str, bool]:
         return {"ok": True}
 
+
+def main() -> None:
+    data_dir, port = Path(sys.argv[1]), int(sys.argv[2])
+    settings = replace(Settings.from_env(), data_dir=data_dir, port=port, webui_dir=None)
+    deps = build(settings)
+    app = create_app(lambda: deps, settings)
+    add_noops(app)
     served: Any = telemetry.instrument_http(app)
     try:
         from core.local.foreground import NoteForeground, shared_stamp

@@ -105,10 +105,15 @@ async def current_user(
     to the thread pool and back; on Cosmos (a network call) and for a principal (whose first
     visit writes) the work goes to the thread pool as before."""
     if principal is None and not settings.uses_cosmos:
-        return _signed_in(request, deps, settings, credentials, session, principal)
-    return await run_in_threadpool(
-        _signed_in, request, deps, settings, credentials, session, principal
-    )
+        user = _signed_in(request, deps, settings, credentials, session, principal)
+    else:
+        user = await run_in_threadpool(
+            _signed_in, request, deps, settings, credentials, session, principal
+        )
+    # For `SignedIn`: on the request's own scope, which no other request shares (a server's
+    # `state` is copied per request only by convention).
+    request.scope[_SIGNED_IN] = user
+    return user
 
 
 def _signed_in(
@@ -146,4 +151,23 @@ def _signed_in(
     return authenticate(deps, token=session)
 
 
+_SIGNED_IN = "loupe.signed_in"
+
 CurrentUser = Annotated[User, Depends(current_user)]
+"""Who is calling, for a route its router does not sign in."""
+
+
+async def already_signed_in(request: Request) -> User:
+    # FastAPI reuses a dependency's value within a request, but only after walking its
+    # sub-dependencies again (the dependency set, the settings and the three credentials):
+    # taking the user the router's sign-in left here spares every route that walk.
+    user: User | None = request.scope.get(_SIGNED_IN)
+    if user is None:  # a route under a router that does not sign in: a wiring mistake
+        raise RuntimeError(f"{request.url.path}: SignedIn needs the router's sign-in")
+    return user
+
+
+SignedIn = Annotated[User, Depends(already_signed_in)]
+"""Who is calling, for a route whose router signs in (`app.create_app`'s `signed_in`): the
+user that sign-in found. The route's security in the OpenAPI document comes from the
+router's dependency."""

@@ -26,11 +26,12 @@ from core.domain.projects import Project, Role
 from core.domain.task_types import TaskType
 from core.domain.tasks import check_correctable, check_lease, skipped
 from core.domain.volumes import volume_frames
-from core.ports import Deps
+from core.ports import Deps, JsonDoc
 from core.services.worklog import (
-    audit_change,
+    audit_stored,
     change_item,
     changed,
+    changed_stored,
     count,
     labeling_project,
     member_project,
@@ -72,17 +73,19 @@ def submit_annotations(
         conflict="the page's items keep changing; try again",
     )
     delta = Delta()
-    for step in steps:
+    for step, written in steps:
         if step.after is None:
             continue
-        audit_change(deps, step.before.value, step.after, actor=actor, action=SUBMITTED)
-        delta += changed(step.before.value, step.after, submitted=1, last_item=step.after.id)
+        # The item before and after, dumped once each for the audit event and the counters.
+        documents = (step.before.value.to_doc(), written)
+        audit_stored(deps, step.after, documents, actor=actor, action=SUBMITTED)
+        delta += changed_stored(documents, submitted=1, last_item=step.after.id)
         delta += _suggestion_outcome(
             project.task_type, step.before.value, answer_of(step.after, actor)
         )
     if delta.submitted:
         count(deps, project.id, actor, delta)
-    return [step.after or step.before.value for step in steps]
+    return [step.after or step.before.value for step, _ in steps]
 
 
 @dataclass(frozen=True)
@@ -151,22 +154,28 @@ def _leased_to(item: Item, actor: str) -> bool:
     return item.lease is not None and item.lease.user == actor
 
 
-def _write_all(deps: Deps, steps: list[_Step]) -> list[_Step]:
+def _write_all(deps: Deps, steps: list[_Step]) -> list[tuple[_Step, JsonDoc]]:
     """Write every planned item, or none: on any failure the items written so far are put
-    back (etag-checked, so a change made meanwhile by someone else is never overwritten)."""
+    back (etag-checked, so a change made meanwhile by someone else is never overwritten).
+    Each step comes back with the document written for it (empty when nothing was)."""
     items = deps.documents.container(ITEMS)
+    done: list[tuple[_Step, JsonDoc]] = []
     written: list[tuple[_Step, str]] = []
     try:
         for step in steps:
-            if step.after is not None:
-                document = items.upsert(step.after.to_doc(), if_match=step.before.etag)
-                written.append((step, document.etag))
+            if step.after is None:
+                done.append((step, {}))
+                continue
+            body = step.after.to_doc()
+            document = items.upsert(body, if_match=step.before.etag)
+            written.append((step, document.etag))
+            done.append((step, body))
     except BaseException:
         for step, etag in reversed(written):
             with suppress(LoupeError):
                 items.upsert(step.before.value.to_doc(), if_match=etag)
         raise
-    return steps
+    return done
 
 
 def skip_item(

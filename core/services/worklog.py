@@ -9,7 +9,7 @@ from typing import Any
 from core.domain.errors import Conflict, ProjectPaused
 from core.domain.events import audit_documents
 from core.domain.items import Item
-from core.domain.progress import ActorStats, Delta, add, item_change
+from core.domain.progress import ActorStats, Delta, add, document_change, item_change
 from core.domain.projects import Project, ProjectStatus, Role, require_role
 from core.ports import Deps, Document, JsonDoc
 from core.services import audit
@@ -123,14 +123,21 @@ def save_items(
 
 
 def audit_change(deps: Deps, before: Item, after: Item, *, actor: str, action: str) -> None:
+    audit_stored(deps, after, (before.to_doc(), after.to_doc()), actor=actor, action=action)
+
+
+def audit_stored(
+    deps: Deps, after: Item, documents: tuple[JsonDoc, JsonDoc], *, actor: str, action: str
+) -> None:
+    """`audit_change` given the documents of the item before and after, dumped once already."""
     audit.record(
         deps,
         project_id=after.project_id,
         actor=actor,
         action=action,
         subject=after.id,
-        before=summary(before),
-        after=summary(after),
+        before=_summary_of(documents[0]),
+        after=_summary_of(documents[1]),
     )
 
 
@@ -159,7 +166,15 @@ def count(deps: Deps, project_id: str, actor: str, delta: Delta) -> None:
 
 
 def changed(before: Item | None, after: Item | None, **events: int | str | None) -> Delta:
-    delta = item_change(before, after)
+    return _with(item_change(before, after), events)
+
+
+def changed_stored(documents: tuple[JsonDoc, JsonDoc], **events: int | str | None) -> Delta:
+    """`changed` given the documents of the item before and after, dumped once already."""
+    return _with(document_change(*documents), events)
+
+
+def _with(delta: Delta, events: dict[str, int | str | None]) -> Delta:
     for name, value in events.items():
         setattr(delta, name, value)
     return delta

@@ -13,9 +13,10 @@ from fastapi.testclient import TestClient
 from core.domain.errors import PreconditionFailed
 from core.http import problems
 from core.http.app import create_app
-from core.http.context import SIGN_IN, SIGNED_LINK
+from core.http.context import SIGN_IN, SIGNED_LINK, already_signed_in, current_user
 from core.http.openapi import TITLES
 from core.http.problems import PROBLEM_JSON, InvalidProblem, Problem
+from core.http.routing import api_routes
 from core.settings import Settings
 from tests.api.conftest import Api
 from tests.api.test_role_matrix import PUBLIC, RULES
@@ -186,3 +187,27 @@ def test_a_lost_race_is_412_only_against_the_callers_if_match() -> None:
     assert raced.status_code == 409
     assert "send the request again" in raced.json()["detail"]
     assert client.post("/write", headers={"If-Match": "*"}).status_code == 409
+
+
+def test_every_route_taking_the_signed_in_user_is_signed_in_first() -> None:
+    """`SignedIn` takes the user the router's sign-in found: a route given it under a router
+    that does not sign in would fail every call, so the wiring is checked here, route by
+    route, rather than by the first user to call it."""
+
+    def calls(dependant: Any) -> list[Any]:
+        return [d.call for d in dependant.dependencies]
+
+    app = create_app(memory_deps, Settings(webui_dir=None))
+    taking = [r for r in api_routes(app.routes) if already_signed_in in deep_calls(r.dependant)]
+    assert taking, "the labeling routes take SignedIn"
+    for route in taking:
+        first = calls(route.dependant)
+        assert current_user in first, route.path
+        assert first.index(current_user) < first.index(already_signed_in), route.path
+
+
+def deep_calls(dependant: Any) -> set[Any]:
+    found = set()
+    for sub in dependant.dependencies:
+        found |= {sub.call} | deep_calls(sub)
+    return found

@@ -178,19 +178,23 @@ def test_replace_many_writes_each_document_only_over_the_version_it_names(
     assert items.replace_many([]) == []
 
 
-def test_replace_many_keeps_indexed_queries_right_whichever_fields_change(
-    items: DocumentContainer,
+@pytest.mark.parametrize("write", ["replace_many", "upsert"])
+def test_conditional_writes_keep_indexed_queries_right_whichever_fields_change(
+    items: DocumentContainer, write: str
 ) -> None:
     current = [items.create(doc(f"q{i}", state="new", rank=i / 10, score=i)) for i in range(4)]
+    changes = [
+        (doc("q0", state="done", rank=0.0, score=0), current[0].etag),  # one field moves
+        (doc("q1", state="new", rank=0.1, score=1.0), current[1].etag),  # 1 becomes 1.0
+        (doc("q2", state="done", rank=0.9, score=True), current[2].etag),  # all move
+        (doc("q3", state="new", rank=0.3, score=3), current[3].etag),  # none moves
+    ]
 
-    items.replace_many(
-        [
-            (doc("q0", state="done", rank=0.0, score=0), current[0].etag),  # one field moves
-            (doc("q1", state="new", rank=0.1, score=1.0), current[1].etag),  # 1 becomes 1.0
-            (doc("q2", state="done", rank=0.9, score=True), current[2].etag),  # all move
-            (doc("q3", state="new", rank=0.3, score=3), current[3].etag),  # none moves
-        ]
-    )
+    if write == "replace_many":
+        items.replace_many(changes)
+    else:
+        for body, etag in changes:
+            items.upsert(body, if_match=etag)
 
     def matching(*where: Where) -> list[str]:
         return sorted(ids(items, "p1", Query(where=where)))
@@ -293,6 +297,29 @@ def test_conditions_combine_with_and(items: DocumentContainer) -> None:
     where = (Where("state", "=", "labeled"), Where("flag", "=", True))
     assert ids(items, "p1", Query(where=where)) == ["d3"]
     assert items.count("p1", where) == 1
+
+
+def test_string_conditions_together_never_match_objects_arrays_or_other_types(
+    items: DocumentContainer,
+) -> None:
+    values = ["2b", "4q", "[note]", ["4q"], {"a": "4q"}, 3, True, None]
+    items.upsert_many([doc(f"v{n}", state=value) for n, value in enumerate(values)])
+
+    def matching(*where: Where) -> list[str]:
+        found = ids(items, "p1", Query(where=where))
+        assert items.count("p1", where) == len(found)
+        return found
+
+    # The next task's public lanes: a range whose upper bound is below '[' and '{'.
+    assert matching(Where("state", ">", "1r"), Where("state", "<", "5")) == ["v0", "v1"]
+    assert matching(Where("state", ">", "1r"), Where("state", "<=", "4q")) == ["v0", "v1"]
+    assert matching(Where("state", ">", "1r"), Where("state", "<", "~")) == ["v0", "v1", "v2"]
+    assert matching(Where("state", ">=", "2"), Where("state", "startswith", "4")) == ["v1"]
+    assert matching(Where("state", "!=", "2b"), Where("state", "in", ["4q", "[note]"])) == [
+        "v1",
+        "v2",
+    ]
+    assert matching(Where("state", "!=", "2b"), Where("state", "=", "4q")) == ["v1"]
 
 
 def test_order_ascending_and_descending_breaks_ties_by_ascending_id(

@@ -17,9 +17,9 @@ import os
 import secrets
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from core.adapters.jsonquery import (
     check_order_declared,
@@ -58,6 +58,22 @@ _LOOKUP = 500
 """Ids looked up by one query (SQLite allows 32,766 parameters)."""
 
 
+_FIRST_PAGES = 1024
+"""First-page statements a container remembers (all are forgotten when it is full)."""
+
+
+def _first_page_key(pk: str | None, query: Query) -> Hashable | None:
+    """What a first page's statement depends on, or None for a query not worth remembering
+    (one with a list of values). Each value goes with its type: a Query treats True and 1
+    as equal, while the statement for each is different."""
+    where = []
+    for w in query.where:
+        if not isinstance(w.value, str | int | float | bool | None):
+            return None
+        where.append((w.field, w.op, type(w.value), w.value))
+    return (pk, tuple(where), tuple(query.order_by), query.page_size)
+
+
 def _key(row: tuple[Any, ...]) -> tuple[str, str]:
     return row[0], row[1]
 
@@ -65,6 +81,31 @@ def _key(row: tuple[Any, ...]) -> tuple[str, str]:
 def _same(value: Any, stored: Any) -> bool:
     """Whether an indexed column keeps its value (1 and 1.0 are equal, but not the same)."""
     return type(value) is type(stored) and value == stored
+
+
+class _Stored(Document):
+    """A document of a query page, its body parsed from the stored text on first use: the task
+    queue reads candidates a window at a time but mostly takes the first (parsing an item
+    costs more than reading its row)."""
+
+    def __init__(self, body: JsonDoc | None = None, etag: str = "", *, text: str = "") -> None:
+        # `body` too, so that dataclasses.replace (which passes every field) makes a copy.
+        if body is not None:
+            object.__setattr__(self, "body", body)
+        object.__setattr__(self, "_text", text)
+        object.__setattr__(self, "etag", etag)
+
+    def __getattr__(self, name: str) -> Any:
+        if name != "body":
+            raise AttributeError(name)
+        body = json.loads(self.__dict__["_text"])
+        object.__setattr__(self, "body", body)
+        return body
+
+    def __eq__(self, other: object) -> bool:  # equal to any Document of the same content
+        if not isinstance(other, Document):
+            return NotImplemented
+        return self.body == other.body and self.etag == other.etag
 
 
 class SqliteContainer:
@@ -81,13 +122,15 @@ class SqliteContainer:
         updates = ", ".join(f"{c} = excluded.{c}" for c in ("body", "etag", *columns))
         self._upsert = f"{self._insert} ON CONFLICT (pk, id) DO UPDATE SET {updates}"
         self._select = f"SELECT body, etag FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
-        sets = ", ".join(f"{c} = ?" for c in ("body", "etag", *columns))
-        self._replace = f"UPDATE {table} SET {sets} WHERE pk = ? AND id = ? AND etag = ?"  # noqa: S608
         self._delete = f"DELETE FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
         self._table, self._columns = table, columns
         selected = ", ".join(["id", "etag", *columns])
         self._lookup = f"SELECT {selected} FROM {table} WHERE pk = ? AND id IN ({{marks}})"  # noqa: S608
+        self._columns_of = (
+            f"SELECT {', '.join(['etag', *columns])} FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
+        )
         self._replaces: dict[tuple[int, ...], str] = {}
+        self._first_pages: dict[Hashable, tuple[str, tuple[Any, ...], tuple[Order, ...]]] = {}
 
     def _row(self, body: JsonDoc) -> tuple[Any, ...]:
         """(pk, id, text, etag, indexed fields' values...) of a body about to be written."""
@@ -95,17 +138,13 @@ class SqliteContainer:
         text = encode_body(body)
         return (pk, doc_id, text, new_etag(), *sql.column_values(body, self._paths))
 
-    @staticmethod
-    def _replace_params(row: tuple[Any, ...], if_match: str) -> tuple[Any, ...]:
-        return (*row[2:], row[0], row[1], if_match)
-
     def create(self, body: JsonDoc) -> Document:
         row = self._row(body)
         try:
             self._db.get().execute(self._insert, row)
         except sqlite3.IntegrityError:
             raise Conflict(f"a document with id {row[1]!r} already exists") from None
-        return Document(json.loads(row[2]), row[3])
+        return Document(body, row[3])  # as written (its text is what is stored): no parse
 
     def read(self, pk: str, id: str) -> Document:
         document = self.get(pk, id)
@@ -119,14 +158,32 @@ class SqliteContainer:
 
     def upsert(self, body: JsonDoc, *, if_match: str | None = None) -> Document:
         row = self._row(body)
-        pk, doc_id, text, etag = row[:4]
+        pk, doc_id, _, etag = row[:4]
         if if_match is None:
             self._db.get().execute(self._upsert, row)
-        else:
-            with self._db.write() as conn:
-                if not conn.execute(self._replace, self._replace_params(row, if_match)).rowcount:
-                    self._raise_mismatch(conn, pk, doc_id)
-        return Document(json.loads(text), etag)
+            return Document(body, etag)
+        with self._db.write() as conn:
+            before = (
+                conn.execute(self._columns_of, (pk, doc_id)).fetchone()
+                if self._columns
+                else (if_match,)  # nothing to compare: the UPDATE checks the etag itself
+            )
+            if before is None or before[0] != if_match:
+                self._raise_mismatch(conn, pk, doc_id)
+            if not self._replace_row(conn, row, before, if_match):
+                self._raise_mismatch(conn, pk, doc_id)
+        return Document(body, etag)
+
+    def _replace_row(
+        self, conn: sqlite3.Connection, row: tuple[Any, ...], before: tuple[Any, ...], etag: str
+    ) -> bool:
+        """`row` written over the stored version `etag`, whose (etag, indexed columns...) are
+        `before`; False when that version is no longer the stored one. Only the indexed columns
+        whose values change are set: SQLite rewrites the entries of every index whose column an
+        UPDATE sets, even to the same value (an item has eight)."""
+        moved = tuple(n for n, value in enumerate(row[4:]) if not _same(value, before[1 + n]))
+        params = (*row[2:4], *(row[4 + n] for n in moved), row[0], row[1], etag)
+        return bool(conn.execute(self._replace_sql(moved), params).rowcount)
 
     def upsert_many(self, bodies: Iterable[JsonDoc]) -> int:
         # Encoded before the write lock is taken, so that other writers' work overlaps with
@@ -147,13 +204,7 @@ class SqliteContainer:
                 if before is None or before[0] != if_match:
                     written.append(None)
                     continue
-                # Only the indexed columns whose values change are set: SQLite rewrites the
-                # entries of every index whose column an UPDATE sets, even to the same value.
-                moved = tuple(
-                    n for n, value in enumerate(row[4:]) if not _same(value, before[1 + n])
-                )
-                params = (*row[2:4], *(row[4 + n] for n in moved), row[0], row[1], if_match)
-                if not conn.execute(self._replace_sql(moved), params).rowcount:
+                if not self._replace_row(conn, row, before, if_match):
                     written.append(None)
                     continue
                 stored[(row[0], row[1])] = row[3:]  # a later change of the same document
@@ -199,12 +250,28 @@ class SqliteContainer:
             if not conn.execute(f"{self._delete} AND etag = ?", (pk, id, if_match)).rowcount:
                 self._raise_mismatch(conn, pk, id)
 
-    def _raise_mismatch(self, conn: sqlite3.Connection, pk: str, doc_id: str) -> None:
+    def _raise_mismatch(self, conn: sqlite3.Connection, pk: str, doc_id: str) -> NoReturn:
         if conn.execute(self._select, (pk, doc_id)).fetchone() is None:
             raise NotFound(f"no document with id {doc_id!r} in partition {pk!r}")
         raise PreconditionFailed(f"document {doc_id!r} was changed by someone else")
 
     def _page_sql(
+        self, pk: str | None, query: Query, continuation: str | None
+    ) -> tuple[str, list[Any], tuple[Order, ...]]:
+        # A first page's statement is remembered: the task queue asks the same few queries
+        # (a labeler's leases, their assigned items, the lanes) for every next task, and
+        # building one costs about as much as SQLite answering it from its index.
+        key = _first_page_key(pk, query) if continuation is None else None
+        if key is not None and (found := self._first_pages.get(key)) is not None:
+            return found[0], list(found[1]), found[2]
+        text, params, orders = self._build_page_sql(pk, query, continuation)
+        if key is not None:
+            if len(self._first_pages) >= _FIRST_PAGES:
+                self._first_pages.clear()
+            self._first_pages[key] = (text, tuple(params), orders)
+        return text, params, orders
+
+    def _build_page_sql(
         self, pk: str | None, query: Query, continuation: str | None
     ) -> tuple[str, list[Any], tuple[Order, ...]]:
         check_query(query)
@@ -217,12 +284,10 @@ class SqliteContainer:
     def query(self, pk: str | None, query: Query, continuation: str | None = None) -> Page:
         text, params, orders = self._page_sql(pk, query, continuation)
         rows = self._db.get().execute(text, params).fetchall()
-        documents = [Document(json.loads(body), etag) for body, etag in rows[: query.page_size]]
+        kept = rows[: query.page_size]
+        documents: list[Document] = [_Stored(text=row[0], etag=row[1]) for row in kept]
         more = len(rows) > query.page_size
-        token = (
-            encode_token(orders, sql.sqlite_values(documents[-1].body, orders)) if more else None
-        )
-        return Page(documents, token)
+        return Page(documents, encode_token(orders, kept[-1][2:]) if more else None)
 
     def count(self, pk: str | None, where: Sequence[Where] = ()) -> int:
         for w in where:

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 from typing import Any
 
-from core.adapters.jsonquery import MISSING, encode_body, field_value
+from core.adapters.jsonquery import MISSING, encode_body
 from core.domain.errors import InvalidInput
 from core.ports import FIELD_PATH, ContainerSpec, JsonDoc, Order, Where
 
@@ -115,7 +115,12 @@ def index_sql(spec: ContainerSpec, fields: Sequence[str]) -> str:
 # -- conditions ---------------------------------------------------------------------------------
 
 
-def condition_sql(spec: ContainerSpec, where: Where, params: list[Any]) -> str:
+def condition_sql(
+    spec: ContainerSpec, where: Where, params: list[Any], *, plain_text: bool = False
+) -> str:
+    """`plain_text`: another condition of the query keeps the field to strings that no
+    object's or array's JSON text can be (`keeps_plain_text`), so this one needs no guard
+    against those."""
     x = field_sql(spec, where.field)
     if x in ("id", "pk"):
         return _column_condition(x, where, params)
@@ -131,7 +136,22 @@ def condition_sql(spec: ContainerSpec, where: Where, params: list[Any]) -> str:
         return _contains(where.field, value, params)
     if op == "startswith":
         return _startswith(x, jt, value, params)
-    return _compare(x, jt, op, value, params)
+    return _compare(x, jt, op, value, params, plain_text=plain_text)
+
+
+def keeps_plain_text(where: Where) -> bool:
+    """Whether `where` alone admits only strings that are not the JSON text of an object or
+    array (which starts with '[' or '{'), with no `json_type` guard of its own."""
+    op, value = where.op, where.value
+    if op in ("=", "<", "<="):
+        return isinstance(value, str) and not _may_admit_json_text(op, value)
+    if op == "startswith":
+        return isinstance(value, str) and value != "" and not value.startswith(("[", "{"))
+    if op == "in":
+        return bool(value) and all(
+            isinstance(v, str) and not v.startswith(("[", "{")) for v in value
+        )
+    return False
 
 
 def _column_condition(column: str, where: Where, params: list[Any]) -> str:
@@ -153,7 +173,9 @@ def _column_condition(column: str, where: Where, params: list[Any]) -> str:
     return f"{column} {op} ?"
 
 
-def _compare(x: str, jt: str, op: str, value: Any, params: list[Any]) -> str:
+def _compare(
+    x: str, jt: str, op: str, value: Any, params: list[Any], *, plain_text: bool = False
+) -> str:
     if value is None:  # validation lets null through with '=' only
         return f"({x} IS NULL AND {jt} = 'null')"
     if isinstance(value, bool):
@@ -165,7 +187,7 @@ def _compare(x: str, jt: str, op: str, value: Any, params: list[Any]) -> str:
     if isinstance(value, str):
         if op in ("<", "<="):
             parts.append(f"{x} >= ''")
-        if _may_admit_json_text(op, value):
+        if _may_admit_json_text(op, value) and not plain_text:
             parts.append(f"{jt} = 'text'")
     else:
         if op in (">", ">="):
@@ -295,21 +317,6 @@ def _nested_after(
     return f"({exprs[0]} {op} ? OR ({exprs[0]} = ? AND {rest}))"
 
 
-def sqlite_values(body: JsonDoc, orders: Sequence[Order]) -> list[Any]:
-    """A row's order values as SQLite sees them (booleans are 1/0), for the next page's keyset."""
-    values = []
-    for order in orders:
-        value = field_value(body, order.field)
-        if value is MISSING:
-            value = None
-        elif isinstance(value, bool):
-            value = int(value)
-        elif isinstance(value, dict | list):
-            value = None  # not orderable; the contract requires scalar order fields
-        values.append(value)
-    return values
-
-
 # -- statements ---------------------------------------------------------------------------------
 
 
@@ -320,7 +327,10 @@ def _filters(
     if pk is not None:
         params.append(pk)
         conditions.append("pk = ?")
-    return conditions + [condition_sql(spec, w, params) for w in where]
+    # A guard parses the body of every row the index range admits: the next task's public
+    # lanes (lane > '1r' AND lane < '5') need none, as the upper bound keeps out '[' and '{'.
+    plain = {w.field for w in where if keeps_plain_text(w)}
+    return conditions + [condition_sql(spec, w, params, plain_text=w.field in plain) for w in where]
 
 
 def page_sql(
@@ -331,12 +341,16 @@ def page_sql(
     last: Sequence[Any] | None,
     limit: int,
 ) -> tuple[str, list[Any]]:
+    """A page's query: each row is (body, etag, its values of `orders`...)."""
     params: list[Any] = []
     conditions = _filters(spec, pk, where, params)
     if last is not None:
         conditions.append(after_sql(spec, orders, last, params))
     params.append(limit)
-    text = f"SELECT body, etag FROM {table_name(spec)}"  # noqa: S608 (checked name)
+    # The order values come with each row, as SQLite compares them (booleans are 1/0): the
+    # next page's keyset, taken without parsing the last body.
+    selected = ", ".join(["body", "etag", *(field_sql(spec, o.field) for o in orders)])
+    text = f"SELECT {selected} FROM {table_name(spec)}"  # noqa: S608 (checked name)
     if conditions:
         text += " WHERE " + " AND ".join(conditions)
     return f"{text} ORDER BY {order_sql(spec, orders)} LIMIT ?", params

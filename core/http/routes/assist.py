@@ -6,7 +6,7 @@ from __future__ import annotations
 from fastapi import APIRouter, status
 
 from core.domain.model import DomainModel
-from core.http.context import AppDeps, CurrentUser
+from core.http.context import AppDeps, SignedIn
 from core.http.openapi import conflict
 from core.services import assist, model_registry
 
@@ -18,7 +18,7 @@ class CycleView(DomainModel):
 
 
 @router.get("/projects/{project_id}/assist", response_model_exclude_none=True)
-def get_assist(project_id: str, deps: AppDeps, user: CurrentUser) -> assist.AssistStatus:
+def get_assist(project_id: str, deps: AppDeps, user: SignedIn) -> assist.AssistStatus:
     return assist.assist_status(deps, project_id=project_id, actor=user.id)
 
 
@@ -27,7 +27,7 @@ def get_assist(project_id: str, deps: AppDeps, user: CurrentUser) -> assist.Assi
     status_code=status.HTTP_202_ACCEPTED,
     responses=conflict("the project is not running, or a cycle is already queued or running"),
 )
-def train_now(project_id: str, deps: AppDeps, user: CurrentUser) -> CycleView:
+def train_now(project_id: str, deps: AppDeps, user: SignedIn) -> CycleView:
     return CycleView(cycle=assist.request_training(deps, project_id=project_id, actor=user.id))
 
 

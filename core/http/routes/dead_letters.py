@@ -9,7 +9,7 @@ from fastapi import APIRouter, status
 from pydantic import Field
 
 from core.domain.model import DomainModel
-from core.http.context import AppDeps, CurrentUser
+from core.http.context import AppDeps, SignedIn
 from core.ports import DeadLetter
 from core.services import dead_letters
 
@@ -48,7 +48,7 @@ def _out(dead: DeadLetter) -> DeadLetterOut:
 
 
 @router.get("/dead-letters", response_model_exclude_none=True)
-def list_dead_letters(project_id: str, deps: AppDeps, user: CurrentUser) -> DeadLetterList:
+def list_dead_letters(project_id: str, deps: AppDeps, user: SignedIn) -> DeadLetterList:
     """Messages of this project that kept failing, with their reasons (owners only)."""
     found = dead_letters.list_dead_letters(deps, project_id=project_id, actor=user.id)
     return DeadLetterList(dead_letters=[_out(dead) for dead in found])
@@ -56,7 +56,7 @@ def list_dead_letters(project_id: str, deps: AppDeps, user: CurrentUser) -> Dead
 
 @router.post("/dead-letters/{queue}/{message_id}/redrive", status_code=status.HTTP_202_ACCEPTED)
 def redrive(
-    project_id: str, queue: str, message_id: str, deps: AppDeps, user: CurrentUser
+    project_id: str, queue: str, message_id: str, deps: AppDeps, user: SignedIn
 ) -> Redriven:
     """Send a dead letter back to its queue, once its cause is fixed (owners only)."""
     new_id = dead_letters.redrive_dead_letter(

@@ -15,7 +15,7 @@ from core.domain.imports import ImportJob
 from core.domain.items import ItemState
 from core.domain.model import DomainModel, JsonInt
 from core.export.bundle import CONTENT_TYPES
-from core.http.context import AppDeps, AppSettings, CurrentUser
+from core.http.context import AppDeps, AppSettings, SignedIn
 from core.http.headers import disposition
 from core.http.openapi import conflict
 from core.http.transfers import SHA256, Link
@@ -85,7 +85,7 @@ def download_export(
     project_id: str,
     deps: AppDeps,
     settings: AppSettings,
-    user: CurrentUser,
+    user: SignedIn,
     format: ExportFormat = ExportFormat.LOUPE_JSONL,
     state: Annotated[list[ItemState] | None, Query()] = None,
     label: Annotated[list[str] | None, Query()] = None,
@@ -115,7 +115,7 @@ def download_export(
 
 @router.post("/exports", status_code=202, response_model_exclude_none=True)
 def request_export(
-    project_id: str, body: ExportIn, deps: AppDeps, settings: AppSettings, user: CurrentUser
+    project_id: str, body: ExportIn, deps: AppDeps, settings: AppSettings, user: SignedIn
 ) -> ExportOut:
     """Start an export job; poll it (or the list) for its download link."""
     options = body.options.model_copy(update={"datastore": settings.azureml_datastore})
@@ -126,13 +126,13 @@ def request_export(
 
 
 @router.get("/exports", response_model_exclude_none=True)
-def list_exports(project_id: str, deps: AppDeps, user: CurrentUser) -> ExportList:
+def list_exports(project_id: str, deps: AppDeps, user: SignedIn) -> ExportList:
     found = exports.list_exports(deps, project_id=project_id, actor=user.id)
     return ExportList(exports=[_out(view) for view in found])
 
 
 @router.get("/exports/{export_id}", response_model_exclude_none=True)
-def get_export(project_id: str, export_id: str, deps: AppDeps, user: CurrentUser) -> ExportOut:
+def get_export(project_id: str, export_id: str, deps: AppDeps, user: SignedIn) -> ExportOut:
     return _out(exports.get_export(deps, project_id=project_id, actor=user.id, export_id=export_id))
 
 
@@ -148,7 +148,7 @@ async def import_labels(
     project_id: str,
     request: Request,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     format: str = imports.ImportFormat.LOUPE_JSONL.value,
     mode: imports.ImportMode = imports.ImportMode.PRELABEL,
     normalized: bool = False,
@@ -198,7 +198,7 @@ class ImportLink(Link):
 
 @router.post("/imports/files", status_code=201)
 def import_link(
-    project_id: str, body: ImportLinkIn, deps: AppDeps, settings: AppSettings, user: CurrentUser
+    project_id: str, body: ImportLinkIn, deps: AppDeps, settings: AppSettings, user: SignedIn
 ) -> ImportLink:
     """A link to PUT a labels file straight to storage (owners), then `POST .../imports/jobs`:
     no file goes through the API. The file is named by its SHA-256, so the same file is the
@@ -216,9 +216,7 @@ def import_link(
 
 
 @router.post("/imports/jobs", status_code=202, response_model_exclude_none=True)
-def start_import(
-    project_id: str, body: ImportFileIn, deps: AppDeps, user: CurrentUser
-) -> ImportJob:
+def start_import(project_id: str, body: ImportFileIn, deps: AppDeps, user: SignedIn) -> ImportJob:
     """Import a file put on its link: the import stage checks it whole (a refused file is
     `refused` with every problem in `errors`, nothing written), then writes it; poll
     `GET .../imports/jobs/{job}`. The same file and options are the same job: starting it again
@@ -227,6 +225,6 @@ def start_import(
 
 
 @router.get("/imports/jobs/{job_id}", response_model_exclude_none=True)
-def get_import(project_id: str, job_id: str, deps: AppDeps, user: CurrentUser) -> ImportJob:
+def get_import(project_id: str, job_id: str, deps: AppDeps, user: SignedIn) -> ImportJob:
     """An import's progress (`done` of `items`) and report (owners)."""
     return import_jobs.get_import(deps, project_id=project_id, actor=user.id, job_id=job_id)

@@ -22,7 +22,7 @@ from core.adapters.blob_names import check_blob_name
 from core.domain.ingest import IngestProgress
 from core.domain.items import Item, ItemState
 from core.domain.model import DomainModel
-from core.http.context import AppDeps, AppSettings, CurrentUser
+from core.http.context import AppDeps, AppSettings, SignedIn
 from core.http.openapi import conflict
 from core.services.ingestion import ingestion_progress
 from core.services.uploads import complete_upload, upload_file, upload_link
@@ -83,7 +83,7 @@ _NOT_UPLOADS = "the project reads a blob container, or it failed to initialize"
     responses=conflict(_NOT_UPLOADS),
 )
 def start_upload(
-    project_id: str, request: UploadRequest, deps: AppDeps, settings: AppSettings, user: CurrentUser
+    project_id: str, request: UploadRequest, deps: AppDeps, settings: AppSettings, user: SignedIn
 ) -> UploadLink:
     """A link to upload one file straight to storage (owners): the role, the path and the
     size are checked first; the link writes exactly that file and lives 15 minutes."""
@@ -111,7 +111,7 @@ def start_upload(
     response_model_exclude_none=True,
 )
 def finish_upload(
-    project_id: str, request: CompleteUpload, deps: AppDeps, user: CurrentUser
+    project_id: str, request: CompleteUpload, deps: AppDeps, user: SignedIn
 ) -> Uploaded:
     """Register a file sent to its upload link (owners); its items, as `PUT .../files` answers.
     Safe to repeat: the same file gives the same items."""
@@ -121,7 +121,7 @@ def finish_upload(
 
 
 @router.get("/{project_id}/ingestion", response_model_exclude_none=True)
-def get_progress(project_id: str, deps: AppDeps, user: CurrentUser) -> IngestProgress:
+def get_progress(project_id: str, deps: AppDeps, user: SignedIn) -> IngestProgress:
     """Initialization progress (registered / skipped / failed / total) and last refresh."""
     return ingestion_progress(deps, project_id=project_id, actor=user.id)
 
@@ -144,7 +144,7 @@ async def upload(
     path: str,
     request: Request,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     content_type: Annotated[str | None, Header()] = None,
 ) -> Uploaded:
     """Upload one file (owners): the body is the file. Folders are made from `/` in `path`."""

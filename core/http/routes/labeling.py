@@ -13,7 +13,7 @@ from core.domain.annotation_json import StoredValue, SubmittedValue
 from core.domain.items import Item, Prediction
 from core.domain.model import DomainModel, JsonInt
 from core.domain.tasks import PAGE_SIZES, Task
-from core.http.context import AppDeps, CurrentUser
+from core.http.context import AppDeps, SignedIn
 from core.http.openapi import conflict
 from core.services import labeling, tasks
 from core.services.links import frame_count, frames_url, media_url, pixels_url
@@ -192,7 +192,7 @@ _JSON = "application/json"
     response_model_exclude_none=True,
     responses=conflict(_NOT_LABELING),
 )
-def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser) -> Response:
+def next_task(project_id: str, body: NextTask, deps: AppDeps, user: SignedIn) -> Response:
     """Lease the next item (or a page); `items` is empty when nothing is left for you."""
     found = tasks.next_task(
         deps, project_id=project_id, actor=user.id, size=body.size, holding=body.holding
@@ -208,19 +208,19 @@ def next_task(project_id: str, body: NextTask, deps: AppDeps, user: CurrentUser)
     response_model_exclude_none=True,
     responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS}"),
 )
-def renew(project_id: str, body: ItemIds, deps: AppDeps, user: CurrentUser) -> TaskView:
+def renew(project_id: str, body: ItemIds, deps: AppDeps, user: SignedIn) -> TaskView:
     found = tasks.renew_leases(deps, project_id=project_id, actor=user.id, item_ids=body.item_ids)
     return _task(found, user.id, deps.clock.now())
 
 
 @router.post("/tasks/release", responses=conflict("an item changed as it was released: send again"))
-def release(project_id: str, body: ItemIds, deps: AppDeps, user: CurrentUser) -> Released:
+def release(project_id: str, body: ItemIds, deps: AppDeps, user: SignedIn) -> Released:
     count = tasks.release_leases(deps, project_id=project_id, actor=user.id, item_ids=body.item_ids)
     return Released(released=count)
 
 
 @router.get("/tasks/last")
-def last_submission(project_id: str, deps: AppDeps, user: CurrentUser) -> LastSubmission:
+def last_submission(project_id: str, deps: AppDeps, user: SignedIn) -> LastSubmission:
     """The item you answered last: the one you may still correct."""
     found = labeling.last_submission(deps, project_id=project_id, actor=user.id)
     return LastSubmission(item_id=found)
@@ -233,7 +233,7 @@ def last_submission(project_id: str, deps: AppDeps, user: CurrentUser) -> LastSu
     responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS}"),
 )
 def submit(
-    project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: CurrentUser
+    project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: SignedIn
 ) -> Response:
     item = labeling.submit_annotation(
         deps, project_id=project_id, actor=user.id, item_id=item_id, value=body.value
@@ -250,7 +250,7 @@ def submit(
     ),
 )
 def correct(
-    project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: CurrentUser
+    project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: SignedIn
 ) -> TaskItem:
     """Correct your last submission while it is not reviewed."""
     item = labeling.correct_annotation(
@@ -265,7 +265,7 @@ def correct(
     responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS} (every such item is listed)"),
 )
 def submit_page(
-    project_id: str, body: PageAnswers, deps: AppDeps, user: CurrentUser
+    project_id: str, body: PageAnswers, deps: AppDeps, user: SignedIn
 ) -> list[TaskItem]:
     """Answer a page of leased items at once."""
     answers = [labeling.Answer(a.item_id, a.value) for a in body.answers]
@@ -278,7 +278,7 @@ def submit_page(
     response_model_exclude_none=True,
     responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS}"),
 )
-def skip(project_id: str, item_id: str, body: SkipIn, deps: AppDeps, user: CurrentUser) -> TaskItem:
+def skip(project_id: str, item_id: str, body: SkipIn, deps: AppDeps, user: SignedIn) -> TaskItem:
     item = labeling.skip_item(
         deps, project_id=project_id, actor=user.id, item_id=item_id, reason=body.reason
     )

@@ -10,7 +10,7 @@ from core.domain.model import DomainModel, JsonInt
 from core.domain.projects import Project, Role
 from core.domain.relabel import ExistingLabels
 from core.http import etags
-from core.http.context import AppDeps, CurrentUser
+from core.http.context import AppDeps, SignedIn
 from core.http.openapi import conflict
 from core.services import assignment, label_classes, members
 from core.store.versioned import Versioned
@@ -68,7 +68,7 @@ def _members(response: Response, saved: Versioned[Project]) -> dict[str, Role]:
 
 
 @router.get("/members")
-def list_members(project_id: str, deps: AppDeps, user: CurrentUser) -> dict[str, Role]:
+def list_members(project_id: str, deps: AppDeps, user: SignedIn) -> dict[str, Role]:
     return members.list_members(deps, project_id=project_id, actor=user.id)
 
 
@@ -78,7 +78,7 @@ def set_member(
     member: str,
     body: MemberIn,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     response: Response,
     if_match: etags.IfMatch,
 ) -> dict[str, Role]:
@@ -93,7 +93,7 @@ def remove_member(
     project_id: str,
     member: str,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     response: Response,
     if_match: etags.IfMatch,
 ) -> dict[str, Role]:
@@ -104,7 +104,7 @@ def remove_member(
 
 
 @router.post("/assignments")
-def assign(project_id: str, body: AssignIn, deps: AppDeps, user: CurrentUser) -> Changed:
+def assign(project_id: str, body: AssignIn, deps: AppDeps, user: SignedIn) -> Changed:
     count = assignment.assign_items(
         deps,
         project_id=project_id,
@@ -118,7 +118,7 @@ def assign(project_id: str, body: AssignIn, deps: AppDeps, user: CurrentUser) ->
 
 
 @router.post("/assignments/release")
-def release(project_id: str, body: ReleaseIn, deps: AppDeps, user: CurrentUser) -> Changed:
+def release(project_id: str, body: ReleaseIn, deps: AppDeps, user: SignedIn) -> Changed:
     count = assignment.release_items(
         deps,
         project_id=project_id,
@@ -135,7 +135,7 @@ def add_label_classes(
     project_id: str,
     body: AddClassesIn,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     response: Response,
     if_match: etags.IfMatch,
 ) -> list[LabelClass]:
@@ -156,7 +156,7 @@ def rename_label_class(
     project_id: str,
     body: RenameIn,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     response: Response,
     if_match: etags.IfMatch,
 ) -> list[LabelClass]:

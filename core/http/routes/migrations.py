@@ -15,7 +15,7 @@ from core.domain.errors import InvalidInput
 from core.domain.imports import MigrationJob
 from core.domain.model import DomainModel, JsonInt
 from core.domain.task_types import TaskType
-from core.http.context import AppDeps, AppSettings, CurrentUser
+from core.http.context import AppDeps, AppSettings, SignedIn
 from core.http.openapi import forbidden
 from core.http.transfers import SHA256, Link
 from core.services import migration_jobs
@@ -53,7 +53,7 @@ class MigrationOut(DomainModel):
 async def migrate_from_azureml(
     request: Request,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     name: Annotated[str, Query(min_length=1, max_length=200, description="The new project's name")],
     container: Annotated[
         str | None,
@@ -123,7 +123,7 @@ class MigrationIn(DomainModel):
 
 @router.post("/migrations/azureml/files", status_code=status.HTTP_201_CREATED, responses=_CREATORS)
 def migration_link(
-    body: MigrationLinkIn, deps: AppDeps, settings: AppSettings, user: CurrentUser
+    body: MigrationLinkIn, deps: AppDeps, settings: AppSettings, user: SignedIn
 ) -> Link:
     """A link to PUT an Azure ML labels export straight to storage (creators), then
     `POST /api/migrations/azureml/jobs`: no file goes through the API."""
@@ -143,7 +143,7 @@ def migration_link(
     responses=_CREATORS,
     response_model_exclude_none=True,
 )
-def start_migration(body: MigrationIn, deps: AppDeps, user: CurrentUser) -> MigrationJob:
+def start_migration(body: MigrationIn, deps: AppDeps, user: SignedIn) -> MigrationJob:
     """Migrate a file put on its link: the import stage checks it whole (a refused file is
     `refused`, every problem in `errors`, and nothing is created), then makes the project and
     writes its labels; poll `GET /api/migrations/azureml/jobs/{job}` for `project` and the report.
@@ -159,6 +159,6 @@ def start_migration(body: MigrationIn, deps: AppDeps, user: CurrentUser) -> Migr
 
 
 @router.get("/migrations/azureml/jobs/{job_id}", response_model_exclude_none=True)
-def get_migration(job_id: str, deps: AppDeps, user: CurrentUser) -> MigrationJob:
+def get_migration(job_id: str, deps: AppDeps, user: SignedIn) -> MigrationJob:
     """One of your migrations: its status, the project it made and its report."""
     return migration_jobs.get_migration(deps, actor=user.id, job_id=job_id)

@@ -18,7 +18,7 @@ from core.domain.projects import (
     ProjectSettings,
 )
 from core.http import etags
-from core.http.context import AppDeps, CurrentUser
+from core.http.context import AppDeps, SignedIn
 from core.http.openapi import conflict, forbidden
 from core.services import dashboard, projects
 from core.store.versioned import Versioned
@@ -61,7 +61,7 @@ def _view(response: Response, found: Versioned[Project]) -> ProjectView:
     | forbidden(f"only creators and admins create projects; {_DATASETS}"),
 )
 def create_project(
-    settings: ProjectSettings, deps: AppDeps, user: CurrentUser, response: Response
+    settings: ProjectSettings, deps: AppDeps, user: SignedIn, response: Response
 ) -> ProjectView:
     created = projects.create_project(deps, settings=settings, actor=user.id)
     response.headers["Location"] = f"/api/projects/{created.value.id}"
@@ -73,7 +73,7 @@ class ListedProject(Project):
 
 
 @router.get("", response_model_exclude_none=True)
-def list_projects(deps: AppDeps, user: CurrentUser) -> list[ListedProject]:
+def list_projects(deps: AppDeps, user: SignedIn) -> list[ListedProject]:
     """Your projects, newest first, each with how far it is (one request for the whole list)."""
     return [
         ListedProject(**dict(p), progress=dashboard.progress_of(deps, p.id))
@@ -82,9 +82,7 @@ def list_projects(deps: AppDeps, user: CurrentUser) -> list[ListedProject]:
 
 
 @router.get("/{project_id}", response_model_exclude_none=True, responses=etags.tagged())
-def get_project(
-    project_id: str, deps: AppDeps, user: CurrentUser, response: Response
-) -> ProjectView:
+def get_project(project_id: str, deps: AppDeps, user: SignedIn, response: Response) -> ProjectView:
     return _view(response, projects.get_project(deps, project_id=project_id, actor=user.id))
 
 
@@ -99,7 +97,7 @@ def update_project(
     project_id: str,
     patch: ProjectPatch,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     response: Response,
     if_match: etags.IfMatchRequired,
 ) -> ProjectView:
@@ -110,9 +108,7 @@ def update_project(
 
 
 @router.delete("/{project_id}", status_code=status.HTTP_204_NO_CONTENT)
-def delete_project(
-    project_id: str, deps: AppDeps, user: CurrentUser, if_match: etags.IfMatch
-) -> None:
+def delete_project(project_id: str, deps: AppDeps, user: SignedIn, if_match: etags.IfMatch) -> None:
     projects.delete_project(deps, project_id=project_id, actor=user.id, if_match=if_match)
 
 
@@ -122,7 +118,7 @@ def delete_project(
     responses=etags.tagged() | _STATUS_CONFLICT,
 )
 def pause_project(
-    project_id: str, deps: AppDeps, user: CurrentUser, response: Response, if_match: etags.IfMatch
+    project_id: str, deps: AppDeps, user: SignedIn, response: Response, if_match: etags.IfMatch
 ) -> ProjectView:
     paused = projects.pause_project(deps, project_id=project_id, actor=user.id, if_match=if_match)
     return _view(response, paused)
@@ -134,7 +130,7 @@ def pause_project(
     responses=etags.tagged() | _STATUS_CONFLICT,
 )
 def resume_project(
-    project_id: str, deps: AppDeps, user: CurrentUser, response: Response, if_match: etags.IfMatch
+    project_id: str, deps: AppDeps, user: SignedIn, response: Response, if_match: etags.IfMatch
 ) -> ProjectView:
     resumed = projects.resume_project(deps, project_id=project_id, actor=user.id, if_match=if_match)
     return _view(response, resumed)
@@ -142,7 +138,7 @@ def resume_project(
 
 @router.get("/{project_id}/label-classes", responses=etags.tagged())
 def get_label_classes(
-    project_id: str, deps: AppDeps, user: CurrentUser, response: Response
+    project_id: str, deps: AppDeps, user: SignedIn, response: Response
 ) -> list[LabelClass]:
     found = projects.get_project(deps, project_id=project_id, actor=user.id)
     response.headers["ETag"] = etags.header(found.etag)
@@ -157,7 +153,7 @@ def set_label_classes(
     project_id: str,
     classes: list[LabelClass],
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     response: Response,
     if_match: etags.IfMatchRequired,
 ) -> list[LabelClass]:
@@ -172,7 +168,7 @@ def set_label_classes(
     "/{project_id}/instructions", response_model_exclude_none=True, responses=etags.tagged()
 )
 def get_instructions(
-    project_id: str, deps: AppDeps, user: CurrentUser, response: Response
+    project_id: str, deps: AppDeps, user: SignedIn, response: Response
 ) -> Instructions:
     found = projects.get_project(deps, project_id=project_id, actor=user.id)
     response.headers["ETag"] = etags.header(found.etag)
@@ -186,7 +182,7 @@ def set_instructions(
     project_id: str,
     instructions: Instructions,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     response: Response,
     if_match: etags.IfMatchRequired,
 ) -> Instructions:
@@ -206,7 +202,7 @@ class NameCheck(DomainModel):
 def check_name(
     name: Annotated[str, Path(max_length=MAX_NAME_LENGTH, pattern=NAME_PATTERN)],
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
 ) -> NameCheck:
     """Whether a new project may take `name`, ignoring case and spacing as creation does."""
     return NameCheck(name=name, available=projects.name_available(deps, name=name, actor=user.id))

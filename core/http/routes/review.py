@@ -16,7 +16,7 @@ from core.domain.events import AuditEvent
 from core.domain.items import Comment, Item, ItemState
 from core.domain.model import DomainModel, JsonFloat
 from core.http import etags
-from core.http.context import AppDeps, CurrentUser
+from core.http.context import AppDeps, SignedIn
 from core.http.openapi import conflict
 from core.http.routes.labeling import DicomView, dicom_view
 from core.services import comments, dashboard, review, review_bulk
@@ -179,7 +179,7 @@ def query_filter(
 def list_items(
     project_id: str,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     where: Annotated[review.ItemFilter, Depends(query_filter)],
     page_size: Annotated[int, Query(alias="pageSize", ge=1, le=review.MAX_PAGE)] = 50,
     continuation: str | None = None,
@@ -204,7 +204,7 @@ def list_items(
 
 @router.get("/items/{item_id}", response_model_exclude_none=True, responses=etags.tagged())
 def get_item(
-    project_id: str, item_id: str, deps: AppDeps, user: CurrentUser, response: Response
+    project_id: str, item_id: str, deps: AppDeps, user: SignedIn, response: Response
 ) -> ItemView:
     found = review.get_item(deps, project_id=project_id, actor=user.id, item_id=item_id)
     response.headers["ETag"] = etags.header(found.etag)
@@ -217,7 +217,7 @@ def get_item(
     responses=conflict("the item holds nothing to review, or it kept changing: send again"),
 )
 def review_item(
-    project_id: str, item_id: str, body: ReviewIn, deps: AppDeps, user: CurrentUser
+    project_id: str, item_id: str, body: ReviewIn, deps: AppDeps, user: SignedIn
 ) -> Item:
     return review.review_item(
         deps,
@@ -267,7 +267,7 @@ class BulkReviewOut(DomainModel):
 
 @router.post("/reviews")
 def review_many(
-    project_id: str, body: BulkReviewIn, deps: AppDeps, user: CurrentUser
+    project_id: str, body: BulkReviewIn, deps: AppDeps, user: SignedIn
 ) -> BulkReviewOut:
     """Approve or reject many items: those picked, or every item the filter matches (up to
     200 a request). Each item on its own: the answer lists the items reviewed and those left
@@ -303,7 +303,7 @@ class CommentIn(DomainModel):
     responses=conflict("the item kept changing: send again"),
 )
 def comment_on_item(
-    project_id: str, item_id: str, body: CommentIn, deps: AppDeps, user: CurrentUser
+    project_id: str, item_id: str, body: CommentIn, deps: AppDeps, user: SignedIn
 ) -> Comment:
     """A comment to the labelers whose answers the item holds (they see it in Feedback)."""
     item = comments.comment_on_item(
@@ -322,7 +322,7 @@ def item_history(
     project_id: str,
     item_id: str,
     deps: AppDeps,
-    user: CurrentUser,
+    user: SignedIn,
     continuation: str | None = None,
 ) -> HistoryOut:
     """Who labeled, changed, skipped, commented, approved or rejected the item, when, with the
@@ -335,14 +335,14 @@ def item_history(
 
 @router.get("/feedback", response_model_exclude_none=True)
 def my_feedback(
-    project_id: str, deps: AppDeps, user: CurrentUser, continuation: str | None = None
+    project_id: str, deps: AppDeps, user: SignedIn, continuation: str | None = None
 ) -> comments.FeedbackPage:
     """Comments reviewers addressed to you (rejections' reasons included), newest first."""
     return comments.feedback(deps, project_id=project_id, actor=user.id, continuation=continuation)
 
 
 @router.get("/dashboard", response_model_exclude_none=True)
-def get_dashboard(project_id: str, deps: AppDeps, user: CurrentUser) -> DashboardView:
+def get_dashboard(project_id: str, deps: AppDeps, user: SignedIn) -> DashboardView:
     found = dashboard.dashboard(deps, project_id=project_id, actor=user.id)
     return DashboardView(
         states=found.states,
