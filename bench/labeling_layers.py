@@ -32,7 +32,6 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -42,31 +41,17 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from labeling import seed  # noqa: E402  (bench/labeling.py: the same seeded project)
 from stack_server import add_noops  # noqa: E402
 
-from core.adapters.clock import ManualClock  # noqa: E402
 from core.bootstrap import build  # noqa: E402
-from core.domain.projects import Role  # noqa: E402
 from core.http.app import create_app  # noqa: E402
 from core.http.routes import labeling as routes  # noqa: E402
 from core.services import labeling, tasks  # noqa: E402
 from core.services.users import authenticate  # noqa: E402
 from core.settings import Settings  # noqa: E402
-from tests.support.deps import local_deps  # noqa: E402
-from tests.support.labeling import add_items, running_project, users  # noqa: E402
 
 Asgi = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
-
-
-def seed(folder: Path, count: int) -> tuple[str, str, str]:
-    """A running project with `count` items; (project id, the labeler's id, their token)."""
-    deps = local_deps(folder, ManualClock(datetime.now(UTC)))
-    tokens = users(deps, "olive", "lee")
-    project = running_project(deps, owner="olive", members={"lee": Role.LABELER})
-    for start in range(0, count, 20_000):
-        add_items(deps, project, min(20_000, count - start), prefix=f"img/{start:08d}/")
-    deps.close()
-    return project.id, "lee", tokens["lee"]
 
 
 async def call(app: Asgi, path: str, body: bytes, token: str) -> bytes:
@@ -213,9 +198,8 @@ def main() -> None:
     os.environ.pop("LOUPE_DATA_DIR", None)
     with tempfile.TemporaryDirectory(prefix="loupe-layers-") as tmp:
         folder = Path(tmp)
-        started = time.perf_counter()
-        project_id, actor, token = seed(folder, count)
-        print(f"seeded {count:,} items in {time.perf_counter() - started:.1f} s", flush=True)
+        project_id, token = seed(folder, count)  # prints how long seeding took
+        actor = "lee"  # the labeler seed() signs in
         profile = folder / "profile.out" if args.profile else None
         samples = asyncio.run(measure(folder, project_id, actor, token, rounds, profile))
         if profile is not None:
