@@ -30,6 +30,7 @@ differ), so a run costs its labeling and cycles, not the backbone.
     python bench/assist.py                 # both sets, 5,000 digits, 10 runs per arm
     python bench/assist.py --quick         # hard set, 1,000 digits, 2 runs, 100/200/300
     python bench/assist.py --data hard --arms off --runs 20
+    python bench/assist.py --embeddings /tmp/emb   # featurize once, across invocations
 """
 
 from __future__ import annotations
@@ -235,6 +236,30 @@ def harvest(run: Run) -> dict[str, dict[str, np.ndarray]]:
             path = run.paths[str(item_id)]
             rows[path] = {key: value[i] for key, value in parts.items() if key != "ids"}
     return rows
+
+
+def kept(file: Path | None, run: Run) -> dict[str, dict[str, np.ndarray]]:
+    """Embeddings an earlier invocation saved for the same images and backbone (none if the
+    file is missing or holds another backbone's)."""
+    if file is None or not file.exists():
+        return {}
+    name = assist_cycle.featurizer_for(run.deps, _project(run)).manifest.name
+    with np.load(file) as saved:
+        if str(saved["backbone"]) != name:
+            return {}
+        paths = [str(p) for p in saved["paths"]]
+        parts = {k: saved[k] for k in saved.files if k not in ("backbone", "paths")}
+    return {path: {k: v[i] for k, v in parts.items()} for i, path in enumerate(paths)}
+
+
+def keep(file: Path, run: Run, cache: dict[str, dict[str, np.ndarray]]) -> None:
+    """Save the data set's embeddings for later invocations (they skip featurizing)."""
+    paths = sorted(cache)
+    keys = next(iter(cache.values())).keys()
+    name = assist_cycle.featurizer_for(run.deps, _project(run)).manifest.name
+    file.parent.mkdir(parents=True, exist_ok=True)
+    stacked = {key: np.stack([cache[p][key] for p in paths]) for key in keys}
+    np.savez(file, backbone=np.array(name), paths=np.array(paths), **stacked)
 
 
 def plant(run: Run, cache: dict[str, dict[str, np.ndarray]]) -> None:
@@ -490,9 +515,12 @@ def one_run(
     checkpoints: Sequence[int],
     cache: dict[str, dict[str, np.ndarray]],
     pages: int,
+    saved: Path | None = None,
 ) -> tuple[Run, list[dict[str, Any]]]:
     run = Run(data, arm, seed, memory_deps(ids=SeededIds(seed)))
     seconds = setup(run, pngs, truth)
+    if not cache:
+        cache.update(kept(saved, run))
     plant(run, cache)
     rows = []
     for target in checkpoints:
@@ -501,6 +529,8 @@ def one_run(
         if not cache:
             cache.update(harvest(run))
             print(f"  {data}: featurized {len(cache):,} images in the first cycle ({wall:.0f} s)")
+            if saved is not None:
+                keep(saved, run, cache)
         rows.append(measure(run, cycle, wall, pages))
     print(
         f"  {data} AL {arm} seed {seed}: ingest {seconds:.0f} s, cycles "
@@ -538,6 +568,12 @@ def main() -> None:
         default=None,
         help="a class's own answers above a cut the curve needs (class_thresholds.MIN_ABOVE)",
     )
+    parser.add_argument(
+        "--embeddings",
+        type=Path,
+        default=None,
+        help="a folder keeping each data set's embeddings between invocations",
+    )
     args = parser.parse_args()
     if args.z_class is not None:
         class_thresholds.Z_CLASS = args.z_class
@@ -568,9 +604,9 @@ def main() -> None:
         results: dict[str, list[list[dict[str, Any]]]] = {}
         for arm in arms:
             for n, seed in enumerate(seeds):
-                run, rows = one_run(
-                    data, arm, seed, pngs, truth, checkpoints, cache, args.pages if n == 0 else 0
-                )
+                saved = args.embeddings / f"{data}-{count}.npz" if args.embeddings else None
+                pages = args.pages if n == 0 else 0
+                run, rows = one_run(data, arm, seed, pngs, truth, checkpoints, cache, pages, saved)
                 orders[(arm, seed)] = run.order
                 results.setdefault(arm, []).append(rows)
                 if data == datasets[0] and arm == arms[0] and n == 0 and args.featurize:
