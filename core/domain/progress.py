@@ -98,23 +98,23 @@ def item_figures(document: Mapping[str, Any]) -> Counter[str]:
     # Counted in a plain dict (a Counter's += on a new key goes through Python), and an
     # answer that disagreed adds no "agreed" key rather than a zero one.
     found: dict[str, int] = {}
-    for label in stored_labels(document.get("final")):
-        key = f"{LABEL}/{label}"
+
+    def one(kind: str, name: str) -> None:
+        key = figure(kind, name)
         found[key] = found.get(key, 0) + 1
+
+    for label in stored_labels(document.get("final")):
+        one(LABEL, label)
     for annotation in document.get("annotations") or ():
         user = annotation["user"]
-        key = f"{ANSWERS}/{user}"
-        found[key] = found.get(key, 0) + 1
+        one(ANSWERS, user)
         agreed = annotation.get("agreed")
         if agreed is not None:
-            key = f"{COMPARED}/{user}"
-            found[key] = found.get(key, 0) + 1
+            one(COMPARED, user)
             if agreed:
-                key = f"{AGREED}/{user}"
-                found[key] = found.get(key, 0) + 1
+                one(AGREED, user)
     for skip in document.get("skips") or ():
-        key = f"{SKIPS}/{skip['user']}"
-        found[key] = found.get(key, 0) + 1
+        one(SKIPS, skip["user"])
     return Counter(found)
 
 

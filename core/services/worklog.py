@@ -141,12 +141,8 @@ def audit_stored(
     )
 
 
-def summary(item: Item) -> dict[str, Any]:
-    """The labeling part of an item, as the audit trail keeps it."""
-    return _summary_of(item.to_doc())
-
-
 def _summary_of(document: JsonDoc) -> dict[str, Any]:
+    """The labeling part of an item, as the audit trail keeps it."""
     return {key: document[key] for key in _AUDITED if key in document}
 
 
