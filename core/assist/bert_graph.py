@@ -16,7 +16,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 import onnx
-from onnx import TensorProto, helper, numpy_helper
+from onnx import TensorProto, helper
+
+from core.assist.onnx_writer import GraphWriter
 
 OPSET = 17
 """The first opset with LayerNormalization."""
@@ -52,29 +54,8 @@ class BertShape:
         )
 
 
-class _GraphWriter:
-    """Collects nodes and initializers; every helper returns the name of its output."""
-
-    def __init__(self) -> None:
-        self.nodes: list[onnx.NodeProto] = []
-        self.initializers: list[TensorProto] = []
-        self.value_info: list[onnx.ValueInfoProto] = []
-        self._count = 0
-
-    def _fresh(self, hint: str) -> str:
-        self._count += 1
-        return f"{hint}_{self._count}"
-
-    def const(self, value: npt.ArrayLike, hint: str, dtype: npt.DTypeLike = np.float32) -> str:
-        name = self._fresh(hint)
-        array = np.ascontiguousarray(np.asarray(value, dtype=dtype))
-        self.initializers.append(numpy_helper.from_array(array, name))
-        return name
-
-    def op(self, op_type: str, inputs: list[str], hint: str, **attrs: Any) -> str:
-        out = self._fresh(hint)
-        self.nodes.append(helper.make_node(op_type, inputs, [out], name=out, **attrs))
-        return out
+class _GraphWriter(GraphWriter):
+    """The generic writer plus the few layers a BERT encoder is made of."""
 
     def split(self, x: str, sizes: list[int], hint: str) -> list[str]:
         """Split the last axis into parts of these sizes."""

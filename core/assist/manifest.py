@@ -14,9 +14,12 @@ from core.domain.model import DomainModel
 
 DEFAULT_IMAGE = "open-nsfw-resnet50"
 DEFAULT_TEXT = "all-minilm-l6-v2"
+EFFICIENTNET_LITE0 = "efficientnet-lite0"
+"""ImageNet features, built in beside the default (a project picks it by name)."""
 DEFAULTS = (DEFAULT_IMAGE, DEFAULT_TEXT)
-"""The backbones `core.assist.backbones` derives from installed packages. Named here, where
-nothing heavy is imported, so the API can list them without onnx."""
+BUILT_IN = {DEFAULT_IMAGE: "image", EFFICIENTNET_LITE0: "image", DEFAULT_TEXT: "text"}
+"""The backbones `core.assist.backbones` derives from installed packages, with their modality.
+Named here, where nothing heavy is imported, so the API can list them without onnx."""
 
 BackboneName = Annotated[str, Field(pattern=r"^[a-z0-9]+(?:[-_.][a-z0-9]+)*$", max_length=64)]
 

@@ -7,7 +7,7 @@ CLIP, say) into the same container, and projects pick one by name."""
 
 from __future__ import annotations
 
-from core.assist.manifest import DEFAULT_IMAGE, DEFAULT_TEXT, Backbone, BackboneManifest
+from core.assist.manifest import BUILT_IN, DEFAULT_IMAGE, DEFAULT_TEXT, Backbone, BackboneManifest
 from core.domain.errors import InvalidInput, NotFound
 from core.domain.model import DomainModel
 from core.domain.task_types import MediaKind
@@ -27,11 +27,11 @@ class ModelEntry(DomainModel):
     license: str | None = None
     source: str | None = None
     stored: bool
-    """False for a default not derived yet (it will be at first use)."""
+    """False for a built-in backbone not derived yet (it will be at first use)."""
 
 
 def list_models(deps: Deps) -> list[ModelEntry]:
-    """Every registered backbone, and the defaults even before their first use."""
+    """Every registered backbone, and the built-in ones even before their first use."""
     found: dict[str, ModelEntry] = {}
     for blob in deps.blobs.list(MODELS):
         if blob.name.endswith("/" + MANIFEST) and blob.name.count("/") == 1:
@@ -47,8 +47,8 @@ def list_models(deps: Deps) -> list[ModelEntry]:
                 source=manifest.source,
                 stored=True,
             )
-    for media, name in DEFAULT_FOR.items():
-        found.setdefault(name, ModelEntry(name=name, modality=media.value, stored=False))
+    for name, modality in BUILT_IN.items():
+        found.setdefault(name, ModelEntry(name=name, modality=modality, stored=False))
     return sorted(found.values(), key=lambda entry: entry.name)
 
 
@@ -57,21 +57,23 @@ def backbone_name(chosen: str | None, media: MediaKind) -> str:
 
 
 def load_backbone(deps: Deps, name: str, media: MediaKind) -> Backbone:
-    """The backbone `name`, derived and stored first if it is a default not stored yet."""
+    """The backbone `name`, derived and stored first if it is a built-in one not stored yet."""
     try:
-        manifest = _manifest(deps, name)
+        manifest: BackboneManifest | None = _manifest(deps, name)
     except NotFound:
-        if name not in DEFAULT_FOR.values():
-            raise NotFound(
-                f"backbone {name!r} is not in the model registry: upload {name}/{MANIFEST} and "
-                f"its ONNX file to the {MODELS!r} container, or pick one of "
-                f"{sorted(DEFAULT_FOR.values())}"
-            ) from None
-        return _store_default(deps, name)
-    if manifest.modality != media.value:
-        raise InvalidInput.one(
-            "assist.backbone", f"{name!r} is a {manifest.modality} model; this project is {media}"
+        manifest = None
+    modality = manifest.modality if manifest is not None else BUILT_IN.get(name)
+    if modality is None:
+        raise NotFound(
+            f"backbone {name!r} is not in the model registry: upload {name}/{MANIFEST} and "
+            f"its ONNX file to the {MODELS!r} container, or pick one of {sorted(BUILT_IN)}"
         )
+    if modality != media.value:
+        raise InvalidInput.one(
+            "assist.backbone", f"{name!r} is a model of {modality}s; this project labels {media}s"
+        )
+    if manifest is None:
+        return _store_default(deps, name)
     model = deps.blobs.get(MODELS, f"{name}/{manifest.model_file}")
     tokenizer = (
         deps.blobs.get(MODELS, f"{name}/{manifest.tokenizer_file}")

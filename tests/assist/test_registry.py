@@ -11,11 +11,14 @@ import pytest
 from onnx import TensorProto, helper
 from PIL import Image
 
+from core.assist.manifest import EFFICIENTNET_LITE0
+from core.domain.errors import InvalidInput
 from core.domain.items import ItemState
 from core.domain.messages import ASSIST_TRAIN
 from core.domain.runs import JobStatus, RunKind
+from core.domain.task_types import MediaKind
 from core.services.assist import assist_status, request_training
-from core.services.model_registry import MODELS, list_models
+from core.services.model_registry import MODELS, list_models, load_backbone
 from tests.assist.conftest import OWNER, create, items, label, upload
 from tests.support.assist import drain
 
@@ -66,10 +69,8 @@ def swatch(red: int, blue: int, noise: int) -> bytes:
     return buffer.getvalue()
 
 
-def test_an_uploaded_backbone_serves_a_project(deps):
-    register(deps)
-    assert "mean-colour" in {entry.name for entry in list_models(deps) if entry.stored}
-    project_id = create(deps, "image_multiclass", ["red", "blue"], backbone="mean-colour")
+def swatches(deps, project_id):
+    """200 warm and cool swatches, 120 of them labeled: the truth of each item by id."""
     files, truth = [], {}
     for n in range(200):
         warm = n % 2 == 0
@@ -81,14 +82,38 @@ def test_an_uploaded_backbone_serves_a_project(deps):
     label(deps, project_id, 120, lambda item: {"label": by_id[item.id]})
     request_training(deps, project_id=project_id, actor=OWNER)
     drain(deps, ASSIST_TRAIN)
+    return by_id
 
+
+def assert_served(deps, project_id, by_id, backbone):
     status = assist_status(deps, project_id=project_id, actor=OWNER)
-    assert status.backbone == "mean-colour"
+    assert status.backbone == backbone
     assert {run.status for run in status.runs} == {JobStatus.SUCCEEDED}
     found = items(deps, project_id)
     waiting = [i for i in found if i.state is ItemState.UNLABELED and not i.audit]
     assert waiting and all(i.prediction is not None for i in waiting)
     assert all(i.prediction.value.label == by_id[i.id] for i in waiting)
+
+
+def test_an_uploaded_backbone_serves_a_project(deps):
+    register(deps)
+    assert "mean-colour" in {entry.name for entry in list_models(deps) if entry.stored}
+    project_id = create(deps, "image_multiclass", ["red", "blue"], backbone="mean-colour")
+    assert_served(deps, project_id, swatches(deps, project_id), "mean-colour")
+
+
+def test_a_built_in_backbone_picked_by_name_is_derived_at_first_use(deps):
+    listed = {entry.name: entry for entry in list_models(deps)}
+    assert not listed[EFFICIENTNET_LITE0].stored and listed[EFFICIENTNET_LITE0].modality == "image"
+    project_id = create(deps, "image_multiclass", ["red", "blue"], backbone=EFFICIENTNET_LITE0)
+    assert_served(deps, project_id, swatches(deps, project_id), EFFICIENTNET_LITE0)
+    assert {entry.name: entry for entry in list_models(deps)}[EFFICIENTNET_LITE0].stored
+
+
+def test_a_built_in_backbone_of_the_other_modality_is_refused(deps):
+    with pytest.raises(InvalidInput, match="is a model of images; this project labels texts"):
+        load_backbone(deps, EFFICIENTNET_LITE0, MediaKind.TEXT)
+    assert not any(entry.stored for entry in list_models(deps))
 
 
 @pytest.mark.parametrize(

