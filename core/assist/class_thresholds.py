@@ -246,7 +246,7 @@ def _cuts(fit: _Fit, waiting: Scored, k: int, z: float, answers: _Answers) -> _C
     earlier = waiting.earlier()[mine][order]
     fitted, lower = fit.bounds(k, _logit(confidence), earlier, z)
     # Cut only between distinct confidences: a threshold keeps all ties or none.
-    last = np.flatnonzero(np.append(confidence[1:] != confidence[:-1], True))
+    last = np.flatnonzero(np.append(confidence[1:] != confidence[:-1], confidence.size > 0))
     counts = last + 1
     cuts = confidence[last]
     picked = np.cumsum(earlier)[last].astype(np.float64)

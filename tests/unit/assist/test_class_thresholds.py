@@ -50,6 +50,16 @@ def test_a_class_without_answers_gets_none_and_holds_no_one_back():
     assert not decision.emits((2,), 0.999)
 
 
+def test_a_class_no_waiting_item_is_guessed_as_gets_none_and_the_cycle_goes_on():
+    # Late in a project a class can have answers but no waiting item left guessed as it.
+    rng = np.random.default_rng(9)
+    held, correct, _ = scenario(rng)
+    pool = Scored([(0,)] * 50, rng.uniform(0.5, 1.0, 50))
+    good, poor = decide(held, correct, pool, NAMES, 0.95).classes
+    assert good.threshold is not None and good.waiting > 0
+    assert poor.threshold is None and poor.reason == "no waiting item is guessed as it"
+
+
 def test_each_class_is_cut_where_its_own_curve_meets_the_target():
     """Two classes whose chance of being right grows with confidence alike, one shifted two
     logits down: the shifted one is cut higher, and both cuts hold the target on the waiting
