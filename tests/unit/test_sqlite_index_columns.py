@@ -7,10 +7,12 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from core.adapters.local.documents import SqliteDocumentStore
+from core.adapters.local.sql import column_name, index_name
 from core.adapters.memory import MemoryDocumentStore
 from core.ports import Order, Query, Where
 from core.store.collections import ITEMS, scan
@@ -124,3 +126,52 @@ def test_an_insert_does_not_parse_the_body_per_index(tmp_path: Path) -> None:
     assert len(made) == len(ITEMS.indexes)
     assert not any("body" in sql for sql in made)
     store.close()
+
+
+def test_sparse_fields_are_indexed_only_where_present_and_their_queries_use_it(
+    tmp_path: Path,
+) -> None:
+    store = SqliteDocumentStore(tmp_path / "docs.sqlite")
+    items = store.container(ITEMS)
+    items.upsert_many(body(n) for n in range(300))
+    expired = Query(where=(Where("lease.until", "<", 30),), order_by=(Order("lease.until"),))
+    reserved = Query(where=(Where("assignee", "=", "u1"),), order_by=(Order("rank"),))
+    for query, fields in ((expired, ("lease.until",)), (reserved, ("assignee", "rank"))):
+        plan = items.explain("p", query)
+        assert f"USING INDEX {index_name(ITEMS, fields)} " in " ".join(plan), plan
+        assert not any("TEMP B-TREE" in step for step in plan), plan
+    with sqlite3.connect(tmp_path / "docs.sqlite") as conn:
+        conn.execute("ANALYZE")  # sqlite_stat1: an index's entries lead its stat
+        entries = dict(conn.execute("SELECT idx, CAST(stat AS INTEGER) FROM sqlite_stat1"))
+        for fields in (("lease.until",), ("assignee", "rank")):
+            (having,) = conn.execute(
+                f"SELECT COUNT(*) FROM items WHERE {column_name(fields[0])} IS NOT NULL"
+            ).fetchone()
+            assert entries[index_name(ITEMS, fields)] == having < 300
+        assert entries[index_name(ITEMS, ("createdAt",))] == 300
+    store.close()
+
+
+def test_a_file_with_full_indexes_on_sparse_fields_opens_with_partial_ones(tmp_path: Path) -> None:
+    bodies = [body(n) for n in range(120)]
+    memory = MemoryDocumentStore().container(ITEMS)
+    memory.upsert_many(bodies)
+    before = SqliteDocumentStore(tmp_path / "docs.sqlite")
+    before.container(replace(ITEMS, sparse=())).upsert_many(bodies)
+    before.close()
+
+    store = SqliteDocumentStore(tmp_path / "docs.sqlite")
+    items = store.container(ITEMS)
+    for query in QUERIES:
+        assert ids(items, query) == ids(memory, query), query
+    store.close()
+    with sqlite3.connect(tmp_path / "docs.sqlite") as conn:
+        made = {
+            name: sql
+            for name, sql in conn.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL"
+            )
+        }
+    assert set(made) == {index_name(ITEMS, fields) for fields in ITEMS.indexes}
+    partial = {name for name, sql in made.items() if "IS NOT NULL" in sql}
+    assert partial == {index_name(ITEMS, ("lease.until",)), index_name(ITEMS, ("assignee", "rank"))}
