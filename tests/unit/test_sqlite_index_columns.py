@@ -7,15 +7,22 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import replace
+from datetime import UTC, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
-from core.adapters.local.documents import SqliteDocumentStore
-from core.adapters.local.sql import column_name, index_name
+import pytest
+
+from core.adapters.local.documents import SqliteContainer, SqliteDocumentStore
+from core.adapters.local.sql import column_name, count_sql, index_name
 from core.adapters.memory import MemoryDocumentStore
+from core.domain.items import ItemState
 from core.ports import Order, Query, Where
 from core.store.collections import ITEMS, scan
+from core.store.repositories.items import ItemFilter, Items
 
 LANE_QUERY = Query(where=(Where("lane", "=", "open"),), order_by=(Order("rank"),), page_size=7)
 QUERIES = [
@@ -175,3 +182,50 @@ def test_a_file_with_full_indexes_on_sparse_fields_opens_with_partial_ones(tmp_p
     assert set(made) == {index_name(ITEMS, fields) for fields in ITEMS.indexes}
     partial = {name for name, sql in made.items() if "IS NOT NULL" in sql}
     assert partial == {index_name(ITEMS, ("lease.until",)), index_name(ITEMS, ("assignee", "rank"))}
+
+
+def test_each_item_query_of_the_repository_reads_its_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Indexes go only where queries need them: each query the Items repository makes with a
+    condition reads the index made for it (dropping one, or making it partial, must not leave
+    a query to the partition's whole index)."""
+    store = SqliteDocumentStore(tmp_path / "docs.sqlite")
+    store.container(ITEMS).upsert_many(body(n) for n in range(300))
+    plans: list[str] = []
+    query, count = SqliteContainer.query, SqliteContainer.count
+
+    def explained_query(self: SqliteContainer, pk: Any, q: Query, more: Any = None) -> Any:
+        plans.append(" | ".join(self.explain(pk, q, more)))
+        return query(self, pk, q, more)
+
+    def explained_count(self: SqliteContainer, pk: Any, where: Any = ()) -> int:
+        text, params = count_sql(self.spec, pk, where)
+        found = self._db.get().execute(f"EXPLAIN QUERY PLAN {text}", params).fetchall()
+        plans.append(" | ".join(str(row[-1]) for row in found))
+        return count(self, pk, where)
+
+    monkeypatch.setattr(SqliteContainer, "query", explained_query)
+    monkeypatch.setattr(SqliteContainer, "count", explained_count)
+    items = Items(SimpleNamespace(documents=store), "p")  # type: ignore[arg-type]
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    lane, by_state = ("lane", "rank"), ("state", "updatedAt")
+    calls: list[tuple[Callable[[], object], tuple[str, ...]]] = [
+        (lambda: items.leased_to("u1", 5), lane),
+        (lambda: next(items.assigned_to("u1", 5, 1)), lane),
+        (lambda: next(items.in_public_lanes(5, 1)), lane),
+        (lambda: items.leases_expired(now), ("lease.until",)),
+        (lambda: list(items.reserved_for("u1")), ("assignee", "rank")),
+        (lambda: list(items.under_path("a/1")), ("path",)),
+        (lambda: items.newest_created(), ("createdAt",)),
+        (lambda: items.count_in_state(ItemState.LABELED), by_state),
+        (lambda: items.count_in_lane("open", prefix=True, audit=True), lane),
+        (lambda: items.changed_since(now), ("updatedAt",)),
+        (lambda: items.newest(ItemFilter(state=ItemState.LABELED), page_size=5), by_state),
+    ]
+    for call, fields in calls:
+        plans.clear()
+        call()
+        assert plans, fields
+        assert all(f"INDEX {index_name(ITEMS, fields)} " in plan for plan in plans), plans
+    store.close()
