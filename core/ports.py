@@ -101,6 +101,12 @@ class ContainerSpec:
     name: str
     partition_key: str
     indexes: tuple[tuple[str, ...], ...] = ()
+    sparse: tuple[str, ...] = ()
+    """Fields leading some of `indexes` that most documents lack (null or missing): SQLite
+    keeps only the documents that have one in those indexes (a partial index, one b-tree
+    fewer to write per document without), so a query that index serves must compare the field
+    (=, <, in, startswith...); one asking for it missing, or ordering by it alone, is answered
+    all the same, from another index or a scan. Cosmos indexes every path anyway."""
 
 
 class DocumentContainer(Protocol):

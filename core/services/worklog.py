@@ -130,7 +130,7 @@ def audit_stored(
     deps: Deps, after: Item, documents: tuple[JsonDoc, JsonDoc], *, actor: str, action: str
 ) -> None:
     """`audit_change` given the documents of the item before and after, dumped once already."""
-    audit.record(
+    audit.record_json(
         deps,
         project_id=after.project_id,
         actor=actor,

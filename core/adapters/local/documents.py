@@ -4,7 +4,8 @@ and a column per field that `ContainerSpec.indexes` names (`sql.indexed_fields`)
 The adapter fills those columns from the parsed body when it writes, so SQLite never parses a
 body to keep an index (an expression index on `json_extract` parses the body once per index on
 every write). Each `indexes` entry becomes an index on (pk, fields' columns..., id), so filtered,
-ordered queries within a partition read the index in order and stop at the page size. A file
+ordered queries within a partition read the index in order and stop at the page size; one led by
+a `sparse` field is partial, holding only the documents that have it. A file
 written before a field had its column (the expression indexes) gets the column, filled once by
 `json_extract`, when it is opened; its old indexes are dropped.
 """

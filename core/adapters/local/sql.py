@@ -66,6 +66,9 @@ def indexed_fields(spec: ContainerSpec) -> tuple[str, ...]:
                 )
             if field not in ("id", spec.partition_key, *fields):
                 fields.append(field)
+    for field in spec.sparse:
+        if field not in fields:
+            raise InvalidInput.one("sparse", f"{field!r} is not an indexed field of {spec.name}")
     return tuple(fields)
 
 
@@ -95,13 +98,23 @@ def _as_column(value: Any) -> Any:
 
 
 def index_name(spec: ContainerSpec, fields: Sequence[str]) -> str:
-    digest = hashlib.sha256("\0".join(("columns", *fields)).encode()).hexdigest()[:12]
+    # A partial index is named apart from the full one on the same fields, so that opening a
+    # file made before the field was sparse drops the old index and builds the new one.
+    kind = "sparse" if is_sparse(spec, fields) else "columns"
+    digest = hashlib.sha256("\0".join((kind, *fields)).encode()).hexdigest()[:12]
     return f"ix_{spec.name}_{digest}"
+
+
+def is_sparse(spec: ContainerSpec, fields: Sequence[str]) -> bool:
+    """Whether the index on `fields` keeps only the documents having its leading field."""
+    return bool(fields) and fields[0] in spec.sparse
 
 
 def index_sql(spec: ContainerSpec, fields: Sequence[str]) -> str:
     """An index on (pk, fields..., id) over the fields' columns: serves equality filters on
-    leading fields and ORDER BY the rest within a partition, without a sort."""
+    leading fields and ORDER BY the rest within a partition, without a sort. On a sparse
+    leading field, a partial index `WHERE field IS NOT NULL`: SQLite uses it for any query
+    comparing that field, since a comparison with NULL never holds."""
     columns = ["pk"]
     indexed_fields(spec)  # checks the paths
     for field in (*fields, "id"):
@@ -109,7 +122,10 @@ def index_sql(spec: ContainerSpec, fields: Sequence[str]) -> str:
         if column not in columns:
             columns.append(column)
     name = f'"{index_name(spec, fields)}"'
-    return f"CREATE INDEX IF NOT EXISTS {name} ON {table_name(spec)} ({', '.join(columns)})"
+    text = f"CREATE INDEX IF NOT EXISTS {name} ON {table_name(spec)} ({', '.join(columns)})"
+    if is_sparse(spec, fields):
+        text += f" WHERE {field_sql(spec, fields[0])} IS NOT NULL"
+    return text
 
 
 # -- conditions ---------------------------------------------------------------------------------

@@ -18,8 +18,9 @@ from core.store.repositories import ProjectScoped
 ITEMS = ContainerSpec(
     "items",
     partition_key="projectId",
+    # No (state, rank): no query filters by state and orders by rank, and registration would
+    # write it at a place anywhere in the index for every item (rank is a hash).
     indexes=(
-        ("state", "rank"),
         ("path",),
         ("updatedAt",),
         # Labeling: the task queue, review lists (newest first), the lease sweep, assignments,
@@ -30,6 +31,8 @@ ITEMS = ContainerSpec(
         ("assignee", "rank"),
         ("createdAt",),
     ),
+    # Set only while an item is leased or reserved: registration writes two b-trees fewer.
+    sparse=("lease.until", "assignee"),
 )
 
 _RANK = (Order("rank"),)
