@@ -79,6 +79,11 @@ class Live:
         (a point estimate would overreact to a few corrections)."""
         return self.answered > 0 and wilson_upper_bound(self.confirmed, self.answered) < target
 
+    def below(self, target: float) -> bool:
+        """Labelers confirmed fewer than the target so far: reason enough not to keep the last
+        cycle's pre-labels past a new fit that doubts them (though not to raise a threshold)."""
+        return self.confirmed < target * self.answered
+
 
 def live_by_class(labeled: Sequence[Item], infer_run: str | None) -> dict[str, Live]:
     """How labelers answered the pre-labels `infer_run` wrote, per pre-labeled class (an item

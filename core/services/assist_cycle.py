@@ -292,19 +292,25 @@ class _Cycle:
         thresholds: dict[str, float | None],
         live: dict[str, Live],
     ) -> set[int]:
-        """The last cycle's pre-labels of classes without a threshold now that the new model
-        agrees with, where labelers' answers showed no drop."""
+        """The last cycle's pre-labels that the new model agrees with, of classes whose
+        labelers confirmed at least the target of them so far, also where this cycle's threshold
+        is higher or none: a new fit that happens to be less sure is no measured reason to
+        withdraw them."""
         standing = {n for n in self.names if n in self.state.class_thresholds}
-        standing -= {n for n in self.names if thresholds[n] is not None}
-        standing -= {n for n, f in live.items() if f.dropped(self.target)}
-        labels = head.pool.labels
-        keep = kept(candidates, self.pool.item, labels, _infer_run(self.state), standing)
+        standing -= {n for n, f in live.items() if f.below(self.target)}
+        labels, confidence = head.pool.labels, head.pool.confidence
+        keep = {
+            slot
+            for slot in kept(candidates, self.pool.item, labels, _infer_run(self.state), standing)
+            if not _emits(labels[slot], float(confidence[slot]), thresholds)
+        }
         for name in sorted(_kept_classes(keep, labels)):
             count = sum(1 for slot in keep if name in labels[slot])
             _say(
                 step,
                 f"{name}: kept {count} pre-label(s) of the last cycle that the new model "
-                "agrees with (no threshold on the new answers, and no measured drop)",
+                "agrees with, below this cycle's threshold or without one (labelers confirmed "
+                "at least the target of them)",
             )
         return keep
 
@@ -386,8 +392,9 @@ def _infer_figures(step: Step, names: list[str], guess: _Guess, waiting: int, sa
 
 def _per_class(names: list[str], guess: _Guess) -> dict[str, dict[str, float]]:
     """What each class got: its threshold (-1: none), the waiting items guessed as it, how many
-    of them are pre-labeled (coverage; kept: of the last cycle's, without a threshold now) or in
-    the audit band, and the live answers to the last cycle's pre-labels of it."""
+    of them are pre-labeled (coverage; kept: of the last cycle's, below this cycle's
+    threshold) or in the audit band, and the live answers to the last cycle's pre-labels of
+    it."""
     figures = {}
     for name in names:
         mine = [s for s in guess.candidates if name in guess.guesses[s]]

@@ -173,3 +173,55 @@ def label_page(deps, project_id, task, truth):
         actor=LABELER,
         answers=[Answer(i.id, {"label": truth[i.id]}) for i in task],
     )
+
+
+def test_a_less_sure_refit_keeps_the_pre_labels_it_agrees_with_unless_a_drop_is_measured(
+    deps, monkeypatch
+):
+    from core.assist import class_thresholds
+
+    project_id, truth = digits(deps, 500)
+    label(deps, project_id, 250, lambda item: {"label": truth[item.id]})
+    request_training(deps, project_id=project_id, actor=OWNER)
+    drain(deps, ASSIST_TRAIN)
+    first = {i.id: i.prediction.value.label for i in items(deps, project_id) if i.prediction}
+    counts = {d: sum(1 for said in first.values() if said == d) for d in DIGITS}
+    doubted = max(counts, key=counts.get)  # its pre-labels the labeler will contradict
+    assert counts[doubted] >= 5
+
+    def answer(item):
+        if item.prediction and item.prediction.value.label == doubted:
+            return {"label": next(d for d in DIGITS if d != doubted)}
+        return {"label": truth[item.id]}
+
+    answered = {i.id for i in label(deps, project_id, 20, answer)}
+    # The next fit is less sure of every class (a bound of 2.2 standard errors, not 1.645):
+    # thresholds rise, and some classes lose theirs.
+    monkeypatch.setattr(class_thresholds, "Z_CLASS", 2.2)
+    request_training(deps, project_id=project_id, actor=OWNER)
+    drain(deps, ASSIST_TRAIN)
+
+    now = {i.id: i for i in items(deps, project_id) if i.state is ItemState.UNLABELED}
+    still = {n for n, said in first.items() if n in now and n not in answered}
+    runs = {r.kind: r for r in assist_status(deps, project_id=project_id, actor=OWNER).runs}
+    infer, validate = runs[RunKind.INFER], runs[RunKind.VALIDATE]
+    doubted_floor = validate.per_class[doubted]["threshold"]
+    for n in still:
+        if first[n] == doubted and now[n].prediction is not None:
+            # Labelers surely found its pre-labels wrong: none is kept below a new threshold.
+            assert now[n].prediction.confidence >= doubted_floor >= 0
+    others = [n for n in still if first[n] != doubted]
+    same = [n for n in others if now[n].prediction and now[n].prediction.value.label == first[n]]
+    kept = sum(infer.per_class[d]["kept"] for d in DIGITS if d != doubted)
+    assert infer.per_class[doubted]["kept"] == 0
+    # Kept also where the class still has a threshold, only a higher one.
+    assert any(
+        infer.per_class[d]["kept"] and validate.per_class[d]["threshold"] >= 0 for d in DIGITS
+    ), {d: (infer.per_class[d]["kept"], validate.per_class[d]["threshold"]) for d in DIGITS}
+    assert kept > 0 and len(same) >= kept and len(same) >= 0.8 * len(others), (
+        kept,
+        len(same),
+        len(others),
+    )
+    assert f"{doubted}: labelers confirmed 0 of" in validate.message
+    assert "below this cycle's threshold or without one" in validate.message

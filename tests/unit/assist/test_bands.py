@@ -83,6 +83,12 @@ def test_a_drop_is_measured_only_when_even_the_upper_bound_is_below_the_target()
     assert not Live().dropped(0.95)
 
 
+def test_pre_labels_are_kept_past_a_doubting_fit_only_while_labelers_confirm_the_target():
+    assert Live(answered=10, confirmed=9).below(0.95)  # not a sure drop, but below so far
+    assert not Live(answered=20, confirmed=19).below(0.95)
+    assert not Live().below(0.95)  # nothing heard: the last cycle's word stands
+
+
 def test_pre_labels_are_kept_only_for_vouched_classes_where_the_new_model_agrees():
     waiting = [item(1, said="a"), item(2, said="a"), item(3, said="b"), item(4, said="a", run="x")]
     guesses = [("a",), ("b",), ("b",), ("a",)]
