@@ -31,6 +31,7 @@ differ), so a run costs its labeling and cycles, not the backbone.
     python bench/assist.py --quick         # hard set, 1,000 digits, 2 runs, 100/200/300
     python bench/assist.py --data hard --arms off --runs 20
     python bench/assist.py --embeddings /tmp/emb   # featurize once, across invocations
+    python bench/assist.py --backbone efficientnet-lite0   # another image backbone
 """
 
 from __future__ import annotations
@@ -145,6 +146,8 @@ class Run:
     """Paths in the order they were labeled."""
     labeled: int = 0
     peekers: list[str] = field(default_factory=list)
+    backbone: str | None = None
+    """The model registry's name; None: the default."""
 
 
 class SeededIds:
@@ -168,7 +171,11 @@ def setup(run: Run, pngs: Sequence[bytes], truth: Sequence[str]) -> float:
             "name": f"Digits {run.data} {run.arm} {run.seed}",
             "taskType": "image_multiclass",
             "labelClasses": [{"name": c} for c in DIGITS],
-            "assist": {"enabled": True, "activeLearning": run.arm == "on"},
+            "assist": {
+                "enabled": True,
+                "activeLearning": run.arm == "on",
+                "backbone": run.backbone,
+            },
         }
     )
     run.project_id = create_project(deps, settings=settings, actor=OWNER).value.id
@@ -516,8 +523,9 @@ def one_run(
     cache: dict[str, dict[str, np.ndarray]],
     pages: int,
     saved: Path | None = None,
+    backbone: str | None = None,
 ) -> tuple[Run, list[dict[str, Any]]]:
-    run = Run(data, arm, seed, memory_deps(ids=SeededIds(seed)))
+    run = Run(data, arm, seed, memory_deps(ids=SeededIds(seed)), backbone=backbone)
     seconds = setup(run, pngs, truth)
     if not cache:
         cache.update(kept(saved, run))
@@ -569,6 +577,9 @@ def main() -> None:
         help="a class's own answers above a cut the curve needs (class_thresholds.MIN_ABOVE)",
     )
     parser.add_argument(
+        "--backbone", default=None, help="an image backbone by name (default: the default)"
+    )
+    parser.add_argument(
         "--embeddings",
         type=Path,
         default=None,
@@ -590,12 +601,14 @@ def main() -> None:
     print(
         f"assist benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {count:,} digits, data "
         f"{', '.join(datasets)}, arms {', '.join(arms)}, {runs} queue orders each (seeds "
-        f"{seeds[0]}…{seeds[-1]}), checkpoints {checkpoints}, a class's own bound z = "
+        f"{seeds[0]}…{seeds[-1]}), backbone {args.backbone or 'default'}, checkpoints "
+        f"{checkpoints}, a class's own bound z = "
         f"{class_thresholds.Z_CLASS}, own answers above a cut {class_thresholds.MIN_ABOVE}, load "
         f"{os.getloadavg()[0]:.1f}"
     )
     SPY.install()
     figures: dict[str, Any] = {"digits": count, "seed": args.seed, "runs": runs}
+    figures["backbone"] = args.backbone
     figures |= {"z_class": class_thresholds.Z_CLASS, "min_above": class_thresholds.MIN_ABOVE}
     for data in datasets:
         pngs, truth = LOADERS[data](count)
@@ -604,9 +617,12 @@ def main() -> None:
         results: dict[str, list[list[dict[str, Any]]]] = {}
         for arm in arms:
             for n, seed in enumerate(seeds):
-                saved = args.embeddings / f"{data}-{count}.npz" if args.embeddings else None
+                name = f"{data}-{count}-{args.backbone or 'default'}.npz"
+                saved = args.embeddings / name if args.embeddings else None
                 pages = args.pages if n == 0 else 0
-                run, rows = one_run(data, arm, seed, pngs, truth, checkpoints, cache, pages, saved)
+                run, rows = one_run(
+                    data, arm, seed, pngs, truth, checkpoints, cache, pages, saved, args.backbone
+                )
                 orders[(arm, seed)] = run.order
                 results.setdefault(arm, []).append(rows)
                 if data == datasets[0] and arm == arms[0] and n == 0 and args.featurize:
