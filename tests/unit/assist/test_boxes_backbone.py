@@ -40,7 +40,7 @@ def backbone_embed() -> Embed:
     backbones = pytest.importorskip("core.assist.backbones")
     featurizer = pytest.importorskip("core.assist.featurizer")
     try:
-        backbone = backbones.derive_default(backbones.DEFAULT_IMAGE)
+        backbone = backbones.derive_built_in(backbones.DEFAULT_IMAGE)
     except backbones.BackboneUnavailable as missing:
         pytest.skip(f"the default image backbone is not installed: {missing}")
     return remembered(featurizer.Featurizer(backbone).embed_images)

@@ -19,7 +19,7 @@ from core.assist.featurizer import (
     shape_features,
 )
 from core.assist.manifest import Backbone, BackboneManifest
-from tests.unit.assist.derived import default_backbone, image_featurizer, text_featurizer
+from tests.unit.assist.derived import built_in_backbone, image_featurizer, text_featurizer
 
 
 def photo(seed: int, size: tuple[int, int] = (400, 300)) -> Image.Image:
@@ -136,7 +136,7 @@ class TestImageEmbeddings:
 
     def test_batch_size_does_not_change_vectors(self) -> None:
         photos = [photo(seed, (120, 90)) for seed in range(7)]
-        backbone = default_backbone(DEFAULT_IMAGE)
+        backbone = built_in_backbone(DEFAULT_IMAGE)
         one = Featurizer(backbone, batch_size=1).embed_images(photos)
         seven = Featurizer(backbone, batch_size=7).embed_images(photos)
         three = Featurizer(backbone, batch_size=3).embed_images(photos)
@@ -161,8 +161,8 @@ class TestTextEmbeddings:
             "two words",
             "The quick brown fox jumps over the lazy dog",
         ]
-        one = Featurizer(default_backbone(DEFAULT_TEXT), batch_size=1).embed_texts(texts)
-        seven = Featurizer(default_backbone(DEFAULT_TEXT), batch_size=7).embed_texts(texts)
+        one = Featurizer(built_in_backbone(DEFAULT_TEXT), batch_size=1).embed_texts(texts)
+        seven = Featurizer(built_in_backbone(DEFAULT_TEXT), batch_size=7).embed_texts(texts)
         assert seven.shape == (7, 384) and seven.dtype == np.float32
         assert np.abs(one - seven).max() < 1e-5
         assert np.allclose(np.linalg.norm(seven, axis=1), 1, atol=1e-5)
