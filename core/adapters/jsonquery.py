@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import Any, Final, get_args
 
 from core.domain.errors import InvalidInput
-from core.domain.json_text import compact_json
+from core.domain.json_text import compact_json, read_json
 from core.ports import ContainerSpec, JsonDoc, Op, Order, Query, Where
 
 MISSING: Final = object()
@@ -46,6 +46,12 @@ def encode_body(body: JsonDoc) -> str:
         return compact_json(body)
     except (TypeError, ValueError) as error:
         raise InvalidInput.one("body", f"is not JSON: {error}") from error
+
+
+def decode_body(text: str) -> JsonDoc:
+    """A stored document's body from its text (as `encode_body` wrote it)."""
+    body: JsonDoc = read_json(text)
+    return body
 
 
 def document_key(spec: ContainerSpec, body: JsonDoc) -> tuple[str, str]:

@@ -26,6 +26,7 @@ from core.adapters.jsonquery import (
     check_query,
     check_where,
     compare_keys,
+    decode_body,
     decode_token,
     document_key,
     effective_order,
@@ -65,7 +66,7 @@ class _Stored:
     etag: str
 
     def document(self) -> Document:
-        return Document(json.loads(self.text), self.etag)
+        return Document(decode_body(self.text), self.etag)
 
 
 class MemoryContainer:
@@ -77,7 +78,7 @@ class MemoryContainer:
     def _stored(self, body: JsonDoc) -> tuple[str, str, _Stored]:
         pk, doc_id = document_key(self.spec, body)
         text = encode_body(body)
-        return pk, doc_id, _Stored(text, json.loads(text), _new_etag())
+        return pk, doc_id, _Stored(text, decode_body(text), _new_etag())
 
     def create(self, body: JsonDoc) -> Document:
         pk, doc_id, stored = self._stored(body)
@@ -386,7 +387,7 @@ class MemoryWorkQueue:
                 ReceivedMessage(
                     queue,
                     m.message_id,
-                    json.loads(m.text),
+                    decode_body(m.text),
                     m.delivery_count,
                     m.enqueued_at,
                     m.locked_until,
@@ -414,7 +415,7 @@ class MemoryWorkQueue:
             DeadLetter(
                 m.queue,
                 m.message_id,
-                json.loads(m.text),
+                decode_body(m.text),
                 m.delivery_count,
                 reason,
                 description,

@@ -13,7 +13,6 @@ written before a field had its column (the expression indexes) gets the column, 
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import secrets
 import sqlite3
@@ -26,6 +25,7 @@ from core.adapters.jsonquery import (
     check_order_declared,
     check_query,
     check_where,
+    decode_body,
     decode_token,
     document_key,
     effective_order,
@@ -99,7 +99,7 @@ class _Stored(Document):
     def __getattr__(self, name: str) -> Any:
         if name != "body":
             raise AttributeError(name)
-        body = json.loads(self.__dict__["_text"])
+        body = decode_body(self.__dict__["_text"])
         object.__setattr__(self, "body", body)
         return body
 
@@ -155,7 +155,7 @@ class SqliteContainer:
 
     def get(self, pk: str, id: str) -> Document | None:
         found = self._db.get().execute(self._select, (pk, id)).fetchone()
-        return None if found is None else Document(json.loads(found[0]), found[1])
+        return None if found is None else Document(decode_body(found[0]), found[1])
 
     def upsert(self, body: JsonDoc, *, if_match: str | None = None) -> Document:
         row = self._row(body)
