@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import ijson  # type: ignore[import-untyped]  # no stubs shipped
+from pydantic_core import PydanticSerializationError, to_json
 
+from core.domain.json_text import read_json
 from core.domain.task_types import MASK_TASKS
 from core.export import mask_pixels
 from core.export.jsonl import kind
@@ -27,7 +29,15 @@ _OPEN, _CLOSE = frozenset({"start_map", "start_array"}), frozenset({"end_map", "
 _GEOMETRY = {"image_bounding_box": "boxes", "image_polygon": "polygons"}
 MAX_MASK_PIXELS = 64 << 20
 """The largest image whose masks import: its pixels are decoded once, a byte each."""
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
+def _dumps(shape: dict[str, Any]) -> str:
+    """A shape as compact JSON (a non-finite number as a word, refused when it is checked)."""
+    try:
+        return to_json(shape, inf_nan_mode="constants").decode()
+    except PydanticSerializationError:  # what pydantic-core cannot write (a lone surrogate)
+        return _standard(shape)
 
 
 class _Bad(Exception):
@@ -204,7 +214,7 @@ def _masks(task_type: str, image: _Image) -> dict[str, Any]:
     """An image's masks as an answer holds them (`mask_pixels.merged_masks`), at its size."""
     parts = []
     for _, shape in image.parts:
-        part = json.loads(shape)
+        part = read_json(shape)
         parts.append((part["label"], mask_pixels.to_grid(part)))
     semantic = task_type == "image_semantic_segmentation"
     return {"masks": mask_pixels.merged_masks(parts, one_per_class=semantic)}
@@ -227,7 +237,7 @@ def _record(task_type: str, image_id: Any, image: _Image) -> Iterator[Imported |
         return
     key = _GEOMETRY.get(task_type)
     if key is not None:
-        shapes = json.loads("[" + ",".join(shape for _, shape in image.parts) + "]")
+        shapes = read_json("[" + ",".join(shape for _, shape in image.parts) + "]")
         yield Imported(image.path, {key: shapes}, image.score, image.where, wheres)
         return
     first: dict[str, str] = {}

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import re
 import shutil
 import tempfile
@@ -30,6 +29,7 @@ from core.domain.datasets import dataset_root, upload_prefix
 from core.domain.errors import Conflict, InvalidInput
 from core.domain.imports import ImportJob, ImportStatus, import_job_id
 from core.domain.items import Annotation, Item, ItemState, Prediction
+from core.domain.json_text import read_json
 from core.domain.labels import label_names
 from core.domain.progress import Delta, documents_change
 from core.domain.projects import Project, Role
@@ -233,7 +233,7 @@ def apply_batch(
         if document is None:  # removed since it was checked
             report.unmatched += 1
             continue
-        value = read_value(json.loads(entry.value))
+        value = read_value(read_json(entry.value))
         after = _imported(load(Item, document), value, entry.score, mode, actor, deps, report)
         if after is not None:
             pending.append((entry, document, after))
@@ -272,7 +272,7 @@ def _set(
 ) -> Delta:
     """Write one item the bulk write missed (a labeler changed it since it was read): read
     again, and again on a concurrent write."""
-    value = read_value(json.loads(entry.value))
+    value = read_value(read_json(entry.value))
 
     def imported(item: Item) -> Item | None:
         return _imported(item, value, entry.score, mode, actor, deps, report)
