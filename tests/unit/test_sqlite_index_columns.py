@@ -24,6 +24,7 @@ from core.ports import Order, Query, Where
 from core.store.collections import ITEMS, scan
 from core.store.repositories.items import ItemFilter, Items
 
+LANE = ("lane", "rank")
 LANE_QUERY = Query(where=(Where("lane", "=", "open"),), order_by=(Order("rank"),), page_size=7)
 QUERIES = [
     LANE_QUERY,
@@ -41,11 +42,12 @@ def body(n: int) -> dict[str, Any]:
         "projectId": "p",
         "path": f"a/{n}.jpg",
         "state": "labeled" if n % 3 == 0 else "unlabeled",
-        "lane": "open" if n % 2 else "done",
         "rank": n % 17 + (0.5 if n % 5 == 0 else 0),
         "updatedAt": f"2026-01-{n % 28 + 1:02d}",
         "createdAt": "2026-01-01",
     }
+    if n % 3:  # waiting for a labeler (a labeled item has no lane)
+        doc["lane"] = "open" if n % 2 else "partial"
     if n % 4 == 0:
         doc["lease"] = {"until": n % 60}
     if n % 7 == 0:
@@ -143,14 +145,15 @@ def test_sparse_fields_are_indexed_only_where_present_and_their_queries_use_it(
     items.upsert_many(body(n) for n in range(300))
     expired = Query(where=(Where("lease.until", "<", 30),), order_by=(Order("lease.until"),))
     reserved = Query(where=(Where("assignee", "=", "u1"),), order_by=(Order("rank"),))
-    for query, fields in ((expired, ("lease.until",)), (reserved, ("assignee", "rank"))):
+    waiting = (expired, ("lease.until",)), (reserved, ("assignee", "rank")), (LANE_QUERY, LANE)
+    for query, fields in waiting:
         plan = items.explain("p", query)
         assert f"USING INDEX {index_name(ITEMS, fields)} " in " ".join(plan), plan
         assert not any("TEMP B-TREE" in step for step in plan), plan
     with sqlite3.connect(tmp_path / "docs.sqlite") as conn:
         conn.execute("ANALYZE")  # sqlite_stat1: an index's entries lead its stat
         entries = dict(conn.execute("SELECT idx, CAST(stat AS INTEGER) FROM sqlite_stat1"))
-        for fields in (("lease.until",), ("assignee", "rank")):
+        for fields in (("lease.until",), ("assignee", "rank"), LANE):
             (having,) = conn.execute(
                 f"SELECT COUNT(*) FROM items WHERE {column_name(fields[0])} IS NOT NULL"
             ).fetchone()
@@ -181,7 +184,8 @@ def test_a_file_with_full_indexes_on_sparse_fields_opens_with_partial_ones(tmp_p
         }
     assert set(made) == {index_name(ITEMS, fields) for fields in ITEMS.indexes}
     partial = {name for name, sql in made.items() if "IS NOT NULL" in sql}
-    assert partial == {index_name(ITEMS, ("lease.until",)), index_name(ITEMS, ("assignee", "rank"))}
+    sparse = {index_name(ITEMS, f) for f in (("lease.until",), ("assignee", "rank"), LANE)}
+    assert partial == sparse
 
 
 def test_each_item_query_of_the_repository_reads_its_index(

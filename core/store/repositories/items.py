@@ -32,7 +32,9 @@ ITEMS = ContainerSpec(
         ("createdAt",),
     ),
     # Set only while an item is leased or reserved: registration writes two b-trees fewer.
-    sparse=("lease.until", "assignee"),
+    # A lane only while the item waits for a labeler: the index holds the queue, not the
+    # whole project, and labeling an item takes its entry out rather than moving it.
+    sparse=("lease.until", "assignee", "lane"),
 )
 
 _RANK = (Order("rank"),)
