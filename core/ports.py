@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from random import Random
@@ -148,9 +149,20 @@ class DocumentContainer(Protocol):
     def count(self, pk: str | None, where: Sequence[Where] = ()) -> int: ...
 
 
+class StoreBusy(Exception):
+    """`DocumentStore.unit(wait=False)`: another writer holds the store, so writing would
+    wait; nothing was read or written."""
+
+
 class DocumentStore(Protocol):
     def container(self, spec: ContainerSpec) -> DocumentContainer:
         """The container for `spec`, created if it does not exist yet."""
+        ...
+
+    def unit(self, *, wait: bool = True) -> AbstractContextManager[None]:
+        """The calls this thread makes inside, done together where the store can: on SQLite
+        one transaction (all written, or none on an error), taken at once, or `StoreBusy`
+        without `wait` when another writer holds it; elsewhere each call on its own."""
         ...
 
     def close(self) -> None: ...

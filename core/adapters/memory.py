@@ -13,6 +13,7 @@ import json
 import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cmp_to_key
@@ -196,6 +197,9 @@ class MemoryDocumentStore:
                 found = self._containers[spec.name] = MemoryContainer(spec, self._lock)
             found.spec = spec  # indexes mean nothing here; the documents stay
             return found
+
+    def unit(self, *, wait: bool = True) -> AbstractContextManager[None]:
+        return nullcontext()  # each call on its own, as on Cosmos
 
     def close(self) -> None:
         pass

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 from core.domain.errors import NotFound, PreconditionFailed
@@ -34,6 +35,9 @@ class FaultyDocuments:
     def container(self, spec: ContainerSpec) -> DocumentContainer:
         found = self.inner.container(spec)
         return _Faulty(found, self) if spec.name == self.name else found
+
+    def unit(self, *, wait: bool = True) -> AbstractContextManager[None]:
+        return self.inner.unit(wait=wait)
 
     def close(self) -> None:
         self.inner.close()

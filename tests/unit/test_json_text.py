@@ -57,5 +57,5 @@ def test_what_has_no_json_form_is_a_type_error() -> None:
 
 def test_a_text_the_fast_reader_refuses_is_read_by_the_standard_one() -> None:
     assert read_json('"\\ud800"') == "\ud800"  # an escaped lone surrogate
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Expecting property name"):
         read_json("{not json")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from itertools import islice
 from typing import Any
 
@@ -264,6 +265,9 @@ class CosmosDocumentStore:
         container = CosmosContainer(spec, proxy, have)
         self._containers[spec.name] = container
         return container
+
+    def unit(self, *, wait: bool = True) -> AbstractContextManager[None]:
+        return nullcontext()  # no transaction across documents: each call on its own
 
     def close(self) -> None:
         self._client.close()

@@ -24,6 +24,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from core.ports import StoreBusy
+
 BUSY_TIMEOUT_MS = 30_000
 AUTOCHECKPOINT_PAGES = 10_000
 """WAL pages (4 KiB) after which a commit folds the log back into the database (SQLite's
@@ -85,11 +87,54 @@ class Connections:
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction, taking the write lock at once (no upgrade deadlocks)."""
+        """A write transaction, taking the write lock at once (no upgrade deadlocks); inside a
+        `unit`, a savepoint of its transaction, undone alone when it fails (a write that finds
+        its document changed leaves the unit's other writes standing)."""
         conn = self.get()
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        if conn.in_transaction:
+            conn.execute("SAVEPOINT write")
+            try:
+                yield conn
+            except BaseException:
+                if conn.in_transaction:  # (an error SQLite rolls back itself ends the unit)
+                    conn.execute("ROLLBACK TO write")
+                    conn.execute("RELEASE write")
+                raise
+            conn.execute("RELEASE write")
+            return
+        with self._transaction(conn):
             yield conn
+
+    @contextmanager
+    def unit(self, *, wait: bool = True) -> Iterator[None]:
+        """One transaction for everything this thread does inside, reads included, holding the
+        write lock from the start; without `wait`, `StoreBusy` at once when another connection
+        holds it (the work can then go where waiting is harmless). Inside another unit: part
+        of it."""
+        conn = self.get()
+        if conn.in_transaction:
+            yield
+            return
+        with self._transaction(conn, wait=wait):
+            yield
+
+    @staticmethod
+    @contextmanager
+    def _transaction(conn: sqlite3.Connection, *, wait: bool = True) -> Iterator[None]:
+        if wait:
+            conn.execute("BEGIN IMMEDIATE")
+        else:
+            conn.execute("PRAGMA busy_timeout=0")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as error:
+                if error.sqlite_errorcode == sqlite3.SQLITE_BUSY:
+                    raise StoreBusy(f"another writer holds the store: {error}") from None
+                raise
+            finally:
+                conn.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        try:
+            yield
             conn.execute("COMMIT")
         except BaseException:
             if conn.in_transaction:

@@ -18,6 +18,7 @@ import secrets
 import sqlite3
 import threading
 from collections.abc import Hashable, Iterable, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -319,6 +320,9 @@ class SqliteDocumentStore:
                 _prepare(conn, spec)
             found = self._containers[spec.name] = SqliteContainer(spec, self._db)
             return found
+
+    def unit(self, *, wait: bool = True) -> AbstractContextManager[None]:
+        return self._db.unit(wait=wait)
 
     def checkpoint(self) -> None:
         self._db.checkpoint()

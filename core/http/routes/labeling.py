@@ -13,8 +13,9 @@ from core.domain.annotation_json import StoredValue, SubmittedValue
 from core.domain.items import Item, Prediction
 from core.domain.model import DomainModel, JsonInt
 from core.domain.tasks import PAGE_SIZES, Task
-from core.http.context import AppDeps, SignedIn
+from core.http.context import AppDeps, AppSettings, SignedIn
 from core.http.openapi import conflict
+from core.http.store_work import store_work
 from core.services import labeling, tasks
 from core.services.links import frame_count, frames_url, media_url, pixels_url
 
@@ -192,13 +193,19 @@ _JSON = "application/json"
     response_model_exclude_none=True,
     responses=conflict(_NOT_LABELING),
 )
-def next_task(project_id: str, body: NextTask, deps: AppDeps, user: SignedIn) -> Response:
+async def next_task(
+    project_id: str, body: NextTask, deps: AppDeps, settings: AppSettings, user: SignedIn
+) -> Response:
     """Lease the next item (or a page); `items` is empty when nothing is left for you."""
-    found = tasks.next_task(
-        deps, project_id=project_id, actor=user.id, size=body.size, holding=body.holding
-    )
+
+    def work() -> tuple[Task, tasks.Progress]:
+        found = tasks.next_task(
+            deps, project_id=project_id, actor=user.id, size=body.size, holding=body.holding
+        )
+        return found, tasks.labeling_progress(deps, project_id=project_id, actor=user.id)
+
+    found, done = await store_work(deps, settings, work, inline=body.size == 1)
     view = _task(found, user.id, deps.clock.now())
-    done = tasks.labeling_progress(deps, project_id=project_id, actor=user.id)
     progress = TaskProgress(today=done.today, left=done.left)
     return _json(view.model_copy(update={"progress": progress}))
 
@@ -232,12 +239,20 @@ def last_submission(project_id: str, deps: AppDeps, user: SignedIn) -> LastSubmi
     response_model_exclude_none=True,
     responses=conflict(f"{_NOT_LABELING}; {_NOT_YOURS}"),
 )
-def submit(
-    project_id: str, item_id: str, body: AnswerIn, deps: AppDeps, user: SignedIn
+async def submit(
+    project_id: str,
+    item_id: str,
+    body: AnswerIn,
+    deps: AppDeps,
+    settings: AppSettings,
+    user: SignedIn,
 ) -> Response:
-    item = labeling.submit_annotation(
-        deps, project_id=project_id, actor=user.id, item_id=item_id, value=body.value
-    )
+    def work() -> Item:
+        return labeling.submit_annotation(
+            deps, project_id=project_id, actor=user.id, item_id=item_id, value=body.value
+        )
+
+    item = await store_work(deps, settings, work)
     return _json(_view([item], user.id)[0])
 
 
