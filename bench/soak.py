@@ -194,6 +194,7 @@ def main() -> int:
         port = free_port()
         env = {k: v for k, v in os.environ.items() if not k.startswith("LOUPE_")}
         env["LOUPE_RATE_LIMIT"] = "0"  # one client as fast as it can: the limiter would answer
+        env["LOUPE_DATASETS"] = "lake"  # where the seeded .jsonl is (refused unless allowed)
         server = subprocess.Popen(  # noqa: S603 (our own command)
             [str(LOUPE), "--data-dir", str(folder), "serve", "--no-demo", "--port", str(port)],
             stdout=subprocess.DEVNULL,
