@@ -1,8 +1,8 @@
 """A request's store work, run where it costs least. On the embedded store: right on the event
-loop while no other writer holds the store (the hop to the thread pool and back is 0.1 ms, a
-third of what labeling's hottest requests cost there), else in the thread pool, where waiting
-for the lock holds up no other request. On Cosmos, whose every call waits on the network:
-always in the pool.
+loop while no other writer holds the store (the hop to the thread pool and back costs 0.1 to
+0.25 ms on two cores, as much as labeling's hottest requests spend on their store work), else
+in the thread pool, where waiting for the lock holds up no other request. On Cosmos, whose
+every call waits on the network: always in the pool.
 
 Either way the work runs as one unit of the store (`DocumentStore.unit`; on SQLite one
 transaction: all of it written, or none of it when it fails). Inline, the unit is taken
