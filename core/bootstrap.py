@@ -76,8 +76,11 @@ def _links(settings: Settings) -> LinkSigner:
 def _documents(settings: Settings) -> DocumentStore:
     if not settings.uses_cosmos:
         from core.adapters.local.documents import SqliteDocumentStore
+        from core.store.collections import ALL
 
-        return SqliteDocumentStore(settings.data_dir / "documents.sqlite")
+        store = SqliteDocumentStore(settings.data_dir / "documents.sqlite")
+        store.prepare(ALL)  # before any unit asks for one (see SqliteDocumentStore.container)
+        return store
     from azure.cosmos import CosmosClient
 
     from core.adapters.azure.documents import CosmosDocumentStore

@@ -83,3 +83,50 @@ def test_without_waiting_a_held_store_is_busy_at_once_and_nothing_is_done(
     assert stored(store) == {"n1": "first"}
     other.close()
     store.close()
+
+
+def test_a_container_first_made_in_a_unit_that_fails_is_made_again(tmp_path: Path) -> None:
+    store = SqliteDocumentStore(tmp_path / "docs.sqlite")
+
+    def first_use_then_a_failure() -> None:
+        with store.unit():
+            store.container(NOTES).create(note(1))
+            raise RuntimeError("failed after making the table")
+
+    with pytest.raises(RuntimeError, match="making the table"):
+        first_use_then_a_failure()
+    store.container(NOTES).create(note(2))  # the table the unit made went with it
+    assert stored(store) == {"n2": "first"}
+    store.close()
+
+
+def test_a_unit_asking_for_a_container_does_not_wait_on_one_being_made(tmp_path: Path) -> None:
+    """One thread holds the store in a unit and asks for a container; another is making a
+    container, waiting for the store. Neither may wait on the other (a deadlock until the
+    busy timeout)."""
+    store = SqliteDocumentStore(tmp_path / "docs.sqlite")
+    store.container(NOTES)
+    holding, done = threading.Event(), []
+
+    def in_a_unit() -> None:
+        with store.unit():
+            store.container(NOTES).create(note(1))
+            holding.set()
+            time.sleep(0.3)  # meanwhile the other thread starts making its container
+            store.container(ContainerSpec("later", partition_key="pk")).create(note(2))
+        done.append("unit")
+
+    def making() -> None:
+        holding.wait(5)
+        store.container(ContainerSpec("other", partition_key="pk")).create(note(3))
+        done.append("made")
+
+    threads = [threading.Thread(target=in_a_unit), threading.Thread(target=making)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(done) == ["made", "unit"] and time.monotonic() - started < 5
+    assert store.container(ContainerSpec("later", partition_key="pk")).get("p", "n2")
+    store.close()

@@ -105,6 +105,10 @@ class Connections:
         with self._transaction(conn):
             yield conn
 
+    def in_unit(self) -> bool:
+        """Whether this thread's connection is inside a unit."""
+        return self.get().in_transaction
+
     @contextmanager
     def unit(self, *, wait: bool = True) -> Iterator[None]:
         """One transaction for everything this thread does inside, reads included, holding the

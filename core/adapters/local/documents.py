@@ -314,12 +314,24 @@ class SqliteDocumentStore:
     def container(self, spec: ContainerSpec) -> SqliteContainer:
         with self._lock:
             found = self._containers.get(spec.name)
-            if found is not None and found.spec == spec:
-                return found
-            with self._db.write() as conn:
-                _prepare(conn, spec)
-            found = self._containers[spec.name] = SqliteContainer(spec, self._db)
+        if found is not None and found.spec == spec:
             return found
+        # Prepared outside the lock: the write waits for SQLite's, which another thread's unit
+        # may hold while it asks for a container in turn. Preparing twice does nothing more.
+        with self._db.write() as conn:
+            _prepare(conn, spec)
+        made = SqliteContainer(spec, self._db)
+        if self._db.in_unit():
+            return made  # not remembered: the unit may yet roll the table back
+        with self._lock:
+            self._containers[spec.name] = made
+        return made
+
+    def prepare(self, specs: Iterable[ContainerSpec]) -> None:
+        """Make these containers now, outside any unit (a server's start: a container first
+        asked for inside units would be made again in each, as none may keep it)."""
+        for spec in specs:
+            self.container(spec)
 
     def unit(self, *, wait: bool = True) -> AbstractContextManager[None]:
         return self._db.unit(wait=wait)
