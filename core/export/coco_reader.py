@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import ijson  # type: ignore[import-untyped]  # no stubs shipped
-from pydantic_core import PydanticSerializationError, to_json
 
-from core.domain.json_text import read_json
+from core.domain.json_text import read_json, worded_json
 from core.domain.task_types import MASK_TASKS
 from core.export import mask_pixels
 from core.export.jsonl import kind
@@ -29,15 +28,6 @@ _OPEN, _CLOSE = frozenset({"start_map", "start_array"}), frozenset({"end_map", "
 _GEOMETRY = {"image_bounding_box": "boxes", "image_polygon": "polygons"}
 MAX_MASK_PIXELS = 64 << 20
 """The largest image whose masks import: its pixels are decoded once, a byte each."""
-_standard = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
-
-
-def _dumps(shape: dict[str, Any]) -> str:
-    """A shape as compact JSON (a non-finite number as a word, refused when it is checked)."""
-    try:
-        return to_json(shape, inf_nan_mode="constants").decode()
-    except PydanticSerializationError:  # what pydantic-core cannot write (a lone surrogate)
-        return _standard(shape)
 
 
 class _Bad(Exception):
@@ -164,7 +154,7 @@ def _box_of(ann: dict[str, Any], name: str, image: _Image, where: str) -> list[s
     x, y, bw, bh = _numbers(bbox, where, "bbox")
     w, h = image.width, image.height
     box = {"label": name, "x": x / w, "y": y / h, "w": bw / w, "h": bh / h}
-    return [_dumps(box | _attributes(ann))]
+    return [worded_json(box | _attributes(ann))]
 
 
 def _polygons_of(ann: dict[str, Any], name: str, image: _Image, where: str) -> list[str]:
@@ -181,7 +171,7 @@ def _polygons_of(ann: dict[str, Any], name: str, image: _Image, where: str) -> l
             raise _Bad(where, f'"segmentation[{j}]" must be an even list of coordinates')
         numbers = _numbers(flat, where, f"segmentation[{j}]")
         points = [[numbers[k] / w, numbers[k + 1] / h] for k in range(0, len(numbers), 2)]
-        shapes.append(_dumps({"label": name, "points": points} | _attributes(ann)))
+        shapes.append(worded_json({"label": name, "points": points} | _attributes(ann)))
     return shapes
 
 
@@ -198,7 +188,7 @@ def _masks_of(ann: dict[str, Any], name: str, image: _Image, where: str) -> list
         grid = mask_pixels.segmentation_grid(ann.get("segmentation"), height, width)
     except ValueError as error:
         raise _Bad(where, str(error)) from None
-    return [_dumps(mask_pixels.mask_json(name, grid))]
+    return [worded_json(mask_pixels.mask_json(name, grid))]
 
 
 def _class_of(ann: dict[str, Any], name: str, image: _Image, where: str) -> list[str]:
