@@ -50,6 +50,18 @@ def ids(container: DocumentContainer, pk: str | None, query: Query) -> list[str]
 # -- create, read, upsert, delete ----------------------------------------------------------------
 
 
+def test_writes_inside_a_unit_are_stored_when_it_ends(
+    documents: DocumentStore, items: DocumentContainer
+) -> None:
+    items.create(doc("a", state="new"))
+    for wait in (True, False):  # a free store is taken at once either way
+        with documents.unit(wait=wait):
+            items.create(doc(f"b{wait}", state="new"))
+            items.upsert(doc("a", state="seen"), if_match=items.read("p1", "a").etag)
+    assert ids(items, "p1", Query()) == ["a", "bFalse", "bTrue"]
+    assert items.read("p1", "a").body["state"] == "seen"
+
+
 def test_create_then_read_and_get_return_the_body(items: DocumentContainer) -> None:
     created = items.create(doc("a", state="new", n=1, nested={"x": [1, 2]}))
 
