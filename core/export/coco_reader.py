@@ -1,6 +1,7 @@
-"""Reading a COCO file for import, streamed: three passes over the (seekable) file, one per
-list, so memory holds the categories, one entry per image and each shape as compact JSON, never
-the parsed document. What cannot be imported is a `Problem` naming the image or annotation id."""
+"""Reading a COCO file for import. A file of up to `WHOLE_UP_TO` is parsed at once; a larger one
+is streamed: three passes over the (seekable) file, one per list, so memory holds the
+categories, one entry per image and each shape as compact JSON, never the parsed document. What
+cannot be imported is a `Problem` naming the image or annotation id."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import ijson  # type: ignore[import-untyped]  # no stubs shipped
+import pydantic_core
 
 from core.domain.json_text import read_json, worded_json
 from core.domain.task_types import MASK_TASKS
@@ -22,6 +24,9 @@ _BOM = b"\xef\xbb\xbf"
 PRECISE_UP_TO = 64 << 20
 """A syntax error in a file up to this size is located to its line and column (by parsing it
 again with Python's own parser); in a larger one, to the 64 KiB block it is in."""
+WHOLE_UP_TO = 16 << 20
+"""A file up to this size is parsed whole, in a fifth of the streamed passes' time, and
+held as about five times its size in memory while its lists are read."""
 MAX_DEPTH = 32
 """COCO nests 5 deep (a polygon in a segmentation in an annotation in a list in the file)."""
 _OPEN, _CLOSE = frozenset({"start_map", "start_array"}), frozenset({"end_map", "end_array"})
@@ -293,11 +298,13 @@ def _score(ann: dict[str, Any], where: str) -> float | None:
 
 
 class _Source:
-    """The file, rewound for each pass, without a UTF-8 byte-order mark (yajl refuses one)."""
+    """The file, rewound for each pass, without a UTF-8 byte-order mark (yajl refuses one); or,
+    when it is small enough, the document it holds, parsed once."""
 
     def __init__(self, data: IO[bytes]) -> None:
         self._data = data
         self._start = 0
+        self._parsed: dict[str, Any] | None = None
 
     def opening(self) -> Problem | None:
         """Why the file is not a COCO document, judged by its start; None if it may be one."""
@@ -308,14 +315,32 @@ class _Source:
         text = head[self._start :].lstrip()
         if not text:
             return Problem("file", "is empty; a COCO file is a JSON object with images")
-        if text[:1] == b"{":
+        if text[:1] != b"{":
+            what = "a list" if text[:1] == b"[" else "not JSON"
+            return Problem("file", f"is {what}; a COCO file is one JSON object with images")
+        self._parsed = self._whole_document()
+        return None
+
+    def _whole_document(self) -> dict[str, Any] | None:
+        """The document, when the file is small and parses as yajl would (NaN, infinities, lone
+        surrogates and numbers out of range refused); otherwise None, and the streamed passes
+        read it or say what is wrong."""
+        self._data.seek(0, 2)
+        if self._data.tell() - self._start > WHOLE_UP_TO:
             return None
-        what = "a list" if text[:1] == b"[" else "not JSON"
-        return Problem("file", f"is {what}; a COCO file is one JSON object with images")
+        self._data.seek(self._start)
+        try:
+            found = pydantic_core.from_json(self._data.read(), allow_inf_nan=False)
+        except ValueError:  # not JSON, or nested past the parser's own limit
+            return None
+        return found if isinstance(found, dict) and _as_yajl_reads(found) else None
 
     def too_deep(self) -> Problem | None:
-        """A first pass, event by event: the syntax checked, and nesting bounded before any
-        object is built (ijson's prefixes grow with depth: a deep file would exhaust memory)."""
+        """The nesting bounded before any object is built: a first pass, event by event, which
+        also checks the syntax (ijson's prefixes grow with depth: a deep file would exhaust
+        memory). A parsed document was checked as it was parsed."""
+        if self._parsed is not None:
+            return None
         self._data.seek(self._start)
         depth = 0
         for event, _ in ijson.basic_parse(self, use_float=True):
@@ -328,6 +353,12 @@ class _Source:
         return None
 
     def items(self, key: str) -> Iterator[tuple[int, Any]]:
+        """The entries of the document's list `key`, numbered. Each list is read once, so a
+        parsed one is let go of as it is handed over."""
+        if self._parsed is not None:
+            found = self._parsed.pop(key, None)
+            yield from enumerate(found if isinstance(found, list) else ())
+            return
         self._data.seek(self._start)
         yield from enumerate(ijson.items(self, f"{key}.item", use_float=True))
 
@@ -343,6 +374,32 @@ class _Source:
             return None
         self._data.seek(self._start)
         return self._data.read()
+
+
+_LOWEST, _HIGHEST = -(2**63) + 1, 2**63 - 1
+"""The whole numbers yajl reads (it takes the lowest 64-bit one for an overflow)."""
+
+
+def _as_yajl_reads(document: dict[str, Any]) -> bool:
+    """Whether the document nests at most `MAX_DEPTH` deep and holds only numbers yajl reads
+    (64-bit whole numbers, finite floats): else it is streamed, so that a small file and a large
+    one are read alike, problems included."""
+    inf = math.inf
+    pending: list[tuple[Any, int]] = [(document, 1)]
+    while pending:
+        node, depth = pending.pop()
+        if depth > MAX_DEPTH:
+            return False
+        for child in node.values() if type(node) is dict else node:
+            kind = type(child)
+            if kind is dict or kind is list:
+                pending.append((child, depth + 1))
+            elif kind is int:
+                if not _LOWEST <= child <= _HIGHEST:
+                    return False
+            elif kind is float and not -inf < child < inf:
+                return False
+    return True
 
 
 def _syntax(source: _Source, error: Exception) -> str:
