@@ -95,13 +95,19 @@ def item_figures(document: Mapping[str, Any]) -> Counter[str]:
     """What one item, as stored, adds to the item figures. It reads the stored JSON rather than
     the model, so that the sweep's pass over a million items validates only the final values
     (for their labels), not whole items."""
-    # Counted in a plain dict (a Counter's += on a new key goes through Python), and an
-    # answer that disagreed adds no "agreed" key rather than a zero one.
     found: dict[str, int] = {}
+    _add_figures(document, found, 1)
+    return Counter(found)
+
+
+def _add_figures(document: Mapping[str, Any], into: dict[str, int], sign: int) -> None:
+    """`item_figures(document)` times `sign`, added to `into`: counted in a plain dict (a
+    Counter's update goes through Python per key), and an answer that disagreed adds no
+    "agreed" key rather than a zero one."""
 
     def one(kind: str, name: str) -> None:
         key = figure(kind, name)
-        found[key] = found.get(key, 0) + 1
+        into[key] = into.get(key, 0) + sign
 
     for label in stored_labels(document.get("final")):
         one(LABEL, label)
@@ -115,7 +121,6 @@ def item_figures(document: Mapping[str, Any]) -> Counter[str]:
                 one(AGREED, user)
     for skip in document.get("skips") or ():
         one(SKIPS, skip["user"])
-    return Counter(found)
 
 
 def item_change(before: Item | None, after: Item | None) -> Delta:
@@ -136,14 +141,13 @@ def documents_change(
 ) -> Delta:
     """The sum of `document_change` over many (before, after) documents: one Delta for a bulk
     write, rather than one per item added up."""
-    delta = Delta()
-    figures = delta.figures
+    figures: dict[str, int] = {}
     for before, after in changes:
         if after is not None:
-            figures.update(item_figures(after))
+            _add_figures(after, figures, 1)
         if before is not None:
-            figures.subtract(item_figures(before))
-    return delta
+            _add_figures(before, figures, -1)
+    return Delta(figures=Counter(figures))
 
 
 def figures_of(stats: ActorStats) -> Counter[str]:
