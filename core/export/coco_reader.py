@@ -24,9 +24,10 @@ _BOM = b"\xef\xbb\xbf"
 PRECISE_UP_TO = 64 << 20
 """A syntax error in a file up to this size is located to its line and column (by parsing it
 again with Python's own parser); in a larger one, to the 64 KiB block it is in."""
-WHOLE_UP_TO = 16 << 20
-"""A file up to this size is parsed whole, in a fifth of the streamed passes' time, and
-held as about five times its size in memory while its lists are read."""
+WHOLE_UP_TO = 8 << 20
+"""A file up to this size (about 25k images with boxes) is parsed whole, in a fifth of the
+streamed passes' time, and held as about five times its size in memory while its lists are
+read: at most some 40 MB an import, as the request's spool keeps 8 MB in memory too."""
 MAX_DEPTH = 32
 """COCO nests 5 deep (a polygon in a segmentation in an annotation in a list in the file)."""
 _OPEN, _CLOSE = frozenset({"start_map", "start_array"}), frozenset({"end_map", "end_array"})
