@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import tracemalloc
 from typing import Any
 
 import pytest
@@ -142,3 +143,17 @@ def test_a_small_file_is_read_in_one_pass_and_a_large_one_streamed(parsing: str)
     (found,) = read_coco(data, task_type="image_bounding_box")
     assert isinstance(found, Imported) and found.path == "a.jpg"
     assert data.passes == (2 if parsing == "whole" else 5)  # the opening, then each pass
+
+
+def test_memory_stays_within_a_few_times_the_file_either_way() -> None:
+    images = [{**IMAGE, "id": n, "file_name": f"{n:06d}.jpg"} for n in range(4000)]
+    boxes = [{**BOX, "id": n, "image_id": n} for n in range(4000)]
+    data = _file({"images": images, "annotations": boxes, "categories": CATEGORIES})
+    tracemalloc.start()
+    try:
+        read = sum(1 for _ in read_coco(io.BytesIO(data), task_type="image_bounding_box"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert read == 4000
+    assert peak < 10 * len(data)  # 7.5 times parsed whole, 5.5 streamed
