@@ -27,7 +27,7 @@ again with Python's own parser); in a larger one, to the 64 KiB block it is in."
 WHOLE_UP_TO = 8 << 20
 """A file up to this size (about 25k images with boxes) is parsed whole, in a fifth of the
 streamed passes' time. The reader's peak memory is then about seven times the file's size (55
-MB at this size), against three times streamed, where the entries kept per image dominate."""
+MB at this size), against three to five times streamed (the entries it keeps per image)."""
 MAX_DEPTH = 32
 """COCO nests 5 deep (a polygon in a segmentation in an annotation in a list in the file)."""
 _OPEN, _CLOSE = frozenset({"start_map", "start_array"}), frozenset({"end_map", "end_array"})
