@@ -59,9 +59,9 @@ FILES = {
 }
 
 
-@pytest.fixture(params=["whole", "streamed"], autouse=True)
+@pytest.fixture(params=["whole", "streamed"])
 def parsing(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Every test reads its file parsed whole, then streamed as a file too large would be."""
+    """The test reads its file parsed whole, then streamed as a file too large would be."""
     if request.param == "streamed":
         monkeypatch.setattr(coco_reader, "WHOLE_UP_TO", 0)
     return str(request.param)
@@ -81,6 +81,7 @@ def _read(bboxes: list[Any], **extra: Any) -> list[Imported | Problem]:
     )
 
 
+@pytest.mark.usefixtures("parsing")
 def test_whole_and_fractional_pixels_read_alike() -> None:
     (whole,) = _read([[64, 48, 320, 240]])
     (fractional,) = _read([[64.0, 48.0, 320.0, 240.0]])
@@ -89,6 +90,7 @@ def test_whole_and_fractional_pixels_read_alike() -> None:
     assert whole.value == {"boxes": [{"label": "cat", "x": 0.1, "y": 0.1, "w": 0.5, "h": 0.5}]}
 
 
+@pytest.mark.usefixtures("parsing")
 def test_a_coordinate_that_is_no_number_is_a_problem_of_its_annotation() -> None:
     found = _read([[1.5, "2", 3.0, 4.0], [1.5, True, 3.0, 4.0], [1.5, 2.5, 3.0, 4.0]])
     problems = [(p.where, p.rule) for p in found if isinstance(p, Problem)]
@@ -98,6 +100,7 @@ def test_a_coordinate_that_is_no_number_is_a_problem_of_its_annotation() -> None
     assert kept.parts == ("annotation id 12",)
 
 
+@pytest.mark.usefixtures("parsing")
 def test_a_null_score_is_no_score() -> None:
     (unscored,) = _read([[0.0, 0.0, 64.0, 48.0]], score=None)
     (scored,) = _read([[0.0, 0.0, 64.0, 48.0]], score=0.5)
@@ -107,14 +110,16 @@ def test_a_null_score_is_no_score() -> None:
 
 @pytest.mark.parametrize("name", FILES)
 def test_a_file_parsed_whole_reads_as_it_does_streamed(
-    name: str, parsing: str, monkeypatch: pytest.MonkeyPatch
+    name: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     task = "image_bounding_box"
+    assert len(FILES[name]) <= coco_reader.WHOLE_UP_TO
     found = list(read_coco(io.BytesIO(FILES[name]), task_type=task))
     monkeypatch.setattr(coco_reader, "WHOLE_UP_TO", 0)
     assert found == list(read_coco(io.BytesIO(FILES[name]), task_type=task))
 
 
+@pytest.mark.usefixtures("parsing")
 def test_nesting_is_bounded_and_a_broken_file_located() -> None:
     def problems(name: str) -> list[tuple[str, str]]:
         found = read_coco(io.BytesIO(FILES[name]), task_type="image_bounding_box")
@@ -145,6 +150,7 @@ def test_a_small_file_is_read_in_one_pass_and_a_large_one_streamed(parsing: str)
     assert data.passes == (2 if parsing == "whole" else 5)  # the opening, then each pass
 
 
+@pytest.mark.usefixtures("parsing")
 def test_memory_stays_within_a_few_times_the_file_either_way() -> None:
     images = [{**IMAGE, "id": n, "file_name": f"{n:06d}.jpg"} for n in range(4000)]
     boxes = [{**BOX, "id": n, "image_id": n} for n in range(4000)]
