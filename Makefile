@@ -29,8 +29,9 @@ unit: install-dev npm webui chromium
 
 # The hardening suites at full strength (`make test` runs them with few fuzz examples, the
 # SIGKILL faults on 20k items with 4 s of labeling instead of 100k and 20 s, labelers
-# racing the recount sweep for 3 s on 2k items instead of 20 s on 20k, and bursts of requests
-# with AnyIO's thread idle time shortened to 0.25 s instead of its own 10 s with 11 s gaps).
+# racing the recount sweep for 3 s on 2k items instead of 20 s on 20k, and ten bursts of requests
+# with AnyIO's thread idle time shortened to 0.25 s instead of twenty with its own 10 s and 11 s
+# gaps).
 hardening: install-dev
 	HARDENING_FUZZ_EXAMPLES=100 HARDENING_ITEMS=100000 HARDENING_LABEL_SECONDS=20 \
 	  HARDENING_RECOUNT_SECONDS=20 HARDENING_RECOUNT_ITEMS=20000 HARDENING_BURST_GAP_S=11 \

@@ -1,6 +1,6 @@
 """A labeler who keeps working never loses the items in hand, however short the deployment sets
-the lease: the web UI renews at half the lease the server states (here LOUPE_TASK_LEASE_S=20,
-swept every 5 s), where a fixed four-minute beat would let every lease lapse."""
+the lease: the web UI renews at half the lease the server states (here LOUPE_TASK_LEASE_S=10,
+swept every 2.5 s), where a fixed four-minute beat would let every lease lapse."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from tests.support.ui import Ui, eventually, png, serve_ui
 
 pytestmark = pytest.mark.slow
-LEASE_S = 20
+LEASE_S = 10
 
 
 @pytest.fixture(scope="module")
