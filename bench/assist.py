@@ -32,6 +32,7 @@ differ), so a run costs its labeling and cycles, not the backbone.
     python bench/assist.py --data hard --arms off --runs 20
     python bench/assist.py --embeddings /tmp/emb   # featurize once, across invocations
     python bench/assist.py --backbone efficientnet-lite0   # another image backbone
+    python bench/assist.py --embeddings /tmp/emb --join /tmp/emb-lite   # both backbones' features
 """
 
 from __future__ import annotations
@@ -267,6 +268,26 @@ def keep(file: Path, run: Run, cache: dict[str, dict[str, np.ndarray]]) -> None:
     file.parent.mkdir(parents=True, exist_ok=True)
     stacked = {key: np.stack([cache[p][key] for p in paths]) for key in keys}
     np.savez(file, backbone=np.array(name), paths=np.array(paths), **stacked)
+
+
+def joined(cache: dict[str, dict[str, np.ndarray]], file: Path) -> None:
+    """Each image's embedding followed by another backbone's, saved in `file` for the same
+    images (each part of unit length): what featurizing with both backbones would give."""
+    if not cache:
+        raise SystemExit("--join needs this backbone's embeddings saved under --embeddings")
+    with np.load(file) as other:
+        theirs = dict(zip((str(p) for p in other["paths"]), other["emb"], strict=True))
+    for path, parts in cache.items():
+        ours = parts["emb"] / np.linalg.norm(parts["emb"])
+        parts["emb"] = np.concatenate([ours, theirs[path] / np.linalg.norm(theirs[path])])
+
+
+def name_of(data: str, count: int, folder: Path) -> str:
+    """The one file of saved embeddings for the data set in `folder` (`--join`)."""
+    found = sorted(folder.glob(f"{data}-{count}-*.npz"))
+    if len(found) != 1:
+        raise SystemExit(f"--join: {folder} should hold one {data}-{count}-<backbone>.npz")
+    return found[0].name
 
 
 def plant(run: Run, cache: dict[str, dict[str, np.ndarray]]) -> None:
@@ -524,11 +545,14 @@ def one_run(
     pages: int,
     saved: Path | None = None,
     backbone: str | None = None,
+    join: Path | None = None,
 ) -> tuple[Run, list[dict[str, Any]]]:
     run = Run(data, arm, seed, memory_deps(ids=SeededIds(seed)), backbone=backbone)
     seconds = setup(run, pngs, truth)
     if not cache:
         cache.update(kept(saved, run))
+        if join is not None:
+            joined(cache, join)
     plant(run, cache)
     rows = []
     for target in checkpoints:
@@ -585,6 +609,12 @@ def main() -> None:
         default=None,
         help="a folder keeping each data set's embeddings between invocations",
     )
+    parser.add_argument(
+        "--join",
+        type=Path,
+        default=None,
+        help="a folder of another backbone's saved embeddings, joined to each image's own",
+    )
     args = parser.parse_args()
     if args.z_class is not None:
         class_thresholds.Z_CLASS = args.z_class
@@ -601,7 +631,9 @@ def main() -> None:
     print(
         f"assist benchmark {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {count:,} digits, data "
         f"{', '.join(datasets)}, arms {', '.join(arms)}, {runs} queue orders each (seeds "
-        f"{seeds[0]}…{seeds[-1]}), backbone {args.backbone or 'default'}, checkpoints "
+        f"{seeds[0]}…{seeds[-1]}), backbone {args.backbone or 'default'}"
+        + (f" joined with the embeddings in {args.join}" if args.join else "")
+        + ", checkpoints "
         f"{checkpoints}, a class's own bound z = "
         f"{class_thresholds.Z_CLASS}, own answers above a cut {class_thresholds.MIN_ABOVE}, load "
         f"{os.getloadavg()[0]:.1f}"
@@ -609,6 +641,7 @@ def main() -> None:
     SPY.install()
     figures: dict[str, Any] = {"digits": count, "seed": args.seed, "runs": runs}
     figures["backbone"] = args.backbone
+    figures["joined"] = str(args.join) if args.join else None
     figures |= {"z_class": class_thresholds.Z_CLASS, "min_above": class_thresholds.MIN_ABOVE}
     for data in datasets:
         pngs, truth = LOADERS[data](count)
@@ -620,8 +653,19 @@ def main() -> None:
                 name = f"{data}-{count}-{args.backbone or 'default'}.npz"
                 saved = args.embeddings / name if args.embeddings else None
                 pages = args.pages if n == 0 else 0
+                joining = args.join / name_of(data, count, args.join) if args.join else None
                 run, rows = one_run(
-                    data, arm, seed, pngs, truth, checkpoints, cache, pages, saved, args.backbone
+                    data,
+                    arm,
+                    seed,
+                    pngs,
+                    truth,
+                    checkpoints,
+                    cache,
+                    pages,
+                    saved,
+                    args.backbone,
+                    joining,
                 )
                 orders[(arm, seed)] = run.order
                 results.setdefault(arm, []).append(rows)
