@@ -326,12 +326,11 @@ class _Source:
         """The document, when the file is small and parses as yajl would (NaN, infinities, lone
         surrogates and numbers out of range refused); otherwise None, and the streamed passes
         read it or say what is wrong."""
-        self._data.seek(0, 2)
-        if self._data.tell() - self._start > WHOLE_UP_TO:
+        text = self.whole(WHOLE_UP_TO)
+        if text is None:
             return None
-        self._data.seek(self._start)
         try:
-            found = pydantic_core.from_json(self._data.read(), allow_inf_nan=False)
+            found = pydantic_core.from_json(text, allow_inf_nan=False)
         except ValueError:  # not JSON, or nested past the parser's own limit
             return None
         return found if isinstance(found, dict) and _as_yajl_reads(found) else None
@@ -369,9 +368,10 @@ class _Source:
     def tell(self) -> int:
         return self._data.tell()
 
-    def whole(self) -> bytes | None:
+    def whole(self, up_to: int = PRECISE_UP_TO) -> bytes | None:
+        """The file's bytes after the byte-order mark; None when there are more than `up_to`."""
         self._data.seek(0, 2)
-        if self._data.tell() > PRECISE_UP_TO:
+        if self._data.tell() - self._start > up_to:
             return None
         self._data.seek(self._start)
         return self._data.read()
