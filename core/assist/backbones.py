@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import onnx
@@ -17,13 +17,14 @@ import onnx.shape_inference
 import onnx.utils
 from safetensors.numpy import load_file
 
-from core.assist import bert_graph, efficientnet_graph
+from core.assist import bert_graph, efficientnet_graph, joint_graph
 from core.assist.manifest import (
     BUILT_IN,
     DEFAULT_IMAGE,
     DEFAULT_TEXT,
     DEFAULTS,
     EFFICIENTNET_LITE0,
+    OPEN_NSFW_LITE0,
     Backbone,
     BackboneManifest,
 )
@@ -50,6 +51,7 @@ def derive_built_in(name: str) -> Backbone:
     derivations: dict[str, Callable[[], Backbone]] = {
         DEFAULT_IMAGE: _derive_open_nsfw,
         EFFICIENTNET_LITE0: _derive_efficientnet_lite0,
+        OPEN_NSFW_LITE0: _derive_open_nsfw_lite0,
         DEFAULT_TEXT: _derive_minilm,
     }
     if name not in derivations:
@@ -126,6 +128,55 @@ def _derive_open_nsfw() -> Backbone:
         source=_source(distribution),
     )
     return Backbone(manifest=manifest, model=features.SerializeToString())
+
+
+def _derive_open_nsfw_lite0() -> Backbone:
+    parts = (_derive_open_nsfw(), _derive_efficientnet_lite0())
+    graph = joint_graph.join(
+        tuple(_branch(part.manifest, part.model) for part in parts), name=OPEN_NSFW_LITE0
+    )
+    manifest = BackboneManifest(
+        name=OPEN_NSFW_LITE0,
+        modality="image",
+        input=joint_graph.INPUT,
+        output=joint_graph.FEATURES,
+        dim=sum(part.manifest.dim for part in parts),
+        size=joint_graph.SIZE,  # each branch crops or resizes its own copy in the graph
+        layout="NHWC",
+        color_order="RGB",
+        mean=[0.0, 0.0, 0.0],
+        std=[1.0, 1.0, 1.0],
+        license="; ".join(part.manifest.license for part in parts),
+        source=" + ".join(part.manifest.source for part in parts),
+    )
+    return Backbone(manifest=manifest, model=graph.SerializeToString())
+
+
+def _branch(manifest: BackboneManifest, model: bytes) -> joint_graph.Branch:
+    """A backbone as a branch of a joint graph, taking the shared input as its manifest says:
+    resized to the shared side and centre-cropped, or resized straight to its own."""
+    assert manifest.size and manifest.layout and manifest.mean and manifest.std
+    cropped = manifest.resize == joint_graph.SIZE
+    if not cropped and manifest.resize is not None:
+        raise ValueError(f"{manifest.name}: resized to {manifest.resize}, not the shared side")
+    scale = manifest.scale  # (pixel * scale - mean) / std
+    return joint_graph.Branch(
+        model=onnx.load_model_from_string(model),
+        input=manifest.input,
+        output=manifest.output,
+        dim=manifest.dim,
+        layout=manifest.layout,
+        color_order=manifest.color_order,
+        mean=_three(m / scale for m in manifest.mean),
+        std=_three(s / scale for s in manifest.std),
+        crop=manifest.size if cropped else None,
+        resize=None if cropped else manifest.size,
+    )
+
+
+def _three(values: Iterable[float]) -> tuple[float, float, float]:
+    first, second, third = values
+    return first, second, third
 
 
 def _derive_minilm() -> Backbone:

@@ -16,8 +16,15 @@ DEFAULT_IMAGE = "open-nsfw-resnet50"
 DEFAULT_TEXT = "all-minilm-l6-v2"
 EFFICIENTNET_LITE0 = "efficientnet-lite0"
 """ImageNet features, built in beside the default (a project picks it by name)."""
+OPEN_NSFW_LITE0 = "open-nsfw-lite0"
+"""The default's features and EfficientNet-Lite0's, joined (`core.assist.joint_graph`)."""
 DEFAULTS = (DEFAULT_IMAGE, DEFAULT_TEXT)
-BUILT_IN = {DEFAULT_IMAGE: "image", EFFICIENTNET_LITE0: "image", DEFAULT_TEXT: "text"}
+BUILT_IN = {
+    DEFAULT_IMAGE: "image",
+    EFFICIENTNET_LITE0: "image",
+    OPEN_NSFW_LITE0: "image",
+    DEFAULT_TEXT: "text",
+}
 """The backbones `core.assist.backbones` derives from installed packages, with their modality.
 Named here, where nothing heavy is imported, so the API can list them without onnx."""
 
