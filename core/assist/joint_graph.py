@@ -1,9 +1,10 @@
 """Two image backbones as one ONNX graph: each branch gets the picture as its network expects,
 and the features are each made unit-length and then joined.
 
-Features of two unlike networks separate what neither separates alone (on 2,000 hard digits, a
-head on open_nsfw's and EfficientNet-Lite0's features joined reaches twice the coverage of
-either at 95 % precision: README, bench/assist.py). One graph keeps a backbone one model with
+Features of two unlike networks separate what neither separates alone: on 2,000 hard digits
+after one cycle at 300 labels, a head on open_nsfw's and EfficientNet-Lite0's features joined
+is 0.83 accurate against 0.81 on open_nsfw's alone, and covers 41 % of the rest at 95 %
+precision against 31 % (README, bench/assist.py). One graph keeps a backbone one model with
 one input, so the featurizer, the registry and the GPU job need nothing new: the input is the
 picture resized to `SIZE` square, RGB, 0..255, NHWC, and each branch crops, resizes, reorders
 and normalizes its own copy inside the graph."""
