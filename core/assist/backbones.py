@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.metadata
 import importlib.util
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from pathlib import Path
 
 import onnx
@@ -167,16 +167,11 @@ def _branch(manifest: BackboneManifest, model: bytes) -> joint_graph.Branch:
         dim=manifest.dim,
         layout=manifest.layout,
         color_order=manifest.color_order,
-        mean=_three(m / scale for m in manifest.mean),
-        std=_three(s / scale for s in manifest.std),
+        mean=tuple(m / scale for m in manifest.mean),
+        std=tuple(s / scale for s in manifest.std),
         crop=manifest.size if cropped else None,
         resize=None if cropped else manifest.size,
     )
-
-
-def _three(values: Iterable[float]) -> tuple[float, float, float]:
-    first, second, third = values
-    return first, second, third
 
 
 def _derive_minilm() -> Backbone:

@@ -40,8 +40,8 @@ class Branch:
     dim: int
     layout: str
     color_order: str
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
     crop: int | None = None
     resize: int | None = None
 
@@ -53,28 +53,23 @@ class Branch:
 def join(branches: tuple[Branch, ...], *, name: str) -> onnx.ModelProto:
     """The joint model: input float32 [batch, SIZE, SIZE, 3] → features float32
     [batch, sum of the branches' dims], each branch's part of unit length."""
-    g = GraphWriter()
+    g = GraphWriter()  # collects each branch in order: its preparation, network, norm
     parts: list[str] = []
-    nodes: list[onnx.NodeProto] = []  # in order: a branch's preparation, network, norm
-    initializers: list[TensorProto] = []
     for number, branch in enumerate(branches):
         prefix = f"b{number}/"
         model = onnx.compose.add_prefix(_at_opset(branch.model), prefix)
         _prepare(g, branch, into=prefix + branch.input)
-        nodes += [*g.nodes, *model.graph.node]
-        initializers.extend(model.graph.initializer)
-        g.nodes.clear()
+        g.nodes.extend(model.graph.node)
+        g.initializers.extend(model.graph.initializer)
         parts.append(_unit_length(g, prefix + branch.output))
-        nodes += g.nodes
-        g.nodes.clear()
-    nodes.append(helper.make_node("Concat", parts, [FEATURES], name=FEATURES, axis=1))
+    g.nodes.append(helper.make_node("Concat", parts, [FEATURES], name=FEATURES, axis=1))
     dim = sum(branch.dim for branch in branches)
     graph = helper.make_graph(
-        nodes,
+        g.nodes,
         name,
         [helper.make_tensor_value_info(INPUT, TensorProto.FLOAT, ["batch", SIZE, SIZE, 3])],
         [helper.make_tensor_value_info(FEATURES, TensorProto.FLOAT, ["batch", dim])],
-        initializer=[*g.initializers, *initializers],
+        initializer=g.initializers,
     )
     joined = helper.make_model(
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="loupe"
