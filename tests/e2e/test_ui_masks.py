@@ -327,6 +327,7 @@ def test_a_pre_labeled_mask_opens_in_the_editor_to_erase_or_accept(ui: Ui, page:
     )
     page.keyboard.press("Enter")  # accepted as suggested
     expect(page.locator("#no-tasks")).to_be_visible()
+    expect(page.locator("#done-today")).to_have_text("2")  # both answers landed
 
     finals = {i["id"]: i["final"] for i in ui.items(project_id, "labeled")}
     assert len(finals) == 2 and erased_id in finals
