@@ -17,11 +17,13 @@ when any class's pre-labels are below 95 % true precision.
 
 Printed per data set, arm and checkpoint: coverage mean, standard deviation, min / median /
 max, the share of runs without pre-labels and of unsafe runs, the lowest per-class precision,
-head accuracy and ceiling; per-class tables at 300 labels; at which label active learning
-first served something else than the plain order (per run) and what it gave before
-pre-labels existed; the purity of the clustered lane's pages (first run of each arm); and the
-featurization speed against bare onnxruntime. Goals on the hard set after 300 labels: mean
-coverage >= 40 %, at most 5 % of runs unsafe, pre-labels in every run.
+head accuracy, ceiling and the median count of fair labels (those answered in random order,
+which alone set the thresholds: `assist_cycle._fair`) and of labels answered on a pre-label
+(a confirmation or a correction); per-class tables at 300 labels; at
+which label active learning first served something else than the plain order (per run) and
+what it gave before pre-labels existed; the purity of the clustered lane's pages (first run
+of each arm); and the featurization speed against bare onnxruntime. Goals on the hard set
+after 300 labels: mean coverage >= 40 %, at most 5 % of runs unsafe, pre-labels in every run.
 
 Each data set is featurized once (its first project's cycle); later projects get the same
 embeddings written as their own cache shards (same images, same backbone, only the item ids
@@ -376,6 +378,7 @@ def measure(run: Run, cycle: str, wall: float, pages: int) -> dict[str, Any]:
     head_right = sum(guesses.get(i.id, ("",))[0] == run.truth[i.id] for i in waiting)
     runs = {r.kind: r for r in recent_runs(run.deps, run.project_id) if r.cycle == cycle}
     validate, infer = runs.get(RunKind.VALIDATE), runs.get(RunKind.INFER)
+    train = runs.get(RunKind.TRAIN)
     purities = page_purity(run, pages) if pages else []
     return {
         "labels": run.labeled,
@@ -389,6 +392,10 @@ def measure(run: Run, cycle: str, wall: float, pages: int) -> dict[str, Any]:
         "unsafe": any(p < TARGET for p in precision.values()),
         "headAccuracy": head_right / len(waiting) if guesses and waiting else None,
         "ceiling": ceiling(waiting, run),
+        "fairLabels": train.metrics.get("calibrationLabels", 0) if train else 0,
+        "answeredOnPreLabel": sum(
+            1 for i in items if i.state is not ItemState.UNLABELED and i.prediction is not None
+        ),
         "classesWithThreshold": validate.metrics.get("classesWithThreshold") if validate else 0,
         "kept": infer.metrics.get("kept", 0) if infer else 0,
         "auditBand": infer.metrics.get("auditBand", 0) if infer else 0,
@@ -425,6 +432,8 @@ def summarise(rows: list[dict[str, Any]], key: str, figures: dict[str, Any]) -> 
     heads = [r["headAccuracy"] for r in rows if r["headAccuracy"] is not None]
     ceilings = [r["ceiling"] for r in rows if r["ceiling"] is not None]
     overall = [r["precision"] for r in rows if r["precision"] is not None]
+    fair = statistics.median(r["fairLabels"] for r in rows)
+    confirming = statistics.median(r["answeredOnPreLabel"] for r in rows)
     print(
         f"  {rows[0]['labels']:4d} labels, {len(rows)} runs | coverage mean {cover['mean']:.1%} "
         f"sd {cover['sd']:.1%} (min {cover['min']:.1%}, median {cover['median']:.1%}, max "
@@ -432,7 +441,8 @@ def summarise(rows: list[dict[str, Any]], key: str, figures: dict[str, Any]) -> 
         f"precision {fmt(min(lows) if lows else None, '.1%')} | overall precision median "
         f"{fmt(statistics.median(overall) if overall else None, '.1%')} | head acc "
         f"{fmt(statistics.fmean(heads) if heads else None)} | ceiling "
-        f"{fmt(statistics.fmean(ceilings) if ceilings else None, '.1%')}"
+        f"{fmt(statistics.fmean(ceilings) if ceilings else None, '.1%')} | fair labels "
+        f"median {fair:.0f} | answered on a pre-label median {confirming:.0f}"
     )
     for name, value in cover.items():
         figures[f"{key}_coverage_{name}"] = round(value, 4)
@@ -441,6 +451,8 @@ def summarise(rows: list[dict[str, Any]], key: str, figures: dict[str, Any]) -> 
     figures[f"{key}_no_prelabels_share"] = round(none, 4)
     figures[f"{key}_min_class_precision"] = round(min(lows), 4) if lows else None
     figures[f"{key}_head_accuracy"] = round(statistics.fmean(heads), 4) if heads else None
+    figures[f"{key}_fair_labels_median"] = fair
+    figures[f"{key}_answered_on_prelabel_median"] = confirming
     figures[f"{key}_ceiling"] = round(statistics.fmean(ceilings), 4) if ceilings else None
 
 
