@@ -7,8 +7,9 @@ turned, shifted, struck through, blotted, blurred, dimmed, noisy — on which a 
 under its own project id drawn from `--seed` (item ids, hence the queue order, follow from it;
 the two arms share the seeds, so they are paired). A simulated labeler takes tasks in queue
 order and answers with the truth: after a cycle the queue serves the pre-label lane first
-(pre-labels to confirm or correct, the random sample and the audit band without suggestion),
-as in the product. At each checkpoint of human labels (100, 200, 300, 500) a cycle is
+(a tenth of the pre-labels to confirm or correct, the random sample and the audit band without
+suggestion), then the items without a pre-label, then the other pre-labels, as in the
+product. At each checkpoint of human labels (100, 200, 300, 500) a cycle is
 requested and its `assist-train` message handled, and the bench measures on the items still
 waiting: coverage by pre-labels, their true precision overall and per predicted class, per-class
 coverage, the head's accuracy, and the ceiling (the largest share of the waiting items the

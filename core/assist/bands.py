@@ -9,8 +9,10 @@ stay when the new model cannot vouch for a class on its own.
   most confident ones when it has none). Their answers are held-out evidence exactly where the
   threshold would move, so it can come down as they accumulate, and a class without
   pre-labels gathers evidence where it would first get some.
-- Pre-labels and both samples are served in the pre-label lane in random order (each item's
-  registration rank), never by confidence: a band's answers are then a fair sample of it."""
+- Pre-labels (the checked tenth, `core.domain.lanes.checked`; the rest wait until the items
+  without one are labeled) and both samples are served in the pre-label lane in random order
+  (each item's registration rank), never by confidence: a band's answers are then a fair
+  sample of it."""
 
 from __future__ import annotations
 

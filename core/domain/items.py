@@ -11,7 +11,7 @@ from pydantic import Field, computed_field, model_validator
 from core.domain.annotation_json import StoredValue
 from core.domain.annotations import attributes_of, labels_of
 from core.domain.attributes import attribute_keys
-from core.domain.lanes import lane_of
+from core.domain.lanes import checked, lane_of
 from core.domain.model import DomainModel, Stamp
 from core.domain.series import DicomSeries
 from core.domain.task_types import MediaKind
@@ -207,6 +207,11 @@ class Item(DomainModel):
             annotators=self.labelers,
             suggested=self.prediction is not None or self.prefill is not None or self.audit,
             cluster=self.cluster,
+            later=self.prediction is not None
+            and self.prediction.run is not None  # not imported
+            and self.prefill is None
+            and not self.audit
+            and not checked(self.id),
         )
 
     @computed_field  # type: ignore[prop-decorator]

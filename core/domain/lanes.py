@@ -14,10 +14,17 @@ from collections.abc import Collection
 ASSIGNED = "a:"  # + user: reserved for that labeler until released
 LEASED = "l:"  # + user: under a live lease
 PARTIAL = "1r"  # some labelers answered, consensus wants more: finish these first
-PRELABELED = "2p"  # a prediction or kept label to confirm
+PRELABELED = "2p"  # a suggestion to confirm now, or ML assist's sample served without one
 CLUSTERED = "3c:"  # + cluster id: similar items, served as pages of one cluster
 QUEUE = "4q"  # everything else, by queue rank
+CONFIRM_LATER = "4r"  # ML assist's pre-labels outside the checked share
 PUBLIC_TO = "5"  # public lanes sort below this, private ones (a:, l:) above
+
+CHECKED_EVERY = 10
+"""One ML-assist pre-label in this many is served at once, in random order among the items it
+serves without one: enough to check each class's precision live. The rest wait until the items
+without a pre-label are labeled: confirming what the model already knows teaches it least, so
+human labels go first where they teach it most."""
 
 
 def lane_of(
@@ -28,8 +35,10 @@ def lane_of(
     annotators: Collection[str],
     suggested: bool,
     cluster: str | None,
+    later: bool = False,
 ) -> str | None:
-    """The lane of an item, or None when it is not waiting for a labeler."""
+    """The lane of an item, or None when it is not waiting for a labeler; `later`: its
+    suggestion is an ML-assist pre-label outside the checked share."""
     if not unlabeled:
         return None
     if lease_user is not None:
@@ -39,7 +48,7 @@ def lane_of(
     if annotators:
         return PARTIAL
     if suggested:
-        return PRELABELED
+        return CONFIRM_LATER if later else PRELABELED
     if cluster is not None:
         return CLUSTERED + cluster
     return QUEUE
@@ -47,3 +56,9 @@ def lane_of(
 
 def cluster_of(lane: str | None) -> str | None:
     return lane[len(CLUSTERED) :] if lane is not None and lane.startswith(CLUSTERED) else None
+
+
+def checked(item_id: str) -> bool:
+    """Whether an ML-assist pre-label of this item is served at once: fixed by a part of the id
+    (a hash) that neither the queue rank nor the random sample's reservoir reads."""
+    return int(item_id[8:16], 16) % CHECKED_EVERY == 0

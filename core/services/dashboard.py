@@ -12,7 +12,15 @@ from pydantic import Field
 
 from core.domain.capacity import Capacity
 from core.domain.items import ItemState
-from core.domain.lanes import ASSIGNED, CLUSTERED, LEASED, PARTIAL, PRELABELED, QUEUE
+from core.domain.lanes import (
+    ASSIGNED,
+    CLUSTERED,
+    CONFIRM_LATER,
+    LEASED,
+    PARTIAL,
+    PRELABELED,
+    QUEUE,
+)
 from core.domain.model import DomainModel
 from core.domain.progress import (
     AGREED,
@@ -78,7 +86,7 @@ def dashboard(deps: Deps, *, project_id: str, actor: str) -> Dashboard:
         "in_progress": items.count_in_lane(LEASED, prefix=True),
         "assigned": items.count_in_lane(ASSIGNED, prefix=True),
         "awaiting_consensus": items.count_in_lane(PARTIAL),
-        "prelabeled": items.count_in_lane(PRELABELED) - sample,
+        "prelabeled": items.count_in_lane(PRELABELED) - sample + items.count_in_lane(CONFIRM_LATER),
         "random_sample": sample,
         "clustered": items.count_in_lane(CLUSTERED, prefix=True),
         "manual": items.count_in_lane(QUEUE),

@@ -9,10 +9,12 @@ import pytest
 
 from core.domain.assist import is_audit
 from core.domain.items import ItemState, rank
+from core.domain.lanes import checked
 from core.domain.messages import ASSIST_TRAIN
 from core.domain.runs import JobStatus, RunKind
 from core.services import stages
 from core.services.assist import assist_status, request_training, schedule_training
+from core.services.dashboard import dashboard
 from core.services.tasks import next_task
 from tests.assist.conftest import LABELER, OWNER, create, items, label, upload
 from tests.support.assist import drain, mnist
@@ -95,13 +97,22 @@ def test_pre_labels_meet_the_target_precision_on_held_out_items(deps):
     labeled = [i for i in found if i.state is ItemState.LABELED]
     assert all(i.audit for i in labeled)  # labeled before the first cycle: random order
 
-    # Labelers get the pre-label lane first; answering pre-labels measures live precision.
-    done = label(deps, project_id, 30, lambda item: {"label": truth[item.id]})
-    assert all(item.prediction is not None or item.audit for item in done)
-    answered = sum(1 for item in done if item.prediction is not None)
+    # Labelers get the pre-label lane first: the checked share of the pre-labels (a random
+    # tenth) among the items served without a suggestion; answering those measures live
+    # precision. The other pre-labels wait until the items without one are labeled.
+    now = {i.id for i in suggested if checked(i.id)}
+    assert now and {i.id for i in suggested if i.lane == "2p"} == now
+    assert all(i.lane == "4r" for i in suggested if i.id not in now)
+    lane = {i.id for i in waiting if i.lane == "2p"}
+    done = label(deps, project_id, len(lane), lambda item: {"label": truth[item.id]})
+    assert {item.id for item in done} == lane
     live = assist_status(deps, project_id=project_id, actor=OWNER).current
-    assert answered >= 15 and live.confirmed + live.corrected == answered
+    assert live.confirmed + live.corrected == len(now)
     assert live.live_precision >= 0.85
+    (after,) = label(deps, project_id, 1, lambda item: {"label": truth[item.id]})
+    assert after.prediction is None  # a cluster page or the plain queue before the rest
+    dashboard_queue = dashboard(deps, project_id=project_id, actor=OWNER).queue
+    assert dashboard_queue["prelabeled"] == len(suggested) - len(now)
 
 
 def test_the_audit_band_sits_just_below_each_threshold_and_the_lane_is_served_at_random(deps):
