@@ -8,23 +8,23 @@ under its own project id drawn from `--seed` (item ids, hence the queue order, f
 the two arms share the seeds, so they are paired). A simulated labeler takes tasks in queue
 order and answers with the truth: after a cycle the queue serves the pre-label lane first
 (a tenth of the pre-labels to confirm or correct, the random sample and the audit band without
-suggestion), then the items without a pre-label, then the other pre-labels, as in the
-product. At each checkpoint of human labels (100, 200, 300, 500) a cycle is
-requested and its `assist-train` message handled, and the bench measures on the items still
-waiting: coverage by pre-labels, their true precision overall and per predicted class, per-class
-coverage, the head's accuracy, and the ceiling (the largest share of the waiting items the
-head's own ranking could pre-label at >= 95 % true precision). A run is *unsafe* at a checkpoint
-when any class's pre-labels are below 95 % true precision.
+suggestion), then the items without a pre-label, then the other pre-labels, as in the product.
+At each checkpoint of human labels (100, 200, 300, 500) a cycle is requested and its
+`assist-train` message handled, and the bench measures on the items still waiting: coverage
+by pre-labels, their true precision overall and per predicted class, per-class coverage, the
+head's accuracy, and the ceiling (the largest share of the waiting items the head's own
+ranking could pre-label at >= 95 % true precision). A run is *unsafe* at a checkpoint when
+any class's pre-labels are below 95 % true precision.
 
 Printed per data set, arm and checkpoint: coverage mean, standard deviation, min / median /
 max, the share of runs without pre-labels and of unsafe runs, the lowest per-class precision,
 head accuracy, ceiling and the median count of fair labels (those answered in random order,
 which alone set the thresholds: `assist_cycle._fair`) and of labels answered on a pre-label
-(a confirmation or a correction); per-class tables at 300 labels; at
-which label active learning first served something else than the plain order (per run) and
-what it gave before pre-labels existed; the purity of the clustered lane's pages (first run
-of each arm); and the featurization speed against bare onnxruntime. Goals on the hard set
-after 300 labels: mean coverage >= 40 %, at most 5 % of runs unsafe, pre-labels in every run.
+(a confirmation or a correction); per-class tables at 300 labels; at which label active
+learning first served something else than the plain order (per run) and what it gave before
+pre-labels existed; the purity of the clustered lane's pages (first run of each arm); and the
+featurization speed against bare onnxruntime. Goals on the hard set after 300 labels: mean
+coverage >= 40 %, at most 5 % of runs unsafe, pre-labels in every run.
 
 Each data set is featurized once (its first project's cycle); later projects get the same
 embeddings written as their own cache shards (same images, same backbone, only the item ids
