@@ -118,6 +118,7 @@ async function route() {
     user = me = me || (await get("/me"));
     if (gen !== routeGen) return;
   } catch (e) {
+    if (gen !== routeGen) return; // a later route (a sign-in that finished meanwhile) owns the page
     me = null;
     if (e instanceof ApiError && e.status === 401) return signIn();
     showError(e);
