@@ -24,11 +24,13 @@ typecheck: install-dev
 imports: install-dev
 	$(BIN)/lint-imports
 
-# Two workers for all but tests/e2e, which then runs alone: its servers and browser measure
-# and wait on timings that another worker's load would disturb. Both parts always run.
+# Two workers for all but tests/e2e and the bursts test, which then run alone: their servers
+# and browser measure and wait on timings that another worker's load would disturb. Both parts
+# always run.
+ALONE := tests/e2e tests/hardening/test_bursts.py
 unit: install-dev npm webui chromium
-	status=0; $(BIN)/pytest -q -n 2 --ignore=tests/e2e || status=$$?; \
-	  $(BIN)/pytest -q tests/e2e || status=$$?; exit $$status
+	status=0; $(BIN)/pytest -q -n 2 $(addprefix --ignore=,$(ALONE)) || status=$$?; \
+	  $(BIN)/pytest -q $(ALONE) || status=$$?; exit $$status
 
 # The hardening suites at full strength (`make test` runs them with few fuzz examples, the
 # SIGKILL faults on 20k items with 4 s of labeling instead of 100k and 20 s, labelers
