@@ -24,10 +24,9 @@ typecheck: install-dev
 imports: install-dev
 	$(BIN)/lint-imports
 
-# Two workers for all but tests/e2e and the bursts test, which then run alone: their servers
-# and browser measure and wait on timings that another worker's load would disturb. Both parts
-# always run.
-ALONE := tests/e2e tests/hardening/test_bursts.py
+# Two workers for all but tests/e2e, which then runs alone: its servers and browser wait on
+# timings that another worker's load would disturb. Both parts always run.
+ALONE := tests/e2e
 unit: install-dev npm webui chromium
 	status=0; $(BIN)/pytest -q -n 2 $(addprefix --ignore=,$(ALONE)) || status=$$?; \
 	  $(BIN)/pytest -q $(ALONE) || status=$$?; exit $$status

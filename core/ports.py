@@ -131,6 +131,12 @@ class DocumentContainer(Protocol):
         """Insert or replace many documents without etag checks; returns how many."""
         ...
 
+    def create_many(self, bodies: Iterable[JsonDoc]) -> int:
+        """Insert the documents whose id is absent from their partition and leave the stored
+        ones as they are (no `Conflict`): an insert that cannot overwrite what another writer
+        stored after the caller last looked. Returns how many were inserted."""
+        ...
+
     def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
         """Replace each document `body` only if its stored etag is still the one given: many
         conditional writes at the cost of few, each written or not on its own (no transaction

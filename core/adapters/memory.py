@@ -117,6 +117,17 @@ class MemoryContainer:
                 self._partitions.setdefault(pk, {})[doc_id] = stored
         return len(prepared)
 
+    def create_many(self, bodies: Iterable[JsonDoc]) -> int:
+        prepared = [self._stored(body) for body in bodies]
+        created = 0
+        with self._lock:
+            for pk, doc_id, stored in prepared:
+                partition = self._partitions.setdefault(pk, {})
+                if doc_id not in partition:
+                    partition[doc_id] = stored
+                    created += 1
+        return created
+
     def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
         prepared = [(self._stored(body), if_match) for body, if_match in changes]
         written: list[Document | None] = []

@@ -47,7 +47,7 @@ from core.services.registration import (
     skip_reason,
 )
 from core.services.series import save_series
-from core.store.collections import load
+from core.store.collections import ITEMS, load
 from core.store.repositories.ingest import Ingest
 from core.store.repositories.items import Items
 from core.store.update import update
@@ -202,14 +202,16 @@ def save_capped(deps: Deps, project: Project, items: list[Item]) -> tuple[list[I
 def save_new(deps: Deps, project_id: str, items: Sequence[Item]) -> int:
     """Store the items that do not exist yet; existing ones (maybe labeled since) stay as
     they are, but for DICOM series, which take the slices that arrived. Returns how many
-    were new."""
-    stored = Items(deps, project_id)
+    were new.
+
+    The store decides what exists at the moment of writing (`create_many`), not a read
+    before it: the same file registered twice at once (an upload and the watcher's event)
+    would otherwise write the second copy over an item a labeler leased in between."""
+    container = deps.documents.container(ITEMS)
     pending = [item for item in items if item.series is None]
     created = save_series(deps, project_id, (item for item in items if item.series is not None))
-    for start in range(0, len(pending), ID_QUERY):
-        chunk = pending[start : start + ID_QUERY]
-        have = stored.existing([item.id for item in chunk])
-        created += stored.container.upsert_many(i.to_doc() for i in chunk if i.id not in have)
+    for start in range(0, len(pending), ID_QUERY):  # short holds of the write lock
+        created += container.create_many(i.to_doc() for i in pending[start : start + ID_QUERY])
     return created
 
 

@@ -165,6 +165,24 @@ def test_upsert_many_writes_all_and_returns_the_count(items: DocumentContainer) 
     assert [items.read("p1", f"d{i}").body["v"] for i in range(5)] == [10, 11, 12, 13, 14]
 
 
+def test_create_many_inserts_only_what_is_absent_and_leaves_the_rest_as_stored(
+    items: DocumentContainer,
+) -> None:
+    kept = items.create(doc("c1", state="leased", v=1))
+    bodies = [doc(f"c{i}", state="new", v=i + 10) for i in range(4)]
+    bodies += [doc("c2", state="twice", v=99), doc("c1", "p2", state="new", v=7)]
+
+    created = items.create_many(bodies)
+
+    assert created == 4  # c0, c2, c3, and c1 of the other partition
+    assert items.read("p1", "c1") == kept  # body and etag untouched
+    assert items.read("p1", "c2").body["v"] == 12  # of two in one call, the first
+    assert items.read("p2", "c1").body["v"] == 7
+    query = Query(where=(Where("state", "=", "new"),))
+    assert ids(items, "p1", query) == ["c0", "c2", "c3"]  # indexed as it was written
+    assert items.create_many([doc("c0", v=0)]) == 0 and items.create_many([]) == 0
+
+
 def test_replace_many_writes_each_document_only_over_the_version_it_names(
     items: DocumentContainer,
 ) -> None:

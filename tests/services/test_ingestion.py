@@ -3,6 +3,8 @@ bad input, the item cap, duplicate delivery, blob events, the refresh sweep and 
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -12,13 +14,14 @@ from core.domain.ingest import BatchResult, Tally, batch_id
 from core.domain.items import Item, ItemState
 from core.domain.messages import INGEST_BATCH, PROJECT_INIT, IngestBatch
 from core.domain.projects import Project, ProjectSettings, ProjectStatus
-from core.ports import Deps, Query
-from core.services import ingestion, projects, stages
+from core.ports import Deps, DocumentContainer, JsonDoc, Query
+from core.services import ingestion, labeling, projects, stages, tasks
 from core.services.derivatives import DERIVATIVES
 from core.services.ingestion import ingestion_progress
 from core.services.refresh import reconcile, register_blob
 from core.store.collections import ITEMS, PROJECTS, load, scan
 from core.store.repositories.ingest import Ingest
+from tests.support.faults import FaultyDocuments
 from tests.support.labeling import creator
 from tests.support.media import (
     FORMAT_OF,
@@ -247,6 +250,40 @@ def test_blob_events_register_once_where_refresh_is_on(deps: Deps) -> None:
     assert list(items_of(deps, on.id)) == ["in/new.png"]
     assert items_of(deps, off.id) == {} and items_of(deps, other.id) == {}
     assert register_blob(deps, container="lake", name="in/notes.txt") == []
+
+
+def test_a_file_registered_twice_at_once_keeps_what_a_labeler_did_in_between(
+    deps: Deps,
+) -> None:
+    """An upload and the watcher's event register one file at the same time; the slower
+    registration writes after the item was registered, handed out and answered. It must
+    change nothing: writing an unlabeled copy over it loses the answer."""
+    project = projects.create_project(deps, settings=settings(), actor="ann").value
+    drain(deps)
+    deps.blobs.put("lake", "in/new.png", image_bytes())
+    raced: list[str] = []
+
+    def registered_and_answered_first(container: DocumentContainer, body: JsonDoc) -> None:
+        if raced:
+            return
+        raced.append(body["id"])
+        register_blob(deps, container="lake", name="in/new.png")
+        (task,) = tasks.next_task(deps, project_id=project.id, actor="ann").items
+        labeling.submit_annotation(
+            deps, project_id=project.id, actor="ann", item_id=task.id, value={"label": "b"}
+        )
+
+    racing = dataclasses.replace(
+        deps,
+        documents=FaultyDocuments(
+            deps.documents, "items", before_write=registered_and_answered_first
+        ),
+    )
+    made = register_blob(racing, container="lake", name="in/new.png")
+    assert [i.id for i in made] == raced
+    item = items_of(deps, project.id)["in/new.png"]
+    assert item.state is ItemState.LABELED and item.labels == ["b"]
+    assert [a.user for a in item.annotations] == ["ann"]
 
 
 def test_sweep_finds_new_files_and_records_when(deps: Deps) -> None:

@@ -68,6 +68,14 @@ class _Faulty:
     def upsert_many(self, bodies: Iterable[JsonDoc]) -> int:
         return sum(1 for body in bodies if self.upsert(body))
 
+    def create_many(self, bodies: Iterable[JsonDoc]) -> int:
+        """One write after another, as `upsert_many`."""
+        written = 0
+        for body in bodies:
+            self._write(body)
+            written += self._inner.create_many([body])
+        return written
+
     def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
         """One write after another, so a crash lands between two of them."""
         written: list[Document | None] = []

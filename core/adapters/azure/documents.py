@@ -116,6 +116,16 @@ class CosmosContainer:
             count += 1
         return count
 
+    def create_many(self, bodies: Iterable[JsonDoc]) -> int:
+        count = 0
+        for body in bodies:  # one request per document, as in upsert_many
+            try:
+                self._proxy.create_item(self._checked(body))
+            except CosmosResourceExistsError:
+                continue
+            count += 1
+        return count
+
     def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
         def replace(change: tuple[JsonDoc, str]) -> Document | None:
             try:

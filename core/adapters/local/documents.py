@@ -123,6 +123,7 @@ class SqliteContainer:
         self._insert = f"INSERT INTO {table} ({names}) VALUES ({marks})"  # noqa: S608
         updates = ", ".join(f"{c} = excluded.{c}" for c in ("body", "etag", *columns))
         self._upsert = f"{self._insert} ON CONFLICT (pk, id) DO UPDATE SET {updates}"
+        self._insert_new = f"{self._insert} ON CONFLICT (pk, id) DO NOTHING"
         self._select = f"SELECT body, etag FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
         self._delete = f"DELETE FROM {table} WHERE pk = ? AND id = ?"  # noqa: S608
         self._table, self._columns = table, columns
@@ -195,6 +196,13 @@ class SqliteContainer:
         with self._db.write() as conn:
             conn.executemany(self._upsert, rows)
         return len(rows)
+
+    def create_many(self, bodies: Iterable[JsonDoc]) -> int:
+        rows = sorted((self._row(body) for body in bodies), key=_key)  # as in upsert_many
+        with self._db.write() as conn:
+            before = conn.total_changes
+            conn.executemany(self._insert_new, rows)
+            return conn.total_changes - before
 
     def replace_many(self, changes: Sequence[tuple[JsonDoc, str]]) -> list[Document | None]:
         rows = [self._row(body) for body, _ in changes]
