@@ -4,6 +4,7 @@ human labels came in. The cycle itself runs in the assist worker (`assist_cycle`
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 
 from pydantic import Field
@@ -30,6 +31,7 @@ from core.store.collections import ASSIST, load
 from core.store.repositories.items import Items
 from core.store.repositories.projects import Projects
 from core.store.repositories.runs import Runs
+from core.store.update import Changed, Target, update
 
 RUNS_SHOWN = 50
 
@@ -99,9 +101,10 @@ def request_training(deps: Deps, *, project_id: str, actor: str) -> str:
             f"project {project.name!r} is {project.status.value}: ML assist trains on running "
             "projects"
         )
-    if is_pending(read_state(deps, project.id), deps.clock.now()):
+    cycle = _enqueue(deps, project)
+    if cycle is None:
         raise Conflict("a training cycle is already queued or running; wait for it to finish")
-    return _enqueue(deps, project)
+    return cycle
 
 
 def schedule_training(deps: Deps) -> int:
@@ -110,8 +113,8 @@ def schedule_training(deps: Deps) -> int:
     for document in Projects(deps).assisted():
         project = load_project(document)
         state = read_state(deps, project.id)
-        if training_due(project, state, human_labels(deps, project.id), deps.clock.now()):
-            _enqueue(deps, project)
+        due = training_due(project, state, human_labels(deps, project.id), deps.clock.now())
+        if due and _enqueue(deps, project) is not None:
             started += 1
     return started
 
@@ -133,12 +136,34 @@ def new_cycle_id(deps: Deps, now: datetime) -> str:
     return f"{now.strftime('%Y%m%dT%H%M%S')}-{deps.ids.token(6)}"
 
 
-def _enqueue(deps: Deps, project: Project) -> str:
+def change_state(
+    deps: Deps, project_id: str, change: Callable[[AssistState], AssistState | None]
+) -> Changed[AssistState] | None:
+    """The one write path of a project's ML-assist state: `change` applied to the stored state
+    (a fresh one where there is none yet) and written over the version read, again after a
+    concurrent write. Two requests at once (an owner's "train now" as the timer fires) start
+    one cycle, and a cycle finishing keeps a request made meanwhile. None: the state is gone (the
+    project was deleted meanwhile)."""
+    container = deps.documents.container(ASSIST)
+    fresh = AssistState(project_id=project_id)
+    container.create_many([fresh.to_doc()])  # there to be changed; a stored one stays
+    target = Target(container, AssistState, project_id, fresh.id, noun="ML assist state")
+    return update(target, change)
+
+
+def _enqueue(deps: Deps, project: Project) -> str | None:
+    """Ask for a cycle; None when one is queued or running already."""
     now = deps.clock.now()
     cycle = new_cycle_id(deps, now)
-    state = read_state(deps, project.id)
-    pending = state.model_copy(update={"pending": cycle, "pending_since": now})
-    deps.documents.container(ASSIST).upsert(pending.to_doc())
+
+    def ask(state: AssistState) -> AssistState | None:
+        if is_pending(state, now):
+            return None
+        return state.model_copy(update={"pending": cycle, "pending_since": now})
+
+    asked = change_state(deps, project.id, ask)
+    if asked is None or not asked.written:
+        return None
     deps.queue.send(
         ASSIST_TRAIN, RunAssist(project_id=project.id, cycle=cycle).to_doc(), message_id=cycle
     )

@@ -37,7 +37,7 @@ from core.domain.runs import RunKind
 from core.domain.task_types import MediaKind
 from core.ports import Deps, Document
 from core.services import outbound
-from core.services.assist import human_labels, read_state, suggestions_since
+from core.services.assist import change_state, human_labels, read_state, suggestions_since
 from core.services.assist_inputs import (
     Outcome,
     all_items,
@@ -50,7 +50,7 @@ from core.services.embeddings import item_features
 from core.services.projects import get_project
 from core.services.runs import RunLog, Step
 from core.services.suggestions import Suggestion, write_suggestions
-from core.store.collections import ASSIST, load
+from core.store.collections import load
 
 PAGE_CONFIDENCE = 0.5
 """Below this, the head's guess is no better than a coin: clustering such items by it makes
@@ -506,24 +506,24 @@ def _left_out(items: list[Item], media: MediaKind) -> str | None:
 
 
 def _finish(deps: Deps, project_id: str, cycle: str, outcome: Outcome) -> None:
-    container = deps.documents.container(ASSIST)
-    state = read_state(deps, project_id)
-    suggested, confirmed = suggestions_since(deps, state)
-    done = state.model_copy(
-        update={
-            "pending": None if state.pending == cycle else state.pending,
-            "pending_since": None if state.pending == cycle else state.pending_since,
-            "last_cycle": cycle,
-            "trained_at_labels": outcome.labels,
-            "threshold": outcome.threshold,
-            "class_thresholds": outcome.class_thresholds,
-            "coverage": outcome.coverage,
-            "prelabeled": outcome.prelabeled,
-            "suggested_before": state.suggested_before + suggested,
-            "confirmed_before": state.confirmed_before + confirmed,
-        }
-    )
-    container.upsert(done.to_doc())
+    def finished(state: AssistState) -> AssistState:
+        suggested, confirmed = suggestions_since(deps, state)
+        return state.model_copy(
+            update={
+                "pending": None if state.pending == cycle else state.pending,
+                "pending_since": None if state.pending == cycle else state.pending_since,
+                "last_cycle": cycle,
+                "trained_at_labels": outcome.labels,
+                "threshold": outcome.threshold,
+                "class_thresholds": outcome.class_thresholds,
+                "coverage": outcome.coverage,
+                "prelabeled": outcome.prelabeled,
+                "suggested_before": state.suggested_before + suggested,
+                "confirmed_before": state.confirmed_before + confirmed,
+            }
+        )
+
+    change_state(deps, project_id, finished)
     outbound.publish(
         deps,
         type=ASSIST_CYCLE_FINISHED,
