@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -181,6 +183,19 @@ def test_create_many_inserts_only_what_is_absent_and_leaves_the_rest_as_stored(
     query = Query(where=(Where("state", "=", "new"),))
     assert ids(items, "p1", query) == ["c0", "c2", "c3"]  # indexed as it was written
     assert items.create_many([doc("c0", v=0)]) == 0 and items.create_many([]) == 0
+
+
+def test_create_many_from_writers_at_once_inserts_each_document_once(
+    items: DocumentContainer,
+) -> None:
+    """Registrations of one folder racing (an upload, the watcher, a sweep): every document
+    is stored once, as the first writer made it, and the counts add up to what is stored."""
+    bodies = [[doc(f"r{i:03d}", by=writer) for i in range(60)] for writer in range(3)]
+    with ThreadPoolExecutor(3) as pool:
+        created = list(pool.map(items.create_many, bodies))
+    assert sum(created) == 60
+    stored = [items.read("p1", f"r{i:03d}").body["by"] for i in range(60)]
+    assert all(Counter(stored)[writer] == count for writer, count in enumerate(created))
 
 
 def test_replace_many_writes_each_document_only_over_the_version_it_names(
