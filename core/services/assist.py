@@ -31,7 +31,7 @@ from core.store.collections import ASSIST, load
 from core.store.repositories.items import Items
 from core.store.repositories.projects import Projects
 from core.store.repositories.runs import Runs
-from core.store.update import Changed, Target, update
+from core.store.update import Changed, Target, update_or_create
 
 RUNS_SHOWN = 50
 
@@ -142,13 +142,11 @@ def change_state(
     """The one write path of a project's ML-assist state: `change` applied to the stored state
     (a fresh one where there is none yet) and written over the version read, again after a
     concurrent write. Two requests at once (an owner's "train now" as the timer fires) start
-    one cycle, and a cycle finishing keeps a request made meanwhile. None: the state is gone (the
-    project was deleted meanwhile)."""
-    container = deps.documents.container(ASSIST)
+    one cycle, and a cycle finishing keeps a request made meanwhile. None: nothing written."""
     fresh = AssistState(project_id=project_id)
-    container.create_many([fresh.to_doc()])  # there to be changed; a stored one stays
+    container = deps.documents.container(ASSIST)
     target = Target(container, AssistState, project_id, fresh.id, noun="ML assist state")
-    return update(target, change)
+    return update_or_create(target, change, fresh)
 
 
 def _enqueue(deps: Deps, project: Project) -> str | None:

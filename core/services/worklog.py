@@ -15,7 +15,7 @@ from core.ports import Deps, Document, JsonDoc
 from core.services import audit
 from core.services.projects import get_project
 from core.store.collections import EVENTS, ITEMS, STATS
-from core.store.update import Changed, Target, read, update
+from core.store.update import Changed, Target, read, update, update_or_create
 from core.store.versioned import Versioned
 
 _AUDITED = (
@@ -154,11 +154,7 @@ def count(deps: Deps, project_id: str, actor: str, delta: Delta) -> None:
     def counted(stats: ActorStats) -> ActorStats:
         return add(stats, delta, now=deps.clock.now())
 
-    if update(target, counted) is None:  # no counters yet
-        try:
-            container.create(counted(ActorStats(id=actor, project_id=project_id)).to_doc())
-        except Conflict:  # made meanwhile by a concurrent write of the same actor
-            update(target, counted)
+    update_or_create(target, counted, ActorStats(id=actor, project_id=project_id))
 
 
 def changed(before: Item | None, after: Item | None, **events: int | str | None) -> Delta:

@@ -76,6 +76,25 @@ def update(
     raise Conflict(f"{target.noun} {target.id!r} keeps changing; try again")
 
 
+def update_or_create(
+    target: Target[M], change: Callable[[M], M | None], fresh: M
+) -> Changed[M] | None:
+    """`update`, or where the document does not exist yet, `change` applied to `fresh` and
+    created (None when that leaves nothing to write); a create that loses to a concurrent one
+    is an `update` of what that one made."""
+    done = update(target, change)
+    if done is not None:
+        return done
+    after = change(fresh)
+    if after is None:
+        return None
+    try:
+        saved = target.container.create(after.to_doc())
+    except Conflict:
+        return update(target, change)
+    return Changed(fresh, Versioned(after, saved.etag))
+
+
 def write_over(
     container: DocumentContainer, after: M, etag: str, *, stale: str | None = None
 ) -> Versioned[M] | None:
